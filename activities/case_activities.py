@@ -1,0 +1,304 @@
+"""The close-customer activities. Each is idempotent: a retry after success changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.notices import CUSTOMER_FRIENDLY_REASON, format_when
+from closeout.archive import ArchiveStore, BundleCorrupt, build_bundle, bundle_key, read_bundle
+from closeout.cases.repository import CaseRepository
+from closeout.contracts import (
+    AuditEntry,
+    BackupResult,
+    CaseChange,
+    CaseOpened,
+    CaseTerms,
+    CloseTask,
+    CustomerStatusChange,
+    CustomerStep,
+    HoldPlaced,
+    HoldReleased,
+    OpenTask,
+    SendNotice,
+    TermsRequest,
+)
+from closeout.crm.models import MINIMISED_TABLES
+from closeout.crm.port import CrmPort, CustomerNotFound
+from closeout.domain import CustomerStatus
+from closeout.mail import Mailer, NoticeRenderer, OutgoingMail, PermanentMailError
+from closeout.settings import Settings
+
+
+def _permanent(message: str, kind: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def _with_details(entry: AuditEntry, **details: object) -> AuditEntry:
+    return replace(entry, details={**entry.details, **details})
+
+
+class CloseoutActivities:
+    """Activities bound to their ports; built once by the worker."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        crm: CrmPort,
+        cases: CaseRepository,
+        mailer: Mailer,
+        archive: ArchiveStore,
+    ) -> None:
+        self.settings = settings
+        self.crm = crm
+        self.cases = cases
+        self.mailer = mailer
+        self.archive = archive
+        self.renderer = NoticeRenderer(settings)
+
+    # ------------------------------------------------------------------ case bookkeeping
+
+    @activity.defn
+    def resolve_case_terms(self, req: TermsRequest) -> CaseTerms:
+        """Fix the policy's durations and the customer's owner and tier for this case."""
+        policy = self.settings.available_policies.get(req.policy)
+        if policy is None:
+            raise _permanent(f"unknown policy {req.policy!r}", "UnknownPolicy")
+        profile = self.crm.get_profile(req.customer_id)
+        if profile is None:
+            raise _permanent(f"unknown customer {req.customer_id!r}", "UnknownCustomer")
+        return CaseTerms(
+            owner=profile.owner,
+            value_tier=profile.value_tier,
+            win_back_window=policy.win_back_window,
+            notice_period=policy.notice_period,
+            approval_due=policy.approval_due,
+            retention=policy.retention,
+            four_eyes=profile.value_tier in policy.four_eyes_tiers,
+        )
+
+    @activity.defn
+    def record_case_opened(self, opened: CaseOpened) -> None:
+        self.cases.record_case_opened(opened)
+
+    @activity.defn
+    def record_case_change(self, change: CaseChange) -> None:
+        self.cases.apply_case_change(change)
+
+    @activity.defn
+    def open_task(self, task: OpenTask) -> None:
+        self.cases.open_task(task)
+
+    @activity.defn
+    def close_task(self, close: CloseTask) -> None:
+        self.cases.close_task(close)
+
+    @activity.defn
+    def record_hold_placed(self, hold: HoldPlaced) -> None:
+        self.cases.record_hold_placed(hold)
+
+    @activity.defn
+    def record_hold_released(self, release: HoldReleased) -> None:
+        self.cases.record_hold_released(release)
+
+    @activity.defn
+    def set_customer_status(self, change: CustomerStatusChange) -> None:
+        try:
+            self.crm.set_status(change.customer_id, change.status)
+        except CustomerNotFound as exc:
+            raise _permanent(str(exc), "UnknownCustomer") from exc
+        self.cases.append_audit(change.case_id, change.audit)
+
+    # ------------------------------------------------------------------ notices
+
+    @activity.defn
+    async def send_notice(self, notice: SendNotice) -> bool:
+        """Send one notice once; False when the recipient's server refused it for good."""
+        message_id = f"<{notice.notice_id}@closeout>"
+        record = await asyncio.to_thread(
+            self.cases.prepare_notice, notice.notice_id, notice.case_id, notice.kind, message_id
+        )
+        if record.status == "sent":
+            return True
+        if record.status == "refused":
+            return False
+        contact = await asyncio.to_thread(self.crm.primary_contact, notice.customer_id)
+        if contact is None:
+            raise _permanent("the customer has no contact to write to", "NoContact")
+        subject, text, html = self.renderer.render(
+            notice.kind,
+            name=contact.name,
+            reason=CUSTOMER_FRIENDLY_REASON[notice.trigger],
+            effective_date=format_when(notice.effective_at),
+            retention_end=format_when(notice.retention_end),
+        )
+        try:
+            await self.mailer.send(OutgoingMail(message_id, contact.email, subject, text, html))
+        except PermanentMailError as exc:
+            await asyncio.to_thread(
+                self.cases.mark_notice,
+                notice.notice_id,
+                "refused",
+                contact.email,
+                _with_details(notice.audit, delivered=False, error=str(exc)),
+            )
+            return False
+        await asyncio.to_thread(
+            self.cases.mark_notice,
+            notice.notice_id,
+            "sent",
+            contact.email,
+            _with_details(notice.audit, delivered=True),
+        )
+        return True
+
+    # ------------------------------------------------------------------ backup
+
+    @activity.defn
+    def backup_customer_data(self, step: CustomerStep) -> BackupResult:
+        """Export every CRM record of the customer into one bundle in the archive store."""
+        if step.bundle_id is None:
+            raise _permanent("backup needs a bundle id", "InvalidInput")
+        try:
+            export = self.crm.export_customer(step.customer_id)
+        except CustomerNotFound as exc:
+            raise _permanent(str(exc), "UnknownCustomer") from exc
+        activity.heartbeat("exported")
+        bundle = build_bundle(export)
+        location = self.archive.put(bundle_key(step.customer_id, step.bundle_id), bundle.data)
+        activity.heartbeat("stored")
+        result = BackupResult(
+            bundle_id=step.bundle_id,
+            location=location,
+            manifest_sha256=bundle.manifest_sha256,
+            size_bytes=len(bundle.data),
+            record_counts=export.counts(),
+        )
+        self.cases.record_bundle(step.case_id, step.customer_id, result)
+        self.cases.append_audit(
+            step.case_id,
+            _with_details(
+                step.audit,
+                bundle_id=step.bundle_id,
+                manifest_sha256=bundle.manifest_sha256,
+                record_counts=export.counts(),
+            ),
+        )
+        return result
+
+    @activity.defn
+    def verify_backup(self, step: CustomerStep) -> None:
+        """Read the bundle back and check every checksum before anything is removed."""
+        assert step.bundle_id is not None
+        record = self.cases.bundle(step.bundle_id)
+        data = self.archive.get(bundle_key(step.customer_id, step.bundle_id))
+        if record is None or data is None:
+            raise ApplicationError("the archive bundle is missing", type="BundleMissing")
+        try:
+            export = read_bundle(data, record.manifest_sha256)
+        except BundleCorrupt as exc:
+            raise ApplicationError(f"archive bundle failed verification: {exc}", type="BundleCorrupt") from exc
+        if export.counts() != record.record_counts:
+            raise ApplicationError("archive bundle record counts differ", type="BundleCorrupt")
+        self.cases.mark_bundle(step.bundle_id, verified=True)
+        self.cases.append_audit(step.case_id, _with_details(step.audit, bundle_id=step.bundle_id))
+
+    # ------------------------------------------------------------------ access
+
+    @activity.defn
+    def revoke_access(self, step: CustomerStep) -> dict[str, int]:
+        """Disable portal users and sessions, revoke API keys, stop recurring billing."""
+        try:
+            revoked = self.crm.revoke_access(step.customer_id)
+        except CustomerNotFound as exc:
+            raise _permanent(str(exc), "UnknownCustomer") from exc
+        self.cases.append_audit(step.case_id, _with_details(step.audit, **revoked))
+        return revoked
+
+    @activity.defn
+    def verify_access_revoked(self, step: CustomerStep) -> None:
+        grants = self.crm.access_grants(step.customer_id)
+        if not grants.none:
+            raise ApplicationError(f"access still granted: {grants}", type="AccessStillGranted")
+        self.cases.append_audit(step.case_id, step.audit)
+
+    # ------------------------------------------------------------------ archive and after
+
+    @activity.defn
+    def archive_customer(self, step: CustomerStep) -> dict[str, int]:
+        """Mark the customer closed and remove from the CRM what retention does not need."""
+        try:
+            self.crm.set_status(step.customer_id, CustomerStatus.CLOSED)
+            removed = self.crm.minimise(step.customer_id, MINIMISED_TABLES)
+        except CustomerNotFound as exc:
+            raise _permanent(str(exc), "UnknownCustomer") from exc
+        self.cases.append_audit(step.case_id, _with_details(step.audit, minimised=removed))
+        return removed
+
+    @activity.defn
+    def restore_customer(self, step: CustomerStep) -> dict[str, int]:
+        """Reactivation: restore the minimised records from the archive and re-grant access."""
+        assert step.bundle_id is not None
+        key = bundle_key(step.customer_id, step.bundle_id)
+        data = self.archive.get(key)
+        if data is not None:
+            record = self.cases.bundle(step.bundle_id)
+            export = read_bundle(data, record.manifest_sha256 if record else None)
+            restored = self.crm.restore(export, MINIMISED_TABLES)
+        elif self.crm.get_profile(step.customer_id) is None:
+            raise _permanent("archive bundle and customer are both gone", "BundleMissing")
+        else:
+            restored = {}  # an earlier attempt restored and removed the bundle
+        regranted = self.crm.regrant_access(step.customer_id)
+        self.crm.set_status(step.customer_id, CustomerStatus.ACTIVE)
+        # The live CRM holds the customer again: the archive copy has no purpose left.
+        self.archive.delete(key)
+        self.cases.mark_bundle(step.bundle_id, deleted=True)
+        self.cases.append_audit(step.case_id, _with_details(step.audit, restored=restored, **regranted))
+        return {**restored, **regranted}
+
+    @activity.defn
+    def delete_customer_data(self, step: CustomerStep) -> dict[str, int]:
+        """Delete the customer's records from the CRM and the archive store."""
+        removed = self.crm.delete_customer(step.customer_id)
+        bundles = 0
+        for key in self.archive.keys(f"{step.customer_id}/"):
+            bundles += int(self.archive.delete(key))
+        if step.bundle_id is not None:
+            self.cases.mark_bundle(step.bundle_id, deleted=True)
+        removed = {**removed, "archive_bundles": bundles}
+        self.cases.append_audit(step.case_id, _with_details(step.audit, removed=removed))
+        return removed
+
+    @activity.defn
+    def verify_deletion(self, step: CustomerStep) -> None:
+        """Look for the customer in every store; succeed only when nothing remains."""
+        remaining = self.crm.remaining_records(step.customer_id)
+        bundles = self.archive.keys(f"{step.customer_id}/")
+        if remaining or bundles:
+            raise ApplicationError(
+                f"records remain after deletion: crm={remaining} archive_bundles={len(bundles)}",
+                type="DeletionIncomplete",
+            )
+        self.cases.append_audit(
+            step.case_id, _with_details(step.audit, stores_checked=["crm", "archive"])
+        )
+
+    @activity.defn
+    def compensate_closure(self, step: CustomerStep) -> dict[str, int]:
+        """Undo what a cancelled case did: the customer is active again, no archive copy left."""
+        profile = self.crm.get_profile(step.customer_id)
+        restored_status = 0
+        if profile is not None and profile.status != CustomerStatus.ACTIVE:
+            self.crm.set_status(step.customer_id, CustomerStatus.ACTIVE)
+            restored_status = 1
+        bundles = 0
+        if step.bundle_id is not None:
+            bundles = int(self.archive.delete(bundle_key(step.customer_id, step.bundle_id)))
+            self.cases.mark_bundle(step.bundle_id, deleted=True)
+        result = {"status_restored": restored_status, "archive_bundles_removed": bundles}
+        self.cases.append_audit(step.case_id, _with_details(step.audit, **result))
+        return result

@@ -1,0 +1,343 @@
+"""All SQL of the read model. Every write is idempotent: a retried activity writes once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from closeout.cases.models import (
+    ArchiveBundleRecord,
+    AuditEvent,
+    CaseRecord,
+    LegalHoldRecord,
+    NoticeRecord,
+    TaskRecord,
+)
+from closeout.contracts import (
+    AuditEntry,
+    BackupResult,
+    CaseChange,
+    CaseOpened,
+    CloseTask,
+    HoldPlaced,
+    HoldReleased,
+    OpenTask,
+)
+from closeout.db import Database
+from closeout.domain import Stage, TaskStatus
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def append_audit(session: Session, case_id: str | None, entry: AuditEntry) -> None:
+    if session.get(AuditEvent, entry.event_id) is None:
+        session.add(
+            AuditEvent(
+                id=entry.event_id,
+                case_id=case_id,
+                at=entry.at,
+                actor=entry.actor,
+                action=entry.action,
+                reason=entry.reason,
+                details=entry.details,
+            )
+        )
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    total: int
+
+
+class CaseRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ------------------------------------------------------------ writes (activities only)
+
+    def record_case_opened(self, opened: CaseOpened) -> None:
+        c = opened.case
+        with self.db.session() as session:
+            if session.get(CaseRecord, c.case_id) is None:
+                session.add(
+                    CaseRecord(
+                        id=c.case_id,
+                        workflow_id=opened.workflow_id,
+                        customer_id=c.customer_id,
+                        trigger=c.trigger,
+                        churn_class=c.churn_class,
+                        evidence=c.evidence,
+                        policy=c.policy,
+                        stage=Stage.OPENED,
+                        opened_by=c.opened_by,
+                        opened_at=opened.audit.at,
+                        updated_at=opened.audit.at,
+                    )
+                )
+                session.flush()
+            append_audit(session, c.case_id, opened.audit)
+
+    def apply_case_change(self, change: CaseChange) -> None:
+        with self.db.session() as session:
+            case = session.get(CaseRecord, change.case_id)
+            if case is None:
+                raise LookupError(f"no case {change.case_id}")
+            if session.get(AuditEvent, change.audit.event_id) is not None:
+                return  # already applied by an earlier attempt
+            if change.stage is not None:
+                case.stage = change.stage
+            if change.outcome is not None:
+                case.outcome = change.outcome
+                case.closed_at = change.audit.at
+            if change.effective_at is not None:
+                case.effective_at = change.effective_at
+            if change.retention_end is not None:
+                case.retention_end = change.retention_end
+            case.updated_at = change.audit.at
+            session.add(case)
+            append_audit(session, change.case_id, change.audit)
+
+    def open_task(self, task: OpenTask) -> None:
+        with self.db.session() as session:
+            if session.get(TaskRecord, task.task_id) is None:
+                session.add(
+                    TaskRecord(
+                        id=task.task_id,
+                        case_id=task.case_id,
+                        customer_id=task.customer_id,
+                        kind=task.kind,
+                        status=TaskStatus.OPEN,
+                        assignee=task.assignee,
+                        created_at=task.audit.at,
+                        due_at=task.due_at,
+                        note=task.note,
+                    )
+                )
+            append_audit(session, task.case_id, task.audit)
+
+    def close_task(self, close: CloseTask) -> None:
+        with self.db.session() as session:
+            task = session.get(TaskRecord, close.task_id)
+            if task is None:
+                raise LookupError(f"no task {close.task_id}")
+            if task.status == TaskStatus.OPEN:
+                task.status = close.status
+                task.decision = close.decision
+                task.comment = close.comment
+                task.decided_by = close.decided_by
+                task.decided_at = close.audit.at
+                task.defer_until = close.defer_until
+                session.add(task)
+            append_audit(session, task.case_id, close.audit)
+
+    def record_hold_placed(self, hold: HoldPlaced) -> None:
+        with self.db.session() as session:
+            if session.get(LegalHoldRecord, hold.hold_id) is None:
+                session.add(
+                    LegalHoldRecord(
+                        id=hold.hold_id,
+                        case_id=hold.case_id,
+                        reason=hold.reason,
+                        reference=hold.reference,
+                        placed_by=hold.placed_by,
+                        placed_at=hold.audit.at,
+                    )
+                )
+            append_audit(session, hold.case_id, hold.audit)
+
+    def record_hold_released(self, release: HoldReleased) -> None:
+        with self.db.session() as session:
+            hold = session.get(LegalHoldRecord, release.hold_id)
+            if hold is None:
+                raise LookupError(f"no legal hold {release.hold_id}")
+            if hold.released_at is None:
+                hold.released_at = release.audit.at
+                hold.released_by = release.released_by
+                hold.release_reason = release.reason
+                session.add(hold)
+            append_audit(session, hold.case_id, release.audit)
+
+    def append_audit(self, case_id: str | None, entry: AuditEntry) -> None:
+        with self.db.session() as session:
+            append_audit(session, case_id, entry)
+
+    # outbox
+
+    def notice(self, notice_id: str) -> NoticeRecord | None:
+        with self.db.session() as session:
+            return session.get(NoticeRecord, notice_id)
+
+    def prepare_notice(self, notice_id: str, case_id: str, kind: str, message_id: str) -> NoticeRecord:
+        with self.db.session() as session:
+            notice = session.get(NoticeRecord, notice_id)
+            if notice is None:
+                notice = NoticeRecord(
+                    id=notice_id,
+                    case_id=case_id,
+                    kind=kind,
+                    message_id=message_id,
+                    status="pending",
+                    created_at=_now(),
+                )
+                session.add(notice)
+            return notice
+
+    def mark_notice(
+        self, notice_id: str, status: str, recipient: str | None, audit: AuditEntry
+    ) -> None:
+        with self.db.session() as session:
+            notice = session.get(NoticeRecord, notice_id)
+            if notice is None:
+                raise LookupError(f"no notice {notice_id}")
+            notice.status = status
+            notice.recipient = recipient
+            notice.sent_at = _now() if status == "sent" else None
+            session.add(notice)
+            append_audit(session, notice.case_id, audit)
+
+    # archive bundles
+
+    def record_bundle(self, case_id: str, customer_id: str, result: BackupResult) -> None:
+        with self.db.session() as session:
+            bundle = session.get(ArchiveBundleRecord, result.bundle_id)
+            if bundle is None:
+                bundle = ArchiveBundleRecord(
+                    id=result.bundle_id,
+                    case_id=case_id,
+                    customer_id=customer_id,
+                    location=result.location,
+                    manifest_sha256=result.manifest_sha256,
+                    size_bytes=result.size_bytes,
+                    record_counts=result.record_counts,
+                    created_at=_now(),
+                )
+            else:
+                bundle.location = result.location
+                bundle.manifest_sha256 = result.manifest_sha256
+                bundle.size_bytes = result.size_bytes
+                bundle.record_counts = result.record_counts
+            session.add(bundle)
+
+    def bundle(self, bundle_id: str) -> ArchiveBundleRecord | None:
+        with self.db.session() as session:
+            return session.get(ArchiveBundleRecord, bundle_id)
+
+    def mark_bundle(
+        self, bundle_id: str, *, verified: bool = False, deleted: bool = False
+    ) -> None:
+        with self.db.session() as session:
+            bundle = session.get(ArchiveBundleRecord, bundle_id)
+            if bundle is None:
+                return
+            if verified and bundle.verified_at is None:
+                bundle.verified_at = _now()
+            if deleted and bundle.deleted_at is None:
+                bundle.deleted_at = _now()
+            session.add(bundle)
+
+    # ------------------------------------------------------------ reads (API)
+
+    def get_case(self, case_id: str) -> CaseRecord | None:
+        with self.db.session() as session:
+            return session.get(CaseRecord, case_id)
+
+    def open_case_for(self, customer_id: str) -> CaseRecord | None:
+        with self.db.session() as session:
+            return session.exec(
+                select(CaseRecord)
+                .where(CaseRecord.customer_id == customer_id, col(CaseRecord.outcome).is_(None))
+                .order_by(col(CaseRecord.opened_at).desc())
+            ).first()
+
+    def customers_with_open_cases(self, customer_ids: Sequence[str]) -> set[str]:
+        with self.db.session() as session:
+            rows = session.exec(
+                select(CaseRecord.customer_id).where(
+                    col(CaseRecord.customer_id).in_(customer_ids), col(CaseRecord.outcome).is_(None)
+                )
+            ).all()
+            return set(rows)
+
+    def list_cases(
+        self, *, stage: str | None, outcome: str | None, open_only: bool | None, limit: int, offset: int
+    ) -> Page[CaseRecord]:
+        query = select(CaseRecord)
+        if stage:
+            query = query.where(CaseRecord.stage == stage)
+        if outcome:
+            query = query.where(CaseRecord.outcome == outcome)
+        if open_only is True:
+            query = query.where(col(CaseRecord.outcome).is_(None))
+        elif open_only is False:
+            query = query.where(col(CaseRecord.outcome).is_not(None))
+        with self.db.session() as session:
+            total = session.exec(select(func.count()).select_from(query.subquery())).one()
+            items = session.exec(
+                query.order_by(col(CaseRecord.opened_at).desc(), col(CaseRecord.id))
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            return Page(items, int(total))
+
+    def case_tasks(self, case_id: str, status: str | None = None) -> Sequence[TaskRecord]:
+        query = select(TaskRecord).where(TaskRecord.case_id == case_id)
+        if status:
+            query = query.where(TaskRecord.status == status)
+        with self.db.session() as session:
+            return session.exec(query.order_by(col(TaskRecord.created_at), col(TaskRecord.id))).all()
+
+    def case_audit(self, case_id: str) -> Sequence[AuditEvent]:
+        with self.db.session() as session:
+            return session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.case_id == case_id)
+                .order_by(col(AuditEvent.at), col(AuditEvent.id))
+            ).all()
+
+    def case_holds(self, case_id: str) -> Sequence[LegalHoldRecord]:
+        with self.db.session() as session:
+            return session.exec(
+                select(LegalHoldRecord)
+                .where(LegalHoldRecord.case_id == case_id)
+                .order_by(col(LegalHoldRecord.placed_at))
+            ).all()
+
+    def case_notices(self, case_id: str) -> Sequence[NoticeRecord]:
+        with self.db.session() as session:
+            return session.exec(
+                select(NoticeRecord)
+                .where(NoticeRecord.case_id == case_id)
+                .order_by(col(NoticeRecord.created_at))
+            ).all()
+
+    def get_task(self, task_id: str) -> TaskRecord | None:
+        with self.db.session() as session:
+            return session.get(TaskRecord, task_id)
+
+    def list_tasks(
+        self, *, status: str | None, assignee: str | None, limit: int, offset: int
+    ) -> Page[TaskRecord]:
+        query = select(TaskRecord)
+        if status:
+            query = query.where(TaskRecord.status == status)
+        if assignee:
+            query = query.where(TaskRecord.assignee == assignee)
+        with self.db.session() as session:
+            total = session.exec(select(func.count()).select_from(query.subquery())).one()
+            items = session.exec(
+                query.order_by(col(TaskRecord.due_at), col(TaskRecord.created_at), col(TaskRecord.id))
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            return Page(items, int(total))

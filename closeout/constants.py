@@ -1,0 +1,9 @@
+"""Names shared by the worker, the API and the tests."""
+
+TASK_QUEUE = "closeout-cases"
+WORKFLOW_ID_PREFIX = "close-customer-"
+
+
+def case_workflow_id(customer_id: str) -> str:
+    """The workflow id is the business key: one close-customer workflow per customer."""
+    return f"{WORKFLOW_ID_PREFIX}{customer_id}"

@@ -1,0 +1,281 @@
+"""What crosses the workflow boundary: small frozen dataclasses of ids, enums and times.
+
+Never personal data: names, emails and records stay in the CRM and the archive store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from closeout.domain import (
+    ChurnClass,
+    CustomerResponse,
+    CustomerStatus,
+    NoticeKind,
+    Outcome,
+    Stage,
+    TaskDecision,
+    TaskKind,
+    TaskStatus,
+    Trigger,
+)
+
+# ---------------------------------------------------------------- workflow input and queries
+
+
+@dataclass(frozen=True)
+class CloseCustomerInput:
+    case_id: str
+    customer_id: str
+    trigger: Trigger
+    churn_class: ChurnClass
+    policy: str
+    opened_by: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case_id: str
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class TaskView:
+    task_id: str
+    kind: TaskKind
+    assignee: str
+    created_at: datetime
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HoldView:
+    hold_id: str
+    reason: str
+    placed_by: str
+    placed_at: datetime
+
+
+@dataclass(frozen=True)
+class CaseStatus:
+    case_id: str
+    customer_id: str
+    stage: Stage
+    outcome: Outcome | None
+    trigger: Trigger
+    churn_class: ChurnClass
+    policy: str
+    pending_tasks: list[TaskView]
+    legal_holds: list[HoldView]
+    effective_at: datetime | None
+    retention_end: datetime | None
+    next_timer: datetime | None
+
+
+# ---------------------------------------------------------------- human requests (Updates)
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    task_id: str
+    decision: TaskDecision
+    actor: Actor
+    comment: str | None = None
+    defer_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    task_id: str
+    decision: TaskDecision
+    stage: Stage
+
+
+@dataclass(frozen=True)
+class CustomerAnswer:
+    response: CustomerResponse
+    actor: Actor
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    reason: str
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class HoldRequest:
+    reason: str
+    actor: Actor
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class HoldReleaseRequest:
+    hold_id: str
+    reason: str
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class RetentionChange:
+    retention_end: datetime
+    reason: str
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class ReactivateRequest:
+    reason: str
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a human request changed: the case's stage and outcome right after it."""
+
+    stage: Stage
+    outcome: Outcome | None
+    hold_id: str | None = None
+    retention_end: datetime | None = None
+
+
+# ---------------------------------------------------------------- activity inputs and results
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit event; its id comes from the workflow so a retried write is written once."""
+
+    event_id: str
+    actor: str
+    action: str
+    at: datetime
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TermsRequest:
+    customer_id: str
+    policy: str
+
+
+@dataclass(frozen=True)
+class CaseTerms:
+    owner: str
+    value_tier: str
+    win_back_window: timedelta
+    notice_period: timedelta
+    approval_due: timedelta
+    retention: timedelta
+    four_eyes: bool
+
+
+@dataclass(frozen=True)
+class CaseOpened:
+    case: CloseCustomerInput
+    workflow_id: str
+    audit: AuditEntry
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """A change to the case row plus the audit event that explains it."""
+
+    case_id: str
+    audit: AuditEntry
+    stage: Stage | None = None
+    outcome: Outcome | None = None
+    effective_at: datetime | None = None
+    retention_end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    task_id: str
+    case_id: str
+    customer_id: str
+    kind: TaskKind
+    assignee: str
+    due_at: datetime | None
+    audit: AuditEntry
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class CloseTask:
+    task_id: str
+    status: TaskStatus
+    audit: AuditEntry
+    decision: TaskDecision | None = None
+    comment: str | None = None
+    decided_by: str | None = None
+    defer_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SendNotice:
+    notice_id: str
+    case_id: str
+    customer_id: str
+    kind: NoticeKind
+    trigger: Trigger
+    audit: AuditEntry
+    effective_at: datetime | None = None
+    retention_end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HoldPlaced:
+    hold_id: str
+    case_id: str
+    reason: str
+    reference: str | None
+    placed_by: str
+    audit: AuditEntry
+
+
+@dataclass(frozen=True)
+class HoldReleased:
+    hold_id: str
+    released_by: str
+    reason: str
+    audit: AuditEntry
+
+
+@dataclass(frozen=True)
+class CustomerStep:
+    """A side effect on one customer's data, as part of one case."""
+
+    case_id: str
+    customer_id: str
+    audit: AuditEntry
+    bundle_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerStatusChange:
+    case_id: str
+    customer_id: str
+    status: CustomerStatus
+    audit: AuditEntry
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    bundle_id: str
+    location: str
+    manifest_sha256: str
+    size_bytes: int
+    record_counts: dict[str, int]

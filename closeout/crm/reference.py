@@ -1,0 +1,217 @@
+"""The reference CRM on SQLModel: the CRM port's bundled adapter."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, SQLModel, col, select
+
+from closeout.crm.models import (
+    CHILD_TABLES,
+    CrmApiKey,
+    CrmContact,
+    CrmCustomer,
+    CrmPortalUser,
+    CrmSubscription,
+)
+from closeout.crm.port import AccessGrants, CustomerExport, CustomerNotFound, CustomerProfile, MailContact
+from closeout.db import Database
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _row_to_json(row: SQLModel) -> dict[str, Any]:
+    data = row.model_dump()
+    return {k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in data.items()}
+
+
+def _row_from_json(model: type[SQLModel], data: dict[str, Any]) -> SQLModel:
+    return model.model_validate(data)
+
+
+class ReferenceCrm:
+    """The bundled CRM, in the same database as the read model (tables `crm_*`)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _customer(self, session: Session, customer_id: str) -> CrmCustomer:
+        customer = session.get(CrmCustomer, customer_id)
+        if customer is None:
+            raise CustomerNotFound(customer_id)
+        return customer
+
+    def get_profile(self, customer_id: str) -> CustomerProfile | None:
+        with self.db.session() as session:
+            c = session.get(CrmCustomer, customer_id)
+            if c is None:
+                return None
+            return CustomerProfile(c.id, c.owner, c.value_tier, c.locale, c.status)
+
+    def primary_contact(self, customer_id: str) -> MailContact | None:
+        with self.db.session() as session:
+            customer = session.get(CrmCustomer, customer_id)
+            if customer is None:
+                return None
+            contact = session.exec(
+                select(CrmContact)
+                .where(CrmContact.customer_id == customer_id)
+                .order_by(col(CrmContact.is_primary).desc(), col(CrmContact.id))
+            ).first()
+            if contact is not None:
+                return MailContact(contact.email, contact.name, customer.locale)
+            return MailContact(customer.email, customer.name, customer.locale)
+
+    def export_customer(self, customer_id: str) -> CustomerExport:
+        with self.db.session() as session:
+            customer = self._customer(session, customer_id)
+            tables: dict[str, list[dict[str, Any]]] = {"customer": [_row_to_json(customer)]}
+            for name, model in CHILD_TABLES.items():
+                rows = session.exec(
+                    select(model)
+                    .where(model.customer_id == customer_id)  # type: ignore[attr-defined]
+                    .order_by(model.id)  # type: ignore[attr-defined]
+                ).all()
+                tables[name] = [_row_to_json(r) for r in rows]
+            return CustomerExport(customer_id, tables)
+
+    def set_status(self, customer_id: str, status: str) -> None:
+        with self.db.session() as session:
+            customer = self._customer(session, customer_id)
+            customer.status = status
+            customer.closed_at = _now() if status == "closed" else None
+            session.add(customer)
+
+    def revoke_access(self, customer_id: str) -> dict[str, int]:
+        now = _now()
+        with self.db.session() as session:
+            self._customer(session, customer_id)
+            users = session.execute(
+                update(CrmPortalUser)
+                .where(col(CrmPortalUser.customer_id) == customer_id)
+                .where(col(CrmPortalUser.enabled) | (col(CrmPortalUser.sessions_active) > 0))
+                .values(enabled=False, sessions_active=0)
+            )
+            keys = session.execute(
+                update(CrmApiKey)
+                .where(col(CrmApiKey.customer_id) == customer_id)
+                .where(col(CrmApiKey.revoked_at).is_(None))
+                .values(revoked_at=now)
+            )
+            subs = session.execute(
+                update(CrmSubscription)
+                .where(col(CrmSubscription.customer_id) == customer_id)
+                .where(col(CrmSubscription.active))
+                .values(active=False, stopped_at=now)
+            )
+            return {
+                "portal_users_disabled": users.rowcount,  # type: ignore[attr-defined]
+                "api_keys_revoked": keys.rowcount,  # type: ignore[attr-defined]
+                "subscriptions_stopped": subs.rowcount,  # type: ignore[attr-defined]
+            }
+
+    def access_grants(self, customer_id: str) -> AccessGrants:
+        with self.db.session() as session:
+
+            def count(stmt: Any) -> int:
+                return int(session.exec(stmt).one())
+
+            return AccessGrants(
+                enabled_portal_users=count(
+                    select(func.count())
+                    .select_from(CrmPortalUser)
+                    .where(CrmPortalUser.customer_id == customer_id, col(CrmPortalUser.enabled))
+                ),
+                active_sessions=count(
+                    select(func.coalesce(func.sum(CrmPortalUser.sessions_active), 0)).where(
+                        CrmPortalUser.customer_id == customer_id
+                    )
+                ),
+                active_api_keys=count(
+                    select(func.count())
+                    .select_from(CrmApiKey)
+                    .where(CrmApiKey.customer_id == customer_id, col(CrmApiKey.revoked_at).is_(None))
+                ),
+                active_subscriptions=count(
+                    select(func.count())
+                    .select_from(CrmSubscription)
+                    .where(CrmSubscription.customer_id == customer_id, col(CrmSubscription.active))
+                ),
+            )
+
+    def minimise(self, customer_id: str, tables: tuple[str, ...]) -> dict[str, int]:
+        with self.db.session() as session:
+            self._customer(session, customer_id)
+            removed = {}
+            for name in tables:
+                model = CHILD_TABLES[name]
+                result = session.execute(
+                    delete(model).where(model.customer_id == customer_id)  # type: ignore[attr-defined]
+                )
+                removed[name] = result.rowcount  # type: ignore[attr-defined]
+            return removed
+
+    def restore(self, export: CustomerExport, tables: tuple[str, ...]) -> dict[str, int]:
+        """Put archived rows back; rows still present are left as they are (idempotent)."""
+        with self.db.session() as session:
+            if session.get(CrmCustomer, export.customer_id) is None:
+                session.add(_row_from_json(CrmCustomer, export.tables["customer"][0]))
+                session.flush()
+            restored = {}
+            for name in tables:
+                model = CHILD_TABLES[name]
+                count = 0
+                for data in export.tables.get(name, []):
+                    if session.get(model, data["id"]) is None:
+                        session.add(_row_from_json(model, data))
+                        count += 1
+                restored[name] = count
+            return restored
+
+    def regrant_access(self, customer_id: str) -> dict[str, int]:
+        """Re-enable portal users. API keys stay revoked: a returning customer issues new ones,
+        so a key that leaked while the account was closed never works again."""
+        with self.db.session() as session:
+            self._customer(session, customer_id)
+            users = session.execute(
+                update(CrmPortalUser)
+                .where(col(CrmPortalUser.customer_id) == customer_id)
+                .where(col(CrmPortalUser.enabled).is_(False))
+                .values(enabled=True)
+            )
+            return {"portal_users_enabled": users.rowcount}  # type: ignore[attr-defined]
+
+    def delete_customer(self, customer_id: str) -> dict[str, int]:
+        with self.db.session() as session:
+            removed = {}
+            for name, model in reversed(CHILD_TABLES.items()):
+                result = session.execute(
+                    delete(model).where(model.customer_id == customer_id)  # type: ignore[attr-defined]
+                )
+                removed[name] = result.rowcount  # type: ignore[attr-defined]
+            result = session.execute(delete(CrmCustomer).where(col(CrmCustomer.id) == customer_id))
+            removed["customer"] = result.rowcount  # type: ignore[attr-defined]
+            return removed
+
+    def remaining_records(self, customer_id: str) -> dict[str, int]:
+        with self.db.session() as session:
+            remaining = {
+                "customer": int(
+                    session.exec(
+                        select(func.count()).select_from(CrmCustomer).where(CrmCustomer.id == customer_id)
+                    ).one()
+                )
+            }
+            for name, model in CHILD_TABLES.items():
+                remaining[name] = int(
+                    session.exec(
+                        select(func.count())
+                        .select_from(model)
+                        .where(model.customer_id == customer_id)  # type: ignore[attr-defined]
+                    ).one()
+                )
+            return {k: v for k, v in remaining.items() if v}

@@ -1,0 +1,172 @@
+"""The close-customer vocabulary: triggers, churn classes, stages, outcomes, decisions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Trigger(StrEnum):
+    """Why a case was opened (domain §1)."""
+
+    INACTIVITY = "inactivity"
+    PAYMENT_ARREARS = "payment_arrears"
+    UNPROFITABLE = "unprofitable"
+    RESOURCE_DRAIN = "resource_drain"
+    RELATIONSHIP_BREAKDOWN = "relationship_breakdown"
+    UNREACHABLE = "unreachable"
+    CUSTOMER_REQUEST = "customer_request"
+    FRAUD = "fraud"
+    MANUAL = "manual"
+
+
+class ChurnClass(StrEnum):
+    """What kind of churn a case is (domain §2)."""
+
+    NATURAL = "natural"
+    COMPETITIVE = "competitive"
+    FAULT = "fault"
+    NON_MALICIOUS = "non_malicious"
+    RETALIATORY = "retaliatory"
+    MALICIOUS = "malicious"
+
+    @property
+    def voluntary(self) -> bool:
+        """True when the customer leaves, False when the company ends the relationship."""
+        return self in (ChurnClass.NATURAL, ChurnClass.COMPETITIVE, ChurnClass.FAULT)
+
+
+# The class a trigger suggests when the caller does not say; an account manager may correct it.
+DEFAULT_CHURN_CLASS: dict[Trigger, ChurnClass] = {
+    Trigger.INACTIVITY: ChurnClass.NATURAL,
+    Trigger.PAYMENT_ARREARS: ChurnClass.NON_MALICIOUS,
+    Trigger.UNPROFITABLE: ChurnClass.NON_MALICIOUS,
+    Trigger.RESOURCE_DRAIN: ChurnClass.NON_MALICIOUS,
+    Trigger.RELATIONSHIP_BREAKDOWN: ChurnClass.FAULT,
+    Trigger.UNREACHABLE: ChurnClass.NATURAL,
+    Trigger.CUSTOMER_REQUEST: ChurnClass.NATURAL,
+    Trigger.FRAUD: ChurnClass.MALICIOUS,
+    Trigger.MANUAL: ChurnClass.NON_MALICIOUS,
+}
+
+
+def skips_win_back(trigger: Trigger, churn_class: ChurnClass) -> bool:
+    """Fraud and malicious churn are closed straight away: no win-back attempt."""
+    return trigger is Trigger.FRAUD or churn_class is ChurnClass.MALICIOUS
+
+
+class Stage(StrEnum):
+    """Where a case is in the close-customer process, in order."""
+
+    OPENED = "opened"
+    WIN_BACK = "win_back"
+    NOTICE = "notice"
+    APPROVAL = "approval"
+    AWAITING_EFFECTIVE_DATE = "awaiting_effective_date"
+    BACKUP = "backup"
+    REVOKE_ACCESS = "revoke_access"
+    ARCHIVE = "archive"
+    RETENTION = "retention"
+    DELETION = "deletion"
+    CLOSED = "closed"
+
+    @property
+    def cancellable(self) -> bool:
+        """A case can be cancelled until access revocation starts."""
+        return STAGE_ORDER.index(self) < STAGE_ORDER.index(Stage.REVOKE_ACCESS)
+
+
+STAGE_ORDER: list[Stage] = list(Stage)
+
+
+class Outcome(StrEnum):
+    """How a case ended."""
+
+    RETAINED = "retained"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    REACTIVATED = "reactivated"
+    DELETED = "deleted"
+
+
+class TaskKind(StrEnum):
+    """What a human task asks of its assignee."""
+
+    WIN_BACK = "win_back"
+    APPROVAL = "approval"
+    SECOND_APPROVAL = "second_approval"
+    OBJECTION_REVIEW = "objection_review"
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class TaskDecision(StrEnum):
+    """A human decision on a task; which ones a task accepts depends on its kind."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    DEFER = "defer"
+    REQUEST_INFO = "request_info"
+    RETAINED = "retained"
+    FAILED = "failed"
+
+
+ALLOWED_DECISIONS: dict[TaskKind, frozenset[TaskDecision]] = {
+    TaskKind.WIN_BACK: frozenset({TaskDecision.RETAINED, TaskDecision.FAILED}),
+    TaskKind.APPROVAL: frozenset(
+        {TaskDecision.APPROVE, TaskDecision.REJECT, TaskDecision.DEFER, TaskDecision.REQUEST_INFO}
+    ),
+    TaskKind.SECOND_APPROVAL: frozenset(
+        {TaskDecision.APPROVE, TaskDecision.REJECT, TaskDecision.DEFER, TaskDecision.REQUEST_INFO}
+    ),
+    # Reviewing an objection: approve = the closure goes on, reject = the customer stays.
+    TaskKind.OBJECTION_REVIEW: frozenset({TaskDecision.APPROVE, TaskDecision.REJECT}),
+}
+
+DECISIONS_NEEDING_COMMENT = frozenset({TaskDecision.REJECT, TaskDecision.DEFER})
+
+
+class CustomerResponse(StrEnum):
+    """An answer from the customer, through a notice's link or relayed by staff."""
+
+    STAY = "stay"
+    OBJECT = "object"
+    CONFIRM_CLOSURE = "confirm_closure"
+    DOWNLOAD_DATA = "download_data"
+
+
+class NoticeKind(StrEnum):
+    """The messages a customer receives."""
+
+    WIN_BACK = "win_back"
+    ADVANCE_NOTICE = "advance_notice"
+    CLOSED = "closed"
+    REACTIVATED = "reactivated"
+
+
+class CustomerStatus(StrEnum):
+    """A customer's status in the CRM."""
+
+    ACTIVE = "active"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class ValueTier(StrEnum):
+    STANDARD = "standard"
+    HIGH = "high"
+    KEY = "key"
+
+
+class Role(StrEnum):
+    """Who may do what through the API."""
+
+    ACCOUNT_MANAGER = "account_manager"
+    COMPLIANCE_OFFICER = "compliance_officer"
+    ADMIN = "admin"
+
+
+SYSTEM_ACTOR = "system"

@@ -1,0 +1,94 @@
+"""Outgoing mail: the mailer port, its SMTP adapter, and notice rendering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiosmtplib
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from closeout.settings import Settings, SmtpSecurity
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+class PermanentMailError(Exception):
+    """The server refused the message for good (5xx): retrying cannot help."""
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    message_id: str
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+class Mailer(Protocol):
+    async def send(self, mail: OutgoingMail) -> None: ...
+
+
+class SmtpMailer:
+    """Sends through a real SMTP server with aiosmtplib."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def build(self, mail: OutgoingMail) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = self.settings.mail_from
+        msg["To"] = mail.to
+        msg["Subject"] = mail.subject
+        msg["Message-ID"] = mail.message_id
+        msg["Date"] = format_datetime(datetime.now(UTC))
+        msg.set_content(mail.text)
+        msg.add_alternative(mail.html, subtype="html")
+        return msg
+
+    async def send(self, mail: OutgoingMail) -> None:
+        s = self.settings
+        try:
+            await aiosmtplib.send(
+                self.build(mail),
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_username,
+                password=s.smtp_password,
+                use_tls=s.smtp_security is SmtpSecurity.TLS,
+                start_tls=True if s.smtp_security is SmtpSecurity.STARTTLS else False,
+                timeout=s.smtp_timeout_seconds,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            if all(500 <= r.code < 600 for r in exc.recipients):
+                raise PermanentMailError("recipient refused permanently") from exc
+            raise
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600:
+                raise PermanentMailError(f"message refused permanently ({exc.code})") from exc
+            raise
+
+
+class NoticeRenderer:
+    """Renders a notice's subject, text and HTML parts from templates/mail/."""
+
+    def __init__(self, settings: Settings, templates_dir: Path = TEMPLATES_DIR) -> None:
+        self.settings = settings
+        self.env = Environment(
+            loader=FileSystemLoader(templates_dir),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+        )
+
+    def render(self, kind: str, **context: Any) -> tuple[str, str, str]:
+        context.setdefault("company", self.settings.company_name)
+        context.setdefault("company_contact", self.settings.company_contact)
+        subject = self.env.get_template(f"mail/{kind}.subject.txt").render(**context).strip()
+        text = self.env.get_template(f"mail/{kind}.txt").render(**context)
+        html = self.env.get_template(f"mail/{kind}.html").render(**context)
+        return subject, text, html

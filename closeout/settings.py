@@ -1,0 +1,99 @@
+"""The one Settings object: read once from CLOSEOUT_* variables and passed down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from closeout.domain import ValueTier
+
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+class PolicyConfig(BaseModel):
+    """The durations a named closure policy sets (ISO-8601 durations or seconds)."""
+
+    win_back_window: timedelta
+    notice_period: timedelta
+    approval_due: timedelta
+    retention: timedelta
+    four_eyes_tiers: list[ValueTier] = Field(default_factory=lambda: [ValueTier.HIGH, ValueTier.KEY])
+
+
+STANDARD_POLICY = PolicyConfig(
+    win_back_window=timedelta(days=14),
+    notice_period=timedelta(days=30),
+    approval_due=timedelta(days=7),
+    retention=timedelta(days=3 * 365),
+)
+
+# Waits of seconds so a newcomer watches a whole case, approval included, in about a minute.
+DEMO_POLICY = PolicyConfig(
+    win_back_window=timedelta(seconds=8),
+    notice_period=timedelta(seconds=10),
+    approval_due=timedelta(minutes=5),
+    retention=timedelta(seconds=20),
+)
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class Settings(BaseSettings):
+    """Configuration of every Closeout process."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOSEOUT_", env_nested_delimiter="__")
+
+    dev_mode: bool = False
+    var_dir: Path = Path("var")
+    database_url: str = "sqlite:///var/closeout.db"
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "Closeout <closeout@example.com>"
+    company_name: str = "Example Company"
+    company_contact: str = "privacy@example.com"
+
+    archive_dir: Path = Path("var/archive")
+    mail_catcher_dir: Path = Path("var/mail")
+
+    secret_key: str = DEV_SECRET
+    default_policy: str = "standard"
+    policies: dict[str, PolicyConfig] = Field(default_factory=lambda: {"standard": STANDARD_POLICY})
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if not self.dev_mode and self.secret_key == DEV_SECRET:
+            raise ValueError(
+                "CLOSEOUT_SECRET_KEY must be set to a real secret outside dev mode "
+                "(the built-in value only works with CLOSEOUT_DEV_MODE=true)"
+            )
+        return self
+
+    @cached_property
+    def available_policies(self) -> dict[str, PolicyConfig]:
+        """The configured policies, plus the `demo` policy in dev mode."""
+        policies = dict(self.policies)
+        if self.dev_mode:
+            policies.setdefault("demo", DEMO_POLICY)
+        return policies

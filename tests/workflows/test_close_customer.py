@@ -1,0 +1,352 @@
+"""Every path of CloseCustomerWorkflow on the time-skipping server, with real activities."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+from temporalio.client import WorkflowUpdateFailedError
+
+from closeout.archive import FilesystemArchiveStore
+from closeout.cases.models import NoticeRecord, TaskRecord
+from closeout.contracts import (
+    CancelRequest,
+    CaseResult,
+    CustomerAnswer,
+    HoldReleaseRequest,
+    HoldRequest,
+    ReactivateRequest,
+    RetentionChange,
+)
+from closeout.crm.models import CrmInteraction, CrmPortalUser
+from closeout.crm.reference import ReferenceCrm
+from closeout.domain import (
+    CustomerResponse,
+    NoticeKind,
+    Outcome,
+    Stage,
+    TaskDecision,
+    TaskKind,
+    TaskStatus,
+    Trigger,
+    ValueTier,
+)
+from tests.workflows.conftest import COMPLIANCE, MANAGER_ACTOR, OWNER, OWNER_ACTOR, Harness
+from workflows.close_customer import CloseCustomerWorkflow
+
+
+def update_error(exc: pytest.ExceptionInfo[WorkflowUpdateFailedError]) -> tuple[str, str]:
+    cause = exc.value.cause
+    return getattr(cause, "type", ""), getattr(cause, "message", str(cause))
+
+
+def notice_kinds(h: Harness, case_id: str) -> list[str]:
+    with h.db.session() as session:
+        rows = session.exec(select(NoticeRecord).where(NoticeRecord.case_id == case_id)).all()
+        return [r.kind for r in rows if r.status == "sent"]
+
+
+async def test_won_back_by_the_owner_ends_retained(harness: Harness) -> None:
+    customer = harness.add_customer()
+    handle = await harness.start(customer)
+    await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.RETAINED, comment="discount agreed")
+    result: CaseResult = await handle.result()
+
+    assert result.outcome is Outcome.RETAINED
+    case = harness.cases.get_case(result.case_id)
+    assert case is not None and case.outcome == Outcome.RETAINED and case.stage == Stage.CLOSED
+    assert notice_kinds(harness, result.case_id) == [NoticeKind.WIN_BACK]
+    assert any("keep you" in s for s in harness.mail.subjects())
+    assert ReferenceCrm(harness.db).get_profile(customer).status == "active"  # type: ignore[union-attr]
+
+
+async def test_customer_answering_stay_ends_retained(harness: Harness) -> None:
+    handle = await harness.start(harness.add_customer())
+    await harness.task(handle, TaskKind.WIN_BACK)
+    await handle.execute_update(
+        CloseCustomerWorkflow.respond, CustomerAnswer(CustomerResponse.STAY, OWNER_ACTOR)
+    )
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.RETAINED
+    assert "customer_stay" in harness.actions(result.case_id)
+    tasks = harness.cases.case_tasks(result.case_id)
+    assert [(t.kind, t.decision) for t in tasks] == [(TaskKind.WIN_BACK, TaskDecision.RETAINED)]
+
+
+async def test_approved_case_is_deleted_after_three_years(harness: Harness) -> None:
+    customer = harness.add_customer()
+    crm = ReferenceCrm(harness.db)
+    handle = await harness.start(customer)
+    await harness.approve_closure(handle)
+    status = await harness.stage(handle, Stage.RETENTION)
+    assert status.retention_end is not None
+    case_id = status.case_id
+    archived_at = next(e.at for e in harness.cases.case_audit(case_id) if e.action == "customer_archived")
+    assert timedelta(days=3 * 365 - 1) < status.retention_end - archived_at <= timedelta(days=3 * 365, minutes=1)
+    # While retained: closed, access revoked, minimised, one verified bundle.
+    profile = crm.get_profile(customer)
+    assert profile is not None and profile.status == "closed"
+    assert crm.access_grants(customer).none
+    assert "interactions" not in crm.remaining_records(customer)
+    assert len(FilesystemArchiveStore(harness.settings.archive_dir).keys(f"{customer}/")) == 1
+
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.DELETED
+    deleted_at = next(
+        e.at for e in harness.cases.case_audit(result.case_id) if e.action == "customer_data_deleted"
+    )
+    assert deleted_at >= status.retention_end
+    assert crm.remaining_records(customer) == {}
+    assert FilesystemArchiveStore(harness.settings.archive_dir).keys(f"{customer}/") == []
+    actions = harness.actions(result.case_id)
+    for step in ["case_opened", "backup_created", "backup_verified", "access_revoked",
+                 "access_revocation_verified", "customer_archived", "customer_data_deleted",
+                 "deletion_verified", "case_closed"]:
+        assert step in actions, step
+    assert actions.index("backup_verified") < actions.index("access_revoked")
+    assert notice_kinds(harness, result.case_id) == [
+        NoticeKind.WIN_BACK, NoticeKind.ADVANCE_NOTICE, NoticeKind.CLOSED
+    ]
+    closed = next(m for m in harness.mail.messages if "is closed" in str(m["Subject"]))
+    assert {"text/plain", "text/html"} <= set(harness.mail.parts(closed))
+
+
+async def test_fraud_skips_win_back(harness: Harness) -> None:
+    handle = await harness.start(harness.add_customer(trigger=Trigger.FRAUD), trigger=Trigger.FRAUD)
+    await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE)
+    status = await harness.status(handle)
+    assert status.stage is Stage.AWAITING_EFFECTIVE_DATE
+    await harness.env.sleep(timedelta(days=31))
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.DELETED
+    assert "win_back_skipped" in harness.actions(result.case_id)
+    kinds = [t.kind for t in harness.cases.case_tasks(result.case_id)]
+    assert TaskKind.WIN_BACK not in kinds
+    assert NoticeKind.WIN_BACK not in notice_kinds(harness, result.case_id)
+
+
+async def test_rejected_approval_keeps_the_customer(harness: Harness) -> None:
+    customer = harness.add_customer()
+    handle = await harness.start(customer)
+    await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
+    with pytest.raises(WorkflowUpdateFailedError) as missing_comment:
+        await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.REJECT)
+    assert update_error(missing_comment) == ("InvalidDecision", "a comment is required to reject")
+    with pytest.raises(WorkflowUpdateFailedError) as wrong_kind:
+        await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.RETAINED)
+    assert update_error(wrong_kind)[0] == "InvalidDecision"
+
+    await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.REJECT, comment="key account")
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.REJECTED
+    assert ReferenceCrm(harness.db).get_profile(customer).status == "active"  # type: ignore[union-attr]
+
+
+async def test_second_decision_and_unknown_task_are_refused(harness: Harness) -> None:
+    handle = await harness.start(harness.add_customer())
+    task = await harness.task(handle, TaskKind.WIN_BACK)
+    await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
+    from closeout.contracts import DecisionRequest
+
+    with pytest.raises(WorkflowUpdateFailedError) as again:
+        await handle.execute_update(
+            CloseCustomerWorkflow.decide, DecisionRequest(task.task_id, TaskDecision.RETAINED, OWNER_ACTOR)
+        )
+    assert update_error(again)[0] == "TaskAlreadyDecided"
+    with pytest.raises(WorkflowUpdateFailedError) as unknown:
+        await handle.execute_update(
+            CloseCustomerWorkflow.decide, DecisionRequest("nope", TaskDecision.APPROVE, OWNER_ACTOR)
+        )
+    assert update_error(unknown)[0] == "UnknownTask"
+    with pytest.raises(WorkflowUpdateFailedError) as compliance:
+        await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE, actor=COMPLIANCE)
+    assert update_error(compliance)[0] == "Forbidden"
+    await handle.terminate("test over")
+
+
+async def test_deferred_then_approved(harness: Harness) -> None:
+    handle = await harness.start(harness.add_customer())
+    await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
+    now = await harness.env.get_current_time()
+    with pytest.raises(WorkflowUpdateFailedError) as past:
+        await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.DEFER, comment="later",
+                             defer_until=now - timedelta(days=1))
+    assert update_error(past) == ("InvalidDecision", "the defer date must be in the future")
+    first = await harness.task(handle, TaskKind.APPROVAL)
+    await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.DEFER, comment="talk after audit",
+                         defer_until=now + timedelta(days=5))
+    await harness.env.sleep(timedelta(days=6))
+    second = await harness.task(handle, TaskKind.APPROVAL)
+    assert second.task_id != first.task_id
+    assert second.created_at >= now + timedelta(days=5)
+    await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE)
+    await harness.env.sleep(timedelta(days=31))
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.DELETED
+    rows = harness.cases.case_tasks(result.case_id)
+    deferred = next(t for t in rows if t.id == first.task_id)
+    assert deferred.decision == TaskDecision.DEFER and deferred.comment == "talk after audit"
+    assert next(t for t in rows if t.id == second.task_id).note is not None
+
+
+async def test_high_value_customer_needs_a_second_approver(harness: Harness) -> None:
+    handle = await harness.start(harness.add_customer(tier=ValueTier.HIGH))
+    await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
+    await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE)
+    second = await harness.task(handle, TaskKind.SECOND_APPROVAL)
+    assert second.assignee == "group:managers"
+    with pytest.raises(WorkflowUpdateFailedError) as same_person:
+        await harness.decide(handle, TaskKind.SECOND_APPROVAL, TaskDecision.APPROVE)
+    assert update_error(same_person)[0] == "FourEyes"
+    assert (await harness.status(handle)).stage is Stage.APPROVAL
+    await harness.decide(handle, TaskKind.SECOND_APPROVAL, TaskDecision.APPROVE, actor=MANAGER_ACTOR)
+    await harness.stage(handle, Stage.AWAITING_EFFECTIVE_DATE)
+    await handle.terminate("test over")
+
+
+async def test_objection_goes_to_the_owner_and_can_keep_the_customer(harness: Harness) -> None:
+    customer = harness.add_customer()
+    handle = await harness.start(customer)
+    await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
+    await harness.task(handle, TaskKind.APPROVAL)
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(
+            CloseCustomerWorkflow.respond, CustomerAnswer(CustomerResponse.OBJECT, OWNER_ACTOR)
+        )
+    await handle.execute_update(
+        CloseCustomerWorkflow.respond,
+        CustomerAnswer(CustomerResponse.OBJECT, OWNER_ACTOR, comment="We paid last week"),
+    )
+    review = await harness.task(handle, TaskKind.OBJECTION_REVIEW)
+    assert review.assignee == OWNER
+    await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE)
+    # The effective date passes, but the closure waits for the objection's review.
+    await harness.env.sleep(timedelta(days=40))
+    assert (await harness.status(handle)).stage is Stage.AWAITING_EFFECTIVE_DATE
+    await harness.decide(handle, TaskKind.OBJECTION_REVIEW, TaskDecision.REJECT, comment="payment found")
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.REJECTED
+    assert ReferenceCrm(harness.db).get_profile(customer).status == "active"  # type: ignore[union-attr]
+
+
+async def test_cancel_compensates_what_was_done(harness: Harness) -> None:
+    customer = harness.add_customer()
+    crm = ReferenceCrm(harness.db)
+    handle = await harness.start(customer)
+    await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
+    await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE)
+    await harness.stage(handle, Stage.AWAITING_EFFECTIVE_DATE)
+    await harness.env.sleep(timedelta(days=1))
+    assert crm.get_profile(customer).status == "closing"  # type: ignore[union-attr]
+    with pytest.raises(WorkflowUpdateFailedError) as no_reason:
+        await handle.execute_update(CloseCustomerWorkflow.cancel, CancelRequest("  ", OWNER_ACTOR))
+    assert update_error(no_reason)[0] == "InvalidRequest"
+    result = await handle.execute_update(
+        CloseCustomerWorkflow.cancel, CancelRequest("customer paid all invoices", OWNER_ACTOR)
+    )
+    assert result.outcome is Outcome.CANCELLED
+    final: CaseResult = await handle.result()
+    assert final.outcome is Outcome.CANCELLED
+    assert crm.get_profile(customer).status == "active"  # type: ignore[union-attr]
+    actions = harness.actions(final.case_id)
+    assert "closure_compensated" in actions and "access_revoked" not in actions
+    case = harness.cases.get_case(final.case_id)
+    assert case is not None and case.outcome == Outcome.CANCELLED
+
+
+async def test_cancel_refused_once_access_is_revoked(harness: Harness) -> None:
+    handle = await harness.start(harness.add_customer())
+    await harness.approve_closure(handle)
+    await harness.stage(handle, Stage.RETENTION)
+    with pytest.raises(WorkflowUpdateFailedError) as late:
+        await handle.execute_update(CloseCustomerWorkflow.cancel, CancelRequest("too late", OWNER_ACTOR))
+    assert update_error(late)[0] == "WrongStage"
+    await handle.terminate("test over")
+
+
+async def test_legal_hold_keeps_data_past_retention_until_released(harness: Harness) -> None:
+    customer = harness.add_customer()
+    crm = ReferenceCrm(harness.db)
+    handle = await harness.start(customer)
+    await harness.approve_closure(handle)
+    await harness.stage(handle, Stage.RETENTION)
+    with pytest.raises(WorkflowUpdateFailedError) as by_owner:
+        await handle.execute_update(
+            CloseCustomerWorkflow.place_legal_hold, HoldRequest("dispute", OWNER_ACTOR)
+        )
+    assert update_error(by_owner)[0] == "Forbidden"
+    placed = await handle.execute_update(
+        CloseCustomerWorkflow.place_legal_hold,
+        HoldRequest("tax audit 2026", COMPLIANCE, reference="AUD-7"),
+    )
+    assert placed.hold_id is not None
+    await harness.env.sleep(timedelta(days=4 * 365))
+    status = await harness.status(handle)
+    assert status.stage is Stage.RETENTION and len(status.legal_holds) == 1
+    assert crm.get_profile(customer) is not None
+    await handle.execute_update(
+        CloseCustomerWorkflow.release_legal_hold,
+        HoldReleaseRequest(placed.hold_id, "audit closed", COMPLIANCE),
+    )
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.DELETED
+    assert crm.remaining_records(customer) == {}
+    holds = harness.cases.case_holds(result.case_id)
+    assert len(holds) == 1 and holds[0].released_at is not None and holds[0].reference == "AUD-7"
+
+
+async def test_retention_end_can_be_changed(harness: Harness) -> None:
+    handle = await harness.start(harness.add_customer())
+    await harness.approve_closure(handle)
+    await harness.stage(handle, Stage.RETENTION)
+    now = await harness.env.get_current_time()
+    new_end = now + timedelta(days=10)
+    changed = await handle.execute_update(
+        CloseCustomerWorkflow.change_retention, RetentionChange(new_end, "category policy", COMPLIANCE)
+    )
+    assert changed.retention_end == new_end
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.DELETED
+    deleted_at = next(
+        e.at for e in harness.cases.case_audit(result.case_id) if e.action == "customer_data_deleted"
+    )
+    assert new_end <= deleted_at < now + timedelta(days=30)
+    case = harness.cases.get_case(result.case_id)
+    assert case is not None and case.retention_end == new_end
+    assert "retention_changed" in harness.actions(result.case_id)
+
+
+async def test_reactivation_restores_from_the_archive(harness: Harness) -> None:
+    customer = harness.add_customer()
+    crm = ReferenceCrm(harness.db)
+    handle = await harness.start(customer)
+    await harness.approve_closure(handle)
+    await harness.stage(handle, Stage.RETENTION)
+    with harness.db.session() as session:
+        assert session.exec(select(CrmInteraction).where(CrmInteraction.customer_id == customer)).all() == []
+    result = await handle.execute_update(
+        CloseCustomerWorkflow.reactivate, ReactivateRequest("customer signed a new contract", OWNER_ACTOR)
+    )
+    assert result.outcome is Outcome.REACTIVATED
+    final: CaseResult = await handle.result()
+    assert final.outcome is Outcome.REACTIVATED
+    assert crm.get_profile(customer).status == "active"  # type: ignore[union-attr]
+    with harness.db.session() as session:
+        assert session.exec(select(CrmInteraction).where(CrmInteraction.customer_id == customer)).all()
+        users = session.exec(select(CrmPortalUser).where(CrmPortalUser.customer_id == customer)).all()
+        assert users and all(u.enabled for u in users)
+    assert FilesystemArchiveStore(harness.settings.archive_dir).keys(f"{customer}/") == []
+    assert NoticeKind.REACTIVATED in notice_kinds(harness, final.case_id)
+
+
+async def test_open_tasks_are_cancelled_when_the_case_ends(harness: Harness) -> None:
+    handle = await harness.start(harness.add_customer())
+    await harness.task(handle, TaskKind.WIN_BACK)
+    await handle.execute_update(
+        CloseCustomerWorkflow.cancel, CancelRequest("opened by mistake", OWNER_ACTOR)
+    )
+    result: CaseResult = await handle.result()
+    with harness.db.session() as session:
+        tasks = session.exec(select(TaskRecord).where(TaskRecord.case_id == result.case_id)).all()
+    assert [t.status for t in tasks] == [TaskStatus.CANCELLED]

@@ -1,0 +1,760 @@
+"""CloseCustomerWorkflow: one durable process per customer, from trigger to verified deletion."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.case_activities import CloseoutActivities
+    from closeout.contracts import (
+        Actor,
+        AuditEntry,
+        BackupResult,
+        CancelRequest,
+        CaseChange,
+        CaseOpened,
+        CaseResult,
+        CaseStatus,
+        CaseTerms,
+        CloseCustomerInput,
+        CloseTask,
+        CustomerAnswer,
+        CustomerStatusChange,
+        CustomerStep,
+        DecisionRequest,
+        DecisionResult,
+        HoldPlaced,
+        HoldReleased,
+        HoldReleaseRequest,
+        HoldRequest,
+        HoldView,
+        OpenTask,
+        ReactivateRequest,
+        RetentionChange,
+        SendNotice,
+        StageResult,
+        TaskView,
+        TermsRequest,
+    )
+    from closeout.domain import (
+        ALLOWED_DECISIONS,
+        DECISIONS_NEEDING_COMMENT,
+        SYSTEM_ACTOR,
+        CustomerResponse,
+        CustomerStatus,
+        NoticeKind,
+        Outcome,
+        Role,
+        Stage,
+        TaskDecision,
+        TaskKind,
+        TaskStatus,
+        Trigger,
+        skips_win_back,
+    )
+
+BOOKKEEPING = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
+}
+MAIL = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10)),
+}
+DATA_STEP = {
+    "start_to_close_timeout": timedelta(hours=2),
+    "heartbeat_timeout": timedelta(seconds=10),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5)),
+}
+VERIFY = {
+    "start_to_close_timeout": timedelta(minutes=10),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1), maximum_attempts=10
+    ),
+}
+
+# The group that gives the second approval for high-value customers.
+MANAGER_GROUP = "group:managers"
+HOLD_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})
+CLOSURE_ROLES = frozenset({Role.ACCOUNT_MANAGER, Role.ADMIN})
+
+
+class CaseCancelled(Exception):
+    """Raised inside the run when an accepted cancel request is noticed."""
+
+
+def _reject(message: str, kind: str) -> ApplicationError:
+    """A validator's refusal; `kind` tells the API which HTTP status it maps to."""
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+@dataclass
+class _Task:
+    task_id: str
+    kind: TaskKind
+    assignee: str
+    created_at: datetime
+    due_at: datetime | None
+    decision: DecisionRequest | None = None
+    closed: bool = False
+
+
+@workflow.defn
+class CloseCustomerWorkflow:
+    """Win-back → notice → approval → effective date → backup → revoke → archive → retain → delete."""
+
+    @workflow.init
+    def __init__(self, input: CloseCustomerInput) -> None:
+        self.input = input
+        self.stage = Stage.OPENED
+        self.outcome: Outcome | None = None
+        self.terms: CaseTerms | None = None
+        self.tasks: dict[str, _Task] = {}
+        self.holds: dict[str, HoldView] = {}
+        self.approvers: list[str] = []
+        self.effective_at: datetime | None = None
+        self.retention_end: datetime | None = None
+        self.next_timer: datetime | None = None
+        self.bundle: BackupResult | None = None
+        self.cancel_request: CancelRequest | None = None
+        self.reactivate_request: ReactivateRequest | None = None
+        self.customer_stays = False
+        self.objection_rejected = False
+        self._retention_changed = False
+
+    # ================================================================== the process
+
+    @workflow.run
+    async def run(self, input: CloseCustomerInput) -> CaseResult:
+        self.terms = await workflow.execute_activity_method(
+            CloseoutActivities.resolve_case_terms,
+            TermsRequest(input.customer_id, input.policy),
+            **BOOKKEEPING,  # type: ignore[arg-type]
+        )
+        await self._do(
+            CloseoutActivities.record_case_opened,
+            CaseOpened(
+                input,
+                workflow.info().workflow_id,
+                self._audit(
+                    "case_opened",
+                    actor=input.opened_by,
+                    trigger=input.trigger,
+                    churn_class=input.churn_class,
+                    policy=input.policy,
+                    value_tier=self.terms.value_tier,
+                ),
+            ),
+        )
+        try:
+            if skips_win_back(input.trigger, input.churn_class):
+                await self._record("win_back_skipped", reason="fraud or malicious churn: no win-back")
+            elif await self._win_back():
+                return await self._finish(Outcome.RETAINED, "the customer was won back")
+            rejected_by = await self._notice_and_approval()
+            if rejected_by is not None:
+                if self.stage is Stage.AWAITING_EFFECTIVE_DATE:
+                    await self._compensate(SYSTEM_ACTOR, rejected_by)  # undo "closing"
+                return await self._finish(Outcome.REJECTED, rejected_by)
+            await self._backup()
+        except CaseCancelled:
+            assert self.cancel_request is not None
+            await self._compensate(self.cancel_request.actor.name, self.cancel_request.reason)
+            return await self._finish(
+                Outcome.CANCELLED, self.cancel_request.reason, actor=self.cancel_request.actor.name
+            )
+        await self._revoke_access()
+        await self._archive()
+        if await self._retain():
+            await self._reactivate()
+            assert self.reactivate_request is not None
+            return await self._finish(
+                Outcome.REACTIVATED,
+                self.reactivate_request.reason,
+                actor=self.reactivate_request.actor.name,
+            )
+        await self._delete()
+        return await self._finish(Outcome.DELETED, "retention ended; deletion verified")
+
+    async def _win_back(self) -> bool:
+        """True when the customer stays."""
+        assert self.terms is not None
+        await self._enter(Stage.WIN_BACK)
+        due = workflow.now() + self.terms.win_back_window
+        task = await self._open_task(TaskKind.WIN_BACK, self.terms.owner, due)
+        await self._notify(NoticeKind.WIN_BACK)
+        decided = await self._wait(
+            lambda: task.decision is not None or self.customer_stays, until=due
+        )
+        if self.customer_stays:
+            if not task.closed:
+                await self._close_task(
+                    task, TaskStatus.DONE, "customer_answered_stay", decision=TaskDecision.RETAINED
+                )
+            return True
+        if not decided:
+            await self._close_task(
+                task, TaskStatus.DONE, "win_back_window_elapsed", decision=TaskDecision.FAILED
+            )
+            return False
+        assert task.decision is not None
+        return task.decision.decision is TaskDecision.RETAINED
+
+    async def _notice_and_approval(self) -> str | None:
+        """Notice, approval and the wait for the effective date; a reason if the closure is off."""
+        assert self.terms is not None
+        await self._enter(Stage.NOTICE)
+        self.effective_at = workflow.now() + self.terms.notice_period
+        await self._do(
+            CloseoutActivities.record_case_change,
+            CaseChange(
+                self.input.case_id,
+                self._audit("effective_date_set", effective_at=self.effective_at.isoformat()),
+                effective_at=self.effective_at,
+            ),
+        )
+        await self._notify(NoticeKind.ADVANCE_NOTICE)
+        await self._enter(Stage.APPROVAL)
+        rejection = await self._approval()
+        if rejection is not None:
+            return rejection
+        await self._enter(Stage.AWAITING_EFFECTIVE_DATE)
+        await self._do(
+            CloseoutActivities.set_customer_status,
+            CustomerStatusChange(
+                self.input.case_id,
+                self.input.customer_id,
+                CustomerStatus.CLOSING,
+                self._audit("customer_marked_closing"),
+            ),
+        )
+        # The closure waits for the date it announced and for every objection to be reviewed.
+        while True:
+            if self.objection_rejected:
+                return "an objection was upheld: the customer stays"
+            if workflow.now() >= self.effective_at and not self._open_tasks(TaskKind.OBJECTION_REVIEW):
+                return None
+            await self._wait(
+                lambda: self.objection_rejected
+                or (
+                    workflow.now() >= self.effective_at  # type: ignore[operator]
+                    and not self._open_tasks(TaskKind.OBJECTION_REVIEW)
+                ),
+                until=self.effective_at if workflow.now() < self.effective_at else None,
+            )
+
+    async def _approval(self) -> str | None:
+        assert self.terms is not None
+        needed = 2 if self.terms.four_eyes else 1
+        note: str | None = None
+        while True:
+            first = not self.approvers
+            kind = TaskKind.APPROVAL if first else TaskKind.SECOND_APPROVAL
+            assignee = self.terms.owner if first else MANAGER_GROUP
+            task = await self._open_task(
+                kind, assignee, workflow.now() + self.terms.approval_due, note=note
+            )
+            await self._wait(lambda: task.decision is not None or self.objection_rejected)
+            if self.objection_rejected:
+                return "an objection was upheld: the customer stays"
+            decision = task.decision
+            assert decision is not None
+            note = None
+            if decision.decision is TaskDecision.APPROVE:
+                self.approvers.append(decision.actor.name)
+                if len(self.approvers) >= needed:
+                    return None
+            elif decision.decision is TaskDecision.REJECT:
+                return f"rejected by {decision.actor.name}: {decision.comment}"
+            elif decision.decision is TaskDecision.DEFER:
+                assert decision.defer_until is not None
+                await self._wait(lambda: self.objection_rejected, until=decision.defer_until)
+                note = f"deferred by {decision.actor.name}: {decision.comment}"
+            elif decision.decision is TaskDecision.REQUEST_INFO:
+                note = f"information requested by {decision.actor.name}: {decision.comment or ''}"
+
+    async def _backup(self) -> None:
+        await self._enter(Stage.BACKUP)
+        step = self._step("backup_created", bundle_id=str(workflow.uuid4()))
+        self.bundle = await workflow.execute_activity_method(
+            CloseoutActivities.backup_customer_data, step, **DATA_STEP  # type: ignore[arg-type]
+        )
+        await workflow.execute_activity_method(
+            CloseoutActivities.verify_backup,
+            self._step("backup_verified"),
+            **VERIFY,  # type: ignore[arg-type]
+        )
+        self._check_cancelled()
+
+    async def _revoke_access(self) -> None:
+        await self._enter(Stage.REVOKE_ACCESS)
+        await workflow.execute_activity_method(
+            CloseoutActivities.revoke_access, self._step("access_revoked"), **DATA_STEP  # type: ignore[arg-type]
+        )
+        await workflow.execute_activity_method(
+            CloseoutActivities.verify_access_revoked,
+            self._step("access_revocation_verified"),
+            **VERIFY,  # type: ignore[arg-type]
+        )
+
+    async def _archive(self) -> None:
+        assert self.terms is not None
+        await self._enter(Stage.ARCHIVE)
+        await workflow.execute_activity_method(
+            CloseoutActivities.archive_customer, self._step("customer_archived"), **DATA_STEP  # type: ignore[arg-type]
+        )
+        self.retention_end = workflow.now() + self.terms.retention
+        await self._notify(NoticeKind.CLOSED)
+
+    async def _retain(self) -> bool:
+        """Wait out retention and every legal hold; True when the customer is reactivated."""
+        assert self.retention_end is not None
+        await self._enter(Stage.RETENTION, retention_end=self.retention_end)
+        while True:
+            if self.reactivate_request is not None:
+                return True
+            now = workflow.now()
+            if not self.holds and now >= self.retention_end:
+                # Synchronously with the check, so no hold can slip in between.
+                self.stage = Stage.DELETION
+                self.next_timer = None
+                return False
+            self._retention_changed = False
+            self.next_timer = None if self.holds else self.retention_end
+            timeout = None if self.holds else self.retention_end - now
+            try:
+                await workflow.wait_condition(
+                    lambda: self._retention_changed or self.reactivate_request is not None,
+                    timeout=timeout,
+                )
+            except TimeoutError:
+                pass
+
+    async def _reactivate(self) -> None:
+        assert self.reactivate_request is not None
+        await workflow.execute_activity_method(
+            CloseoutActivities.restore_customer,
+            self._step("customer_reactivated", actor=self.reactivate_request.actor.name),
+            **DATA_STEP,  # type: ignore[arg-type]
+        )
+        await self._notify(NoticeKind.REACTIVATED)
+
+    async def _delete(self) -> None:
+        await self._record("stage_entered", stage=Stage.DELETION, change_stage=True)
+        await workflow.execute_activity_method(
+            CloseoutActivities.delete_customer_data, self._step("customer_data_deleted"), **DATA_STEP  # type: ignore[arg-type]
+        )
+        await workflow.execute_activity_method(
+            CloseoutActivities.verify_deletion, self._step("deletion_verified"), **VERIFY  # type: ignore[arg-type]
+        )
+
+    async def _compensate(self, actor: str, reason: str) -> None:
+        """Undo what the closure did so far: status back to active, no archive copy left."""
+        await self._do(
+            CloseoutActivities.compensate_closure,
+            self._step("closure_compensated", actor=actor, reason=reason),
+        )
+
+    async def _finish(self, outcome: Outcome, reason: str, actor: str = SYSTEM_ACTOR) -> CaseResult:
+        self.outcome = outcome
+        self.stage = Stage.CLOSED
+        self.next_timer = None
+        for task in list(self.tasks.values()):
+            if not task.closed:
+                await self._close_task(task, TaskStatus.CANCELLED, "task_cancelled", reason=reason)
+        await self._do(
+            CloseoutActivities.record_case_change,
+            CaseChange(
+                self.input.case_id,
+                self._audit("case_closed", actor=actor, reason=reason, outcome=outcome),
+                stage=Stage.CLOSED,
+                outcome=outcome,
+            ),
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return CaseResult(self.input.case_id, outcome)
+
+    # ================================================================== human requests
+
+    @workflow.update
+    async def decide(self, req: DecisionRequest) -> DecisionResult:
+        """An account manager's decision on one of the case's tasks."""
+        task = self.tasks[req.task_id]
+        task.decision = req
+        if task.kind is TaskKind.OBJECTION_REVIEW and req.decision is TaskDecision.REJECT:
+            self.objection_rejected = True
+        await self._close_task(
+            task,
+            TaskStatus.DONE,
+            "task_decided",
+            decision=req.decision,
+            actor=req.actor.name,
+            reason=req.comment,
+            comment=req.comment,
+            defer_until=req.defer_until,
+        )
+        return DecisionResult(req.task_id, req.decision, self.stage)
+
+    @decide.validator
+    def _validate_decide(self, req: DecisionRequest) -> None:
+        task = self.tasks.get(req.task_id)
+        if task is None:
+            raise _reject(f"task {req.task_id} is not part of this case", "UnknownTask")
+        if task.closed or task.decision is not None:
+            raise _reject(f"task {req.task_id} has already been decided", "TaskAlreadyDecided")
+        if self.outcome is not None or self.cancel_request is not None:
+            raise _reject("the case is closing or closed: no decision can change it", "WrongStage")
+        if req.actor.role not in CLOSURE_ROLES:
+            raise _reject(f"role {req.actor.role} cannot decide closure tasks", "Forbidden")
+        if req.decision not in ALLOWED_DECISIONS[task.kind]:
+            allowed = ", ".join(sorted(ALLOWED_DECISIONS[task.kind]))
+            raise _reject(
+                f"a {task.kind} task takes one of: {allowed} (got {req.decision})", "InvalidDecision"
+            )
+        if req.decision in DECISIONS_NEEDING_COMMENT and not (req.comment or "").strip():
+            raise _reject(f"a comment is required to {req.decision}", "InvalidDecision")
+        if req.decision is TaskDecision.DEFER:
+            if req.defer_until is None:
+                raise _reject("defer needs a defer_until date", "InvalidDecision")
+            if req.defer_until <= workflow.now():
+                raise _reject("the defer date must be in the future", "InvalidDecision")
+        if task.kind is TaskKind.SECOND_APPROVAL:
+            if req.actor.name in self.approvers:
+                raise _reject(
+                    "the second approval must come from someone other than the first approver",
+                    "FourEyes",
+                )
+            if self.input.trigger is Trigger.MANUAL and req.actor.name == self.input.opened_by:
+                raise _reject(
+                    "whoever opened a manual case cannot give its second approval", "FourEyes"
+                )
+
+    @workflow.update
+    async def respond(self, answer: CustomerAnswer) -> StageResult:
+        """The customer's answer: stay, object, confirm the closure, or ask for their data."""
+        response = answer.response
+        action = f"customer_{response}"
+        if response is CustomerResponse.STAY and self.stage is Stage.WIN_BACK:
+            self.customer_stays = True
+            await self._record(action, actor=answer.actor.name, reason=answer.comment)
+        elif response in (CustomerResponse.STAY, CustomerResponse.OBJECT):
+            await self._record(action, actor=answer.actor.name, reason=answer.comment)
+            assert self.terms is not None
+            await self._open_task(
+                TaskKind.OBJECTION_REVIEW,
+                self.terms.owner,
+                workflow.now() + self.terms.approval_due,
+                note=f"customer {response}: {answer.comment or '(no text)'}",
+            )
+        else:
+            await self._record(action, actor=answer.actor.name, reason=answer.comment)
+        return StageResult(self.stage, self.outcome)
+
+    @respond.validator
+    def _validate_respond(self, answer: CustomerAnswer) -> None:
+        if self.outcome is not None:
+            raise _reject("the case is closed", "WrongStage")
+        if answer.response in (CustomerResponse.STAY, CustomerResponse.OBJECT) and not (
+            self.stage.cancellable and self.cancel_request is None
+        ):
+            raise _reject(
+                "access has already been revoked: the closure can no longer be objected to",
+                "WrongStage",
+            )
+        if answer.response is CustomerResponse.OBJECT and not (answer.comment or "").strip():
+            raise _reject("an objection needs the customer's text", "InvalidRequest")
+
+    @workflow.update
+    async def cancel(self, req: CancelRequest) -> StageResult:
+        """Stop the closure before access is revoked; what was done is compensated."""
+        self.cancel_request = req
+        await workflow.wait_condition(lambda: self.outcome is not None)
+        return StageResult(self.stage, self.outcome)
+
+    @cancel.validator
+    def _validate_cancel(self, req: CancelRequest) -> None:
+        if req.actor.role not in CLOSURE_ROLES:
+            raise _reject(f"role {req.actor.role} cannot cancel a closure", "Forbidden")
+        if not req.reason.strip():
+            raise _reject("a reason is required to cancel", "InvalidRequest")
+        if self.outcome is not None or self.cancel_request is not None:
+            raise _reject("the case is already closing or closed", "WrongStage")
+        if not self.stage.cancellable:
+            raise _reject(
+                f"the case is at {self.stage}: it can no longer be cancelled once access "
+                "revocation has started",
+                "WrongStage",
+            )
+
+    @workflow.update
+    async def place_legal_hold(self, req: HoldRequest) -> StageResult:
+        """Stop deletion until the hold is released, even past the retention end."""
+        hold_id = str(workflow.uuid4())
+        self.holds[hold_id] = HoldView(hold_id, req.reason, req.actor.name, workflow.now())
+        self._retention_changed = True
+        await self._do(
+            CloseoutActivities.record_hold_placed,
+            HoldPlaced(
+                hold_id,
+                self.input.case_id,
+                req.reason,
+                req.reference,
+                req.actor.name,
+                self._audit("legal_hold_placed", actor=req.actor.name, reason=req.reason, hold_id=hold_id),
+            ),
+        )
+        return StageResult(self.stage, self.outcome, hold_id=hold_id)
+
+    @place_legal_hold.validator
+    def _validate_place_hold(self, req: HoldRequest) -> None:
+        self._check_hold_role(req.actor)
+        if not req.reason.strip():
+            raise _reject("a legal hold needs a reason", "InvalidRequest")
+        if self.outcome is not None or self.stage is Stage.DELETION:
+            raise _reject("deletion has started or the case is closed", "WrongStage")
+
+    @workflow.update
+    async def release_legal_hold(self, req: HoldReleaseRequest) -> StageResult:
+        del self.holds[req.hold_id]
+        self._retention_changed = True
+        await self._do(
+            CloseoutActivities.record_hold_released,
+            HoldReleased(
+                req.hold_id,
+                req.actor.name,
+                req.reason,
+                self._audit("legal_hold_released", actor=req.actor.name, reason=req.reason, hold_id=req.hold_id),
+            ),
+        )
+        return StageResult(self.stage, self.outcome, hold_id=req.hold_id)
+
+    @release_legal_hold.validator
+    def _validate_release_hold(self, req: HoldReleaseRequest) -> None:
+        self._check_hold_role(req.actor)
+        if req.hold_id not in self.holds:
+            raise _reject(f"no active legal hold {req.hold_id} on this case", "UnknownHold")
+        if not req.reason.strip():
+            raise _reject("releasing a legal hold needs a reason", "InvalidRequest")
+
+    @workflow.update
+    async def change_retention(self, req: RetentionChange) -> StageResult:
+        previous = self.retention_end
+        self.retention_end = req.retention_end
+        self._retention_changed = True
+        await self._do(
+            CloseoutActivities.record_case_change,
+            CaseChange(
+                self.input.case_id,
+                self._audit(
+                    "retention_changed",
+                    actor=req.actor.name,
+                    reason=req.reason,
+                    previous=previous.isoformat() if previous else None,
+                    retention_end=req.retention_end.isoformat(),
+                ),
+                retention_end=req.retention_end,
+            ),
+        )
+        return StageResult(self.stage, self.outcome, retention_end=self.retention_end)
+
+    @change_retention.validator
+    def _validate_change_retention(self, req: RetentionChange) -> None:
+        self._check_hold_role(req.actor)
+        if self.stage is not Stage.RETENTION or self.outcome is not None:
+            raise _reject(f"the retention end can only change during retention (stage is {self.stage})", "WrongStage")
+        if not req.reason.strip():
+            raise _reject("changing the retention end needs a reason", "InvalidRequest")
+
+    @workflow.update
+    async def reactivate(self, req: ReactivateRequest) -> StageResult:
+        """A returning customer within retention: restore from the archive, re-grant access."""
+        self.reactivate_request = req
+        await workflow.wait_condition(lambda: self.outcome is not None)
+        return StageResult(self.stage, self.outcome)
+
+    @reactivate.validator
+    def _validate_reactivate(self, req: ReactivateRequest) -> None:
+        if req.actor.role not in CLOSURE_ROLES:
+            raise _reject(f"role {req.actor.role} cannot reactivate a customer", "Forbidden")
+        if self.stage is not Stage.RETENTION or self.reactivate_request is not None:
+            raise _reject(
+                f"only an archived customer in retention can be reactivated (stage is {self.stage})",
+                "WrongStage",
+            )
+        if not req.reason.strip():
+            raise _reject("reactivation needs a reason", "InvalidRequest")
+
+    @workflow.query
+    def status(self) -> CaseStatus:
+        """Stage, timers and pending tasks, straight from the process."""
+        return CaseStatus(
+            case_id=self.input.case_id,
+            customer_id=self.input.customer_id,
+            stage=self.stage,
+            outcome=self.outcome,
+            trigger=self.input.trigger,
+            churn_class=self.input.churn_class,
+            policy=self.input.policy,
+            pending_tasks=[
+                TaskView(t.task_id, t.kind, t.assignee, t.created_at, t.due_at)
+                for t in self.tasks.values()
+                if not t.closed and t.decision is None
+            ],
+            legal_holds=list(self.holds.values()),
+            effective_at=self.effective_at,
+            retention_end=self.retention_end,
+            next_timer=self.next_timer,
+        )
+
+    # ================================================================== plumbing
+
+    def _check_hold_role(self, actor: Actor) -> None:
+        if actor.role not in HOLD_ROLES:
+            raise _reject(
+                f"role {actor.role} cannot manage legal holds or retention", "Forbidden"
+            )
+
+    def _check_cancelled(self) -> None:
+        if self.cancel_request is not None:
+            raise CaseCancelled()
+
+    def _audit(self, action: str, actor: str = SYSTEM_ACTOR, reason: str | None = None, **details: Any) -> AuditEntry:
+        return AuditEntry(
+            event_id=str(workflow.uuid4()),
+            actor=actor,
+            action=action,
+            at=workflow.now(),
+            reason=reason,
+            details={k: str(v) if isinstance(v, str) else v for k, v in details.items()},
+        )
+
+    def _step(self, action: str, actor: str = SYSTEM_ACTOR, reason: str | None = None, bundle_id: str | None = None) -> CustomerStep:
+        if bundle_id is None and self.bundle is not None:
+            bundle_id = self.bundle.bundle_id
+        return CustomerStep(
+            self.input.case_id, self.input.customer_id, self._audit(action, actor, reason), bundle_id
+        )
+
+    async def _do(self, activity: Callable[..., Any], arg: Any) -> Any:
+        return await workflow.execute_activity_method(activity, arg, **BOOKKEEPING)  # type: ignore[arg-type]
+
+    async def _enter(self, stage: Stage, retention_end: datetime | None = None) -> None:
+        # Check and switch without an await between them, so a cancel accepted before the
+        # switch is honoured and none is accepted after it.
+        if stage.cancellable or stage is Stage.REVOKE_ACCESS:
+            self._check_cancelled()
+        self.stage = stage
+        await self._record("stage_entered", stage=stage, change_stage=True, retention_end=retention_end)
+
+    async def _record(
+        self,
+        action: str,
+        actor: str = SYSTEM_ACTOR,
+        reason: str | None = None,
+        stage: Stage | None = None,
+        change_stage: bool = False,
+        retention_end: datetime | None = None,
+    ) -> None:
+        details: dict[str, Any] = {"stage": stage} if stage else {}
+        await self._do(
+            CloseoutActivities.record_case_change,
+            CaseChange(
+                self.input.case_id,
+                self._audit(action, actor=actor, reason=reason, **details),
+                stage=stage if change_stage else None,
+                retention_end=retention_end,
+            ),
+        )
+
+    def _open_tasks(self, kind: TaskKind) -> list[_Task]:
+        return [t for t in self.tasks.values() if t.kind is kind and not t.closed]
+
+    async def _open_task(
+        self, kind: TaskKind, assignee: str, due_at: datetime | None, note: str | None = None
+    ) -> _Task:
+        task = _Task(str(workflow.uuid4()), kind, assignee, workflow.now(), due_at)
+        self.tasks[task.task_id] = task
+        await self._do(
+            CloseoutActivities.open_task,
+            OpenTask(
+                task.task_id,
+                self.input.case_id,
+                self.input.customer_id,
+                kind,
+                assignee,
+                due_at,
+                self._audit("task_opened", task_id=task.task_id, kind=kind, assignee=assignee),
+                note=note,
+            ),
+        )
+        return task
+
+    async def _close_task(
+        self,
+        task: _Task,
+        status: TaskStatus,
+        action: str,
+        decision: TaskDecision | None = None,
+        actor: str = SYSTEM_ACTOR,
+        reason: str | None = None,
+        comment: str | None = None,
+        defer_until: datetime | None = None,
+    ) -> None:
+        task.closed = True
+        details: dict[str, Any] = {"task_id": task.task_id, "kind": task.kind}
+        if decision is not None:
+            details["decision"] = decision
+        await self._do(
+            CloseoutActivities.close_task,
+            CloseTask(
+                task.task_id,
+                status,
+                self._audit(action, actor=actor, reason=reason, **details),
+                decision=decision,
+                comment=comment,
+                decided_by=actor,
+                defer_until=defer_until,
+            ),
+        )
+
+    async def _notify(self, kind: NoticeKind) -> None:
+        await workflow.execute_activity_method(
+            CloseoutActivities.send_notice,
+            SendNotice(
+                notice_id=str(workflow.uuid4()),
+                case_id=self.input.case_id,
+                customer_id=self.input.customer_id,
+                kind=kind,
+                trigger=self.input.trigger,
+                audit=self._audit("notice_sent", kind=kind),
+                effective_at=self.effective_at,
+                retention_end=self.retention_end,
+            ),
+            **MAIL,  # type: ignore[arg-type]
+        )
+
+    async def _wait(self, condition: Callable[[], bool], until: datetime | None = None) -> bool:
+        """Wait for `condition` or `until`; False on timeout. A cancel request interrupts."""
+        timeout: timedelta | None = None
+        if until is not None:
+            timeout = max(until - workflow.now(), timedelta(0))
+            self.next_timer = until
+        try:
+            await workflow.wait_condition(
+                lambda: self.cancel_request is not None or condition(), timeout=timeout
+            )
+            met = True
+        except TimeoutError:
+            met = False
+        finally:
+            self.next_timer = None
+        self._check_cancelled()
+        return met
