@@ -186,6 +186,7 @@ class CaseTerms:
 class CaseOpened:
     case: CloseCustomerInput
     workflow_id: str
+    run_id: str
     audit: AuditEntry
 
 

@@ -144,6 +144,7 @@ class CloseCustomerWorkflow:
             CaseOpened(
                 input,
                 workflow.info().workflow_id,
+                workflow.info().run_id,
                 self._audit(
                     "case_opened",
                     actor=input.opened_by,

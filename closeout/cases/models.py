@@ -16,6 +16,7 @@ class CaseRecord(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     workflow_id: str = Field(max_length=200, index=True)
+    run_id: str = Field(max_length=64)
     customer_id: str = Field(max_length=64, index=True)
     trigger: str = Field(max_length=40, index=True)
     churn_class: str = Field(max_length=40)

@@ -74,6 +74,7 @@ class CaseRepository:
                     CaseRecord(
                         id=c.case_id,
                         workflow_id=opened.workflow_id,
+                        run_id=opened.run_id,
                         customer_id=c.customer_id,
                         trigger=c.trigger,
                         churn_class=c.churn_class,
@@ -259,6 +260,14 @@ class CaseRepository:
                 .where(CaseRecord.customer_id == customer_id, col(CaseRecord.outcome).is_(None))
                 .order_by(col(CaseRecord.opened_at).desc())
             ).first()
+
+    def cases_for_customer(self, customer_id: str) -> Sequence[CaseRecord]:
+        with self.db.session() as session:
+            return session.exec(
+                select(CaseRecord)
+                .where(CaseRecord.customer_id == customer_id)
+                .order_by(col(CaseRecord.opened_at).desc())
+            ).all()
 
     def customers_with_open_cases(self, customer_ids: Sequence[str]) -> set[str]:
         with self.db.session() as session:

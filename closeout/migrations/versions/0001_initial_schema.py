@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 18:12:05.574865
+Create Date: 2026-11-23 18:30:12.740506
 """
 
 from collections.abc import Sequence
@@ -47,6 +47,7 @@ def upgrade() -> None:
     op.create_table('closure_case',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('workflow_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('run_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('customer_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('trigger', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('churn_class', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),

@@ -1,0 +1,58 @@
+"""Domain errors and the one place they become HTTP statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+
+class DomainError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    """Already decided, already open, or the case is in the wrong stage."""
+
+    status_code = 409
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class Invalid(DomainError):
+    status_code = 422
+
+
+class Unavailable(DomainError):
+    status_code = 503
+
+
+# The workflow validators' rejection types and the status each one means.
+UPDATE_REJECTIONS: dict[str, type[DomainError]] = {
+    "UnknownTask": NotFound,
+    "UnknownHold": NotFound,
+    "TaskAlreadyDecided": Conflict,
+    "WrongStage": Conflict,
+    "InvalidDecision": Invalid,
+    "InvalidRequest": Invalid,
+    "FourEyes": Invalid,
+    "Forbidden": Forbidden,
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, **exc.extra}, status_code=exc.status_code)

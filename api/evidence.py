@@ -1,0 +1,84 @@
+"""The evidence each trigger must carry (domain §1): numbers, dates and ids."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from closeout.domain import Trigger
+
+
+class _Evidence(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InactivityEvidence(_Evidence):
+    inactive_days: int = Field(ge=0)
+    last_order_date: date | None = None
+    last_interaction_date: date | None = None
+    order_drop_percent: float | None = Field(default=None, ge=0, le=100)
+
+
+class PaymentArrearsEvidence(_Evidence):
+    invoice_ids: list[str] = Field(min_length=1)
+    overdue_amount_cents: int = Field(ge=0)
+    days_overdue: int = Field(ge=0)
+    default_count: int = Field(default=0, ge=0)
+
+
+class UnprofitableEvidence(_Evidence):
+    revenue_cents: int = Field(ge=0)
+    cost_to_serve_cents: int = Field(ge=0)
+    margin_percent: float
+
+
+class ResourceDrainEvidence(_Evidence):
+    ticket_count: int = Field(ge=0)
+    support_hours: float = Field(ge=0)
+    ratio_to_segment_median: float = Field(gt=0)
+
+
+class RelationshipBreakdownEvidence(_Evidence):
+    complaint_ids: list[str] = Field(default_factory=list)
+    dispute_ids: list[str] = Field(default_factory=list)
+    satisfaction_score: float | None = Field(default=None, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _something(self) -> RelationshipBreakdownEvidence:
+        if not (self.complaint_ids or self.dispute_ids or self.satisfaction_score is not None):
+            raise ValueError("give complaint_ids, dispute_ids or a satisfaction_score")
+        return self
+
+
+class UnreachableEvidence(_Evidence):
+    bounced_emails: int = Field(default=0, ge=0)
+    failed_calls: int = Field(default=0, ge=0)
+    days_without_answer: int = Field(ge=0)
+
+
+class CustomerRequestEvidence(_Evidence):
+    channel: str = Field(min_length=1, max_length=40)
+    requested_on: date
+    request_reference: str | None = Field(default=None, max_length=200)
+
+
+class FraudEvidence(_Evidence):
+    case_reference: str = Field(min_length=1, max_length=200)
+
+
+class ManualEvidence(_Evidence):
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+
+
+EVIDENCE_MODELS: dict[Trigger, type[_Evidence]] = {
+    Trigger.INACTIVITY: InactivityEvidence,
+    Trigger.PAYMENT_ARREARS: PaymentArrearsEvidence,
+    Trigger.UNPROFITABLE: UnprofitableEvidence,
+    Trigger.RESOURCE_DRAIN: ResourceDrainEvidence,
+    Trigger.RELATIONSHIP_BREAKDOWN: RelationshipBreakdownEvidence,
+    Trigger.UNREACHABLE: UnreachableEvidence,
+    Trigger.CUSTOMER_REQUEST: CustomerRequestEvidence,
+    Trigger.FRAUD: FraudEvidence,
+    Trigger.MANUAL: ManualEvidence,
+}

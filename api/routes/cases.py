@@ -1,0 +1,83 @@
+"""Cases: open, list, read, and the human requests that steer a running case."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api import schemas
+from api.deps import AccountManager, CaseServiceDep, ComplianceOfficer, CurrentUser
+from closeout.domain import Outcome, Stage
+
+router = APIRouter(prefix="/api/cases", tags=["cases"])
+
+
+@router.post("", status_code=201)
+async def open_case(body: schemas.CaseIn, user: AccountManager, cases: CaseServiceDep) -> schemas.CaseCreated:
+    """Open a close-customer case: starts the customer's workflow."""
+    return await cases.open_case(body, user)
+
+
+@router.get("")
+def list_cases(
+    _user: CurrentUser,
+    cases: CaseServiceDep,
+    stage: Stage | None = None,
+    outcome: Outcome | None = None,
+    open: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> schemas.PageOut[schemas.CaseSummary]:
+    """Cases, newest first, filtered by stage, outcome or open/closed."""
+    return cases.list_cases(stage, outcome, open, limit, offset)
+
+
+@router.get("/{case_id}")
+def get_case(case_id: str, _user: CurrentUser, cases: CaseServiceDep) -> schemas.CaseDetail:
+    """One case with its pending tasks, legal holds and audit timeline."""
+    return cases.get_case(case_id)
+
+
+@router.post("/{case_id}/customer-response", status_code=202)
+async def customer_response(
+    case_id: str, body: schemas.CustomerResponseIn, user: AccountManager, cases: CaseServiceDep
+) -> schemas.CaseStateOut:
+    """Relay the customer's answer: stay, object, confirm the closure, or ask for their data."""
+    return await cases.respond(case_id, body, user)
+
+
+@router.post("/{case_id}/cancel", status_code=202)
+async def cancel(case_id: str, body: schemas.ReasonIn, user: AccountManager, cases: CaseServiceDep) -> schemas.CaseStateOut:
+    """Cancel the closure before access is revoked; what was done is compensated."""
+    return await cases.cancel(case_id, body, user)
+
+
+@router.post("/{case_id}/legal-holds", status_code=201)
+async def place_legal_hold(
+    case_id: str, body: schemas.LegalHoldIn, user: ComplianceOfficer, cases: CaseServiceDep
+) -> schemas.CaseStateOut:
+    """Place a legal hold: nothing of the customer is deleted until it is released."""
+    return await cases.place_hold(case_id, body, user)
+
+
+@router.post("/{case_id}/legal-holds/{hold_id}/release", status_code=202)
+async def release_legal_hold(
+    case_id: str, hold_id: str, body: schemas.ReasonIn, user: ComplianceOfficer, cases: CaseServiceDep
+) -> schemas.CaseStateOut:
+    """Release a legal hold."""
+    return await cases.release_hold(case_id, hold_id, body, user)
+
+
+@router.post("/{case_id}/retention", status_code=202)
+async def change_retention(
+    case_id: str, body: schemas.RetentionIn, user: ComplianceOfficer, cases: CaseServiceDep
+) -> schemas.CaseStateOut:
+    """Move the retention end of an archived customer."""
+    return await cases.change_retention(case_id, body, user)
+
+
+@router.post("/{case_id}/reactivate", status_code=202)
+async def reactivate(case_id: str, body: schemas.ReasonIn, user: AccountManager, cases: CaseServiceDep) -> schemas.CaseStateOut:
+    """Restore a returning customer from the archive; the case ends as reactivated."""
+    return await cases.reactivate(case_id, body, user)

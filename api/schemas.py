@@ -1,0 +1,154 @@
+"""Request and response bodies of the JSON API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+from closeout.domain import ChurnClass, CustomerResponse, Outcome, Stage, TaskDecision, Trigger
+
+
+class CaseIn(BaseModel):
+    customer_id: str = Field(min_length=1, max_length=64)
+    trigger: Trigger
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    churn_class: ChurnClass | None = None
+    policy: str | None = None
+
+
+class CaseCreated(BaseModel):
+    case_id: str
+    workflow_id: str
+    stage: Stage
+
+
+class AuditEventOut(BaseModel):
+    id: str
+    at: datetime
+    actor: str
+    action: str
+    reason: str | None
+    details: dict[str, Any]
+
+
+class TaskOut(BaseModel):
+    id: str
+    case_id: str
+    customer_id: str
+    kind: str
+    status: str
+    assignee: str
+    created_at: datetime
+    due_at: datetime | None
+    note: str | None
+    decision: str | None
+    comment: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    defer_until: datetime | None
+
+
+class LegalHoldOut(BaseModel):
+    id: str
+    reason: str
+    reference: str | None
+    placed_by: str
+    placed_at: datetime
+    released_by: str | None
+    released_at: datetime | None
+    release_reason: str | None
+    active: bool
+
+
+class CaseSummary(BaseModel):
+    id: str
+    workflow_id: str
+    customer_id: str
+    trigger: Trigger
+    churn_class: ChurnClass
+    policy: str
+    stage: Stage
+    outcome: Outcome | None
+    opened_by: str
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    effective_at: datetime | None
+    retention_end: datetime | None
+
+
+class CaseDetail(CaseSummary):
+    evidence: dict[str, Any]
+    pending_tasks: list[TaskOut]
+    tasks: list[TaskOut]
+    legal_holds: list[LegalHoldOut]
+    timeline: list[AuditEventOut]
+
+
+T = TypeVar("T")
+
+
+class PageOut(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class DecisionIn(BaseModel):
+    decision: TaskDecision
+    comment: str | None = Field(default=None, max_length=4000)
+    defer_until: datetime | None = None
+
+
+class DecisionOut(BaseModel):
+    task_id: str
+    decision: TaskDecision
+    stage: Stage
+
+
+class CustomerResponseIn(BaseModel):
+    response: CustomerResponse
+    comment: str | None = Field(default=None, max_length=4000)
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+
+
+class LegalHoldIn(ReasonIn):
+    reference: str | None = Field(default=None, max_length=200)
+
+
+class RetentionIn(ReasonIn):
+    retention_end: datetime
+
+
+class CaseStateOut(BaseModel):
+    case_id: str
+    stage: Stage
+    outcome: Outcome | None
+    hold_id: str | None = None
+    retention_end: datetime | None = None
+
+
+class CustomerOut(BaseModel):
+    id: str
+    name: str
+    email: str
+    status: str
+    owner: str
+    value_tier: str
+    locale: str
+    open_case: bool
+    open_case_id: str | None = None
+
+
+class CustomerDetail(CustomerOut):
+    phone: str | None
+    created_at: datetime
+    closed_at: datetime | None
+    record_counts: dict[str, int]
+    cases: list[CaseSummary]

@@ -1,0 +1,323 @@
+"""What the API does: reads the read model, and carries requests to the case workflows."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api import schemas
+from api.errors import UPDATE_REJECTIONS, Conflict, DomainError, Invalid, NotFound, Unavailable
+from api.evidence import EVIDENCE_MODELS
+from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
+from closeout.cases.repository import CaseRepository
+from closeout.constants import TASK_QUEUE, case_workflow_id
+from closeout.contracts import (
+    Actor,
+    CancelRequest,
+    CloseCustomerInput,
+    CustomerAnswer,
+    DecisionRequest,
+    HoldReleaseRequest,
+    HoldRequest,
+    ReactivateRequest,
+    RetentionChange,
+    StageResult,
+)
+from closeout.crm.models import CrmCustomer
+from closeout.crm.reference import ReferenceCrm
+from closeout.db import Database
+from closeout.domain import DEFAULT_CHURN_CLASS, Stage, TaskStatus
+from closeout.settings import Settings
+from closeout.temporal import connect
+from closeout.tokens import Principal
+from workflows.close_customer import CloseCustomerWorkflow
+
+R = TypeVar("R")
+
+
+class TemporalGateway:
+    """One Temporal client for the API, connected on first use so the API starts alone."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: Client | None = None
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    try:
+                        self._client = await connect(self.settings)
+                    except Exception as exc:  # the SDK raises plain RuntimeError on refusal
+                        raise Unavailable(f"Temporal is not reachable: {exc}") from exc
+        return self._client
+
+    async def healthy(self) -> bool:
+        try:
+            client = await self.client()
+            return await client.service_client.check_health(timeout=timedelta(seconds=3))
+        except Exception:
+            return False
+
+
+def _actor(user: Principal) -> Actor:
+    return Actor(user.name, user.role)
+
+
+def task_out(t: TaskRecord) -> schemas.TaskOut:
+    return schemas.TaskOut.model_validate(t, from_attributes=True)
+
+
+def case_summary(c: CaseRecord) -> schemas.CaseSummary:
+    return schemas.CaseSummary.model_validate(c, from_attributes=True)
+
+
+def hold_out(h: LegalHoldRecord) -> schemas.LegalHoldOut:
+    return schemas.LegalHoldOut(
+        **h.model_dump(exclude={"case_id"}), active=h.released_at is None
+    )
+
+
+class CaseService:
+    def __init__(self, settings: Settings, db: Database, temporal: TemporalGateway) -> None:
+        self.settings = settings
+        self.repo = CaseRepository(db)
+        self.crm = ReferenceCrm(db)
+        self.temporal = temporal
+
+    # ---------------------------------------------------------------- opening a case
+
+    async def open_case(self, body: schemas.CaseIn, user: Principal) -> schemas.CaseCreated:
+        try:
+            evidence = EVIDENCE_MODELS[body.trigger].model_validate(body.evidence)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**err, "loc": ("body", "evidence", *err["loc"])} for err in exc.errors(include_url=False)]
+            ) from exc
+        policy = body.policy or self.settings.default_policy
+        if policy not in self.settings.available_policies:
+            known = ", ".join(sorted(self.settings.available_policies))
+            raise Invalid(f"unknown policy {policy!r} (known: {known})")
+        if self.crm.get_profile(body.customer_id) is None:
+            raise NotFound(f"unknown customer {body.customer_id!r}")
+        existing = self.repo.open_case_for(body.customer_id)
+        if existing is not None:
+            raise self._already_open(body.customer_id, existing.id)
+        case = CloseCustomerInput(
+            case_id=str(uuid.uuid4()),
+            customer_id=body.customer_id,
+            trigger=body.trigger,
+            churn_class=body.churn_class or DEFAULT_CHURN_CLASS[body.trigger],
+            policy=policy,
+            opened_by=user.name,
+            evidence=evidence.model_dump(mode="json", exclude_none=True),
+        )
+        workflow_id = case_workflow_id(body.customer_id)
+        client = await self.temporal.client()
+        try:
+            await client.start_workflow(
+                CloseCustomerWorkflow.run,
+                case,
+                id=workflow_id,
+                task_queue=TASK_QUEUE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+        except WorkflowAlreadyStartedError as exc:
+            running = await client.get_workflow_handle_for(CloseCustomerWorkflow.run, workflow_id).query(
+                CloseCustomerWorkflow.status
+            )
+            raise self._already_open(body.customer_id, running.case_id) from exc
+        stage = await self._first_stage(case.case_id)
+        return schemas.CaseCreated(case_id=case.case_id, workflow_id=workflow_id, stage=stage)
+
+    def _already_open(self, customer_id: str, case_id: str) -> Conflict:
+        return Conflict(f"customer {customer_id!r} already has an open case {case_id}", case_id=case_id)
+
+    async def _first_stage(self, case_id: str) -> Stage:
+        """Give the worker a moment to record the case, so the caller can read it at once."""
+        for _ in range(50):
+            record = self.repo.get_case(case_id)
+            if record is not None:
+                return Stage(record.stage)
+            await asyncio.sleep(0.1)
+        return Stage.OPENED
+
+    # ---------------------------------------------------------------- reading
+
+    def list_cases(
+        self, stage: Stage | None, outcome: str | None, open_only: bool | None, limit: int, offset: int
+    ) -> schemas.PageOut[schemas.CaseSummary]:
+        page = self.repo.list_cases(stage=stage, outcome=outcome, open_only=open_only, limit=limit, offset=offset)
+        return schemas.PageOut[schemas.CaseSummary](
+            items=[case_summary(c) for c in page.items], total=page.total, limit=limit, offset=offset
+        )
+
+    def get_case(self, case_id: str) -> schemas.CaseDetail:
+        case = self._case(case_id)
+        tasks = [task_out(t) for t in self.repo.case_tasks(case_id)]
+        return schemas.CaseDetail(
+            **case_summary(case).model_dump(),
+            evidence=case.evidence,
+            pending_tasks=[t for t in tasks if t.status == TaskStatus.OPEN],
+            tasks=tasks,
+            legal_holds=[hold_out(h) for h in self.repo.case_holds(case_id)],
+            timeline=[
+                schemas.AuditEventOut.model_validate(e, from_attributes=True)
+                for e in self.repo.case_audit(case_id)
+            ],
+        )
+
+    def list_tasks(
+        self, status: str | None, assignee: str | None, limit: int, offset: int
+    ) -> schemas.PageOut[schemas.TaskOut]:
+        page = self.repo.list_tasks(status=status, assignee=assignee, limit=limit, offset=offset)
+        return schemas.PageOut[schemas.TaskOut](
+            items=[task_out(t) for t in page.items], total=page.total, limit=limit, offset=offset
+        )
+
+    def _case(self, case_id: str) -> CaseRecord:
+        case = self.repo.get_case(case_id)
+        if case is None:
+            raise NotFound(f"unknown case {case_id!r}")
+        return case
+
+    # ---------------------------------------------------------------- human requests
+
+    async def decide(self, task_id: str, body: schemas.DecisionIn, user: Principal) -> schemas.DecisionOut:
+        task = self.repo.get_task(task_id)
+        if task is None:
+            raise NotFound(f"unknown task {task_id!r}")
+        if task.status != TaskStatus.OPEN:
+            raise Conflict(
+                f"task {task_id} is already {task.status}"
+                + (f": {task.decision} by {task.decided_by}" if task.decision else ""),
+            )
+        request = DecisionRequest(task_id, body.decision, _actor(user), body.comment, body.defer_until)
+        result = await self._update(self._case(task.case_id), lambda h: h.execute_update(CloseCustomerWorkflow.decide, request))
+        return schemas.DecisionOut(task_id=result.task_id, decision=result.decision, stage=result.stage)
+
+    async def respond(self, case_id: str, body: schemas.CustomerResponseIn, user: Principal) -> schemas.CaseStateOut:
+        answer = CustomerAnswer(body.response, _actor(user), body.comment)
+        return await self._state(case_id, lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer))
+
+    async def cancel(self, case_id: str, body: schemas.ReasonIn, user: Principal) -> schemas.CaseStateOut:
+        req = CancelRequest(body.reason, _actor(user))
+        return await self._state(case_id, lambda h: h.execute_update(CloseCustomerWorkflow.cancel, req))
+
+    async def place_hold(self, case_id: str, body: schemas.LegalHoldIn, user: Principal) -> schemas.CaseStateOut:
+        req = HoldRequest(body.reason, _actor(user), body.reference)
+        return await self._state(case_id, lambda h: h.execute_update(CloseCustomerWorkflow.place_legal_hold, req))
+
+    async def release_hold(
+        self, case_id: str, hold_id: str, body: schemas.ReasonIn, user: Principal
+    ) -> schemas.CaseStateOut:
+        req = HoldReleaseRequest(hold_id, body.reason, _actor(user))
+        return await self._state(case_id, lambda h: h.execute_update(CloseCustomerWorkflow.release_legal_hold, req))
+
+    async def change_retention(
+        self, case_id: str, body: schemas.RetentionIn, user: Principal
+    ) -> schemas.CaseStateOut:
+        if body.retention_end.tzinfo is None:
+            raise Invalid("retention_end needs a time zone (e.g. 2029-01-31T00:00:00Z)")
+        req = RetentionChange(body.retention_end, body.reason, _actor(user))
+        return await self._state(case_id, lambda h: h.execute_update(CloseCustomerWorkflow.change_retention, req))
+
+    async def reactivate(self, case_id: str, body: schemas.ReasonIn, user: Principal) -> schemas.CaseStateOut:
+        req = ReactivateRequest(body.reason, _actor(user))
+        return await self._state(case_id, lambda h: h.execute_update(CloseCustomerWorkflow.reactivate, req))
+
+    async def _state(
+        self, case_id: str, call: Callable[[WorkflowHandle[Any, Any]], Awaitable[StageResult]]
+    ) -> schemas.CaseStateOut:
+        result = await self._update(self._case(case_id), call)
+        return schemas.CaseStateOut(
+            case_id=case_id,
+            stage=result.stage,
+            outcome=result.outcome,
+            hold_id=result.hold_id,
+            retention_end=result.retention_end,
+        )
+
+    async def _update(
+        self, case: CaseRecord, call: Callable[[WorkflowHandle[Any, Any]], Awaitable[R]]
+    ) -> R:
+        """Run an Update on the case's workflow run; the validator's refusal becomes 4xx."""
+        if case.outcome is not None:
+            raise Conflict(f"case {case.id} is closed ({case.outcome})")
+        client = await self.temporal.client()
+        handle = client.get_workflow_handle(case.workflow_id, run_id=case.run_id)
+        try:
+            return await call(handle)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type in UPDATE_REJECTIONS:
+                raise UPDATE_REJECTIONS[cause.type](cause.message) from exc
+            raise DomainError(f"the case refused the request: {cause}") from exc
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                raise Conflict(f"case {case.id} is no longer running") from exc
+            raise Unavailable(f"Temporal did not answer: {exc.message}") from exc
+
+
+class CustomerService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.repo = CaseRepository(db)
+        self.crm = ReferenceCrm(db)
+
+    def search(
+        self, q: str | None, status: str | None, limit: int, offset: int
+    ) -> schemas.PageOut[schemas.CustomerOut]:
+        query = select(CrmCustomer)
+        if q:
+            like = f"%{q.lower()}%"
+            query = query.where(
+                or_(
+                    func.lower(CrmCustomer.name).like(like),
+                    func.lower(CrmCustomer.email).like(like),
+                    func.lower(CrmCustomer.id).like(like),
+                )
+            )
+        if status:
+            query = query.where(CrmCustomer.status == status)
+        with self.db.session() as session:
+            total = session.exec(select(func.count()).select_from(query.subquery())).one()
+            rows = session.exec(query.order_by(col(CrmCustomer.id)).limit(limit).offset(offset)).all()
+        open_ids = {c: self.repo.open_case_for(c) for c in self.repo.customers_with_open_cases([r.id for r in rows])}
+        items = [self._out(r, open_ids.get(r.id)) for r in rows]
+        return schemas.PageOut[schemas.CustomerOut](items=items, total=int(total), limit=limit, offset=offset)
+
+    def _out(self, c: CrmCustomer, open_case: CaseRecord | None) -> schemas.CustomerOut:
+        return schemas.CustomerOut(
+            id=c.id, name=c.name, email=c.email, status=c.status, owner=c.owner,
+            value_tier=c.value_tier, locale=c.locale, open_case=open_case is not None,
+            open_case_id=open_case.id if open_case else None,
+        )
+
+    def get(self, customer_id: str) -> schemas.CustomerDetail:
+        with self.db.session() as session:
+            c = session.get(CrmCustomer, customer_id)
+            if c is None:
+                raise NotFound(f"unknown customer {customer_id!r}")
+        open_case = self.repo.open_case_for(customer_id)
+        return schemas.CustomerDetail(
+            **self._out(c, open_case).model_dump(),
+            phone=c.phone,
+            created_at=c.created_at,
+            closed_at=c.closed_at,
+            record_counts=self.crm.remaining_records(customer_id),
+            cases=[case_summary(x) for x in self.repo.cases_for_customer(customer_id)],
+        )

@@ -1,0 +1,102 @@
+"""The `closeout` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from closeout.db import Database, upgrade
+from closeout.demo import seed_demo
+from closeout.domain import Role
+from closeout.settings import Settings
+
+app = typer.Typer(help="Closeout: close customers right, from trigger to certified deletion.",
+                  no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(tokens_app, name="tokens")
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        typer.echo(f"error: invalid configuration: {messages}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def dev() -> None:
+    """Run everything locally: Temporal dev server, worker, API, mail catcher, demo data."""
+    from closeout.devstack import DevStack, DevStackError
+
+    try:
+        DevStack(load_settings(dev_mode=True)).run()
+    except DevStackError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker for the close-customer workflows and activities."""
+    from worker import run_worker
+
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(run_worker(load_settings()))
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="defaults to CLOSEOUT_API_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="defaults to CLOSEOUT_API_PORT")] = None,
+) -> None:
+    """Serve the JSON API."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = load_settings()
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the schema migrations."""
+    settings = load_settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at {settings.database_url} is at {revision}")
+
+
+@app.command("seed-demo")
+def seed_demo_command(count: Annotated[int, typer.Option(min=1, max=10_000)] = 50) -> None:
+    """Seed the reference CRM with demo customers (once; a seeded CRM is left alone)."""
+    settings = load_settings()
+    upgrade(settings.database_url)
+    added = seed_demo(Database.from_url(settings.database_url), count=count)
+    typer.echo(f"seeded {added} demo customers" if added else "the CRM already holds customers: nothing seeded")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    role: Annotated[Role, typer.Option(help="account_manager, compliance_officer or admin")],
+    name: Annotated[str | None, typer.Option(help="who uses it, e.g. an account manager's e-mail")] = None,
+) -> None:
+    """Create an API token and print it (it is stored hashed and cannot be shown again)."""
+    from closeout.tokens import create_token
+
+    settings = load_settings()
+    token = create_token(Database.from_url(settings.database_url), name or f"{role}-token", role)
+    typer.echo(token)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app(prog_name="closeout")
+    sys.exit(0)
