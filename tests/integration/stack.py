@@ -1,0 +1,134 @@
+"""The real system as processes: Temporal dev server, worker, API; SMTP sink in the test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiosmtpd.controller import Controller
+
+from closeout.db import Database, upgrade
+from closeout.domain import Role
+from closeout.tokens import create_token
+from tests.support import VENV_BIN, MailSink, free_port, start_mail_sink
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait(check: Any, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not start within {timeout} s")
+        time.sleep(0.1)
+
+
+@dataclass
+class Stack:
+    root: Path
+    env: dict[str, str]
+    api_url: str
+    temporal_address: str
+    database_url: str
+    archive_dir: Path
+    mail: MailSink
+    tokens: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    controller: Controller | None = None
+
+    @property
+    def db(self) -> Database:
+        return Database.from_url(self.database_url)
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        return self._spawn("worker", [sys.executable, "-m", "worker"])
+
+    def kill_worker(self) -> None:
+        proc = self.procs.pop("worker")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def client(self, role: str = "admin") -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, timeout=30,
+                            headers={"Authorization": f"Bearer {self.tokens[role]}"})
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        if self.controller is not None:
+            self.controller.stop()
+
+
+def start_stack(root: Path) -> Iterator[Stack]:
+    root.mkdir(parents=True, exist_ok=True)
+    mail, controller = start_mail_sink()
+    temporal_port, api_port = free_port(), free_port()
+    database_url = f"sqlite:///{root}/closeout.db"
+    env = {
+        **os.environ,
+        "CLOSEOUT_DEV_MODE": "true",
+        "CLOSEOUT_DATABASE_URL": database_url,
+        "CLOSEOUT_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+        "CLOSEOUT_SMTP_PORT": str(mail.port),
+        "CLOSEOUT_ARCHIVE_DIR": str(root / "archive"),
+        "CLOSEOUT_VAR_DIR": str(root),
+        "CLOSEOUT_MAIL_CATCHER_DIR": str(root / "mailbox"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    stack = Stack(root, env, f"http://127.0.0.1:{api_port}", f"127.0.0.1:{temporal_port}",
+                  database_url, root / "archive", mail, controller=controller)
+    try:
+        upgrade(database_url)
+        db = Database.from_url(database_url)
+        stack.tokens = {
+            "admin": create_token(db, "admin@example.com", Role.ADMIN),
+            "owner": create_token(db, "li.na@example.com", Role.ACCOUNT_MANAGER),
+            "manager": create_token(db, "maria.rossi@example.com", Role.ACCOUNT_MANAGER),
+            "compliance": create_token(db, "kim@example.com", Role.COMPLIANCE_OFFICER),
+        }
+        db.engine.dispose()
+        stack._spawn("temporal", [
+            str(VENV_BIN / "temporal"), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+            "--port", str(temporal_port), "--http-port", str(free_port()),
+            "--metrics-port", str(free_port()), "--db-filename", str(root / "temporal.db"),
+            "--log-level", "error",
+        ])
+        _wait(lambda: _port_open(temporal_port), "Temporal dev server")
+        stack.start_worker()
+        stack._spawn("api", [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+                             "--host", "127.0.0.1", "--port", str(api_port)])
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{stack.api_url}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        _wait(healthy, "API")
+        yield stack
+    finally:
+        stack.stop()

@@ -1,0 +1,169 @@
+"""The real dev server, worker and API over HTTP: a case from trigger to deleted."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.helpers import decide, new_customer, open_case, open_task, wait_case
+from tests.integration.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+
+def test_case_runs_from_trigger_to_deletion(stack: Stack) -> None:
+    customer = new_customer(stack)
+    with stack.client("owner") as api:
+        created = open_case(api, customer)
+        assert created["workflow_id"] == f"close-customer-{customer}"
+        case_id = created["case_id"]
+
+        win_back = open_task(api, case_id, "win_back")
+        assert win_back["assignee"] == "li.na@example.com"
+        assert decide(api, win_back["id"], "failed").status_code == 202
+        approval = open_task(api, case_id, "approval")
+        response = decide(api, approval["id"], "approve", comment="no reply to the offer")
+        assert response.status_code == 202, response.text
+        assert response.json()["stage"] in {"awaiting_effective_date", "backup"}
+
+        retained = wait_case(api, case_id, stage="retention")
+        assert retained["retention_end"] is not None and retained["outcome"] is None
+        final = wait_case(api, case_id, outcome="deleted")
+
+        assert final["stage"] == "closed"
+        actions = [e["action"] for e in final["timeline"]]
+        for step in ["case_opened", "task_decided", "backup_created", "backup_verified", "access_revoked",
+                     "access_revocation_verified", "customer_archived", "customer_data_deleted",
+                     "deletion_verified", "case_closed"]:
+            assert step in actions, step
+        decided = [e for e in final["timeline"] if e["action"] == "task_decided"]
+        assert {e["actor"] for e in decided} == {"li.na@example.com"}
+        assert api.get(f"/api/customers/{customer}").status_code == 404
+
+    to_customer = [m for m in stack.mail.messages if customer in str(m["To"])]
+    subjects = [str(m["Subject"]) for m in to_customer]
+    assert any("keep you" in s for s in subjects)
+    assert any("will be closed" in s for s in subjects)
+    assert any("is closed" in s for s in subjects)
+    assert stack.archive_dir.exists() and not list(stack.archive_dir.glob(f"{customer}/*"))
+
+
+def test_opening_errors_are_explained(stack: Stack) -> None:
+    customer = new_customer(stack)
+    with stack.client("owner") as api:
+        case_id = open_case(api, customer)["case_id"]
+        again = api.post("/api/cases", json={"customer_id": customer, "trigger": "manual",
+                                             "evidence": {"reason": "again"}})
+        assert again.status_code == 409 and again.json()["case_id"] == case_id
+        assert case_id in again.json()["detail"]
+
+        unknown = api.post("/api/cases", json={"customer_id": "no-such", "trigger": "fraud",
+                                               "evidence": {"case_reference": "F-1"}})
+        assert unknown.status_code == 404 and "no-such" in unknown.json()["detail"]
+
+        bad_trigger = api.post("/api/cases", json={"customer_id": customer, "trigger": "boredom"})
+        assert bad_trigger.status_code == 422
+        assert bad_trigger.json()["detail"][0]["loc"] == ["body", "trigger"]
+
+        bad_evidence = api.post("/api/cases", json={"customer_id": customer, "trigger": "payment_arrears",
+                                                    "evidence": {"invoice_ids": [], "days_overdue": -1}})
+        assert bad_evidence.status_code == 422
+        locs = {tuple(e["loc"]) for e in bad_evidence.json()["detail"]}
+        assert ("body", "evidence", "invoice_ids") in locs
+        assert ("body", "evidence", "days_overdue") in locs
+        assert ("body", "evidence", "overdue_amount_cents") in locs
+
+        manual = api.post("/api/cases", json={"customer_id": customer, "trigger": "manual", "evidence": {}})
+        assert manual.status_code == 422
+
+        bad_policy = api.post("/api/cases", json={"customer_id": customer, "trigger": "fraud",
+                                                  "evidence": {"case_reference": "F"}, "policy": "nope"})
+        assert bad_policy.status_code == 422 and "unknown policy" in bad_policy.json()["detail"]
+
+        api.post(f"/api/cases/{case_id}/cancel", json={"reason": "test over"})
+
+
+def test_decisions_are_validated_by_the_workflow(stack: Stack) -> None:
+    customer = new_customer(stack)
+    with stack.client("owner") as api:
+        case_id = open_case(api, customer)["case_id"]
+        win_back = open_task(api, case_id, "win_back")
+        wrong = decide(api, win_back["id"], "approve")
+        assert wrong.status_code == 422 and "win_back task takes one of" in wrong.json()["detail"]
+        assert decide(api, win_back["id"], "failed").status_code == 202
+        again = decide(api, win_back["id"], "retained")
+        assert again.status_code == 409 and "already" in again.json()["detail"]
+        assert decide(api, "no-such-task", "approve").status_code == 404
+
+        approval = open_task(api, case_id, "approval")
+        no_comment = decide(api, approval["id"], "reject")
+        assert no_comment.status_code == 422 and "comment" in no_comment.json()["detail"]
+        past = decide(api, approval["id"], "defer", comment="later", defer_until="2020-01-01T00:00:00Z")
+        assert past.status_code == 422 and "future" in past.json()["detail"]
+        with stack.client("compliance") as officer:
+            assert decide(officer, approval["id"], "approve").status_code == 403
+        rejected = decide(api, approval["id"], "reject", comment="strategic account")
+        assert rejected.status_code == 202
+        final = wait_case(api, case_id, outcome="rejected")
+        assert final["pending_tasks"] == []
+        assert api.post(f"/api/cases/{case_id}/cancel", json={"reason": "x"}).status_code == 409
+
+
+def test_roles_and_authentication(stack: Stack) -> None:
+    customer = new_customer(stack)
+    import httpx
+
+    anonymous = httpx.get(f"{stack.api_url}/api/cases")
+    assert anonymous.status_code == 401
+    forged = httpx.get(f"{stack.api_url}/api/cases", headers={"Authorization": "Bearer cot_forged"})
+    assert forged.status_code == 401
+    with stack.client("compliance") as officer:
+        refused = officer.post("/api/cases", json={"customer_id": customer, "trigger": "fraud",
+                                                   "evidence": {"case_reference": "F"}})
+        assert refused.status_code == 403 and "compliance_officer" in refused.json()["detail"]
+        assert officer.get("/api/cases").status_code == 200
+    with stack.client("owner") as api:
+        case_id = open_case(api, customer)["case_id"]
+        hold = api.post(f"/api/cases/{case_id}/legal-holds", json={"reason": "dispute"})
+        assert hold.status_code == 403
+        with stack.client("compliance") as officer:
+            placed = officer.post(f"/api/cases/{case_id}/legal-holds",
+                                  json={"reason": "litigation", "reference": "LIT-9"})
+            assert placed.status_code == 201, placed.text
+            hold_id = placed.json()["hold_id"]
+            case = api.get(f"/api/cases/{case_id}").json()
+            assert [h["id"] for h in case["legal_holds"] if h["active"]] == [hold_id]
+            unknown = officer.post(f"/api/cases/{case_id}/legal-holds/nope/release", json={"reason": "x"})
+            assert unknown.status_code == 404
+            released = officer.post(f"/api/cases/{case_id}/legal-holds/{hold_id}/release",
+                                    json={"reason": "settled"})
+            assert released.status_code == 202
+            early = officer.post(f"/api/cases/{case_id}/retention",
+                                 json={"reason": "x", "retention_end": "2030-01-01T00:00:00Z"})
+            assert early.status_code == 409 and "during retention" in early.json()["detail"]
+        cancelled = api.post(f"/api/cases/{case_id}/cancel", json={"reason": "paid in full"})
+        assert cancelled.status_code == 202 and cancelled.json()["outcome"] == "cancelled"
+
+
+def test_lists_customers_and_health(stack: Stack) -> None:
+    customer = new_customer(stack)
+    with stack.client("owner") as api:
+        found = api.get("/api/customers", params={"q": customer}).json()
+        assert found["total"] == 1 and found["items"][0]["id"] == customer
+        assert found["items"][0]["open_case"] is False
+        case_id = open_case(api, customer)["case_id"]
+        row = api.get("/api/customers", params={"q": customer}).json()["items"][0]
+        assert row["open_case"] is True and row["open_case_id"] == case_id
+        detail = api.get(f"/api/customers/{customer}").json()
+        assert detail["record_counts"]["orders"] > 0 and detail["cases"][0]["id"] == case_id
+        page = api.get("/api/cases", params={"limit": 1, "offset": 0, "open": True}).json()
+        assert len(page["items"]) == 1 and page["total"] >= 1
+        tasks = api.get("/api/tasks", params={"status": "open"}).json()
+        assert all(t["status"] == "open" for t in tasks["items"])
+        assert api.get("/api/cases", params={"stage": "nowhere"}).status_code == 422
+        assert api.get("/api/cases/nope").status_code == 404
+        api.post(f"/api/cases/{case_id}/cancel", json={"reason": "test over"})
+    import httpx
+
+    health = httpx.get(f"{stack.api_url}/healthz").json()
+    assert health == {"status": "ok", "api": "ok", "database": "ok", "temporal": "ok"}
+    assert httpx.get(f"{stack.api_url}/dev/mail").status_code == 200
