@@ -1,0 +1,98 @@
+"""A worker killed mid-backup: a new worker finishes the case, nothing is done twice."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert
+from sqlmodel import select
+from temporalio.api.enums.v1 import PendingActivityState
+
+from closeout.cases.models import ArchiveBundleRecord, AuditEvent
+from closeout.crm.models import CrmInteraction
+from closeout.temporal import DATA_CONVERTER
+from tests.integration.helpers import decide, new_customer, open_case, open_task, wait_case
+from tests.integration.stack import Stack, start_stack
+
+pytestmark = pytest.mark.integration
+
+# Enough history that the export takes a noticeable while, so the kill lands inside it.
+INTERACTIONS = 150_000
+
+
+@pytest.fixture(scope="module")
+def crash_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from start_stack(Path(tmp_path_factory.mktemp("crash")))
+
+
+def _add_history(stack: Stack, customer_id: str) -> None:
+    now = datetime.now(UTC)
+    rows = [
+        {"id": f"{customer_id}-h{i}", "customer_id": customer_id, "at": now - timedelta(minutes=i),
+         "channel": "email", "summary": f"Follow-up call {i} about the quarterly order plan"}
+        for i in range(INTERACTIONS)
+    ]
+    db = stack.db
+    with db.session() as session:
+        session.execute(insert(CrmInteraction), rows)
+    db.engine.dispose()
+
+
+async def _backup_running(stack: Stack, workflow_id: str) -> bool:
+    from temporalio.client import Client
+
+    client = await Client.connect(stack.temporal_address, data_converter=DATA_CONVERTER)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        description = await client.get_workflow_handle(workflow_id).describe()
+        for pending in description.raw_description.pending_activities:
+            if (pending.activity_type.name == "backup_customer_data"
+                    and pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED):
+                return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def test_killed_worker_during_backup_is_replaced(crash_stack: Stack) -> None:
+    stack = crash_stack
+    customer = new_customer(stack)
+    _add_history(stack, customer)
+    with stack.client("owner") as api:
+        created = open_case(api, customer)
+        case_id = created["case_id"]
+        decide(api, open_task(api, case_id, "win_back")["id"], "failed")
+        decide(api, open_task(api, case_id, "approval")["id"], "approve")
+
+        assert asyncio.run(_backup_running(stack, created["workflow_id"])), "backup never started"
+        stack.kill_worker()
+        backup_done_before_kill = _count(stack, case_id, "backup_created")
+        stack.start_worker()
+
+        wait_case(api, case_id, stage="retention", timeout=180)
+        bundles = list((stack.archive_dir / customer).glob("*.tar"))
+        assert len(bundles) == 1, bundles
+        db = stack.db
+        with db.session() as session:
+            records = session.exec(select(ArchiveBundleRecord).where(ArchiveBundleRecord.case_id == case_id)).all()
+        db.engine.dispose()
+        assert len(records) == 1 and records[0].verified_at is not None
+        assert records[0].record_counts["interactions"] >= INTERACTIONS
+        wait_case(api, case_id, outcome="deleted", timeout=120)
+
+    assert backup_done_before_kill == 0, "the kill landed after the backup finished"
+    assert _count(stack, case_id, "backup_created") == 1
+    closed = [m for m in stack.mail.messages if customer in str(m["To"]) and "is closed" in str(m["Subject"])]
+    assert len(closed) == 1
+
+
+def _count(stack: Stack, case_id: str, action: str) -> int:
+    db = stack.db
+    with db.session() as session:
+        rows = session.exec(select(AuditEvent).where(AuditEvent.case_id == case_id, AuditEvent.action == action)).all()
+    db.engine.dispose()
+    return len(rows)

@@ -1,0 +1,95 @@
+"""Record the histories the replay tests guard: `python -m tests.workflows.record_histories`.
+
+Run it only when a workflow change is meant to be incompatible (a new workflow type); otherwise
+the stored histories must keep replaying, which is what `test_replay.py` checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from closeout.cases.repository import CaseRepository
+from closeout.contracts import CancelRequest, HoldReleaseRequest, HoldRequest, ReactivateRequest
+from closeout.db import Database, upgrade
+from closeout.domain import Stage, TaskDecision, TaskKind, ValueTier
+from closeout.temporal import DATA_CONVERTER
+from tests.conftest import make_settings
+from tests.support import VENV_BIN, start_mail_sink
+from tests.workflows.conftest import COMPLIANCE, MANAGER_ACTOR, OWNER_ACTOR, Harness
+from worker import build_activities, build_worker
+from workflows.close_customer import CloseCustomerWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+Handle = WorkflowHandle[CloseCustomerWorkflow, object]
+
+
+async def deleted_with_hold(h: Harness, handle: Handle) -> None:
+    await h.approve_closure(handle)
+    await h.stage(handle, Stage.RETENTION)
+    placed = await handle.execute_update(CloseCustomerWorkflow.place_legal_hold, HoldRequest("audit", COMPLIANCE))
+    assert placed.hold_id
+    await handle.execute_update(
+        CloseCustomerWorkflow.release_legal_hold, HoldReleaseRequest(placed.hold_id, "done", COMPLIANCE)
+    )
+
+
+async def four_eyes_then_cancelled(h: Harness, handle: Handle) -> None:
+    await h.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
+    await h.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE)
+    await h.decide(handle, TaskKind.SECOND_APPROVAL, TaskDecision.APPROVE, actor=MANAGER_ACTOR)
+    await h.stage(handle, Stage.AWAITING_EFFECTIVE_DATE)
+    await handle.execute_update(CloseCustomerWorkflow.cancel, CancelRequest("customer paid", OWNER_ACTOR))
+
+
+async def reactivated(h: Harness, handle: Handle) -> None:
+    await h.approve_closure(handle)
+    await h.stage(handle, Stage.RETENTION)
+    await handle.execute_update(CloseCustomerWorkflow.reactivate, ReactivateRequest("came back", OWNER_ACTOR))
+
+
+SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None]]]] = {
+    "deleted_with_hold": (ValueTier.STANDARD, deleted_with_hold),
+    "four_eyes_then_cancelled": (ValueTier.HIGH, four_eyes_then_cancelled),
+    "reactivated": (ValueTier.STANDARD, reactivated),
+}
+
+
+async def main() -> None:
+    HISTORIES.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        url = f"sqlite:///{root}/closeout.db"
+        upgrade(url)
+        sink, controller = start_mail_sink()
+        settings = make_settings(root, url, sink)
+        db = Database.from_url(url)
+        env = await WorkflowEnvironment.start_time_skipping(
+            data_converter=DATA_CONVERTER, test_server_existing_path=str(VENV_BIN / "temporal-test-server")
+        )
+        try:
+            with ThreadPoolExecutor(max_workers=32) as executor:
+                queue = f"record-{uuid.uuid4()}"
+                async with build_worker(env.client, build_activities(settings, db), executor, queue):
+                    h = Harness(env, env.client, db, sink, settings, queue, CaseRepository(db))
+                    for name, (tier, drive) in SCENARIOS.items():
+                        handle = await h.start(h.add_customer(tier=tier))
+                        await drive(h, handle)
+                        await handle.result()
+                        history = await handle.fetch_history()
+                        (HISTORIES / f"{name}.json").write_text(history.to_json())
+                        print(f"recorded {name}: {len(history.events)} events")
+        finally:
+            await env.shutdown()
+            controller.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,31 @@
+"""Stored histories of representative cases must replay on the current workflow code.
+
+A failure here means a change would break running cases: guard it with `workflow.patched`
+or a new workflow type instead of editing the stored histories.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from closeout.temporal import DATA_CONVERTER
+from workflows.close_customer import CloseCustomerWorkflow
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_histories_are_stored() -> None:
+    assert {p.stem for p in HISTORIES} >= {"deleted_with_hold", "four_eyes_then_cancelled", "reactivated"}
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json("close-customer-replay", json.loads(path.read_text()))
+    replayer = Replayer(workflows=[CloseCustomerWorkflow], data_converter=DATA_CONVERTER)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
