@@ -26,7 +26,7 @@ from closeout.contracts import (
     SendNotice,
     TermsRequest,
 )
-from closeout.crm.models import MINIMISED_TABLES
+from closeout.crm.models import MINIMISED_TABLES, RESTORED_TABLES
 from closeout.crm.port import CrmPort, CustomerNotFound
 from closeout.domain import CustomerStatus
 from closeout.mail import Mailer, NoticeRenderer, OutgoingMail, PermanentMailError
@@ -247,7 +247,7 @@ class CloseoutActivities:
         if data is not None:
             record = self.cases.bundle(step.bundle_id)
             export = read_bundle(data, record.manifest_sha256 if record else None)
-            restored = self.crm.restore(export, MINIMISED_TABLES)
+            restored = self.crm.restore(export, RESTORED_TABLES)
         elif self.crm.get_profile(step.customer_id) is None:
             raise _permanent("archive bundle and customer are both gone", "BundleMissing")
         else:

@@ -133,3 +133,7 @@ CHILD_TABLES: dict[str, type[SQLModel]] = {
 # What the archive stage removes from the live CRM: retention needs none of it, and the
 # archive bundle keeps a copy for reactivation until deletion.
 MINIMISED_TABLES = ("interactions", "complaints", "support_tickets", "portal_users", "api_keys")
+
+# What reactivation brings back from the archive. API keys are not among them: a key that
+# existed before the closure never works again; the returning customer issues new ones.
+RESTORED_TABLES = ("interactions", "complaints", "support_tickets", "portal_users")

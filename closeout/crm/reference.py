@@ -167,7 +167,12 @@ class ReferenceCrm:
                 count = 0
                 for data in export.tables.get(name, []):
                     if session.get(model, data["id"]) is None:
-                        session.add(_row_from_json(model, data))
+                        row = _row_from_json(model, data)
+                        if isinstance(row, CrmPortalUser):
+                            # Restored locked, without sessions: access is re-granted explicitly.
+                            row.enabled = False
+                            row.sessions_active = 0
+                        session.add(row)
                         count += 1
                 restored[name] = count
             return restored

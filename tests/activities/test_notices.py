@@ -1,0 +1,104 @@
+"""Notices over real SMTP (aiosmtpd on loopback): received once, with both parts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from temporalio.testing import ActivityEnvironment
+
+from closeout.contracts import SendNotice
+from closeout.domain import NoticeKind, Trigger
+from tests.activities.conftest import World, audit
+from tests.support import MailSink, free_port
+
+
+def notice(world: World, customer: str, case_id: str, kind: NoticeKind, notice_id: str | None = None) -> SendNotice:
+    now = datetime.now(UTC)
+    return SendNotice(notice_id or str(uuid.uuid4()), case_id, customer, kind, Trigger.PAYMENT_ARREARS,
+                      audit("notice_sent"), effective_at=now + timedelta(days=30),
+                      retention_end=now + timedelta(days=3 * 365))
+
+
+@pytest.mark.parametrize(
+    ("kind", "subject", "phrase"),
+    [
+        (NoticeKind.WIN_BACK, "We'd like to keep you", "want to stay"),
+        (NoticeKind.ADVANCE_NOTICE, "will be closed on", "invoices on your account have remained unpaid"),
+        (NoticeKind.CLOSED, "is closed", "What we keep"),
+        (NoticeKind.REACTIVATED, "Welcome back", "restored"),
+    ],
+)
+async def test_each_notice_arrives_with_text_and_html(
+    world: World, mail: MailSink, kind: NoticeKind, subject: str, phrase: str
+) -> None:
+    customer = world.customer()
+    case_id = world.case(customer)
+    message = notice(world, customer, case_id, kind)
+    assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
+    assert await ActivityEnvironment().run(world.activities.send_notice, message) is True  # retry: no resend
+    assert len(mail.messages) == 1
+    received = mail.messages[0]
+    assert subject in str(received["Subject"])
+    assert str(received["To"]) == f"accounts@shop{customer}.example"
+    assert str(received["Message-ID"]) == f"<{message.notice_id}@closeout>"
+    parts = mail.parts(received)
+    assert phrase in parts["text/plain"] and phrase.split()[0] in parts["text/html"]
+    assert parts["text/html"].lstrip().startswith("<!doctype html>")
+
+
+class Flaky(MailSink):
+    """Refuses the first delivery with a temporary error, then accepts."""
+
+    refusals = 1
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refusals:
+            self.refusals -= 1
+            return "451 Try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+class Refusing(MailSink):
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        return "550 No such mailbox"
+
+
+def _serve(sink: MailSink) -> Controller:
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    return controller
+
+
+async def test_temporary_failure_then_one_delivery(world: World) -> None:
+    sink = Flaky(free_port())
+    controller = _serve(sink)
+    try:
+        world.settings.smtp_port = sink.port
+        customer = world.customer()
+        message = notice(world, customer, world.case(customer), NoticeKind.ADVANCE_NOTICE)
+        with pytest.raises(Exception, match="451"):
+            await ActivityEnvironment().run(world.activities.send_notice, message)
+        assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
+        assert len(sink.messages) == 1
+    finally:
+        controller.stop()
+
+
+async def test_permanent_refusal_is_recorded_not_retried(world: World) -> None:
+    sink = Refusing(free_port())
+    controller = _serve(sink)
+    try:
+        world.settings.smtp_port = sink.port
+        customer = world.customer()
+        case_id = world.case(customer)
+        message = notice(world, customer, case_id, NoticeKind.WIN_BACK)
+        assert await ActivityEnvironment().run(world.activities.send_notice, message) is False
+        assert await ActivityEnvironment().run(world.activities.send_notice, message) is False
+        stored = world.activities.cases.notice(message.notice_id)
+        assert stored is not None and stored.status == "refused" and sink.messages == []
+    finally:
+        controller.stop()
