@@ -1,0 +1,17 @@
+# The Closeout application image: the API, the worker and the migrations run from it.
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY closeout ./closeout
+COPY workflows ./workflows
+COPY activities ./activities
+COPY api ./api
+COPY templates ./templates
+COPY worker.py ./
+RUN pip install --no-cache-dir -e . && useradd --system --home /app closeout \
+    && mkdir -p /data/archive && chown closeout /data/archive
+USER closeout
+EXPOSE 8000
+CMD ["closeout", "api", "--host", "0.0.0.0"]

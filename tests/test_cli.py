@@ -1,0 +1,137 @@
+"""The `closeout` command line, `closeout dev` included, run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func
+from sqlmodel import select
+
+from closeout.crm.models import CrmCustomer, CrmInvoice
+from closeout.db import Database
+from closeout.tokens import authenticate
+from tests.support import VENV_BIN, free_port
+
+CLOSEOUT = str(VENV_BIN / "closeout")
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEOUT_")}
+    env.update({
+        "CLOSEOUT_DEV_MODE": "true",
+        "CLOSEOUT_DATABASE_URL": f"sqlite:///{tmp_path}/var/closeout.db",
+        "CLOSEOUT_VAR_DIR": str(tmp_path / "var"),
+        **extra,
+    })
+    return env
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLOSEOUT, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_db_seed_and_tokens(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    assert _run(["db", "upgrade"], env).returncode == 0
+    first = _run(["seed-demo"], env)
+    assert first.returncode == 0 and "seeded 50" in first.stdout
+    assert "nothing seeded" in _run(["seed-demo"], env).stdout
+    created = _run(["tokens", "create", "--role", "compliance_officer", "--name", "kim@example.com"], env)
+    assert created.returncode == 0
+    db = Database.from_url(env["CLOSEOUT_DATABASE_URL"])
+    principal = authenticate(db, created.stdout.strip())
+    assert principal is not None and principal.name == "kim@example.com"
+    with db.session() as session:
+        assert session.exec(select(func.count()).select_from(CrmCustomer)).one() == 50
+        tiers = set(session.exec(select(CrmCustomer.value_tier)).all())
+        unpaid = session.exec(select(func.count()).select_from(CrmInvoice).where(CrmInvoice.paid_at == None)).one()  # noqa: E711
+    assert tiers == {"standard", "high", "key"} and unpaid >= 4
+    bad = _run(["tokens", "create", "--role", "superuser"], env)
+    assert bad.returncode != 0 and "superuser" in bad.stderr
+
+
+def test_placeholder_secret_is_refused_outside_dev_mode(tmp_path: Path) -> None:
+    env = _env(tmp_path, CLOSEOUT_DEV_MODE="false")
+    result = _run(["db", "upgrade"], env)
+    assert result.returncode == 2 and "CLOSEOUT_SECRET_KEY" in result.stderr
+    env["CLOSEOUT_SECRET_KEY"] = "a-real-secret-for-this-test"
+    assert _run(["db", "upgrade"], env).returncode == 0
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _start_dev(tmp_path: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
+    env = _env(
+        tmp_path,
+        CLOSEOUT_TEMPORAL_ADDRESS=f"127.0.0.1:{ports['temporal']}",
+        CLOSEOUT_TEMPORAL_UI_URL=f"http://127.0.0.1:{ports['ui']}",
+        CLOSEOUT_API_PORT=str(ports["api"]),
+        CLOSEOUT_SMTP_PORT=str(ports["smtp"]),
+        CLOSEOUT_ARCHIVE_DIR=str(tmp_path / "var" / "archive"),
+        CLOSEOUT_MAIL_CATCHER_DIR=str(tmp_path / "var" / "mail"),
+    )
+    return subprocess.Popen([CLOSEOUT, "dev"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _read_banner(proc: subprocess.Popen[str]) -> str:
+    lines: list[str] = []
+    deadline = time.monotonic() + 90
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        lines.append(line)
+        if "Try a case" in line:
+            return "".join(lines)
+    raise AssertionError("closeout dev did not start:\n" + "".join(lines))
+
+
+def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("temporal", "ui", "api", "smtp")}
+    proc = _start_dev(tmp_path, ports)
+    try:
+        banner = _read_banner(proc)
+        token = (tmp_path / "var" / "dev-token").read_text().strip()
+        assert token in banner and "seeded 50" in banner
+        api = f"http://127.0.0.1:{ports['api']}"
+        assert httpx.get(f"{api}/healthz").json()["temporal"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{ports['ui']}/", timeout=10).status_code == 200
+        headers = {"Authorization": f"Bearer {token}"}
+        created = httpx.post(f"{api}/api/cases", headers=headers, timeout=30, json={
+            "customer_id": "cust-0007", "trigger": "customer_request", "policy": "demo",
+            "evidence": {"channel": "email", "requested_on": "2026-11-01"}})
+        assert created.status_code == 201, created.text
+
+        def win_back_mail() -> list[dict[str, str]]:
+            return [m for m in httpx.get(f"{api}/dev/mail").json() if "keep you" in m["subject"]]
+
+        deadline = time.monotonic() + 30
+        while not win_back_mail() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert win_back_mail(), "the win-back mail never reached the catcher"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    assert not any(_port_open(p) for p in ports.values()), "a child outlived closeout dev"
+    assert (tmp_path / "var" / "temporal.db").exists()
+
+    again = _start_dev(tmp_path, ports)
+    try:
+        banner = _read_banner(again)
+        assert "already seeded" in banner and token in banner
+        case = httpx.get(f"http://127.0.0.1:{ports['api']}/api/cases", headers=headers).json()
+        assert case["total"] == 1 and case["items"][0]["customer_id"] == "cust-0007"
+    finally:
+        again.send_signal(signal.SIGINT)
+        assert again.wait(timeout=60) == 0
