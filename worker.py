@@ -46,7 +46,10 @@ def activity_functions(activities: CloseoutActivities) -> list[Callable[..., Any
 
 
 def build_worker(
-    client: Client, activities: CloseoutActivities, executor: ThreadPoolExecutor, task_queue: str = TASK_QUEUE
+    client: Client,
+    activities: CloseoutActivities,
+    executor: ThreadPoolExecutor,
+    task_queue: str = TASK_QUEUE,
 ) -> Worker:
     return Worker(
         client,

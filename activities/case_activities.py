@@ -200,7 +200,9 @@ class CloseoutActivities:
         try:
             export = read_bundle(data, record.manifest_sha256)
         except BundleCorrupt as exc:
-            raise ApplicationError(f"archive bundle failed verification: {exc}", type="BundleCorrupt") from exc
+            raise ApplicationError(
+                f"archive bundle failed verification: {exc}", type="BundleCorrupt"
+            ) from exc
         if export.counts() != record.record_counts:
             raise ApplicationError("archive bundle record counts differ", type="BundleCorrupt")
         self.cases.mark_bundle(step.bundle_id, verified=True)
@@ -257,7 +259,9 @@ class CloseoutActivities:
         # The live CRM holds the customer again: the archive copy has no purpose left.
         self.archive.delete(key)
         self.cases.mark_bundle(step.bundle_id, deleted=True)
-        self.cases.append_audit(step.case_id, _with_details(step.audit, restored=restored, **regranted))
+        self.cases.append_audit(
+            step.case_id, _with_details(step.audit, restored=restored, **regranted)
+        )
         return {**restored, **regranted}
 
     @activity.defn

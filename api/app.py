@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Closeout",
-        summary="Close customers right: durable, auditable workflows from trigger to certified deletion.",
+        summary="Close customers right: durable, auditable workflows to certified deletion.",
         version="0.1.0",
         lifespan=lifespan,
     )
@@ -41,7 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(Unauthenticated)
     async def _unauthenticated(_request: Request, exc: Unauthenticated) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
 
     for router in (cases.router, tasks.router, customers.router, system.router):
         app.include_router(router)

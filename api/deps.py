@@ -53,7 +53,9 @@ def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None:
-        raise Unauthenticated("a bearer token is required (create one with `closeout tokens create`)")
+        raise Unauthenticated(
+            "a bearer token is required (create one with `closeout tokens create`)"
+        )
     principal = authenticate(db, credentials.credentials)
     if principal is None:
         raise Unauthenticated("unknown or revoked token")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from fastapi.exceptions import RequestValidationError
@@ -86,9 +86,7 @@ def case_summary(c: CaseRecord) -> schemas.CaseSummary:
 
 
 def hold_out(h: LegalHoldRecord) -> schemas.LegalHoldOut:
-    return schemas.LegalHoldOut(
-        **h.model_dump(exclude={"case_id"}), active=h.released_at is None
-    )
+    return schemas.LegalHoldOut(**h.model_dump(exclude={"case_id"}), active=h.released_at is None)
 
 
 class CaseService:
@@ -105,7 +103,10 @@ class CaseService:
             evidence = EVIDENCE_MODELS[body.trigger].model_validate(body.evidence)
         except ValidationError as exc:
             raise RequestValidationError(
-                [{**err, "loc": ("body", "evidence", *err["loc"])} for err in exc.errors(include_url=False)]
+                [
+                    {**err, "loc": ("body", "evidence", *err["loc"])}
+                    for err in exc.errors(include_url=False)
+                ]
             ) from exc
         policy = body.policy or self.settings.default_policy
         if policy not in self.settings.available_policies:
@@ -136,15 +137,17 @@ class CaseService:
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             )
         except WorkflowAlreadyStartedError as exc:
-            running = await client.get_workflow_handle_for(CloseCustomerWorkflow.run, workflow_id).query(
-                CloseCustomerWorkflow.status
-            )
+            running = await client.get_workflow_handle_for(
+                CloseCustomerWorkflow.run, workflow_id
+            ).query(CloseCustomerWorkflow.status)
             raise self._already_open(body.customer_id, running.case_id) from exc
         stage = await self._first_stage(case.case_id)
         return schemas.CaseCreated(case_id=case.case_id, workflow_id=workflow_id, stage=stage)
 
     def _already_open(self, customer_id: str, case_id: str) -> Conflict:
-        return Conflict(f"customer {customer_id!r} already has an open case {case_id}", case_id=case_id)
+        return Conflict(
+            f"customer {customer_id!r} already has an open case {case_id}", case_id=case_id
+        )
 
     async def _first_stage(self, case_id: str) -> Stage:
         """Give the worker a moment to record the case, so the caller can read it at once."""
@@ -158,11 +161,21 @@ class CaseService:
     # ---------------------------------------------------------------- reading
 
     def list_cases(
-        self, stage: Stage | None, outcome: str | None, open_only: bool | None, limit: int, offset: int
+        self,
+        stage: Stage | None,
+        outcome: str | None,
+        open_only: bool | None,
+        limit: int,
+        offset: int,
     ) -> schemas.PageOut[schemas.CaseSummary]:
-        page = self.repo.list_cases(stage=stage, outcome=outcome, open_only=open_only, limit=limit, offset=offset)
+        page = self.repo.list_cases(
+            stage=stage, outcome=outcome, open_only=open_only, limit=limit, offset=offset
+        )
         return schemas.PageOut[schemas.CaseSummary](
-            items=[case_summary(c) for c in page.items], total=page.total, limit=limit, offset=offset
+            items=[case_summary(c) for c in page.items],
+            total=page.total,
+            limit=limit,
+            offset=offset,
         )
 
     def get_case(self, case_id: str) -> schemas.CaseDetail:
@@ -196,7 +209,9 @@ class CaseService:
 
     # ---------------------------------------------------------------- human requests
 
-    async def decide(self, task_id: str, body: schemas.DecisionIn, user: Principal) -> schemas.DecisionOut:
+    async def decide(
+        self, task_id: str, body: schemas.DecisionIn, user: Principal
+    ) -> schemas.DecisionOut:
         task = self.repo.get_task(task_id)
         if task is None:
             raise NotFound(f"unknown task {task_id!r}")
@@ -205,27 +220,48 @@ class CaseService:
                 f"task {task_id} is already {task.status}"
                 + (f": {task.decision} by {task.decided_by}" if task.decision else ""),
             )
-        request = DecisionRequest(task_id, body.decision, _actor(user), body.comment, body.defer_until)
-        result = await self._update(self._case(task.case_id), lambda h: h.execute_update(CloseCustomerWorkflow.decide, request))
-        return schemas.DecisionOut(task_id=result.task_id, decision=result.decision, stage=result.stage)
+        request = DecisionRequest(
+            task_id, body.decision, _actor(user), body.comment, body.defer_until
+        )
+        result = await self._update(
+            self._case(task.case_id),
+            lambda h: h.execute_update(CloseCustomerWorkflow.decide, request),
+        )
+        return schemas.DecisionOut(
+            task_id=result.task_id, decision=result.decision, stage=result.stage
+        )
 
-    async def respond(self, case_id: str, body: schemas.CustomerResponseIn, user: Principal) -> schemas.CaseStateOut:
+    async def respond(
+        self, case_id: str, body: schemas.CustomerResponseIn, user: Principal
+    ) -> schemas.CaseStateOut:
         answer = CustomerAnswer(body.response, _actor(user), body.comment)
-        return await self._state(case_id, lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer))
+        return await self._state(
+            case_id, lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer)
+        )
 
-    async def cancel(self, case_id: str, body: schemas.ReasonIn, user: Principal) -> schemas.CaseStateOut:
+    async def cancel(
+        self, case_id: str, body: schemas.ReasonIn, user: Principal
+    ) -> schemas.CaseStateOut:
         req = CancelRequest(body.reason, _actor(user))
-        return await self._state(case_id, lambda h: h.execute_update(CloseCustomerWorkflow.cancel, req))
+        return await self._state(
+            case_id, lambda h: h.execute_update(CloseCustomerWorkflow.cancel, req)
+        )
 
-    async def place_hold(self, case_id: str, body: schemas.LegalHoldIn, user: Principal) -> schemas.CaseStateOut:
+    async def place_hold(
+        self, case_id: str, body: schemas.LegalHoldIn, user: Principal
+    ) -> schemas.CaseStateOut:
         req = HoldRequest(body.reason, _actor(user), body.reference)
-        return await self._state(case_id, lambda h: h.execute_update(CloseCustomerWorkflow.place_legal_hold, req))
+        return await self._state(
+            case_id, lambda h: h.execute_update(CloseCustomerWorkflow.place_legal_hold, req)
+        )
 
     async def release_hold(
         self, case_id: str, hold_id: str, body: schemas.ReasonIn, user: Principal
     ) -> schemas.CaseStateOut:
         req = HoldReleaseRequest(hold_id, body.reason, _actor(user))
-        return await self._state(case_id, lambda h: h.execute_update(CloseCustomerWorkflow.release_legal_hold, req))
+        return await self._state(
+            case_id, lambda h: h.execute_update(CloseCustomerWorkflow.release_legal_hold, req)
+        )
 
     async def change_retention(
         self, case_id: str, body: schemas.RetentionIn, user: Principal
@@ -233,11 +269,17 @@ class CaseService:
         if body.retention_end.tzinfo is None:
             raise Invalid("retention_end needs a time zone (e.g. 2029-01-31T00:00:00Z)")
         req = RetentionChange(body.retention_end, body.reason, _actor(user))
-        return await self._state(case_id, lambda h: h.execute_update(CloseCustomerWorkflow.change_retention, req))
+        return await self._state(
+            case_id, lambda h: h.execute_update(CloseCustomerWorkflow.change_retention, req)
+        )
 
-    async def reactivate(self, case_id: str, body: schemas.ReasonIn, user: Principal) -> schemas.CaseStateOut:
+    async def reactivate(
+        self, case_id: str, body: schemas.ReasonIn, user: Principal
+    ) -> schemas.CaseStateOut:
         req = ReactivateRequest(body.reason, _actor(user))
-        return await self._state(case_id, lambda h: h.execute_update(CloseCustomerWorkflow.reactivate, req))
+        return await self._state(
+            case_id, lambda h: h.execute_update(CloseCustomerWorkflow.reactivate, req)
+        )
 
     async def _state(
         self, case_id: str, call: Callable[[WorkflowHandle[Any, Any]], Awaitable[StageResult]]
@@ -295,15 +337,28 @@ class CustomerService:
             query = query.where(CrmCustomer.status == status)
         with self.db.session() as session:
             total = session.exec(select(func.count()).select_from(query.subquery())).one()
-            rows = session.exec(query.order_by(col(CrmCustomer.id)).limit(limit).offset(offset)).all()
-        open_ids = {c: self.repo.open_case_for(c) for c in self.repo.customers_with_open_cases([r.id for r in rows])}
+            rows = session.exec(
+                query.order_by(col(CrmCustomer.id)).limit(limit).offset(offset)
+            ).all()
+        open_ids = {
+            c: self.repo.open_case_for(c)
+            for c in self.repo.customers_with_open_cases([r.id for r in rows])
+        }
         items = [self._out(r, open_ids.get(r.id)) for r in rows]
-        return schemas.PageOut[schemas.CustomerOut](items=items, total=int(total), limit=limit, offset=offset)
+        return schemas.PageOut[schemas.CustomerOut](
+            items=items, total=int(total), limit=limit, offset=offset
+        )
 
     def _out(self, c: CrmCustomer, open_case: CaseRecord | None) -> schemas.CustomerOut:
         return schemas.CustomerOut(
-            id=c.id, name=c.name, email=c.email, status=c.status, owner=c.owner,
-            value_tier=c.value_tier, locale=c.locale, open_case=open_case is not None,
+            id=c.id,
+            name=c.name,
+            email=c.email,
+            status=c.status,
+            owner=c.owner,
+            value_tier=c.value_tier,
+            locale=c.locale,
+            open_case=open_case is not None,
             open_case_id=open_case.id if open_case else None,
         )
 

@@ -15,8 +15,10 @@ from closeout.demo import seed_demo
 from closeout.domain import Role
 from closeout.settings import Settings
 
-app = typer.Typer(help="Closeout: close customers right, from trigger to certified deletion.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Closeout: close customers right, from trigger to certified deletion.",
+    no_args_is_help=True,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -64,7 +66,9 @@ def api(
     from api.app import create_app
 
     settings = load_settings()
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port)
+    uvicorn.run(
+        create_app(settings), host=host or settings.api_host, port=port or settings.api_port
+    )
 
 
 @db_app.command("upgrade")
@@ -81,13 +85,19 @@ def seed_demo_command(count: Annotated[int, typer.Option(min=1, max=10_000)] = 5
     settings = load_settings()
     upgrade(settings.database_url)
     added = seed_demo(Database.from_url(settings.database_url), count=count)
-    typer.echo(f"seeded {added} demo customers" if added else "the CRM already holds customers: nothing seeded")
+    typer.echo(
+        f"seeded {added} demo customers"
+        if added
+        else "the CRM already holds customers: nothing seeded"
+    )
 
 
 @tokens_app.command("create")
 def tokens_create(
     role: Annotated[Role, typer.Option(help="account_manager, compliance_officer or admin")],
-    name: Annotated[str | None, typer.Option(help="who uses it, e.g. an account manager's e-mail")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="who uses it, e.g. an account manager's e-mail")
+    ] = None,
 ) -> None:
     """Create an API token and print it (it is stored hashed and cannot be shown again)."""
     from closeout.tokens import create_token

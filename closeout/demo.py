@@ -26,8 +26,24 @@ from closeout.domain import Trigger, ValueTier
 
 DEMO_ACCOUNT_MANAGERS = ("li.na@example.com", "sam.okafor@example.com", "maria.rossi@example.com")
 
-FIRST = ["Acme", "Blue River", "Cedar", "Dragon Gate", "Evergreen", "Falcon", "Golden Lotus",
-         "Harbor", "Iris", "Jade", "Kestrel", "Lumen", "Maple", "Nimbus", "Orchid", "Pioneer"]
+FIRST = [
+    "Acme",
+    "Blue River",
+    "Cedar",
+    "Dragon Gate",
+    "Evergreen",
+    "Falcon",
+    "Golden Lotus",
+    "Harbor",
+    "Iris",
+    "Jade",
+    "Kestrel",
+    "Lumen",
+    "Maple",
+    "Nimbus",
+    "Orchid",
+    "Pioneer",
+]
 SECOND = ["Trading", "Logistics", "Foods", "Studio", "Labs", "Textiles", "Consulting", "Retail"]
 
 
@@ -47,7 +63,9 @@ class CustomerShape:
 
 SHAPES: dict[Trigger | None, CustomerShape] = {
     None: CustomerShape(None),
-    Trigger.INACTIVITY: CustomerShape(Trigger.INACTIVITY, orders=5, last_order_days_ago=400, interactions=1),
+    Trigger.INACTIVITY: CustomerShape(
+        Trigger.INACTIVITY, orders=5, last_order_days_ago=400, interactions=1
+    ),
     Trigger.PAYMENT_ARREARS: CustomerShape(Trigger.PAYMENT_ARREARS, overdue_invoices=3),
     Trigger.UNPROFITABLE: CustomerShape(Trigger.UNPROFITABLE, orders=2, ticket_hours=30.0),
     Trigger.RESOURCE_DRAIN: CustomerShape(Trigger.RESOURCE_DRAIN, ticket_hours=120.0),
@@ -88,35 +106,97 @@ def add_customer(
     )
     session.add(customer)
     session.flush()
-    session.add(CrmContact(id=f"{customer_id}-ct1", customer_id=customer_id, name=f"{name} Accounts",
-                           email=f"accounts@{slug}.example", is_primary=True, bounce_count=shape.bounces))
-    session.add(CrmContact(id=f"{customer_id}-ct2", customer_id=customer_id, name=f"{name} Office",
-                           email=f"office@{slug}.example"))
+    session.add(
+        CrmContact(
+            id=f"{customer_id}-ct1",
+            customer_id=customer_id,
+            name=f"{name} Accounts",
+            email=f"accounts@{slug}.example",
+            is_primary=True,
+            bounce_count=shape.bounces,
+        )
+    )
+    session.add(
+        CrmContact(
+            id=f"{customer_id}-ct2",
+            customer_id=customer_id,
+            name=f"{name} Office",
+            email=f"office@{slug}.example",
+        )
+    )
     for i in range(shape.orders):
         at = now - timedelta(days=shape.last_order_days_ago + i * 30)
-        session.add(CrmOrder(id=f"{customer_id}-o{i}", customer_id=customer_id, ordered_at=at,
-                             amount_cents=rng.randint(5_000, 500_000)))
+        session.add(
+            CrmOrder(
+                id=f"{customer_id}-o{i}",
+                customer_id=customer_id,
+                ordered_at=at,
+                amount_cents=rng.randint(5_000, 500_000),
+            )
+        )
         overdue = i < shape.overdue_invoices
-        session.add(CrmInvoice(
-            id=f"{customer_id}-i{i}", customer_id=customer_id, number=f"INV-{customer_id}-{i:03d}",
-            issued_at=at, due_at=at + timedelta(days=30), amount_cents=rng.randint(5_000, 500_000),
-            paid_at=None if overdue else at + timedelta(days=rng.randint(5, 25)),
-        ))
+        session.add(
+            CrmInvoice(
+                id=f"{customer_id}-i{i}",
+                customer_id=customer_id,
+                number=f"INV-{customer_id}-{i:03d}",
+                issued_at=at,
+                due_at=at + timedelta(days=30),
+                amount_cents=rng.randint(5_000, 500_000),
+                paid_at=None if overdue else at + timedelta(days=rng.randint(5, 25)),
+            )
+        )
     for i in range(shape.interactions):
-        session.add(CrmInteraction(id=f"{customer_id}-x{i}", customer_id=customer_id,
-                                   at=now - timedelta(days=shape.last_order_days_ago + i * 20),
-                                   channel=rng.choice(["email", "phone", "visit"]), summary="Account review"))
+        session.add(
+            CrmInteraction(
+                id=f"{customer_id}-x{i}",
+                customer_id=customer_id,
+                at=now - timedelta(days=shape.last_order_days_ago + i * 20),
+                channel=rng.choice(["email", "phone", "visit"]),
+                summary="Account review",
+            )
+        )
     for i in range(shape.complaints):
-        session.add(CrmComplaint(id=f"{customer_id}-c{i}", customer_id=customer_id,
-                                 at=now - timedelta(days=10 + i * 7), subject="Late delivery",
-                                 is_dispute=i == 0))
-    session.add(CrmSupportTicket(id=f"{customer_id}-t0", customer_id=customer_id,
-                                 opened_at=now - timedelta(days=40), hours=shape.ticket_hours))
-    session.add(CrmPortalUser(id=f"{customer_id}-u1", customer_id=customer_id,
-                              login=f"admin@{slug}.example", enabled=True, sessions_active=1))
-    session.add(CrmApiKey(id=f"{customer_id}-k1", customer_id=customer_id, key_prefix=f"ck_{customer_id[-4:]}"))
-    session.add(CrmSubscription(id=f"{customer_id}-s1", customer_id=customer_id, plan="Business",
-                                amount_cents=49_900, active=True))
+        session.add(
+            CrmComplaint(
+                id=f"{customer_id}-c{i}",
+                customer_id=customer_id,
+                at=now - timedelta(days=10 + i * 7),
+                subject="Late delivery",
+                is_dispute=i == 0,
+            )
+        )
+    session.add(
+        CrmSupportTicket(
+            id=f"{customer_id}-t0",
+            customer_id=customer_id,
+            opened_at=now - timedelta(days=40),
+            hours=shape.ticket_hours,
+        )
+    )
+    session.add(
+        CrmPortalUser(
+            id=f"{customer_id}-u1",
+            customer_id=customer_id,
+            login=f"admin@{slug}.example",
+            enabled=True,
+            sessions_active=1,
+        )
+    )
+    session.add(
+        CrmApiKey(
+            id=f"{customer_id}-k1", customer_id=customer_id, key_prefix=f"ck_{customer_id[-4:]}"
+        )
+    )
+    session.add(
+        CrmSubscription(
+            id=f"{customer_id}-s1",
+            customer_id=customer_id,
+            plan="Business",
+            amount_cents=49_900,
+            active=True,
+        )
+    )
     return customer
 
 
@@ -130,7 +210,13 @@ def seed_demo(db: Database, count: int = 50, seed: int = 7) -> int:
         triggers: list[Trigger | None] = [t for t in Trigger]
         for n in range(1, count + 1):
             trigger = triggers[n - 1] if n <= len(triggers) else None
-            tier = ValueTier.KEY if n % 10 == 0 else ValueTier.HIGH if n % 4 == 0 else ValueTier.STANDARD
+            tier = (
+                ValueTier.KEY
+                if n % 10 == 0
+                else ValueTier.HIGH
+                if n % 4 == 0
+                else ValueTier.STANDARD
+            )
             add_customer(
                 session,
                 f"cust-{n:04d}",

@@ -37,7 +37,9 @@ def _port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def _wait_for(check: object, what: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def _wait_for(
+    check: object, what: str, timeout: float, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -87,8 +89,9 @@ class DevStack:
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self._env(),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, env=self._env(), start_new_session=True
+        )
         self.children.append((name, proc))
         return proc
 
@@ -113,19 +116,47 @@ class DevStack:
         self.logs.mkdir(parents=True, exist_ok=True)
         catcher = start_mail_catcher(s.mail_catcher_dir, s.smtp_host, s.smtp_port)
         try:
-            temporal = self._spawn("temporal", [
-                str(BIN / "temporal"), "server", "start-dev",
-                "--ip", self.temporal_host, "--port", str(self.temporal_port),
-                "--ui-port", str(self.ui_port), "--db-filename", str(s.var_dir / "temporal.db"),
-                "--ui-disable-news-fetch", "--log-level", "warn",
-                "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-            ])
-            _wait_for(lambda: _port_open(self.temporal_host, self.temporal_port), "Temporal", 60, temporal)
+            temporal = self._spawn(
+                "temporal",
+                [
+                    str(BIN / "temporal"),
+                    "server",
+                    "start-dev",
+                    "--ip",
+                    self.temporal_host,
+                    "--port",
+                    str(self.temporal_port),
+                    "--ui-port",
+                    str(self.ui_port),
+                    "--db-filename",
+                    str(s.var_dir / "temporal.db"),
+                    "--ui-disable-news-fetch",
+                    "--log-level",
+                    "warn",
+                    "--sqlite-pragma",
+                    "journal_mode=wal",
+                    "--sqlite-pragma",
+                    "synchronous=normal",
+                ],
+            )
+            _wait_for(
+                lambda: _port_open(self.temporal_host, self.temporal_port), "Temporal", 60, temporal
+            )
             worker = self._spawn("worker", [sys.executable, "-m", "worker"])
-            api = self._spawn("api", [
-                sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-                "--host", s.api_host, "--port", str(s.api_port),
-            ])
+            api = self._spawn(
+                "api",
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "api.app:create_app",
+                    "--factory",
+                    "--host",
+                    s.api_host,
+                    "--port",
+                    str(s.api_port),
+                ],
+            )
             health = f"http://{s.api_host}:{s.api_port}/healthz"
             _wait_for(lambda: _healthy(health), "the API", 60, api)
             time.sleep(0.5)
@@ -140,7 +171,12 @@ class DevStack:
     def _banner(self, token: str, seeded: int) -> None:
         s = self.settings
         api = f"http://{s.api_host}:{s.api_port}"
-        print(f"""
+        example = (
+            '{"customer_id": "cust-0001", "trigger": "inactivity", '
+            '"evidence": {"inactive_days": 400}, "policy": "demo"}'
+        )
+        print(
+            f"""
 Closeout is running (dev mode). Ctrl-C stops everything; data stays in {s.var_dir}/.
 
   API              {api}            (OpenAPI docs: {api}/docs)
@@ -157,9 +193,11 @@ Closeout is running (dev mode). Ctrl-C stops everything; data stays in {s.var_di
 
 Try a case on the `demo` policy (waits of seconds):
   TOKEN=$(cat {s.var_dir}/dev-token)
-  curl -s -X POST {api}/api/cases -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
-       -d '{{"customer_id": "cust-0001", "trigger": "inactivity", "evidence": {{"inactive_days": 400}}, "policy": "demo"}}'
-""", flush=True)
+  curl -s -X POST {api}/api/cases -H "Authorization: Bearer $TOKEN" \\
+       -H 'Content-Type: application/json' -d '{example}'
+""",
+            flush=True,
+        )
 
     def _supervise(self) -> None:
         stop = {"now": False}
@@ -172,7 +210,8 @@ Try a case on the `demo` policy (waits of seconds):
         while not stop["now"]:
             for name, proc in self.children:
                 if proc.poll() is not None:
-                    print(f"{name} exited with code {proc.returncode}; stopping (see {self.logs}/{name}.log)")
+                    log = self.logs / f"{name}.log"
+                    print(f"{name} exited with code {proc.returncode}; stopping (see {log})")
                     return
             time.sleep(0.5)
         print("\nStopping…", flush=True)

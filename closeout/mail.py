@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,7 +61,7 @@ class SmtpMailer:
                 username=s.smtp_username,
                 password=s.smtp_password,
                 use_tls=s.smtp_security is SmtpSecurity.TLS,
-                start_tls=True if s.smtp_security is SmtpSecurity.STARTTLS else False,
+                start_tls=s.smtp_security is SmtpSecurity.STARTTLS,
                 timeout=s.smtp_timeout_seconds,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:

@@ -22,7 +22,9 @@ class PolicyConfig(BaseModel):
     notice_period: timedelta
     approval_due: timedelta
     retention: timedelta
-    four_eyes_tiers: list[ValueTier] = Field(default_factory=lambda: [ValueTier.HIGH, ValueTier.KEY])
+    four_eyes_tiers: list[ValueTier] = Field(
+        default_factory=lambda: [ValueTier.HIGH, ValueTier.KEY]
+    )
 
 
 STANDARD_POLICY = PolicyConfig(

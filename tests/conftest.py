@@ -37,7 +37,9 @@ def mail() -> Iterator[MailSink]:
     controller.stop()
 
 
-def make_settings(tmp_path: Path, database_url: str, mail: MailSink, **overrides: object) -> Settings:
+def make_settings(
+    tmp_path: Path, database_url: str, mail: MailSink, **overrides: object
+) -> Settings:
     values: dict[str, object] = {
         "dev_mode": True,
         "database_url": database_url,

@@ -54,9 +54,11 @@ def start_mail_sink() -> tuple[MailSink, Controller]:
     return sink, controller
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 20.0, what: str = "condition") -> T:
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], within: float = 20.0, what: str = "condition"
+) -> T:
     """Poll `check` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         result = await check()
         if result:

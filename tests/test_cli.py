@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from closeout.crm.models import CrmCustomer, CrmInvoice
 from closeout.db import Database
@@ -23,12 +23,14 @@ CLOSEOUT = str(VENV_BIN / "closeout")
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEOUT_")}
-    env.update({
-        "CLOSEOUT_DEV_MODE": "true",
-        "CLOSEOUT_DATABASE_URL": f"sqlite:///{tmp_path}/var/closeout.db",
-        "CLOSEOUT_VAR_DIR": str(tmp_path / "var"),
-        **extra,
-    })
+    env.update(
+        {
+            "CLOSEOUT_DEV_MODE": "true",
+            "CLOSEOUT_DATABASE_URL": f"sqlite:///{tmp_path}/var/closeout.db",
+            "CLOSEOUT_VAR_DIR": str(tmp_path / "var"),
+            **extra,
+        }
+    )
     return env
 
 
@@ -42,7 +44,9 @@ def test_db_seed_and_tokens(tmp_path: Path) -> None:
     first = _run(["seed-demo"], env)
     assert first.returncode == 0 and "seeded 50" in first.stdout
     assert "nothing seeded" in _run(["seed-demo"], env).stdout
-    created = _run(["tokens", "create", "--role", "compliance_officer", "--name", "kim@example.com"], env)
+    created = _run(
+        ["tokens", "create", "--role", "compliance_officer", "--name", "kim@example.com"], env
+    )
     assert created.returncode == 0
     db = Database.from_url(env["CLOSEOUT_DATABASE_URL"])
     principal = authenticate(db, created.stdout.strip())
@@ -50,7 +54,9 @@ def test_db_seed_and_tokens(tmp_path: Path) -> None:
     with db.session() as session:
         assert session.exec(select(func.count()).select_from(CrmCustomer)).one() == 50
         tiers = set(session.exec(select(CrmCustomer.value_tier)).all())
-        unpaid = session.exec(select(func.count()).select_from(CrmInvoice).where(CrmInvoice.paid_at == None)).one()  # noqa: E711
+        unpaid = session.exec(
+            select(func.count()).select_from(CrmInvoice).where(col(CrmInvoice.paid_at).is_(None))
+        ).one()
     assert tiers == {"standard", "high", "key"} and unpaid >= 4
     bad = _run(["tokens", "create", "--role", "superuser"], env)
     assert bad.returncode != 0 and "superuser" in bad.stderr
@@ -79,8 +85,14 @@ def _start_dev(tmp_path: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
         CLOSEOUT_ARCHIVE_DIR=str(tmp_path / "var" / "archive"),
         CLOSEOUT_MAIL_CATCHER_DIR=str(tmp_path / "var" / "mail"),
     )
-    return subprocess.Popen([CLOSEOUT, "dev"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [CLOSEOUT, "dev"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _read_banner(proc: subprocess.Popen[str]) -> str:
@@ -108,9 +120,17 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         assert httpx.get(f"{api}/healthz").json()["temporal"] == "ok"
         assert httpx.get(f"http://127.0.0.1:{ports['ui']}/", timeout=10).status_code == 200
         headers = {"Authorization": f"Bearer {token}"}
-        created = httpx.post(f"{api}/api/cases", headers=headers, timeout=30, json={
-            "customer_id": "cust-0007", "trigger": "customer_request", "policy": "demo",
-            "evidence": {"channel": "email", "requested_on": "2026-11-01"}})
+        created = httpx.post(
+            f"{api}/api/cases",
+            headers=headers,
+            timeout=30,
+            json={
+                "customer_id": "cust-0007",
+                "trigger": "customer_request",
+                "policy": "demo",
+                "evidence": {"channel": "email", "requested_on": "2026-11-01"},
+            },
+        )
         assert created.status_code == 201, created.text
 
         def win_back_mail() -> list[dict[str, str]]:

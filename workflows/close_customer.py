@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,25 +61,38 @@ with workflow.unsafe.imports_passed_through():
         skips_win_back,
     )
 
-BOOKKEEPING = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
-}
-MAIL = {
-    "start_to_close_timeout": timedelta(seconds=60),
-    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10)),
-}
-DATA_STEP = {
-    "start_to_close_timeout": timedelta(hours=2),
-    "heartbeat_timeout": timedelta(seconds=10),
-    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5)),
-}
-VERIFY = {
-    "start_to_close_timeout": timedelta(minutes=10),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1), maximum_attempts=10
+
+@dataclass(frozen=True)
+class StepOptions:
+    """Timeouts and retries of one kind of activity."""
+
+    start_to_close: timedelta
+    retry: RetryPolicy
+    heartbeat: timedelta | None = None
+
+
+BOOKKEEPING = StepOptions(
+    timedelta(seconds=30),
+    RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
+)
+MAIL = StepOptions(
+    timedelta(seconds=60),
+    RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10)),
+)
+# Long data steps heartbeat, so a worker that dies mid-step is noticed within seconds.
+DATA_STEP = StepOptions(
+    timedelta(hours=2),
+    RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5)),
+    heartbeat=timedelta(seconds=10),
+)
+VERIFY = StepOptions(
+    timedelta(minutes=10),
+    RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        maximum_interval=timedelta(minutes=1),
+        maximum_attempts=10,
     ),
-}
+)
 
 # The group that gives the second approval for high-value customers.
 MANAGER_GROUP = "group:managers"
@@ -109,7 +122,8 @@ class _Task:
 
 @workflow.defn
 class CloseCustomerWorkflow:
-    """Win-back → notice → approval → effective date → backup → revoke → archive → retain → delete."""
+    """Win-back → notice → approval → effective date → backup → revoke → archive → retention
+    → deletion, for one customer."""
 
     @workflow.init
     def __init__(self, input: CloseCustomerInput) -> None:
@@ -134,10 +148,10 @@ class CloseCustomerWorkflow:
 
     @workflow.run
     async def run(self, input: CloseCustomerInput) -> CaseResult:
-        self.terms = await workflow.execute_activity_method(
+        self.terms = await self._run(
             CloseoutActivities.resolve_case_terms,
             TermsRequest(input.customer_id, input.policy),
-            **BOOKKEEPING,  # type: ignore[arg-type]
+            BOOKKEEPING,
         )
         await self._do(
             CloseoutActivities.record_case_opened,
@@ -157,7 +171,9 @@ class CloseCustomerWorkflow:
         )
         try:
             if skips_win_back(input.trigger, input.churn_class):
-                await self._record("win_back_skipped", reason="fraud or malicious churn: no win-back")
+                await self._record(
+                    "win_back_skipped", reason="fraud or malicious churn: no win-back"
+                )
             elif await self._win_back():
                 return await self._finish(Outcome.RETAINED, "the customer was won back")
             rejected_by = await self._notice_and_approval()
@@ -241,13 +257,17 @@ class CloseCustomerWorkflow:
         while True:
             if self.objection_rejected:
                 return "an objection was upheld: the customer stays"
-            if workflow.now() >= self.effective_at and not self._open_tasks(TaskKind.OBJECTION_REVIEW):
+            if workflow.now() >= self.effective_at and not self._open_tasks(
+                TaskKind.OBJECTION_REVIEW
+            ):
                 return None
             await self._wait(
-                lambda: self.objection_rejected
-                or (
-                    workflow.now() >= self.effective_at  # type: ignore[operator]
-                    and not self._open_tasks(TaskKind.OBJECTION_REVIEW)
+                lambda: (
+                    self.objection_rejected
+                    or (
+                        workflow.now() >= self.effective_at  # type: ignore[operator]
+                        and not self._open_tasks(TaskKind.OBJECTION_REVIEW)
+                    )
                 ),
                 until=self.effective_at if workflow.now() < self.effective_at else None,
             )
@@ -263,7 +283,7 @@ class CloseCustomerWorkflow:
             task = await self._open_task(
                 kind, assignee, workflow.now() + self.terms.approval_due, note=note
             )
-            await self._wait(lambda: task.decision is not None or self.objection_rejected)
+            await self._wait_for_decision(task)
             if self.objection_rejected:
                 return "an objection was upheld: the customer stays"
             decision = task.decision
@@ -282,35 +302,30 @@ class CloseCustomerWorkflow:
             elif decision.decision is TaskDecision.REQUEST_INFO:
                 note = f"information requested by {decision.actor.name}: {decision.comment or ''}"
 
+    async def _wait_for_decision(self, task: _Task) -> None:
+        await self._wait(lambda: task.decision is not None or self.objection_rejected)
+
     async def _backup(self) -> None:
         await self._enter(Stage.BACKUP)
         step = self._step("backup_created", bundle_id=str(workflow.uuid4()))
-        self.bundle = await workflow.execute_activity_method(
-            CloseoutActivities.backup_customer_data, step, **DATA_STEP  # type: ignore[arg-type]
-        )
-        await workflow.execute_activity_method(
-            CloseoutActivities.verify_backup,
-            self._step("backup_verified"),
-            **VERIFY,  # type: ignore[arg-type]
-        )
+        self.bundle = await self._run(CloseoutActivities.backup_customer_data, step, DATA_STEP)
+        await self._run(CloseoutActivities.verify_backup, self._step("backup_verified"), VERIFY)
         self._check_cancelled()
 
     async def _revoke_access(self) -> None:
         await self._enter(Stage.REVOKE_ACCESS)
-        await workflow.execute_activity_method(
-            CloseoutActivities.revoke_access, self._step("access_revoked"), **DATA_STEP  # type: ignore[arg-type]
-        )
-        await workflow.execute_activity_method(
+        await self._run(CloseoutActivities.revoke_access, self._step("access_revoked"), DATA_STEP)
+        await self._run(
             CloseoutActivities.verify_access_revoked,
             self._step("access_revocation_verified"),
-            **VERIFY,  # type: ignore[arg-type]
+            VERIFY,
         )
 
     async def _archive(self) -> None:
         assert self.terms is not None
         await self._enter(Stage.ARCHIVE)
-        await workflow.execute_activity_method(
-            CloseoutActivities.archive_customer, self._step("customer_archived"), **DATA_STEP  # type: ignore[arg-type]
+        await self._run(
+            CloseoutActivities.archive_customer, self._step("customer_archived"), DATA_STEP
         )
         self.retention_end = workflow.now() + self.terms.retention
         await self._notify(NoticeKind.CLOSED)
@@ -331,31 +346,27 @@ class CloseCustomerWorkflow:
             self._retention_changed = False
             self.next_timer = None if self.holds else self.retention_end
             timeout = None if self.holds else self.retention_end - now
-            try:
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._retention_changed or self.reactivate_request is not None,
                     timeout=timeout,
                 )
-            except TimeoutError:
-                pass
 
     async def _reactivate(self) -> None:
         assert self.reactivate_request is not None
-        await workflow.execute_activity_method(
+        await self._run(
             CloseoutActivities.restore_customer,
             self._step("customer_reactivated", actor=self.reactivate_request.actor.name),
-            **DATA_STEP,  # type: ignore[arg-type]
+            DATA_STEP,
         )
         await self._notify(NoticeKind.REACTIVATED)
 
     async def _delete(self) -> None:
         await self._record("stage_entered", stage=Stage.DELETION, change_stage=True)
-        await workflow.execute_activity_method(
-            CloseoutActivities.delete_customer_data, self._step("customer_data_deleted"), **DATA_STEP  # type: ignore[arg-type]
+        await self._run(
+            CloseoutActivities.delete_customer_data, self._step("customer_data_deleted"), DATA_STEP
         )
-        await workflow.execute_activity_method(
-            CloseoutActivities.verify_deletion, self._step("deletion_verified"), **VERIFY  # type: ignore[arg-type]
-        )
+        await self._run(CloseoutActivities.verify_deletion, self._step("deletion_verified"), VERIFY)
 
     async def _compensate(self, actor: str, reason: str) -> None:
         """Undo what the closure did so far: status back to active, no archive copy left."""
@@ -418,7 +429,8 @@ class CloseCustomerWorkflow:
         if req.decision not in ALLOWED_DECISIONS[task.kind]:
             allowed = ", ".join(sorted(ALLOWED_DECISIONS[task.kind]))
             raise _reject(
-                f"a {task.kind} task takes one of: {allowed} (got {req.decision})", "InvalidDecision"
+                f"a {task.kind} task takes one of: {allowed} (got {req.decision})",
+                "InvalidDecision",
             )
         if req.decision in DECISIONS_NEEDING_COMMENT and not (req.comment or "").strip():
             raise _reject(f"a comment is required to {req.decision}", "InvalidDecision")
@@ -509,7 +521,9 @@ class CloseCustomerWorkflow:
                 req.reason,
                 req.reference,
                 req.actor.name,
-                self._audit("legal_hold_placed", actor=req.actor.name, reason=req.reason, hold_id=hold_id),
+                self._audit(
+                    "legal_hold_placed", actor=req.actor.name, reason=req.reason, hold_id=hold_id
+                ),
             ),
         )
         return StageResult(self.stage, self.outcome, hold_id=hold_id)
@@ -532,7 +546,12 @@ class CloseCustomerWorkflow:
                 req.hold_id,
                 req.actor.name,
                 req.reason,
-                self._audit("legal_hold_released", actor=req.actor.name, reason=req.reason, hold_id=req.hold_id),
+                self._audit(
+                    "legal_hold_released",
+                    actor=req.actor.name,
+                    reason=req.reason,
+                    hold_id=req.hold_id,
+                ),
             ),
         )
         return StageResult(self.stage, self.outcome, hold_id=req.hold_id)
@@ -570,7 +589,10 @@ class CloseCustomerWorkflow:
     def _validate_change_retention(self, req: RetentionChange) -> None:
         self._check_hold_role(req.actor)
         if self.stage is not Stage.RETENTION or self.outcome is not None:
-            raise _reject(f"the retention end can only change during retention (stage is {self.stage})", "WrongStage")
+            raise _reject(
+                f"the retention end can only change during retention (stage is {self.stage})",
+                "WrongStage",
+            )
         if not req.reason.strip():
             raise _reject("changing the retention end needs a reason", "InvalidRequest")
 
@@ -587,7 +609,8 @@ class CloseCustomerWorkflow:
             raise _reject(f"role {req.actor.role} cannot reactivate a customer", "Forbidden")
         if self.stage is not Stage.RETENTION or self.reactivate_request is not None:
             raise _reject(
-                f"only an archived customer in retention can be reactivated (stage is {self.stage})",
+                "only an archived customer in retention can be reactivated "
+                f"(stage is {self.stage})",
                 "WrongStage",
             )
         if not req.reason.strip():
@@ -619,15 +642,15 @@ class CloseCustomerWorkflow:
 
     def _check_hold_role(self, actor: Actor) -> None:
         if actor.role not in HOLD_ROLES:
-            raise _reject(
-                f"role {actor.role} cannot manage legal holds or retention", "Forbidden"
-            )
+            raise _reject(f"role {actor.role} cannot manage legal holds or retention", "Forbidden")
 
     def _check_cancelled(self) -> None:
         if self.cancel_request is not None:
             raise CaseCancelled()
 
-    def _audit(self, action: str, actor: str = SYSTEM_ACTOR, reason: str | None = None, **details: Any) -> AuditEntry:
+    def _audit(
+        self, action: str, actor: str = SYSTEM_ACTOR, reason: str | None = None, **details: Any
+    ) -> AuditEntry:
         return AuditEntry(
             event_id=str(workflow.uuid4()),
             actor=actor,
@@ -637,15 +660,33 @@ class CloseCustomerWorkflow:
             details={k: str(v) if isinstance(v, str) else v for k, v in details.items()},
         )
 
-    def _step(self, action: str, actor: str = SYSTEM_ACTOR, reason: str | None = None, bundle_id: str | None = None) -> CustomerStep:
+    def _step(
+        self,
+        action: str,
+        actor: str = SYSTEM_ACTOR,
+        reason: str | None = None,
+        bundle_id: str | None = None,
+    ) -> CustomerStep:
         if bundle_id is None and self.bundle is not None:
             bundle_id = self.bundle.bundle_id
         return CustomerStep(
-            self.input.case_id, self.input.customer_id, self._audit(action, actor, reason), bundle_id
+            self.input.case_id,
+            self.input.customer_id,
+            self._audit(action, actor, reason),
+            bundle_id,
         )
 
     async def _do(self, activity: Callable[..., Any], arg: Any) -> Any:
-        return await workflow.execute_activity_method(activity, arg, **BOOKKEEPING)  # type: ignore[arg-type]
+        return await self._run(activity, arg, BOOKKEEPING)
+
+    async def _run(self, activity: Callable[..., Any], arg: Any, options: StepOptions) -> Any:
+        return await workflow.execute_activity_method(
+            activity,
+            arg,
+            start_to_close_timeout=options.start_to_close,
+            heartbeat_timeout=options.heartbeat,
+            retry_policy=options.retry,
+        )
 
     async def _enter(self, stage: Stage, retention_end: datetime | None = None) -> None:
         # Check and switch without an await between them, so a cancel accepted before the
@@ -653,7 +694,9 @@ class CloseCustomerWorkflow:
         if stage.cancellable or stage is Stage.REVOKE_ACCESS:
             self._check_cancelled()
         self.stage = stage
-        await self._record("stage_entered", stage=stage, change_stage=True, retention_end=retention_end)
+        await self._record(
+            "stage_entered", stage=stage, change_stage=True, retention_end=retention_end
+        )
 
     async def _record(
         self,
@@ -727,7 +770,7 @@ class CloseCustomerWorkflow:
         )
 
     async def _notify(self, kind: NoticeKind) -> None:
-        await workflow.execute_activity_method(
+        await self._run(
             CloseoutActivities.send_notice,
             SendNotice(
                 notice_id=str(workflow.uuid4()),
@@ -739,7 +782,7 @@ class CloseCustomerWorkflow:
                 effective_at=self.effective_at,
                 retention_end=self.retention_end,
             ),
-            **MAIL,  # type: ignore[arg-type]
+            MAIL,
         )
 
     async def _wait(self, condition: Callable[[], bool], until: datetime | None = None) -> bool:

@@ -14,7 +14,9 @@ router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
 @router.post("", status_code=201)
-async def open_case(body: schemas.CaseIn, user: AccountManager, cases: CaseServiceDep) -> schemas.CaseCreated:
+async def open_case(
+    body: schemas.CaseIn, user: AccountManager, cases: CaseServiceDep
+) -> schemas.CaseCreated:
     """Open a close-customer case: starts the customer's workflow."""
     return await cases.open_case(body, user)
 
@@ -48,7 +50,9 @@ async def customer_response(
 
 
 @router.post("/{case_id}/cancel", status_code=202)
-async def cancel(case_id: str, body: schemas.ReasonIn, user: AccountManager, cases: CaseServiceDep) -> schemas.CaseStateOut:
+async def cancel(
+    case_id: str, body: schemas.ReasonIn, user: AccountManager, cases: CaseServiceDep
+) -> schemas.CaseStateOut:
     """Cancel the closure before access is revoked; what was done is compensated."""
     return await cases.cancel(case_id, body, user)
 
@@ -63,7 +67,11 @@ async def place_legal_hold(
 
 @router.post("/{case_id}/legal-holds/{hold_id}/release", status_code=202)
 async def release_legal_hold(
-    case_id: str, hold_id: str, body: schemas.ReasonIn, user: ComplianceOfficer, cases: CaseServiceDep
+    case_id: str,
+    hold_id: str,
+    body: schemas.ReasonIn,
+    user: ComplianceOfficer,
+    cases: CaseServiceDep,
 ) -> schemas.CaseStateOut:
     """Release a legal hold."""
     return await cases.release_hold(case_id, hold_id, body, user)
@@ -78,6 +86,8 @@ async def change_retention(
 
 
 @router.post("/{case_id}/reactivate", status_code=202)
-async def reactivate(case_id: str, body: schemas.ReasonIn, user: AccountManager, cases: CaseServiceDep) -> schemas.CaseStateOut:
+async def reactivate(
+    case_id: str, body: schemas.ReasonIn, user: AccountManager, cases: CaseServiceDep
+) -> schemas.CaseStateOut:
     """Restore a returning customer from the archive; the case ends as reactivated."""
     return await cases.reactivate(case_id, body, user)

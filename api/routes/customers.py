@@ -16,7 +16,9 @@ router = APIRouter(prefix="/api/customers", tags=["customers"])
 def search_customers(
     _user: CurrentUser,
     customers: CustomerServiceDep,
-    q: Annotated[str | None, Query(max_length=200, description="name, e-mail or id contains")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="name, e-mail or id contains")
+    ] = None,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -25,5 +27,7 @@ def search_customers(
 
 
 @router.get("/{customer_id}")
-def get_customer(customer_id: str, _user: CurrentUser, customers: CustomerServiceDep) -> schemas.CustomerDetail:
+def get_customer(
+    customer_id: str, _user: CurrentUser, customers: CustomerServiceDep
+) -> schemas.CustomerDetail:
     return customers.get(customer_id)

@@ -27,7 +27,9 @@ async def healthz(request: Request, db: DatabaseDep) -> JSONResponse:
         checks["database"] = f"error: {type(exc).__name__}"
     checks["temporal"] = "ok" if await request.app.state.temporal.healthy() else "unreachable"
     healthy = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503)
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503
+    )
 
 
 @router.get("/dev/mail")

@@ -27,6 +27,8 @@ def list_tasks(
 
 
 @router.post("/{task_id}/decision", status_code=202)
-async def decide(task_id: str, body: schemas.DecisionIn, user: AccountManager, cases: CaseServiceDep) -> schemas.DecisionOut:
+async def decide(
+    task_id: str, body: schemas.DecisionIn, user: AccountManager, cases: CaseServiceDep
+) -> schemas.DecisionOut:
     """Record an account manager's decision on a task."""
     return await cases.decide(task_id, body, user)

@@ -105,7 +105,9 @@ class ArchiveBundleRecord(SQLModel, table=True):
     location: str = Field(max_length=500)
     manifest_sha256: str = Field(max_length=64)
     size_bytes: int
-    record_counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    record_counts: dict[str, int] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
     created_at: datetime
     verified_at: datetime | None = None
     deleted_at: datetime | None = None

@@ -179,7 +179,9 @@ class CaseRepository:
         with self.db.session() as session:
             return session.get(NoticeRecord, notice_id)
 
-    def prepare_notice(self, notice_id: str, case_id: str, kind: str, message_id: str) -> NoticeRecord:
+    def prepare_notice(
+        self, notice_id: str, case_id: str, kind: str, message_id: str
+    ) -> NoticeRecord:
         with self.db.session() as session:
             notice = session.get(NoticeRecord, notice_id)
             if notice is None:
@@ -234,9 +236,7 @@ class CaseRepository:
         with self.db.session() as session:
             return session.get(ArchiveBundleRecord, bundle_id)
 
-    def mark_bundle(
-        self, bundle_id: str, *, verified: bool = False, deleted: bool = False
-    ) -> None:
+    def mark_bundle(self, bundle_id: str, *, verified: bool = False, deleted: bool = False) -> None:
         with self.db.session() as session:
             bundle = session.get(ArchiveBundleRecord, bundle_id)
             if bundle is None:
@@ -279,7 +279,13 @@ class CaseRepository:
             return set(rows)
 
     def list_cases(
-        self, *, stage: str | None, outcome: str | None, open_only: bool | None, limit: int, offset: int
+        self,
+        *,
+        stage: str | None,
+        outcome: str | None,
+        open_only: bool | None,
+        limit: int,
+        offset: int,
     ) -> Page[CaseRecord]:
         query = select(CaseRecord)
         if stage:
@@ -304,7 +310,9 @@ class CaseRepository:
         if status:
             query = query.where(TaskRecord.status == status)
         with self.db.session() as session:
-            return session.exec(query.order_by(col(TaskRecord.created_at), col(TaskRecord.id))).all()
+            return session.exec(
+                query.order_by(col(TaskRecord.created_at), col(TaskRecord.id))
+            ).all()
 
     def case_audit(self, case_id: str) -> Sequence[AuditEvent]:
         with self.db.session() as session:
@@ -345,7 +353,9 @@ class CaseRepository:
         with self.db.session() as session:
             total = session.exec(select(func.count()).select_from(query.subquery())).one()
             items = session.exec(
-                query.order_by(col(TaskRecord.due_at), col(TaskRecord.created_at), col(TaskRecord.id))
+                query.order_by(
+                    col(TaskRecord.due_at), col(TaskRecord.created_at), col(TaskRecord.id)
+                )
                 .limit(limit)
                 .offset(offset)
             ).all()

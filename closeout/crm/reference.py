@@ -16,7 +16,13 @@ from closeout.crm.models import (
     CrmPortalUser,
     CrmSubscription,
 )
-from closeout.crm.port import AccessGrants, CustomerExport, CustomerNotFound, CustomerProfile, MailContact
+from closeout.crm.port import (
+    AccessGrants,
+    CustomerExport,
+    CustomerNotFound,
+    CustomerProfile,
+    MailContact,
+)
 from closeout.db import Database
 
 
@@ -134,7 +140,9 @@ class ReferenceCrm:
                 active_api_keys=count(
                     select(func.count())
                     .select_from(CrmApiKey)
-                    .where(CrmApiKey.customer_id == customer_id, col(CrmApiKey.revoked_at).is_(None))
+                    .where(
+                        CrmApiKey.customer_id == customer_id, col(CrmApiKey.revoked_at).is_(None)
+                    )
                 ),
                 active_subscriptions=count(
                     select(func.count())
@@ -207,7 +215,9 @@ class ReferenceCrm:
             remaining = {
                 "customer": int(
                     session.exec(
-                        select(func.count()).select_from(CrmCustomer).where(CrmCustomer.id == customer_id)
+                        select(func.count())
+                        .select_from(CrmCustomer)
+                        .where(CrmCustomer.id == customer_id)
                     ).one()
                 )
             }

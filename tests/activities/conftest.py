@@ -33,19 +33,37 @@ class World:
     def customer(self, tier: ValueTier = ValueTier.STANDARD) -> str:
         customer_id = f"cust-{uuid.uuid4().hex[:8]}"
         with self.db.session() as session:
-            add_customer(session, customer_id, name=f"Shop {customer_id}", owner="li.na@example.com",
-                         value_tier=tier)
+            add_customer(
+                session,
+                customer_id,
+                name=f"Shop {customer_id}",
+                owner="li.na@example.com",
+                value_tier=tier,
+            )
         return customer_id
 
     def case(self, customer_id: str) -> str:
         case_id = str(uuid.uuid4())
-        self.activities.record_case_opened(CaseOpened(
-            CloseCustomerInput(case_id, customer_id, Trigger.INACTIVITY, ChurnClass.NATURAL, "standard", "li.na"),
-            f"close-customer-{customer_id}", "run-1", audit("case_opened"),
-        ))
+        self.activities.record_case_opened(
+            CaseOpened(
+                CloseCustomerInput(
+                    case_id,
+                    customer_id,
+                    Trigger.INACTIVITY,
+                    ChurnClass.NATURAL,
+                    "standard",
+                    "li.na",
+                ),
+                f"close-customer-{customer_id}",
+                "run-1",
+                audit("case_opened"),
+            )
+        )
         return case_id
 
-    def step(self, case_id: str, customer_id: str, action: str, bundle_id: str | None = None) -> CustomerStep:
+    def step(
+        self, case_id: str, customer_id: str, action: str, bundle_id: str | None = None
+    ) -> CustomerStep:
         return CustomerStep(case_id, customer_id, audit(action), bundle_id)
 
 

@@ -31,14 +31,26 @@ def test_backup_is_complete_verified_and_idempotent(world: World) -> None:
     second = run(world.activities.backup_customer_data, step)
     assert first == second
     assert first.record_counts["orders"] == 12 and first.record_counts["customer"] == 1
-    assert set(first.record_counts) >= {"contacts", "invoices", "interactions", "complaints", "portal_users",
-                                        "api_keys", "subscriptions"}
+    assert set(first.record_counts) >= {
+        "contacts",
+        "invoices",
+        "interactions",
+        "complaints",
+        "portal_users",
+        "api_keys",
+        "subscriptions",
+    }
     assert world.activities.archive.keys(f"{customer}/") == [bundle_key(customer, bundle_id)]
     run(world.activities.verify_backup, world.step(case_id, customer, "backup_verified", bundle_id))
     with world.db.session() as session:
-        bundles = session.exec(select(ArchiveBundleRecord).where(ArchiveBundleRecord.case_id == case_id)).all()
-        events = session.exec(select(AuditEvent).where(AuditEvent.action == "backup_created",
-                                                       AuditEvent.case_id == case_id)).all()
+        bundles = session.exec(
+            select(ArchiveBundleRecord).where(ArchiveBundleRecord.case_id == case_id)
+        ).all()
+        events = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.action == "backup_created", AuditEvent.case_id == case_id
+            )
+        ).all()
     assert len(bundles) == 1 and bundles[0].verified_at is not None
     assert len(events) == 1
 
@@ -47,14 +59,20 @@ def test_a_corrupted_bundle_fails_verification(world: World) -> None:
     customer = world.customer()
     case_id = world.case(customer)
     bundle_id = str(uuid.uuid4())
-    run(world.activities.backup_customer_data, world.step(case_id, customer, "backup_created", bundle_id))
+    run(
+        world.activities.backup_customer_data,
+        world.step(case_id, customer, "backup_created", bundle_id),
+    )
     path = world.settings.archive_dir / bundle_key(customer, bundle_id)
     data = bytearray(path.read_bytes())
     index = data.find(b"Account review")
     data[index] = ord("X")
     path.write_bytes(bytes(data))
     with pytest.raises(ApplicationError) as exc:
-        run(world.activities.verify_backup, world.step(case_id, customer, "backup_verified", bundle_id))
+        run(
+            world.activities.verify_backup,
+            world.step(case_id, customer, "backup_verified", bundle_id),
+        )
     assert exc.value.type == "BundleCorrupt"
 
 
@@ -62,12 +80,18 @@ def test_revocation_removes_every_grant(world: World) -> None:
     customer = world.customer()
     case_id = world.case(customer)
     revoked = run(world.activities.revoke_access, world.step(case_id, customer, "access_revoked"))
-    assert revoked == {"portal_users_disabled": 1, "api_keys_revoked": 1, "subscriptions_stopped": 1}
+    assert revoked == {
+        "portal_users_disabled": 1,
+        "api_keys_revoked": 1,
+        "subscriptions_stopped": 1,
+    }
     again = run(world.activities.revoke_access, world.step(case_id, customer, "access_revoked"))
     assert again == {"portal_users_disabled": 0, "api_keys_revoked": 0, "subscriptions_stopped": 0}
     run(world.activities.verify_access_revoked, world.step(case_id, customer, "verified"))
     with world.db.session() as session:
-        user = session.exec(select(CrmPortalUser).where(CrmPortalUser.customer_id == customer)).one()
+        user = session.exec(
+            select(CrmPortalUser).where(CrmPortalUser.customer_id == customer)
+        ).one()
         user.enabled = True
         session.add(user)
     with pytest.raises(ApplicationError) as exc:
@@ -80,20 +104,36 @@ def test_archive_restore_and_delete(world: World) -> None:
     case_id = world.case(customer)
     crm = world.activities.crm
     bundle_id = str(uuid.uuid4())
-    run(world.activities.backup_customer_data, world.step(case_id, customer, "backup_created", bundle_id))
+    run(
+        world.activities.backup_customer_data,
+        world.step(case_id, customer, "backup_created", bundle_id),
+    )
     run(world.activities.revoke_access, world.step(case_id, customer, "access_revoked"))
-    removed = run(world.activities.archive_customer, world.step(case_id, customer, "customer_archived"))
+    removed = run(
+        world.activities.archive_customer, world.step(case_id, customer, "customer_archived")
+    )
     assert removed["interactions"] == 6 and removed["portal_users"] == 1
-    assert run(world.activities.archive_customer, world.step(case_id, customer, "customer_archived"))[
-        "interactions"] == 0
+    assert (
+        run(world.activities.archive_customer, world.step(case_id, customer, "customer_archived"))[
+            "interactions"
+        ]
+        == 0
+    )
     remaining = crm.remaining_records(customer)
     assert "interactions" not in remaining and remaining["invoices"] == 12
     assert crm.get_profile(customer).status == "closed"  # type: ignore[union-attr]
 
-    restored = run(world.activities.restore_customer, world.step(case_id, customer, "reactivated", bundle_id))
+    restored = run(
+        world.activities.restore_customer, world.step(case_id, customer, "reactivated", bundle_id)
+    )
     assert restored["interactions"] == 6 and restored["portal_users_enabled"] == 1
-    assert run(world.activities.restore_customer, world.step(case_id, customer, "reactivated", bundle_id))[
-        "portal_users_enabled"] == 0
+    assert (
+        run(
+            world.activities.restore_customer,
+            world.step(case_id, customer, "reactivated", bundle_id),
+        )["portal_users_enabled"]
+        == 0
+    )
     assert crm.get_profile(customer).status == "active"  # type: ignore[union-attr]
     assert crm.access_grants(customer).enabled_portal_users == 1
     assert crm.access_grants(customer).active_api_keys == 0  # keys stay revoked
@@ -108,7 +148,10 @@ def test_deletion_verification_finds_leftovers(world: World) -> None:
     customer = world.customer()
     case_id = world.case(customer)
     bundle_id = str(uuid.uuid4())
-    run(world.activities.backup_customer_data, world.step(case_id, customer, "backup_created", bundle_id))
+    run(
+        world.activities.backup_customer_data,
+        world.step(case_id, customer, "backup_created", bundle_id),
+    )
     world.activities.crm.delete_customer(customer)
     with pytest.raises(ApplicationError) as exc:
         run(world.activities.verify_deletion, world.step(case_id, customer, "deletion_verified"))
@@ -122,8 +165,10 @@ def test_terms_come_from_policy_and_tier(world: World) -> None:
     assert terms.retention.days == 3 * 365
     standard = run(world.activities.resolve_case_terms, TermsRequest(world.customer(), "standard"))
     assert not standard.four_eyes
-    for request, kind in [(TermsRequest("ghost", "standard"), "UnknownCustomer"),
-                          (TermsRequest(high, "nope"), "UnknownPolicy")]:
+    for request, kind in [
+        (TermsRequest("ghost", "standard"), "UnknownCustomer"),
+        (TermsRequest(high, "nope"), "UnknownPolicy"),
+    ]:
         with pytest.raises(ApplicationError) as exc:
             run(world.activities.resolve_case_terms, request)
         assert exc.value.type == kind and exc.value.non_retryable

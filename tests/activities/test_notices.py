@@ -16,18 +16,31 @@ from tests.activities.conftest import World, audit
 from tests.support import MailSink, free_port
 
 
-def notice(world: World, customer: str, case_id: str, kind: NoticeKind, notice_id: str | None = None) -> SendNotice:
+def notice(
+    world: World, customer: str, case_id: str, kind: NoticeKind, notice_id: str | None = None
+) -> SendNotice:
     now = datetime.now(UTC)
-    return SendNotice(notice_id or str(uuid.uuid4()), case_id, customer, kind, Trigger.PAYMENT_ARREARS,
-                      audit("notice_sent"), effective_at=now + timedelta(days=30),
-                      retention_end=now + timedelta(days=3 * 365))
+    return SendNotice(
+        notice_id or str(uuid.uuid4()),
+        case_id,
+        customer,
+        kind,
+        Trigger.PAYMENT_ARREARS,
+        audit("notice_sent"),
+        effective_at=now + timedelta(days=30),
+        retention_end=now + timedelta(days=3 * 365),
+    )
 
 
 @pytest.mark.parametrize(
     ("kind", "subject", "phrase"),
     [
         (NoticeKind.WIN_BACK, "We'd like to keep you", "want to stay"),
-        (NoticeKind.ADVANCE_NOTICE, "will be closed on", "invoices on your account have remained unpaid"),
+        (
+            NoticeKind.ADVANCE_NOTICE,
+            "will be closed on",
+            "invoices on your account have remained unpaid",
+        ),
         (NoticeKind.CLOSED, "is closed", "What we keep"),
         (NoticeKind.REACTIVATED, "Welcome back", "restored"),
     ],
@@ -39,7 +52,9 @@ async def test_each_notice_arrives_with_text_and_html(
     case_id = world.case(customer)
     message = notice(world, customer, case_id, kind)
     assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
-    assert await ActivityEnvironment().run(world.activities.send_notice, message) is True  # retry: no resend
+    assert (
+        await ActivityEnvironment().run(world.activities.send_notice, message) is True
+    )  # retry: no resend
     assert len(mail.messages) == 1
     received = mail.messages[0]
     assert subject in str(received["Subject"])
@@ -63,7 +78,9 @@ class Flaky(MailSink):
 
 
 class Refusing(MailSink):
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
         return "550 No such mailbox"
 
 

@@ -17,15 +17,25 @@ def new_customer(stack: Stack, tier: ValueTier = ValueTier.STANDARD) -> str:
     customer_id = f"it-{uuid.uuid4().hex[:8]}"
     db = stack.db
     with db.session() as session:
-        add_customer(session, customer_id, name=f"Integration {customer_id}", owner="li.na@example.com",
-                     value_tier=tier)
+        add_customer(
+            session,
+            customer_id,
+            name=f"Integration {customer_id}",
+            owner="li.na@example.com",
+            value_tier=tier,
+        )
     db.engine.dispose()
     return customer_id
 
 
 def open_case(api: httpx.Client, customer_id: str, **extra: Any) -> dict[str, Any]:
-    body = {"customer_id": customer_id, "trigger": "inactivity", "evidence": {"inactive_days": 400},
-            "policy": "demo", **extra}
+    body = {
+        "customer_id": customer_id,
+        "trigger": "inactivity",
+        "evidence": {"inactive_days": 400},
+        "policy": "demo",
+        **extra,
+    }
     response = api.post("/api/cases", json=body)
     assert response.status_code == 201, response.text
     return dict(response.json())
@@ -50,8 +60,14 @@ def open_task(api: httpx.Client, case_id: str, kind: str, timeout: float = 60) -
     return dict(poll(fetch, f"an open {kind} task", timeout))
 
 
-def wait_case(api: httpx.Client, case_id: str, *, stage: str | None = None, outcome: str | None = None,
-              timeout: float = 120) -> dict[str, Any]:
+def wait_case(
+    api: httpx.Client,
+    case_id: str,
+    *,
+    stage: str | None = None,
+    outcome: str | None = None,
+    timeout: float = 120,
+) -> dict[str, Any]:
     def fetch() -> dict[str, Any] | None:
         response = api.get(f"/api/cases/{case_id}")
         if response.status_code != 200:

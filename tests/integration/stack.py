@@ -54,8 +54,9 @@ class Stack:
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.procs[name] = proc
         return proc
 
@@ -68,8 +69,11 @@ class Stack:
         proc.wait()
 
     def client(self, role: str = "admin") -> httpx.Client:
-        return httpx.Client(base_url=self.api_url, timeout=30,
-                            headers={"Authorization": f"Bearer {self.tokens[role]}"})
+        return httpx.Client(
+            base_url=self.api_url,
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.tokens[role]}"},
+        )
 
     def stop(self) -> None:
         for proc in reversed(list(self.procs.values())):
@@ -99,8 +103,16 @@ def start_stack(root: Path) -> Iterator[Stack]:
         "CLOSEOUT_MAIL_CATCHER_DIR": str(root / "mailbox"),
         "PYTHONUNBUFFERED": "1",
     }
-    stack = Stack(root, env, f"http://127.0.0.1:{api_port}", f"127.0.0.1:{temporal_port}",
-                  database_url, root / "archive", mail, controller=controller)
+    stack = Stack(
+        root,
+        env,
+        f"http://127.0.0.1:{api_port}",
+        f"127.0.0.1:{temporal_port}",
+        database_url,
+        root / "archive",
+        mail,
+        controller=controller,
+    )
     try:
         upgrade(database_url)
         db = Database.from_url(database_url)
@@ -111,16 +123,43 @@ def start_stack(root: Path) -> Iterator[Stack]:
             "compliance": create_token(db, "kim@example.com", Role.COMPLIANCE_OFFICER),
         }
         db.engine.dispose()
-        stack._spawn("temporal", [
-            str(VENV_BIN / "temporal"), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-            "--port", str(temporal_port), "--http-port", str(free_port()),
-            "--metrics-port", str(free_port()), "--db-filename", str(root / "temporal.db"),
-            "--log-level", "error",
-        ])
+        stack._spawn(
+            "temporal",
+            [
+                str(VENV_BIN / "temporal"),
+                "server",
+                "start-dev",
+                "--headless",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(temporal_port),
+                "--http-port",
+                str(free_port()),
+                "--metrics-port",
+                str(free_port()),
+                "--db-filename",
+                str(root / "temporal.db"),
+                "--log-level",
+                "error",
+            ],
+        )
         _wait(lambda: _port_open(temporal_port), "Temporal dev server")
         stack.start_worker()
-        stack._spawn("api", [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-                             "--host", "127.0.0.1", "--port", str(api_port)])
+        stack._spawn(
+            "api",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(api_port),
+            ],
+        )
 
         def healthy() -> bool:
             try:

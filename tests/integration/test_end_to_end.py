@@ -31,9 +31,18 @@ def test_case_runs_from_trigger_to_deletion(stack: Stack) -> None:
 
         assert final["stage"] == "closed"
         actions = [e["action"] for e in final["timeline"]]
-        for step in ["case_opened", "task_decided", "backup_created", "backup_verified", "access_revoked",
-                     "access_revocation_verified", "customer_archived", "customer_data_deleted",
-                     "deletion_verified", "case_closed"]:
+        for step in [
+            "case_opened",
+            "task_decided",
+            "backup_created",
+            "backup_verified",
+            "access_revoked",
+            "access_revocation_verified",
+            "customer_archived",
+            "customer_data_deleted",
+            "deletion_verified",
+            "case_closed",
+        ]:
             assert step in actions, step
         decided = [e for e in final["timeline"] if e["action"] == "task_decided"]
         assert {e["actor"] for e in decided} == {"li.na@example.com"}
@@ -51,32 +60,55 @@ def test_opening_errors_are_explained(stack: Stack) -> None:
     customer = new_customer(stack)
     with stack.client("owner") as api:
         case_id = open_case(api, customer)["case_id"]
-        again = api.post("/api/cases", json={"customer_id": customer, "trigger": "manual",
-                                             "evidence": {"reason": "again"}})
+        again = api.post(
+            "/api/cases",
+            json={"customer_id": customer, "trigger": "manual", "evidence": {"reason": "again"}},
+        )
         assert again.status_code == 409 and again.json()["case_id"] == case_id
         assert case_id in again.json()["detail"]
 
-        unknown = api.post("/api/cases", json={"customer_id": "no-such", "trigger": "fraud",
-                                               "evidence": {"case_reference": "F-1"}})
+        unknown = api.post(
+            "/api/cases",
+            json={
+                "customer_id": "no-such",
+                "trigger": "fraud",
+                "evidence": {"case_reference": "F-1"},
+            },
+        )
         assert unknown.status_code == 404 and "no-such" in unknown.json()["detail"]
 
         bad_trigger = api.post("/api/cases", json={"customer_id": customer, "trigger": "boredom"})
         assert bad_trigger.status_code == 422
         assert bad_trigger.json()["detail"][0]["loc"] == ["body", "trigger"]
 
-        bad_evidence = api.post("/api/cases", json={"customer_id": customer, "trigger": "payment_arrears",
-                                                    "evidence": {"invoice_ids": [], "days_overdue": -1}})
+        bad_evidence = api.post(
+            "/api/cases",
+            json={
+                "customer_id": customer,
+                "trigger": "payment_arrears",
+                "evidence": {"invoice_ids": [], "days_overdue": -1},
+            },
+        )
         assert bad_evidence.status_code == 422
         locs = {tuple(e["loc"]) for e in bad_evidence.json()["detail"]}
         assert ("body", "evidence", "invoice_ids") in locs
         assert ("body", "evidence", "days_overdue") in locs
         assert ("body", "evidence", "overdue_amount_cents") in locs
 
-        manual = api.post("/api/cases", json={"customer_id": customer, "trigger": "manual", "evidence": {}})
+        manual = api.post(
+            "/api/cases", json={"customer_id": customer, "trigger": "manual", "evidence": {}}
+        )
         assert manual.status_code == 422
 
-        bad_policy = api.post("/api/cases", json={"customer_id": customer, "trigger": "fraud",
-                                                  "evidence": {"case_reference": "F"}, "policy": "nope"})
+        bad_policy = api.post(
+            "/api/cases",
+            json={
+                "customer_id": customer,
+                "trigger": "fraud",
+                "evidence": {"case_reference": "F"},
+                "policy": "nope",
+            },
+        )
         assert bad_policy.status_code == 422 and "unknown policy" in bad_policy.json()["detail"]
 
         api.post(f"/api/cases/{case_id}/cancel", json={"reason": "test over"})
@@ -97,7 +129,9 @@ def test_decisions_are_validated_by_the_workflow(stack: Stack) -> None:
         approval = open_task(api, case_id, "approval")
         no_comment = decide(api, approval["id"], "reject")
         assert no_comment.status_code == 422 and "comment" in no_comment.json()["detail"]
-        past = decide(api, approval["id"], "defer", comment="later", defer_until="2020-01-01T00:00:00Z")
+        past = decide(
+            api, approval["id"], "defer", comment="later", defer_until="2020-01-01T00:00:00Z"
+        )
         assert past.status_code == 422 and "future" in past.json()["detail"]
         with stack.client("compliance") as officer:
             assert decide(officer, approval["id"], "approve").status_code == 403
@@ -117,8 +151,10 @@ def test_roles_and_authentication(stack: Stack) -> None:
     forged = httpx.get(f"{stack.api_url}/api/cases", headers={"Authorization": "Bearer cot_forged"})
     assert forged.status_code == 401
     with stack.client("compliance") as officer:
-        refused = officer.post("/api/cases", json={"customer_id": customer, "trigger": "fraud",
-                                                   "evidence": {"case_reference": "F"}})
+        refused = officer.post(
+            "/api/cases",
+            json={"customer_id": customer, "trigger": "fraud", "evidence": {"case_reference": "F"}},
+        )
         assert refused.status_code == 403 and "compliance_officer" in refused.json()["detail"]
         assert officer.get("/api/cases").status_code == 200
     with stack.client("owner") as api:
@@ -126,19 +162,26 @@ def test_roles_and_authentication(stack: Stack) -> None:
         hold = api.post(f"/api/cases/{case_id}/legal-holds", json={"reason": "dispute"})
         assert hold.status_code == 403
         with stack.client("compliance") as officer:
-            placed = officer.post(f"/api/cases/{case_id}/legal-holds",
-                                  json={"reason": "litigation", "reference": "LIT-9"})
+            placed = officer.post(
+                f"/api/cases/{case_id}/legal-holds",
+                json={"reason": "litigation", "reference": "LIT-9"},
+            )
             assert placed.status_code == 201, placed.text
             hold_id = placed.json()["hold_id"]
             case = api.get(f"/api/cases/{case_id}").json()
             assert [h["id"] for h in case["legal_holds"] if h["active"]] == [hold_id]
-            unknown = officer.post(f"/api/cases/{case_id}/legal-holds/nope/release", json={"reason": "x"})
+            unknown = officer.post(
+                f"/api/cases/{case_id}/legal-holds/nope/release", json={"reason": "x"}
+            )
             assert unknown.status_code == 404
-            released = officer.post(f"/api/cases/{case_id}/legal-holds/{hold_id}/release",
-                                    json={"reason": "settled"})
+            released = officer.post(
+                f"/api/cases/{case_id}/legal-holds/{hold_id}/release", json={"reason": "settled"}
+            )
             assert released.status_code == 202
-            early = officer.post(f"/api/cases/{case_id}/retention",
-                                 json={"reason": "x", "retention_end": "2030-01-01T00:00:00Z"})
+            early = officer.post(
+                f"/api/cases/{case_id}/retention",
+                json={"reason": "x", "retention_end": "2030-01-01T00:00:00Z"},
+            )
             assert early.status_code == 409 and "during retention" in early.json()["detail"]
         cancelled = api.post(f"/api/cases/{case_id}/cancel", json={"reason": "paid in full"})
         assert cancelled.status_code == 202 and cancelled.json()["outcome"] == "cancelled"

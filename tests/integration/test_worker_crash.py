@@ -33,8 +33,13 @@ def crash_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def _add_history(stack: Stack, customer_id: str) -> None:
     now = datetime.now(UTC)
     rows = [
-        {"id": f"{customer_id}-h{i}", "customer_id": customer_id, "at": now - timedelta(minutes=i),
-         "channel": "email", "summary": f"Follow-up call {i} about the quarterly order plan"}
+        {
+            "id": f"{customer_id}-h{i}",
+            "customer_id": customer_id,
+            "at": now - timedelta(minutes=i),
+            "channel": "email",
+            "summary": f"Follow-up call {i} about the quarterly order plan",
+        }
         for i in range(INTERACTIONS)
     ]
     db = stack.db
@@ -51,8 +56,10 @@ async def _backup_running(stack: Stack, workflow_id: str) -> bool:
     while time.monotonic() < deadline:
         description = await client.get_workflow_handle(workflow_id).describe()
         for pending in description.raw_description.pending_activities:
-            if (pending.activity_type.name == "backup_customer_data"
-                    and pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED):
+            if (
+                pending.activity_type.name == "backup_customer_data"
+                and pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            ):
                 return True
         await asyncio.sleep(0.02)
     return False
@@ -78,7 +85,9 @@ def test_killed_worker_during_backup_is_replaced(crash_stack: Stack) -> None:
         assert len(bundles) == 1, bundles
         db = stack.db
         with db.session() as session:
-            records = session.exec(select(ArchiveBundleRecord).where(ArchiveBundleRecord.case_id == case_id)).all()
+            records = session.exec(
+                select(ArchiveBundleRecord).where(ArchiveBundleRecord.case_id == case_id)
+            ).all()
         db.engine.dispose()
         assert len(records) == 1 and records[0].verified_at is not None
         assert records[0].record_counts["interactions"] >= INTERACTIONS
@@ -86,13 +95,19 @@ def test_killed_worker_during_backup_is_replaced(crash_stack: Stack) -> None:
 
     assert backup_done_before_kill == 0, "the kill landed after the backup finished"
     assert _count(stack, case_id, "backup_created") == 1
-    closed = [m for m in stack.mail.messages if customer in str(m["To"]) and "is closed" in str(m["Subject"])]
+    closed = [
+        m
+        for m in stack.mail.messages
+        if customer in str(m["To"]) and "is closed" in str(m["Subject"])
+    ]
     assert len(closed) == 1
 
 
 def _count(stack: Stack, case_id: str, action: str) -> int:
     db = stack.db
     with db.session() as session:
-        rows = session.exec(select(AuditEvent).where(AuditEvent.case_id == case_id, AuditEvent.action == action)).all()
+        rows = session.exec(
+            select(AuditEvent).where(AuditEvent.case_id == case_id, AuditEvent.action == action)
+        ).all()
     db.engine.dispose()
     return len(rows)

@@ -24,7 +24,16 @@ from closeout.contracts import (
 )
 from closeout.db import Database
 from closeout.demo import SHAPES, add_customer
-from closeout.domain import DEFAULT_CHURN_CLASS, ChurnClass, Role, Stage, TaskDecision, TaskKind, Trigger, ValueTier
+from closeout.domain import (
+    DEFAULT_CHURN_CLASS,
+    ChurnClass,
+    Role,
+    Stage,
+    TaskDecision,
+    TaskKind,
+    Trigger,
+    ValueTier,
+)
 from closeout.settings import Settings
 from closeout.temporal import DATA_CONVERTER
 from tests.support import VENV_BIN, MailSink, eventually
@@ -58,11 +67,19 @@ class Harness:
     task_queue: str
     cases: CaseRepository
 
-    def add_customer(self, tier: ValueTier = ValueTier.STANDARD, trigger: Trigger | None = None) -> str:
+    def add_customer(
+        self, tier: ValueTier = ValueTier.STANDARD, trigger: Trigger | None = None
+    ) -> str:
         customer_id = f"cust-{uuid.uuid4().hex[:10]}"
         with self.db.session() as session:
-            add_customer(session, customer_id, name=f"Customer {customer_id}", owner=OWNER,
-                         value_tier=tier, shape=SHAPES[trigger])
+            add_customer(
+                session,
+                customer_id,
+                name=f"Customer {customer_id}",
+                owner=OWNER,
+                value_tier=tier,
+                shape=SHAPES[trigger],
+            )
         return customer_id
 
     async def start(
@@ -83,20 +100,27 @@ class Harness:
             evidence={"inactive_days": 400},
         )
         return await self.client.start_workflow(
-            CloseCustomerWorkflow.run, case, id=case_workflow_id(customer_id), task_queue=self.task_queue
+            CloseCustomerWorkflow.run,
+            case,
+            id=case_workflow_id(customer_id),
+            task_queue=self.task_queue,
         )
 
     async def status(self, handle: WorkflowHandle[CloseCustomerWorkflow, object]) -> CaseStatus:
         return await handle.query(CloseCustomerWorkflow.status)
 
-    async def task(self, handle: WorkflowHandle[CloseCustomerWorkflow, object], kind: TaskKind) -> TaskView:
+    async def task(
+        self, handle: WorkflowHandle[CloseCustomerWorkflow, object], kind: TaskKind
+    ) -> TaskView:
         async def pending() -> TaskView | None:
             status = await self.status(handle)
             return next((t for t in status.pending_tasks if t.kind is kind), None)
 
         return await eventually(pending, what=f"a pending {kind} task")
 
-    async def stage(self, handle: WorkflowHandle[CloseCustomerWorkflow, object], stage: Stage) -> CaseStatus:
+    async def stage(
+        self, handle: WorkflowHandle[CloseCustomerWorkflow, object], stage: Stage
+    ) -> CaseStatus:
         async def reached() -> CaseStatus | None:
             status = await self.status(handle)
             return status if status.stage is stage else None
@@ -115,7 +139,9 @@ class Harness:
         task = await self.task(handle, kind)
         return await handle.execute_update(
             CloseCustomerWorkflow.decide,
-            DecisionRequest(task.task_id, decision, actor, comment=comment, defer_until=defer_until),
+            DecisionRequest(
+                task.task_id, decision, actor, comment=comment, defer_until=defer_until
+            ),
         )
 
     async def approve_closure(self, handle: WorkflowHandle[CloseCustomerWorkflow, object]) -> None:
@@ -130,10 +156,13 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(time_env: WorkflowEnvironment, settings: Settings, db: Database,
-                  mail: MailSink) -> AsyncIterator[Harness]:
+async def harness(
+    time_env: WorkflowEnvironment, settings: Settings, db: Database, mail: MailSink
+) -> AsyncIterator[Harness]:
     task_queue = f"test-{uuid.uuid4()}"
     with ThreadPoolExecutor(max_workers=32) as executor:
         worker = build_worker(time_env.client, build_activities(settings, db), executor, task_queue)
         async with worker:
-            yield Harness(time_env, time_env.client, db, mail, settings, task_queue, CaseRepository(db))
+            yield Harness(
+                time_env, time_env.client, db, mail, settings, task_queue, CaseRepository(db)
+            )

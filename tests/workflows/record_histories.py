@@ -34,10 +34,13 @@ Handle = WorkflowHandle[CloseCustomerWorkflow, object]
 async def deleted_with_hold(h: Harness, handle: Handle) -> None:
     await h.approve_closure(handle)
     await h.stage(handle, Stage.RETENTION)
-    placed = await handle.execute_update(CloseCustomerWorkflow.place_legal_hold, HoldRequest("audit", COMPLIANCE))
+    placed = await handle.execute_update(
+        CloseCustomerWorkflow.place_legal_hold, HoldRequest("audit", COMPLIANCE)
+    )
     assert placed.hold_id
     await handle.execute_update(
-        CloseCustomerWorkflow.release_legal_hold, HoldReleaseRequest(placed.hold_id, "done", COMPLIANCE)
+        CloseCustomerWorkflow.release_legal_hold,
+        HoldReleaseRequest(placed.hold_id, "done", COMPLIANCE),
     )
 
 
@@ -46,13 +49,17 @@ async def four_eyes_then_cancelled(h: Harness, handle: Handle) -> None:
     await h.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE)
     await h.decide(handle, TaskKind.SECOND_APPROVAL, TaskDecision.APPROVE, actor=MANAGER_ACTOR)
     await h.stage(handle, Stage.AWAITING_EFFECTIVE_DATE)
-    await handle.execute_update(CloseCustomerWorkflow.cancel, CancelRequest("customer paid", OWNER_ACTOR))
+    await handle.execute_update(
+        CloseCustomerWorkflow.cancel, CancelRequest("customer paid", OWNER_ACTOR)
+    )
 
 
 async def reactivated(h: Harness, handle: Handle) -> None:
     await h.approve_closure(handle)
     await h.stage(handle, Stage.RETENTION)
-    await handle.execute_update(CloseCustomerWorkflow.reactivate, ReactivateRequest("came back", OWNER_ACTOR))
+    await handle.execute_update(
+        CloseCustomerWorkflow.reactivate, ReactivateRequest("came back", OWNER_ACTOR)
+    )
 
 
 SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None]]]] = {
@@ -72,12 +79,15 @@ async def main() -> None:
         settings = make_settings(root, url, sink)
         db = Database.from_url(url)
         env = await WorkflowEnvironment.start_time_skipping(
-            data_converter=DATA_CONVERTER, test_server_existing_path=str(VENV_BIN / "temporal-test-server")
+            data_converter=DATA_CONVERTER,
+            test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
         )
         try:
             with ThreadPoolExecutor(max_workers=32) as executor:
                 queue = f"record-{uuid.uuid4()}"
-                async with build_worker(env.client, build_activities(settings, db), executor, queue):
+                async with build_worker(
+                    env.client, build_activities(settings, db), executor, queue
+                ):
                     h = Harness(env, env.client, db, sink, settings, queue, CaseRepository(db))
                     for name, (tier, drive) in SCENARIOS.items():
                         handle = await h.start(h.add_customer(tier=tier))

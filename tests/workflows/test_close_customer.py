@@ -50,7 +50,9 @@ def notice_kinds(h: Harness, case_id: str) -> list[str]:
 async def test_won_back_by_the_owner_ends_retained(harness: Harness) -> None:
     customer = harness.add_customer()
     handle = await harness.start(customer)
-    await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.RETAINED, comment="discount agreed")
+    await harness.decide(
+        handle, TaskKind.WIN_BACK, TaskDecision.RETAINED, comment="discount agreed"
+    )
     result: CaseResult = await handle.result()
 
     assert result.outcome is Outcome.RETAINED
@@ -82,8 +84,14 @@ async def test_approved_case_is_deleted_after_three_years(harness: Harness) -> N
     status = await harness.stage(handle, Stage.RETENTION)
     assert status.retention_end is not None
     case_id = status.case_id
-    archived_at = next(e.at for e in harness.cases.case_audit(case_id) if e.action == "customer_archived")
-    assert timedelta(days=3 * 365 - 1) < status.retention_end - archived_at <= timedelta(days=3 * 365, minutes=1)
+    archived_at = next(
+        e.at for e in harness.cases.case_audit(case_id) if e.action == "customer_archived"
+    )
+    assert (
+        timedelta(days=3 * 365 - 1)
+        < status.retention_end - archived_at
+        <= timedelta(days=3 * 365, minutes=1)
+    )
     # While retained: closed, access revoked, minimised, one verified bundle.
     profile = crm.get_profile(customer)
     assert profile is not None and profile.status == "closed"
@@ -94,19 +102,31 @@ async def test_approved_case_is_deleted_after_three_years(harness: Harness) -> N
     result: CaseResult = await handle.result()
     assert result.outcome is Outcome.DELETED
     deleted_at = next(
-        e.at for e in harness.cases.case_audit(result.case_id) if e.action == "customer_data_deleted"
+        e.at
+        for e in harness.cases.case_audit(result.case_id)
+        if e.action == "customer_data_deleted"
     )
     assert deleted_at >= status.retention_end
     assert crm.remaining_records(customer) == {}
     assert FilesystemArchiveStore(harness.settings.archive_dir).keys(f"{customer}/") == []
     actions = harness.actions(result.case_id)
-    for step in ["case_opened", "backup_created", "backup_verified", "access_revoked",
-                 "access_revocation_verified", "customer_archived", "customer_data_deleted",
-                 "deletion_verified", "case_closed"]:
+    for step in [
+        "case_opened",
+        "backup_created",
+        "backup_verified",
+        "access_revoked",
+        "access_revocation_verified",
+        "customer_archived",
+        "customer_data_deleted",
+        "deletion_verified",
+        "case_closed",
+    ]:
         assert step in actions, step
     assert actions.index("backup_verified") < actions.index("access_revoked")
     assert notice_kinds(harness, result.case_id) == [
-        NoticeKind.WIN_BACK, NoticeKind.ADVANCE_NOTICE, NoticeKind.CLOSED
+        NoticeKind.WIN_BACK,
+        NoticeKind.ADVANCE_NOTICE,
+        NoticeKind.CLOSED,
     ]
     closed = next(m for m in harness.mail.messages if "is closed" in str(m["Subject"]))
     assert {"text/plain", "text/html"} <= set(harness.mail.parts(closed))
@@ -151,7 +171,8 @@ async def test_second_decision_and_unknown_task_are_refused(harness: Harness) ->
 
     with pytest.raises(WorkflowUpdateFailedError) as again:
         await handle.execute_update(
-            CloseCustomerWorkflow.decide, DecisionRequest(task.task_id, TaskDecision.RETAINED, OWNER_ACTOR)
+            CloseCustomerWorkflow.decide,
+            DecisionRequest(task.task_id, TaskDecision.RETAINED, OWNER_ACTOR),
         )
     assert update_error(again)[0] == "TaskAlreadyDecided"
     with pytest.raises(WorkflowUpdateFailedError) as unknown:
@@ -170,12 +191,22 @@ async def test_deferred_then_approved(harness: Harness) -> None:
     await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
     now = await harness.env.get_current_time()
     with pytest.raises(WorkflowUpdateFailedError) as past:
-        await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.DEFER, comment="later",
-                             defer_until=now - timedelta(days=1))
+        await harness.decide(
+            handle,
+            TaskKind.APPROVAL,
+            TaskDecision.DEFER,
+            comment="later",
+            defer_until=now - timedelta(days=1),
+        )
     assert update_error(past) == ("InvalidDecision", "the defer date must be in the future")
     first = await harness.task(handle, TaskKind.APPROVAL)
-    await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.DEFER, comment="talk after audit",
-                         defer_until=now + timedelta(days=5))
+    await harness.decide(
+        handle,
+        TaskKind.APPROVAL,
+        TaskDecision.DEFER,
+        comment="talk after audit",
+        defer_until=now + timedelta(days=5),
+    )
     await harness.env.sleep(timedelta(days=6))
     second = await harness.task(handle, TaskKind.APPROVAL)
     assert second.task_id != first.task_id
@@ -200,7 +231,9 @@ async def test_high_value_customer_needs_a_second_approver(harness: Harness) -> 
         await harness.decide(handle, TaskKind.SECOND_APPROVAL, TaskDecision.APPROVE)
     assert update_error(same_person)[0] == "FourEyes"
     assert (await harness.status(handle)).stage is Stage.APPROVAL
-    await harness.decide(handle, TaskKind.SECOND_APPROVAL, TaskDecision.APPROVE, actor=MANAGER_ACTOR)
+    await harness.decide(
+        handle, TaskKind.SECOND_APPROVAL, TaskDecision.APPROVE, actor=MANAGER_ACTOR
+    )
     await harness.stage(handle, Stage.AWAITING_EFFECTIVE_DATE)
     await handle.terminate("test over")
 
@@ -224,7 +257,9 @@ async def test_objection_goes_to_the_owner_and_can_keep_the_customer(harness: Ha
     # The effective date passes, but the closure waits for the objection's review.
     await harness.env.sleep(timedelta(days=40))
     assert (await harness.status(handle)).stage is Stage.AWAITING_EFFECTIVE_DATE
-    await harness.decide(handle, TaskKind.OBJECTION_REVIEW, TaskDecision.REJECT, comment="payment found")
+    await harness.decide(
+        handle, TaskKind.OBJECTION_REVIEW, TaskDecision.REJECT, comment="payment found"
+    )
     result: CaseResult = await handle.result()
     assert result.outcome is Outcome.REJECTED
     assert ReferenceCrm(harness.db).get_profile(customer).status == "active"  # type: ignore[union-attr]
@@ -260,7 +295,9 @@ async def test_cancel_refused_once_access_is_revoked(harness: Harness) -> None:
     await harness.approve_closure(handle)
     await harness.stage(handle, Stage.RETENTION)
     with pytest.raises(WorkflowUpdateFailedError) as late:
-        await handle.execute_update(CloseCustomerWorkflow.cancel, CancelRequest("too late", OWNER_ACTOR))
+        await handle.execute_update(
+            CloseCustomerWorkflow.cancel, CancelRequest("too late", OWNER_ACTOR)
+        )
     assert update_error(late)[0] == "WrongStage"
     await handle.terminate("test over")
 
@@ -303,13 +340,16 @@ async def test_retention_end_can_be_changed(harness: Harness) -> None:
     now = await harness.env.get_current_time()
     new_end = now + timedelta(days=10)
     changed = await handle.execute_update(
-        CloseCustomerWorkflow.change_retention, RetentionChange(new_end, "category policy", COMPLIANCE)
+        CloseCustomerWorkflow.change_retention,
+        RetentionChange(new_end, "category policy", COMPLIANCE),
     )
     assert changed.retention_end == new_end
     result: CaseResult = await handle.result()
     assert result.outcome is Outcome.DELETED
     deleted_at = next(
-        e.at for e in harness.cases.case_audit(result.case_id) if e.action == "customer_data_deleted"
+        e.at
+        for e in harness.cases.case_audit(result.case_id)
+        if e.action == "customer_data_deleted"
     )
     assert new_end <= deleted_at < now + timedelta(days=30)
     case = harness.cases.get_case(result.case_id)
@@ -324,17 +364,25 @@ async def test_reactivation_restores_from_the_archive(harness: Harness) -> None:
     await harness.approve_closure(handle)
     await harness.stage(handle, Stage.RETENTION)
     with harness.db.session() as session:
-        assert session.exec(select(CrmInteraction).where(CrmInteraction.customer_id == customer)).all() == []
+        assert (
+            session.exec(select(CrmInteraction).where(CrmInteraction.customer_id == customer)).all()
+            == []
+        )
     result = await handle.execute_update(
-        CloseCustomerWorkflow.reactivate, ReactivateRequest("customer signed a new contract", OWNER_ACTOR)
+        CloseCustomerWorkflow.reactivate,
+        ReactivateRequest("customer signed a new contract", OWNER_ACTOR),
     )
     assert result.outcome is Outcome.REACTIVATED
     final: CaseResult = await handle.result()
     assert final.outcome is Outcome.REACTIVATED
     assert crm.get_profile(customer).status == "active"  # type: ignore[union-attr]
     with harness.db.session() as session:
-        assert session.exec(select(CrmInteraction).where(CrmInteraction.customer_id == customer)).all()
-        users = session.exec(select(CrmPortalUser).where(CrmPortalUser.customer_id == customer)).all()
+        assert session.exec(
+            select(CrmInteraction).where(CrmInteraction.customer_id == customer)
+        ).all()
+        users = session.exec(
+            select(CrmPortalUser).where(CrmPortalUser.customer_id == customer)
+        ).all()
         assert users and all(u.enabled for u in users)
     assert FilesystemArchiveStore(harness.settings.archive_dir).keys(f"{customer}/") == []
     assert NoticeKind.REACTIVATED in notice_kinds(harness, final.case_id)

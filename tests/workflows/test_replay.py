@@ -20,12 +20,17 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 def test_histories_are_stored() -> None:
-    assert {p.stem for p in HISTORIES} >= {"deleted_with_hold", "four_eyes_then_cancelled", "reactivated"}
+    assert {p.stem for p in HISTORIES} >= {
+        "deleted_with_hold",
+        "four_eyes_then_cancelled",
+        "reactivated",
+    }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json("close-customer-replay", json.loads(path.read_text()))
+    stored = json.loads(path.read_text())  # noqa: ASYNC240 - a small file, read once
+    history = WorkflowHistory.from_json("close-customer-replay", stored)
     replayer = Replayer(workflows=[CloseCustomerWorkflow], data_converter=DATA_CONVERTER)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
