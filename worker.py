@@ -57,7 +57,7 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=activity_functions(activities),
         activity_executor=executor,
-        max_concurrent_activities=32,
+        max_concurrent_activities=executor._max_workers,
     )
 
 

@@ -94,6 +94,9 @@ VERIFY = StepOptions(
     ),
 )
 
+# workflow.patched ids: each guards a change to the commands a running case emits.
+PATCH_DECIDE_AFTER_RECORDED = "decide-after-task-recorded"
+
 # The group that gives the second approval for high-value customers.
 MANAGER_GROUP = "group:managers"
 HOLD_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})
@@ -118,6 +121,8 @@ class _Task:
     due_at: datetime | None
     decision: DecisionRequest | None = None
     closed: bool = False
+    # Set once the task's row exists: a decision is written only after it.
+    recorded: bool = False
 
 
 @workflow.defn
@@ -403,6 +408,9 @@ class CloseCustomerWorkflow:
         task.decision = req
         if task.kind is TaskKind.OBJECTION_REVIEW and req.decision is TaskDecision.REJECT:
             self.objection_rejected = True
+        if workflow.patched(PATCH_DECIDE_AFTER_RECORDED):
+            # Cases started before this patch closed the row as soon as the decision came in.
+            await workflow.wait_condition(lambda: task.recorded)
         await self._close_task(
             task,
             TaskStatus.DONE,
@@ -630,7 +638,7 @@ class CloseCustomerWorkflow:
             pending_tasks=[
                 TaskView(t.task_id, t.kind, t.assignee, t.created_at, t.due_at)
                 for t in self.tasks.values()
-                if not t.closed and t.decision is None
+                if t.recorded and not t.closed and t.decision is None
             ],
             legal_holds=list(self.holds.values()),
             effective_at=self.effective_at,
@@ -739,6 +747,7 @@ class CloseCustomerWorkflow:
                 note=note,
             ),
         )
+        task.recorded = True
         return task
 
     async def _close_task(

@@ -1,7 +1,7 @@
-"""Record the histories the replay tests guard: `python -m tests.workflows.record_histories`.
+"""Record histories for the replay tests: `python -m tests.workflows.record_histories SUFFIX`.
 
-Run it only when a workflow change is meant to be incompatible (a new workflow type); otherwise
-the stored histories must keep replaying, which is what `test_replay.py` checks.
+Histories are never re-recorded over old ones: a workflow change adds a new set (SUFFIX names
+it, e.g. the patch it introduces) and every older set must keep replaying.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None
 }
 
 
-async def main() -> None:
+async def main(suffix: str) -> None:
     HISTORIES.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -94,7 +94,7 @@ async def main() -> None:
                         await drive(h, handle)
                         await handle.result()
                         history = await handle.fetch_history()
-                        (HISTORIES / f"{name}.json").write_text(history.to_json())
+                        (HISTORIES / f"{name}{suffix}.json").write_text(history.to_json())
                         print(f"recorded {name}: {len(history.events)} events")
         finally:
             await env.shutdown()
@@ -102,4 +102,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    import sys
+
+    asyncio.run(main(f"-{sys.argv[1]}" if len(sys.argv) > 1 else ""))

@@ -14,17 +14,22 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from closeout.temporal import DATA_CONVERTER
-from workflows.close_customer import CloseCustomerWorkflow
+from workflows.close_customer import PATCH_DECIDE_AFTER_RECORDED, CloseCustomerWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 def test_histories_are_stored() -> None:
-    assert {p.stem for p in HISTORIES} >= {
-        "deleted_with_hold",
-        "four_eyes_then_cancelled",
-        "reactivated",
-    }
+    scenarios = {"deleted_with_hold", "four_eyes_then_cancelled", "reactivated"}
+    stored = {p.stem for p in HISTORIES}
+    assert stored >= scenarios  # recorded before any patch
+    assert stored >= {f"{s}-decide-after-recorded" for s in scenarios}
+
+
+def test_patched_histories_carry_the_patch_marker() -> None:
+    for path in HISTORIES:
+        if path.stem.endswith("-decide-after-recorded"):
+            assert PATCH_DECIDE_AFTER_RECORDED in path.read_text(), path.name
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -1,0 +1,63 @@
+"""A workflow with the close-customer case's shape and none of its work: the baseline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio import activity, workflow
+
+
+@dataclass(frozen=True)
+class BareShape:
+    """How many activities run before, between and after the two Updates and two timers."""
+
+    before_first_update: int
+    per_update: int
+    before_first_timer: int
+    before_second_timer: int
+    after_second_timer: int
+    first_timer: timedelta
+    second_timer: timedelta
+
+
+@activity.defn
+async def bare_step(n: int) -> int:
+    return n
+
+
+@workflow.defn
+class BareCaseWorkflow:
+    def __init__(self) -> None:
+        self.updates = 0
+        self.waiting = False
+
+    @workflow.run
+    async def run(self, shape: BareShape) -> int:
+        await self._steps(shape.before_first_update)
+        for expected in (1, 2):
+            self.waiting = True
+            await workflow.wait_condition(lambda e=expected: self.updates >= e)  # type: ignore[misc]
+            self.waiting = False
+        await self._steps(shape.before_first_timer)
+        await workflow.sleep(shape.first_timer)
+        await self._steps(shape.before_second_timer)
+        await workflow.sleep(shape.second_timer)
+        await self._steps(shape.after_second_timer)
+        return self.updates
+
+    async def _steps(self, count: int) -> None:
+        for n in range(count):
+            await workflow.execute_activity(
+                bare_step, n, start_to_close_timeout=timedelta(seconds=30)
+            )
+
+    @workflow.update
+    async def decide(self, per_update: int) -> int:
+        self.updates += 1
+        await self._steps(per_update)
+        return self.updates
+
+    @workflow.query
+    def waiting_for_update(self) -> bool:
+        return self.waiting

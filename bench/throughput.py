@@ -1,0 +1,247 @@
+"""Close-customer cases per second on the dev server, against a bare workflow of the same shape.
+
+    python bench/throughput.py [--cases 200] [--concurrency 50]
+
+Both run in the same process against the same Temporal dev server (SQLite, WAL). Each case:
+win-back failed and approval given through two Updates, a notice period and a retention timer,
+every activity real (SQLite read model and CRM, SMTP to a local aiosmtpd, archive on disk).
+The bare workflow runs as many no-op activities, two Updates and two timers of the same length.
+The last line is `ratio=<case rate / bare rate>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from bench.bare_workflow import BareCaseWorkflow, BareShape, bare_step
+from closeout.cases.repository import CaseRepository
+from closeout.contracts import Actor, CloseCustomerInput, DecisionRequest
+from closeout.db import Database, upgrade
+from closeout.demo import add_customer
+from closeout.domain import ChurnClass, Role, TaskDecision, TaskKind, Trigger
+from closeout.settings import PolicyConfig, Settings
+from closeout.temporal import DATA_CONVERTER
+from tests.support import VENV_BIN, free_port
+from worker import build_activities, build_worker
+from workflows.close_customer import CloseCustomerWorkflow
+
+NOTICE = timedelta(seconds=1)
+RETENTION = timedelta(seconds=1)
+POLL = 0.25  # seconds between status queries; each query costs the worker a workflow task
+OWNER = Actor("li.na@example.com", Role.ACCOUNT_MANAGER)
+SERVER_ARGS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+
+
+async def run_case(client: Client, queue: str, customer_id: str) -> None:
+    """One case, its two decisions given as soon as the workflow shows the task."""
+    case = CloseCustomerInput(
+        str(uuid.uuid4()), customer_id, Trigger.INACTIVITY, ChurnClass.NATURAL, "bench", "bench"
+    )
+    handle = await client.start_workflow(
+        CloseCustomerWorkflow.run, case, id=f"close-customer-{customer_id}", task_queue=queue
+    )
+    for kind, decision in (
+        (TaskKind.WIN_BACK, TaskDecision.FAILED),
+        (TaskKind.APPROVAL, TaskDecision.APPROVE),
+    ):
+        while True:
+            status = await handle.query(CloseCustomerWorkflow.status)
+            task = next((t for t in status.pending_tasks if t.kind is kind), None)
+            if task:
+                break
+            await asyncio.sleep(POLL)
+        await handle.execute_update(
+            CloseCustomerWorkflow.decide,
+            DecisionRequest(task.task_id, decision, OWNER, comment="bench"),
+        )
+    await handle.result()
+
+
+async def run_bare(client: Client, queue: str, shape: BareShape) -> None:
+    handle = await client.start_workflow(
+        BareCaseWorkflow.run, shape, id=f"bare-{uuid.uuid4()}", task_queue=queue
+    )
+    for _ in range(2):
+        while not await handle.query(BareCaseWorkflow.waiting_for_update):  # noqa: ASYNC110
+            await asyncio.sleep(POLL)
+        await handle.execute_update(BareCaseWorkflow.decide, shape.per_update)
+    await handle.result()
+
+
+async def measure(count: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def guarded(i: int) -> None:
+        async with gate:
+            await one(i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(guarded(i) for i in range(count)))
+    return count / (time.perf_counter() - started)
+
+
+async def case_shape(
+    client: Client, queue: str, customer_id: str, cases: CaseRepository
+) -> BareShape:
+    """Count a real case's activities around its Updates and timers, for the bare twin."""
+    await run_case(client, queue, customer_id)
+    history = await client.get_workflow_handle(f"close-customer-{customer_id}").fetch_history()
+    phases = [0]
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            phases[-1] += 1
+        elif event.event_type in (
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+            EventType.EVENT_TYPE_TIMER_STARTED,
+        ):
+            phases.append(0)
+    # phases: before win-back update, win-back update.., approval.., effective timer.., retention..
+    total = sum(phases)
+    per_update = 1
+    before_first = phases[0]
+    after = total - before_first - 2 * per_update
+    third = after // 3
+    return BareShape(before_first, per_update, third, third, after - 2 * third, NOTICE, RETENTION)
+
+
+def bench_settings(url: str, smtp_port: int, archive: Path) -> Settings:
+    policy = PolicyConfig(
+        win_back_window=timedelta(hours=1),
+        notice_period=NOTICE,
+        approval_due=timedelta(days=1),
+        retention=RETENTION,
+    )
+    return Settings(
+        dev_mode=True,
+        database_url=url,
+        smtp_port=smtp_port,
+        archive_dir=archive,
+        policies={"bench": policy},
+    )
+
+
+async def serve_workers(
+    address: str, queue: str, url: str, smtp_port: int, archive: Path, threads: int
+) -> None:
+    """The workers run in a process of their own, as they do in production."""
+    client = await Client.connect(address, data_converter=DATA_CONVERTER)
+    db = Database.from_url(url)
+    with ThreadPoolExecutor(max_workers=threads) as executor:
+        case_worker = build_worker(
+            client, build_activities(bench_settings(url, smtp_port, archive), db), executor, queue
+        )
+        bare_worker = Worker(
+            client,
+            task_queue=queue + "-bare",
+            workflows=[BareCaseWorkflow],
+            activities=[bare_step],
+            max_concurrent_activities=64,
+        )
+        await asyncio.gather(case_worker.run(), bare_worker.run())
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--threads", type=int, default=32, help="activity threads of the case worker"
+    )
+    parser.add_argument(
+        "--serve-workers",
+        nargs=4,
+        metavar=("ADDRESS", "QUEUE", "DB_URL", "SMTP_PORT"),
+        help=argparse.SUPPRESS,
+    )
+    parser.add_argument("--archive", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_workers:
+        address, queue, url, smtp_port = args.serve_workers
+        await serve_workers(address, queue, url, int(smtp_port), args.archive, args.threads)
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        url = f"sqlite:///{root}/closeout.db"
+        upgrade(url)
+        db = Database.from_url(url)
+        with db.session() as session:
+            for i in range(args.cases + 1):
+                add_customer(session, f"bench-{i:05d}", name=f"Bench {i}", owner=OWNER.name)
+        # The SMTP server runs in its own process, as a real one would.
+        smtp_port = free_port()
+        smtp = subprocess.Popen(  # noqa: ASYNC220 - a server process that outlives this call
+            [
+                sys.executable,
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                f"127.0.0.1:{smtp_port}",
+                "-c",
+                "aiosmtpd.handlers.Sink",
+            ]
+        )
+        env = await WorkflowEnvironment.start_local(
+            data_converter=DATA_CONVERTER,
+            dev_server_existing_path=str(VENV_BIN / "temporal"),
+            dev_server_extra_args=SERVER_ARGS,
+        )
+        queue = f"bench-{uuid.uuid4()}"
+        address = env.client.service_client.config.target_host
+        workers = subprocess.Popen(  # noqa: ASYNC220 - the worker process under test
+            [
+                sys.executable,
+                __file__,
+                "--threads",
+                str(args.threads),
+                "--archive",
+                str(root / "archive"),
+                "--serve-workers",
+                address,
+                queue,
+                url,
+                str(smtp_port),
+            ]
+        )
+        try:
+            shape = await case_shape(env.client, queue, f"bench-{args.cases:05d}")
+            print(f"shape: {shape}")
+            bare = await measure(
+                args.cases, args.concurrency, lambda i: run_bare(env.client, queue + "-bare", shape)
+            )
+            cases = await measure(
+                args.cases,
+                args.concurrency,
+                lambda i: run_case(env.client, queue, f"bench-{i:05d}"),
+            )
+        finally:
+            workers.terminate()
+            workers.wait()
+            await env.shutdown()
+            smtp.terminate()
+        print(f"cases={args.cases} concurrency={args.concurrency} poll={POLL}s")
+        print(f"bare workflow: {bare:.2f}/s")
+        print(f"close-customer case: {cases:.2f}/s")
+        print(f"ratio={cases / bare:.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
