@@ -6,6 +6,7 @@ or a new workflow type instead of editing the stored histories.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -26,10 +27,20 @@ def test_histories_are_stored() -> None:
     assert stored >= {f"{s}-decide-after-recorded" for s in scenarios}
 
 
+def _patch_ids(path: Path) -> set[str]:
+    ids = set()
+    for event in json.loads(path.read_text())["events"]:
+        marker = event.get("markerRecordedEventAttributes")
+        if marker and marker["markerName"] == "core_patch":
+            for payload in marker["details"]["patch-data"]["payloads"]:
+                ids.add(json.loads(base64.b64decode(payload["data"]))["id"])
+    return ids
+
+
 def test_patched_histories_carry_the_patch_marker() -> None:
     for path in HISTORIES:
-        if path.stem.endswith("-decide-after-recorded"):
-            assert PATCH_DECIDE_AFTER_RECORDED in path.read_text(), path.name
+        patched = path.stem.endswith("-decide-after-recorded")
+        assert (PATCH_DECIDE_AFTER_RECORDED in _patch_ids(path)) is patched, path.name
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
