@@ -97,9 +97,7 @@ async def measure(count: int, concurrency: int, one: Callable[[int], Awaitable[N
     return count / (time.perf_counter() - started)
 
 
-async def case_shape(
-    client: Client, queue: str, customer_id: str, cases: CaseRepository
-) -> BareShape:
+async def case_shape(client: Client, queue: str, customer_id: str) -> BareShape:
     """Count a real case's activities around its Updates and timers, for the bare twin."""
     await run_case(client, queue, customer_id)
     history = await client.get_workflow_handle(f"close-customer-{customer_id}").fetch_history()
