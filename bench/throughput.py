@@ -31,7 +31,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.bare_workflow import BareCaseWorkflow, BareShape, bare_step
-from closeout.cases.repository import CaseRepository
 from closeout.contracts import Actor, CloseCustomerInput, DecisionRequest
 from closeout.db import Database, upgrade
 from closeout.demo import add_customer
