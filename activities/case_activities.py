@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import datetime
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -28,9 +29,16 @@ from closeout.contracts import (
 )
 from closeout.crm.models import MINIMISED_TABLES, RESTORED_TABLES
 from closeout.crm.port import CrmPort, CustomerNotFound
-from closeout.domain import CustomerStatus
+from closeout.domain import CustomerResponse, CustomerStatus, NoticeKind
+from closeout.links import CustomerLink, LinkSigner
 from closeout.mail import Mailer, NoticeRenderer, OutgoingMail, PermanentMailError
 from closeout.settings import Settings
+
+# The answers each notice offers the customer, as signed links.
+NOTICE_LINKS: dict[NoticeKind, tuple[CustomerResponse, ...]] = {
+    NoticeKind.WIN_BACK: (CustomerResponse.STAY,),
+    NoticeKind.ADVANCE_NOTICE: (CustomerResponse.OBJECT, CustomerResponse.CONFIRM_CLOSURE),
+}
 
 
 def _permanent(message: str, kind: str) -> ApplicationError:
@@ -58,6 +66,7 @@ class CloseoutActivities:
         self.mailer = mailer
         self.archive = archive
         self.renderer = NoticeRenderer(settings)
+        self.links = LinkSigner(settings.secret_key)
 
     # ------------------------------------------------------------------ case bookkeeping
 
@@ -134,6 +143,7 @@ class CloseoutActivities:
             reason=CUSTOMER_FRIENDLY_REASON[notice.trigger],
             effective_date=format_when(notice.effective_at),
             retention_end=format_when(notice.retention_end),
+            links=self._links(notice, record.created_at),
         )
         try:
             await self.mailer.send(OutgoingMail(message_id, contact.email, subject, text, html))
@@ -154,6 +164,19 @@ class CloseoutActivities:
             _with_details(notice.audit, delivered=True),
         )
         return True
+
+    def _links(self, notice: SendNotice, sent_at: datetime) -> dict[str, str]:
+        """The answer links a notice carries; the same notice always gets the same links."""
+        expires = sent_at + self.settings.link_ttl
+        base = self.settings.public_base_url.rstrip("/")
+        return {
+            str(action): base
+            + "/r/"
+            + self.links.sign(
+                CustomerLink(f"{notice.notice_id}.{action}", notice.case_id, action, expires)
+            )
+            for action in NOTICE_LINKS.get(notice.kind, ())
+        }
 
     # ------------------------------------------------------------------ backup
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import Unauthenticated
 from api.errors import install_error_handlers
-from api.routes import cases, customers, system, tasks
+from api.routes import answers, cases, customers, system, tasks
 from api.service import CaseService, CustomerService, TemporalGateway
 from closeout.db import Database
 from closeout.settings import Settings
@@ -45,6 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
 
-    for router in (cases.router, tasks.router, customers.router, system.router):
+    for router in (cases.router, tasks.router, customers.router, system.router, answers.router):
         app.include_router(router)
     return app

@@ -44,6 +44,7 @@ UPDATE_REJECTIONS: dict[str, type[DomainError]] = {
     "UnknownTask": NotFound,
     "UnknownHold": NotFound,
     "TaskAlreadyDecided": Conflict,
+    "LinkUsed": Conflict,
     "WrongStage": Conflict,
     "InvalidDecision": Invalid,
     "InvalidRequest": Invalid,

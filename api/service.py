@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +25,7 @@ from closeout.cases.repository import CaseRepository
 from closeout.constants import TASK_QUEUE, case_workflow_id
 from closeout.contracts import (
     Actor,
+    AuditEntry,
     CancelRequest,
     CloseCustomerInput,
     CustomerAnswer,
@@ -38,13 +39,15 @@ from closeout.contracts import (
 from closeout.crm.models import CrmCustomer
 from closeout.crm.reference import ReferenceCrm
 from closeout.db import Database
-from closeout.domain import DEFAULT_CHURN_CLASS, Stage, TaskStatus
+from closeout.domain import CUSTOMER_ACTOR_ROLE, DEFAULT_CHURN_CLASS, Stage, TaskStatus
+from closeout.links import CustomerLink, LinkRefused, LinkSigner
 from closeout.settings import Settings
 from closeout.temporal import connect
 from closeout.tokens import Principal
 from workflows.close_customer import CloseCustomerWorkflow
 
 R = TypeVar("R")
+CUSTOMER = Actor("customer", CUSTOMER_ACTOR_ROLE)
 
 
 class TemporalGateway:
@@ -95,6 +98,7 @@ class CaseService:
         self.repo = CaseRepository(db)
         self.crm = ReferenceCrm(db)
         self.temporal = temporal
+        self.links = LinkSigner(settings.secret_key)
 
     # ---------------------------------------------------------------- opening a case
 
@@ -237,6 +241,33 @@ class CaseService:
         answer = CustomerAnswer(body.response, _actor(user), body.comment)
         return await self._state(
             case_id, lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer)
+        )
+
+    async def answer_by_link(self, link: CustomerLink, comment: str | None) -> schemas.CaseStateOut:
+        """The customer's own answer, through a signed link; the workflow accepts it once."""
+        if any(
+            e.details.get("link_id") == link.link_id for e in self.repo.case_audit(link.case_id)
+        ):
+            raise Conflict("this link has already been used")
+        answer = CustomerAnswer(link.action, CUSTOMER, comment, link_id=link.link_id)
+        return await self._state(
+            link.case_id, lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer)
+        )
+
+    def record_link_refusal(self, refusal: LinkRefused) -> None:
+        """Refused links leave an audit event (no personal data: ids and the reason only)."""
+        link = refusal.link
+        known_case = link is not None and self.repo.get_case(link.case_id) is not None
+        self.repo.append_audit(
+            link.case_id if link is not None and known_case else None,
+            AuditEntry(
+                event_id=str(uuid.uuid4()),
+                actor="customer-link",
+                action="customer_link_refused",
+                at=datetime.now(UTC),
+                reason=str(refusal.kind),
+                details={"link_id": link.link_id, "action": str(link.action)} if link else {},
+            ),
         )
 
     async def cancel(

@@ -105,6 +105,8 @@ class CustomerAnswer:
     response: CustomerResponse
     actor: Actor
     comment: str | None = None
+    # The signed link the customer followed, if any: each link works once.
+    link_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -170,3 +170,5 @@ class Role(StrEnum):
 
 
 SYSTEM_ACTOR = "system"
+# The role a customer acts in when answering through a notice's signed link.
+CUSTOMER_ACTOR_ROLE = "customer"

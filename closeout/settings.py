@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     mail_catcher_dir: Path = Path("var/mail")
 
     secret_key: str = DEV_SECRET
+    link_ttl: timedelta = timedelta(days=30)
     default_policy: str = "standard"
     policies: dict[str, PolicyConfig] = Field(default_factory=lambda: {"standard": STANDARD_POLICY})
 

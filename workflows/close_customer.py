@@ -146,6 +146,7 @@ class CloseCustomerWorkflow:
         self.cancel_request: CancelRequest | None = None
         self.reactivate_request: ReactivateRequest | None = None
         self.customer_stays = False
+        self.used_links: set[str] = set()
         self.objection_rejected = False
         self._retention_changed = False
 
@@ -463,11 +464,15 @@ class CloseCustomerWorkflow:
         """The customer's answer: stay, object, confirm the closure, or ask for their data."""
         response = answer.response
         action = f"customer_{response}"
+        extra: dict[str, Any] = {}
+        if answer.link_id is not None:
+            self.used_links.add(answer.link_id)
+            extra["link_id"] = answer.link_id
         if response is CustomerResponse.STAY and self.stage is Stage.WIN_BACK:
             self.customer_stays = True
-            await self._record(action, actor=answer.actor.name, reason=answer.comment)
+            await self._record(action, actor=answer.actor.name, reason=answer.comment, **extra)
         elif response in (CustomerResponse.STAY, CustomerResponse.OBJECT):
-            await self._record(action, actor=answer.actor.name, reason=answer.comment)
+            await self._record(action, actor=answer.actor.name, reason=answer.comment, **extra)
             assert self.terms is not None
             await self._open_task(
                 TaskKind.OBJECTION_REVIEW,
@@ -476,11 +481,13 @@ class CloseCustomerWorkflow:
                 note=f"customer {response}: {answer.comment or '(no text)'}",
             )
         else:
-            await self._record(action, actor=answer.actor.name, reason=answer.comment)
+            await self._record(action, actor=answer.actor.name, reason=answer.comment, **extra)
         return StageResult(self.stage, self.outcome)
 
     @respond.validator
     def _validate_respond(self, answer: CustomerAnswer) -> None:
+        if answer.link_id is not None and answer.link_id in self.used_links:
+            raise _reject("this link has already been used", "LinkUsed")
         if self.outcome is not None:
             raise _reject("the case is closed", "WrongStage")
         if answer.response in (CustomerResponse.STAY, CustomerResponse.OBJECT) and not (
@@ -714,8 +721,9 @@ class CloseCustomerWorkflow:
         stage: Stage | None = None,
         change_stage: bool = False,
         retention_end: datetime | None = None,
+        **extra: Any,
     ) -> None:
-        details: dict[str, Any] = {"stage": stage} if stage else {}
+        details: dict[str, Any] = {"stage": stage, **extra} if stage else extra
         await self._do(
             CloseoutActivities.record_case_change,
             CaseChange(

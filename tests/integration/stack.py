@@ -97,6 +97,8 @@ def start_stack(root: Path) -> Iterator[Stack]:
         "CLOSEOUT_DEV_MODE": "true",
         "CLOSEOUT_DATABASE_URL": database_url,
         "CLOSEOUT_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+        "CLOSEOUT_API_PORT": str(api_port),
+        "CLOSEOUT_PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
         "CLOSEOUT_SMTP_PORT": str(mail.port),
         "CLOSEOUT_ARCHIVE_DIR": str(root / "archive"),
         "CLOSEOUT_VAR_DIR": str(root),

@@ -1,0 +1,152 @@
+"""The pages a customer lands on from a notice's signed link.
+
+A GET only shows what the answer will do (mail scanners follow links); the answer is given by
+the form's POST, and the workflow accepts each link once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from api.deps import CaseServiceDep, SettingsDep
+from api.errors import Conflict, Invalid, NotFound
+from closeout.domain import CustomerResponse
+from closeout.links import CustomerLink, LinkProblem, LinkRefused
+from closeout.mail import TEMPLATES_DIR
+
+router = APIRouter(tags=["customer answers"], include_in_schema=False)
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+
+PAGES: dict[CustomerResponse, dict[str, Any]] = {
+    CustomerResponse.STAY: {
+        "heading": "Keep my account",
+        "explanation": "Tell us you want to stay, and we will stop the closing of your account.",
+        "button": "Yes, I want to stay",
+        "done": "We have noted that you want to stay. Your account manager will be in touch.",
+    },
+    CustomerResponse.OBJECT: {
+        "heading": "Object to the closure",
+        "explanation": "Tell us why your account should not be closed. Your account manager "
+        "will review it before anything happens.",
+        "button": "Send my objection",
+        "needs_text": True,
+        "text_label": "Why should we keep your account open?",
+        "done": "We have received your objection. Your account will not be closed before your "
+        "account manager has reviewed it.",
+    },
+    CustomerResponse.CONFIRM_CLOSURE: {
+        "heading": "Confirm the closure",
+        "explanation": "Confirm that you agree with the closure of your account.",
+        "button": "Confirm the closure",
+        "done": "Thank you for confirming. We will tell you when your account is closed.",
+    },
+}
+STATUS_FOR_PROBLEM = {LinkProblem.FORGED: 400, LinkProblem.EXPIRED: 410}
+
+
+def _page(
+    request: Request, settings: SettingsDep, name: str, status: int = 200, **context: Any
+) -> Response:
+    context |= {"company": settings.company_name, "company_contact": settings.company_contact}
+    return templates.TemplateResponse(request, f"answers/{name}.html", context, status_code=status)
+
+
+def _refused(
+    request: Request,
+    settings: SettingsDep,
+    cases: CaseServiceDep,
+    token: str,
+    refusal: LinkRefused,
+    status: int,
+) -> Response:
+    cases.record_link_refusal(refusal)
+    return _page(request, settings, "refused", status, reason=refusal.reason)
+
+
+def _open(cases: CaseServiceDep, token: str) -> CustomerLink:
+    link: CustomerLink = cases.links.verify(token)
+    if link.action not in PAGES:
+        raise LinkRefused(
+            LinkProblem.FORGED, "This link is not valid. Please use the link from our e-mail.", link
+        )
+    return link
+
+
+@router.get("/r/{token}", response_class=HTMLResponse)
+def answer_page(
+    token: str, request: Request, settings: SettingsDep, cases: CaseServiceDep
+) -> Response:
+    """Show what the answer will do; change nothing."""
+    try:
+        link = _open(cases, token)
+    except LinkRefused as refusal:
+        return _refused(
+            request, settings, cases, token, refusal, STATUS_FOR_PROBLEM[LinkProblem(refusal.kind)]
+        )
+    return _page(request, settings, "confirm", action_url=f"/r/{token}", **PAGES[link.action])
+
+
+@router.post("/r/{token}", response_class=HTMLResponse)
+async def answer(
+    token: str,
+    request: Request,
+    settings: SettingsDep,
+    cases: CaseServiceDep,
+    comment: Annotated[str | None, Form(max_length=4000)] = None,
+) -> Response:
+    """Give the answer: it goes to the case's workflow, which accepts each link once."""
+    try:
+        link = _open(cases, token)
+    except LinkRefused as refusal:
+        return _refused(
+            request, settings, cases, token, refusal, STATUS_FOR_PROBLEM[LinkProblem(refusal.kind)]
+        )
+    page = PAGES[link.action]
+    try:
+        await cases.answer_by_link(link, comment)
+    except Invalid as exc:
+        return _page(
+            request,
+            settings,
+            "confirm",
+            422,
+            action_url=f"/r/{token}",
+            error=exc.message,
+            comment=comment,
+            **page,
+        )
+    except (Conflict, NotFound) as exc:
+        stale = LinkRefused(
+            "used" if "already been used" in exc.message else "stale",
+            _customer_reason(exc.message),
+            link,
+        )
+        return _refused(request, settings, cases, token, stale, 409)
+    return RedirectResponse(f"/r/{token}/done", status_code=303)
+
+
+@router.get("/r/{token}/done", response_class=HTMLResponse)
+def answered(
+    token: str, request: Request, settings: SettingsDep, cases: CaseServiceDep
+) -> Response:
+    try:
+        link = _open(cases, token)
+    except LinkRefused as refusal:
+        return _page(
+            request,
+            settings,
+            "refused",
+            STATUS_FOR_PROBLEM[LinkProblem(refusal.kind)],
+            reason=refusal.reason,
+        )
+    return _page(request, settings, "done", message=PAGES[link.action]["done"])
+
+
+def _customer_reason(message: str) -> str:
+    if "already been used" in message:
+        return "This link has already been used: your answer was recorded the first time."
+    return "Your account's closure has moved past the point where this answer applies."
