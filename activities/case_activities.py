@@ -168,7 +168,7 @@ class CloseoutActivities:
     def _links(self, notice: SendNotice, sent_at: datetime) -> dict[str, str]:
         """The answer links a notice carries; the same notice always gets the same links."""
         expires = sent_at + self.settings.link_ttl
-        base = self.settings.public_base_url.rstrip("/")
+        base = self.settings.base_url
         return {
             str(action): base
             + "/r/"

@@ -64,7 +64,8 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Where customers reach the answer pages; defaults to the API's own address.
+    public_base_url: str | None = None
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -92,6 +93,11 @@ class Settings(BaseSettings):
                 "(the built-in value only works with CLOSEOUT_DEV_MODE=true)"
             )
         return self
+
+    @property
+    def base_url(self) -> str:
+        """The public address of the API, without a trailing slash."""
+        return (self.public_base_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @cached_property
     def available_policies(self) -> dict[str, PolicyConfig]:

@@ -140,6 +140,14 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         while not win_back_mail() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert win_back_mail(), "the win-back mail never reached the catcher"
+        html = {"Accept": "text/html"}
+        listing = httpx.get(f"{api}/dev/mail", headers=html)
+        mail_id = win_back_mail()[0]["id"]
+        assert listing.headers["content-type"].startswith("text/html")
+        assert f'href="/dev/mail/{mail_id}"' in listing.text
+        message = httpx.get(f"{api}/dev/mail/{mail_id}", headers=html).text
+        assert f'<a href="{api}/r/' in message  # the stay link, clickable
+        assert httpx.get(f"{api}/dev/mail/nope").status_code == 404
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0

@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 
 from api.deps import DatabaseDep, SettingsDep
 from api.errors import NotFound
+from closeout.mail import TEMPLATES_DIR
 from closeout.mailcatcher import get_caught, list_caught
 
 router = APIRouter(tags=["system"])
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
 
 @router.get("/healthz")
@@ -32,19 +35,31 @@ async def healthz(request: Request, db: DatabaseDep) -> JSONResponse:
     )
 
 
-@router.get("/dev/mail")
-def dev_mail(settings: SettingsDep) -> list[dict[str, Any]]:
-    """Messages the dev mail catcher received, newest first (dev mode only)."""
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+@router.get("/dev/mail", response_model=None)
+def dev_mail(request: Request, settings: SettingsDep) -> list[dict[str, Any]] | Response:
+    """Messages the dev mail catcher received, newest first: JSON, or a page for browsers."""
     if not settings.dev_mode:
         raise NotFound("the mail catcher exists only in dev mode")
-    return [vars(m) for m in list_caught(settings.mail_catcher_dir)]
+    messages = list_caught(settings.mail_catcher_dir)
+    if _wants_html(request):
+        return templates.TemplateResponse(request, "dev/mail_list.html", {"messages": messages})
+    return [vars(m) for m in messages]
 
 
-@router.get("/dev/mail/{mail_id}")
-def dev_mail_message(mail_id: str, settings: SettingsDep) -> dict[str, Any]:
+@router.get("/dev/mail/{mail_id}", response_model=None)
+def dev_mail_message(
+    mail_id: str, request: Request, settings: SettingsDep
+) -> dict[str, Any] | Response:
+    """One caught message, with its text and HTML parts (links clickable in the page)."""
     if not settings.dev_mode:
         raise NotFound("the mail catcher exists only in dev mode")
     mail = get_caught(settings.mail_catcher_dir, mail_id)
     if mail is None:
         raise NotFound(f"no caught message {mail_id!r}")
+    if _wants_html(request):
+        return templates.TemplateResponse(request, "dev/mail_message.html", {"message": mail})
     return vars(mail)
