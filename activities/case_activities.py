@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import replace
 from datetime import datetime
 
@@ -148,6 +149,19 @@ class CloseoutActivities:
         try:
             await self.mailer.send(OutgoingMail(message_id, contact.email, subject, text, html))
         except PermanentMailError as exc:
+            await asyncio.to_thread(self.crm.record_bounce, notice.customer_id, contact.email)
+            await asyncio.to_thread(
+                self.cases.append_audit,
+                notice.case_id,
+                replace(
+                    notice.audit,
+                    event_id=str(
+                        uuid.uuid5(uuid.NAMESPACE_URL, f"{notice.audit.event_id}/unreachable")
+                    ),
+                    action="contact_unreachable",
+                    details={"notice": notice.kind},
+                ),
+            )
             await asyncio.to_thread(
                 self.cases.mark_notice,
                 notice.notice_id,

@@ -95,6 +95,8 @@ class TaskKind(StrEnum):
     APPROVAL = "approval"
     SECOND_APPROVAL = "second_approval"
     OBJECTION_REVIEW = "objection_review"
+    # A notice was refused for good by the customer's mail server.
+    CONTACT_REVIEW = "contact_review"
 
 
 class TaskStatus(StrEnum):
@@ -124,6 +126,8 @@ ALLOWED_DECISIONS: dict[TaskKind, frozenset[TaskDecision]] = {
     ),
     # Reviewing an objection: approve = the closure goes on, reject = the customer stays.
     TaskKind.OBJECTION_REVIEW: frozenset({TaskDecision.APPROVE, TaskDecision.REJECT}),
+    # Approve = the contact data is dealt with, the closure goes on; reject = the customer stays.
+    TaskKind.CONTACT_REVIEW: frozenset({TaskDecision.APPROVE, TaskDecision.REJECT}),
 }
 
 DECISIONS_NEEDING_COMMENT = frozenset({TaskDecision.REJECT, TaskDecision.DEFER})

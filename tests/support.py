@@ -47,6 +47,15 @@ class MailSink:
         }
 
 
+class Refusing(MailSink):
+    """A mail server that refuses every recipient for good (550)."""
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        return "550 No such mailbox"
+
+
 def start_mail_sink() -> tuple[MailSink, Controller]:
     sink = MailSink(free_port())
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)

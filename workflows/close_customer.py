@@ -96,6 +96,7 @@ VERIFY = StepOptions(
 
 # workflow.patched ids: each guards a change to the commands a running case emits.
 PATCH_DECIDE_AFTER_RECORDED = "decide-after-task-recorded"
+PATCH_CONTACT_REVIEW = "contact-review-on-refused-notice"
 
 # The group that gives the second approval for high-value customers.
 MANAGER_GROUP = "group:managers"
@@ -259,20 +260,19 @@ class CloseCustomerWorkflow:
                 self._audit("customer_marked_closing"),
             ),
         )
-        # The closure waits for the date it announced and for every objection to be reviewed.
+        # The closure waits for the date it announced, for every objection to be reviewed and
+        # for every refused notice to be dealt with.
         while True:
             if self.objection_rejected:
-                return "an objection was upheld: the customer stays"
-            if workflow.now() >= self.effective_at and not self._open_tasks(
-                TaskKind.OBJECTION_REVIEW
-            ):
+                return "a review kept the customer: the customer stays"
+            if workflow.now() >= self.effective_at and not self._reviews_open():
                 return None
             await self._wait(
                 lambda: (
                     self.objection_rejected
                     or (
                         workflow.now() >= self.effective_at  # type: ignore[operator]
-                        and not self._open_tasks(TaskKind.OBJECTION_REVIEW)
+                        and not self._reviews_open()
                     )
                 ),
                 until=self.effective_at if workflow.now() < self.effective_at else None,
@@ -291,7 +291,7 @@ class CloseCustomerWorkflow:
             )
             await self._wait_for_decision(task)
             if self.objection_rejected:
-                return "an objection was upheld: the customer stays"
+                return "a review kept the customer: the customer stays"
             decision = task.decision
             assert decision is not None
             note = None
@@ -407,7 +407,10 @@ class CloseCustomerWorkflow:
         """An account manager's decision on one of the case's tasks."""
         task = self.tasks[req.task_id]
         task.decision = req
-        if task.kind is TaskKind.OBJECTION_REVIEW and req.decision is TaskDecision.REJECT:
+        if (
+            task.kind in (TaskKind.OBJECTION_REVIEW, TaskKind.CONTACT_REVIEW)
+            and req.decision is TaskDecision.REJECT
+        ):
             self.objection_rejected = True
         if workflow.patched(PATCH_DECIDE_AFTER_RECORDED):
             # Cases started before this patch closed the row as soon as the decision came in.
@@ -734,6 +737,11 @@ class CloseCustomerWorkflow:
             ),
         )
 
+    def _reviews_open(self) -> bool:
+        return bool(
+            self._open_tasks(TaskKind.OBJECTION_REVIEW) or self._open_tasks(TaskKind.CONTACT_REVIEW)
+        )
+
     def _open_tasks(self, kind: TaskKind) -> list[_Task]:
         return [t for t in self.tasks.values() if t.kind is kind and not t.closed]
 
@@ -787,7 +795,7 @@ class CloseCustomerWorkflow:
         )
 
     async def _notify(self, kind: NoticeKind) -> None:
-        await self._run(
+        delivered = await self._run(
             CloseoutActivities.send_notice,
             SendNotice(
                 notice_id=str(workflow.uuid4()),
@@ -801,6 +809,20 @@ class CloseCustomerWorkflow:
             ),
             MAIL,
         )
+        # Before revocation a refused notice holds the closure until the owner has looked at it.
+        if (
+            not delivered
+            and self.terms is not None
+            and self.stage.cancellable
+            and workflow.patched(PATCH_CONTACT_REVIEW)
+        ):
+            await self._open_task(
+                TaskKind.CONTACT_REVIEW,
+                self.terms.owner,
+                workflow.now() + self.terms.approval_due,
+                note=f"the customer's mail server refused the {kind} notice for good: correct the "
+                "contact data and approve to go on, or reject to keep the customer",
+            )
 
     async def _wait(self, condition: Callable[[], bool], until: datetime | None = None) -> bool:
         """Wait for `condition` or `until`; False on timeout. A cancel request interrupts."""

@@ -198,6 +198,15 @@ class ReferenceCrm:
             )
             return {"portal_users_enabled": users.rowcount}  # type: ignore[attr-defined]
 
+    def record_bounce(self, customer_id: str, email: str) -> None:
+        """Count a permanent refusal against the contact the notice went to."""
+        with self.db.session() as session:
+            session.execute(
+                update(CrmContact)
+                .where(col(CrmContact.customer_id) == customer_id, col(CrmContact.email) == email)
+                .values(bounce_count=CrmContact.bounce_count + 1)
+            )
+
     def delete_customer(self, customer_id: str) -> dict[str, int]:
         with self.db.session() as session:
             removed = {}

@@ -8,12 +8,15 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlmodel import col, select
 from temporalio.testing import ActivityEnvironment
 
+from closeout.cases.models import AuditEvent
 from closeout.contracts import SendNotice
+from closeout.crm.models import CrmContact
 from closeout.domain import NoticeKind, Trigger
 from tests.activities.conftest import World, audit
-from tests.support import MailSink, free_port
+from tests.support import MailSink, Refusing, free_port
 
 
 def notice(
@@ -77,13 +80,6 @@ class Flaky(MailSink):
         return await super().handle_DATA(server, session, envelope)
 
 
-class Refusing(MailSink):
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        return "550 No such mailbox"
-
-
 def _serve(sink: MailSink) -> Controller:
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
@@ -117,5 +113,17 @@ async def test_permanent_refusal_is_recorded_not_retried(world: World) -> None:
         assert await ActivityEnvironment().run(world.activities.send_notice, message) is False
         stored = world.activities.cases.notice(message.notice_id)
         assert stored is not None and stored.status == "refused" and sink.messages == []
+        with world.db.session() as session:
+            contact = session.exec(
+                select(CrmContact).where(
+                    CrmContact.customer_id == customer, col(CrmContact.is_primary)
+                )
+            ).one()
+            marked = session.exec(
+                select(AuditEvent).where(
+                    AuditEvent.case_id == case_id, AuditEvent.action == "contact_unreachable"
+                )
+            ).all()
+        assert contact.bounce_count == 1 and len(marked) == 1
     finally:
         controller.stop()

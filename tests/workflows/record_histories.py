@@ -1,4 +1,5 @@
-"""Record histories for the replay tests: `python -m tests.workflows.record_histories SUFFIX`.
+"""Record histories for the replay tests:
+`python -m tests.workflows.record_histories SUFFIX [SCENARIO ...]`.
 
 Histories are never re-recorded over old ones: a workflow change adds a new set (SUFFIX names
 it, e.g. the patch it introduces) and every older set must keep replaying.
@@ -13,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from aiosmtpd.controller import Controller
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -22,7 +24,7 @@ from closeout.db import Database, upgrade
 from closeout.domain import Stage, TaskDecision, TaskKind, ValueTier
 from closeout.temporal import DATA_CONVERTER
 from tests.conftest import make_settings
-from tests.support import VENV_BIN, start_mail_sink
+from tests.support import VENV_BIN, Refusing, free_port, start_mail_sink
 from tests.workflows.conftest import COMPLIANCE, MANAGER_ACTOR, OWNER_ACTOR, Harness
 from worker import build_activities, build_worker
 from workflows.close_customer import CloseCustomerWorkflow
@@ -62,20 +64,32 @@ async def reactivated(h: Harness, handle: Handle) -> None:
     )
 
 
+async def refused_notice_reviewed(h: Harness, handle: Handle) -> None:
+    # The harness's mail server refuses the first notice (see `main`), then accepts again.
+    review = await h.task(handle, TaskKind.CONTACT_REVIEW)
+    assert review
+    h.settings.smtp_port = h.mail.port
+    await h.decide(handle, TaskKind.CONTACT_REVIEW, TaskDecision.REJECT, comment="keep them")
+
+
 SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None]]]] = {
     "deleted_with_hold": (ValueTier.STANDARD, deleted_with_hold),
     "four_eyes_then_cancelled": (ValueTier.HIGH, four_eyes_then_cancelled),
     "reactivated": (ValueTier.STANDARD, reactivated),
+    "refused_notice_reviewed": (ValueTier.STANDARD, refused_notice_reviewed),
 }
 
 
-async def main(suffix: str) -> None:
+async def main(suffix: str, only: list[str]) -> None:
     HISTORIES.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         url = f"sqlite:///{root}/closeout.db"
         upgrade(url)
         sink, controller = start_mail_sink()
+        refusing = Refusing(free_port())
+        refusing_controller = Controller(refusing, hostname="127.0.0.1", port=refusing.port)
+        refusing_controller.start()
         settings = make_settings(root, url, sink)
         db = Database.from_url(url)
         env = await WorkflowEnvironment.start_time_skipping(
@@ -90,6 +104,11 @@ async def main(suffix: str) -> None:
                 ):
                     h = Harness(env, env.client, db, sink, settings, queue, CaseRepository(db))
                     for name, (tier, drive) in SCENARIOS.items():
+                        if only and name not in only:
+                            continue
+                        h.settings.smtp_port = (
+                            refusing.port if name == "refused_notice_reviewed" else sink.port
+                        )
                         handle = await h.start(h.add_customer(tier=tier))
                         await drive(h, handle)
                         await handle.result()
@@ -99,9 +118,10 @@ async def main(suffix: str) -> None:
         finally:
             await env.shutdown()
             controller.stop()
+            refusing_controller.stop()
 
 
 if __name__ == "__main__":
     import sys
 
-    asyncio.run(main(f"-{sys.argv[1]}" if len(sys.argv) > 1 else ""))
+    asyncio.run(main(f"-{sys.argv[1]}" if len(sys.argv) > 1 else "", sys.argv[2:]))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from aiosmtpd.controller import Controller
+from sqlmodel import col, select
 from temporalio.client import WorkflowUpdateFailedError
 
 from closeout.archive import FilesystemArchiveStore
@@ -19,7 +20,7 @@ from closeout.contracts import (
     ReactivateRequest,
     RetentionChange,
 )
-from closeout.crm.models import CrmInteraction, CrmPortalUser
+from closeout.crm.models import CrmContact, CrmInteraction, CrmPortalUser
 from closeout.crm.reference import ReferenceCrm
 from closeout.domain import (
     CustomerResponse,
@@ -32,6 +33,7 @@ from closeout.domain import (
     Trigger,
     ValueTier,
 )
+from tests.support import Refusing, free_port
 from tests.workflows.conftest import COMPLIANCE, MANAGER_ACTOR, OWNER, OWNER_ACTOR, Harness
 from workflows.close_customer import CloseCustomerWorkflow
 
@@ -398,3 +400,35 @@ async def test_open_tasks_are_cancelled_when_the_case_ends(harness: Harness) -> 
     with harness.db.session() as session:
         tasks = session.exec(select(TaskRecord).where(TaskRecord.case_id == result.case_id)).all()
     assert [t.status for t in tasks] == [TaskStatus.CANCELLED]
+
+
+async def test_refused_notice_holds_the_closure_for_the_owner(harness: Harness) -> None:
+    refusing = Refusing(free_port())
+    controller = Controller(refusing, hostname="127.0.0.1", port=refusing.port)
+    controller.start()
+    working_port = harness.settings.smtp_port
+    harness.settings.smtp_port = refusing.port
+    try:
+        customer = harness.add_customer()
+        handle = await harness.start(customer)
+        review = await harness.task(handle, TaskKind.CONTACT_REVIEW)
+        assert review.assignee == OWNER
+    finally:
+        harness.settings.smtp_port = working_port
+        controller.stop()
+    with harness.db.session() as session:
+        contact = session.exec(
+            select(CrmContact).where(CrmContact.customer_id == customer, col(CrmContact.is_primary))
+        ).one()
+    assert contact.bounce_count == 1
+    await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
+    await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE)
+    await harness.env.sleep(timedelta(days=40))
+    assert (await harness.status(handle)).stage is Stage.AWAITING_EFFECTIVE_DATE
+    await harness.decide(
+        handle, TaskKind.CONTACT_REVIEW, TaskDecision.APPROVE, comment="new e-mail on file"
+    )
+    await harness.stage(handle, Stage.RETENTION)
+    case_id = (await harness.status(handle)).case_id
+    assert "contact_unreachable" in harness.actions(case_id)
+    await handle.terminate("test over")

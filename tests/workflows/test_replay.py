@@ -15,7 +15,11 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from closeout.temporal import DATA_CONVERTER
-from workflows.close_customer import PATCH_DECIDE_AFTER_RECORDED, CloseCustomerWorkflow
+from workflows.close_customer import (
+    PATCH_CONTACT_REVIEW,
+    PATCH_DECIDE_AFTER_RECORDED,
+    CloseCustomerWorkflow,
+)
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -37,10 +41,25 @@ def _patch_ids(path: Path) -> set[str]:
     return ids
 
 
-def test_patched_histories_carry_the_patch_marker() -> None:
+# The patches each set of stored histories was recorded with, by file-name suffix.
+PATCHES_BY_SUFFIX = {
+    "-decide-after-recorded": {PATCH_DECIDE_AFTER_RECORDED},
+    "-contact-review": {PATCH_DECIDE_AFTER_RECORDED, PATCH_CONTACT_REVIEW},
+}
+
+
+def test_patched_histories_carry_their_patch_markers() -> None:
+    assert any(p.stem == "refused_notice_reviewed-contact-review" for p in HISTORIES)
     for path in HISTORIES:
-        patched = path.stem.endswith("-decide-after-recorded")
-        assert (PATCH_DECIDE_AFTER_RECORDED in _patch_ids(path)) is patched, path.name
+        expected = next(
+            (
+                patches
+                for suffix, patches in PATCHES_BY_SUFFIX.items()
+                if path.stem.endswith(suffix)
+            ),
+            set(),
+        )
+        assert _patch_ids(path) == expected, path.name
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
