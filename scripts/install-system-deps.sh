@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs from Debian's packages: the PostgreSQL server.
+# Installs what the test suite needs from Debian's packages: the PostgreSQL server, and
+# Chromium for the browser tests (driven by Playwright; never `playwright install`).
 set -euo pipefail
 
 have_postgres() { compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null || command -v initdb > /dev/null; }
 
-if have_postgres; then
+missing=()
+have_postgres || missing+=(postgresql)
+command -v chromium > /dev/null || missing+=(chromium)
+if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "PostgreSQL is missing and installing it needs root: sudo apt-get install -y postgresql" >&2
+  echo "Missing: ${missing[*]}; installing needs root: sudo apt-get install -y ${missing[*]}" >&2
   exit 1
 fi
-echo "Installing PostgreSQL (Debian package postgresql)…"
+echo "Installing ${missing[*]} (Debian packages)…"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends postgresql > /dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
 # The tests start their own servers; the packaged cluster is not needed.
 if command -v pg_lsclusters > /dev/null; then
   pg_lsclusters -h | while read -r version cluster _; do
@@ -22,3 +26,4 @@ if command -v pg_lsclusters > /dev/null; then
   done
 fi
 have_postgres || { echo "PostgreSQL did not install" >&2; exit 1; }
+command -v chromium > /dev/null || { echo "Chromium did not install" >&2; exit 1; }

@@ -18,8 +18,19 @@ from aiosmtpd.controller import Controller
 
 from closeout.db import Database, upgrade
 from closeout.domain import Role
+from closeout.mailcatcher import MailCatcherHandler
 from closeout.tokens import create_token
-from tests.support import VENV_BIN, MailSink, free_port, start_mail_sink
+from tests.support import VENV_BIN, MailSink, free_port
+
+
+@dataclass
+class CaughtMailSink(MailSink):
+    catcher: MailCatcherHandler | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.catcher is not None:
+            await self.catcher.handle_DATA(server, session, envelope)
+        return await super().handle_DATA(server, session, envelope)
 
 
 def _port_open(port: int) -> bool:
@@ -89,7 +100,10 @@ class Stack:
 
 def start_stack(root: Path) -> Iterator[Stack]:
     root.mkdir(parents=True, exist_ok=True)
-    mail, controller = start_mail_sink()
+    # Messages are kept for assertions and, as the dev catcher does, as files for /dev/mail.
+    mail = CaughtMailSink(free_port(), catcher=MailCatcherHandler(root / "mailbox"))
+    controller = Controller(mail, hostname="127.0.0.1", port=mail.port)
+    controller.start()
     temporal_port, api_port = free_port(), free_port()
     database_url = f"sqlite:///{root}/closeout.db"
     env = {
