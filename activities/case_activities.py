@@ -39,6 +39,7 @@ from closeout.settings import Settings
 NOTICE_LINKS: dict[NoticeKind, tuple[CustomerResponse, ...]] = {
     NoticeKind.WIN_BACK: (CustomerResponse.STAY,),
     NoticeKind.ADVANCE_NOTICE: (CustomerResponse.OBJECT, CustomerResponse.CONFIRM_CLOSURE),
+    NoticeKind.REMINDER: (CustomerResponse.OBJECT,),
 }
 
 
@@ -88,6 +89,7 @@ class CloseoutActivities:
             approval_due=policy.approval_due,
             retention=policy.retention,
             four_eyes=profile.value_tier in policy.four_eyes_tiers,
+            reminder_before=policy.reminder_before,
         )
 
     @activity.defn

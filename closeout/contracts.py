@@ -182,6 +182,7 @@ class CaseTerms:
     approval_due: timedelta
     retention: timedelta
     four_eyes: bool
+    reminder_before: timedelta | None = None
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,7 @@ class NoticeKind(StrEnum):
 
     WIN_BACK = "win_back"
     ADVANCE_NOTICE = "advance_notice"
+    REMINDER = "reminder"
     CLOSED = "closed"
     REACTIVATED = "reactivated"
 

@@ -22,6 +22,8 @@ class PolicyConfig(BaseModel):
     notice_period: timedelta
     approval_due: timedelta
     retention: timedelta
+    # A reminder this long before the effective date; none when unset.
+    reminder_before: timedelta | None = None
     four_eyes_tiers: list[ValueTier] = Field(
         default_factory=lambda: [ValueTier.HIGH, ValueTier.KEY]
     )
@@ -32,6 +34,7 @@ STANDARD_POLICY = PolicyConfig(
     notice_period=timedelta(days=30),
     approval_due=timedelta(days=7),
     retention=timedelta(days=3 * 365),
+    reminder_before=timedelta(days=7),
 )
 
 # Waits of seconds so a newcomer watches a whole case, approval included, in about a minute.
@@ -40,6 +43,7 @@ DEMO_POLICY = PolicyConfig(
     notice_period=timedelta(seconds=10),
     approval_due=timedelta(minutes=5),
     retention=timedelta(seconds=20),
+    reminder_before=timedelta(seconds=4),
 )
 
 

@@ -97,6 +97,7 @@ VERIFY = StepOptions(
 # workflow.patched ids: each guards a change to the commands a running case emits.
 PATCH_DECIDE_AFTER_RECORDED = "decide-after-task-recorded"
 PATCH_CONTACT_REVIEW = "contact-review-on-refused-notice"
+PATCH_REMINDER = "reminder-before-effective-date"
 
 # The group that gives the second approval for high-value customers.
 MANAGER_GROUP = "group:managers"
@@ -260,6 +261,7 @@ class CloseCustomerWorkflow:
                 self._audit("customer_marked_closing"),
             ),
         )
+        await self._remind()
         # The closure waits for the date it announced, for every objection to be reviewed and
         # for every refused notice to be dealt with.
         while True:
@@ -277,6 +279,17 @@ class CloseCustomerWorkflow:
                 ),
                 until=self.effective_at if workflow.now() < self.effective_at else None,
             )
+
+    async def _remind(self) -> None:
+        """The reminder the policy asks for, some days before the effective date."""
+        assert self.terms is not None and self.effective_at is not None
+        if self.terms.reminder_before is None or not workflow.patched(PATCH_REMINDER):
+            return
+        remind_at = self.effective_at - self.terms.reminder_before
+        if workflow.now() < remind_at:
+            await self._wait(lambda: self.objection_rejected, until=remind_at)
+        if not self.objection_rejected and workflow.now() < self.effective_at:
+            await self._notify(NoticeKind.REMINDER)
 
     async def _approval(self) -> str | None:
         assert self.terms is not None

@@ -44,6 +44,7 @@ def notice(
             "will be closed on",
             "invoices on your account have remained unpaid",
         ),
+        (NoticeKind.REMINDER, "Reminder: your", "you can still object"),
         (NoticeKind.CLOSED, "is closed", "What we keep"),
         (NoticeKind.REACTIVATED, "Welcome back", "restored"),
     ],

@@ -128,8 +128,17 @@ async def test_approved_case_is_deleted_after_three_years(harness: Harness) -> N
     assert notice_kinds(harness, result.case_id) == [
         NoticeKind.WIN_BACK,
         NoticeKind.ADVANCE_NOTICE,
+        NoticeKind.REMINDER,
         NoticeKind.CLOSED,
     ]
+    case = harness.cases.get_case(result.case_id)
+    assert case is not None and case.effective_at is not None
+    reminded = next(
+        e.at
+        for e in harness.cases.case_audit(result.case_id)
+        if e.action == "notice_sent" and e.details.get("kind") == NoticeKind.REMINDER
+    )
+    assert abs(reminded - (case.effective_at - timedelta(days=7))) < timedelta(seconds=1)
     closed = next(m for m in harness.mail.messages if "is closed" in str(m["Subject"]))
     assert {"text/plain", "text/html"} <= set(harness.mail.parts(closed))
 

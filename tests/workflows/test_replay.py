@@ -18,6 +18,7 @@ from closeout.temporal import DATA_CONVERTER
 from workflows.close_customer import (
     PATCH_CONTACT_REVIEW,
     PATCH_DECIDE_AFTER_RECORDED,
+    PATCH_REMINDER,
     CloseCustomerWorkflow,
 )
 
@@ -45,11 +46,13 @@ def _patch_ids(path: Path) -> set[str]:
 PATCHES_BY_SUFFIX = {
     "-decide-after-recorded": {PATCH_DECIDE_AFTER_RECORDED},
     "-contact-review": {PATCH_DECIDE_AFTER_RECORDED, PATCH_CONTACT_REVIEW},
+    "-reminder": {PATCH_DECIDE_AFTER_RECORDED, PATCH_REMINDER},
 }
 
 
 def test_patched_histories_carry_their_patch_markers() -> None:
-    assert any(p.stem == "refused_notice_reviewed-contact-review" for p in HISTORIES)
+    stems = {p.stem for p in HISTORIES}
+    assert {"refused_notice_reviewed-contact-review", "deleted_with_hold-reminder"} <= stems
     for path in HISTORIES:
         expected = next(
             (
