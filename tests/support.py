@@ -75,3 +75,25 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+# The audit actions of a case that runs to deletion, in the order they must happen.
+DELETION_STEPS = (
+    "case_opened",
+    "backup_created",
+    "backup_verified",
+    "access_revoked",
+    "access_revocation_verified",
+    "customer_archived",
+    "customer_data_deleted",
+    "deletion_verified",
+    "case_closed",
+)
+
+
+def assert_deleted_in_order(actions: list[str]) -> None:
+    """Every step of a deletion is in the audit trail, each after the one before it."""
+    positions = [actions.index(step) if step in actions else -1 for step in DELETION_STEPS]
+    missing = [step for step, at in zip(DELETION_STEPS, positions, strict=True) if at < 0]
+    assert not missing, f"missing audit steps: {missing}"
+    assert positions == sorted(positions), f"steps out of order: {actions}"

@@ -59,7 +59,6 @@ def _refused(
     request: Request,
     settings: SettingsDep,
     cases: CaseServiceDep,
-    token: str,
     refusal: LinkRefused,
     status: int,
 ) -> Response:
@@ -85,7 +84,7 @@ def answer_page(
         link = _open(cases, token)
     except LinkRefused as refusal:
         return _refused(
-            request, settings, cases, token, refusal, STATUS_FOR_PROBLEM[LinkProblem(refusal.kind)]
+            request, settings, cases, refusal, STATUS_FOR_PROBLEM[LinkProblem(refusal.kind)]
         )
     return _page(request, settings, "confirm", action_url=f"/r/{token}", **PAGES[link.action])
 
@@ -103,7 +102,7 @@ async def answer(
         link = _open(cases, token)
     except LinkRefused as refusal:
         return _refused(
-            request, settings, cases, token, refusal, STATUS_FOR_PROBLEM[LinkProblem(refusal.kind)]
+            request, settings, cases, refusal, STATUS_FOR_PROBLEM[LinkProblem(refusal.kind)]
         )
     page = PAGES[link.action]
     try:
@@ -125,7 +124,7 @@ async def answer(
             _customer_reason(exc.message),
             link,
         )
-        return _refused(request, settings, cases, token, stale, 409)
+        return _refused(request, settings, cases, stale, 409)
     return RedirectResponse(f"/r/{token}/done", status_code=303)
 
 

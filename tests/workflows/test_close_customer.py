@@ -33,7 +33,7 @@ from closeout.domain import (
     Trigger,
     ValueTier,
 )
-from tests.support import Refusing, free_port
+from tests.support import Refusing, assert_deleted_in_order, free_port
 from tests.workflows.conftest import COMPLIANCE, MANAGER_ACTOR, OWNER, OWNER_ACTOR, Harness
 from workflows.close_customer import CloseCustomerWorkflow
 
@@ -112,18 +112,7 @@ async def test_approved_case_is_deleted_after_three_years(harness: Harness) -> N
     assert crm.remaining_records(customer) == {}
     assert FilesystemArchiveStore(harness.settings.archive_dir).keys(f"{customer}/") == []
     actions = harness.actions(result.case_id)
-    for step in [
-        "case_opened",
-        "backup_created",
-        "backup_verified",
-        "access_revoked",
-        "access_revocation_verified",
-        "customer_archived",
-        "customer_data_deleted",
-        "deletion_verified",
-        "case_closed",
-    ]:
-        assert step in actions, step
+    assert_deleted_in_order(actions)
     assert actions.index("backup_verified") < actions.index("access_revoked")
     assert notice_kinds(harness, result.case_id) == [
         NoticeKind.WIN_BACK,
