@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import replace
 from datetime import datetime
@@ -11,7 +12,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.notices import CUSTOMER_FRIENDLY_REASON, format_when
-from closeout.archive import ArchiveStore, BundleCorrupt, build_bundle, bundle_key, read_bundle
+from closeout.archive import (
+    ArchiveStore,
+    BundleCorrupt,
+    build_bundle,
+    bundle_key,
+    customer_keys,
+    export_key,
+    read_bundle,
+)
 from closeout.cases.repository import CaseRepository
 from closeout.contracts import (
     AuditEntry,
@@ -38,7 +47,11 @@ from closeout.settings import Settings
 # The answers each notice offers the customer, as signed links.
 NOTICE_LINKS: dict[NoticeKind, tuple[CustomerResponse, ...]] = {
     NoticeKind.WIN_BACK: (CustomerResponse.STAY,),
-    NoticeKind.ADVANCE_NOTICE: (CustomerResponse.OBJECT, CustomerResponse.CONFIRM_CLOSURE),
+    NoticeKind.ADVANCE_NOTICE: (
+        CustomerResponse.OBJECT,
+        CustomerResponse.DOWNLOAD_DATA,
+        CustomerResponse.CONFIRM_CLOSURE,
+    ),
     NoticeKind.REMINDER: (CustomerResponse.OBJECT,),
 }
 
@@ -147,6 +160,7 @@ class CloseoutActivities:
             effective_date=format_when(notice.effective_at),
             retention_end=format_when(notice.retention_end),
             links=self._links(notice, record.created_at),
+            export_days=self.settings.export_ttl.days,
         )
         try:
             await self.mailer.send(OutgoingMail(message_id, contact.email, subject, text, html))
@@ -185,6 +199,14 @@ class CloseoutActivities:
         """The answer links a notice carries; the same notice always gets the same links."""
         expires = sent_at + self.settings.link_ttl
         base = self.settings.base_url
+        if notice.kind is NoticeKind.DATA_EXPORT:
+            link = CustomerLink(
+                notice.notice_id,
+                notice.case_id,
+                CustomerResponse.DOWNLOAD_DATA,
+                sent_at + self.settings.export_ttl,
+            )
+            return {"export": f"{base}/exports/{self.links.sign(link)}"}
         return {
             str(action): base
             + "/r/"
@@ -308,7 +330,7 @@ class CloseoutActivities:
         """Delete the customer's records from the CRM and the archive store."""
         removed = self.crm.delete_customer(step.customer_id)
         bundles = 0
-        for key in self.archive.keys(f"{step.customer_id}/"):
+        for key in customer_keys(self.archive, step.customer_id):
             bundles += int(self.archive.delete(key))
         if step.bundle_id is not None:
             self.cases.mark_bundle(step.bundle_id, deleted=True)
@@ -320,7 +342,7 @@ class CloseoutActivities:
     def verify_deletion(self, step: CustomerStep) -> None:
         """Look for the customer in every store; succeed only when nothing remains."""
         remaining = self.crm.remaining_records(step.customer_id)
-        bundles = self.archive.keys(f"{step.customer_id}/")
+        bundles = customer_keys(self.archive, step.customer_id)
         if remaining or bundles:
             raise ApplicationError(
                 f"records remain after deletion: crm={remaining} archive_bundles={len(bundles)}",
@@ -329,6 +351,22 @@ class CloseoutActivities:
         self.cases.append_audit(
             step.case_id, _with_details(step.audit, stores_checked=["crm", "archive"])
         )
+
+    @activity.defn
+    def prepare_data_export(self, step: CustomerStep) -> int:
+        """The customer's own copy of every record, kept for download behind a signed link."""
+        if step.bundle_id is None:
+            raise _permanent("an export needs an id", "InvalidInput")
+        try:
+            export = self.crm.export_customer(step.customer_id)
+        except CustomerNotFound as exc:
+            raise _permanent(str(exc), "UnknownCustomer") from exc
+        data = json.dumps(export.tables, ensure_ascii=False, indent=2).encode()
+        self.archive.put(export_key(step.customer_id, step.bundle_id), data)
+        self.cases.append_audit(
+            step.case_id, _with_details(step.audit, export_id=step.bundle_id, bytes=len(data))
+        )
+        return len(data)
 
     @activity.defn
     def compensate_closure(self, step: CustomerStep) -> dict[str, int]:

@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api import schemas
 from api.errors import UPDATE_REJECTIONS, Conflict, DomainError, Invalid, NotFound, Unavailable
 from api.evidence import EVIDENCE_MODELS
+from closeout.archive import FilesystemArchiveStore, export_key
 from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
 from closeout.cases.repository import CaseRepository
 from closeout.constants import TASK_QUEUE, case_workflow_id
@@ -99,6 +100,7 @@ class CaseService:
         self.crm = ReferenceCrm(db)
         self.temporal = temporal
         self.links = LinkSigner(settings.secret_key)
+        self.archive = FilesystemArchiveStore(settings.archive_dir)
 
     # ---------------------------------------------------------------- opening a case
 
@@ -253,6 +255,14 @@ class CaseService:
         return await self._state(
             link.case_id, lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer)
         )
+
+    def data_export(self, link: CustomerLink) -> bytes:
+        """The export a data-export link points to; NotFound once it is gone."""
+        case = self._case(link.case_id)
+        data = self.archive.get(export_key(case.customer_id, link.link_id))
+        if data is None:
+            raise NotFound("the export is no longer available")
+        return data
 
     def record_link_refusal(self, refusal: LinkRefused) -> None:
         """Refused links leave an audit event (no personal data: ids and the reason only)."""

@@ -148,3 +148,13 @@ class FilesystemArchiveStore:
 
 def bundle_key(customer_id: str, bundle_id: str) -> str:
     return f"{customer_id}/{bundle_id}.tar"
+
+
+def export_key(customer_id: str, export_id: str) -> str:
+    """Where a customer's own copy of their data waits to be downloaded."""
+    return f"exports/{customer_id}/{export_id}.json"
+
+
+def customer_keys(store: ArchiveStore, customer_id: str) -> list[str]:
+    """Everything the store holds of one customer: archive bundles and data exports."""
+    return store.keys(f"{customer_id}/") + store.keys(f"exports/{customer_id}/")

@@ -150,6 +150,7 @@ class NoticeKind(StrEnum):
     REMINDER = "reminder"
     CLOSED = "closed"
     REACTIVATED = "reactivated"
+    DATA_EXPORT = "data_export"
 
 
 class CustomerStatus(StrEnum):

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
 
     secret_key: str = DEV_SECRET
     link_ttl: timedelta = timedelta(days=30)
+    # How long a customer's data export can be downloaded.
+    export_ttl: timedelta = timedelta(days=7)
     default_policy: str = "standard"
     policies: dict[str, PolicyConfig] = Field(default_factory=lambda: {"standard": STANDARD_POLICY})
 

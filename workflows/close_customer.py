@@ -98,6 +98,7 @@ VERIFY = StepOptions(
 PATCH_DECIDE_AFTER_RECORDED = "decide-after-task-recorded"
 PATCH_CONTACT_REVIEW = "contact-review-on-refused-notice"
 PATCH_REMINDER = "reminder-before-effective-date"
+PATCH_DATA_EXPORT = "data-export-on-request"
 
 # The group that gives the second approval for high-value customers.
 MANAGER_GROUP = "group:managers"
@@ -498,6 +499,14 @@ class CloseCustomerWorkflow:
             )
         else:
             await self._record(action, actor=answer.actor.name, reason=answer.comment, **extra)
+            if response is CustomerResponse.DOWNLOAD_DATA and workflow.patched(PATCH_DATA_EXPORT):
+                export_id = str(workflow.uuid4())
+                await self._run(
+                    CloseoutActivities.prepare_data_export,
+                    self._step("data_export_prepared", bundle_id=export_id),
+                    DATA_STEP,
+                )
+                await self._notify(NoticeKind.DATA_EXPORT, notice_id=export_id)
         return StageResult(self.stage, self.outcome)
 
     @respond.validator
@@ -506,11 +515,13 @@ class CloseCustomerWorkflow:
             raise _reject("this link has already been used", "LinkUsed")
         if self.outcome is not None:
             raise _reject("the case is closed", "WrongStage")
-        if answer.response in (CustomerResponse.STAY, CustomerResponse.OBJECT) and not (
-            self.stage.cancellable and self.cancel_request is None
-        ):
+        if answer.response in (
+            CustomerResponse.STAY,
+            CustomerResponse.OBJECT,
+            CustomerResponse.DOWNLOAD_DATA,
+        ) and not (self.stage.cancellable and self.cancel_request is None):
             raise _reject(
-                "access has already been revoked: the closure can no longer be objected to",
+                "access has already been revoked: this answer no longer applies",
                 "WrongStage",
             )
         if answer.response is CustomerResponse.OBJECT and not (answer.comment or "").strip():
@@ -807,11 +818,11 @@ class CloseCustomerWorkflow:
             ),
         )
 
-    async def _notify(self, kind: NoticeKind) -> None:
+    async def _notify(self, kind: NoticeKind, notice_id: str | None = None) -> None:
         delivered = await self._run(
             CloseoutActivities.send_notice,
             SendNotice(
-                notice_id=str(workflow.uuid4()),
+                notice_id=notice_id or str(workflow.uuid4()),
                 case_id=self.input.case_id,
                 customer_id=self.input.customer_id,
                 kind=kind,

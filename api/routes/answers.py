@@ -38,6 +38,14 @@ PAGES: dict[CustomerResponse, dict[str, Any]] = {
         "done": "We have received your objection. Your account will not be closed before your "
         "account manager has reviewed it.",
     },
+    CustomerResponse.DOWNLOAD_DATA: {
+        "heading": "Download a copy of my data",
+        "explanation": "We will prepare a copy of every record we hold about your account and "
+        "e-mail you a link to download it.",
+        "button": "Prepare my data",
+        "done": "We are preparing your data. You will receive an e-mail with a download link "
+        "in a few minutes.",
+    },
     CustomerResponse.CONFIRM_CLOSURE: {
         "heading": "Confirm the closure",
         "explanation": "Confirm that you agree with the closure of your account.",
@@ -45,7 +53,8 @@ PAGES: dict[CustomerResponse, dict[str, Any]] = {
         "done": "Thank you for confirming. We will tell you when your account is closed.",
     },
 }
-STATUS_FOR_PROBLEM = {LinkProblem.FORGED: 400, LinkProblem.EXPIRED: 410}
+# Forged 400, expired 410; a link refused by the case itself (used, too late) 409.
+STATUS_FOR_PROBLEM: dict[str, int] = {LinkProblem.FORGED: 400, LinkProblem.EXPIRED: 410}
 
 
 def _page(
@@ -56,13 +65,10 @@ def _page(
 
 
 def _refused(
-    request: Request,
-    settings: SettingsDep,
-    cases: CaseServiceDep,
-    refusal: LinkRefused,
-    status: int,
+    request: Request, settings: SettingsDep, cases: CaseServiceDep, refusal: LinkRefused
 ) -> Response:
     cases.record_link_refusal(refusal)
+    status = STATUS_FOR_PROBLEM.get(refusal.kind, 409)
     return _page(request, settings, "refused", status, reason=refusal.reason)
 
 
@@ -83,9 +89,7 @@ def answer_page(
     try:
         link = _open(cases, token)
     except LinkRefused as refusal:
-        return _refused(
-            request, settings, cases, refusal, STATUS_FOR_PROBLEM[LinkProblem(refusal.kind)]
-        )
+        return _refused(request, settings, cases, refusal)
     return _page(request, settings, "confirm", action_url=f"/r/{token}", **PAGES[link.action])
 
 
@@ -101,9 +105,7 @@ async def answer(
     try:
         link = _open(cases, token)
     except LinkRefused as refusal:
-        return _refused(
-            request, settings, cases, refusal, STATUS_FOR_PROBLEM[LinkProblem(refusal.kind)]
-        )
+        return _refused(request, settings, cases, refusal)
     page = PAGES[link.action]
     try:
         await cases.answer_by_link(link, comment)
@@ -124,7 +126,7 @@ async def answer(
             _customer_reason(exc.message),
             link,
         )
-        return _refused(request, settings, cases, stale, 409)
+        return _refused(request, settings, cases, stale)
     return RedirectResponse(f"/r/{token}/done", status_code=303)
 
 
@@ -139,7 +141,7 @@ def answered(
             request,
             settings,
             "refused",
-            STATUS_FOR_PROBLEM[LinkProblem(refusal.kind)],
+            STATUS_FOR_PROBLEM.get(refusal.kind, 409),
             reason=refusal.reason,
         )
     return _page(request, settings, "done", message=PAGES[link.action]["done"])
@@ -149,3 +151,30 @@ def _customer_reason(message: str) -> str:
     if "already been used" in message:
         return "This link has already been used: your answer was recorded the first time."
     return "Your account's closure has moved past the point where this answer applies."
+
+
+@router.get("/exports/{token}")
+def download_export(
+    token: str, request: Request, settings: SettingsDep, cases: CaseServiceDep
+) -> Response:
+    """The customer's data export, behind its own signed link, for a limited time."""
+    try:
+        link = cases.links.verify(token)
+        if link.action is not CustomerResponse.DOWNLOAD_DATA:
+            raise LinkRefused(LinkProblem.FORGED, "This link is not valid.", link)
+        data = cases.data_export(link)
+    except LinkRefused as refusal:
+        return _refused(request, settings, cases, refusal)
+    except NotFound:
+        return _page(
+            request,
+            settings,
+            "refused",
+            410,
+            reason="This copy of your data is no longer available.",
+        )
+    return Response(
+        data,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="my-data-{link.link_id[:8]}.json"'},
+    )

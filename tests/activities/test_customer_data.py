@@ -5,6 +5,7 @@ Each test runs on SQLite and on PostgreSQL, and each step is run twice to prove 
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -12,7 +13,7 @@ from sqlmodel import select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from closeout.archive import bundle_key
+from closeout.archive import bundle_key, export_key
 from closeout.cases.models import ArchiveBundleRecord, AuditEvent
 from closeout.contracts import TermsRequest
 from closeout.crm.models import CrmPortalUser
@@ -172,3 +173,20 @@ def test_terms_come_from_policy_and_tier(world: World) -> None:
         with pytest.raises(ApplicationError) as exc:
             run(world.activities.resolve_case_terms, request)
         assert exc.value.type == kind and exc.value.non_retryable
+
+
+def test_data_export_is_complete_and_deleted_with_the_customer(world: World) -> None:
+    customer = world.customer()
+    case_id = world.case(customer)
+    export_id = str(uuid.uuid4())
+    size = run(
+        world.activities.prepare_data_export,
+        world.step(case_id, customer, "data_export_prepared", export_id),
+    )
+    stored = world.activities.archive.get(export_key(customer, export_id))
+    assert stored is not None and len(stored) == size
+    tables = json.loads(stored)
+    assert len(tables["orders"]) == 12 and tables["customer"][0]["id"] == customer
+    run(world.activities.delete_customer_data, world.step(case_id, customer, "deleted"))
+    assert world.activities.archive.get(export_key(customer, export_id)) is None
+    run(world.activities.verify_deletion, world.step(case_id, customer, "deletion_verified"))

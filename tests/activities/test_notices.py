@@ -47,6 +47,7 @@ def notice(
         (NoticeKind.REMINDER, "Reminder: your", "you can still object"),
         (NoticeKind.CLOSED, "is closed", "What we keep"),
         (NoticeKind.REACTIVATED, "Welcome back", "restored"),
+        (NoticeKind.DATA_EXPORT, "data is ready to download", "/exports/"),
     ],
 )
 async def test_each_notice_arrives_with_text_and_html(

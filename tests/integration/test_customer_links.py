@@ -95,3 +95,44 @@ def test_objection_link_needs_text_and_reaches_the_owner(stack: Stack) -> None:
         review = open_task(api, case_id, "objection_review")
         assert review["assignee"] == "li.na@example.com" and "We paid" in review["note"]
         api.post(f"/api/cases/{case_id}/cancel", json={"reason": "test over"})
+
+
+def test_customer_downloads_their_data_behind_a_fresh_link(stack: Stack) -> None:
+    customer = new_customer(stack)
+    with stack.client("owner") as api:
+        case_id = open_case(api, customer)["case_id"]
+        decide(api, open_task(api, case_id, "win_back")["id"], "failed")
+        url = _link(stack, customer, "will be closed", "download_data")
+        assert "Prepare my data" in httpx.get(url).text
+        assert httpx.post(url, follow_redirects=True).status_code == 200
+
+        def export_link() -> str | None:
+            for message in stack.mail.messages:
+                if customer in str(message["To"]) and "ready to download" in str(
+                    message["Subject"]
+                ):
+                    found = re.findall(
+                        r"http://\S+/exports/\S+", stack.mail.parts(message)["text/plain"]
+                    )
+                    return str(found[0]) if found else None
+            return None
+
+        download = str(poll(export_link, "the data-export mail", 30))
+        response = httpx.get(download)
+        assert (
+            response.status_code == 200 and "attachment" in response.headers["content-disposition"]
+        )
+        data = response.json()
+        assert data["customer"][0]["id"] == customer and len(data["orders"]) == 12
+        assert httpx.get(download + "x").status_code == 400
+        token = download.rsplit("/exports/", 1)[1]
+        link = LinkSigner(DEV_SECRET).verify(token)
+        old = LinkSigner(DEV_SECRET).sign(
+            CustomerLink(
+                link.link_id, case_id, link.action, datetime.now(UTC) - timedelta(seconds=1)
+            )
+        )
+        assert httpx.get(f"{stack.api_url}/exports/{old}").status_code == 410
+        actions = [e["action"] for e in api.get(f"/api/cases/{case_id}").json()["timeline"]]
+        assert "data_export_prepared" in actions
+        api.post(f"/api/cases/{case_id}/cancel", json={"reason": "test over"})

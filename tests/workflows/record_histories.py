@@ -19,9 +19,16 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from closeout.cases.repository import CaseRepository
-from closeout.contracts import CancelRequest, HoldReleaseRequest, HoldRequest, ReactivateRequest
+from closeout.contracts import (
+    Actor,
+    CancelRequest,
+    CustomerAnswer,
+    HoldReleaseRequest,
+    HoldRequest,
+    ReactivateRequest,
+)
 from closeout.db import Database, upgrade
-from closeout.domain import Stage, TaskDecision, TaskKind, ValueTier
+from closeout.domain import CustomerResponse, Stage, TaskDecision, TaskKind, ValueTier
 from closeout.temporal import DATA_CONVERTER
 from tests.conftest import make_settings
 from tests.support import VENV_BIN, Refusing, free_port, start_mail_sink
@@ -72,11 +79,24 @@ async def refused_notice_reviewed(h: Harness, handle: Handle) -> None:
     await h.decide(handle, TaskKind.CONTACT_REVIEW, TaskDecision.REJECT, comment="keep them")
 
 
+async def data_export_then_cancelled(h: Harness, handle: Handle) -> None:
+    await h.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
+    await h.task(handle, TaskKind.APPROVAL)
+    await handle.execute_update(
+        CloseCustomerWorkflow.respond,
+        CustomerAnswer(
+            CustomerResponse.DOWNLOAD_DATA, Actor("customer", "customer"), link_id="n.x"
+        ),
+    )
+    await handle.execute_update(CloseCustomerWorkflow.cancel, CancelRequest("paid", OWNER_ACTOR))
+
+
 SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None]]]] = {
     "deleted_with_hold": (ValueTier.STANDARD, deleted_with_hold),
     "four_eyes_then_cancelled": (ValueTier.HIGH, four_eyes_then_cancelled),
     "reactivated": (ValueTier.STANDARD, reactivated),
     "refused_notice_reviewed": (ValueTier.STANDARD, refused_notice_reviewed),
+    "data_export_then_cancelled": (ValueTier.STANDARD, data_export_then_cancelled),
 }
 
 

@@ -17,6 +17,7 @@ from temporalio.worker import Replayer
 from closeout.temporal import DATA_CONVERTER
 from workflows.close_customer import (
     PATCH_CONTACT_REVIEW,
+    PATCH_DATA_EXPORT,
     PATCH_DECIDE_AFTER_RECORDED,
     PATCH_REMINDER,
     CloseCustomerWorkflow,
@@ -47,12 +48,17 @@ PATCHES_BY_SUFFIX = {
     "-decide-after-recorded": {PATCH_DECIDE_AFTER_RECORDED},
     "-contact-review": {PATCH_DECIDE_AFTER_RECORDED, PATCH_CONTACT_REVIEW},
     "-reminder": {PATCH_DECIDE_AFTER_RECORDED, PATCH_REMINDER},
+    "-data-export": {PATCH_DECIDE_AFTER_RECORDED, PATCH_DATA_EXPORT},
 }
 
 
 def test_patched_histories_carry_their_patch_markers() -> None:
     stems = {p.stem for p in HISTORIES}
-    assert {"refused_notice_reviewed-contact-review", "deleted_with_hold-reminder"} <= stems
+    assert {
+        "refused_notice_reviewed-contact-review",
+        "deleted_with_hold-reminder",
+        "data_export_then_cancelled-data-export",
+    } <= stems
     for path in HISTORIES:
         expected = next(
             (
