@@ -62,15 +62,14 @@ class SmtpMailer:
                 password=s.smtp_password,
                 use_tls=s.smtp_security is SmtpSecurity.TLS,
                 start_tls=s.smtp_security is SmtpSecurity.STARTTLS,
+                cert_bundle=str(s.smtp_ca_file) if s.smtp_ca_file else None,
                 timeout=s.smtp_timeout_seconds,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
+            # Only the recipient's own refusal says the contact is bad; any other 5xx (TLS
+            # required, authentication, sender) is ours to fix, so the send is retried.
             if all(500 <= r.code < 600 for r in exc.recipients):
                 raise PermanentMailError("recipient refused permanently") from exc
-            raise
-        except aiosmtplib.SMTPResponseException as exc:
-            if 500 <= exc.code < 600:
-                raise PermanentMailError(f"message refused permanently ({exc.code})") from exc
             raise
 
 

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_timeout_seconds: float = 10.0
+    # CA bundle that signed the SMTP server's certificate, when it is not a public CA.
+    smtp_ca_file: Path | None = None
     mail_from: str = "Closeout <closeout@example.com>"
     company_name: str = "Example Company"
     company_contact: str = "privacy@example.com"

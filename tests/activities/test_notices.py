@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
 from sqlmodel import col, select
 from temporalio.testing import ActivityEnvironment
@@ -15,6 +18,7 @@ from closeout.cases.models import AuditEvent
 from closeout.contracts import SendNotice
 from closeout.crm.models import CrmContact
 from closeout.domain import NoticeKind, Trigger
+from closeout.settings import SmtpSecurity
 from tests.activities.conftest import World, audit
 from tests.support import MailSink, Refusing, free_port
 
@@ -127,5 +131,51 @@ async def test_permanent_refusal_is_recorded_not_retried(world: World) -> None:
                 )
             ).all()
         assert contact.bounce_count == 1 and len(marked) == 1
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def certificate_authority() -> trustme.CA:
+    return trustme.CA()
+
+
+def _tls_server(ca: trustme.CA, *, implicit: bool) -> tuple[MailSink, Controller]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    sink = MailSink(free_port())
+    if implicit:
+        controller = Controller(sink, hostname="127.0.0.1", port=sink.port, ssl_context=context)
+    else:
+        controller = Controller(
+            sink, hostname="127.0.0.1", port=sink.port, tls_context=context, require_starttls=True
+        )
+    controller.start()
+    return sink, controller
+
+
+@pytest.mark.parametrize("security", [SmtpSecurity.STARTTLS, SmtpSecurity.TLS])
+async def test_notices_go_over_tls(
+    world: World, certificate_authority: trustme.CA, tmp_path: Path, security: SmtpSecurity
+) -> None:
+    sink, controller = _tls_server(certificate_authority, implicit=security is SmtpSecurity.TLS)
+    ca_file = tmp_path / "ca.pem"
+    certificate_authority.cert_pem.write_to_path(str(ca_file))
+    try:
+        world.settings.smtp_port = sink.port
+        world.settings.smtp_ca_file = ca_file
+        customer = world.customer()
+        message = notice(world, customer, world.case(customer), NoticeKind.WIN_BACK)
+
+        world.settings.smtp_security = SmtpSecurity.NONE  # the server insists on TLS
+        world.settings.smtp_timeout_seconds = 1.0  # a TLS-only port never greets in plain text
+        with pytest.raises(Exception):  # noqa: B017 - retried, and the contact is not blamed
+            await ActivityEnvironment().run(world.activities.send_notice, message)
+        stored = world.activities.cases.notice(message.notice_id)
+        assert stored is not None and stored.status == "pending" and sink.messages == []
+
+        world.settings.smtp_security = security
+        assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
+        assert len(sink.messages) == 1
     finally:
         controller.stop()
