@@ -11,7 +11,7 @@ from datetime import datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.notices import CUSTOMER_FRIENDLY_REASON, format_when
+from activities.notices import CUSTOMER_FRIENDLY_REASON
 from closeout.archive import (
     ArchiveStore,
     BundleCorrupt,
@@ -40,6 +40,7 @@ from closeout.contracts import (
 from closeout.crm.models import MINIMISED_TABLES, RESTORED_TABLES
 from closeout.crm.port import CrmPort, CustomerNotFound
 from closeout.domain import CustomerResponse, CustomerStatus, NoticeKind
+from closeout.i18n import catalog_for, format_when, translations
 from closeout.links import CustomerLink, LinkSigner
 from closeout.mail import Mailer, NoticeRenderer, OutgoingMail, PermanentMailError
 from closeout.settings import Settings
@@ -153,12 +154,14 @@ class CloseoutActivities:
         contact = await asyncio.to_thread(self.crm.primary_contact, notice.customer_id)
         if contact is None:
             raise _permanent("the customer has no contact to write to", "NoContact")
+        catalog = catalog_for(contact.locale)
         subject, text, html = self.renderer.render(
             notice.kind,
+            catalog,
             name=contact.name,
-            reason=CUSTOMER_FRIENDLY_REASON[notice.trigger],
-            effective_date=format_when(notice.effective_at),
-            retention_end=format_when(notice.retention_end),
+            reason=translations(catalog).gettext(CUSTOMER_FRIENDLY_REASON[notice.trigger]),
+            effective_date=format_when(notice.effective_at, catalog),
+            retention_end=format_when(notice.retention_end, catalog),
             links=self._links(notice, record.created_at),
             export_days=self.settings.export_ttl.days,
         )

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from closeout.i18n import DEFAULT_LOCALE, translations
 from closeout.settings import Settings, SmtpSecurity
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -78,16 +79,30 @@ class NoticeRenderer:
 
     def __init__(self, settings: Settings, templates_dir: Path = TEMPLATES_DIR) -> None:
         self.settings = settings
-        self.env = Environment(
-            loader=FileSystemLoader(templates_dir),
-            autoescape=select_autoescape(["html"]),
-            undefined=StrictUndefined,
-        )
+        self.templates_dir = templates_dir
+        self._envs: dict[str, Environment] = {}
 
-    def render(self, kind: str, **context: Any) -> tuple[str, str, str]:
+    def env(self, catalog: str) -> Environment:
+        """One template environment per catalog, its gettext installed once."""
+        if catalog not in self._envs:
+            env = Environment(
+                loader=FileSystemLoader(self.templates_dir),
+                autoescape=select_autoescape(["html"]),
+                undefined=StrictUndefined,
+                extensions=["jinja2.ext.i18n"],
+            )
+            env.install_gettext_translations(translations(catalog), newstyle=True)  # type: ignore[attr-defined]
+            self._envs[catalog] = env
+        return self._envs[catalog]
+
+    def render(
+        self, kind: str, catalog: str = DEFAULT_LOCALE, **context: Any
+    ) -> tuple[str, str, str]:
         context.setdefault("company", self.settings.company_name)
         context.setdefault("company_contact", self.settings.company_contact)
-        subject = self.env.get_template(f"mail/{kind}.subject.txt").render(**context).strip()
-        text = self.env.get_template(f"mail/{kind}.txt").render(**context)
-        html = self.env.get_template(f"mail/{kind}.html").render(**context)
+        context.setdefault("lang", catalog.replace("_", "-"))
+        env = self.env(catalog)
+        subject = env.get_template(f"mail/{kind}.subject.txt").render(**context).strip()
+        text = env.get_template(f"mail/{kind}.txt").render(**context)
+        html = env.get_template(f"mail/{kind}.html").render(**context)
         return subject, text, html

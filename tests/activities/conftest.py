@@ -30,7 +30,7 @@ class World:
         self.db = db
         self.activities: CloseoutActivities = build_activities(settings, db)
 
-    def customer(self, tier: ValueTier = ValueTier.STANDARD) -> str:
+    def customer(self, tier: ValueTier = ValueTier.STANDARD, locale: str = "en") -> str:
         customer_id = f"cust-{uuid.uuid4().hex[:8]}"
         with self.db.session() as session:
             add_customer(
@@ -39,6 +39,7 @@ class World:
                 name=f"Shop {customer_id}",
                 owner="li.na@example.com",
                 value_tier=tier,
+                locale=locale,
             )
         return customer_id
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 import uuid
 from datetime import UTC, datetime, timedelta
+from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,15 @@ async def test_notices_go_over_tls(
         assert len(sink.messages) == 1
     finally:
         controller.stop()
+
+
+async def test_a_chinese_speaking_customer_reads_chinese(world: World, mail: MailSink) -> None:
+    customer = world.customer(locale="zh-CN")
+    message = notice(world, customer, world.case(customer), NoticeKind.ADVANCE_NOTICE)
+    assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
+    received = mail.messages[0]
+    subject = str(make_header(decode_header(str(received["Subject"]))))
+    assert subject.startswith("您在Example Company的账户将于") and "年" in subject
+    parts = mail.parts(received)
+    assert "您账户中的发票一直未付款。" in parts["text/plain"]
+    assert 'lang="zh-CN"' in parts["text/html"] and "对关闭提出异议" in parts["text/html"]
