@@ -41,6 +41,7 @@ from closeout.crm.models import CrmCustomer
 from closeout.crm.reference import ReferenceCrm
 from closeout.db import Database
 from closeout.domain import CUSTOMER_ACTOR_ROLE, DEFAULT_CHURN_CLASS, Stage, TaskStatus
+from closeout.i18n import catalog_for
 from closeout.links import CustomerLink, LinkRefused, LinkSigner
 from closeout.settings import Settings
 from closeout.temporal import connect
@@ -255,6 +256,12 @@ class CaseService:
         return await self._state(
             link.case_id, lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer)
         )
+
+    def catalog_of(self, link: CustomerLink) -> str:
+        """The language of the customer a link was sent to."""
+        case = self.repo.get_case(link.case_id)
+        profile = self.crm.get_profile(case.customer_id) if case else None
+        return catalog_for(profile.locale if profile else None)
 
     def data_export(self, link: CustomerLink) -> bytes:
         """The export a data-export link points to; NotFound once it is gone."""

@@ -9,8 +9,10 @@ from enum import StrEnum
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from closeout.domain import CustomerResponse
+from closeout.i18n import N_
 
 SALT = "closeout.customer-link.v1"
+FORGED_REASON = N_("This link is not valid. Please use the link from our e-mail.")
 
 
 class LinkRefused(Exception):
@@ -58,13 +60,11 @@ class LinkSigner:
                 datetime.fromtimestamp(expires, UTC),
             )
         except (BadSignature, ValueError, TypeError) as exc:
-            raise LinkRefused(
-                LinkProblem.FORGED, "This link is not valid. Please use the link from our e-mail."
-            ) from exc
+            raise LinkRefused(LinkProblem.FORGED, FORGED_REASON) from exc
         if (now or datetime.now(UTC)) >= link.expires_at:
             raise LinkRefused(
                 LinkProblem.EXPIRED,
-                "This link has expired. Please contact us if you still want to answer.",
+                N_("This link has expired. Please contact us if you still want to answer."),
                 link,
             )
         return link

@@ -13,8 +13,11 @@ from closeout.i18n import catalog_for, format_when, translations
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = [
     ("activities/**.py", "python"),
+    ("api/**.py", "python"),
+    ("closeout/links.py", "python"),
     ("templates/mail/**.html", "jinja2"),
     ("templates/mail/**.txt", "jinja2"),
+    ("templates/answers/**.html", "jinja2"),
 ]
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

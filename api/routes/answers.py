@@ -15,42 +15,64 @@ from fastapi.templating import Jinja2Templates
 from api.deps import CaseServiceDep, SettingsDep
 from api.errors import Conflict, Invalid, NotFound
 from closeout.domain import CustomerResponse
-from closeout.links import CustomerLink, LinkProblem, LinkRefused
+from closeout.i18n import DEFAULT_LOCALE, N_, translations
+from closeout.links import FORGED_REASON, CustomerLink, LinkProblem, LinkRefused
 from closeout.mail import TEMPLATES_DIR
 
 router = APIRouter(tags=["customer answers"], include_in_schema=False)
-templates = Jinja2Templates(directory=TEMPLATES_DIR)
+_templates: dict[str, Jinja2Templates] = {}
+
+
+def templates_for(catalog: str) -> Jinja2Templates:
+    """Page templates speaking one catalog's language."""
+    if catalog not in _templates:
+        templates = Jinja2Templates(directory=TEMPLATES_DIR)
+        templates.env.add_extension("jinja2.ext.i18n")
+        templates.env.install_gettext_translations(translations(catalog), newstyle=True)  # type: ignore[attr-defined]
+        _templates[catalog] = templates
+    return _templates[catalog]
+
 
 PAGES: dict[CustomerResponse, dict[str, Any]] = {
     CustomerResponse.STAY: {
-        "heading": "Keep my account",
-        "explanation": "Tell us you want to stay, and we will stop the closing of your account.",
-        "button": "Yes, I want to stay",
-        "done": "We have noted that you want to stay. Your account manager will be in touch.",
+        "heading": N_("Keep my account"),
+        "explanation": N_(
+            "Tell us you want to stay, and we will stop the closing of your account."
+        ),
+        "button": N_("Yes, I want to stay"),
+        "done": N_("We have noted that you want to stay. Your account manager will be in touch."),
     },
     CustomerResponse.OBJECT: {
-        "heading": "Object to the closure",
-        "explanation": "Tell us why your account should not be closed. Your account manager "
-        "will review it before anything happens.",
-        "button": "Send my objection",
+        "heading": N_("Object to the closure"),
+        "explanation": N_(
+            "Tell us why your account should not be closed. Your account manager "
+            "will review it before anything happens."
+        ),
+        "button": N_("Send my objection"),
         "needs_text": True,
-        "text_label": "Why should we keep your account open?",
-        "done": "We have received your objection. Your account will not be closed before your "
-        "account manager has reviewed it.",
+        "text_label": N_("Why should we keep your account open?"),
+        "done": N_(
+            "We have received your objection. Your account will not be closed before your "
+            "account manager has reviewed it."
+        ),
     },
     CustomerResponse.DOWNLOAD_DATA: {
-        "heading": "Download a copy of my data",
-        "explanation": "We will prepare a copy of every record we hold about your account and "
-        "e-mail you a link to download it.",
-        "button": "Prepare my data",
-        "done": "We are preparing your data. You will receive an e-mail with a download link "
-        "in a few minutes.",
+        "heading": N_("Download a copy of my data"),
+        "explanation": N_(
+            "We will prepare a copy of every record we hold about your account and "
+            "e-mail you a link to download it."
+        ),
+        "button": N_("Prepare my data"),
+        "done": N_(
+            "We are preparing your data. You will receive an e-mail with a download link "
+            "in a few minutes."
+        ),
     },
     CustomerResponse.CONFIRM_CLOSURE: {
-        "heading": "Confirm the closure",
-        "explanation": "Confirm that you agree with the closure of your account.",
-        "button": "Confirm the closure",
-        "done": "Thank you for confirming. We will tell you when your account is closed.",
+        "heading": N_("Confirm the closure"),
+        "explanation": N_("Confirm that you agree with the closure of your account."),
+        "button": N_("Confirm the closure"),
+        "done": N_("Thank you for confirming. We will tell you when your account is closed."),
     },
 }
 # Forged 400, expired 410; a link refused by the case itself (used, too late) 409.
@@ -58,10 +80,22 @@ STATUS_FOR_PROBLEM: dict[str, int] = {LinkProblem.FORGED: 400, LinkProblem.EXPIR
 
 
 def _page(
-    request: Request, settings: SettingsDep, name: str, status: int = 200, **context: Any
+    request: Request,
+    settings: SettingsDep,
+    name: str,
+    status: int = 200,
+    *,
+    catalog: str = DEFAULT_LOCALE,
+    **context: Any,
 ) -> Response:
-    context |= {"company": settings.company_name, "company_contact": settings.company_contact}
-    return templates.TemplateResponse(request, f"answers/{name}.html", context, status_code=status)
+    context |= {
+        "company": settings.company_name,
+        "company_contact": settings.company_contact,
+        "lang": catalog.replace("_", "-"),
+    }
+    return templates_for(catalog).TemplateResponse(
+        request, f"answers/{name}.html", context, status_code=status
+    )
 
 
 def _refused(
@@ -69,15 +103,14 @@ def _refused(
 ) -> Response:
     cases.record_link_refusal(refusal)
     status = STATUS_FOR_PROBLEM.get(refusal.kind, 409)
-    return _page(request, settings, "refused", status, reason=refusal.reason)
+    catalog = cases.catalog_of(refusal.link) if refusal.link else DEFAULT_LOCALE
+    return _page(request, settings, "refused", status, catalog=catalog, reason=refusal.reason)
 
 
 def _open(cases: CaseServiceDep, token: str) -> CustomerLink:
     link: CustomerLink = cases.links.verify(token)
     if link.action not in PAGES:
-        raise LinkRefused(
-            LinkProblem.FORGED, "This link is not valid. Please use the link from our e-mail.", link
-        )
+        raise LinkRefused(LinkProblem.FORGED, FORGED_REASON, link)
     return link
 
 
@@ -90,7 +123,14 @@ def answer_page(
         link = _open(cases, token)
     except LinkRefused as refusal:
         return _refused(request, settings, cases, refusal)
-    return _page(request, settings, "confirm", action_url=f"/r/{token}", **PAGES[link.action])
+    return _page(
+        request,
+        settings,
+        "confirm",
+        catalog=cases.catalog_of(link),
+        action_url=f"/r/{token}",
+        **PAGES[link.action],
+    )
 
 
 @router.post("/r/{token}", response_class=HTMLResponse)
@@ -109,14 +149,15 @@ async def answer(
     page = PAGES[link.action]
     try:
         await cases.answer_by_link(link, comment)
-    except Invalid as exc:
+    except Invalid:
         return _page(
             request,
             settings,
             "confirm",
             422,
+            catalog=cases.catalog_of(link),
             action_url=f"/r/{token}",
-            error=exc.message,
+            error=N_("Please tell us why, in a few words."),
             comment=comment,
             **page,
         )
@@ -144,13 +185,19 @@ def answered(
             STATUS_FOR_PROBLEM.get(refusal.kind, 409),
             reason=refusal.reason,
         )
-    return _page(request, settings, "done", message=PAGES[link.action]["done"])
+    return _page(
+        request,
+        settings,
+        "done",
+        catalog=cases.catalog_of(link),
+        message=PAGES[link.action]["done"],
+    )
 
 
 def _customer_reason(message: str) -> str:
     if "already been used" in message:
-        return "This link has already been used: your answer was recorded the first time."
-    return "Your account's closure has moved past the point where this answer applies."
+        return N_("This link has already been used: your answer was recorded the first time.")
+    return N_("Your account's closure has moved past the point where this answer applies.")
 
 
 @router.get("/exports/{token}")
@@ -161,7 +208,7 @@ def download_export(
     try:
         link = cases.links.verify(token)
         if link.action is not CustomerResponse.DOWNLOAD_DATA:
-            raise LinkRefused(LinkProblem.FORGED, "This link is not valid.", link)
+            raise LinkRefused(LinkProblem.FORGED, FORGED_REASON, link)
         data = cases.data_export(link)
     except LinkRefused as refusal:
         return _refused(request, settings, cases, refusal)
@@ -171,7 +218,7 @@ def download_export(
             settings,
             "refused",
             410,
-            reason="This copy of your data is no longer available.",
+            reason=N_("This copy of your data is no longer available."),
         )
     return Response(
         data,

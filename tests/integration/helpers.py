@@ -13,7 +13,7 @@ from closeout.domain import ValueTier
 from tests.integration.stack import Stack
 
 
-def new_customer(stack: Stack, tier: ValueTier = ValueTier.STANDARD) -> str:
+def new_customer(stack: Stack, tier: ValueTier = ValueTier.STANDARD, locale: str = "en") -> str:
     customer_id = f"it-{uuid.uuid4().hex[:8]}"
     db = stack.db
     with db.session() as session:
@@ -23,6 +23,7 @@ def new_customer(stack: Stack, tier: ValueTier = ValueTier.STANDARD) -> str:
             name=f"Integration {customer_id}",
             owner="li.na@example.com",
             value_tier=tier,
+            locale=locale,
         )
     db.engine.dispose()
     return customer_id

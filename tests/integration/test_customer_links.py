@@ -87,7 +87,7 @@ def test_objection_link_needs_text_and_reaches_the_owner(stack: Stack) -> None:
         decide(api, open_task(api, case_id, "win_back")["id"], "failed")
         url = _link(stack, customer, "will be closed", "object")
         empty = httpx.post(url, data={"comment": "  "})
-        assert empty.status_code == 422 and "needs the customer" in empty.text
+        assert empty.status_code == 422 and "Please tell us why" in empty.text
         sent = httpx.post(
             url, data={"comment": "We paid every invoice last week."}, follow_redirects=True
         )
@@ -135,4 +135,19 @@ def test_customer_downloads_their_data_behind_a_fresh_link(stack: Stack) -> None
         assert httpx.get(f"{stack.api_url}/exports/{old}").status_code == 410
         actions = [e["action"] for e in api.get(f"/api/cases/{case_id}").json()["timeline"]]
         assert "data_export_prepared" in actions
+        api.post(f"/api/cases/{case_id}/cancel", json={"reason": "test over"})
+
+
+def test_pages_speak_the_customers_language(stack: Stack) -> None:
+    customer = new_customer(stack, locale="zh-CN")
+    with stack.client("owner") as api:
+        case_id = open_case(api, customer)["case_id"]
+        url = _link(stack, customer, "我们希望留住您", "stay")
+        page = httpx.get(url)
+        assert page.status_code == 200 and 'lang="zh-CN"' in page.text
+        assert "保留我的账户" in page.text and "我想留下" in page.text
+        forged = httpx.get(url[:-3] + "abc")
+        assert (
+            forged.status_code == 400 and "This link is not valid" in forged.text
+        )  # no case known
         api.post(f"/api/cases/{case_id}/cancel", json={"reason": "test over"})
