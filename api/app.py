@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.customer_service import CustomerService
 from api.deps import Unauthenticated
 from api.errors import install_error_handlers
 from api.routes import answers, cases, customers, system, tasks
-from api.service import CaseService, CustomerService, TemporalGateway
+from api.service import CaseService
+from api.temporal_gateway import TemporalGateway
 from closeout.db import Database
 from closeout.settings import Settings
 

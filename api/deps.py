@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.customer_service import CustomerService
 from api.errors import Forbidden
-from api.service import CaseService, CustomerService
+from api.service import CaseService
 from closeout.db import Database
 from closeout.domain import Role
 from closeout.settings import Settings

@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import func, or_
-from sqlmodel import col, select
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -20,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api import schemas
 from api.errors import UPDATE_REJECTIONS, Conflict, DomainError, Invalid, NotFound, Unavailable
 from api.evidence import EVIDENCE_MODELS
+from api.temporal_gateway import TemporalGateway
 from closeout.archive import FilesystemArchiveStore, export_key
 from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
 from closeout.cases.repository import CaseRepository
@@ -37,45 +36,17 @@ from closeout.contracts import (
     RetentionChange,
     StageResult,
 )
-from closeout.crm.models import CrmCustomer
 from closeout.crm.reference import ReferenceCrm
 from closeout.db import Database
 from closeout.domain import CUSTOMER_ACTOR_ROLE, DEFAULT_CHURN_CLASS, Stage, TaskStatus
 from closeout.i18n import catalog_for
 from closeout.links import CustomerLink, LinkRefused, LinkSigner
 from closeout.settings import Settings
-from closeout.temporal import connect
 from closeout.tokens import Principal
 from workflows.close_customer import CloseCustomerWorkflow
 
 R = TypeVar("R")
 CUSTOMER = Actor("customer", CUSTOMER_ACTOR_ROLE)
-
-
-class TemporalGateway:
-    """One Temporal client for the API, connected on first use so the API starts alone."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._client: Client | None = None
-        self._lock = asyncio.Lock()
-
-    async def client(self) -> Client:
-        if self._client is None:
-            async with self._lock:
-                if self._client is None:
-                    try:
-                        self._client = await connect(self.settings)
-                    except Exception as exc:  # the SDK raises plain RuntimeError on refusal
-                        raise Unavailable(f"Temporal is not reachable: {exc}") from exc
-        return self._client
-
-    async def healthy(self) -> bool:
-        try:
-            client = await self.client()
-            return await client.service_client.check_health(timeout=timedelta(seconds=3))
-        except Exception:
-            return False
 
 
 def _actor(user: Principal) -> Actor:
@@ -360,67 +331,3 @@ class CaseService:
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
                 raise Conflict(f"case {case.id} is no longer running") from exc
             raise Unavailable(f"Temporal did not answer: {exc.message}") from exc
-
-
-class CustomerService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.repo = CaseRepository(db)
-        self.crm = ReferenceCrm(db)
-
-    def search(
-        self, q: str | None, status: str | None, limit: int, offset: int
-    ) -> schemas.PageOut[schemas.CustomerOut]:
-        query = select(CrmCustomer)
-        if q:
-            like = f"%{q.lower()}%"
-            query = query.where(
-                or_(
-                    func.lower(CrmCustomer.name).like(like),
-                    func.lower(CrmCustomer.email).like(like),
-                    func.lower(CrmCustomer.id).like(like),
-                )
-            )
-        if status:
-            query = query.where(CrmCustomer.status == status)
-        with self.db.session() as session:
-            total = session.exec(select(func.count()).select_from(query.subquery())).one()
-            rows = session.exec(
-                query.order_by(col(CrmCustomer.id)).limit(limit).offset(offset)
-            ).all()
-        open_ids = {
-            c: self.repo.open_case_for(c)
-            for c in self.repo.customers_with_open_cases([r.id for r in rows])
-        }
-        items = [self._out(r, open_ids.get(r.id)) for r in rows]
-        return schemas.PageOut[schemas.CustomerOut](
-            items=items, total=int(total), limit=limit, offset=offset
-        )
-
-    def _out(self, c: CrmCustomer, open_case: CaseRecord | None) -> schemas.CustomerOut:
-        return schemas.CustomerOut(
-            id=c.id,
-            name=c.name,
-            email=c.email,
-            status=c.status,
-            owner=c.owner,
-            value_tier=c.value_tier,
-            locale=c.locale,
-            open_case=open_case is not None,
-            open_case_id=open_case.id if open_case else None,
-        )
-
-    def get(self, customer_id: str) -> schemas.CustomerDetail:
-        with self.db.session() as session:
-            c = session.get(CrmCustomer, customer_id)
-            if c is None:
-                raise NotFound(f"unknown customer {customer_id!r}")
-        open_case = self.repo.open_case_for(customer_id)
-        return schemas.CustomerDetail(
-            **self._out(c, open_case).model_dump(),
-            phone=c.phone,
-            created_at=c.created_at,
-            closed_at=c.closed_at,
-            record_counts=self.crm.remaining_records(customer_id),
-            cases=[case_summary(x) for x in self.repo.cases_for_customer(customer_id)],
-        )

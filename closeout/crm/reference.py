@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, SQLModel, col, select
 
 from closeout.crm.models import (
@@ -50,6 +50,33 @@ class ReferenceCrm:
         if customer is None:
             raise CustomerNotFound(customer_id)
         return customer
+
+    def search(
+        self, q: str | None, status: str | None, limit: int, offset: int
+    ) -> tuple[list[CrmCustomer], int]:
+        """Customers whose name, e-mail or id contains `q`, by id; and how many match."""
+        query = select(CrmCustomer)
+        if q:
+            like = f"%{q.lower()}%"
+            query = query.where(
+                or_(
+                    func.lower(CrmCustomer.name).like(like),
+                    func.lower(CrmCustomer.email).like(like),
+                    func.lower(CrmCustomer.id).like(like),
+                )
+            )
+        if status:
+            query = query.where(CrmCustomer.status == status)
+        with self.db.session() as session:
+            total = session.exec(select(func.count()).select_from(query.subquery())).one()
+            rows = session.exec(
+                query.order_by(col(CrmCustomer.id)).limit(limit).offset(offset)
+            ).all()
+            return list(rows), int(total)
+
+    def customer(self, customer_id: str) -> CrmCustomer | None:
+        with self.db.session() as session:
+            return session.get(CrmCustomer, customer_id)
 
     def get_profile(self, customer_id: str) -> CustomerProfile | None:
         with self.db.session() as session:

@@ -1,0 +1,58 @@
+"""Customers of the CRM, for the API: search and detail, with their cases."""
+
+from __future__ import annotations
+
+from api import schemas
+from api.errors import NotFound
+from api.service import case_summary
+from closeout.cases.models import CaseRecord
+from closeout.cases.repository import CaseRepository
+from closeout.crm.models import CrmCustomer
+from closeout.crm.reference import ReferenceCrm
+from closeout.db import Database
+
+
+class CustomerService:
+    def __init__(self, db: Database) -> None:
+        self.repo = CaseRepository(db)
+        self.crm = ReferenceCrm(db)
+
+    def search(
+        self, q: str | None, status: str | None, limit: int, offset: int
+    ) -> schemas.PageOut[schemas.CustomerOut]:
+        rows, total = self.crm.search(q, status, limit, offset)
+        open_ids = {
+            c: self.repo.open_case_for(c)
+            for c in self.repo.customers_with_open_cases([r.id for r in rows])
+        }
+        items = [self._out(r, open_ids.get(r.id)) for r in rows]
+        return schemas.PageOut[schemas.CustomerOut](
+            items=items, total=total, limit=limit, offset=offset
+        )
+
+    def _out(self, c: CrmCustomer, open_case: CaseRecord | None) -> schemas.CustomerOut:
+        return schemas.CustomerOut(
+            id=c.id,
+            name=c.name,
+            email=c.email,
+            status=c.status,
+            owner=c.owner,
+            value_tier=c.value_tier,
+            locale=c.locale,
+            open_case=open_case is not None,
+            open_case_id=open_case.id if open_case else None,
+        )
+
+    def get(self, customer_id: str) -> schemas.CustomerDetail:
+        c = self.crm.customer(customer_id)
+        if c is None:
+            raise NotFound(f"unknown customer {customer_id!r}")
+        open_case = self.repo.open_case_for(customer_id)
+        return schemas.CustomerDetail(
+            **self._out(c, open_case).model_dump(),
+            phone=c.phone,
+            created_at=c.created_at,
+            closed_at=c.closed_at,
+            record_counts=self.crm.remaining_records(customer_id),
+            cases=[case_summary(x) for x in self.repo.cases_for_customer(customer_id)],
+        )
