@@ -27,6 +27,33 @@ from closeout.tokens import authenticate, create_token
 BIN = Path(sys.executable).parent
 
 
+def temporal_server_command(
+    host: str,
+    port: int,
+    db_file: Path,
+    *,
+    ui_port: int | None = None,
+    log_level: str = "warn",
+    extra: list[str] | None = None,
+) -> list[str]:
+    """`temporal server start-dev` on a persistent SQLite file, Web UI on `ui_port` or none."""
+    ui = ["--ui-port", str(ui_port), "--ui-disable-news-fetch"] if ui_port else ["--headless"]
+    return [
+        str(BIN / "temporal"), "server", "start-dev", "--ip", host, "--port", str(port), *ui,
+        "--db-filename", str(db_file), "--log-level", log_level,
+        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+        *(extra or []),
+    ]  # fmt: skip
+
+
+def api_command(host: str, port: int) -> list[str]:
+    """The API served by uvicorn, configured by the process's CLOSEOUT_* environment."""
+    return [
+        sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+        "--host", host, "--port", str(port),
+    ]  # fmt: skip
+
+
 class DevStackError(RuntimeError):
     """The dev stack cannot start; the message says why and what to do."""
 
@@ -118,45 +145,19 @@ class DevStack:
         try:
             temporal = self._spawn(
                 "temporal",
-                [
-                    str(BIN / "temporal"),
-                    "server",
-                    "start-dev",
-                    "--ip",
+                temporal_server_command(
                     self.temporal_host,
-                    "--port",
-                    str(self.temporal_port),
-                    "--ui-port",
-                    str(self.ui_port),
-                    "--db-filename",
-                    str(s.var_dir / "temporal.db"),
-                    "--ui-disable-news-fetch",
-                    "--log-level",
-                    "warn",
-                    "--sqlite-pragma",
-                    "journal_mode=wal",
-                    "--sqlite-pragma",
-                    "synchronous=normal",
-                ],
+                    self.temporal_port,
+                    s.var_dir / "temporal.db",
+                    ui_port=self.ui_port,
+                    log_level="warn",
+                ),
             )
             _wait_for(
                 lambda: _port_open(self.temporal_host, self.temporal_port), "Temporal", 60, temporal
             )
             worker = self._spawn("worker", [sys.executable, "-m", "worker"])
-            api = self._spawn(
-                "api",
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "api.app:create_app",
-                    "--factory",
-                    "--host",
-                    s.api_host,
-                    "--port",
-                    str(s.api_port),
-                ],
-            )
+            api = self._spawn("api", api_command(s.api_host, s.api_port))
             health = f"http://{s.api_host}:{s.api_port}/healthz"
             _wait_for(lambda: _healthy(health), "the API", 60, api)
             time.sleep(0.5)

@@ -17,10 +17,11 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from closeout.db import Database, upgrade
+from closeout.devstack import api_command, temporal_server_command
 from closeout.domain import Role
 from closeout.mailcatcher import MailCatcherHandler
 from closeout.tokens import create_token
-from tests.support import VENV_BIN, MailSink, free_port
+from tests.support import MailSink, free_port
 
 
 @dataclass
@@ -141,41 +142,17 @@ def start_stack(root: Path) -> Iterator[Stack]:
         db.engine.dispose()
         stack._spawn(
             "temporal",
-            [
-                str(VENV_BIN / "temporal"),
-                "server",
-                "start-dev",
-                "--headless",
-                "--ip",
+            temporal_server_command(
                 "127.0.0.1",
-                "--port",
-                str(temporal_port),
-                "--http-port",
-                str(free_port()),
-                "--metrics-port",
-                str(free_port()),
-                "--db-filename",
-                str(root / "temporal.db"),
-                "--log-level",
-                "error",
-            ],
+                temporal_port,
+                root / "temporal.db",
+                log_level="error",
+                extra=["--http-port", str(free_port()), "--metrics-port", str(free_port())],
+            ),
         )
         _wait(lambda: _port_open(temporal_port), "Temporal dev server")
         stack.start_worker()
-        stack._spawn(
-            "api",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(api_port),
-            ],
-        )
+        stack._spawn("api", api_command("127.0.0.1", api_port))
 
         def healthy() -> bool:
             try:
