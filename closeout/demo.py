@@ -22,7 +22,8 @@ from closeout.crm.models import (
     CrmSupportTicket,
 )
 from closeout.db import Database
-from closeout.domain import Trigger, ValueTier
+from closeout.domain import Role, Trigger, ValueTier
+from closeout.users.accounts import DEMO_PASSWORD, Accounts
 
 DEMO_ACCOUNT_MANAGERS = ("li.na@example.com", "sam.okafor@example.com", "maria.rossi@example.com")
 
@@ -229,3 +230,24 @@ def seed_demo(db: Database, count: int = 50, seed: int = 7) -> int:
                 rng=rng,
             )
         return count
+
+
+# One user per role for dev mode, all with the demo password (refused outside dev mode).
+DEMO_USERS: tuple[tuple[str, Role, str, str], ...] = (
+    ("li.na@example.com", Role.ACCOUNT_MANAGER, "Li Na", "zh-CN"),
+    ("sam.okafor@example.com", Role.ACCOUNT_MANAGER, "Sam Okafor", "en"),
+    ("maria.rossi@example.com", Role.ACCOUNT_MANAGER, "Maria Rossi", "en"),
+    ("grace.manager@example.com", Role.MANAGER, "Grace Hopper", "en"),
+    ("kim.compliance@example.com", Role.COMPLIANCE_OFFICER, "Kim Park", "en"),
+    ("admin@example.com", Role.ADMIN, "Admin", "en"),
+)
+
+
+def seed_demo_users(accounts: Accounts) -> int:
+    """Create the demo users that do not exist yet; returns how many were added."""
+    added = 0
+    for email, role, name, locale in DEMO_USERS:
+        if accounts.by_email(email) is None:
+            accounts.add(email, role, DEMO_PASSWORD, display_name=name, locale=locale)
+            added += 1
+    return added

@@ -18,11 +18,12 @@ from urllib.parse import urlparse
 import httpx
 
 from closeout.db import Database, upgrade
-from closeout.demo import DEMO_ACCOUNT_MANAGERS, seed_demo
+from closeout.demo import DEMO_USERS, seed_demo, seed_demo_users
 from closeout.domain import Role
 from closeout.mailcatcher import start_mail_catcher
 from closeout.settings import Settings
 from closeout.tokens import authenticate, create_token
+from closeout.users.accounts import DEMO_PASSWORD, Accounts
 
 BIN = Path(sys.executable).parent
 
@@ -96,6 +97,7 @@ def prepare(settings: Settings) -> tuple[Database, str, int]:
     upgrade(settings.database_url)
     db = Database.from_url(settings.database_url)
     seeded = seed_demo(db)
+    seed_demo_users(Accounts(db, dev_mode=True))
     return db, ensure_dev_token(settings, db), seeded
 
 
@@ -176,6 +178,7 @@ class DevStack:
             '{"customer_id": "cust-0001", "trigger": "inactivity", '
             '"evidence": {"inactive_days": 400}, "policy": "demo"}'
         )
+        users = "\n".join(f"    {role:<19} {email}" for email, role, _name, _loc in DEMO_USERS)
         print(
             f"""
 Closeout is running (dev mode). Ctrl-C stops everything; data stays in {s.var_dir}/.
@@ -189,7 +192,8 @@ Closeout is running (dev mode). Ctrl-C stops everything; data stays in {s.var_di
   Database         {s.database_url}
   Logs             {self.logs}/
   Demo customers   {"seeded 50 (cust-0001 … cust-0050)" if seeded else "already seeded"}
-  Account managers {", ".join(DEMO_ACCOUNT_MANAGERS)}
+  Sign in          {api}/login   (password {DEMO_PASSWORD} for every demo user)
+{users}
   Admin token      {token}      (also in {s.var_dir}/dev-token)
 
 Try a case on the `demo` policy (waits of seconds):

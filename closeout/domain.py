@@ -171,6 +171,8 @@ class Role(StrEnum):
     """Who may do what through the API."""
 
     ACCOUNT_MANAGER = "account_manager"
+    # The escalation and second-approval group.
+    MANAGER = "manager"
     COMPLIANCE_OFFICER = "compliance_officer"
     ADMIN = "admin"
 

@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 import closeout.cases.models as _cases
 import closeout.crm.models as _crm
+import closeout.users.models as _users
 
 metadata = SQLModel.metadata
-__all__ = ["_cases", "_crm", "metadata"]
+__all__ = ["_cases", "_crm", "_users", "metadata"]

@@ -15,7 +15,9 @@ from sqlmodel import col, select
 
 from closeout.crm.models import CrmCustomer, CrmInvoice
 from closeout.db import Database
+from closeout.domain import Role
 from closeout.tokens import authenticate
+from closeout.users.accounts import DEMO_PASSWORD, Accounts
 from tests.support import VENV_BIN, free_port
 
 CLOSEOUT = str(VENV_BIN / "closeout")
@@ -68,6 +70,38 @@ def test_placeholder_secret_is_refused_outside_dev_mode(tmp_path: Path) -> None:
     assert result.returncode == 2 and "CLOSEOUT_SECRET_KEY" in result.stderr
     env["CLOSEOUT_SECRET_KEY"] = "a-real-secret-for-this-test"
     assert _run(["db", "upgrade"], env).returncode == 0
+
+
+def test_users_add(tmp_path: Path) -> None:
+    env = _env(tmp_path, CLOSEOUT_DEV_MODE="false", CLOSEOUT_SECRET_KEY="a-real-secret-here")
+    added = subprocess.run(
+        [CLOSEOUT, "users", "add", "Ada@Example.com", "--role", "manager", "--name", "Ada"],
+        env=env,
+        input="a-long-password\na-long-password\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert added.returncode == 0, added.stderr
+    assert "added ada@example.com (manager)" in added.stdout
+    accounts = Accounts(Database.from_url(env["CLOSEOUT_DATABASE_URL"]))
+    user = accounts.authenticate("ada@example.com", "a-long-password")
+    assert user is not None and user.role is Role.MANAGER and user.display_name == "Ada"
+    assert accounts.authenticate("ada@example.com", "wrong-password") is None
+
+    def add(*args: str, password: str) -> subprocess.CompletedProcess[str]:
+        return _run(["users", "add", *args], {**env, "CLOSEOUT_NEW_USER_PASSWORD": password})
+
+    again = add("ada@example.com", "--role", "admin", password="another-password")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    short = add("bo@example.com", "--role", "admin", password="short")
+    assert short.returncode == 2 and "at least 10 characters" in short.stderr
+    demo = add("cy@example.com", "--role", "admin", password=DEMO_PASSWORD)
+    assert demo.returncode == 2 and "only accepted in dev mode" in demo.stderr
+    bad_role = add("dee@example.com", "--role", "root", password="a-long-password")
+    assert bad_role.returncode == 2 and "root" in bad_role.stderr
+    not_mail = add("dee", "--role", "admin", password="a-long-password")
+    assert not_mail.returncode == 2 and "not an e-mail address" in not_mail.stderr
 
 
 def _port_open(port: int) -> bool:
