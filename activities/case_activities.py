@@ -35,6 +35,7 @@ from closeout.contracts import (
     HoldReleased,
     OpenTask,
     SendNotice,
+    TaskReassigned,
     TermsRequest,
 )
 from closeout.crm.models import MINIMISED_TABLES, RESTORED_TABLES
@@ -108,7 +109,12 @@ class CloseoutActivities:
 
     @activity.defn
     def record_case_opened(self, opened: CaseOpened) -> None:
-        self.cases.record_case_opened(opened)
+        profile = self.crm.get_profile(opened.case.customer_id)
+        self.cases.record_case_opened(
+            opened,
+            owner=profile.owner if profile else None,
+            value_tier=profile.value_tier if profile else None,
+        )
 
     @activity.defn
     def record_case_change(self, change: CaseChange) -> None:
@@ -117,6 +123,10 @@ class CloseoutActivities:
     @activity.defn
     def open_task(self, task: OpenTask) -> None:
         self.cases.open_task(task)
+
+    @activity.defn
+    def reassign_task(self, change: TaskReassigned) -> None:
+        self.cases.reassign_task(change)
 
     @activity.defn
     def close_task(self, close: CloseTask) -> None:

@@ -78,5 +78,8 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     return check
 
 
-AccountManager = Annotated[Principal, Depends(require(Role.ACCOUNT_MANAGER, Role.ADMIN))]
+# Whoever manages customers: account managers, their managers, admins.
+AccountManager = Annotated[
+    Principal, Depends(require(Role.ACCOUNT_MANAGER, Role.MANAGER, Role.ADMIN))
+]
 ComplianceOfficer = Annotated[Principal, Depends(require(Role.COMPLIANCE_OFFICER, Role.ADMIN))]

@@ -44,6 +44,8 @@ UPDATE_REJECTIONS: dict[str, type[DomainError]] = {
     "UnknownTask": NotFound,
     "UnknownHold": NotFound,
     "TaskAlreadyDecided": Conflict,
+    "TaskClaimed": Conflict,
+    "TaskNotClaimed": Conflict,
     "LinkUsed": Conflict,
     "WrongStage": Conflict,
     "InvalidDecision": Invalid,

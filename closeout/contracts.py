@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from closeout.domain import (
+    Assignment,
     ChurnClass,
     CustomerResponse,
     CustomerStatus,
@@ -97,6 +98,24 @@ class DecisionRequest:
 class DecisionResult:
     task_id: str
     decision: TaskDecision
+    stage: Stage
+
+
+@dataclass(frozen=True)
+class AssignRequest:
+    """Claim a group's task, hand it back to the group, or delegate it to someone."""
+
+    task_id: str
+    action: Assignment
+    actor: Actor
+    to: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class AssignResult:
+    task_id: str
+    assignee: str
     stage: Stage
 
 
@@ -213,6 +232,14 @@ class OpenTask:
     kind: TaskKind
     assignee: str
     due_at: datetime | None
+    audit: AuditEntry
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskReassigned:
+    task_id: str
+    assignee: str
     audit: AuditEntry
     note: str | None = None
 

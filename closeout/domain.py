@@ -105,6 +105,32 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class Assignment(StrEnum):
+    """How a task changes hands."""
+
+    CLAIM = "claim"
+    UNCLAIM = "unclaim"
+    DELEGATE = "delegate"
+
+    @property
+    def audit_action(self) -> str:
+        return f"task_{self.value.removesuffix('e')}ed"
+
+
+# Task queues shared by a group, claimed by one of its members (assignees that are not people).
+ACCOUNT_MANAGER_GROUP = "group:account-managers"
+MANAGER_GROUP = "group:managers"
+
+
+def is_group(assignee: str) -> bool:
+    return assignee.startswith("group:")
+
+
+def group_of(kind: TaskKind) -> str:
+    """The queue a task goes back to when it is unclaimed."""
+    return MANAGER_GROUP if kind is TaskKind.SECOND_APPROVAL else ACCOUNT_MANAGER_GROUP
+
+
 class TaskDecision(StrEnum):
     """A human decision on a task; which ones a task accepts depends on its kind."""
 

@@ -10,12 +10,13 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CloseoutActivities
     from closeout.contracts import (
         Actor,
+        AssignRequest,
+        AssignResult,
         AuditEntry,
         BackupResult,
         CancelRequest,
@@ -41,12 +42,14 @@ with workflow.unsafe.imports_passed_through():
         RetentionChange,
         SendNotice,
         StageResult,
+        TaskReassigned,
         TaskView,
         TermsRequest,
     )
     from closeout.domain import (
         ALLOWED_DECISIONS,
         DECISIONS_NEEDING_COMMENT,
+        MANAGER_GROUP,
         SYSTEM_ACTOR,
         CustomerResponse,
         CustomerStatus,
@@ -59,6 +62,13 @@ with workflow.unsafe.imports_passed_through():
         TaskStatus,
         Trigger,
         skips_win_back,
+    )
+    from workflows.task_rules import (
+        CLOSURE_ROLES,
+        check_assignment,
+        check_may_decide,
+        new_assignee,
+        reject,
     )
 
 
@@ -100,19 +110,11 @@ PATCH_CONTACT_REVIEW = "contact-review-on-refused-notice"
 PATCH_REMINDER = "reminder-before-effective-date"
 PATCH_DATA_EXPORT = "data-export-on-request"
 
-# The group that gives the second approval for high-value customers.
-MANAGER_GROUP = "group:managers"
 HOLD_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})
-CLOSURE_ROLES = frozenset({Role.ACCOUNT_MANAGER, Role.ADMIN})
 
 
 class CaseCancelled(Exception):
     """Raised inside the run when an accepted cancel request is noticed."""
-
-
-def _reject(message: str, kind: str) -> ApplicationError:
-    """A validator's refusal; `kind` tells the API which HTTP status it maps to."""
-    return ApplicationError(message, type=kind, non_retryable=True)
 
 
 @dataclass
@@ -445,36 +447,73 @@ class CloseCustomerWorkflow:
     def _validate_decide(self, req: DecisionRequest) -> None:
         task = self.tasks.get(req.task_id)
         if task is None:
-            raise _reject(f"task {req.task_id} is not part of this case", "UnknownTask")
+            raise reject(f"task {req.task_id} is not part of this case", "UnknownTask")
         if task.closed or task.decision is not None:
-            raise _reject(f"task {req.task_id} has already been decided", "TaskAlreadyDecided")
+            raise reject(f"task {req.task_id} has already been decided", "TaskAlreadyDecided")
         if self.outcome is not None or self.cancel_request is not None:
-            raise _reject("the case is closing or closed: no decision can change it", "WrongStage")
-        if req.actor.role not in CLOSURE_ROLES:
-            raise _reject(f"role {req.actor.role} cannot decide closure tasks", "Forbidden")
+            raise reject("the case is closing or closed: no decision can change it", "WrongStage")
+        check_may_decide(task.kind, task.assignee, req.actor)
         if req.decision not in ALLOWED_DECISIONS[task.kind]:
             allowed = ", ".join(sorted(ALLOWED_DECISIONS[task.kind]))
-            raise _reject(
+            raise reject(
                 f"a {task.kind} task takes one of: {allowed} (got {req.decision})",
                 "InvalidDecision",
             )
         if req.decision in DECISIONS_NEEDING_COMMENT and not (req.comment or "").strip():
-            raise _reject(f"a comment is required to {req.decision}", "InvalidDecision")
+            raise reject(f"a comment is required to {req.decision}", "InvalidDecision")
         if req.decision is TaskDecision.DEFER:
             if req.defer_until is None:
-                raise _reject("defer needs a defer_until date", "InvalidDecision")
+                raise reject("defer needs a defer_until date", "InvalidDecision")
             if req.defer_until <= workflow.now():
-                raise _reject("the defer date must be in the future", "InvalidDecision")
+                raise reject("the defer date must be in the future", "InvalidDecision")
         if task.kind is TaskKind.SECOND_APPROVAL:
             if req.actor.name in self.approvers:
-                raise _reject(
+                raise reject(
                     "the second approval must come from someone other than the first approver",
                     "FourEyes",
                 )
             if self.input.trigger is Trigger.MANUAL and req.actor.name == self.input.opened_by:
-                raise _reject(
+                raise reject(
                     "whoever opened a manual case cannot give its second approval", "FourEyes"
                 )
+
+    @workflow.update
+    async def assign(self, req: AssignRequest) -> AssignResult:
+        """Claim a group's task, give it back to the group, or delegate it."""
+        task = self.tasks[req.task_id]
+        # Two requests validated in the same breath: the second finds the task taken.
+        self._validate_assign(req)
+        previous, task.assignee = task.assignee, new_assignee(task.kind, req)
+        await workflow.wait_condition(lambda: task.recorded)
+        await self._do(
+            CloseoutActivities.reassign_task,
+            TaskReassigned(
+                task.task_id,
+                task.assignee,
+                self._audit(
+                    req.action.audit_action,
+                    actor=req.actor.name,
+                    reason=req.note,
+                    task_id=task.task_id,
+                    kind=task.kind,
+                    assignee=task.assignee,
+                    previous=previous,
+                ),
+                note=req.note,
+            ),
+        )
+        return AssignResult(task.task_id, task.assignee, self.stage)
+
+    @assign.validator
+    def _validate_assign(self, req: AssignRequest) -> None:
+        task = self.tasks.get(req.task_id)
+        if task is None:
+            raise reject(f"task {req.task_id} is not part of this case", "UnknownTask")
+        if task.closed or task.decision is not None:
+            raise reject(f"task {req.task_id} has already been decided", "TaskAlreadyDecided")
+        if self.outcome is not None or self.cancel_request is not None:
+            raise reject("the case is closing or closed", "WrongStage")
+        check_assignment(task.kind, task.assignee, req)
 
     @workflow.update
     async def respond(self, answer: CustomerAnswer) -> StageResult:
@@ -512,20 +551,20 @@ class CloseCustomerWorkflow:
     @respond.validator
     def _validate_respond(self, answer: CustomerAnswer) -> None:
         if answer.link_id is not None and answer.link_id in self.used_links:
-            raise _reject("this link has already been used", "LinkUsed")
+            raise reject("this link has already been used", "LinkUsed")
         if self.outcome is not None:
-            raise _reject("the case is closed", "WrongStage")
+            raise reject("the case is closed", "WrongStage")
         if answer.response in (
             CustomerResponse.STAY,
             CustomerResponse.OBJECT,
             CustomerResponse.DOWNLOAD_DATA,
         ) and not (self.stage.cancellable and self.cancel_request is None):
-            raise _reject(
+            raise reject(
                 "access has already been revoked: this answer no longer applies",
                 "WrongStage",
             )
         if answer.response is CustomerResponse.OBJECT and not (answer.comment or "").strip():
-            raise _reject("an objection needs the customer's text", "InvalidRequest")
+            raise reject("an objection needs the customer's text", "InvalidRequest")
 
     @workflow.update
     async def cancel(self, req: CancelRequest) -> StageResult:
@@ -537,13 +576,13 @@ class CloseCustomerWorkflow:
     @cancel.validator
     def _validate_cancel(self, req: CancelRequest) -> None:
         if req.actor.role not in CLOSURE_ROLES:
-            raise _reject(f"role {req.actor.role} cannot cancel a closure", "Forbidden")
+            raise reject(f"role {req.actor.role} cannot cancel a closure", "Forbidden")
         if not req.reason.strip():
-            raise _reject("a reason is required to cancel", "InvalidRequest")
+            raise reject("a reason is required to cancel", "InvalidRequest")
         if self.outcome is not None or self.cancel_request is not None:
-            raise _reject("the case is already closing or closed", "WrongStage")
+            raise reject("the case is already closing or closed", "WrongStage")
         if not self.stage.cancellable:
-            raise _reject(
+            raise reject(
                 f"the case is at {self.stage}: it can no longer be cancelled once access "
                 "revocation has started",
                 "WrongStage",
@@ -574,9 +613,9 @@ class CloseCustomerWorkflow:
     def _validate_place_hold(self, req: HoldRequest) -> None:
         self._check_hold_role(req.actor)
         if not req.reason.strip():
-            raise _reject("a legal hold needs a reason", "InvalidRequest")
+            raise reject("a legal hold needs a reason", "InvalidRequest")
         if self.outcome is not None or self.stage is Stage.DELETION:
-            raise _reject("deletion has started or the case is closed", "WrongStage")
+            raise reject("deletion has started or the case is closed", "WrongStage")
 
     @workflow.update
     async def release_legal_hold(self, req: HoldReleaseRequest) -> StageResult:
@@ -602,9 +641,9 @@ class CloseCustomerWorkflow:
     def _validate_release_hold(self, req: HoldReleaseRequest) -> None:
         self._check_hold_role(req.actor)
         if req.hold_id not in self.holds:
-            raise _reject(f"no active legal hold {req.hold_id} on this case", "UnknownHold")
+            raise reject(f"no active legal hold {req.hold_id} on this case", "UnknownHold")
         if not req.reason.strip():
-            raise _reject("releasing a legal hold needs a reason", "InvalidRequest")
+            raise reject("releasing a legal hold needs a reason", "InvalidRequest")
 
     @workflow.update
     async def change_retention(self, req: RetentionChange) -> StageResult:
@@ -631,12 +670,12 @@ class CloseCustomerWorkflow:
     def _validate_change_retention(self, req: RetentionChange) -> None:
         self._check_hold_role(req.actor)
         if self.stage is not Stage.RETENTION or self.outcome is not None:
-            raise _reject(
+            raise reject(
                 f"the retention end can only change during retention (stage is {self.stage})",
                 "WrongStage",
             )
         if not req.reason.strip():
-            raise _reject("changing the retention end needs a reason", "InvalidRequest")
+            raise reject("changing the retention end needs a reason", "InvalidRequest")
 
     @workflow.update
     async def reactivate(self, req: ReactivateRequest) -> StageResult:
@@ -648,15 +687,15 @@ class CloseCustomerWorkflow:
     @reactivate.validator
     def _validate_reactivate(self, req: ReactivateRequest) -> None:
         if req.actor.role not in CLOSURE_ROLES:
-            raise _reject(f"role {req.actor.role} cannot reactivate a customer", "Forbidden")
+            raise reject(f"role {req.actor.role} cannot reactivate a customer", "Forbidden")
         if self.stage is not Stage.RETENTION or self.reactivate_request is not None:
-            raise _reject(
+            raise reject(
                 "only an archived customer in retention can be reactivated "
                 f"(stage is {self.stage})",
                 "WrongStage",
             )
         if not req.reason.strip():
-            raise _reject("reactivation needs a reason", "InvalidRequest")
+            raise reject("reactivation needs a reason", "InvalidRequest")
 
     @workflow.query
     def status(self) -> CaseStatus:
@@ -684,7 +723,7 @@ class CloseCustomerWorkflow:
 
     def _check_hold_role(self, actor: Actor) -> None:
         if actor.role not in HOLD_ROLES:
-            raise _reject(f"role {actor.role} cannot manage legal holds or retention", "Forbidden")
+            raise reject(f"role {actor.role} cannot manage legal holds or retention", "Forbidden")
 
     def _check_cancelled(self) -> None:
         if self.cancel_request is not None:

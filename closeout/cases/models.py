@@ -25,6 +25,9 @@ class CaseRecord(SQLModel, table=True):
     stage: str = Field(max_length=40, index=True)
     outcome: str | None = Field(default=None, max_length=40, index=True)
     opened_by: str = Field(max_length=200)
+    # The customer's account manager and value tier when the case opened (for inbox and lists).
+    owner: str | None = Field(default=None, max_length=200, index=True)
+    value_tier: str | None = Field(default=None, max_length=20)
     opened_at: datetime
     updated_at: datetime
     closed_at: datetime | None = None

@@ -27,6 +27,7 @@ from closeout.contracts import (
     HoldPlaced,
     HoldReleased,
     OpenTask,
+    TaskReassigned,
 )
 from closeout.db import Database
 from closeout.domain import Stage, TaskStatus
@@ -66,7 +67,9 @@ class CaseRepository:
 
     # ------------------------------------------------------------ writes (activities only)
 
-    def record_case_opened(self, opened: CaseOpened) -> None:
+    def record_case_opened(
+        self, opened: CaseOpened, owner: str | None = None, value_tier: str | None = None
+    ) -> None:
         c = opened.case
         with self.db.session() as session:
             if session.get(CaseRecord, c.case_id) is None:
@@ -82,6 +85,8 @@ class CaseRepository:
                         policy=c.policy,
                         stage=Stage.OPENED,
                         opened_by=c.opened_by,
+                        owner=owner,
+                        value_tier=value_tier,
                         opened_at=opened.audit.at,
                         updated_at=opened.audit.at,
                     )
@@ -126,6 +131,17 @@ class CaseRepository:
                     )
                 )
             append_audit(session, task.case_id, task.audit)
+
+    def reassign_task(self, change: TaskReassigned) -> None:
+        with self.db.session() as session:
+            task = session.get(TaskRecord, change.task_id)
+            if task is None:
+                raise LookupError(f"no task {change.task_id}")
+            task.assignee = change.assignee
+            if change.note:
+                task.note = change.note
+            session.add(task)
+            append_audit(session, task.case_id, change.audit)
 
     def close_task(self, close: CloseTask) -> None:
         with self.db.session() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -15,6 +16,43 @@ class CustomerProfile:
     value_tier: str
     locale: str
     status: str
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    number: str
+    issued_at: datetime
+    due_at: datetime
+    amount_cents: int
+    paid_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ComplaintLine:
+    at: datetime
+    subject: str
+    is_dispute: bool
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AccountHistory:
+    """What an account manager weighs before deciding: value, payments, friction."""
+
+    name: str
+    owner: str
+    value_tier: str
+    status: str
+    customer_since: datetime
+    orders: int
+    order_value_cents: int
+    last_order_at: datetime | None
+    unpaid_cents: int
+    recent_invoices: list[InvoiceLine]
+    complaints: list[ComplaintLine]
+    interactions: int
+    last_interaction_at: datetime | None
+    support_hours: float
 
 
 @dataclass(frozen=True)
@@ -70,6 +108,8 @@ class CrmPort(Protocol):
     def get_profile(self, customer_id: str) -> CustomerProfile | None: ...
 
     def primary_contact(self, customer_id: str) -> MailContact | None: ...
+
+    def account_history(self, customer_id: str) -> AccountHistory | None: ...
 
     def export_customer(self, customer_id: str) -> CustomerExport: ...
 

@@ -11,16 +11,24 @@ from sqlmodel import Session, SQLModel, col, select
 from closeout.crm.models import (
     CHILD_TABLES,
     CrmApiKey,
+    CrmComplaint,
     CrmContact,
     CrmCustomer,
+    CrmInteraction,
+    CrmInvoice,
+    CrmOrder,
     CrmPortalUser,
     CrmSubscription,
+    CrmSupportTicket,
 )
 from closeout.crm.port import (
     AccessGrants,
+    AccountHistory,
+    ComplaintLine,
     CustomerExport,
     CustomerNotFound,
     CustomerProfile,
+    InvoiceLine,
     MailContact,
 )
 from closeout.db import Database
@@ -84,6 +92,67 @@ class ReferenceCrm:
             if c is None:
                 return None
             return CustomerProfile(c.id, c.owner, c.value_tier, c.locale, c.status)
+
+    def account_history(self, customer_id: str, recent: int = 5) -> AccountHistory | None:
+        """Orders, invoices, complaints and contacts of one customer, aggregated in SQL."""
+        with self.db.session() as session:
+            c = session.get(CrmCustomer, customer_id)
+            if c is None:
+                return None
+            orders, order_value, last_order = session.exec(
+                select(
+                    func.count(), func.coalesce(func.sum(CrmOrder.amount_cents), 0),
+                    func.max(CrmOrder.ordered_at),
+                ).where(CrmOrder.customer_id == customer_id)
+            ).one()  # fmt: skip
+            unpaid = session.exec(
+                select(func.coalesce(func.sum(CrmInvoice.amount_cents), 0)).where(
+                    CrmInvoice.customer_id == customer_id, col(CrmInvoice.paid_at).is_(None)
+                )
+            ).one()
+            invoices = session.exec(
+                select(CrmInvoice)
+                .where(CrmInvoice.customer_id == customer_id)
+                .order_by(col(CrmInvoice.issued_at).desc())
+                .limit(recent)
+            ).all()
+            complaints = session.exec(
+                select(CrmComplaint)
+                .where(CrmComplaint.customer_id == customer_id)
+                .order_by(col(CrmComplaint.at).desc())
+                .limit(recent)
+            ).all()
+            interactions, last_interaction = session.exec(
+                select(func.count(), func.max(CrmInteraction.at)).where(
+                    CrmInteraction.customer_id == customer_id
+                )
+            ).one()
+            hours = session.exec(
+                select(func.coalesce(func.sum(CrmSupportTicket.hours), 0.0)).where(
+                    CrmSupportTicket.customer_id == customer_id
+                )
+            ).one()
+            return AccountHistory(
+                name=c.name,
+                owner=c.owner,
+                value_tier=c.value_tier,
+                status=c.status,
+                customer_since=c.created_at,
+                orders=int(orders),
+                order_value_cents=int(order_value),
+                last_order_at=last_order,
+                unpaid_cents=int(unpaid),
+                recent_invoices=[
+                    InvoiceLine(i.number, i.issued_at, i.due_at, i.amount_cents, i.paid_at)
+                    for i in invoices
+                ],
+                complaints=[
+                    ComplaintLine(x.at, x.subject, x.is_dispute, x.resolved_at) for x in complaints
+                ],
+                interactions=int(interactions),
+                last_interaction_at=last_interaction,
+                support_hours=float(hours),
+            )
 
     def primary_contact(self, customer_id: str) -> MailContact | None:
         with self.db.session() as session:

@@ -136,7 +136,7 @@ def start_stack(root: Path) -> Iterator[Stack]:
         stack.tokens = {
             "admin": create_token(db, "admin@example.com", Role.ADMIN),
             "owner": create_token(db, "li.na@example.com", Role.ACCOUNT_MANAGER),
-            "manager": create_token(db, "maria.rossi@example.com", Role.ACCOUNT_MANAGER),
+            "manager": create_token(db, "grace.manager@example.com", Role.MANAGER),
             "compliance": create_token(db, "kim@example.com", Role.COMPLIANCE_OFFICER),
         }
         db.engine.dispose()

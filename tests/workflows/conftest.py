@@ -43,7 +43,9 @@ from workflows.close_customer import CloseCustomerWorkflow
 OWNER = "li.na@example.com"
 MANAGER = "maria.rossi@example.com"
 OWNER_ACTOR = Actor(OWNER, Role.ACCOUNT_MANAGER)
-MANAGER_ACTOR = Actor(MANAGER, Role.ACCOUNT_MANAGER)
+MANAGER_ACTOR = Actor(MANAGER, Role.MANAGER)
+SECOND_MANAGER = Actor("grace.manager@example.com", Role.MANAGER)
+OTHER_AM = Actor("sam.okafor@example.com", Role.ACCOUNT_MANAGER)
 COMPLIANCE = Actor("kim.compliance@example.com", Role.COMPLIANCE_OFFICER)
 
 

@@ -12,6 +12,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from closeout.archive import FilesystemArchiveStore
 from closeout.cases.models import NoticeRecord, TaskRecord
 from closeout.contracts import (
+    Actor,
+    AssignRequest,
     CancelRequest,
     CaseResult,
     CustomerAnswer,
@@ -23,6 +25,9 @@ from closeout.contracts import (
 from closeout.crm.models import CrmContact, CrmInteraction, CrmPortalUser
 from closeout.crm.reference import ReferenceCrm
 from closeout.domain import (
+    ACCOUNT_MANAGER_GROUP,
+    MANAGER_GROUP,
+    Assignment,
     CustomerResponse,
     NoticeKind,
     Outcome,
@@ -34,7 +39,15 @@ from closeout.domain import (
     ValueTier,
 )
 from tests.support import Refusing, assert_deleted_in_order, free_port
-from tests.workflows.conftest import COMPLIANCE, MANAGER_ACTOR, OWNER, OWNER_ACTOR, Harness
+from tests.workflows.conftest import (
+    COMPLIANCE,
+    MANAGER_ACTOR,
+    OTHER_AM,
+    OWNER,
+    OWNER_ACTOR,
+    SECOND_MANAGER,
+    Harness,
+)
 from workflows.close_customer import CloseCustomerWorkflow
 
 
@@ -224,17 +237,72 @@ async def test_deferred_then_approved(harness: Harness) -> None:
 async def test_high_value_customer_needs_a_second_approver(harness: Harness) -> None:
     handle = await harness.start(harness.add_customer(tier=ValueTier.HIGH))
     await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
-    await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE)
+    await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE, actor=MANAGER_ACTOR)
     second = await harness.task(handle, TaskKind.SECOND_APPROVAL)
-    assert second.assignee == "group:managers"
-    with pytest.raises(WorkflowUpdateFailedError) as same_person:
+    assert second.assignee == MANAGER_GROUP
+    with pytest.raises(WorkflowUpdateFailedError) as by_owner:
         await harness.decide(handle, TaskKind.SECOND_APPROVAL, TaskDecision.APPROVE)
+    assert update_error(by_owner) == ("Forbidden", "a second_approval task is decided by a manager")
+    with pytest.raises(WorkflowUpdateFailedError) as same_person:
+        await harness.decide(
+            handle, TaskKind.SECOND_APPROVAL, TaskDecision.APPROVE, actor=MANAGER_ACTOR
+        )
     assert update_error(same_person)[0] == "FourEyes"
     assert (await harness.status(handle)).stage is Stage.APPROVAL
     await harness.decide(
-        handle, TaskKind.SECOND_APPROVAL, TaskDecision.APPROVE, actor=MANAGER_ACTOR
+        handle, TaskKind.SECOND_APPROVAL, TaskDecision.APPROVE, actor=SECOND_MANAGER
     )
     await harness.stage(handle, Stage.AWAITING_EFFECTIVE_DATE)
+    await handle.terminate("test over")
+
+
+async def test_tasks_are_claimed_unclaimed_and_delegated(harness: Harness) -> None:
+    handle = await harness.start(harness.add_customer())
+    win_back = await harness.task(handle, TaskKind.WIN_BACK)
+    assert win_back.assignee == OWNER
+
+    async def assign(action: Assignment, actor: Actor, **kw: str) -> str:
+        result = await handle.execute_update(
+            CloseCustomerWorkflow.assign, AssignRequest(win_back.task_id, action, actor, **kw)
+        )
+        return result.assignee
+
+    async def refused(action: Assignment, actor: Actor, **kw: str) -> tuple[str, str]:
+        with pytest.raises(WorkflowUpdateFailedError) as exc:
+            await assign(action, actor, **kw)
+        return update_error(exc)
+
+    assert (await refused(Assignment.CLAIM, OTHER_AM))[0] == "TaskClaimed"
+    assert (await refused(Assignment.UNCLAIM, OTHER_AM))[0] == "Forbidden"
+    assert (await refused(Assignment.DELEGATE, OWNER_ACTOR, to=OTHER_AM.name))[1] == (
+        "a note for the new assignee is required"
+    )
+    assert (await refused(Assignment.CLAIM, COMPLIANCE))[0] == "Forbidden"
+    assert await assign(Assignment.UNCLAIM, OWNER_ACTOR) == ACCOUNT_MANAGER_GROUP
+    with pytest.raises(WorkflowUpdateFailedError) as unclaimed:
+        await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
+    assert update_error(unclaimed)[0] == "TaskNotClaimed"
+    assert await assign(Assignment.CLAIM, OTHER_AM) == OTHER_AM.name
+    assert (await refused(Assignment.CLAIM, OWNER_ACTOR))[0] == "TaskClaimed"
+    delegated = await assign(Assignment.DELEGATE, OTHER_AM, to=OWNER, note="you know them best")
+    assert delegated == OWNER
+    with pytest.raises(WorkflowUpdateFailedError) as not_theirs:
+        await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED, actor=OTHER_AM)
+    assert update_error(not_theirs) == ("Forbidden", f"this task is assigned to {OWNER}")
+    await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
+    case_id = (await harness.status(handle)).case_id
+    row = next(t for t in harness.cases.case_tasks(case_id) if t.id == win_back.task_id)
+    assert (row.assignee, row.note, row.decided_by) == (OWNER, "you know them best", OWNER)
+    moves = [
+        (e.action, e.actor, e.details["assignee"])
+        for e in harness.cases.case_audit(case_id)
+        if e.action in {"task_claimed", "task_unclaimed", "task_delegated"}
+    ]
+    assert moves == [
+        ("task_unclaimed", OWNER, ACCOUNT_MANAGER_GROUP),
+        ("task_claimed", OTHER_AM.name, OTHER_AM.name),
+        ("task_delegated", OTHER_AM.name, OWNER),
+    ]
     await handle.terminate("test over")
 
 
