@@ -1,21 +1,44 @@
-"""The FastAPI application."""
+"""The FastAPI application: the JSON API, the staff pages and the customers' answer pages."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.middleware.sessions import SessionMiddleware
 
 from api.customer_service import CustomerService
 from api.deps import Unauthenticated
-from api.errors import install_error_handlers
+from api.errors import DomainError, Forbidden
+from api.refusals import audit_refusal
 from api.routes import answers, cases, customers, system, tasks
 from api.service import CaseService
+from api.task_board import TaskBoard
 from api.temporal_gateway import TemporalGateway
+from api.web import auth, compliance
+from api.web import cases as case_pages
+from api.web import tasks as task_pages
+from api.web.render import render
+from api.web.session import SignInRequired
 from closeout.db import Database
 from closeout.settings import Settings
+from closeout.users.accounts import Accounts
+
+SESSION_COOKIE = "closeout_session"
+ROUTERS: tuple[APIRouter, ...] = (
+    cases.router,
+    tasks.router,
+    customers.router,
+    system.router,
+    answers.router,
+    auth.router,
+    task_pages.router,
+    case_pages.router,
+    compliance.router,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,11 +48,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database.from_url(settings.database_url)
         temporal = TemporalGateway(settings)
+        accounts = Accounts(db, dev_mode=settings.dev_mode)
         app.state.settings = settings
         app.state.db = db
         app.state.temporal = temporal
-        app.state.cases = CaseService(settings, db, temporal)
+        app.state.accounts = accounts
+        app.state.cases = CaseService(settings, db, temporal, accounts)
         app.state.customers = CustomerService(db)
+        app.state.board = TaskBoard(settings, db, accounts, temporal)
         yield
         db.engine.dispose()
 
@@ -39,7 +65,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=int(settings.session_max_age.total_seconds()),
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    install_error_pages(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """Domain errors as JSON for the API and as pages for people; refusals are audited."""
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
+        if isinstance(exc, Forbidden):
+            audit_refusal(request, exc)
+        if getattr(request.state, "web", False):
+            user = getattr(request.state, "user", None)
+            return render(
+                request, user, "error", exc.status_code, message=exc.message, code=exc.status_code
+            )
+        return JSONResponse({"detail": exc.message, **exc.extra}, status_code=exc.status_code)
 
     @app.exception_handler(Unauthenticated)
     async def _unauthenticated(_request: Request, exc: Unauthenticated) -> JSONResponse:
@@ -47,6 +99,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
 
-    for router in (cases.router, tasks.router, customers.router, system.router, answers.router):
-        app.include_router(router)
-    return app
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)

@@ -50,6 +50,7 @@ class Unauthenticated(Exception):
 
 
 def current_user(
+    request: Request,
     db: DatabaseDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
@@ -60,6 +61,7 @@ def current_user(
     principal = authenticate(db, credentials.credentials)
     if principal is None:
         raise Unauthenticated("unknown or revoked token")
+    request.state.principal = principal
     return principal
 
 

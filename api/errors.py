@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-
 
 class DomainError(Exception):
     status_code = 400
@@ -53,9 +50,3 @@ UPDATE_REJECTIONS: dict[str, type[DomainError]] = {
     "FourEyes": Invalid,
     "Forbidden": Forbidden,
 }
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DomainError)
-    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, **exc.extra}, status_code=exc.status_code)

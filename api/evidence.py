@@ -61,10 +61,12 @@ class CustomerRequestEvidence(_Evidence):
     channel: str = Field(min_length=1, max_length=40)
     requested_on: date
     request_reference: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class FraudEvidence(_Evidence):
     case_reference: str = Field(min_length=1, max_length=200)
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class ManualEvidence(_Evidence):

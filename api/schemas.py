@@ -109,6 +109,16 @@ class DecisionOut(BaseModel):
     stage: Stage
 
 
+class DelegationIn(BaseModel):
+    to: str = Field(min_length=3, max_length=320, description="the new assignee's e-mail")
+    note: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+
+
+class AssignmentOut(BaseModel):
+    task_id: str
+    assignee: str
+
+
 class CustomerResponseIn(BaseModel):
     response: CustomerResponse
     comment: str | None = Field(default=None, max_length=4000)

@@ -25,6 +25,7 @@ from closeout.cases.repository import CaseRepository
 from closeout.constants import TASK_QUEUE, case_workflow_id
 from closeout.contracts import (
     Actor,
+    AssignRequest,
     AuditEntry,
     CancelRequest,
     CloseCustomerInput,
@@ -38,15 +39,26 @@ from closeout.contracts import (
 )
 from closeout.crm.reference import ReferenceCrm
 from closeout.db import Database
-from closeout.domain import CUSTOMER_ACTOR_ROLE, DEFAULT_CHURN_CLASS, Stage, TaskStatus
+from closeout.domain import (
+    ACCOUNT_MANAGER_GROUP,
+    CUSTOMER_ACTOR_ROLE,
+    DEFAULT_CHURN_CLASS,
+    Assignment,
+    Role,
+    Stage,
+    TaskStatus,
+)
 from closeout.i18n import catalog_for
 from closeout.links import CustomerLink, LinkRefused, LinkSigner
 from closeout.settings import Settings
 from closeout.tokens import Principal
+from closeout.users.accounts import Accounts
 from workflows.close_customer import CloseCustomerWorkflow
 
 R = TypeVar("R")
 CUSTOMER = Actor("customer", CUSTOMER_ACTOR_ROLE)
+# Who a task can be delegated to.
+DELEGATE_ROLES = frozenset({Role.ACCOUNT_MANAGER, Role.MANAGER})
 
 
 def _actor(user: Principal) -> Actor:
@@ -66,8 +78,11 @@ def hold_out(h: LegalHoldRecord) -> schemas.LegalHoldOut:
 
 
 class CaseService:
-    def __init__(self, settings: Settings, db: Database, temporal: TemporalGateway) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, temporal: TemporalGateway, accounts: Accounts
+    ) -> None:
         self.settings = settings
+        self.accounts = accounts
         self.repo = CaseRepository(db)
         self.crm = ReferenceCrm(db)
         self.temporal = temporal
@@ -172,9 +187,12 @@ class CaseService:
         )
 
     def list_tasks(
-        self, status: str | None, assignee: str | None, limit: int, offset: int
+        self, status: str | None, assignee: str | None, limit: int, offset: int, user: Principal
     ) -> schemas.PageOut[schemas.TaskOut]:
-        page = self.repo.list_tasks(status=status, assignee=assignee, limit=limit, offset=offset)
+        visible = [user.name, ACCOUNT_MANAGER_GROUP] if user.role is Role.ACCOUNT_MANAGER else None
+        page = self.repo.list_tasks(
+            status=status, assignee=assignee, limit=limit, offset=offset, among=visible
+        )
         return schemas.PageOut[schemas.TaskOut](
             items=[task_out(t) for t in page.items], total=page.total, limit=limit, offset=offset
         )
@@ -208,6 +226,30 @@ class CaseService:
         return schemas.DecisionOut(
             task_id=result.task_id, decision=result.decision, stage=result.stage
         )
+
+    async def assign(
+        self,
+        task_id: str,
+        action: Assignment,
+        user: Principal,
+        to: str | None = None,
+        note: str | None = None,
+    ) -> schemas.AssignmentOut:
+        """Claim, hand back or delegate a task; the workflow decides whether it may."""
+        task = self.repo.get_task(task_id)
+        if task is None:
+            raise NotFound(f"unknown task {task_id!r}")
+        if action is Assignment.DELEGATE:
+            target = self.accounts.by_email(to or "") if to else None
+            if target is None or target.role not in DELEGATE_ROLES:
+                raise Invalid(f"{to or 'nobody'} is not an account manager who can take the task")
+            to = target.email
+        request = AssignRequest(task_id, action, _actor(user), to=to, note=note)
+        result = await self._update(
+            self._case(task.case_id),
+            lambda h: h.execute_update(CloseCustomerWorkflow.assign, request),
+        )
+        return schemas.AssignmentOut(task_id=result.task_id, assignee=result.assignee)
 
     async def respond(
         self, case_id: str, body: schemas.CustomerResponseIn, user: Principal

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     mail_catcher_dir: Path = Path("var/mail")
 
     secret_key: str = DEV_SECRET
+    # Signed-in sessions: how long they last, and whether the cookie is sent over HTTPS only
+    # (by default it is, except in dev mode).
+    session_max_age: timedelta = timedelta(hours=8)
+    session_cookie_secure: bool | None = None
     link_ttl: timedelta = timedelta(days=30)
     # How long a customer's data export can be downloaded.
     export_ttl: timedelta = timedelta(days=7)
@@ -101,6 +105,12 @@ class Settings(BaseSettings):
                 "(the built-in value only works with CLOSEOUT_DEV_MODE=true)"
             )
         return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return not self.dev_mode
 
     @property
     def base_url(self) -> str:

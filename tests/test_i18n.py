@@ -18,6 +18,7 @@ METHODS = [
     ("templates/mail/**.html", "jinja2"),
     ("templates/mail/**.txt", "jinja2"),
     ("templates/answers/**.html", "jinja2"),
+    ("templates/web/**.html", "jinja2"),
 ]
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

@@ -10,27 +10,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from api.deps import CaseServiceDep, SettingsDep
 from api.errors import Conflict, Invalid, NotFound
+from api.templating import templates_for
 from closeout.domain import CustomerResponse
-from closeout.i18n import DEFAULT_LOCALE, N_, translations
+from closeout.i18n import DEFAULT_LOCALE, N_
 from closeout.links import FORGED_REASON, CustomerLink, LinkProblem, LinkRefused
-from closeout.mail import TEMPLATES_DIR
 
 router = APIRouter(tags=["customer answers"], include_in_schema=False)
-_templates: dict[str, Jinja2Templates] = {}
-
-
-def templates_for(catalog: str) -> Jinja2Templates:
-    """Page templates speaking one catalog's language."""
-    if catalog not in _templates:
-        templates = Jinja2Templates(directory=TEMPLATES_DIR)
-        templates.env.add_extension("jinja2.ext.i18n")
-        templates.env.install_gettext_translations(translations(catalog), newstyle=True)  # type: ignore[attr-defined]
-        _templates[catalog] = templates
-    return _templates[catalog]
 
 
 PAGES: dict[CustomerResponse, dict[str, Any]] = {

@@ -302,8 +302,14 @@ class CaseRepository:
         open_only: bool | None,
         limit: int,
         offset: int,
+        trigger: str | None = None,
+        owner: str | None = None,
     ) -> Page[CaseRecord]:
         query = select(CaseRecord)
+        if trigger:
+            query = query.where(CaseRecord.trigger == trigger)
+        if owner:
+            query = query.where(CaseRecord.owner == owner)
         if stage:
             query = query.where(CaseRecord.stage == stage)
         if outcome:
@@ -320,6 +326,31 @@ class CaseRepository:
                 .offset(offset)
             ).all()
             return Page(items, int(total))
+
+    def retention_clocks(self, due_before: datetime | None) -> Sequence[CaseRecord]:
+        """Archived cases waiting for their retention end, soonest first."""
+        query = select(CaseRecord).where(
+            CaseRecord.stage == Stage.RETENTION, col(CaseRecord.outcome).is_(None)
+        )
+        if due_before is not None:
+            query = query.where(col(CaseRecord.retention_end) < due_before)
+        with self.db.session() as session:
+            return session.exec(
+                query.order_by(col(CaseRecord.retention_end), col(CaseRecord.id))
+            ).all()
+
+    def active_holds(self, case_ids: Sequence[str]) -> dict[str, list[LegalHoldRecord]]:
+        with self.db.session() as session:
+            rows = session.exec(
+                select(LegalHoldRecord).where(
+                    col(LegalHoldRecord.case_id).in_(case_ids),
+                    col(LegalHoldRecord.released_at).is_(None),
+                )
+            ).all()
+        holds: dict[str, list[LegalHoldRecord]] = {}
+        for h in rows:
+            holds.setdefault(h.case_id, []).append(h)
+        return holds
 
     def case_tasks(self, case_id: str, status: str | None = None) -> Sequence[TaskRecord]:
         query = select(TaskRecord).where(TaskRecord.case_id == case_id)
@@ -359,9 +390,17 @@ class CaseRepository:
             return session.get(TaskRecord, task_id)
 
     def list_tasks(
-        self, *, status: str | None, assignee: str | None, limit: int, offset: int
+        self,
+        *,
+        status: str | None,
+        assignee: str | None,
+        limit: int,
+        offset: int,
+        among: Sequence[str] | None = None,
     ) -> Page[TaskRecord]:
         query = select(TaskRecord)
+        if among is not None:
+            query = query.where(col(TaskRecord.assignee).in_(among))
         if status:
             query = query.where(TaskRecord.status == status)
         if assignee:

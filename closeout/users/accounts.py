@@ -103,6 +103,14 @@ class Accounts:
             row = self._find(session, email.strip().lower())
             return _user(row) if row is not None and row.disabled_at is None else None
 
+    def set_locale(self, user_id: str, locale: str) -> None:
+        with self.db.session() as session:
+            row = session.get(UserRecord, user_id)
+            if row is None:
+                raise UserError(f"no user {user_id}")
+            row.locale = locale
+            session.add(row)
+
     def with_roles(self, *roles: Role) -> list[User]:
         with self.db.session() as session:
             rows = session.exec(

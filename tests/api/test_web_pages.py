@@ -1,0 +1,155 @@
+"""Staff pages in-process: sign-in, sessions, CSRF, who sees what, languages."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from api.app import SESSION_COOKIE, create_app
+from closeout.cases.models import AuditEvent
+from closeout.db import Database
+from closeout.settings import Settings
+from closeout.users.accounts import DEMO_PASSWORD, Accounts
+from tests.api.conftest import GRACE, KIM, LI, SAM, Scene, csrf_of, sign_in
+
+
+def denials(db: Database) -> list[AuditEvent]:
+    with db.session() as session:
+        return list(
+            session.exec(select(AuditEvent).where(AuditEvent.action == "access_denied")).all()
+        )
+
+
+def test_pages_send_strangers_to_the_sign_in_form(client: TestClient, scene: Scene) -> None:
+    response = client.get("/inbox?view=queue")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/inbox%3Fview%3Dqueue"
+
+
+def test_sign_in_and_out(client: TestClient, scene: Scene) -> None:
+    token = csrf_of(client.get("/login").text)
+    wrong = client.post(
+        "/login", data={"email": SAM, "password": "not-it-at-all", "csrf_token": token}
+    )
+    assert wrong.status_code == 401 and "Wrong e-mail address or password" in wrong.text
+    right = client.post(
+        "/login",
+        data={"email": SAM, "password": DEMO_PASSWORD, "csrf_token": token, "next": "/cases"},
+    )
+    assert right.status_code == 303 and right.headers["location"] == "/cases"
+    inbox = client.get("/inbox")
+    assert inbox.status_code == 200 and f'data-task="{scene.sam_task}"' in inbox.text
+    token = csrf_of(inbox.text)
+    assert client.post("/logout", data={"csrf_token": token}).headers["location"] == "/login"
+    assert client.get("/inbox").status_code == 303
+
+
+def test_sign_in_never_redirects_off_site(client: TestClient, scene: Scene) -> None:
+    token = csrf_of(client.get("/login").text)
+    response = client.post(
+        "/login",
+        data={
+            "email": SAM,
+            "password": DEMO_PASSWORD,
+            "csrf_token": token,
+            "next": "//evil.example/",
+        },
+    )
+    assert response.headers["location"] == "/inbox"
+
+
+def test_forms_without_the_csrf_token_are_refused(
+    client: TestClient, scene: Scene, db: Database
+) -> None:
+    refused_login = client.post("/login", data={"email": SAM, "password": DEMO_PASSWORD})
+    assert refused_login.status_code == 403
+    token = sign_in(client, SAM)
+    for data in ({}, {"csrf_token": "forged"}):
+        response = client.post(f"/tasks/{scene.sam_task}/unclaim", data=data)
+        assert response.status_code == 403
+        assert "not sent from a Closeout page" in response.text
+    assert client.post("/logout", data={"csrf_token": "forged"}).status_code == 403
+    assert client.get("/inbox").status_code == 200, "a refused logout leaves the session"
+    assert len(denials(db)) >= 4
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 303
+
+
+def test_account_managers_see_their_own_tasks_and_their_group_queue(
+    client: TestClient, scene: Scene, db: Database
+) -> None:
+    sign_in(client, SAM)
+    mine = client.get("/inbox").text
+    assert f'data-task="{scene.sam_task}"' in mine
+    assert scene.li_task not in mine and scene.queue_task not in mine
+    queue = client.get("/inbox?view=queue").text
+    assert f'data-task="{scene.queue_task}"' in queue
+    assert scene.manager_task not in queue and scene.li_task not in queue
+    assert client.get("/inbox?view=all").text.count("data-task=") == 1, "all is for managers"
+    assert client.get(f"/tasks/{scene.queue_task}").status_code == 200
+    for path in (f"/tasks/{scene.li_task}", f"/cases/{scene.li_case}", "/compliance"):
+        response = client.get(path)
+        assert response.status_code == 403, path
+        assert "You may not do this" in response.text
+    denied = denials(db)
+    assert {(d.actor, d.details["path"]) for d in denied} >= {
+        (SAM, f"/tasks/{scene.li_task}"),
+        (SAM, "/compliance"),
+    }
+    assert all(d.details["role"] == "account_manager" for d in denied)
+
+
+def test_overdue_tasks_are_marked_and_sorted_first(client: TestClient, scene: Scene) -> None:
+    token = sign_in(client, LI)
+    client.post("/preferences/language", data={"language": "en", "csrf_token": token})
+    page = client.get("/inbox?due=overdue").text
+    assert f'data-task="{scene.li_task}"' in page and "badge overdue" in page
+    assert client.get("/inbox?due=someday").status_code == 422
+
+
+def test_managers_see_every_queue_and_compliance_sees_no_inbox(
+    client: TestClient, scene: Scene
+) -> None:
+    sign_in(client, GRACE)
+    everyone = client.get("/inbox?view=all").text
+    for task in (scene.li_task, scene.sam_task, scene.queue_task, scene.manager_task):
+        assert f'data-task="{task}"' in everyone
+    assert f'data-task="{scene.manager_task}"' in client.get("/inbox?view=queue").text
+    client.cookies.clear()
+    sign_in(client, KIM)
+    assert client.get("/inbox").status_code == 403
+    assert client.get("/compliance").status_code == 200
+    assert client.get(f"/cases/{scene.li_case}").status_code == 200
+
+
+def test_pages_speak_the_users_language(client: TestClient, scene: Scene) -> None:
+    token = sign_in(client, LI)  # Li Na prefers Simplified Chinese
+    page = client.get("/inbox").text
+    assert 'lang="zh-CN"' in page and "收件箱" in page
+    switched = client.post(
+        "/preferences/language", data={"language": "en", "csrf_token": token, "back": "/cases"}
+    )
+    assert switched.headers["location"] == "/cases"
+    assert "Inbox" in client.get("/inbox").text
+    bad = client.post("/preferences/language", data={"language": "xx", "csrf_token": token})
+    assert bad.status_code == 422
+
+
+def test_session_cookie_is_secure_outside_dev_mode(
+    settings: Settings, db: Database, scene: Scene
+) -> None:
+    Accounts(db).add("ops@example.com", role="admin", password="a-long-password")  # type: ignore[arg-type]
+    prod = settings.model_copy(update={"dev_mode": False, "secret_key": "a-real-secret-here"})
+    with TestClient(create_app(prod), base_url="https://testserver", follow_redirects=False) as c:
+        token = csrf_of(c.get("/login").text)
+        refused = c.post(
+            "/login", data={"email": SAM, "password": DEMO_PASSWORD, "csrf_token": token}
+        )
+        assert refused.status_code == 401, "the demo password works in dev mode only"
+        signed = c.post(
+            "/login",
+            data={"email": "ops@example.com", "password": "a-long-password", "csrf_token": token},
+        )
+        assert signed.status_code == 303
+        cookie = signed.headers["set-cookie"].lower()
+        assert cookie.startswith(SESSION_COOKIE)
+        assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
