@@ -13,7 +13,12 @@ from closeout.domain import ValueTier
 from tests.integration.stack import Stack
 
 
-def new_customer(stack: Stack, tier: ValueTier = ValueTier.STANDARD, locale: str = "en") -> str:
+def new_customer(
+    stack: Stack,
+    tier: ValueTier = ValueTier.STANDARD,
+    locale: str = "en",
+    owner: str = "li.na@example.com",
+) -> str:
     customer_id = f"it-{uuid.uuid4().hex[:8]}"
     db = stack.db
     with db.session() as session:
@@ -21,7 +26,7 @@ def new_customer(stack: Stack, tier: ValueTier = ValueTier.STANDARD, locale: str
             session,
             customer_id,
             name=f"Integration {customer_id}",
-            owner="li.na@example.com",
+            owner=owner,
             value_tier=tier,
             locale=locale,
         )

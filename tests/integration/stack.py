@@ -17,10 +17,12 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from closeout.db import Database, upgrade
+from closeout.demo import seed_demo_users
 from closeout.devstack import api_command, temporal_server_command
 from closeout.domain import Role
 from closeout.mailcatcher import MailCatcherHandler
 from closeout.tokens import create_token
+from closeout.users.accounts import Accounts
 from tests.support import MailSink, free_port
 
 
@@ -139,6 +141,7 @@ def start_stack(root: Path) -> Iterator[Stack]:
             "manager": create_token(db, "grace.manager@example.com", Role.MANAGER),
             "compliance": create_token(db, "kim@example.com", Role.COMPLIANCE_OFFICER),
         }
+        seed_demo_users(Accounts(db, dev_mode=True))
         db.engine.dispose()
         stack._spawn(
             "temporal",

@@ -1,0 +1,143 @@
+"""Account managers and managers at work in the browser, against the real stack."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from closeout.domain import ValueTier
+from closeout.users.accounts import DEMO_PASSWORD
+from tests.browser.conftest import screenshot
+from tests.integration.helpers import new_customer, open_case, open_task, wait_case
+from tests.integration.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+SAM = "sam.okafor@example.com"
+MARIA = "maria.rossi@example.com"
+GRACE = "grace.manager@example.com"
+ADMIN = "admin@example.com"
+
+
+def sign_in(page: Page, stack: Stack, email: str, shot: str | None = None) -> None:
+    page.context.clear_cookies()
+    page.goto(f"{stack.api_url}/login")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    if shot:
+        screenshot(page, shot)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def case_at_approval(stack: Stack, owner: str, tier: ValueTier = ValueTier.STANDARD) -> str:
+    """A case whose win-back window has passed: its approval task waits for the owner."""
+    customer = new_customer(stack, tier=tier, owner=owner)
+    with stack.client("admin") as api:
+        case_id = str(open_case(api, customer)["case_id"])
+        open_task(api, case_id, "approval", timeout=90)
+    return case_id
+
+
+def decide(page: Page, decision: str, comment: str = "") -> None:
+    page.get_by_label(decision, exact=True).check()
+    page.get_by_label("Comment (required to reject or defer)").fill(comment)
+    page.get_by_role("button", name="Record decision").click()
+
+
+def test_claim_approve_and_watch_the_case_advance(stack: Stack, page: Page) -> None:
+    case_id = case_at_approval(stack, SAM)
+    sign_in(page, stack, SAM, shot="staff-sign-in")
+    row = page.locator("tr[data-task]", has=page.get_by_text("Approval", exact=True))
+    expect(row).to_have_count(1)
+    screenshot(page, "staff-inbox")
+    row.get_by_role("link", name="Open task").click()
+    # Handing the task back puts it in the group queue, where anyone in the group claims it.
+    page.get_by_role("button", name="Give back to the queue").click()
+    expect(page).to_have_url(re.compile(r"/inbox$"))
+    page.get_by_role("link", name=re.compile("Group queue")).click()
+    queued = page.locator("tr[data-task]", has=page.get_by_text("Approval", exact=True))
+    queued.get_by_role("button", name="Claim").click()
+    expect(page.get_by_role("heading", level=2, name="Decision")).to_be_visible()
+    screenshot(page, "staff-task")
+    decide(page, "Approve")
+    expect(page.locator(".notice")).to_contain_text("Decision recorded: Approve")
+    expect(page.locator("#stage")).not_to_have_text("Approval")
+    with stack.client("admin") as api:
+        wait_case(api, case_id, outcome="deleted", timeout=120)
+    page.reload()
+    expect(page.locator("#outcome")).to_have_text("Deleted")
+    expect(page.locator("ol.stages li[data-state=done]")).to_have_count(9)
+    screenshot(page, "staff-case")
+
+
+def test_reject_needs_a_comment(stack: Stack, page: Page) -> None:
+    case_id = case_at_approval(stack, SAM)
+    with stack.client("admin") as api:
+        task_id = open_task(api, case_id, "approval")["id"]
+    sign_in(page, stack, SAM)
+    page.goto(f"{stack.api_url}/tasks/{task_id}")
+    decide(page, "Reject")
+    expect(page.locator(".error")).to_contain_text("a comment is required to reject")
+    screenshot(page, "staff-task-refused")
+    with stack.client("admin") as api:
+        assert api.get(f"/api/cases/{case_id}").json()["stage"] == "approval"
+    decide(page, "Reject", "the customer renewed by phone")
+    expect(page.locator("#outcome")).to_have_text("Rejected")
+
+
+def test_delegation_and_four_eyes(stack: Stack, page: Page) -> None:
+    case_id = case_at_approval(stack, SAM, tier=ValueTier.HIGH)
+    with stack.client("admin") as api:
+        task_id = open_task(api, case_id, "approval")["id"]
+    sign_in(page, stack, SAM)
+    page.goto(f"{stack.api_url}/tasks/{task_id}")
+    page.get_by_text("Delegate", exact=True).first.click()
+    page.get_by_label("Delegate to").select_option(MARIA)
+    page.get_by_label("Note for them").fill("you negotiated their contract")
+    page.get_by_role("button", name="Delegate").click()
+    expect(page).to_have_url(re.compile(r"/inbox$"))
+
+    sign_in(page, stack, MARIA)
+    page.locator(f"tr[data-task='{task_id}']").get_by_role("link", name="Open task").click()
+    expect(page.locator("dd", has_text="you negotiated their contract")).to_be_visible()
+
+    # A manager gives the first approval (managers may act on any task) ...
+    sign_in(page, stack, GRACE)
+    page.goto(f"{stack.api_url}/tasks/{task_id}")
+    decide(page, "Approve")
+    with stack.client("admin") as api:
+        second = open_task(api, case_id, "second_approval")["id"]
+    # ... and cannot give the second one too.
+    page.goto(f"{stack.api_url}/inbox?view=queue")
+    page.locator(f"tr[data-task='{second}']").get_by_role("button", name="Claim").click()
+    decide(page, "Approve")
+    expect(page.locator(".error")).to_contain_text("someone other than the first approver")
+    screenshot(page, "staff-four-eyes")
+    page.get_by_role("button", name="Give back to the queue").click()
+
+    sign_in(page, stack, ADMIN)
+    page.goto(f"{stack.api_url}/tasks/{second}")
+    decide(page, "Approve")
+    expect(page.locator("#stage")).not_to_have_text("Approval")
+
+
+def test_wrong_role_and_forged_forms_are_refused(stack: Stack, page: Page) -> None:
+    case_id = case_at_approval(stack, "li.na@example.com")
+    with stack.client("admin") as api:
+        task_id = open_task(api, case_id, "approval")["id"]
+    sign_in(page, stack, SAM)
+    for path in (f"/tasks/{task_id}", f"/cases/{case_id}", "/compliance"):
+        response = page.goto(f"{stack.api_url}{path}")
+        assert response is not None and response.status == 403, path
+        expect(page.get_by_role("heading", level=1)).to_have_text("You may not do this")
+    screenshot(page, "staff-forbidden")
+    # The session cookie rides along, the CSRF token does not: refused, nothing changes.
+    forged = page.request.post(f"{stack.api_url}/tasks/{task_id}/unclaim", form={"note": "x"})
+    assert forged.status == 403
+    with stack.client("admin") as api:
+        assert open_task(api, case_id, "approval")["assignee"] == "li.na@example.com"
+        events = api.get(f"/api/cases/{case_id}").json()["timeline"]
+    assert any(e["action"] == "access_denied" and e["actor"] == SAM for e in events)
