@@ -6,12 +6,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.case_activities import CloseoutActivities
+from activities.staff_notices import StaffActivities
 from closeout.archive import FilesystemArchiveStore
 from closeout.cases.repository import CaseRepository
 from closeout.constants import TASK_QUEUE
@@ -20,34 +22,48 @@ from closeout.db import Database
 from closeout.mail import SmtpMailer
 from closeout.settings import Settings
 from closeout.temporal import connect
+from closeout.users.accounts import Accounts
 from workflows.close_customer import CloseCustomerWorkflow
 
 WORKFLOWS: list[type] = [CloseCustomerWorkflow]
 
 
-def build_activities(settings: Settings, db: Database) -> CloseoutActivities:
+@dataclass(frozen=True)
+class Activities:
+    """The activity objects a worker serves, each bound to its real adapters."""
+
+    cases: CloseoutActivities
+    staff: StaffActivities
+
+    def functions(self) -> list[Callable[..., Any]]:
+        """Every bound @activity.defn method of the activity objects."""
+        return [
+            getattr(obj, name)
+            for obj in (self.cases, self.staff)
+            for name, member in vars(type(obj)).items()
+            if hasattr(member, "__temporal_activity_definition")
+        ]
+
+
+def build_activities(settings: Settings, db: Database) -> Activities:
     """Wire the activities to their real adapters."""
-    return CloseoutActivities(
-        settings=settings,
-        crm=ReferenceCrm(db),
-        cases=CaseRepository(db),
-        mailer=SmtpMailer(settings),
-        archive=FilesystemArchiveStore(settings.archive_dir),
+    cases = CaseRepository(db)
+    mailer = SmtpMailer(settings)
+    return Activities(
+        cases=CloseoutActivities(
+            settings=settings,
+            crm=ReferenceCrm(db),
+            cases=cases,
+            mailer=mailer,
+            archive=FilesystemArchiveStore(settings.archive_dir),
+        ),
+        staff=StaffActivities(settings, cases, Accounts(db, dev_mode=settings.dev_mode), mailer),
     )
-
-
-def activity_functions(activities: CloseoutActivities) -> list[Callable[..., Any]]:
-    """Every bound @activity.defn method of the activities object."""
-    return [
-        getattr(activities, name)
-        for name, member in vars(type(activities)).items()
-        if hasattr(member, "__temporal_activity_definition")
-    ]
 
 
 def build_worker(
     client: Client,
-    activities: CloseoutActivities,
+    activities: Activities,
     executor: ThreadPoolExecutor,
     task_queue: str = TASK_QUEUE,
 ) -> Worker:
@@ -55,7 +71,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=activity_functions(activities),
+        activities=activities.functions(),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
     )

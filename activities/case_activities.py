@@ -105,6 +105,7 @@ class CloseoutActivities:
             retention=policy.retention,
             four_eyes=profile.value_tier in policy.four_eyes_tiers,
             reminder_before=policy.reminder_before,
+            task_reminder_before=policy.task_reminder_before,
         )
 
     @activity.defn

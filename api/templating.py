@@ -6,8 +6,8 @@ from datetime import datetime
 
 from fastapi.templating import Jinja2Templates
 
-from api.web.labels import label
 from closeout.i18n import format_when, translations
+from closeout.labels import label
 from closeout.mail import TEMPLATES_DIR
 
 _templates: dict[str, Jinja2Templates] = {}

@@ -16,6 +16,7 @@ from closeout.domain import (
     CustomerStatus,
     NoticeKind,
     Outcome,
+    StaffNoticeKind,
     Stage,
     TaskDecision,
     TaskKind,
@@ -202,6 +203,7 @@ class CaseTerms:
     retention: timedelta
     four_eyes: bool
     reminder_before: timedelta | None = None
+    task_reminder_before: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,22 @@ class TaskReassigned:
     assignee: str
     audit: AuditEntry
     note: str | None = None
+    escalated: bool = False
+
+
+@dataclass(frozen=True)
+class StaffNotice:
+    """A reminder or an escalation mail about a task, to its assignee or their group."""
+
+    notice_id: str
+    case_id: str
+    task_id: str
+    task_kind: TaskKind
+    customer_id: str
+    kind: StaffNoticeKind
+    assignee: str
+    due_at: datetime
+    audit: AuditEntry
 
 
 @dataclass(frozen=True)

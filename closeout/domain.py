@@ -179,6 +179,13 @@ class NoticeKind(StrEnum):
     DATA_EXPORT = "data_export"
 
 
+class StaffNoticeKind(StrEnum):
+    """Messages to the people who work the tasks."""
+
+    TASK_REMINDER = "task_reminder"
+    TASK_ESCALATED = "task_escalated"
+
+
 class CustomerStatus(StrEnum):
     """A customer's status in the CRM."""
 

@@ -24,6 +24,9 @@ class PolicyConfig(BaseModel):
     retention: timedelta
     # A reminder this long before the effective date; none when unset.
     reminder_before: timedelta | None = None
+    # The assignee of a task is reminded this long before it is due (none when unset); an
+    # overdue task escalates to the managers' group.
+    task_reminder_before: timedelta | None = timedelta(days=1)
     four_eyes_tiers: list[ValueTier] = Field(
         default_factory=lambda: [ValueTier.HIGH, ValueTier.KEY]
     )
@@ -44,6 +47,7 @@ DEMO_POLICY = PolicyConfig(
     approval_due=timedelta(minutes=5),
     retention=timedelta(seconds=20),
     reminder_before=timedelta(seconds=4),
+    task_reminder_before=timedelta(minutes=2),
 )
 
 

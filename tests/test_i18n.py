@@ -15,6 +15,7 @@ METHODS = [
     ("activities/**.py", "python"),
     ("api/**.py", "python"),
     ("closeout/links.py", "python"),
+    ("closeout/labels.py", "python"),
     ("templates/mail/**.html", "jinja2"),
     ("templates/mail/**.txt", "jinja2"),
     ("templates/answers/**.html", "jinja2"),

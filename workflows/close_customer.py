@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CloseoutActivities
+    from activities.staff_notices import StaffActivities
     from closeout.contracts import (
         Actor,
         AssignRequest,
@@ -41,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         ReactivateRequest,
         RetentionChange,
         SendNotice,
+        StaffNotice,
         StageResult,
         TaskReassigned,
         TaskView,
@@ -56,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         NoticeKind,
         Outcome,
         Role,
+        StaffNoticeKind,
         Stage,
         TaskDecision,
         TaskKind,
@@ -109,6 +113,16 @@ PATCH_DECIDE_AFTER_RECORDED = "decide-after-task-recorded"
 PATCH_CONTACT_REVIEW = "contact-review-on-refused-notice"
 PATCH_REMINDER = "reminder-before-effective-date"
 PATCH_DATA_EXPORT = "data-export-on-request"
+PATCH_TASK_ESCALATION = "task-reminder-and-escalation"
+# Tasks whose due date escalates them; a win-back task's due date ends the window by itself.
+ESCALATING_TASKS = frozenset(
+    {
+        TaskKind.APPROVAL,
+        TaskKind.SECOND_APPROVAL,
+        TaskKind.OBJECTION_REVIEW,
+        TaskKind.CONTACT_REVIEW,
+    }
+)
 
 HOLD_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})
 
@@ -142,6 +156,7 @@ class CloseCustomerWorkflow:
         self.outcome: Outcome | None = None
         self.terms: CaseTerms | None = None
         self.tasks: dict[str, _Task] = {}
+        self.watchers: list[asyncio.Task[None]] = []
         self.holds: dict[str, HoldView] = {}
         self.approvers: list[str] = []
         self.effective_at: datetime | None = None
@@ -827,7 +842,74 @@ class CloseCustomerWorkflow:
             ),
         )
         task.recorded = True
+        if (
+            kind in ESCALATING_TASKS
+            and due_at is not None
+            and workflow.patched(PATCH_TASK_ESCALATION)
+        ):
+            # Runs beside the process: it ends when the task does.
+            self.watchers.append(asyncio.create_task(self._watch_due(task)))
         return task
+
+    async def _watch_due(self, task: _Task) -> None:
+        """Remind the assignee before the due date; past it, hand the task to the managers."""
+        assert task.due_at is not None and self.terms is not None
+
+        def settled() -> bool:
+            return task.closed or task.decision is not None or self.outcome is not None
+
+        async def until(moment: datetime) -> bool:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    settled, timeout=max(moment - workflow.now(), timedelta(0))
+                )
+            return settled()
+
+        before = self.terms.task_reminder_before
+        if before is not None and workflow.now() < task.due_at - before:
+            if await until(task.due_at - before):
+                return
+            await self._staff_notice(task, StaffNoticeKind.TASK_REMINDER)
+        if await until(task.due_at):
+            return
+        previous, task.assignee = task.assignee, MANAGER_GROUP
+        await self._do(
+            CloseoutActivities.reassign_task,
+            TaskReassigned(
+                task.task_id,
+                MANAGER_GROUP,
+                self._audit(
+                    "task_escalated",
+                    reason="the task went past its due date",
+                    task_id=task.task_id,
+                    kind=task.kind,
+                    assignee=MANAGER_GROUP,
+                    previous=previous,
+                ),
+                note=f"escalated: due {task.due_at.isoformat()}, was with {previous}",
+                escalated=True,
+            ),
+        )
+        if not settled():
+            await self._staff_notice(task, StaffNoticeKind.TASK_ESCALATED)
+
+    async def _staff_notice(self, task: _Task, kind: StaffNoticeKind) -> None:
+        assert task.due_at is not None
+        await self._run(
+            StaffActivities.notify_staff,
+            StaffNotice(
+                notice_id=str(workflow.uuid4()),
+                case_id=self.input.case_id,
+                task_id=task.task_id,
+                task_kind=task.kind,
+                customer_id=self.input.customer_id,
+                kind=kind,
+                assignee=task.assignee,
+                due_at=task.due_at,
+                audit=self._audit("staff_notified", kind=kind, task_id=task.task_id),
+            ),
+            MAIL,
+        )
 
     async def _close_task(
         self,

@@ -54,6 +54,8 @@ class TaskRecord(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=200)
     decided_at: datetime | None = None
     defer_until: datetime | None = None
+    # Set when the task went past its due date and moved to the managers' group.
+    escalated_at: datetime | None = None
 
 
 class AuditEvent(SQLModel, table=True):

@@ -140,6 +140,8 @@ class CaseRepository:
             task.assignee = change.assignee
             if change.note:
                 task.note = change.note
+            if change.escalated and task.escalated_at is None:
+                task.escalated_at = change.audit.at
             session.add(task)
             append_audit(session, task.case_id, change.audit)
 

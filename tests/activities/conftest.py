@@ -28,7 +28,7 @@ class World:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
-        self.activities: CloseoutActivities = build_activities(settings, db)
+        self.activities: CloseoutActivities = build_activities(settings, db).cases
 
     def customer(self, tier: ValueTier = ValueTier.STANDARD, locale: str = "en") -> str:
         customer_id = f"cust-{uuid.uuid4().hex[:8]}"

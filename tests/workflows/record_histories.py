@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -21,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from closeout.cases.repository import CaseRepository
 from closeout.contracts import (
     Actor,
+    AssignRequest,
     CancelRequest,
     CustomerAnswer,
     HoldReleaseRequest,
@@ -28,11 +30,18 @@ from closeout.contracts import (
     ReactivateRequest,
 )
 from closeout.db import Database, upgrade
-from closeout.domain import CustomerResponse, Stage, TaskDecision, TaskKind, ValueTier
+from closeout.domain import (
+    Assignment,
+    CustomerResponse,
+    Stage,
+    TaskDecision,
+    TaskKind,
+    ValueTier,
+)
 from closeout.temporal import DATA_CONVERTER
 from tests.conftest import make_settings
 from tests.support import VENV_BIN, Refusing, free_port, start_mail_sink
-from tests.workflows.conftest import COMPLIANCE, MANAGER_ACTOR, OWNER_ACTOR, Harness
+from tests.workflows.conftest import COMPLIANCE, MANAGER_ACTOR, OTHER_AM, OWNER_ACTOR, Harness
 from worker import build_activities, build_worker
 from workflows.close_customer import CloseCustomerWorkflow
 
@@ -91,12 +100,27 @@ async def data_export_then_cancelled(h: Harness, handle: Handle) -> None:
     await handle.execute_update(CloseCustomerWorkflow.cancel, CancelRequest("paid", OWNER_ACTOR))
 
 
+async def escalated_after_claims(h: Harness, handle: Handle) -> None:
+    await h.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
+    approval = await h.task(handle, TaskKind.APPROVAL)
+    for action, actor in ((Assignment.UNCLAIM, OWNER_ACTOR), (Assignment.CLAIM, OTHER_AM)):
+        await handle.execute_update(
+            CloseCustomerWorkflow.assign, AssignRequest(approval.task_id, action, actor)
+        )
+    # Reminded a day before the due date, escalated after it; a manager approves.
+    await h.env.sleep(timedelta(days=8))
+    await h.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE, actor=MANAGER_ACTOR)
+    await h.stage(handle, Stage.AWAITING_EFFECTIVE_DATE)
+    await handle.execute_update(CloseCustomerWorkflow.cancel, CancelRequest("paid", OWNER_ACTOR))
+
+
 SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None]]]] = {
     "deleted_with_hold": (ValueTier.STANDARD, deleted_with_hold),
     "four_eyes_then_cancelled": (ValueTier.HIGH, four_eyes_then_cancelled),
     "reactivated": (ValueTier.STANDARD, reactivated),
     "refused_notice_reviewed": (ValueTier.STANDARD, refused_notice_reviewed),
     "data_export_then_cancelled": (ValueTier.STANDARD, data_export_then_cancelled),
+    "escalated_after_claims": (ValueTier.STANDARD, escalated_after_claims),
 }
 
 

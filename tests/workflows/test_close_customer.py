@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -21,6 +21,7 @@ from closeout.contracts import (
     HoldRequest,
     ReactivateRequest,
     RetentionChange,
+    TaskView,
 )
 from closeout.crm.models import CrmContact, CrmInteraction, CrmPortalUser
 from closeout.crm.reference import ReferenceCrm
@@ -31,6 +32,7 @@ from closeout.domain import (
     CustomerResponse,
     NoticeKind,
     Outcome,
+    Role,
     Stage,
     TaskDecision,
     TaskKind,
@@ -38,7 +40,8 @@ from closeout.domain import (
     Trigger,
     ValueTier,
 )
-from tests.support import Refusing, assert_deleted_in_order, free_port
+from closeout.users.accounts import DEMO_PASSWORD, Accounts
+from tests.support import Refusing, assert_deleted_in_order, eventually, free_port
 from tests.workflows.conftest import (
     COMPLIANCE,
     MANAGER_ACTOR,
@@ -322,11 +325,17 @@ async def test_objection_goes_to_the_owner_and_can_keep_the_customer(harness: Ha
     review = await harness.task(handle, TaskKind.OBJECTION_REVIEW)
     assert review.assignee == OWNER
     await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE)
-    # The effective date passes, but the closure waits for the objection's review.
+    # The effective date passes, but the closure waits for the objection's review, which has
+    # gone past its own due date to the managers meanwhile.
     await harness.env.sleep(timedelta(days=40))
     assert (await harness.status(handle)).stage is Stage.AWAITING_EFFECTIVE_DATE
+    assert (await harness.task(handle, TaskKind.OBJECTION_REVIEW)).assignee == MANAGER_GROUP
     await harness.decide(
-        handle, TaskKind.OBJECTION_REVIEW, TaskDecision.REJECT, comment="payment found"
+        handle,
+        TaskKind.OBJECTION_REVIEW,
+        TaskDecision.REJECT,
+        actor=MANAGER_ACTOR,
+        comment="payment found",
     )
     result: CaseResult = await handle.result()
     assert result.outcome is Outcome.REJECTED
@@ -491,10 +500,68 @@ async def test_refused_notice_holds_the_closure_for_the_owner(harness: Harness) 
     await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE)
     await harness.env.sleep(timedelta(days=40))
     assert (await harness.status(handle)).stage is Stage.AWAITING_EFFECTIVE_DATE
+    # Unanswered past its due date, the review is now the managers' to decide.
     await harness.decide(
-        handle, TaskKind.CONTACT_REVIEW, TaskDecision.APPROVE, comment="new e-mail on file"
+        handle,
+        TaskKind.CONTACT_REVIEW,
+        TaskDecision.APPROVE,
+        actor=MANAGER_ACTOR,
+        comment="new e-mail on file",
     )
     await harness.stage(handle, Stage.RETENTION)
     case_id = (await harness.status(handle)).case_id
     assert "contact_unreachable" in harness.actions(case_id)
     await handle.terminate("test over")
+
+
+async def test_overdue_tasks_remind_then_escalate_to_the_managers(harness: Harness) -> None:
+    Accounts(harness.db, dev_mode=True).add(
+        MANAGER_ACTOR.name, Role.MANAGER, DEMO_PASSWORD, locale="zh-CN"
+    )
+    handle = await harness.start(harness.add_customer())
+    await harness.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
+    approval = await harness.task(handle, TaskKind.APPROVAL)
+    assert approval.due_at is not None
+
+    def mails_to(address: str) -> list[str]:
+        return [str(m["Subject"]).strip() for m in harness.mail.messages if str(m["To"]) == address]
+
+    # A day before the due date (the standard policy), the owner is reminded once.
+    await harness.env.sleep(approval.due_at - timedelta(hours=20) - await _now(harness))
+
+    async def reminded() -> list[str]:
+        return [s for s in mails_to(OWNER) if s.startswith("Reminder: Approval")]
+
+    assert len(await eventually(reminded, what="the reminder")) == 1
+    assert (await harness.task(handle, TaskKind.APPROVAL)).assignee == OWNER
+
+    # Past the due date the task moves to the managers, who are told (in their language).
+    await harness.env.sleep(timedelta(days=1))
+
+    async def escalated() -> TaskView | None:
+        task = await harness.task(handle, TaskKind.APPROVAL)
+        return task if task.assignee == MANAGER_GROUP else None
+
+    await eventually(escalated, what="the escalation")
+
+    async def managers_told() -> list[str]:
+        return mails_to(MANAGER_ACTOR.name)
+
+    told = await eventually(managers_told, what="the managers' mail")
+    customer_id = (await harness.status(handle)).customer_id
+    assert told == [f"已升级：客户 {customer_id} 的审批已逾期"]  # noqa: RUF001
+    case_id = (await harness.status(handle)).case_id
+    row = next(t for t in harness.cases.case_tasks(case_id) if t.id == approval.task_id)
+    assert row.assignee == MANAGER_GROUP and row.escalated_at is not None
+    assert "task_escalated" in harness.actions(case_id)
+    with pytest.raises(WorkflowUpdateFailedError) as too_late:
+        await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE)
+    assert update_error(too_late)[0] == "Forbidden"
+    await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE, actor=MANAGER_ACTOR)
+    await harness.stage(handle, Stage.AWAITING_EFFECTIVE_DATE)
+    assert len(mails_to(OWNER)) == 1, "the owner was reminded once, the managers were told"
+    await handle.terminate("test over")
+
+
+async def _now(harness: Harness) -> datetime:
+    return await harness.env.get_current_time()

@@ -20,6 +20,7 @@ from workflows.close_customer import (
     PATCH_DATA_EXPORT,
     PATCH_DECIDE_AFTER_RECORDED,
     PATCH_REMINDER,
+    PATCH_TASK_ESCALATION,
     CloseCustomerWorkflow,
 )
 
@@ -49,6 +50,7 @@ PATCHES_BY_SUFFIX = {
     "-contact-review": {PATCH_DECIDE_AFTER_RECORDED, PATCH_CONTACT_REVIEW},
     "-reminder": {PATCH_DECIDE_AFTER_RECORDED, PATCH_REMINDER},
     "-data-export": {PATCH_DECIDE_AFTER_RECORDED, PATCH_DATA_EXPORT},
+    "-task-escalation": {PATCH_DECIDE_AFTER_RECORDED, PATCH_REMINDER, PATCH_TASK_ESCALATION},
 }
 
 
@@ -58,6 +60,7 @@ def test_patched_histories_carry_their_patch_markers() -> None:
         "refused_notice_reviewed-contact-review",
         "deleted_with_hold-reminder",
         "data_export_then_cancelled-data-export",
+        "escalated_after_claims-task-escalation",
     } <= stems
     for path in HISTORIES:
         expected = next(

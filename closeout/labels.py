@@ -1,4 +1,4 @@
-"""Words the staff pages show for the process's enums, through the message catalogs."""
+"""Words people read for the process's enums (pages and staff mails), through the catalogs."""
 
 from __future__ import annotations
 
