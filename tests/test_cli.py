@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -182,6 +183,18 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         message = httpx.get(f"{api}/dev/mail/{mail_id}", headers=html).text
         assert f'<a href="{api}/r/' in message  # the stay link, clickable
         assert httpx.get(f"{api}/dev/mail/nope").status_code == 404
+        # Every demo user signs in with the demo password; the banner lists them.
+        for email in ("sam.okafor@example.com", "grace.manager@example.com"):
+            assert email in banner
+            with httpx.Client(base_url=api) as browser:
+                csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
+                assert csrf is not None
+                signed = browser.post(
+                    "/login",
+                    data={"email": email, "password": "closeout-demo", "csrf_token": csrf[1]},
+                )
+                assert signed.status_code == 303 and signed.headers["location"] == "/inbox"
+                assert browser.get("/inbox").status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0

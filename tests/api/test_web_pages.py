@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from api.app import SESSION_COOKIE, create_app
 from closeout.cases.models import AuditEvent
+from closeout.cases.repository import CaseRepository
+from closeout.contracts import AuditEntry, CloseTask
 from closeout.db import Database
+from closeout.domain import TaskDecision, TaskStatus
 from closeout.settings import Settings
 from closeout.users.accounts import DEMO_PASSWORD, Accounts
 from tests.api.conftest import GRACE, KIM, LI, SAM, Scene, csrf_of, sign_in
@@ -153,3 +159,42 @@ def test_session_cookie_is_secure_outside_dev_mode(
         cookie = signed.headers["set-cookie"].lower()
         assert cookie.startswith(SESSION_COOKIE)
         assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_stale_decisions_are_explained_and_change_nothing(
+    client: TestClient, scene: Scene, db: Database
+) -> None:
+    repo = CaseRepository(db)
+    repo.close_task(
+        CloseTask(
+            scene.sam_task,
+            TaskStatus.DONE,
+            AuditEntry(str(uuid.uuid4()), GRACE, "task_decided", datetime.now(UTC)),
+            decision=TaskDecision.FAILED,
+            decided_by=GRACE,
+        )
+    )
+    token = sign_in(client, SAM)
+    response = client.post(
+        f"/tasks/{scene.sam_task}/decision",
+        data={"decision": "retained", "comment": "", "csrf_token": token},
+    )
+    assert response.status_code == 409
+    assert f"task {scene.sam_task} is already done: failed by {GRACE}" in response.text
+    assert "Record decision" not in response.text, "a decided task offers no form"
+    task = repo.get_task(scene.sam_task)
+    assert task is not None and task.decision == "failed"
+
+
+def test_manual_case_form_needs_a_reason(client: TestClient, scene: Scene) -> None:
+    token = sign_in(client, SAM)
+    found = client.get("/cases/new?q=cust-0001")
+    assert found.status_code == 200 and "/cases/new?customer_id=cust-0001" in found.text
+    form = {"customer_id": "cust-0001", "trigger": "manual", "reason": " ", "csrf_token": token}
+    missing = client.post("/cases/new", data=form)
+    assert missing.status_code == 422 and "a reason is required" in missing.text
+    assert 'value="cust-0001"' in missing.text, "the form keeps what was typed"
+    detected = client.post("/cases/new", data={**form, "trigger": "inactivity", "reason": "x"})
+    assert detected.status_code == 422 and "opened by detection" in detected.text
+    fraud = client.post("/cases/new", data={**form, "trigger": "fraud", "reason": "chargebacks"})
+    assert fraud.status_code == 422 and "fraud report" in fraud.text

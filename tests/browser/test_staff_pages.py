@@ -141,3 +141,25 @@ def test_wrong_role_and_forged_forms_are_refused(stack: Stack, page: Page) -> No
         assert open_task(api, case_id, "approval")["assignee"] == "li.na@example.com"
         events = api.get(f"/api/cases/{case_id}").json()["timeline"]
     assert any(e["action"] == "access_denied" and e["actor"] == SAM for e in events)
+
+
+def test_open_a_manual_case_from_the_form(stack: Stack, page: Page) -> None:
+    customer = new_customer(stack, owner=SAM)
+    sign_in(page, stack, SAM)
+    page.get_by_role("link", name="Cases", exact=True).click()
+    page.get_by_role("link", name="Open a case").click()
+    page.get_by_label("Find the customer (name, e-mail or id)").fill(customer)
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name=f"Integration {customer}").click()
+    expect(page.get_by_label("Customer id")).to_have_value(customer)
+    page.get_by_label("Trigger").select_option("manual")
+    page.get_by_label("Reason").fill("abusive language towards support, twice")
+    screenshot(page, "staff-new-case")
+    page.get_by_role("button", name="Open the case").click()
+    expect(page).to_have_url(re.compile(r"/cases/[0-9a-f-]{36}$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(customer)
+    expect(page.locator("dd", has_text="Manual")).to_be_visible()
+    with stack.client("admin") as api:
+        cases = api.get("/api/cases", params={"open": True}).json()["items"]
+    mine = [c for c in cases if c["customer_id"] == customer]
+    assert len(mine) == 1 and mine[0]["opened_by"] == SAM
