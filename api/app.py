@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.middleware.sessions import SessionMiddleware
 
+from api.access_log import install_access_log_filter
 from api.customer_service import CustomerService
 from api.deps import Unauthenticated
 from api.errors import DomainError, Forbidden
@@ -43,6 +44,7 @@ ROUTERS: tuple[APIRouter, ...] = (
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    install_access_log_filter()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

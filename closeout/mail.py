@@ -18,8 +18,16 @@ from closeout.settings import Settings, SmtpSecurity
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
+# Mail errors name SMTP codes, never addresses: servers echo the recipient in their replies,
+# and these messages travel into logs and workflow histories. Hence `from None` too.
+
+
 class PermanentMailError(Exception):
     """The server refused the message for good (5xx): retrying cannot help."""
+
+
+class TemporaryMailError(Exception):
+    """The send failed for now (4xx, connection, TLS): the activity retries it."""
 
 
 @dataclass(frozen=True)
@@ -69,9 +77,14 @@ class SmtpMailer:
         except aiosmtplib.SMTPRecipientsRefused as exc:
             # Only the recipient's own refusal says the contact is bad; any other 5xx (TLS
             # required, authentication, sender) is ours to fix, so the send is retried.
+            codes = ", ".join(sorted({str(r.code) for r in exc.recipients}))
             if all(500 <= r.code < 600 for r in exc.recipients):
-                raise PermanentMailError("recipient refused permanently") from exc
-            raise
+                raise PermanentMailError(f"recipient refused permanently (SMTP {codes})") from None
+            raise TemporaryMailError(f"recipient refused for now (SMTP {codes})") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise TemporaryMailError(f"the SMTP server answered {exc.code}") from None
+        except aiosmtplib.SMTPException as exc:
+            raise TemporaryMailError(f"SMTP failed: {type(exc).__name__}") from None
 
 
 class NoticeRenderer:

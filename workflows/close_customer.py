@@ -460,13 +460,7 @@ class CloseCustomerWorkflow:
 
     @decide.validator
     def _validate_decide(self, req: DecisionRequest) -> None:
-        task = self.tasks.get(req.task_id)
-        if task is None:
-            raise reject(f"task {req.task_id} is not part of this case", "UnknownTask")
-        if task.closed or task.decision is not None:
-            raise reject(f"task {req.task_id} has already been decided", "TaskAlreadyDecided")
-        if self.outcome is not None or self.cancel_request is not None:
-            raise reject("the case is closing or closed: no decision can change it", "WrongStage")
+        task = self._pending_task(req.task_id)
         check_may_decide(task.kind, task.assignee, req.actor)
         if req.decision not in ALLOWED_DECISIONS[task.kind]:
             allowed = ", ".join(sorted(ALLOWED_DECISIONS[task.kind]))
@@ -521,14 +515,19 @@ class CloseCustomerWorkflow:
 
     @assign.validator
     def _validate_assign(self, req: AssignRequest) -> None:
-        task = self.tasks.get(req.task_id)
-        if task is None:
-            raise reject(f"task {req.task_id} is not part of this case", "UnknownTask")
-        if task.closed or task.decision is not None:
-            raise reject(f"task {req.task_id} has already been decided", "TaskAlreadyDecided")
-        if self.outcome is not None or self.cancel_request is not None:
-            raise reject("the case is closing or closed", "WrongStage")
+        task = self._pending_task(req.task_id)
         check_assignment(task.kind, task.assignee, req)
+
+    def _pending_task(self, task_id: str) -> _Task:
+        """The task a request is about, still waiting for someone, in a case still open."""
+        task = self.tasks.get(task_id)
+        if task is None:
+            raise reject(f"task {task_id} is not part of this case", "UnknownTask")
+        if task.closed or task.decision is not None:
+            raise reject(f"task {task_id} has already been decided", "TaskAlreadyDecided")
+        if self.outcome is not None or self.cancel_request is not None:
+            raise reject("the case is closing or closed: no decision can change it", "WrongStage")
+        return task
 
     @workflow.update
     async def respond(self, answer: CustomerAnswer) -> StageResult:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import ssl
+import traceback
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
@@ -13,6 +16,8 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from sqlmodel import col, select
+from temporalio.api.failure.v1 import Failure
+from temporalio.converter import DataConverter
 from temporalio.testing import ActivityEnvironment
 
 from closeout.cases.models import AuditEvent
@@ -192,3 +197,52 @@ async def test_a_chinese_speaking_customer_reads_chinese(world: World, mail: Mai
     parts = mail.parts(received)
     assert "您账户中的发票一直未付款。" in parts["text/plain"]
     assert 'lang="zh-CN"' in parts["text/html"] and "对关闭提出异议" in parts["text/html"]
+
+
+class Echoing(MailSink):
+    """A server whose refusals quote the recipient's address, as real servers do."""
+
+    code = "451 4.2.0"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        return f"{self.code} <{address}>: Recipient address rejected"
+
+
+@pytest.mark.parametrize("code", ["451 4.2.0", "550 5.1.1"])
+async def test_mail_errors_name_no_address(
+    world: World, code: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = Echoing(free_port())
+    sink.code = code
+    controller = _serve(sink)
+    caplog.set_level(logging.DEBUG)
+    try:
+        world.settings.smtp_port = sink.port
+        customer = world.customer()
+        case_id = world.case(customer)
+        address = world.activities.crm.primary_contact(customer).email  # type: ignore[union-attr]
+        message = notice(world, customer, case_id, NoticeKind.WIN_BACK)
+        try:
+            delivered = await ActivityEnvironment().run(world.activities.send_notice, message)
+            failure = ""
+        except Exception as exc:
+            # What the worker's log and the workflow's history would get of it.
+            encoded = Failure()
+            DataConverter.default.failure_converter.to_failure(
+                exc, DataConverter.default.payload_converter, encoded
+            )
+            delivered, failure = None, "".join(traceback.format_exception(exc)) + str(encoded)
+        if code.startswith("4"):
+            assert delivered is None and "SMTP 451" in failure
+        else:
+            assert delivered is False
+        ours = [r.getMessage() for r in caplog.records if not r.name.startswith("mail.log")]
+        assert address not in failure and not any(address in line for line in ours)
+        trail = json.dumps(
+            [e.model_dump(mode="json") for e in world.activities.cases.case_audit(case_id)]
+        )
+        assert address not in trail
+    finally:
+        controller.stop()
