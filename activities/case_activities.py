@@ -176,6 +176,7 @@ class CloseoutActivities:
             links=self._links(notice, record.created_at),
             export_days=self.settings.export_ttl.days,
         )
+        await self._begin_sending(notice)
         try:
             await self.mailer.send(OutgoingMail(message_id, contact.email, subject, text, html))
         except PermanentMailError as exc:
@@ -200,6 +201,10 @@ class CloseoutActivities:
                 _with_details(notice.audit, delivered=False, error=str(exc)),
             )
             return False
+        except Exception:
+            # Refused before the server took it (a cancelled attempt stays uncertain).
+            await asyncio.to_thread(self.cases.release_sending, notice.notice_id)
+            raise
         await asyncio.to_thread(
             self.cases.mark_notice,
             notice.notice_id,
@@ -208,6 +213,25 @@ class CloseoutActivities:
             _with_details(notice.audit, delivered=True),
         )
         return True
+
+    async def _begin_sending(self, notice: SendNotice) -> None:
+        """An attempt cut off after the server may have taken the message (a worker lost
+        between the SMTP 250 and the outbox update) sends again with the same Message-ID,
+        which receiving systems treat as the same message, and leaves an audit event."""
+        if await asyncio.to_thread(self.cases.begin_sending, notice.notice_id):
+            attempt = activity.info().attempt
+            await asyncio.to_thread(
+                self.cases.append_audit,
+                notice.case_id,
+                replace(
+                    notice.audit,
+                    event_id=str(
+                        uuid.uuid5(uuid.NAMESPACE_URL, f"{notice.notice_id}/uncertain/{attempt}")
+                    ),
+                    action="notice_delivery_uncertain",
+                    details={"notice": notice.kind, "attempt": attempt},
+                ),
+            )
 
     def _links(self, notice: SendNotice, sent_at: datetime) -> dict[str, str]:
         """The answer links a notice carries; the same notice always gets the same links."""

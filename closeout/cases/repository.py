@@ -214,6 +214,26 @@ class CaseRepository:
                 session.add(notice)
             return notice
 
+    def begin_sending(self, notice_id: str) -> bool:
+        """Mark the notice as handed to the SMTP server; True if an earlier attempt was cut
+        off there (the server may or may not have accepted it)."""
+        with self.db.session() as session:
+            notice = session.get(NoticeRecord, notice_id)
+            if notice is None:
+                raise LookupError(f"no notice {notice_id}")
+            uncertain = notice.status == "sending"
+            notice.status = "sending"
+            session.add(notice)
+            return uncertain
+
+    def release_sending(self, notice_id: str) -> None:
+        """The attempt failed before the server took the message: nothing was delivered."""
+        with self.db.session() as session:
+            notice = session.get(NoticeRecord, notice_id)
+            if notice is not None and notice.status == "sending":
+                notice.status = "pending"
+                session.add(notice)
+
     def mark_notice(
         self, notice_id: str, status: str, recipient: str | None, audit: AuditEntry
     ) -> None:

@@ -246,3 +246,24 @@ async def test_mail_errors_name_no_address(
         assert address not in trail
     finally:
         controller.stop()
+
+
+async def test_an_attempt_cut_off_after_sending_resends_the_same_message(
+    world: World, mail: MailSink
+) -> None:
+    """A worker lost between the server's 250 and the outbox update: the retry cannot know
+    whether the message arrived, so it sends it again as the same message and says so."""
+    customer = world.customer()
+    case_id = world.case(customer)
+    message = notice(world, customer, case_id, NoticeKind.ADVANCE_NOTICE)
+    cases = world.activities.cases
+    message_id = f"<{message.notice_id}@closeout>"
+    cases.prepare_notice(message.notice_id, case_id, message.kind, message_id)
+    assert cases.begin_sending(message.notice_id) is False  # the lost attempt got this far
+    assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
+    assert len(mail.messages) == 1
+    assert mail.messages[0]["Message-ID"] == message_id
+    actions = [e.action for e in cases.case_audit(case_id)]
+    assert actions.count("notice_delivery_uncertain") == 1 and "notice_sent" in actions
+    assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
+    assert len(mail.messages) == 1, "once recorded as sent, never again"
