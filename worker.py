@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+)
 from temporalio.worker import Worker
 
 from activities.case_activities import CloseoutActivities
+from activities.expired_data import HousekeepingActivities
 from activities.staff_notices import StaffActivities
 from closeout.archive import FilesystemArchiveStore
 from closeout.cases.repository import CaseRepository
-from closeout.constants import TASK_QUEUE
+from closeout.constants import HOUSEKEEPING_SCHEDULE_ID, TASK_QUEUE
 from closeout.crm.reference import ReferenceCrm
 from closeout.db import Database
 from closeout.mail import SmtpMailer
@@ -24,8 +36,9 @@ from closeout.settings import Settings
 from closeout.temporal import connect
 from closeout.users.accounts import Accounts
 from workflows.close_customer import CloseCustomerWorkflow
+from workflows.housekeeping import HousekeepingWorkflow
 
-WORKFLOWS: list[type] = [CloseCustomerWorkflow]
+WORKFLOWS: list[type] = [CloseCustomerWorkflow, HousekeepingWorkflow]
 
 
 @dataclass(frozen=True)
@@ -34,12 +47,13 @@ class Activities:
 
     cases: CloseoutActivities
     staff: StaffActivities
+    housekeeping: HousekeepingActivities
 
     def functions(self) -> list[Callable[..., Any]]:
         """Every bound @activity.defn method of the activity objects."""
         return [
             getattr(obj, name)
-            for obj in (self.cases, self.staff)
+            for obj in (self.cases, self.staff, self.housekeeping)
             for name, member in vars(type(obj)).items()
             if hasattr(member, "__temporal_activity_definition")
         ]
@@ -49,16 +63,34 @@ def build_activities(settings: Settings, db: Database) -> Activities:
     """Wire the activities to their real adapters."""
     cases = CaseRepository(db)
     mailer = SmtpMailer(settings)
+    archive = FilesystemArchiveStore(settings.archive_dir)
     return Activities(
         cases=CloseoutActivities(
             settings=settings,
             crm=ReferenceCrm(db),
             cases=cases,
             mailer=mailer,
-            archive=FilesystemArchiveStore(settings.archive_dir),
+            archive=archive,
         ),
         staff=StaffActivities(settings, cases, Accounts(db, dev_mode=settings.dev_mode), mailer),
+        housekeeping=HousekeepingActivities(settings, cases, archive),
     )
+
+
+async def ensure_housekeeping_schedule(client: Client, task_queue: str = TASK_QUEUE) -> None:
+    """The hourly housekeeping schedule, created once (a second worker finds it there)."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            # By type name (the class's): passing the method trips mypy's generics elsewhere.
+            HousekeepingWorkflow.__name__,
+            id=HOUSEKEEPING_SCHEDULE_ID,
+            task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    with contextlib.suppress(ScheduleAlreadyRunningError):
+        await client.create_schedule(HOUSEKEEPING_SCHEDULE_ID, schedule)
 
 
 def build_worker(
@@ -80,6 +112,7 @@ def build_worker(
 async def run_worker(settings: Settings) -> None:
     db = Database.from_url(settings.database_url)
     client = await connect(settings)
+    await ensure_housekeeping_schedule(client)
     with ThreadPoolExecutor(max_workers=32) as executor:
         worker = build_worker(client, build_activities(settings, db), executor)
         logging.getLogger("closeout.worker").info("worker polling task queue %s", TASK_QUEUE)

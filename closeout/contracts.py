@@ -328,3 +328,18 @@ class BackupResult:
     manifest_sha256: str
     size_bytes: int
     record_counts: dict[str, int]
+
+
+# ---------------------------------------------------------------- housekeeping
+
+
+@dataclass(frozen=True)
+class PurgeRequest:
+    """Remove what has outlived its purpose as of `now` (the workflow's clock)."""
+
+    now: datetime
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    exports_purged: int

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+from datetime import timedelta
 
+import pytest
+from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
+
+from closeout.constants import HOUSEKEEPING_SCHEDULE_ID
+from closeout.contracts import PurgeResult
+from closeout.temporal import DATA_CONVERTER
 from tests.integration.helpers import decide, new_customer, open_case, open_task, wait_case
 from tests.integration.stack import Stack
 from tests.support import assert_deleted_in_order
@@ -199,3 +206,28 @@ def test_lists_customers_and_health(stack: Stack) -> None:
     health = httpx.get(f"{stack.api_url}/healthz").json()
     assert health == {"status": "ok", "api": "ok", "database": "ok", "temporal": "ok"}
     assert httpx.get(f"{stack.api_url}/dev/mail").status_code == 200
+
+
+def test_the_worker_keeps_an_hourly_housekeeping_schedule(stack: Stack) -> None:
+    async def check() -> PurgeResult:
+        client = await Client.connect(stack.temporal_address, data_converter=DATA_CONVERTER)
+        schedule = client.get_schedule_handle(HOUSEKEEPING_SCHEDULE_ID)
+        described = await schedule.describe()
+        assert described.schedule.spec.intervals[0].every == timedelta(hours=1)
+        before = described.info.num_actions
+        await schedule.trigger()
+        for _ in range(300):
+            info = (await schedule.describe()).info
+            if info.num_actions > before and info.recent_actions:
+                run = info.recent_actions[-1].action
+                assert isinstance(run, ScheduleActionExecutionStartWorkflow)
+                handle = client.get_workflow_handle(
+                    run.workflow_id, run_id=run.first_execution_run_id, result_type=PurgeResult
+                )
+                result: PurgeResult = await handle.result()
+                return result
+            await asyncio.sleep(0.1)
+        raise AssertionError("the triggered housekeeping run did not start")
+
+    result = asyncio.run(check())
+    assert result.exports_purged == 0  # nothing here has expired yet
