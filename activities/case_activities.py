@@ -39,7 +39,7 @@ from closeout.contracts import (
     TermsRequest,
 )
 from closeout.crm.models import MINIMISED_TABLES, RESTORED_TABLES
-from closeout.crm.port import CrmPort, CustomerNotFound
+from closeout.crm.port import CrmPort, CustomerNotFound, MailContact
 from closeout.domain import CustomerResponse, CustomerStatus, NoticeKind
 from closeout.i18n import catalog_for, format_when, translations
 from closeout.links import CustomerLink, LinkSigner
@@ -106,6 +106,7 @@ class CloseoutActivities:
             four_eyes=profile.value_tier in policy.four_eyes_tiers,
             reminder_before=policy.reminder_before,
             task_reminder_before=policy.task_reminder_before,
+            deletion_confirmation=policy.deletion_confirmation,
         )
 
     @activity.defn
@@ -162,25 +163,21 @@ class CloseoutActivities:
             return True
         if record.status == "refused":
             return False
-        contact = await asyncio.to_thread(self.crm.primary_contact, notice.customer_id)
-        if contact is None:
-            raise _permanent("the customer has no contact to write to", "NoContact")
-        catalog = catalog_for(contact.locale)
-        subject, text, html = self.renderer.render(
-            notice.kind,
-            catalog,
-            name=contact.name,
-            reason=translations(catalog).gettext(CUSTOMER_FRIENDLY_REASON[notice.trigger]),
-            effective_date=format_when(notice.effective_at, catalog),
-            retention_end=format_when(notice.retention_end, catalog),
-            links=self._links(notice, record.created_at),
-            export_days=self.settings.export_ttl.days,
-        )
+        if record.sealed is not None and record.recipient is not None:
+            # Rendered before the customer's data was deleted: sent as it was sealed.
+            address = record.recipient
+            subject, text, html = (record.sealed[k] for k in ("subject", "text", "html"))
+        else:
+            contact = await asyncio.to_thread(self.crm.primary_contact, notice.customer_id)
+            if contact is None:
+                raise _permanent("the customer has no contact to write to", "NoContact")
+            address = contact.email
+            subject, text, html = self._render(notice, contact, record.created_at)
         await self._begin_sending(notice)
         try:
-            await self.mailer.send(OutgoingMail(message_id, contact.email, subject, text, html))
+            await self.mailer.send(OutgoingMail(message_id, address, subject, text, html))
         except PermanentMailError as exc:
-            await asyncio.to_thread(self.crm.record_bounce, notice.customer_id, contact.email)
+            await asyncio.to_thread(self.crm.record_bounce, notice.customer_id, address)
             await asyncio.to_thread(
                 self.cases.append_audit,
                 notice.case_id,
@@ -197,7 +194,7 @@ class CloseoutActivities:
                 self.cases.mark_notice,
                 notice.notice_id,
                 "refused",
-                contact.email,
+                address,
                 _with_details(notice.audit, delivered=False, error=str(exc)),
             )
             return False
@@ -209,8 +206,46 @@ class CloseoutActivities:
             self.cases.mark_notice,
             notice.notice_id,
             "sent",
-            contact.email,
+            address,
             _with_details(notice.audit, delivered=True),
+        )
+        return True
+
+    def _render(
+        self, notice: SendNotice, contact: MailContact, sent_at: datetime
+    ) -> tuple[str, str, str]:
+        catalog = catalog_for(contact.locale)
+        return self.renderer.render(
+            notice.kind,
+            catalog,
+            name=contact.name,
+            reason=translations(catalog).gettext(CUSTOMER_FRIENDLY_REASON[notice.trigger]),
+            effective_date=format_when(notice.effective_at, catalog),
+            retention_end=format_when(notice.retention_end, catalog),
+            deleted_on=format_when(sent_at, catalog),
+            links=self._links(notice, sent_at),
+            export_days=self.settings.export_ttl.days,
+        )
+
+    @activity.defn
+    async def seal_notice(self, notice: SendNotice) -> bool:
+        """Render a notice now, while the data it needs exists, to send it after deletion;
+        False when the customer has no contact to write to."""
+        message_id = f"<{notice.notice_id}@closeout>"
+        record = await asyncio.to_thread(
+            self.cases.prepare_notice, notice.notice_id, notice.case_id, notice.kind, message_id
+        )
+        if record.status != "pending":
+            return record.status != "refused"
+        contact = await asyncio.to_thread(self.crm.primary_contact, notice.customer_id)
+        if contact is None:
+            return False
+        subject, text, html = self._render(notice, contact, record.created_at)
+        await asyncio.to_thread(
+            self.cases.seal_notice,
+            notice.notice_id,
+            contact.email,
+            {"subject": subject, "text": text, "html": html},
         )
         return True
 
@@ -372,7 +407,11 @@ class CloseoutActivities:
             bundles += int(self.archive.delete(key))
         if step.bundle_id is not None:
             self.cases.mark_bundle(step.bundle_id, deleted=True)
-        removed = {**removed, "archive_bundles": bundles}
+        removed = {
+            **removed,
+            "archive_bundles": bundles,
+            "outbox_addresses": self.cases.scrub_recipients(step.customer_id),
+        }
         self.cases.append_audit(step.case_id, _with_details(step.audit, removed=removed))
         return removed
 
@@ -381,13 +420,16 @@ class CloseoutActivities:
         """Look for the customer in every store; succeed only when nothing remains."""
         remaining = self.crm.remaining_records(step.customer_id)
         bundles = customer_keys(self.archive, step.customer_id)
-        if remaining or bundles:
+        addresses = self.cases.outbox_addresses(step.customer_id)
+        if remaining or bundles or addresses:
             raise ApplicationError(
-                f"records remain after deletion: crm={remaining} archive_bundles={len(bundles)}",
+                f"records remain after deletion: crm={remaining} "
+                f"archive_bundles={len(bundles)} outbox_addresses={addresses}",
                 type="DeletionIncomplete",
             )
         self.cases.append_audit(
-            step.case_id, _with_details(step.audit, stores_checked=["crm", "archive"])
+            step.case_id,
+            _with_details(step.audit, stores_checked=["crm", "archive", "exports", "outbox"]),
         )
 
     @activity.defn

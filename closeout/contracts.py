@@ -204,6 +204,7 @@ class CaseTerms:
     four_eyes: bool
     reminder_before: timedelta | None = None
     task_reminder_before: timedelta | None = None
+    deletion_confirmation: bool = False
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,8 @@ class NoticeKind(StrEnum):
     CLOSED = "closed"
     REACTIVATED = "reactivated"
     DATA_EXPORT = "data_export"
+    # After verified deletion, where the policy asks for it.
+    DELETION_CONFIRMATION = "deletion_confirmation"
 
 
 class StaffNoticeKind(StrEnum):

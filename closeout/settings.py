@@ -27,6 +27,8 @@ class PolicyConfig(BaseModel):
     # The assignee of a task is reminded this long before it is due (none when unset); an
     # overdue task escalates to the managers' group.
     task_reminder_before: timedelta | None = timedelta(days=1)
+    # Tell the customer once their data is deleted (the last message they get from us).
+    deletion_confirmation: bool = False
     four_eyes_tiers: list[ValueTier] = Field(
         default_factory=lambda: [ValueTier.HIGH, ValueTier.KEY]
     )
@@ -48,6 +50,7 @@ DEMO_POLICY = PolicyConfig(
     retention=timedelta(seconds=20),
     reminder_before=timedelta(seconds=4),
     task_reminder_before=timedelta(minutes=2),
+    deletion_confirmation=True,
 )
 
 

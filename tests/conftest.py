@@ -47,7 +47,10 @@ def make_settings(
         "archive_dir": tmp_path / "archive",
         "var_dir": tmp_path / "var",
         "mail_catcher_dir": tmp_path / "mailbox",
-        "policies": {"standard": STANDARD_POLICY},
+        "policies": {
+            "standard": STANDARD_POLICY,
+            "confirming": STANDARD_POLICY.model_copy(update={"deletion_confirmation": True}),
+        },
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

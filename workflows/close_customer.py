@@ -114,6 +114,7 @@ PATCH_CONTACT_REVIEW = "contact-review-on-refused-notice"
 PATCH_REMINDER = "reminder-before-effective-date"
 PATCH_DATA_EXPORT = "data-export-on-request"
 PATCH_TASK_ESCALATION = "task-reminder-and-escalation"
+PATCH_DELETION_CONFIRMATION = "deletion-confirmation"
 # Tasks whose due date escalates them; a win-back task's due date ends the window by itself.
 ESCALATING_TASKS = frozenset(
     {
@@ -400,9 +401,25 @@ class CloseCustomerWorkflow:
 
     async def _delete(self) -> None:
         await self._record("stage_entered", stage=Stage.DELETION, change_stage=True)
+        confirmation: str | None = None
+        if (
+            self.terms is not None
+            and self.terms.deletion_confirmation
+            and workflow.patched(PATCH_DELETION_CONFIRMATION)
+        ):
+            # Written while the customer's name and address still exist, sent once they don't.
+            confirmation = str(workflow.uuid4())
+            sealed = await self._run(
+                CloseoutActivities.seal_notice,
+                self._notice(NoticeKind.DELETION_CONFIRMATION, confirmation),
+                MAIL,
+            )
+            confirmation = confirmation if sealed else None
         await self._run(
             CloseoutActivities.delete_customer_data, self._step("customer_data_deleted"), DATA_STEP
         )
+        if confirmation is not None:
+            await self._notify(NoticeKind.DELETION_CONFIRMATION, notice_id=confirmation)
         await self._run(CloseoutActivities.verify_deletion, self._step("deletion_verified"), VERIFY)
 
     async def _compensate(self, actor: str, reason: str) -> None:
@@ -938,20 +955,21 @@ class CloseCustomerWorkflow:
             ),
         )
 
+    def _notice(self, kind: NoticeKind, notice_id: str | None = None) -> SendNotice:
+        return SendNotice(
+            notice_id=notice_id or str(workflow.uuid4()),
+            case_id=self.input.case_id,
+            customer_id=self.input.customer_id,
+            kind=kind,
+            trigger=self.input.trigger,
+            audit=self._audit("notice_sent", kind=kind),
+            effective_at=self.effective_at,
+            retention_end=self.retention_end,
+        )
+
     async def _notify(self, kind: NoticeKind, notice_id: str | None = None) -> None:
         delivered = await self._run(
-            CloseoutActivities.send_notice,
-            SendNotice(
-                notice_id=notice_id or str(workflow.uuid4()),
-                case_id=self.input.case_id,
-                customer_id=self.input.customer_id,
-                kind=kind,
-                trigger=self.input.trigger,
-                audit=self._audit("notice_sent", kind=kind),
-                effective_at=self.effective_at,
-                retention_end=self.retention_end,
-            ),
-            MAIL,
+            CloseoutActivities.send_notice, self._notice(kind, notice_id), MAIL
         )
         # Before revocation a refused notice holds the closure until the owner has looked at it.
         if (

@@ -99,6 +99,11 @@ class NoticeRecord(SQLModel, table=True):
     status: str = Field(max_length=20)
     created_at: datetime
     sent_at: datetime | None = None
+    # A message rendered ahead of the deletion of the data it needs (the deletion
+    # confirmation): kept only until it is sent, then erased with the recipient.
+    sealed: dict[str, str] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
 
 
 class ArchiveBundleRecord(SQLModel, table=True):

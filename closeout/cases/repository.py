@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from closeout.cases.models import (
@@ -234,6 +234,50 @@ class CaseRepository:
                 notice.status = "pending"
                 session.add(notice)
 
+    def seal_notice(self, notice_id: str, recipient: str, message: dict[str, str]) -> None:
+        with self.db.session() as session:
+            notice = session.get(NoticeRecord, notice_id)
+            if notice is None:
+                raise LookupError(f"no notice {notice_id}")
+            if notice.status == "pending":
+                notice.recipient, notice.sealed, notice.status = recipient, message, "sealed"
+                session.add(notice)
+
+    def scrub_recipients(self, customer_id: str) -> int:
+        """Forget where the customer's notices went (sealed ones wait to be sent first)."""
+        with self.db.session() as session:
+            rows = session.exec(
+                select(NoticeRecord)
+                .join(CaseRecord, col(CaseRecord.id) == col(NoticeRecord.case_id))
+                .where(
+                    CaseRecord.customer_id == customer_id,
+                    col(NoticeRecord.recipient).is_not(None),
+                    col(NoticeRecord.sealed).is_(None),
+                )
+            ).all()
+            for row in rows:
+                row.recipient = None
+                session.add(row)
+            return len(rows)
+
+    def outbox_addresses(self, customer_id: str) -> int:
+        """Notices of the customer's cases that still hold an address or a sealed message."""
+        with self.db.session() as session:
+            return int(
+                session.exec(
+                    select(func.count())
+                    .select_from(NoticeRecord)
+                    .join(CaseRecord, col(CaseRecord.id) == col(NoticeRecord.case_id))
+                    .where(
+                        CaseRecord.customer_id == customer_id,
+                        or_(
+                            col(NoticeRecord.recipient).is_not(None),
+                            col(NoticeRecord.sealed).is_not(None),
+                        ),
+                    )
+                ).one()
+            )
+
     def mark_notice(
         self, notice_id: str, status: str, recipient: str | None, audit: AuditEntry
     ) -> None:
@@ -242,8 +286,10 @@ class CaseRepository:
             if notice is None:
                 raise LookupError(f"no notice {notice_id}")
             notice.status = status
-            notice.recipient = recipient
             notice.sent_at = _now() if status == "sent" else None
+            # A sealed message is sent once and then forgotten, its address with it.
+            notice.recipient = None if notice.sealed is not None else recipient
+            notice.sealed = None
             session.add(notice)
             append_audit(session, notice.case_id, audit)
 

@@ -18,7 +18,7 @@ from closeout.cases.models import ArchiveBundleRecord, AuditEvent
 from closeout.contracts import TermsRequest
 from closeout.crm.models import CrmPortalUser
 from closeout.domain import ValueTier
-from tests.activities.conftest import World
+from tests.activities.conftest import World, audit
 
 run = ActivityEnvironment().run
 
@@ -190,3 +190,19 @@ def test_data_export_is_complete_and_deleted_with_the_customer(world: World) -> 
     run(world.activities.delete_customer_data, world.step(case_id, customer, "deleted"))
     assert world.activities.archive.get(export_key(customer, export_id)) is None
     run(world.activities.verify_deletion, world.step(case_id, customer, "deletion_verified"))
+
+
+def test_deletion_leaves_no_address_in_the_outbox(world: World) -> None:
+    customer = world.customer()
+    case_id = world.case(customer)
+    cases = world.activities.cases
+    cases.prepare_notice("n-1", case_id, "win_back", "<n-1@closeout>")
+    cases.mark_notice("n-1", "sent", "someone@example.org", audit("notice_sent"))
+    removed = run(world.activities.delete_customer_data, world.step(case_id, customer, "deleted"))
+    assert removed["outbox_addresses"] == 1
+    run(world.activities.verify_deletion, world.step(case_id, customer, "deletion_verified"))
+    # An address that comes back (a restored database, say) fails the verification.
+    cases.prepare_notice("n-2", case_id, "closed", "<n-2@closeout>")
+    cases.mark_notice("n-2", "sent", "someone@example.org", audit("notice_sent"))
+    with pytest.raises(ApplicationError, match="outbox_addresses=1"):
+        run(world.activities.verify_deletion, world.step(case_id, customer, "deletion_verified"))

@@ -70,7 +70,10 @@ class Harness:
     cases: CaseRepository
 
     def add_customer(
-        self, tier: ValueTier = ValueTier.STANDARD, trigger: Trigger | None = None
+        self,
+        tier: ValueTier = ValueTier.STANDARD,
+        trigger: Trigger | None = None,
+        locale: str = "en",
     ) -> str:
         customer_id = f"cust-{uuid.uuid4().hex[:10]}"
         with self.db.session() as session:
@@ -80,6 +83,7 @@ class Harness:
                 name=f"Customer {customer_id}",
                 owner=OWNER,
                 value_tier=tier,
+                locale=locale,
                 shape=SHAPES[trigger],
             )
         return customer_id

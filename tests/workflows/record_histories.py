@@ -114,6 +114,10 @@ async def escalated_after_claims(h: Harness, handle: Handle) -> None:
     await handle.execute_update(CloseCustomerWorkflow.cancel, CancelRequest("paid", OWNER_ACTOR))
 
 
+async def deleted_with_confirmation(h: Harness, handle: Handle) -> None:
+    await h.approve_closure(handle)
+
+
 SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None]]]] = {
     "deleted_with_hold": (ValueTier.STANDARD, deleted_with_hold),
     "four_eyes_then_cancelled": (ValueTier.HIGH, four_eyes_then_cancelled),
@@ -121,7 +125,10 @@ SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None
     "refused_notice_reviewed": (ValueTier.STANDARD, refused_notice_reviewed),
     "data_export_then_cancelled": (ValueTier.STANDARD, data_export_then_cancelled),
     "escalated_after_claims": (ValueTier.STANDARD, escalated_after_claims),
+    "deleted_with_confirmation": (ValueTier.STANDARD, deleted_with_confirmation),
 }
+# Scenarios run under another policy than the standard one.
+POLICIES = {"deleted_with_confirmation": "confirming"}
 
 
 async def main(suffix: str, only: list[str]) -> None:
@@ -153,7 +160,9 @@ async def main(suffix: str, only: list[str]) -> None:
                         h.settings.smtp_port = (
                             refusing.port if name == "refused_notice_reviewed" else sink.port
                         )
-                        handle = await h.start(h.add_customer(tier=tier))
+                        handle = await h.start(
+                            h.add_customer(tier=tier), policy=POLICIES.get(name, "standard")
+                        )
                         await drive(h, handle)
                         await handle.result()
                         history = await handle.fetch_history()

@@ -146,6 +146,35 @@ async def test_approved_case_is_deleted_after_three_years(harness: Harness) -> N
     assert abs(reminded - (case.effective_at - timedelta(days=7))) < timedelta(seconds=1)
     closed = next(m for m in harness.mail.messages if "is closed" in str(m["Subject"]))
     assert {"text/plain", "text/html"} <= set(harness.mail.parts(closed))
+    # The outbox forgot where the notices went; the standard policy sends no confirmation.
+    assert outbox(harness, result.case_id) == [(None, None)] * 4
+
+
+def outbox(h: Harness, case_id: str) -> list[tuple[str | None, object]]:
+    with h.db.session() as session:
+        rows = session.exec(select(NoticeRecord).where(NoticeRecord.case_id == case_id)).all()
+        return [(r.recipient, r.sealed) for r in rows]
+
+
+async def test_the_policy_can_confirm_the_deletion_to_the_customer(harness: Harness) -> None:
+    customer = harness.add_customer(locale="zh-CN")
+    handle = await harness.start(customer, policy="confirming")
+    await harness.approve_closure(handle)
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.DELETED
+    assert notice_kinds(harness, result.case_id)[-1] == NoticeKind.DELETION_CONFIRMATION
+    last = harness.mail.messages[-1]
+    assert str(last["Subject"]).strip() == "您在Example Company的数据已被删除"
+    assert "我们已不再保存您的地址" in harness.mail.parts(last)["text/plain"]
+    actions = harness.actions(result.case_id)
+    # Sealed before the deletion, sent after it, verified with the outbox already clean.
+    assert (
+        actions.index("customer_data_deleted")
+        < max(i for i, a in enumerate(actions) if a == "notice_sent")
+        < actions.index("deletion_verified")
+    )
+    assert outbox(harness, result.case_id) == [(None, None)] * 5
+    assert ReferenceCrm(harness.db).remaining_records(customer) == {}
 
 
 async def test_fraud_skips_win_back(harness: Harness) -> None:

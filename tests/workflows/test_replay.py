@@ -19,6 +19,7 @@ from workflows.close_customer import (
     PATCH_CONTACT_REVIEW,
     PATCH_DATA_EXPORT,
     PATCH_DECIDE_AFTER_RECORDED,
+    PATCH_DELETION_CONFIRMATION,
     PATCH_REMINDER,
     PATCH_TASK_ESCALATION,
     CloseCustomerWorkflow,
@@ -51,6 +52,12 @@ PATCHES_BY_SUFFIX = {
     "-reminder": {PATCH_DECIDE_AFTER_RECORDED, PATCH_REMINDER},
     "-data-export": {PATCH_DECIDE_AFTER_RECORDED, PATCH_DATA_EXPORT},
     "-task-escalation": {PATCH_DECIDE_AFTER_RECORDED, PATCH_REMINDER, PATCH_TASK_ESCALATION},
+    "-deletion-confirmation": {
+        PATCH_DECIDE_AFTER_RECORDED,
+        PATCH_REMINDER,
+        PATCH_TASK_ESCALATION,
+        PATCH_DELETION_CONFIRMATION,
+    },
 }
 
 
@@ -61,6 +68,7 @@ def test_patched_histories_carry_their_patch_markers() -> None:
         "deleted_with_hold-reminder",
         "data_export_then_cancelled-data-export",
         "escalated_after_claims-task-escalation",
+        "deleted_with_confirmation-deletion-confirmation",
     } <= stems
     for path in HISTORIES:
         expected = next(
