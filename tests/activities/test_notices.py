@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlmodel import col, select
 from temporalio.api.failure.v1 import Failure
 from temporalio.converter import DataConverter
@@ -267,3 +268,43 @@ async def test_an_attempt_cut_off_after_sending_resends_the_same_message(
     assert actions.count("notice_delivery_uncertain") == 1 and "notice_sent" in actions
     assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
     assert len(mail.messages) == 1, "once recorded as sent, never again"
+
+
+# Plain-text AUTH on loopback, for the test only (TLS is tested above).
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_smtp_auth_from_settings(world: World) -> None:
+    sink = MailSink(free_port())
+    logins: list[str] = []
+
+    def authenticator(
+        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"closeout",
+            b"s3cret-pass",
+        )
+        if ok:
+            logins.append(mechanism)
+        return AuthResult(success=ok)
+
+    controller = Controller(
+        sink,
+        hostname="127.0.0.1",
+        port=sink.port,
+        authenticator=authenticator,
+        auth_required=True,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        world.settings.smtp_port = sink.port
+        customer = world.customer()
+        message = notice(world, customer, world.case(customer), NoticeKind.WIN_BACK)
+        with pytest.raises(Exception, match="SMTP"):  # no credentials: retried, nobody blamed
+            await ActivityEnvironment().run(world.activities.send_notice, message)
+        world.settings.smtp_username = "closeout"
+        world.settings.smtp_password = "s3cret-pass"
+        assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
+        assert len(sink.messages) == 1 and logins
+    finally:
+        controller.stop()
