@@ -3,42 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-)
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.case_activities import CloseoutActivities
+from activities.detection import DetectionActivities
 from activities.expired_data import HousekeepingActivities
 from activities.staff_notices import StaffActivities
 from closeout.archive import FilesystemArchiveStore
 from closeout.cases.repository import CaseRepository
-from closeout.constants import HOUSEKEEPING_SCHEDULE_ID, TASK_QUEUE
+from closeout.constants import TASK_QUEUE
 from closeout.crm.reference import ReferenceCrm
 from closeout.db import Database
 from closeout.mail import SmtpMailer
+from closeout.schedules import ensure_schedules
 from closeout.settings import Settings
 from closeout.temporal import connect
 from closeout.users.accounts import Accounts
 from workflows.close_customer import CloseCustomerWorkflow
+from workflows.detection import DetectionWorkflow
 from workflows.housekeeping import HousekeepingWorkflow
 
-WORKFLOWS: list[type] = [CloseCustomerWorkflow, HousekeepingWorkflow]
+WORKFLOWS: list[type] = [CloseCustomerWorkflow, HousekeepingWorkflow, DetectionWorkflow]
 
 
 @dataclass(frozen=True)
@@ -48,19 +40,28 @@ class Activities:
     cases: CloseoutActivities
     staff: StaffActivities
     housekeeping: HousekeepingActivities
+    detection: DetectionActivities
 
     def functions(self) -> list[Callable[..., Any]]:
         """Every bound @activity.defn method of the activity objects."""
         return [
             getattr(obj, name)
-            for obj in (self.cases, self.staff, self.housekeeping)
+            for obj in (self.cases, self.staff, self.housekeeping, self.detection)
             for name, member in vars(type(obj)).items()
             if hasattr(member, "__temporal_activity_definition")
         ]
 
 
-def build_activities(settings: Settings, db: Database) -> Activities:
-    """Wire the activities to their real adapters."""
+def build_activities(settings: Settings, db: Database, client: Client | None = None) -> Activities:
+    """Wire the activities to their real adapters (and the Temporal client detection uses to
+    start cases; connected on first use when not given)."""
+    clients: list[Client] = [client] if client is not None else []
+
+    async def temporal() -> Client:
+        if not clients:
+            clients.append(await connect(settings))
+        return clients[0]
+
     cases = CaseRepository(db)
     mailer = SmtpMailer(settings)
     archive = FilesystemArchiveStore(settings.archive_dir)
@@ -74,23 +75,8 @@ def build_activities(settings: Settings, db: Database) -> Activities:
         ),
         staff=StaffActivities(settings, cases, Accounts(db, dev_mode=settings.dev_mode), mailer),
         housekeeping=HousekeepingActivities(settings, cases, archive),
+        detection=DetectionActivities(settings, db, temporal),
     )
-
-
-async def ensure_housekeeping_schedule(client: Client, task_queue: str = TASK_QUEUE) -> None:
-    """The hourly housekeeping schedule, created once (a second worker finds it there)."""
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            # By type name (the class's): passing the method trips mypy's generics elsewhere.
-            HousekeepingWorkflow.__name__,
-            id=HOUSEKEEPING_SCHEDULE_ID,
-            task_queue=task_queue,
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-    )
-    with contextlib.suppress(ScheduleAlreadyRunningError):
-        await client.create_schedule(HOUSEKEEPING_SCHEDULE_ID, schedule)
 
 
 def build_worker(
@@ -112,9 +98,9 @@ def build_worker(
 async def run_worker(settings: Settings) -> None:
     db = Database.from_url(settings.database_url)
     client = await connect(settings)
-    await ensure_housekeeping_schedule(client)
+    await ensure_schedules(client, settings)
     with ThreadPoolExecutor(max_workers=32) as executor:
-        worker = build_worker(client, build_activities(settings, db), executor)
+        worker = build_worker(client, build_activities(settings, db, client), executor)
         logging.getLogger("closeout.worker").info("worker polling task queue %s", TASK_QUEUE)
         await worker.run()
 

@@ -31,6 +31,7 @@ from closeout.contracts import (
     CloseTask,
     CustomerStatusChange,
     CustomerStep,
+    EvidenceAdded,
     HoldPlaced,
     HoldReleased,
     OpenTask,
@@ -125,6 +126,10 @@ class CloseoutActivities:
     @activity.defn
     def open_task(self, task: OpenTask) -> None:
         self.cases.open_task(task)
+
+    @activity.defn
+    def record_evidence(self, added: EvidenceAdded) -> None:
+        self.cases.add_evidence(added)
 
     @activity.defn
     def reassign_task(self, change: TaskReassigned) -> None:

@@ -44,6 +44,7 @@ UPDATE_REJECTIONS: dict[str, type[DomainError]] = {
     "TaskClaimed": Conflict,
     "TaskNotClaimed": Conflict,
     "LinkUsed": Conflict,
+    "EvidenceKnown": Conflict,
     "WrongStage": Conflict,
     "InvalidDecision": Invalid,
     "InvalidRequest": Invalid,

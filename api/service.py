@@ -11,8 +11,7 @@ from typing import Any, TypeVar
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import schemas
@@ -20,9 +19,10 @@ from api.errors import UPDATE_REJECTIONS, Conflict, DomainError, Invalid, NotFou
 from api.evidence import EVIDENCE_MODELS
 from api.temporal_gateway import TemporalGateway
 from closeout.archive import FilesystemArchiveStore, export_key
+from closeout.case_start import start_case
 from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
 from closeout.cases.repository import CaseRepository
-from closeout.constants import TASK_QUEUE, case_workflow_id
+from closeout.constants import case_workflow_id
 from closeout.contracts import (
     Actor,
     AssignRequest,
@@ -120,20 +120,9 @@ class CaseService:
             evidence=evidence.model_dump(mode="json", exclude_none=True),
         )
         workflow_id = case_workflow_id(body.customer_id)
-        client = await self.temporal.client()
-        try:
-            await client.start_workflow(
-                CloseCustomerWorkflow.run,
-                case,
-                id=workflow_id,
-                task_queue=TASK_QUEUE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            )
-        except WorkflowAlreadyStartedError as exc:
-            running = await client.get_workflow_handle_for(
-                CloseCustomerWorkflow.run, workflow_id
-            ).query(CloseCustomerWorkflow.status)
-            raise self._already_open(body.customer_id, running.case_id) from exc
+        running = await start_case(await self.temporal.client(), case)
+        if running is not None:
+            raise self._already_open(body.customer_id, running)
         stage = await self._first_stage(case.case_id)
         return schemas.CaseCreated(case_id=case.case_id, workflow_id=workflow_id, stage=stage)
 

@@ -11,3 +11,5 @@ def case_workflow_id(customer_id: str) -> str:
 
 # The schedule that runs the housekeeping workflow (expired exports, …) every hour.
 HOUSEKEEPING_SCHEDULE_ID = "closeout-housekeeping"
+# The schedule of the daily detection run (time and zone from settings).
+DETECTION_SCHEDULE_ID = "closeout-detection"

@@ -121,6 +121,15 @@ class AssignResult:
 
 
 @dataclass(frozen=True)
+class EvidenceRequest:
+    """A further trigger found for a customer whose case is open (detection, a webhook)."""
+
+    trigger: Trigger
+    evidence: dict[str, Any]
+    actor: Actor
+
+
+@dataclass(frozen=True)
 class CustomerAnswer:
     response: CustomerResponse
     actor: Actor
@@ -249,6 +258,14 @@ class TaskReassigned:
 
 
 @dataclass(frozen=True)
+class EvidenceAdded:
+    case_id: str
+    trigger: Trigger
+    evidence: dict[str, Any]
+    audit: AuditEntry
+
+
+@dataclass(frozen=True)
 class StaffNotice:
     """A reminder or an escalation mail about a task, to its assignee or their group."""
 
@@ -344,3 +361,60 @@ class PurgeRequest:
 @dataclass(frozen=True)
 class PurgeResult:
     exports_purged: int
+
+
+# ---------------------------------------------------------------- detection
+
+
+@dataclass(frozen=True)
+class DetectionInput:
+    """A detection run; a continued run carries its place and its totals so far."""
+
+    run_id: str | None = None
+    phase: str = "scan"  # scan → open → evidence → finish
+    after: str | None = None
+    started: int = 0
+    evidence_added: int = 0
+    skipped: int = 0
+    page_size: int = 500
+    # Pages per workflow run before it continues as new (keeps each history short).
+    pages_per_run: int = 20
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    run_id: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    run_id: str
+    flagged: int
+    new: int
+    open_case: int
+    excluded: int
+
+
+@dataclass(frozen=True)
+class CandidatePage:
+    run_id: str
+    after: str | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    last: str | None
+    done: int
+    skipped: int
+    finished: bool
+
+
+@dataclass(frozen=True)
+class DetectionSummary:
+    run_id: str
+    flagged: int
+    started: int
+    evidence_added: int
+    skipped: int

@@ -67,7 +67,9 @@ SHAPES: dict[Trigger | None, CustomerShape] = {
     Trigger.INACTIVITY: CustomerShape(
         Trigger.INACTIVITY, orders=5, last_order_days_ago=400, interactions=1
     ),
-    Trigger.PAYMENT_ARREARS: CustomerShape(Trigger.PAYMENT_ARREARS, overdue_invoices=3),
+    Trigger.PAYMENT_ARREARS: CustomerShape(
+        Trigger.PAYMENT_ARREARS, overdue_invoices=3, last_order_days_ago=70
+    ),
     Trigger.UNPROFITABLE: CustomerShape(Trigger.UNPROFITABLE, orders=2, ticket_hours=30.0),
     Trigger.RESOURCE_DRAIN: CustomerShape(Trigger.RESOURCE_DRAIN, ticket_hours=120.0),
     Trigger.RELATIONSHIP_BREAKDOWN: CustomerShape(Trigger.RELATIONSHIP_BREAKDOWN, complaints=5),

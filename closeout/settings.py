@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -60,6 +60,31 @@ class SmtpSecurity(StrEnum):
     TLS = "tls"
 
 
+class DetectionConfig(BaseModel):
+    """Thresholds of the daily detection rules (domain §1) and when the scan runs."""
+
+    inactivity_days: int = Field(default=180, ge=1)
+    arrears_min_invoices: int = Field(default=2, ge=1)
+    arrears_min_amount_cents: int = Field(default=100_000, ge=0)
+    arrears_min_days_overdue: int = Field(default=30, ge=0)
+    profit_window_days: int = Field(default=365, ge=1)
+    support_hour_cost_cents: int = Field(default=8_000, ge=0)
+    # Flagged when the margin over the window falls below this (a loss: below zero).
+    unprofitable_below_margin_percent: float = 0.0
+    drain_window_days: int = Field(default=90, ge=1)
+    # Support hours this many times the median of the customer's value tier.
+    drain_ratio: float = Field(default=3.0, gt=1)
+    complaint_window_days: int = Field(default=90, ge=1)
+    complaint_min: int = Field(default=3, ge=1)
+    unreachable_min_bounces: int = Field(default=3, ge=1)
+    unreachable_days: int = Field(default=60, ge=1)
+    # The daily run, in this time zone; how many cases it starts at once.
+    daily_at: time = time(2, 30)
+    time_zone: str = "UTC"
+    max_concurrent_starts: int = Field(default=20, ge=1, le=500)
+    page_size: int = Field(default=500, ge=1, le=10_000)
+
+
 class Settings(BaseSettings):
     """Configuration of every Closeout process."""
 
@@ -101,6 +126,7 @@ class Settings(BaseSettings):
     link_ttl: timedelta = timedelta(days=30)
     # How long a customer's data export can be downloaded.
     export_ttl: timedelta = timedelta(days=7)
+    detection: DetectionConfig = Field(default_factory=DetectionConfig)
     default_policy: str = "standard"
     policies: dict[str, PolicyConfig] = Field(default_factory=lambda: {"standard": STANDARD_POLICY})
 

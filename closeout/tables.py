@@ -4,7 +4,8 @@ from sqlmodel import SQLModel
 
 import closeout.cases.models as _cases
 import closeout.crm.models as _crm
+import closeout.detection.models as _detection
 import closeout.users.models as _users
 
 metadata = SQLModel.metadata
-__all__ = ["_cases", "_crm", "_users", "metadata"]
+__all__ = ["_cases", "_crm", "_detection", "_users", "metadata"]

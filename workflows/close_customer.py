@@ -34,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
         CustomerStep,
         DecisionRequest,
         DecisionResult,
+        EvidenceAdded,
+        EvidenceRequest,
         HoldPlaced,
         HoldReleased,
         HoldReleaseRequest,
@@ -168,6 +170,7 @@ class CloseCustomerWorkflow:
         self.reactivate_request: ReactivateRequest | None = None
         self.customer_stays = False
         self.used_links: set[str] = set()
+        self.evidence_triggers: set[Trigger] = {input.trigger}
         self.objection_rejected = False
         self._retention_changed = False
 
@@ -545,6 +548,28 @@ class CloseCustomerWorkflow:
         if self.outcome is not None or self.cancel_request is not None:
             raise reject("the case is closing or closed: no decision can change it", "WrongStage")
         return task
+
+    @workflow.update
+    async def add_evidence(self, req: EvidenceRequest) -> StageResult:
+        """A further trigger for this customer: kept on the case, once per trigger."""
+        self.evidence_triggers.add(req.trigger)
+        await self._do(
+            CloseoutActivities.record_evidence,
+            EvidenceAdded(
+                self.input.case_id,
+                req.trigger,
+                req.evidence,
+                self._audit("evidence_added", actor=req.actor.name, trigger=req.trigger),
+            ),
+        )
+        return StageResult(self.stage, self.outcome)
+
+    @add_evidence.validator
+    def _validate_add_evidence(self, req: EvidenceRequest) -> None:
+        if self.outcome is not None:
+            raise reject("the case is closed", "WrongStage")
+        if req.trigger in self.evidence_triggers:
+            raise reject(f"the case already knows of {req.trigger}", "EvidenceKnown")
 
     @workflow.update
     async def respond(self, answer: CustomerAnswer) -> StageResult:

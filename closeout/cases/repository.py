@@ -24,6 +24,7 @@ from closeout.contracts import (
     CaseChange,
     CaseOpened,
     CloseTask,
+    EvidenceAdded,
     HoldPlaced,
     HoldReleased,
     OpenTask,
@@ -93,6 +94,26 @@ class CaseRepository:
                 )
                 session.flush()
             append_audit(session, c.case_id, opened.audit)
+
+    def add_evidence(self, added: EvidenceAdded) -> None:
+        """Further evidence, kept on the case under `further` (once per audit event)."""
+        with self.db.session() as session:
+            case = session.get(CaseRecord, added.case_id)
+            if case is None:
+                raise LookupError(f"no case {added.case_id}")
+            if session.get(AuditEvent, added.audit.event_id) is None:
+                further = [*case.evidence.get("further", [])]
+                further.append(
+                    {
+                        "trigger": str(added.trigger),
+                        "at": added.audit.at.isoformat(),
+                        "by": added.audit.actor,
+                        "evidence": added.evidence,
+                    }
+                )
+                case.evidence = {**case.evidence, "further": further}
+                session.add(case)
+            append_audit(session, added.case_id, added.audit)
 
     def apply_case_change(self, change: CaseChange) -> None:
         with self.db.session() as session:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 
@@ -36,6 +37,8 @@ class CrmContact(SQLModel, table=True):
 
 class CrmOrder(SQLModel, table=True):
     __tablename__ = "crm_order"
+    # The detection rules read the latest order and the revenue of a window per customer.
+    __table_args__ = (Index("ix_crm_order_customer_at", "customer_id", "ordered_at"),)
 
     id: str = Field(primary_key=True, max_length=64)
     customer_id: str = Field(foreign_key="crm_customer.id", index=True, max_length=64)
@@ -45,6 +48,7 @@ class CrmOrder(SQLModel, table=True):
 
 class CrmInvoice(SQLModel, table=True):
     __tablename__ = "crm_invoice"
+    __table_args__ = (Index("ix_crm_invoice_unpaid_due", "paid_at", "due_at"),)
 
     id: str = Field(primary_key=True, max_length=64)
     customer_id: str = Field(foreign_key="crm_customer.id", index=True, max_length=64)
@@ -57,6 +61,7 @@ class CrmInvoice(SQLModel, table=True):
 
 class CrmInteraction(SQLModel, table=True):
     __tablename__ = "crm_interaction"
+    __table_args__ = (Index("ix_crm_interaction_customer_at", "customer_id", "at"),)
 
     id: str = Field(primary_key=True, max_length=64)
     customer_id: str = Field(foreign_key="crm_customer.id", index=True, max_length=64)
@@ -67,6 +72,7 @@ class CrmInteraction(SQLModel, table=True):
 
 class CrmComplaint(SQLModel, table=True):
     __tablename__ = "crm_complaint"
+    __table_args__ = (Index("ix_crm_complaint_at", "at", "customer_id"),)
 
     id: str = Field(primary_key=True, max_length=64)
     customer_id: str = Field(foreign_key="crm_customer.id", index=True, max_length=64)
@@ -78,6 +84,7 @@ class CrmComplaint(SQLModel, table=True):
 
 class CrmSupportTicket(SQLModel, table=True):
     __tablename__ = "crm_support_ticket"
+    __table_args__ = (Index("ix_crm_support_ticket_opened", "opened_at", "customer_id"),)
 
     id: str = Field(primary_key=True, max_length=64)
     customer_id: str = Field(foreign_key="crm_customer.id", index=True, max_length=64)

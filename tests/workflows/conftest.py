@@ -167,7 +167,9 @@ async def harness(
 ) -> AsyncIterator[Harness]:
     task_queue = f"test-{uuid.uuid4()}"
     with ThreadPoolExecutor(max_workers=32) as executor:
-        worker = build_worker(time_env.client, build_activities(settings, db), executor, task_queue)
+        worker = build_worker(
+            time_env.client, build_activities(settings, db, time_env.client), executor, task_queue
+        )
         async with worker:
             yield Harness(
                 time_env, time_env.client, db, mail, settings, task_queue, CaseRepository(db)

@@ -1,0 +1,135 @@
+"""The scan: every rule once over the CRM, then who is new, who has a case, who is excluded."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import col, select
+
+from closeout.cases.models import CaseRecord
+from closeout.db import Database
+from closeout.detection.models import DetectionExclusion
+from closeout.detection.rules import RULES, Rule
+from closeout.domain import ChurnClass, Trigger
+from closeout.settings import DetectionConfig
+
+CHUNK = 900  # ids per IN (...) list: under SQLite's parameter limit
+
+
+class Disposition(StrEnum):
+    NEW = "new"  # a case is to be opened
+    OPEN_CASE = "open_case"  # the customer has a case: the trigger becomes further evidence
+    EXCLUDED = "excluded"  # their account manager asked the scan to leave them alone
+
+
+@dataclass(frozen=True)
+class Candidate:
+    customer_id: str
+    trigger: Trigger
+    churn_class: ChurnClass
+    evidence: dict[str, Any]
+    disposition: Disposition = Disposition.NEW
+    case_id: str | None = None
+    also: tuple[Trigger, ...] = ()
+
+
+@dataclass
+class Scan:
+    now: datetime
+    candidates: list[Candidate]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Flagged customers by trigger, churn class and disposition."""
+        return {
+            "trigger": dict(Counter(str(c.trigger) for c in self.candidates)),
+            "churn_class": dict(Counter(str(c.churn_class) for c in self.candidates)),
+            "disposition": dict(Counter(str(c.disposition) for c in self.candidates)),
+        }
+
+    def of(self, disposition: Disposition) -> list[Candidate]:
+        return [c for c in self.candidates if c.disposition is disposition]
+
+
+def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(ids), CHUNK):
+        yield ids[i : i + CHUNK]
+
+
+class Detector:
+    def __init__(self, db: Database, config: DetectionConfig) -> None:
+        self.db = db
+        self.config = config
+
+    def run_rule(self, rule: Rule, now: datetime) -> list[Any]:
+        with self.db.session() as session:
+            return list(session.execute(rule.query(self.config, now)).all())
+
+    def scan(self, now: datetime, progress: Callable[[Trigger], None] | None = None) -> Scan:
+        found: dict[str, Candidate] = {}
+        seconds: dict[str, float] = {}
+        for rule in RULES:
+            started = time.perf_counter()
+            rows = self.run_rule(rule, now)
+            seconds[rule.trigger] = time.perf_counter() - started
+            for row in rows:
+                earlier = found.get(row.customer_id)
+                if earlier is not None:
+                    found[row.customer_id] = Candidate(
+                        earlier.customer_id,
+                        earlier.trigger,
+                        earlier.churn_class,
+                        earlier.evidence,
+                        also=(*earlier.also, rule.trigger),
+                    )
+                    continue
+                found[row.customer_id] = Candidate(
+                    row.customer_id,
+                    rule.trigger,
+                    rule.churn_class(row),
+                    {k: v for k, v in rule.evidence(row, now).items() if v is not None},
+                )
+            if progress is not None:
+                progress(rule.trigger)
+        started = time.perf_counter()
+        candidates = self._dispose(sorted(found.values(), key=lambda c: c.customer_id), now)
+        seconds["dispositions"] = time.perf_counter() - started
+        return Scan(now, candidates, seconds)
+
+    def _dispose(self, candidates: list[Candidate], now: datetime) -> list[Candidate]:
+        ids = [c.customer_id for c in candidates]
+        open_cases: dict[str, tuple[str, str]] = {}
+        excluded: set[str] = set()
+        with self.db.session() as session:
+            for chunk in _chunks(ids):
+                for customer_id, case_id, trigger in session.exec(
+                    select(CaseRecord.customer_id, CaseRecord.id, CaseRecord.trigger).where(
+                        col(CaseRecord.customer_id).in_(chunk), col(CaseRecord.outcome).is_(None)
+                    )
+                ).all():
+                    open_cases[customer_id] = (case_id, trigger)
+                excluded.update(
+                    session.exec(
+                        select(DetectionExclusion.customer_id).where(
+                            col(DetectionExclusion.customer_id).in_(chunk),
+                            col(DetectionExclusion.expires_at) > now,
+                        )
+                    ).all()
+                )
+        disposed = []
+        for c in candidates:
+            if c.customer_id in excluded:
+                c = Candidate(**{**c.__dict__, "disposition": Disposition.EXCLUDED})
+            elif c.customer_id in open_cases:
+                case_id, _trigger = open_cases[c.customer_id]
+                c = Candidate(
+                    **{**c.__dict__, "disposition": Disposition.OPEN_CASE, "case_id": case_id}
+                )
+            disposed.append(c)
+        return disposed
