@@ -111,6 +111,23 @@ def tokens_create(
     typer.echo(token)
 
 
+@app.command()
+def detect(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only show who would be flagged, and why")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Run the detection rules over the CRM now (the daily schedule does the same)."""
+    from closeout.detection.cli import dry_run_report, run_detection
+
+    settings = load_settings()
+    if dry_run:
+        dry_run_report(settings, as_json)
+    else:
+        asyncio.run(run_detection(settings, as_json))
+
+
 @users_app.command("add")
 def users_add(
     email: Annotated[str, typer.Argument(help="the user's e-mail address, used to sign in")],

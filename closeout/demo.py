@@ -70,7 +70,8 @@ SHAPES: dict[Trigger | None, CustomerShape] = {
     Trigger.PAYMENT_ARREARS: CustomerShape(
         Trigger.PAYMENT_ARREARS, overdue_invoices=3, last_order_days_ago=70
     ),
-    Trigger.UNPROFITABLE: CustomerShape(Trigger.UNPROFITABLE, orders=2, ticket_hours=30.0),
+    # One order a year cannot pay for 80 support hours.
+    Trigger.UNPROFITABLE: CustomerShape(Trigger.UNPROFITABLE, orders=1, ticket_hours=80.0),
     Trigger.RESOURCE_DRAIN: CustomerShape(Trigger.RESOURCE_DRAIN, ticket_hours=120.0),
     Trigger.RELATIONSHIP_BREAKDOWN: CustomerShape(Trigger.RELATIONSHIP_BREAKDOWN, complaints=5),
     Trigger.UNREACHABLE: CustomerShape(Trigger.UNREACHABLE, bounces=4, last_order_days_ago=200),

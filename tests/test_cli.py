@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -63,6 +64,33 @@ def test_db_seed_and_tokens(tmp_path: Path) -> None:
     assert tiers == {"standard", "high", "key"} and unpaid >= 4
     bad = _run(["tokens", "create", "--role", "superuser"], env)
     assert bad.returncode != 0 and "superuser" in bad.stderr
+
+
+def test_detect_dry_run(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    assert _run(["seed-demo"], env).returncode == 0
+    as_json = _run(["detect", "--dry-run", "--json"], env)
+    assert as_json.returncode == 0, as_json.stderr
+    report = json.loads(as_json.stdout)
+    # The demo holds one customer shaped after each rule's trigger.
+    assert report["counts"]["trigger"] == {
+        t: 1
+        for t in (
+            "inactivity",
+            "payment_arrears",
+            "unprofitable",
+            "resource_drain",
+            "relationship_breakdown",
+            "unreachable",
+        )
+    }
+    arrears = next(c for c in report["candidates"] if c["trigger"] == "payment_arrears")
+    assert arrears["disposition"] == "new" and arrears["evidence"]["default_count"] == 3
+    assert "rules" in as_json.stderr  # the progress bar, off stdout
+    text = _run(["detect", "--dry-run"], env)
+    assert text.stdout.strip().splitlines()[-1] == (
+        "flagged 6: 6 new cases, 0 open cases, 0 excluded (dry run: nothing changed)"
+    )
 
 
 def test_placeholder_secret_is_refused_outside_dev_mode(tmp_path: Path) -> None:
