@@ -15,10 +15,11 @@ from api.customer_service import CustomerService
 from api.deps import Unauthenticated
 from api.errors import DomainError, Forbidden
 from api.refusals import audit_refusal
-from api.routes import answers, cases, customers, system, tasks
+from api.routes import answers, cases, customers, system, tasks, triggers
 from api.service import CaseService
 from api.task_board import TaskBoard
 from api.temporal_gateway import TemporalGateway
+from api.trigger_service import TriggerService
 from api.web import auth, compliance
 from api.web import cases as case_pages
 from api.web import tasks as task_pages
@@ -32,6 +33,7 @@ SESSION_COOKIE = "closeout_session"
 ROUTERS: tuple[APIRouter, ...] = (
     cases.router,
     tasks.router,
+    triggers.router,
     customers.router,
     system.router,
     answers.router,
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cases = CaseService(settings, db, temporal, accounts)
         app.state.customers = CustomerService(db)
         app.state.board = TaskBoard(settings, db, accounts, temporal)
+        app.state.triggers = TriggerService(settings, db, temporal)
         yield
         db.engine.dispose()
 

@@ -84,4 +84,5 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
 AccountManager = Annotated[
     Principal, Depends(require(Role.ACCOUNT_MANAGER, Role.MANAGER, Role.ADMIN))
 ]
+Integrator = Annotated[Principal, Depends(require(Role.INTEGRATION, Role.ADMIN))]
 ComplianceOfficer = Annotated[Principal, Depends(require(Role.COMPLIANCE_OFFICER, Role.ADMIN))]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from closeout.domain import Trigger
 
@@ -84,3 +86,17 @@ EVIDENCE_MODELS: dict[Trigger, type[_Evidence]] = {
     Trigger.FRAUD: FraudEvidence,
     Trigger.MANUAL: ManualEvidence,
 }
+
+
+def validated_evidence(trigger: Trigger, evidence: dict[str, Any]) -> dict[str, Any]:
+    """The trigger's evidence, checked; a 422 names the field under `body.evidence`."""
+    try:
+        model = EVIDENCE_MODELS[trigger].model_validate(evidence)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [
+                {**err, "loc": ("body", "evidence", *err["loc"])}
+                for err in exc.errors(include_url=False)
+            ]
+        ) from exc
+    return model.model_dump(mode="json", exclude_none=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from closeout.domain import ChurnClass, CustomerResponse, Outcome, Stage, TaskDecision, Trigger
 
@@ -162,3 +163,26 @@ class CustomerDetail(CustomerOut):
     closed_at: datetime | None
     record_counts: dict[str, int]
     cases: list[CaseSummary]
+
+
+class WebhookTrigger(StrEnum):
+    """What a CRM reports by webhook; the other triggers come from the daily scan."""
+
+    CUSTOMER_REQUEST = "customer_request"
+    FRAUD = "fraud"
+    PAYMENT_ARREARS = "payment_arrears"
+
+
+class TriggerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: str = Field(min_length=1, max_length=64)
+    trigger: WebhookTrigger
+    evidence: dict[str, Any]
+    churn_class: ChurnClass | None = None
+    policy: str | None = Field(default=None, max_length=64)
+
+
+class TriggerOut(BaseModel):
+    action: str = Field(description="case_opened, evidence_added or evidence_known")
+    case_id: str

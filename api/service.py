@@ -8,15 +8,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import schemas
 from api.errors import UPDATE_REJECTIONS, Conflict, DomainError, Invalid, NotFound, Unavailable
-from api.evidence import EVIDENCE_MODELS
+from api.evidence import validated_evidence
 from api.temporal_gateway import TemporalGateway
 from closeout.archive import FilesystemArchiveStore, export_key
 from closeout.case_start import start_case
@@ -92,15 +90,7 @@ class CaseService:
     # ---------------------------------------------------------------- opening a case
 
     async def open_case(self, body: schemas.CaseIn, user: Principal) -> schemas.CaseCreated:
-        try:
-            evidence = EVIDENCE_MODELS[body.trigger].model_validate(body.evidence)
-        except ValidationError as exc:
-            raise RequestValidationError(
-                [
-                    {**err, "loc": ("body", "evidence", *err["loc"])}
-                    for err in exc.errors(include_url=False)
-                ]
-            ) from exc
+        evidence = validated_evidence(body.trigger, body.evidence)
         policy = body.policy or self.settings.default_policy
         if policy not in self.settings.available_policies:
             known = ", ".join(sorted(self.settings.available_policies))
@@ -117,7 +107,7 @@ class CaseService:
             churn_class=body.churn_class or DEFAULT_CHURN_CLASS[body.trigger],
             policy=policy,
             opened_by=user.name,
-            evidence=evidence.model_dump(mode="json", exclude_none=True),
+            evidence=evidence,
         )
         workflow_id = case_workflow_id(body.customer_id)
         running = await start_case(await self.temporal.client(), case)

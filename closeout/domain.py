@@ -210,6 +210,8 @@ class Role(StrEnum):
     MANAGER = "manager"
     COMPLIANCE_OFFICER = "compliance_officer"
     ADMIN = "admin"
+    # A CRM or another system calling the API with a token (webhooks); never a person.
+    INTEGRATION = "integration"
 
 
 SYSTEM_ACTOR = "system"

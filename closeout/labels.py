@@ -78,6 +78,7 @@ LABELS: dict[str, str] = {
     Role.MANAGER: N_("Manager"),
     Role.COMPLIANCE_OFFICER: N_("Compliance officer"),
     Role.ADMIN: N_("Administrator"),
+    Role.INTEGRATION: N_("Integration"),
     # inbox
     InboxSort.DUE: N_("Due date"),
     InboxSort.NEWEST: N_("Newest"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -120,7 +121,7 @@ class DetectionRepository:
             return session.get(TriggerDelivery, key)
 
     def record_delivery(
-        self, key: str, body_sha256: str, status_code: int, response: dict[str, object]
+        self, key: str, body_sha256: str, status_code: int, response: dict[str, Any]
     ) -> TriggerDelivery:
         """The first answer to a key is kept; a concurrent duplicate gets that one back."""
         with self.db.session() as session:

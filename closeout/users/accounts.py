@@ -61,6 +61,8 @@ class Accounts:
         email = email.strip().lower()
         if not _EMAIL.match(email):
             raise UserError(f"{email!r} is not an e-mail address")
+        if role is Role.INTEGRATION:
+            raise UserError("integration is a role for API tokens; people sign in with another")
         if password == DEMO_PASSWORD and not self.dev_mode:
             raise UserError("the demo password is only accepted in dev mode")
         if len(password) < MIN_PASSWORD_LENGTH and password != DEMO_PASSWORD:

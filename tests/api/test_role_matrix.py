@@ -20,6 +20,7 @@ from closeout.tokens import create_token
 from tests.api.conftest import ADMIN, GRACE, KIM, SAM, Scene, sign_in
 
 AM, MGR, CO, AD = Role.ACCOUNT_MANAGER, Role.MANAGER, Role.COMPLIANCE_OFFICER, Role.ADMIN
+INTEGRATION = Role.INTEGRATION
 EVERYONE = frozenset(Role)
 STAFF = frozenset({AM, MGR, AD})
 COMPLIANCE = frozenset({CO, AD})
@@ -41,6 +42,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/api/tasks/{task_id}/claim"): STAFF,
     ("POST", "/api/tasks/{task_id}/unclaim"): STAFF,
     ("POST", "/api/tasks/{task_id}/delegate"): STAFF,
+    ("POST", "/api/triggers"): frozenset({INTEGRATION, AD}),
     ("GET", "/api/customers"): EVERYONE,
     ("GET", "/api/customers/{customer_id}"): EVERYONE,
     # pages (signed-in sessions)
@@ -67,7 +69,9 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/dev/mail"): PUBLIC,
     ("GET", "/dev/mail/{mail_id}"): PUBLIC,
 }
-USERS = {AM: SAM, MGR: GRACE, CO: KIM, AD: ADMIN}
+USERS = {AM: SAM, MGR: GRACE, CO: KIM, AD: ADMIN, INTEGRATION: "crm@example.com"}
+# Who signs in to pages: people. The integration role exists for API tokens only.
+PEOPLE = [r for r in Role if r is not INTEGRATION]
 # Ids that exist nowhere: whoever is let through meets a 404 (or 422), never a 403.
 PATH_VALUES = {
     "case_id": "no-such-case",
@@ -123,12 +127,13 @@ def test_json_api_roles(
     _assert_denials_audited(db, role, _json_routes())
 
 
-@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("role", PEOPLE)
 def test_page_roles(role: Role, client: TestClient, db: Database, scene: Scene) -> None:
     token = sign_in(client, USERS[role])
     for method, template in _page_routes():
         allowed = MATRIX[(method, template)]
         assert allowed is not None
+        allowed = allowed - {INTEGRATION}
         data = {"csrf_token": token} if method == "POST" else None
         response = client.request(method, _path(template), data=data)
         assert response.status_code not in (401, 303) or template == "/", (method, template)

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from closeout.demo import add_customer
-from closeout.domain import ValueTier
+from closeout.demo import SHAPES, add_customer
+from closeout.domain import Trigger, ValueTier
 from tests.integration.stack import Stack
 
 
@@ -18,6 +18,7 @@ def new_customer(
     tier: ValueTier = ValueTier.STANDARD,
     locale: str = "en",
     owner: str = "li.na@example.com",
+    shaped_after: Trigger | None = None,
 ) -> str:
     customer_id = f"it-{uuid.uuid4().hex[:8]}"
     db = stack.db
@@ -27,6 +28,7 @@ def new_customer(
             customer_id,
             name=f"Integration {customer_id}",
             owner=owner,
+            shape=SHAPES[shaped_after],
             value_tier=tier,
             locale=locale,
         )

@@ -140,6 +140,7 @@ def start_stack(root: Path) -> Iterator[Stack]:
             "owner": create_token(db, "li.na@example.com", Role.ACCOUNT_MANAGER),
             "manager": create_token(db, "grace.manager@example.com", Role.MANAGER),
             "compliance": create_token(db, "kim@example.com", Role.COMPLIANCE_OFFICER),
+            "integration": create_token(db, "crm@example.com", Role.INTEGRATION),
         }
         seed_demo_users(Accounts(db, dev_mode=True))
         db.engine.dispose()

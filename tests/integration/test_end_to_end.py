@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import TypeVar
 
+import httpx
 import pytest
 from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
 
-from closeout.constants import HOUSEKEEPING_SCHEDULE_ID
-from closeout.contracts import PurgeResult
+from closeout.constants import DETECTION_SCHEDULE_ID, HOUSEKEEPING_SCHEDULE_ID
+from closeout.contracts import DetectionSummary, PurgeResult
+from closeout.domain import Trigger
 from closeout.temporal import DATA_CONVERTER
 from tests.integration.helpers import decide, new_customer, open_case, open_task, wait_case
 from tests.integration.stack import Stack
 from tests.support import assert_deleted_in_order
 
 pytestmark = pytest.mark.integration
+R = TypeVar("R")
 
 
 def test_case_runs_from_trigger_to_deletion(stack: Stack) -> None:
@@ -208,13 +212,13 @@ def test_lists_customers_and_health(stack: Stack) -> None:
     assert httpx.get(f"{stack.api_url}/dev/mail").status_code == 200
 
 
-def test_the_worker_keeps_an_hourly_housekeeping_schedule(stack: Stack) -> None:
-    async def check() -> PurgeResult:
+def test_the_worker_keeps_the_housekeeping_and_detection_schedules(stack: Stack) -> None:
+    late_payer = new_customer(stack, shaped_after=Trigger.PAYMENT_ARREARS)
+
+    async def run_now(schedule_id: str, result_type: type[R]) -> R:
         client = await Client.connect(stack.temporal_address, data_converter=DATA_CONVERTER)
-        schedule = client.get_schedule_handle(HOUSEKEEPING_SCHEDULE_ID)
-        described = await schedule.describe()
-        assert described.schedule.spec.intervals[0].every == timedelta(hours=1)
-        before = described.info.num_actions
+        schedule = client.get_schedule_handle(schedule_id)
+        before = (await schedule.describe()).info.num_actions
         await schedule.trigger()
         for _ in range(300):
             info = (await schedule.describe()).info
@@ -222,12 +226,84 @@ def test_the_worker_keeps_an_hourly_housekeeping_schedule(stack: Stack) -> None:
                 run = info.recent_actions[-1].action
                 assert isinstance(run, ScheduleActionExecutionStartWorkflow)
                 handle = client.get_workflow_handle(
-                    run.workflow_id, run_id=run.first_execution_run_id, result_type=PurgeResult
+                    run.workflow_id, run_id=run.first_execution_run_id, result_type=result_type
                 )
-                result: PurgeResult = await handle.result()
+                result: R = await handle.result()
                 return result
             await asyncio.sleep(0.1)
-        raise AssertionError("the triggered housekeeping run did not start")
+        raise AssertionError(f"the triggered {schedule_id} run did not start")
 
-    result = asyncio.run(check())
-    assert result.exports_purged == 0  # nothing here has expired yet
+    async def specs() -> tuple[timedelta, int, int, str]:
+        client = await Client.connect(stack.temporal_address)
+        hourly = (await client.get_schedule_handle(HOUSEKEEPING_SCHEDULE_ID).describe()).schedule
+        daily = (await client.get_schedule_handle(DETECTION_SCHEDULE_ID).describe()).schedule
+        at = daily.spec.calendars[0]
+        return (
+            hourly.spec.intervals[0].every,
+            at.hour[0].start,
+            at.minute[0].start,
+            daily.spec.time_zone_name or "",
+        )
+
+    assert asyncio.run(specs()) == (timedelta(hours=1), 2, 30, "UTC")
+    assert asyncio.run(run_now(HOUSEKEEPING_SCHEDULE_ID, PurgeResult)).exports_purged == 0
+    summary = asyncio.run(run_now(DETECTION_SCHEDULE_ID, DetectionSummary))
+    assert summary.started >= 1
+    with stack.client("admin") as api:
+        opened = [
+            c
+            for c in api.get("/api/cases", params={"open": True}).json()["items"]
+            if c["customer_id"] == late_payer
+        ]
+    assert len(opened) == 1 and opened[0]["trigger"] == "payment_arrears"
+    assert opened[0]["opened_by"] == "detection"
+
+
+def test_crm_webhooks_are_idempotent_and_validated(stack: Stack) -> None:
+    customer = new_customer(stack)
+    request = {
+        "customer_id": customer,
+        "trigger": "customer_request",
+        "evidence": {"channel": "email", "requested_on": "2026-11-20"},
+    }
+    with stack.client("integration") as crm:
+
+        def deliver(key: str, body: dict[str, object]) -> httpx.Response:
+            return crm.post("/api/triggers", json=body, headers={"Idempotency-Key": key})
+
+        first = deliver("delivery-0001", request)
+        assert first.status_code == 201, first.text
+        assert first.json()["action"] == "case_opened"
+        case_id = first.json()["case_id"]
+        again = deliver("delivery-0001", request)
+        assert (again.status_code, again.json()) == (201, first.json())
+        assert again.headers["Idempotent-Replayed"] == "true"
+        other_body = deliver("delivery-0001", {**request, "customer_id": "someone-else"})
+        assert other_body.status_code == 409 and "different delivery" in other_body.text
+
+        fraud = {"customer_id": customer, "trigger": "fraud", "evidence": {"case_reference": "F-7"}}
+        added = deliver("delivery-0002", fraud)
+        assert (added.status_code, added.json()) == (
+            200,
+            {"action": "evidence_added", "case_id": case_id},
+        )
+        assert deliver("delivery-0003", fraud).json()["action"] == "evidence_known"
+
+        missing_key = crm.post("/api/triggers", json=request)
+        assert missing_key.status_code == 422 and "Idempotency-Key" in missing_key.text
+        bad_evidence = deliver("delivery-0004", {**fraud, "evidence": {"ref": "F-7"}})
+        assert bad_evidence.status_code == 422
+        assert ["body", "evidence", "case_reference"] in [
+            e["loc"] for e in bad_evidence.json()["detail"]
+        ]
+        scan_only = deliver("delivery-0005", {**request, "trigger": "inactivity"})
+        assert scan_only.status_code == 422
+        assert scan_only.json()["detail"][0]["loc"] == ["body", "trigger"]
+    with stack.client("owner") as owner:
+        refused = owner.post("/api/triggers", json=request, headers={"Idempotency-Key": "x" * 8})
+        assert refused.status_code == 403
+    with stack.client("admin") as api:
+        case = api.get(f"/api/cases/{case_id}").json()
+        assert case["trigger"] == "customer_request"
+        assert [f["trigger"] for f in case["evidence"]["further"]] == ["fraud"]
+        assert case["opened_by"] == "crm@example.com"
