@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from api import schemas
-from api.errors import NotFound
+from api.errors import Forbidden, Invalid, NotFound
 from api.service import case_summary
 from closeout.cases.models import CaseRecord
 from closeout.cases.repository import CaseRepository
 from closeout.crm.models import CrmCustomer
 from closeout.crm.reference import ReferenceCrm
 from closeout.db import Database
+from closeout.detection.repository import DetectionRepository
+from closeout.domain import Role
+from closeout.tokens import Principal
+
+# Exclusions are for a while, not for ever.
+MAX_EXCLUSION = timedelta(days=366)
 
 
 class CustomerService:
     def __init__(self, db: Database) -> None:
         self.repo = CaseRepository(db)
         self.crm = ReferenceCrm(db)
+        self.detection = DetectionRepository(db)
 
     def search(
         self, q: str | None, status: str | None, limit: int, offset: int
@@ -56,3 +65,19 @@ class CustomerService:
             record_counts=self.crm.remaining_records(customer_id),
             cases=[case_summary(x) for x in self.repo.cases_for_customer(customer_id)],
         )
+
+    def exclude(
+        self, customer_id: str, body: schemas.ExclusionIn, user: Principal
+    ) -> schemas.ExclusionOut:
+        profile = self.crm.get_profile(customer_id)
+        if profile is None:
+            raise NotFound(f"unknown customer {customer_id!r}")
+        if user.role is Role.ACCOUNT_MANAGER and profile.owner != user.name:
+            raise Forbidden(f"customer {customer_id} is {profile.owner}'s, not yours")
+        if body.until.tzinfo is None:
+            raise Invalid("until needs a time zone (e.g. 2027-03-31T00:00:00Z)")
+        now = datetime.now(UTC)
+        if not now < body.until <= now + MAX_EXCLUSION:
+            raise Invalid("until must be in the future and at most a year away")
+        row = self.detection.exclude(customer_id, body.reason.strip(), user.name, body.until)
+        return schemas.ExclusionOut.model_validate(row, from_attributes=True)

@@ -186,3 +186,16 @@ class TriggerIn(BaseModel):
 class TriggerOut(BaseModel):
     action: str = Field(description="case_opened, evidence_added or evidence_known")
     case_id: str
+
+
+class ExclusionIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+    until: datetime = Field(description="when the scan may flag the customer again")
+
+
+class ExclusionOut(BaseModel):
+    id: str
+    customer_id: str
+    reason: str
+    created_by: str
+    expires_at: datetime

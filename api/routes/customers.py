@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api import schemas
-from api.deps import CurrentUser, CustomerServiceDep
+from api.deps import AccountManager, CurrentUser, CustomerServiceDep
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
 
@@ -31,3 +31,14 @@ def get_customer(
     customer_id: str, _user: CurrentUser, customers: CustomerServiceDep
 ) -> schemas.CustomerDetail:
     return customers.get(customer_id)
+
+
+@router.post("/{customer_id}/exclusions", status_code=201)
+def exclude_from_detection(
+    customer_id: str,
+    body: schemas.ExclusionIn,
+    user: AccountManager,
+    customers: CustomerServiceDep,
+) -> schemas.ExclusionOut:
+    """Keep the daily scan away from one of your customers, for a reason, until a date."""
+    return customers.exclude(customer_id, body, user)

@@ -45,6 +45,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/api/triggers"): frozenset({INTEGRATION, AD}),
     ("GET", "/api/customers"): EVERYONE,
     ("GET", "/api/customers/{customer_id}"): EVERYONE,
+    ("POST", "/api/customers/{customer_id}/exclusions"): STAFF,
     # pages (signed-in sessions)
     ("GET", "/"): EVERYONE,
     ("POST", "/preferences/language"): EVERYONE,
