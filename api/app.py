@@ -20,7 +20,7 @@ from api.service import CaseService
 from api.task_board import TaskBoard
 from api.temporal_gateway import TemporalGateway
 from api.trigger_service import TriggerService
-from api.web import auth, compliance
+from api.web import auth, compliance, detection
 from api.web import cases as case_pages
 from api.web import tasks as task_pages
 from api.web.render import render
@@ -41,6 +41,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     task_pages.router,
     case_pages.router,
     compliance.router,
+    detection.router,
 )
 
 

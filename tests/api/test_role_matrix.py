@@ -58,6 +58,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/cases/new"): STAFF,
     ("GET", "/cases/{case_id}"): EVERYONE,
     ("GET", "/compliance"): COMPLIANCE,
+    ("GET", "/detection"): frozenset({MGR, AD}),
     # public: health, sign-in, the customers' signed links, the dev mail catcher
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/login"): PUBLIC,

@@ -198,3 +198,15 @@ def test_manual_case_form_needs_a_reason(client: TestClient, scene: Scene) -> No
     assert detected.status_code == 422 and "opened by detection" in detected.text
     fraud = client.post("/cases/new", data={**form, "trigger": "fraud", "reason": "chargebacks"})
     assert fraud.status_code == 422 and "fraud report" in fraud.text
+
+
+def test_managers_preview_the_detection_run(client: TestClient, scene: Scene) -> None:
+    sign_in(client, GRACE)
+    page = client.get("/detection")
+    assert page.status_code == 200
+    # The demo's flagged customers, less those whose case the scene opened.
+    assert 'data-customer="cust-0004"' in page.text and "A case opens" in page.text
+    assert "Evidence for the open case" in page.text  # cust-0001 and cust-0002 have cases
+    client.cookies.clear()
+    sign_in(client, SAM)
+    assert client.get("/detection").status_code == 403
