@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -26,12 +27,12 @@ def postgres_bindir() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """Start one PostgreSQL for the session; yields a server URL without a database name."""
+@contextmanager
+def running_postgres() -> Iterator[str]:
+    """A PostgreSQL server on a loopback port; yields its URL without a database name."""
     bindir = postgres_bindir()
     if bindir is None:
-        pytest.fail(
+        raise RuntimeError(
             "PostgreSQL is not installed: `make test` installs it (scripts/install-system-deps.sh)"
         )
     base = Path(tempfile.mkdtemp(prefix="closeout-pg-"))
@@ -87,6 +88,16 @@ def postgres_server() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One PostgreSQL for the whole session."""
+    try:
+        with running_postgres() as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
