@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test install system-deps lint bench-throughput clean
+.PHONY: dev test install system-deps lint bench-throughput bench-detect clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: install system-deps lint
 
 bench-throughput: install
 	$(BIN)/python bench/throughput.py
+
+bench-detect: install system-deps
+	$(BIN)/python bench/detect.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -18,8 +18,6 @@ from closeout.detection.models import DetectionExclusion
 from closeout.detection.rules import RULES, Rule
 from closeout.domain import ChurnClass, Trigger
 from closeout.settings import DetectionConfig
-
-CHUNK = 900  # ids per IN (...) list: under SQLite's parameter limit
 
 
 class Disposition(StrEnum):
@@ -55,11 +53,6 @@ class Scan:
 
     def of(self, disposition: Disposition) -> list[Candidate]:
         return [c for c in self.candidates if c.disposition is disposition]
-
-
-def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(ids), CHUNK):
-        yield ids[i : i + CHUNK]
 
 
 class Detector:
@@ -103,25 +96,24 @@ class Detector:
         return Scan(now, candidates, seconds)
 
     def _dispose(self, candidates: list[Candidate], now: datetime) -> list[Candidate]:
-        ids = [c.customer_id for c in candidates]
-        open_cases: dict[str, tuple[str, str]] = {}
-        excluded: set[str] = set()
+        # Open cases and live exclusions are few next to the customers a scan flags: read
+        # them whole, once, rather than asking about each candidate.
         with self.db.session() as session:
-            for chunk in _chunks(ids):
+            open_cases = {
+                customer_id: (case_id, trigger)
                 for customer_id, case_id, trigger in session.exec(
                     select(CaseRecord.customer_id, CaseRecord.id, CaseRecord.trigger).where(
-                        col(CaseRecord.customer_id).in_(chunk), col(CaseRecord.outcome).is_(None)
+                        col(CaseRecord.outcome).is_(None)
                     )
-                ).all():
-                    open_cases[customer_id] = (case_id, trigger)
-                excluded.update(
-                    session.exec(
-                        select(DetectionExclusion.customer_id).where(
-                            col(DetectionExclusion.customer_id).in_(chunk),
-                            col(DetectionExclusion.expires_at) > now,
-                        )
-                    ).all()
-                )
+                ).all()
+            }
+            excluded = set(
+                session.exec(
+                    select(DetectionExclusion.customer_id).where(
+                        col(DetectionExclusion.expires_at) > now
+                    )
+                ).all()
+            )
         disposed = []
         for c in candidates:
             if c.customer_id in excluded:
