@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from activities.case_activities import CloseoutActivities
 from activities.detection import DetectionActivities
 from activities.expired_data import HousekeepingActivities
+from activities.notice_sending import NoticeActivities
 from activities.staff_notices import StaffActivities
 from closeout.archive import FilesystemArchiveStore
 from closeout.cases.repository import CaseRepository
@@ -38,6 +39,7 @@ class Activities:
     """The activity objects a worker serves, each bound to its real adapters."""
 
     cases: CloseoutActivities
+    notices: NoticeActivities
     staff: StaffActivities
     housekeeping: HousekeepingActivities
     detection: DetectionActivities
@@ -46,7 +48,7 @@ class Activities:
         """Every bound @activity.defn method of the activity objects."""
         return [
             getattr(obj, name)
-            for obj in (self.cases, self.staff, self.housekeeping, self.detection)
+            for obj in (self.cases, self.notices, self.staff, self.housekeeping, self.detection)
             for name, member in vars(type(obj)).items()
             if hasattr(member, "__temporal_activity_definition")
         ]
@@ -65,14 +67,15 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
     cases = CaseRepository(db)
     mailer = SmtpMailer(settings)
     archive = FilesystemArchiveStore(settings.archive_dir)
+    crm = ReferenceCrm(db)
     return Activities(
         cases=CloseoutActivities(
             settings=settings,
-            crm=ReferenceCrm(db),
+            crm=crm,
             cases=cases,
-            mailer=mailer,
             archive=archive,
         ),
+        notices=NoticeActivities(settings, crm, cases, mailer),
         staff=StaffActivities(settings, cases, Accounts(db, dev_mode=settings.dev_mode), mailer),
         housekeeping=HousekeepingActivities(settings, cases, archive),
         detection=DetectionActivities(settings, db, temporal),

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
-from dataclasses import replace
-from datetime import datetime
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.notices import CUSTOMER_FRIENDLY_REASON
+from activities.outcomes import permanent, with_details
 from closeout.archive import (
     ArchiveStore,
     BundleCorrupt,
@@ -23,7 +19,6 @@ from closeout.archive import (
 )
 from closeout.cases.repository import CaseRepository
 from closeout.contracts import (
-    AuditEntry,
     BackupResult,
     CaseChange,
     CaseOpened,
@@ -35,36 +30,13 @@ from closeout.contracts import (
     HoldPlaced,
     HoldReleased,
     OpenTask,
-    SendNotice,
     TaskReassigned,
     TermsRequest,
 )
 from closeout.crm.models import MINIMISED_TABLES, RESTORED_TABLES
-from closeout.crm.port import CrmPort, CustomerNotFound, MailContact
-from closeout.domain import CustomerResponse, CustomerStatus, NoticeKind
-from closeout.i18n import catalog_for, format_when, translations
-from closeout.links import CustomerLink, LinkSigner
-from closeout.mail import Mailer, NoticeRenderer, OutgoingMail, PermanentMailError
+from closeout.crm.port import CrmPort, CustomerNotFound
+from closeout.domain import CustomerStatus
 from closeout.settings import Settings
-
-# The answers each notice offers the customer, as signed links.
-NOTICE_LINKS: dict[NoticeKind, tuple[CustomerResponse, ...]] = {
-    NoticeKind.WIN_BACK: (CustomerResponse.STAY,),
-    NoticeKind.ADVANCE_NOTICE: (
-        CustomerResponse.OBJECT,
-        CustomerResponse.DOWNLOAD_DATA,
-        CustomerResponse.CONFIRM_CLOSURE,
-    ),
-    NoticeKind.REMINDER: (CustomerResponse.OBJECT,),
-}
-
-
-def _permanent(message: str, kind: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
-
-
-def _with_details(entry: AuditEntry, **details: object) -> AuditEntry:
-    return replace(entry, details={**entry.details, **details})
 
 
 class CloseoutActivities:
@@ -75,16 +47,12 @@ class CloseoutActivities:
         settings: Settings,
         crm: CrmPort,
         cases: CaseRepository,
-        mailer: Mailer,
         archive: ArchiveStore,
     ) -> None:
         self.settings = settings
         self.crm = crm
         self.cases = cases
-        self.mailer = mailer
         self.archive = archive
-        self.renderer = NoticeRenderer(settings)
-        self.links = LinkSigner(settings.secret_key)
 
     # ------------------------------------------------------------------ case bookkeeping
 
@@ -93,10 +61,10 @@ class CloseoutActivities:
         """Fix the policy's durations and the customer's owner and tier for this case."""
         policy = self.settings.available_policies.get(req.policy)
         if policy is None:
-            raise _permanent(f"unknown policy {req.policy!r}", "UnknownPolicy")
+            raise permanent(f"unknown policy {req.policy!r}", "UnknownPolicy")
         profile = self.crm.get_profile(req.customer_id)
         if profile is None:
-            raise _permanent(f"unknown customer {req.customer_id!r}", "UnknownCustomer")
+            raise permanent(f"unknown customer {req.customer_id!r}", "UnknownCustomer")
         return CaseTerms(
             owner=profile.owner,
             value_tier=profile.value_tier,
@@ -152,147 +120,8 @@ class CloseoutActivities:
         try:
             self.crm.set_status(change.customer_id, change.status)
         except CustomerNotFound as exc:
-            raise _permanent(str(exc), "UnknownCustomer") from exc
+            raise permanent(str(exc), "UnknownCustomer") from exc
         self.cases.append_audit(change.case_id, change.audit)
-
-    # ------------------------------------------------------------------ notices
-
-    @activity.defn
-    async def send_notice(self, notice: SendNotice) -> bool:
-        """Send one notice once; False when the recipient's server refused it for good."""
-        message_id = f"<{notice.notice_id}@closeout>"
-        record = await asyncio.to_thread(
-            self.cases.prepare_notice, notice.notice_id, notice.case_id, notice.kind, message_id
-        )
-        if record.status == "sent":
-            return True
-        if record.status == "refused":
-            return False
-        if record.sealed is not None and record.recipient is not None:
-            # Rendered before the customer's data was deleted: sent as it was sealed.
-            address = record.recipient
-            subject, text, html = (record.sealed[k] for k in ("subject", "text", "html"))
-        else:
-            contact = await asyncio.to_thread(self.crm.primary_contact, notice.customer_id)
-            if contact is None:
-                raise _permanent("the customer has no contact to write to", "NoContact")
-            address = contact.email
-            subject, text, html = self._render(notice, contact, record.created_at)
-        await self._begin_sending(notice)
-        try:
-            await self.mailer.send(OutgoingMail(message_id, address, subject, text, html))
-        except PermanentMailError as exc:
-            await asyncio.to_thread(self.crm.record_bounce, notice.customer_id, address)
-            await asyncio.to_thread(
-                self.cases.append_audit,
-                notice.case_id,
-                replace(
-                    notice.audit,
-                    event_id=str(
-                        uuid.uuid5(uuid.NAMESPACE_URL, f"{notice.audit.event_id}/unreachable")
-                    ),
-                    action="contact_unreachable",
-                    details={"notice": notice.kind},
-                ),
-            )
-            await asyncio.to_thread(
-                self.cases.mark_notice,
-                notice.notice_id,
-                "refused",
-                address,
-                _with_details(notice.audit, delivered=False, error=str(exc)),
-            )
-            return False
-        except Exception:
-            # Refused before the server took it (a cancelled attempt stays uncertain).
-            await asyncio.to_thread(self.cases.release_sending, notice.notice_id)
-            raise
-        await asyncio.to_thread(
-            self.cases.mark_notice,
-            notice.notice_id,
-            "sent",
-            address,
-            _with_details(notice.audit, delivered=True),
-        )
-        return True
-
-    def _render(
-        self, notice: SendNotice, contact: MailContact, sent_at: datetime
-    ) -> tuple[str, str, str]:
-        catalog = catalog_for(contact.locale)
-        return self.renderer.render(
-            notice.kind,
-            catalog,
-            name=contact.name,
-            reason=translations(catalog).gettext(CUSTOMER_FRIENDLY_REASON[notice.trigger]),
-            effective_date=format_when(notice.effective_at, catalog),
-            retention_end=format_when(notice.retention_end, catalog),
-            deleted_on=format_when(sent_at, catalog),
-            links=self._links(notice, sent_at),
-            export_days=self.settings.export_ttl.days,
-        )
-
-    @activity.defn
-    async def seal_notice(self, notice: SendNotice) -> bool:
-        """Render a notice now, while the data it needs exists, to send it after deletion;
-        False when the customer has no contact to write to."""
-        message_id = f"<{notice.notice_id}@closeout>"
-        record = await asyncio.to_thread(
-            self.cases.prepare_notice, notice.notice_id, notice.case_id, notice.kind, message_id
-        )
-        if record.status != "pending":
-            return record.status != "refused"
-        contact = await asyncio.to_thread(self.crm.primary_contact, notice.customer_id)
-        if contact is None:
-            return False
-        subject, text, html = self._render(notice, contact, record.created_at)
-        await asyncio.to_thread(
-            self.cases.seal_notice,
-            notice.notice_id,
-            contact.email,
-            {"subject": subject, "text": text, "html": html},
-        )
-        return True
-
-    async def _begin_sending(self, notice: SendNotice) -> None:
-        """An attempt cut off after the server may have taken the message (a worker lost
-        between the SMTP 250 and the outbox update) sends again with the same Message-ID,
-        which receiving systems treat as the same message, and leaves an audit event."""
-        if await asyncio.to_thread(self.cases.begin_sending, notice.notice_id):
-            attempt = activity.info().attempt
-            await asyncio.to_thread(
-                self.cases.append_audit,
-                notice.case_id,
-                replace(
-                    notice.audit,
-                    event_id=str(
-                        uuid.uuid5(uuid.NAMESPACE_URL, f"{notice.notice_id}/uncertain/{attempt}")
-                    ),
-                    action="notice_delivery_uncertain",
-                    details={"notice": notice.kind, "attempt": attempt},
-                ),
-            )
-
-    def _links(self, notice: SendNotice, sent_at: datetime) -> dict[str, str]:
-        """The answer links a notice carries; the same notice always gets the same links."""
-        expires = sent_at + self.settings.link_ttl
-        base = self.settings.base_url
-        if notice.kind is NoticeKind.DATA_EXPORT:
-            link = CustomerLink(
-                notice.notice_id,
-                notice.case_id,
-                CustomerResponse.DOWNLOAD_DATA,
-                sent_at + self.settings.export_ttl,
-            )
-            return {"export": f"{base}/exports/{self.links.sign(link)}"}
-        return {
-            str(action): base
-            + "/r/"
-            + self.links.sign(
-                CustomerLink(f"{notice.notice_id}.{action}", notice.case_id, action, expires)
-            )
-            for action in NOTICE_LINKS.get(notice.kind, ())
-        }
 
     # ------------------------------------------------------------------ backup
 
@@ -300,11 +129,11 @@ class CloseoutActivities:
     def backup_customer_data(self, step: CustomerStep) -> BackupResult:
         """Export every CRM record of the customer into one bundle in the archive store."""
         if step.bundle_id is None:
-            raise _permanent("backup needs a bundle id", "InvalidInput")
+            raise permanent("backup needs a bundle id", "InvalidInput")
         try:
             export = self.crm.export_customer(step.customer_id)
         except CustomerNotFound as exc:
-            raise _permanent(str(exc), "UnknownCustomer") from exc
+            raise permanent(str(exc), "UnknownCustomer") from exc
         activity.heartbeat("exported")
         bundle = build_bundle(export)
         location = self.archive.put(bundle_key(step.customer_id, step.bundle_id), bundle.data)
@@ -319,7 +148,7 @@ class CloseoutActivities:
         self.cases.record_bundle(step.case_id, step.customer_id, result)
         self.cases.append_audit(
             step.case_id,
-            _with_details(
+            with_details(
                 step.audit,
                 bundle_id=step.bundle_id,
                 manifest_sha256=bundle.manifest_sha256,
@@ -345,7 +174,7 @@ class CloseoutActivities:
         if export.counts() != record.record_counts:
             raise ApplicationError("archive bundle record counts differ", type="BundleCorrupt")
         self.cases.mark_bundle(step.bundle_id, verified=True)
-        self.cases.append_audit(step.case_id, _with_details(step.audit, bundle_id=step.bundle_id))
+        self.cases.append_audit(step.case_id, with_details(step.audit, bundle_id=step.bundle_id))
 
     # ------------------------------------------------------------------ access
 
@@ -355,8 +184,8 @@ class CloseoutActivities:
         try:
             revoked = self.crm.revoke_access(step.customer_id)
         except CustomerNotFound as exc:
-            raise _permanent(str(exc), "UnknownCustomer") from exc
-        self.cases.append_audit(step.case_id, _with_details(step.audit, **revoked))
+            raise permanent(str(exc), "UnknownCustomer") from exc
+        self.cases.append_audit(step.case_id, with_details(step.audit, **revoked))
         return revoked
 
     @activity.defn
@@ -375,8 +204,8 @@ class CloseoutActivities:
             self.crm.set_status(step.customer_id, CustomerStatus.CLOSED)
             removed = self.crm.minimise(step.customer_id, MINIMISED_TABLES)
         except CustomerNotFound as exc:
-            raise _permanent(str(exc), "UnknownCustomer") from exc
-        self.cases.append_audit(step.case_id, _with_details(step.audit, minimised=removed))
+            raise permanent(str(exc), "UnknownCustomer") from exc
+        self.cases.append_audit(step.case_id, with_details(step.audit, minimised=removed))
         return removed
 
     @activity.defn
@@ -390,7 +219,7 @@ class CloseoutActivities:
             export = read_bundle(data, record.manifest_sha256 if record else None)
             restored = self.crm.restore(export, RESTORED_TABLES)
         elif self.crm.get_profile(step.customer_id) is None:
-            raise _permanent("archive bundle and customer are both gone", "BundleMissing")
+            raise permanent("archive bundle and customer are both gone", "BundleMissing")
         else:
             restored = {}  # an earlier attempt restored and removed the bundle
         regranted = self.crm.regrant_access(step.customer_id)
@@ -399,7 +228,7 @@ class CloseoutActivities:
         self.archive.delete(key)
         self.cases.mark_bundle(step.bundle_id, deleted=True)
         self.cases.append_audit(
-            step.case_id, _with_details(step.audit, restored=restored, **regranted)
+            step.case_id, with_details(step.audit, restored=restored, **regranted)
         )
         return {**restored, **regranted}
 
@@ -417,7 +246,7 @@ class CloseoutActivities:
             "archive_bundles": bundles,
             "outbox_addresses": self.cases.scrub_recipients(step.customer_id),
         }
-        self.cases.append_audit(step.case_id, _with_details(step.audit, removed=removed))
+        self.cases.append_audit(step.case_id, with_details(step.audit, removed=removed))
         return removed
 
     @activity.defn
@@ -434,22 +263,22 @@ class CloseoutActivities:
             )
         self.cases.append_audit(
             step.case_id,
-            _with_details(step.audit, stores_checked=["crm", "archive", "exports", "outbox"]),
+            with_details(step.audit, stores_checked=["crm", "archive", "exports", "outbox"]),
         )
 
     @activity.defn
     def prepare_data_export(self, step: CustomerStep) -> int:
         """The customer's own copy of every record, kept for download behind a signed link."""
         if step.bundle_id is None:
-            raise _permanent("an export needs an id", "InvalidInput")
+            raise permanent("an export needs an id", "InvalidInput")
         try:
             export = self.crm.export_customer(step.customer_id)
         except CustomerNotFound as exc:
-            raise _permanent(str(exc), "UnknownCustomer") from exc
+            raise permanent(str(exc), "UnknownCustomer") from exc
         data = json.dumps(export.tables, ensure_ascii=False, indent=2).encode()
         self.archive.put(export_key(step.customer_id, step.bundle_id), data)
         self.cases.append_audit(
-            step.case_id, _with_details(step.audit, export_id=step.bundle_id, bytes=len(data))
+            step.case_id, with_details(step.audit, export_id=step.bundle_id, bytes=len(data))
         )
         return len(data)
 
@@ -466,5 +295,5 @@ class CloseoutActivities:
             bundles = int(self.archive.delete(bundle_key(step.customer_id, step.bundle_id)))
             self.cases.mark_bundle(step.bundle_id, deleted=True)
         result = {"status_restored": restored_status, "archive_bundles_removed": bundles}
-        self.cases.append_audit(step.case_id, _with_details(step.audit, **result))
+        self.cases.append_audit(step.case_id, with_details(step.audit, **result))
         return result

@@ -14,6 +14,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CloseoutActivities
+    from activities.notice_sending import NoticeActivities
     from activities.staff_notices import StaffActivities
     from closeout.contracts import (
         Actor,
@@ -413,7 +414,7 @@ class CloseCustomerWorkflow:
             # Written while the customer's name and address still exist, sent once they don't.
             confirmation = str(workflow.uuid4())
             sealed = await self._run(
-                CloseoutActivities.seal_notice,
+                NoticeActivities.seal_notice,
                 self._notice(NoticeKind.DELETION_CONFIRMATION, confirmation),
                 MAIL,
             )
@@ -994,7 +995,7 @@ class CloseCustomerWorkflow:
 
     async def _notify(self, kind: NoticeKind, notice_id: str | None = None) -> None:
         delivered = await self._run(
-            CloseoutActivities.send_notice, self._notice(kind, notice_id), MAIL
+            NoticeActivities.send_notice, self._notice(kind, notice_id), MAIL
         )
         # Before revocation a refused notice holds the closure until the owner has looked at it.
         if (

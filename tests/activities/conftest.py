@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from activities.case_activities import CloseoutActivities
+from activities.notice_sending import NoticeActivities
 from closeout.contracts import AuditEntry, CaseOpened, CloseCustomerInput, CustomerStep
 from closeout.db import Database
 from closeout.demo import add_customer
@@ -28,7 +29,9 @@ class World:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
-        self.activities: CloseoutActivities = build_activities(settings, db).cases
+        built = build_activities(settings, db)
+        self.activities: CloseoutActivities = built.cases
+        self.notices: NoticeActivities = built.notices
 
     def customer(self, tier: ValueTier = ValueTier.STANDARD, locale: str = "en") -> str:
         customer_id = f"cust-{uuid.uuid4().hex[:8]}"

@@ -67,9 +67,9 @@ async def test_each_notice_arrives_with_text_and_html(
     customer = world.customer()
     case_id = world.case(customer)
     message = notice(world, customer, case_id, kind)
-    assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
+    assert await ActivityEnvironment().run(world.notices.send_notice, message) is True
     assert (
-        await ActivityEnvironment().run(world.activities.send_notice, message) is True
+        await ActivityEnvironment().run(world.notices.send_notice, message) is True
     )  # retry: no resend
     assert len(mail.messages) == 1
     received = mail.messages[0]
@@ -107,8 +107,8 @@ async def test_temporary_failure_then_one_delivery(world: World) -> None:
         customer = world.customer()
         message = notice(world, customer, world.case(customer), NoticeKind.ADVANCE_NOTICE)
         with pytest.raises(Exception, match="451"):
-            await ActivityEnvironment().run(world.activities.send_notice, message)
-        assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
+            await ActivityEnvironment().run(world.notices.send_notice, message)
+        assert await ActivityEnvironment().run(world.notices.send_notice, message) is True
         assert len(sink.messages) == 1
     finally:
         controller.stop()
@@ -122,8 +122,8 @@ async def test_permanent_refusal_is_recorded_not_retried(world: World) -> None:
         customer = world.customer()
         case_id = world.case(customer)
         message = notice(world, customer, case_id, NoticeKind.WIN_BACK)
-        assert await ActivityEnvironment().run(world.activities.send_notice, message) is False
-        assert await ActivityEnvironment().run(world.activities.send_notice, message) is False
+        assert await ActivityEnvironment().run(world.notices.send_notice, message) is False
+        assert await ActivityEnvironment().run(world.notices.send_notice, message) is False
         stored = world.activities.cases.notice(message.notice_id)
         assert stored is not None and stored.status == "refused" and sink.messages == []
         with world.db.session() as session:
@@ -177,12 +177,12 @@ async def test_notices_go_over_tls(
         world.settings.smtp_security = SmtpSecurity.NONE  # the server insists on TLS
         world.settings.smtp_timeout_seconds = 1.0  # a TLS-only port never greets in plain text
         with pytest.raises(Exception):  # noqa: B017 - retried, and the contact is not blamed
-            await ActivityEnvironment().run(world.activities.send_notice, message)
+            await ActivityEnvironment().run(world.notices.send_notice, message)
         stored = world.activities.cases.notice(message.notice_id)
         assert stored is not None and stored.status == "pending" and sink.messages == []
 
         world.settings.smtp_security = security
-        assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
+        assert await ActivityEnvironment().run(world.notices.send_notice, message) is True
         assert len(sink.messages) == 1
     finally:
         controller.stop()
@@ -191,7 +191,7 @@ async def test_notices_go_over_tls(
 async def test_a_chinese_speaking_customer_reads_chinese(world: World, mail: MailSink) -> None:
     customer = world.customer(locale="zh-CN")
     message = notice(world, customer, world.case(customer), NoticeKind.ADVANCE_NOTICE)
-    assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
+    assert await ActivityEnvironment().run(world.notices.send_notice, message) is True
     received = mail.messages[0]
     subject = str(make_header(decode_header(str(received["Subject"]))))
     assert subject.startswith("您在Example Company的账户将于") and "年" in subject
@@ -226,7 +226,7 @@ async def test_mail_errors_name_no_address(
         address = world.activities.crm.primary_contact(customer).email  # type: ignore[union-attr]
         message = notice(world, customer, case_id, NoticeKind.WIN_BACK)
         try:
-            delivered = await ActivityEnvironment().run(world.activities.send_notice, message)
+            delivered = await ActivityEnvironment().run(world.notices.send_notice, message)
             failure = ""
         except Exception as exc:
             # What the worker's log and the workflow's history would get of it.
@@ -261,12 +261,12 @@ async def test_an_attempt_cut_off_after_sending_resends_the_same_message(
     message_id = f"<{message.notice_id}@closeout>"
     cases.prepare_notice(message.notice_id, case_id, message.kind, message_id)
     assert cases.begin_sending(message.notice_id) is False  # the lost attempt got this far
-    assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
+    assert await ActivityEnvironment().run(world.notices.send_notice, message) is True
     assert len(mail.messages) == 1
     assert mail.messages[0]["Message-ID"] == message_id
     actions = [e.action for e in cases.case_audit(case_id)]
     assert actions.count("notice_delivery_uncertain") == 1 and "notice_sent" in actions
-    assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
+    assert await ActivityEnvironment().run(world.notices.send_notice, message) is True
     assert len(mail.messages) == 1, "once recorded as sent, never again"
 
 
@@ -301,10 +301,10 @@ async def test_smtp_auth_from_settings(world: World) -> None:
         customer = world.customer()
         message = notice(world, customer, world.case(customer), NoticeKind.WIN_BACK)
         with pytest.raises(Exception, match="SMTP"):  # no credentials: retried, nobody blamed
-            await ActivityEnvironment().run(world.activities.send_notice, message)
+            await ActivityEnvironment().run(world.notices.send_notice, message)
         world.settings.smtp_username = "closeout"
         world.settings.smtp_password = "s3cret-pass"
-        assert await ActivityEnvironment().run(world.activities.send_notice, message) is True
+        assert await ActivityEnvironment().run(world.notices.send_notice, message) is True
         assert len(sink.messages) == 1 and logins
     finally:
         controller.stop()

@@ -1,0 +1,18 @@
+"""How activities report: failures that no retry can fix, and audit events with details."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from temporalio.exceptions import ApplicationError
+
+from closeout.contracts import AuditEntry
+
+
+def permanent(message: str, kind: str) -> ApplicationError:
+    """A failure the activity must not retry (unknown customer, invalid input)."""
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def with_details(entry: AuditEntry, **details: object) -> AuditEntry:
+    return replace(entry, details={**entry.details, **details})
