@@ -67,16 +67,17 @@ class DetectionActivities:
         rows = await asyncio.to_thread(self.runs.page, page.run_id, status, page.after, page.limit)
         client = await self._client()
         limit = asyncio.Semaphore(self.settings.detection.max_concurrent_starts)
-        outcomes: list[str] = []
+        outcomes: dict[str, str] = {}
 
         async def one(row: DetectionCandidate) -> None:
             async with limit:
-                outcome = await act(client, row)
-            await asyncio.to_thread(self.runs.mark, page.run_id, row.customer_id, outcome, None)
-            outcomes.append(outcome)
+                outcomes[row.customer_id] = await act(client, row)
 
+        # A page that fails part-way is retried whole: the same run gives each customer the
+        # same case id, so what was started counts as started again, once.
         await asyncio.gather(*(one(r) for r in rows))
-        done = sum(1 for o in outcomes if o in ("started", "evidence_added"))
+        await asyncio.to_thread(self.runs.mark, page.run_id, outcomes)
+        done = sum(1 for o in outcomes.values() if o in ("started", "evidence_added"))
         return PageOutcome(
             last=rows[-1].customer_id if rows else page.after,
             done=done,

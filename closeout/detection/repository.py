@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from closeout.db import Database
@@ -63,12 +64,20 @@ class DetectionRepository:
                 query.order_by(col(DetectionCandidate.customer_id)).limit(limit)
             ).all()
 
-    def mark(self, run_id: str, customer_id: str, status: str, case_id: str | None) -> None:
+    def mark(self, run_id: str, outcomes: dict[str, str]) -> None:
+        """What became of a page of candidates, in one transaction."""
         with self.db.session() as session:
-            row = session.get(DetectionCandidate, (run_id, customer_id))
-            if row is not None:
-                row.status, row.case_id = status, case_id or row.case_id
-                session.add(row)
+            for status in set(outcomes.values()):
+                session.execute(
+                    update(DetectionCandidate)
+                    .where(
+                        col(DetectionCandidate.run_id) == run_id,
+                        col(DetectionCandidate.customer_id).in_(
+                            [c for c, s in outcomes.items() if s == status]
+                        ),
+                    )
+                    .values(status=status)
+                )
 
     def finish(self, run_id: str, started: int, evidence_added: int, skipped: int) -> None:
         with self.db.session() as session:

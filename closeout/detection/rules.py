@@ -54,33 +54,40 @@ class Rule:
 # ---------------------------------------------------------------- inactivity
 
 
-def _last(model: Any, column: Any, name: str) -> Any:
+# Per-customer facts as correlated subqueries: each one is an index seek on
+# (customer_id, time), paid only for the rows that reach the select list or the filter.
+
+
+def _last(model: Any, column: Any) -> Any:
     return (
-        select(model.customer_id.label("customer_id"), func.max(column).label(name))
-        .group_by(model.customer_id)
-        .subquery()
+        select(func.max(column))
+        .where(model.customer_id == col(CrmCustomer.id))
+        .correlate(CrmCustomer)
+        .scalar_subquery()
+    )
+
+
+def _any_since(model: Any, column: Any, since: datetime) -> Any:
+    return (
+        select(literal(1))
+        .where(model.customer_id == col(CrmCustomer.id), column >= since)
+        .correlate(CrmCustomer)
+        .exists()
     )
 
 
 def inactivity(cfg: DetectionConfig, now: datetime) -> Query:
     cutoff = now - timedelta(days=cfg.inactivity_days)
-    orders = _last(CrmOrder, col(CrmOrder.ordered_at), "last_order")
-    talks = _last(CrmInteraction, col(CrmInteraction.at), "last_interaction")
-    return (
-        select(
-            col(CrmCustomer.id).label("customer_id"),
-            col(CrmCustomer.created_at).label("since"),
-            orders.c.last_order,
-            talks.c.last_interaction,
-        )
-        .outerjoin(orders, orders.c.customer_id == col(CrmCustomer.id))
-        .outerjoin(talks, talks.c.customer_id == col(CrmCustomer.id))
-        .where(
-            ACTIVE,
-            col(CrmCustomer.created_at) < cutoff,
-            or_(orders.c.last_order.is_(None), orders.c.last_order < cutoff),
-            or_(talks.c.last_interaction.is_(None), talks.c.last_interaction < cutoff),
-        )
+    return select(
+        col(CrmCustomer.id).label("customer_id"),
+        col(CrmCustomer.created_at).label("since"),
+        _last(CrmOrder, col(CrmOrder.ordered_at)).label("last_order"),
+        _last(CrmInteraction, col(CrmInteraction.at)).label("last_interaction"),
+    ).where(
+        ACTIVE,
+        col(CrmCustomer.created_at) < cutoff,
+        ~_any_since(CrmOrder, col(CrmOrder.ordered_at), cutoff),
+        ~_any_since(CrmInteraction, col(CrmInteraction.at), cutoff),
     )
 
 
@@ -147,27 +154,27 @@ def _window_sum(model: Any, value: Any, at: Any, since: datetime, name: str) -> 
 
 def unprofitable(cfg: DetectionConfig, now: datetime) -> Query:
     since = now - timedelta(days=cfg.profit_window_days)
-    revenue = _window_sum(
-        CrmOrder, col(CrmOrder.amount_cents), col(CrmOrder.ordered_at), since, "revenue"
-    )
+    # Only customers who cost support time can run at a loss: start from them.
     hours = _window_sum(
         CrmSupportTicket, col(CrmSupportTicket.hours), col(CrmSupportTicket.opened_at), since, "h"
     )
-    earned = func.coalesce(revenue.c.revenue, 0)
+    revenue = (
+        select(func.coalesce(func.sum(col(CrmOrder.amount_cents)), 0))
+        .where(col(CrmOrder.customer_id) == hours.c.customer_id, col(CrmOrder.ordered_at) >= since)
+        .correlate(hours)
+        .scalar_subquery()
+    )
     cost = hours.c.h * cfg.support_hour_cost_cents
     return (
-        select(
-            hours.c.customer_id, earned.label("revenue"), cost.label("cost")
-        )
+        select(hours.c.customer_id, revenue.label("revenue"), cost.label("cost"))
         .join(CrmCustomer, col(CrmCustomer.id) == hours.c.customer_id)
-        .outerjoin(revenue, revenue.c.customer_id == hours.c.customer_id)
         .where(
             ACTIVE,
             cost > 0,
             # margin % = (revenue - cost) / revenue * 100 < threshold, without dividing
-            (earned - cost) * 100 < literal(cfg.unprofitable_below_margin_percent) * earned,
+            (revenue - cost) * 100 < literal(cfg.unprofitable_below_margin_percent) * revenue,
         )
-    )  # fmt: skip
+    )
 
 
 def _unprofitable_evidence(row: Any, _now: datetime) -> dict[str, Any]:
@@ -244,22 +251,20 @@ def _relationship_evidence(row: Any, _now: datetime) -> dict[str, Any]:
 
 def unreachable(cfg: DetectionConfig, now: datetime) -> Query:
     cutoff = now - timedelta(days=cfg.unreachable_days)
-    talks = _last(CrmInteraction, col(CrmInteraction.at), "last_interaction")
     return (
         select(
             col(CrmContact.customer_id).label("customer_id"),
             col(CrmContact.bounce_count).label("bounces"),
             col(CrmCustomer.created_at).label("since"),
-            talks.c.last_interaction,
+            _last(CrmInteraction, col(CrmInteraction.at)).label("last_interaction"),
         )
         .join(CrmCustomer, col(CrmCustomer.id) == col(CrmContact.customer_id))
-        .outerjoin(talks, talks.c.customer_id == col(CrmContact.customer_id))
         .where(
             ACTIVE,
             col(CrmContact.is_primary),
             col(CrmContact.bounce_count) >= cfg.unreachable_min_bounces,
             col(CrmCustomer.created_at) < cutoff,
-            or_(talks.c.last_interaction.is_(None), talks.c.last_interaction < cutoff),
+            ~_any_since(CrmInteraction, col(CrmInteraction.at), cutoff),
         )
     )
 
