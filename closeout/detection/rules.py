@@ -171,8 +171,9 @@ def unprofitable(cfg: DetectionConfig, now: datetime) -> Query:
         .where(
             ACTIVE,
             cost > 0,
-            # margin % = (revenue - cost) / revenue * 100 < threshold, without dividing
-            (revenue - cost) * 100 < literal(cfg.unprofitable_below_margin_percent) * revenue,
+            # margin % = (revenue - cost) / revenue * 100 < threshold, written without dividing
+            # and with the revenue once, so it is summed once per customer.
+            revenue * (100 - literal(cfg.unprofitable_below_margin_percent)) < cost * 100,
         )
     )
 
