@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -41,6 +43,16 @@ def case_at_approval(stack: Stack, owner: str, tier: ValueTier = ValueTier.STAND
     return case_id
 
 
+def until_shown(page: Page, selector: str, check: Callable[[str], bool], what: str) -> None:
+    """The case page shows the read model as the decision left it; the workflow moves the case
+    on a moment later: reload until the page shows it."""
+    deadline = time.monotonic() + 60
+    while not check(page.locator(selector).inner_text()):
+        assert time.monotonic() < deadline, f"the case page never showed {what}"
+        time.sleep(0.5)
+        page.reload()
+
+
 def decide(page: Page, decision: str, comment: str = "") -> None:
     page.get_by_label(decision, exact=True).check()
     page.get_by_label("Comment (required to reject or defer)").fill(comment)
@@ -64,7 +76,7 @@ def test_claim_approve_and_watch_the_case_advance(stack: Stack, page: Page) -> N
     screenshot(page, "staff-task")
     decide(page, "Approve")
     expect(page.locator(".notice")).to_contain_text("Decision recorded: Approve")
-    expect(page.locator("#stage")).not_to_have_text("Approval")
+    until_shown(page, "#stage", lambda text: text != "Approval", "the case past approval")
     with stack.client("admin") as api:
         wait_case(api, case_id, outcome="deleted", timeout=120)
     page.reload()
@@ -85,7 +97,7 @@ def test_reject_needs_a_comment(stack: Stack, page: Page) -> None:
     with stack.client("admin") as api:
         assert api.get(f"/api/cases/{case_id}").json()["stage"] == "approval"
     decide(page, "Reject", "the customer renewed by phone")
-    expect(page.locator("#outcome")).to_have_text("Rejected")
+    until_shown(page, "#outcome", lambda text: text == "Rejected", "the case rejected")
 
 
 def test_delegation_and_four_eyes(stack: Stack, page: Page) -> None:
@@ -121,7 +133,7 @@ def test_delegation_and_four_eyes(stack: Stack, page: Page) -> None:
     sign_in(page, stack, ADMIN)
     page.goto(f"{stack.api_url}/tasks/{second}")
     decide(page, "Approve")
-    expect(page.locator("#stage")).not_to_have_text("Approval")
+    until_shown(page, "#stage", lambda text: text != "Approval", "the case past approval")
 
 
 def test_wrong_role_and_forged_forms_are_refused(stack: Stack, page: Page) -> None:
