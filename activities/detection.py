@@ -7,12 +7,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.client import Client
 
-from closeout.case_start import start_case
-from closeout.constants import case_workflow_id
+from closeout.case_start import add_evidence, start_case
 from closeout.contracts import (
     Actor,
     CandidatePage,
@@ -29,7 +26,6 @@ from closeout.detection.models import DetectionCandidate
 from closeout.detection.repository import DetectionRepository
 from closeout.domain import SYSTEM_ACTOR, ChurnClass, Trigger
 from closeout.settings import Settings
-from workflows.close_customer import CloseCustomerWorkflow
 
 DETECTION_ACTOR = Actor("detection", SYSTEM_ACTOR)
 
@@ -115,21 +111,8 @@ class DetectionActivities:
         """Tell each open case of the further trigger found for its customer."""
 
         async def add(client: Client, row: DetectionCandidate) -> str:
-            handle = client.get_workflow_handle(case_workflow_id(row.customer_id))
             request = EvidenceRequest(Trigger(row.trigger), row.evidence, DETECTION_ACTOR)
-            try:
-                await handle.execute_update(CloseCustomerWorkflow.add_evidence, request)
-            except WorkflowUpdateFailedError as exc:
-                cause = exc.cause
-                if isinstance(cause, ApplicationError) and cause.type in (
-                    "EvidenceKnown",
-                    "WrongStage",
-                ):
-                    return "evidence_known" if cause.type == "EvidenceKnown" else "case_closed"
-                raise
-            except RPCError:
-                return "case_closed"
-            return "evidence_added"
+            return await add_evidence(client, row.customer_id, request)
 
         return await self._each(page, Disposition.OPEN_CASE, add)
 

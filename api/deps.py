@@ -11,6 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.customer_service import CustomerService
 from api.errors import Forbidden
 from api.service import CaseService
+from api.task_board import TaskBoard
+from api.trigger_service import TriggerService
 from closeout.db import Database
 from closeout.domain import Role
 from closeout.settings import Settings
@@ -39,10 +41,22 @@ def get_customers(request: Request) -> CustomerService:
     return service
 
 
+def get_board(request: Request) -> TaskBoard:
+    board: TaskBoard = request.app.state.board
+    return board
+
+
+def get_triggers(request: Request) -> TriggerService:
+    service: TriggerService = request.app.state.triggers
+    return service
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 CaseServiceDep = Annotated[CaseService, Depends(get_cases)]
 CustomerServiceDep = Annotated[CustomerService, Depends(get_customers)]
+BoardDep = Annotated[TaskBoard, Depends(get_board)]
+TriggerServiceDep = Annotated[TriggerService, Depends(get_triggers)]
 
 
 class Unauthenticated(Exception):

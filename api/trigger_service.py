@@ -11,16 +11,12 @@ import json
 import uuid
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-
 from api import schemas
 from api.errors import Conflict, Invalid, NotFound
 from api.evidence import validated_evidence
 from api.temporal_gateway import TemporalGateway
-from closeout.case_start import start_case
+from closeout.case_start import add_evidence, start_case
 from closeout.cases.repository import CaseRepository
-from closeout.constants import case_workflow_id
 from closeout.contracts import Actor, CloseCustomerInput, EvidenceRequest
 from closeout.crm.reference import ReferenceCrm
 from closeout.db import Database
@@ -28,7 +24,6 @@ from closeout.detection.repository import DetectionRepository
 from closeout.domain import DEFAULT_CHURN_CLASS, Trigger
 from closeout.settings import Settings
 from closeout.tokens import Principal
-from workflows.close_customer import CloseCustomerWorkflow
 
 
 def body_digest(body: schemas.TriggerIn) -> str:
@@ -83,27 +78,10 @@ class TriggerService:
         if running in (None, case_id):
             status, answer = 201, {"action": "case_opened", "case_id": case_id}
         else:
-            added = await self._add_evidence(client, body.customer_id, trigger, evidence, actor)
+            request = EvidenceRequest(trigger, evidence, actor)
+            added = await add_evidence(client, body.customer_id, request)
+            if added == "case_closed":
+                raise Conflict(f"the open case {running} ended meanwhile: deliver again")
             status, answer = 200, {"action": added, "case_id": running}
         row = self.deliveries.record_delivery(key, digest, status, answer)
         return row.status_code, row.response, False
-
-    async def _add_evidence(
-        self,
-        client: Client,
-        customer_id: str,
-        trigger: Trigger,
-        evidence: dict[str, Any],
-        actor: Actor,
-    ) -> str:
-        handle = client.get_workflow_handle(case_workflow_id(customer_id))
-        try:
-            await handle.execute_update(
-                CloseCustomerWorkflow.add_evidence, EvidenceRequest(trigger, evidence, actor)
-            )
-        except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            if isinstance(cause, ApplicationError) and cause.type == "EvidenceKnown":
-                return "evidence_known"
-            raise Conflict(f"the open case refused the evidence: {cause}") from exc
-        return "evidence_added"

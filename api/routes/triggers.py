@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from api import schemas
-from api.deps import Integrator
-from api.trigger_service import TriggerService
+from api.deps import Integrator, TriggerServiceDep
 
 router = APIRouter(prefix="/api/triggers", tags=["triggers"])
-
-
-def get_triggers(request: Request) -> TriggerService:
-    service: TriggerService = request.app.state.triggers
-    return service
 
 
 @router.post(
@@ -28,7 +22,7 @@ def get_triggers(request: Request) -> TriggerService:
 async def receive_trigger(
     body: schemas.TriggerIn,
     user: Integrator,
-    request: Request,
+    triggers: TriggerServiceDep,
     idempotency_key: Annotated[
         str,
         Header(
@@ -40,6 +34,6 @@ async def receive_trigger(
     ],
 ) -> JSONResponse:
     """Open a case for the customer, or add the trigger to their open case as evidence."""
-    status, answer, replayed = await get_triggers(request).receive(idempotency_key, body, user)
+    status, answer, replayed = await triggers.receive(idempotency_key, body, user)
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return JSONResponse(answer, status_code=status, headers=headers)

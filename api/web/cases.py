@@ -10,11 +10,10 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from api import schemas
-from api.deps import CaseServiceDep, CustomerServiceDep
+from api.deps import BoardDep, CaseServiceDep, CustomerServiceDep
 from api.errors import DomainError
 from api.web.render import choice, render
 from api.web.session import Anyone, CsrfChecked, Staff, principal
-from api.web.tasks import BoardDep
 from closeout.domain import ChurnClass, Outcome, Stage, Trigger
 
 router = APIRouter(tags=["web"], include_in_schema=False)

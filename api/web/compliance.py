@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from api.deps import BoardDep
 from api.web.render import render
 from api.web.session import Compliance
-from api.web.tasks import BoardDep
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 WINDOWS = (30, 90, 365)

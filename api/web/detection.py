@@ -8,13 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from api.deps import DatabaseDep, SettingsDep
 from api.web.render import render
 from api.web.session import page_for
-from closeout.db import Database
 from closeout.detection.detector import Detector, Disposition
 from closeout.detection.repository import DetectionRepository
 from closeout.domain import Role
-from closeout.settings import Settings
 from closeout.users.accounts import User
 
 router = APIRouter(tags=["web"], include_in_schema=False)
@@ -23,10 +22,10 @@ SHOWN = 200
 
 
 @router.get("/detection")
-def detection_preview(request: Request, user: Managers) -> Response:
+def detection_preview(
+    request: Request, user: Managers, settings: SettingsDep, db: DatabaseDep
+) -> Response:
     """What tonight's run would do, by trigger and churn class, with the evidence."""
-    settings: Settings = request.app.state.settings
-    db: Database = request.app.state.db
     scan = Detector(db, settings.detection).scan(datetime.now(UTC))
     return render(
         request,

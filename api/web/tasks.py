@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from api import schemas
-from api.deps import CaseServiceDep
+from api.deps import BoardDep, CaseServiceDep
 from api.errors import DomainError, Forbidden
 from api.refusals import audit_refusal
 from api.task_board import TaskBoard, due_mark
@@ -21,14 +21,6 @@ from closeout.domain import Assignment, TaskDecision, TaskKind, Trigger
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 PAGE_SIZE = 20
-
-
-def get_board(request: Request) -> TaskBoard:
-    board: TaskBoard = request.app.state.board
-    return board
-
-
-BoardDep = Annotated[TaskBoard, Depends(get_board)]
 
 
 @router.get("/inbox")
