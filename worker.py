@@ -21,6 +21,8 @@ from closeout.archive import FilesystemArchiveStore
 from closeout.cases.repository import CaseRepository
 from closeout.constants import TASK_QUEUE
 from closeout.crm.reference import ReferenceCrm
+from closeout.crypto.data_keys import DataKeys
+from closeout.crypto.vault import ArchiveVault, key_ring
 from closeout.db import Database
 from closeout.mail import SmtpMailer
 from closeout.schedules import ensure_schedules
@@ -73,7 +75,7 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
             settings=settings,
             crm=crm,
             cases=cases,
-            archive=archive,
+            vault=ArchiveVault(archive, DataKeys(db, key_ring(settings))),
         ),
         notices=NoticeActivities(settings, crm, cases, mailer),
         staff=StaffActivities(settings, cases, Accounts(db, dev_mode=settings.dev_mode), mailer),

@@ -7,12 +7,10 @@ import json
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.outcomes import permanent, with_details
+from activities.outcomes import erasure_of, permanent, with_details
 from closeout.archive import (
-    ArchiveStore,
     BundleCorrupt,
     build_bundle,
-    bundle_key,
     customer_keys,
     export_key,
     read_bundle,
@@ -35,6 +33,9 @@ from closeout.contracts import (
 )
 from closeout.crm.models import MINIMISED_TABLES, RESTORED_TABLES
 from closeout.crm.port import CrmPort, CustomerNotFound
+from closeout.crypto.data_keys import KeyDestroyed
+from closeout.crypto.envelope import Unreadable
+from closeout.crypto.vault import ArchiveVault
 from closeout.domain import CustomerStatus
 from closeout.settings import Settings
 
@@ -47,12 +48,13 @@ class CloseoutActivities:
         settings: Settings,
         crm: CrmPort,
         cases: CaseRepository,
-        archive: ArchiveStore,
+        vault: ArchiveVault,
     ) -> None:
         self.settings = settings
         self.crm = crm
         self.cases = cases
-        self.archive = archive
+        self.vault = vault
+        self.archive = vault.store
 
     # ------------------------------------------------------------------ case bookkeeping
 
@@ -136,7 +138,7 @@ class CloseoutActivities:
             raise permanent(str(exc), "UnknownCustomer") from exc
         activity.heartbeat("exported")
         bundle = build_bundle(export)
-        location = self.archive.put(bundle_key(step.customer_id, step.bundle_id), bundle.data)
+        location = self.vault.put_bundle(step.customer_id, step.bundle_id, bundle.data)
         activity.heartbeat("stored")
         result = BackupResult(
             bundle_id=step.bundle_id,
@@ -162,12 +164,12 @@ class CloseoutActivities:
         """Read the bundle back and check every checksum before anything is removed."""
         assert step.bundle_id is not None
         record = self.cases.bundle(step.bundle_id)
-        data = self.archive.get(bundle_key(step.customer_id, step.bundle_id))
-        if record is None or data is None:
-            raise ApplicationError("the archive bundle is missing", type="BundleMissing")
         try:
+            data = self.vault.get_bundle(step.customer_id, step.bundle_id)
+            if record is None or data is None:
+                raise ApplicationError("the archive bundle is missing", type="BundleMissing")
             export = read_bundle(data, record.manifest_sha256)
-        except BundleCorrupt as exc:
+        except (BundleCorrupt, Unreadable, KeyDestroyed) as exc:
             raise ApplicationError(
                 f"archive bundle failed verification: {exc}", type="BundleCorrupt"
             ) from exc
@@ -212,8 +214,7 @@ class CloseoutActivities:
     def restore_customer(self, step: CustomerStep) -> dict[str, int]:
         """Reactivation: restore the minimised records from the archive and re-grant access."""
         assert step.bundle_id is not None
-        key = bundle_key(step.customer_id, step.bundle_id)
-        data = self.archive.get(key)
+        data = self.vault.get_bundle(step.customer_id, step.bundle_id)
         if data is not None:
             record = self.cases.bundle(step.bundle_id)
             export = read_bundle(data, record.manifest_sha256 if record else None)
@@ -225,7 +226,7 @@ class CloseoutActivities:
         regranted = self.crm.regrant_access(step.customer_id)
         self.crm.set_status(step.customer_id, CustomerStatus.ACTIVE)
         # The live CRM holds the customer again: the archive copy has no purpose left.
-        self.archive.delete(key)
+        self.vault.delete_bundle(step.customer_id, step.bundle_id)
         self.cases.mark_bundle(step.bundle_id, deleted=True)
         self.cases.append_audit(
             step.case_id, with_details(step.audit, restored=restored, **regranted)
@@ -241,10 +242,15 @@ class CloseoutActivities:
             bundles += int(self.archive.delete(key))
         if step.bundle_id is not None:
             self.cases.mark_bundle(step.bundle_id, deleted=True)
+        # Destroying the data key makes any copy of the bundles (backups) unreadable.
+        keys = self.vault.shred(step.customer_id)
+        erased = self.cases.erase_customer_audit(step.customer_id, erasure_of(step.audit))
         removed = {
             **removed,
             "archive_bundles": bundles,
+            "data_keys_destroyed": keys,
             "outbox_addresses": self.cases.scrub_recipients(step.customer_id),
+            "audit_contents": len(erased),
         }
         self.cases.append_audit(step.case_id, with_details(step.audit, removed=removed))
         return removed
@@ -255,15 +261,18 @@ class CloseoutActivities:
         remaining = self.crm.remaining_records(step.customer_id)
         bundles = customer_keys(self.archive, step.customer_id)
         addresses = self.cases.outbox_addresses(step.customer_id)
-        if remaining or bundles or addresses:
+        keys = self.vault.keys.live(step.customer_id)
+        if remaining or bundles or addresses or keys:
             raise ApplicationError(
                 f"records remain after deletion: crm={remaining} "
-                f"archive_bundles={len(bundles)} outbox_addresses={addresses}",
+                f"archive_bundles={len(bundles)} outbox_addresses={addresses} data_keys={keys}",
                 type="DeletionIncomplete",
             )
         self.cases.append_audit(
             step.case_id,
-            with_details(step.audit, stores_checked=["crm", "archive", "exports", "outbox"]),
+            with_details(
+                step.audit, stores_checked=["crm", "archive", "exports", "outbox", "data_keys"]
+            ),
         )
 
     @activity.defn
@@ -292,7 +301,7 @@ class CloseoutActivities:
             restored_status = 1
         bundles = 0
         if step.bundle_id is not None:
-            bundles = int(self.archive.delete(bundle_key(step.customer_id, step.bundle_id)))
+            bundles = int(self.vault.delete_bundle(step.customer_id, step.bundle_id))
             self.cases.mark_bundle(step.bundle_id, deleted=True)
         result = {"status_restored": restored_status, "archive_bundles_removed": bundles}
         self.cases.append_audit(step.case_id, with_details(step.audit, **result))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from uuid import NAMESPACE_URL, uuid5
 
 from temporalio.exceptions import ApplicationError
 
@@ -16,3 +17,9 @@ def permanent(message: str, kind: str) -> ApplicationError:
 
 def with_details(entry: AuditEntry, **details: object) -> AuditEntry:
     return replace(entry, details={**entry.details, **details})
+
+
+def erasure_of(entry: AuditEntry) -> AuditEntry:
+    """The audit event recording the erasure that the step of `entry` performs."""
+    event_id = str(uuid5(NAMESPACE_URL, f"closeout:erasure:{entry.event_id}"))
+    return replace(entry, event_id=event_id, reason=None, details={})

@@ -12,8 +12,9 @@ from urllib.parse import quote
 
 from api.errors import Forbidden, NotFound
 from api.temporal_gateway import TemporalGateway
+from closeout.audit.models import AuditEvent
 from closeout.cases.inbox import DUE_SOON, InboxFilter, InboxRow, TaskQueries
-from closeout.cases.models import AuditEvent, CaseRecord, TaskRecord
+from closeout.cases.models import CaseRecord, TaskRecord
 from closeout.cases.repository import CaseRepository, Page
 from closeout.contracts import CaseStatus
 from closeout.crm.port import AccountHistory

@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from closeout.audit.cli import audit_app
+from closeout.crypto.cli import keys_app
 from closeout.db import Database, upgrade
 from closeout.demo import seed_demo
 from closeout.domain import Role
@@ -25,6 +27,8 @@ app.add_typer(db_app, name="db")
 users_app = typer.Typer(help="People who sign in to the web pages.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 
 
 def load_settings(**overrides: object) -> Settings:

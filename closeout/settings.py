@@ -7,12 +7,14 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from closeout.crypto.keyring import decode_master_key, dev_master_key
 from closeout.domain import ValueTier
 
 DEV_SECRET = "dev-only-secret-change-me"
+DEV_MASTER_KEY_ID = "dev"
 
 
 class PolicyConfig(BaseModel):
@@ -119,6 +121,11 @@ class Settings(BaseSettings):
     mail_catcher_dir: Path = Path("var/mail")
 
     secret_key: str = DEV_SECRET
+    # Master keys that wrap the customers' data keys: id -> 32 bytes, base64. New data keys
+    # are wrapped with `master_key_id` (the only key when there is one); older ids stay
+    # until `closeout keys rotate` re-wrapped everything. Dev mode derives one when unset.
+    master_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    master_key_id: str | None = None
     # Signed-in sessions: how long they last, and whether the cookie is sent over HTTPS only
     # (by default it is, except in dev mode).
     session_max_age: timedelta = timedelta(hours=8)
@@ -137,7 +144,36 @@ class Settings(BaseSettings):
                 "CLOSEOUT_SECRET_KEY must be set to a real secret outside dev mode "
                 "(the built-in value only works with CLOSEOUT_DEV_MODE=true)"
             )
+        if not self.dev_mode and not self.master_keys:
+            raise ValueError(
+                "CLOSEOUT_MASTER_KEYS must hold at least one master key outside dev mode "
+                "(generate one with `closeout keys new`)"
+            )
+        for key_id, key in self.master_keys.items():
+            decode_master_key(key_id, key.get_secret_value())
+        if self.master_keys and self.active_master_key_id not in self.master_keys:
+            raise ValueError(
+                f"CLOSEOUT_MASTER_KEY_ID names {self.master_key_id!r}, which is not among "
+                f"CLOSEOUT_MASTER_KEYS ({', '.join(sorted(self.master_keys))})"
+            )
         return self
+
+    @property
+    def active_master_key_id(self) -> str:
+        if self.master_key_id is not None:
+            return self.master_key_id
+        if not self.master_keys:
+            return DEV_MASTER_KEY_ID
+        if len(self.master_keys) == 1:
+            return next(iter(self.master_keys))
+        raise ValueError(
+            "CLOSEOUT_MASTER_KEY_ID must say which of several master keys wraps new data keys"
+        )
+
+    def master_key_bytes(self) -> dict[str, bytes]:
+        if not self.master_keys:
+            return {DEV_MASTER_KEY_ID: dev_master_key(self.secret_key)}
+        return {k: decode_master_key(k, v.get_secret_value()) for k, v in self.master_keys.items()}
 
     @property
     def secure_cookies(self) -> bool:

@@ -2,10 +2,12 @@
 
 from sqlmodel import SQLModel
 
+import closeout.audit.models as _audit
 import closeout.cases.models as _cases
 import closeout.crm.models as _crm
+import closeout.crypto.models as _crypto
 import closeout.detection.models as _detection
 import closeout.users.models as _users
 
 metadata = SQLModel.metadata
-__all__ = ["_cases", "_crm", "_detection", "_users", "metadata"]
+__all__ = ["_audit", "_cases", "_crm", "_crypto", "_detection", "_users", "metadata"]

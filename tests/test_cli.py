@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from closeout.crm.models import CrmCustomer, CrmInvoice
+from closeout.crypto.keyring import new_master_key
 from closeout.db import Database
 from closeout.domain import Role
 from closeout.tokens import authenticate
@@ -98,11 +99,19 @@ def test_placeholder_secret_is_refused_outside_dev_mode(tmp_path: Path) -> None:
     result = _run(["db", "upgrade"], env)
     assert result.returncode == 2 and "CLOSEOUT_SECRET_KEY" in result.stderr
     env["CLOSEOUT_SECRET_KEY"] = "a-real-secret-for-this-test"
+    result = _run(["db", "upgrade"], env)
+    assert result.returncode == 2 and "CLOSEOUT_MASTER_KEYS" in result.stderr
+    env["CLOSEOUT_MASTER_KEYS"] = json.dumps({"k1": _run(["keys", "new"], env).stdout.strip()})
     assert _run(["db", "upgrade"], env).returncode == 0
 
 
 def test_users_add(tmp_path: Path) -> None:
-    env = _env(tmp_path, CLOSEOUT_DEV_MODE="false", CLOSEOUT_SECRET_KEY="a-real-secret-here")
+    env = _env(
+        tmp_path,
+        CLOSEOUT_DEV_MODE="false",
+        CLOSEOUT_SECRET_KEY="a-real-secret-here",
+        CLOSEOUT_MASTER_KEYS=json.dumps({"k1": new_master_key()}),
+    )
     added = subprocess.run(
         [CLOSEOUT, "users", "add", "Ada@Example.com", "--role", "manager", "--name", "Ada"],
         env=env,

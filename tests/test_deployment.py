@@ -6,9 +6,15 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.support import VENV_BIN
 
 ROOT = Path(__file__).resolve().parent.parent
+SECRETS = {
+    "CLOSEOUT_SECRET_KEY": "test-secret",
+    "CLOSEOUT_MASTER_KEYS": '{"k1": "ZmFrZS1rZXktZm9yLWNvbXBvc2UtdmFsaWRhdGlvbiE="}',
+}
 
 
 def test_compose_file_matches_the_compose_specification() -> None:
@@ -26,7 +32,7 @@ def test_compose_file_matches_the_compose_specification() -> None:
 
 
 def test_compose_config_resolves_without_an_engine() -> None:
-    env = {**os.environ, "CLOSEOUT_SECRET_KEY": "test-secret"}
+    env = {**os.environ, **SECRETS}
     result = subprocess.run(
         [
             str(VENV_BIN / "docker-compose"),
@@ -53,8 +59,9 @@ def test_compose_config_resolves_without_an_engine() -> None:
     }
 
 
-def test_compose_refuses_to_run_without_a_secret() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "CLOSEOUT_SECRET_KEY"}
+@pytest.mark.parametrize("missing", sorted(SECRETS))
+def test_compose_refuses_to_run_without_a_secret(missing: str) -> None:
+    env = {k: v for k, v in {**os.environ, **SECRETS}.items() if k != missing}
     result = subprocess.run(
         [str(VENV_BIN / "docker-compose"), "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
         capture_output=True,
@@ -62,4 +69,4 @@ def test_compose_refuses_to_run_without_a_secret() -> None:
         env=env,
         cwd=ROOT,
     )
-    assert result.returncode != 0 and "CLOSEOUT_SECRET_KEY" in result.stderr
+    assert result.returncode != 0 and missing in result.stderr

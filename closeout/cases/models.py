@@ -58,20 +58,6 @@ class TaskRecord(SQLModel, table=True):
     escalated_at: datetime | None = None
 
 
-class AuditEvent(SQLModel, table=True):
-    """One attributable fact: who or what did what, when and why. Append-only."""
-
-    __tablename__ = "audit_event"
-
-    id: str = Field(primary_key=True, max_length=36)
-    case_id: str | None = Field(default=None, index=True, max_length=36)
-    at: datetime = Field(index=True)
-    actor: str = Field(max_length=200)
-    action: str = Field(max_length=80)
-    reason: str | None = Field(default=None, max_length=4000)
-    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-
-
 class LegalHoldRecord(SQLModel, table=True):
     __tablename__ = "legal_hold"
 

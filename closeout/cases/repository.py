@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
+from uuid import NAMESPACE_URL, uuid5
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from closeout.audit import chain
+from closeout.audit.models import AuditEvent
 from closeout.cases.models import (
     ArchiveBundleRecord,
-    AuditEvent,
     CaseRecord,
     LegalHoldRecord,
     NoticeRecord,
@@ -39,18 +41,7 @@ def _now() -> datetime:
 
 
 def append_audit(session: Session, case_id: str | None, entry: AuditEntry) -> None:
-    if session.get(AuditEvent, entry.event_id) is None:
-        session.add(
-            AuditEvent(
-                id=entry.event_id,
-                case_id=case_id,
-                at=entry.at,
-                actor=entry.actor,
-                action=entry.action,
-                reason=entry.reason,
-                details=entry.details,
-            )
-        )
+    chain.append(session, case_id, entry)
 
 
 T = TypeVar("T")
@@ -207,6 +198,24 @@ class CaseRepository:
                 hold.release_reason = release.reason
                 session.add(hold)
             append_audit(session, hold.case_id, release.audit)
+
+    def erase_customer_audit(self, customer_id: str, erasure: AuditEntry) -> list[int]:
+        """Erase the personal content of every audit event of the customer's cases."""
+        with self.db.session() as session:
+            case_ids = session.exec(
+                select(CaseRecord.id).where(CaseRecord.customer_id == customer_id)
+            ).all()
+            erased: list[int] = []
+            for n, case_id in enumerate(sorted(case_ids)):
+                entry = (
+                    erasure
+                    if n == 0
+                    else replace(
+                        erasure, event_id=str(uuid5(NAMESPACE_URL, f"{erasure.event_id}/{case_id}"))
+                    )
+                )
+                erased += chain.erase_case_content(session, case_id, entry)
+            return erased
 
     def append_audit(self, case_id: str | None, entry: AuditEntry) -> None:
         with self.db.session() as session:

@@ -21,7 +21,7 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.converter import DataConverter
 from temporalio.testing import ActivityEnvironment
 
-from closeout.cases.models import AuditEvent
+from closeout.audit.models import AuditEvent
 from closeout.contracts import SendNotice
 from closeout.crm.models import CrmContact
 from closeout.domain import NoticeKind, Trigger

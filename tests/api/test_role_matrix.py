@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from api.app import ROUTERS
-from closeout.cases.models import AuditEvent
+from closeout.audit.models import AuditEvent
 from closeout.db import Database
 from closeout.domain import Role
 from closeout.settings import Settings

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from api.app import SESSION_COOKIE, create_app
-from closeout.cases.models import AuditEvent
+from closeout.audit.models import AuditEvent
 from closeout.cases.repository import CaseRepository
 from closeout.contracts import AuditEntry, CloseTask
 from closeout.db import Database

@@ -13,7 +13,8 @@ from sqlalchemy import insert
 from sqlmodel import select
 from temporalio.api.enums.v1 import PendingActivityState
 
-from closeout.cases.models import ArchiveBundleRecord, AuditEvent
+from closeout.audit.models import AuditEvent
+from closeout.cases.models import ArchiveBundleRecord
 from closeout.crm.models import CrmInteraction
 from closeout.temporal import DATA_CONVERTER
 from tests.integration.helpers import decide, new_customer, open_case, open_task, wait_case

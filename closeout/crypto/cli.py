@@ -1,0 +1,36 @@
+"""`closeout keys …`: master keys and the rotation of data keys onto a new one."""
+
+from __future__ import annotations
+
+import typer
+
+from closeout.crypto.data_keys import DataKeys
+from closeout.crypto.keyring import new_master_key
+from closeout.crypto.vault import key_ring
+from closeout.db import Database
+
+keys_app = typer.Typer(help="Master keys that protect archived data.", no_args_is_help=True)
+
+
+@keys_app.command("new")
+def keys_new() -> None:
+    """Print a fresh random master key (add it to CLOSEOUT_MASTER_KEYS under a new id)."""
+    typer.echo(new_master_key())
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-wrap every live data key under CLOSEOUT_MASTER_KEY_ID; archives stay as they are.
+
+    Afterwards the older master keys can be removed from CLOSEOUT_MASTER_KEYS.
+    """
+    from closeout.cli import load_settings
+
+    settings = load_settings()
+    keys = DataKeys(Database.from_url(settings.database_url), key_ring(settings))
+    result = keys.rotate()
+    noun = "data key" if result.rewrapped == 1 else "data keys"
+    typer.echo(
+        f"{result.rewrapped} {noun} re-wrapped under master key {settings.active_master_key_id}"
+        f" ({result.already_current} already were)"
+    )

@@ -1,0 +1,139 @@
+"""Per-customer data keys: created once, unwrapped on use, re-wrapped on rotation, destroyed."""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from closeout.crypto.keyring import KEY_BYTES, KeyRing, WrappedKey
+from closeout.crypto.models import DataKeyRecord
+from closeout.db import Database
+
+ARCHIVE_SCOPE = "archive"
+
+
+class KeyDestroyed(Exception):
+    """The customer's data key was destroyed: what it sealed can no longer be read."""
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    rewrapped: int
+    already_current: int
+
+
+def _context(record: DataKeyRecord) -> bytes:
+    return f"closeout-data-key:{record.id}:{record.customer_id}:{record.scope}".encode()
+
+
+class DataKeys:
+    def __init__(self, db: Database, ring: KeyRing) -> None:
+        self.db = db
+        self.ring = ring
+
+    def _record(self, customer_id: str, scope: str) -> DataKeyRecord | None:
+        with self.db.session() as session:
+            return session.exec(
+                select(DataKeyRecord).where(
+                    DataKeyRecord.customer_id == customer_id, DataKeyRecord.scope == scope
+                )
+            ).first()
+
+    def _unwrap(self, record: DataKeyRecord) -> bytes:
+        if record.wrapped is None or record.master_key_id is None:
+            raise KeyDestroyed(f"the data key of customer {record.customer_id!r} was destroyed")
+        wrapped = WrappedKey(record.master_key_id, base64.b64decode(record.wrapped))
+        return self.ring.unwrap(wrapped, _context(record))
+
+    def key(self, customer_id: str, scope: str = ARCHIVE_SCOPE) -> bytes:
+        """The customer's data key for `scope` (KeyDestroyed once it was destroyed)."""
+        record = self._record(customer_id, scope)
+        if record is None:
+            raise KeyDestroyed(f"customer {customer_id!r} has no data key")
+        return self._unwrap(record)
+
+    def key_or_create(self, customer_id: str, scope: str = ARCHIVE_SCOPE) -> bytes:
+        """The customer's data key, created on first use (two creators agree on one)."""
+        record = self._record(customer_id, scope)
+        if record is not None:
+            return self._unwrap(record)
+        record = DataKeyRecord(
+            id=str(uuid.uuid4()),
+            customer_id=customer_id,
+            scope=scope,
+            created_at=datetime.now(UTC),
+        )
+        wrapped = self.ring.wrap(os.urandom(KEY_BYTES), _context(record))
+        record.master_key_id = wrapped.master_key_id
+        record.wrapped = base64.b64encode(wrapped.blob).decode()
+        try:
+            with self.db.session() as session:
+                session.add(record)
+        except IntegrityError:
+            pass  # another attempt created it first: use theirs
+        return self.key(customer_id, scope)
+
+    def destroy(self, customer_id: str) -> int:
+        """Destroy every data key of the customer (crypto-shredding); how many were live."""
+        with self.db.session() as session:
+            records = session.exec(
+                select(DataKeyRecord).where(
+                    DataKeyRecord.customer_id == customer_id,
+                    col(DataKeyRecord.destroyed_at).is_(None),
+                )
+            ).all()
+            for record in records:
+                record.wrapped = None
+                record.master_key_id = None
+                record.destroyed_at = datetime.now(UTC)
+                session.add(record)
+            return len(records)
+
+    def live(self, customer_id: str) -> int:
+        """How many data keys of the customer can still unseal something."""
+        with self.db.session() as session:
+            return len(
+                session.exec(
+                    select(DataKeyRecord.id).where(
+                        DataKeyRecord.customer_id == customer_id,
+                        col(DataKeyRecord.wrapped).is_not(None),
+                    )
+                ).all()
+            )
+
+    def rotate(self, batch: int = 500) -> RotationResult:
+        """Re-wrap every live data key under the ring's current master key.
+
+        The sealed bundles are not touched: only the small wrapped keys change.
+        """
+        current = self.ring.current_key_id
+        rewrapped = already = 0
+        last_id = ""
+        while True:
+            with self.db.session() as session:
+                records = session.exec(
+                    select(DataKeyRecord)
+                    .where(col(DataKeyRecord.wrapped).is_not(None), DataKeyRecord.id > last_id)
+                    .order_by(col(DataKeyRecord.id))
+                    .limit(batch)
+                ).all()
+                for record in records:
+                    if record.master_key_id == current:
+                        already += 1
+                        continue
+                    data_key = self._unwrap(record)
+                    wrapped = self.ring.wrap(data_key, _context(record))
+                    record.master_key_id = wrapped.master_key_id
+                    record.wrapped = base64.b64encode(wrapped.blob).decode()
+                    record.rewrapped_at = datetime.now(UTC)
+                    session.add(record)
+                    rewrapped += 1
+            if len(records) < batch:
+                return RotationResult(rewrapped, already)
+            last_id = records[-1].id

@@ -1,0 +1,44 @@
+"""Archive bundles sealed with their customer's data key before they reach the store."""
+
+from __future__ import annotations
+
+from closeout.archive import ArchiveStore, bundle_key
+from closeout.crypto.data_keys import DataKeys
+from closeout.crypto.envelope import is_sealed, open_sealed, seal
+from closeout.crypto.keyring import LocalKeyRing
+from closeout.settings import Settings
+
+
+def _context(customer_id: str, bundle_id: str) -> bytes:
+    # A sealed bundle opens only as this customer's bundle of this id.
+    return f"closeout-bundle:{customer_id}:{bundle_id}".encode()
+
+
+class ArchiveVault:
+    def __init__(self, store: ArchiveStore, keys: DataKeys) -> None:
+        self.store = store
+        self.keys = keys
+
+    def put_bundle(self, customer_id: str, bundle_id: str, data: bytes) -> str:
+        data_key = self.keys.key_or_create(customer_id)
+        sealed = seal(data_key, data, _context(customer_id, bundle_id))
+        return self.store.put(bundle_key(customer_id, bundle_id), sealed)
+
+    def get_bundle(self, customer_id: str, bundle_id: str) -> bytes | None:
+        """The bundle's plain bytes; KeyDestroyed or Unreadable when it cannot be opened."""
+        blob = self.store.get(bundle_key(customer_id, bundle_id))
+        if blob is None or not is_sealed(blob):
+            return blob  # absent, or written before archives were sealed
+        return open_sealed(self.keys.key(customer_id), blob, _context(customer_id, bundle_id))
+
+    def delete_bundle(self, customer_id: str, bundle_id: str) -> bool:
+        return self.store.delete(bundle_key(customer_id, bundle_id))
+
+    def shred(self, customer_id: str) -> int:
+        """Destroy the customer's data keys: every copy of their bundles becomes unreadable."""
+        return self.keys.destroy(customer_id)
+
+
+def key_ring(settings: Settings) -> LocalKeyRing:
+    """The master keys of the settings (a KMS-backed ring would be built here instead)."""
+    return LocalKeyRing(settings.master_key_bytes(), settings.active_master_key_id)
