@@ -19,6 +19,7 @@ from activities.notice_sending import NoticeActivities
 from activities.staff_notices import StaffActivities
 from closeout.archive import FilesystemArchiveStore
 from closeout.cases.repository import CaseRepository
+from closeout.certificates.repository import Certificates
 from closeout.constants import TASK_QUEUE
 from closeout.crm.reference import ReferenceCrm
 from closeout.crypto.data_keys import DataKeys
@@ -76,6 +77,7 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
             crm=crm,
             cases=cases,
             vault=ArchiveVault(archive, DataKeys(db, key_ring(settings))),
+            certificates=Certificates(db, settings.secret_key),
         ),
         notices=NoticeActivities(settings, crm, cases, mailer),
         staff=StaffActivities(settings, cases, Accounts(db, dev_mode=settings.dev_mode), mailer),

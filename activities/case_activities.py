@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from uuid import NAMESPACE_URL, uuid5
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -16,6 +17,7 @@ from closeout.archive import (
     read_bundle,
 )
 from closeout.cases.repository import CaseRepository
+from closeout.certificates.repository import CertificateError, Certificates
 from closeout.contracts import (
     BackupResult,
     CaseChange,
@@ -36,8 +38,11 @@ from closeout.crm.port import CrmPort, CustomerNotFound
 from closeout.crypto.data_keys import KeyDestroyed
 from closeout.crypto.envelope import Unreadable
 from closeout.crypto.vault import ArchiveVault
-from closeout.domain import CustomerStatus
+from closeout.domain import CustomerStatus, DataCategory
 from closeout.settings import Settings
+
+# Where verification looks for a deleted customer.
+STORES_CHECKED = ("crm", "archive", "exports", "outbox", "data_keys")
 
 
 class CloseoutActivities:
@@ -49,7 +54,9 @@ class CloseoutActivities:
         crm: CrmPort,
         cases: CaseRepository,
         vault: ArchiveVault,
+        certificates: Certificates,
     ) -> None:
+        self.certificates = certificates
         self.settings = settings
         self.crm = crm
         self.cases = cases
@@ -236,7 +243,7 @@ class CloseoutActivities:
     @activity.defn
     def delete_customer_data(self, step: CustomerStep) -> dict[str, int]:
         """Delete the customer's records from the CRM and the archive store."""
-        removed = self.crm.delete_customer(step.customer_id)
+        crm = self.crm.delete_customer(step.customer_id)
         bundles = 0
         for key in customer_keys(self.archive, step.customer_id):
             bundles += int(self.archive.delete(key))
@@ -245,11 +252,25 @@ class CloseoutActivities:
         # Destroying the data key makes any copy of the bundles (backups) unreadable.
         keys = self.vault.shred(step.customer_id)
         erased = self.cases.erase_customer_audit(step.customer_id, erasure_of(step.audit))
+        addresses = self.cases.scrub_recipients(step.customer_id)
+        self.certificates.record_deletion(
+            str(uuid5(NAMESPACE_URL, f"closeout:deletion:{step.audit.event_id}")),
+            step.case_id,
+            [c.value for c in DataCategory],
+            {
+                "crm": crm,
+                "archive": {"bundles": bundles},
+                "data_keys": {"destroyed": keys},
+                "outbox": {"addresses": addresses},
+                "audit": {"contents_erased": len(erased)},
+            },
+            step.audit.at,
+        )
         removed = {
-            **removed,
+            **crm,
             "archive_bundles": bundles,
             "data_keys_destroyed": keys,
-            "outbox_addresses": self.cases.scrub_recipients(step.customer_id),
+            "outbox_addresses": addresses,
             "audit_contents": len(erased),
         }
         self.cases.append_audit(step.case_id, with_details(step.audit, removed=removed))
@@ -257,7 +278,7 @@ class CloseoutActivities:
 
     @activity.defn
     def verify_deletion(self, step: CustomerStep) -> None:
-        """Look for the customer in every store; succeed only when nothing remains."""
+        """Look for the customer in every store; only when nothing remains, certify it."""
         remaining = self.crm.remaining_records(step.customer_id)
         bundles = customer_keys(self.archive, step.customer_id)
         addresses = self.cases.outbox_addresses(step.customer_id)
@@ -268,11 +289,17 @@ class CloseoutActivities:
                 f"archive_bundles={len(bundles)} outbox_addresses={addresses} data_keys={keys}",
                 type="DeletionIncomplete",
             )
+        try:
+            certificate = self.certificates.issue(step.case_id, STORES_CHECKED, step.audit.at)
+            issued: dict[str, str | None] = {
+                "certificate_id": certificate.id,
+                "certificate_sha256": certificate.body_sha256,
+            }
+        except CertificateError:
+            # Deleted before deletions were recorded: verified, but nothing to certify from.
+            issued = {"certificate_id": None}
         self.cases.append_audit(
-            step.case_id,
-            with_details(
-                step.audit, stores_checked=["crm", "archive", "exports", "outbox", "data_keys"]
-            ),
+            step.case_id, with_details(step.audit, stores_checked=list(STORES_CHECKED), **issued)
         )
 
     @activity.defn

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.access_log import install_access_log_filter
+from api.compliance_service import ComplianceService
 from api.customer_service import CustomerService
 from api.deps import Unauthenticated
 from api.errors import DomainError, Forbidden
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.customers = CustomerService(db)
         app.state.board = TaskBoard(settings, db, accounts, temporal)
         app.state.triggers = TriggerService(settings, db, temporal)
+        app.state.compliance = ComplianceService(settings, db)
         yield
         db.engine.dispose()
 

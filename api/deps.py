@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.compliance_service import ComplianceService
 from api.customer_service import CustomerService
 from api.errors import Forbidden
 from api.service import CaseService
@@ -46,6 +47,11 @@ def get_board(request: Request) -> TaskBoard:
     return board
 
 
+def get_compliance(request: Request) -> ComplianceService:
+    service: ComplianceService = request.app.state.compliance
+    return service
+
+
 def get_triggers(request: Request) -> TriggerService:
     service: TriggerService = request.app.state.triggers
     return service
@@ -57,6 +63,7 @@ CaseServiceDep = Annotated[CaseService, Depends(get_cases)]
 CustomerServiceDep = Annotated[CustomerService, Depends(get_customers)]
 BoardDep = Annotated[TaskBoard, Depends(get_board)]
 TriggerServiceDep = Annotated[TriggerService, Depends(get_triggers)]
+ComplianceDep = Annotated[ComplianceService, Depends(get_compliance)]
 
 
 class Unauthenticated(Exception):

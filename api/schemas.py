@@ -199,3 +199,15 @@ class ExclusionOut(BaseModel):
     reason: str
     created_by: str
     expires_at: datetime
+
+
+class CertificateOut(BaseModel):
+    """A deletion certificate: its signed body, the body's digest, and whether it is genuine."""
+
+    certificate_id: str
+    case_id: str
+    issued_at: datetime
+    body_sha256: str
+    signature: str
+    authentic: bool
+    certificate: dict[str, Any]

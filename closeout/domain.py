@@ -78,6 +78,16 @@ class Stage(StrEnum):
 STAGE_ORDER: list[Stage] = list(Stage)
 
 
+class DataCategory(StrEnum):
+    """Kinds of customer data, each kept for its own retention period (domain §3.8)."""
+
+    MARKETING_DATA = "marketing_data"
+    CONTACT_DATA = "contact_data"
+    INTERACTION_HISTORY = "interaction_history"
+    CONTRACTS = "contracts"
+    ACCOUNTING_RECORDS = "accounting_records"
+
+
 class Outcome(StrEnum):
     """How a case ended."""
 

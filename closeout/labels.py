@@ -5,6 +5,7 @@ from __future__ import annotations
 from closeout.cases.inbox import DueFilter, InboxSort
 from closeout.domain import (
     ChurnClass,
+    DataCategory,
     Outcome,
     Role,
     Stage,
@@ -52,6 +53,12 @@ LABELS: dict[str, str] = {
     TaskDecision.REQUEST_INFO: N_("Request information"),
     TaskDecision.RETAINED: N_("Customer retained"),
     TaskDecision.FAILED: N_("Win-back failed"),
+    # data categories
+    DataCategory.MARKETING_DATA: N_("Marketing data"),
+    DataCategory.CONTACT_DATA: N_("Contact data"),
+    DataCategory.INTERACTION_HISTORY: N_("Interaction history"),
+    DataCategory.CONTRACTS: N_("Contracts"),
+    DataCategory.ACCOUNTING_RECORDS: N_("Invoices and accounting records"),
     # triggers
     Trigger.INACTIVITY: N_("Inactivity"),
     Trigger.PAYMENT_ARREARS: N_("Payment arrears"),

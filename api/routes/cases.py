@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api import schemas
-from api.deps import AccountManager, CaseServiceDep, ComplianceOfficer, CurrentUser
+from api.deps import (
+    AccountManager,
+    CaseServiceDep,
+    ComplianceDep,
+    ComplianceOfficer,
+    CurrentUser,
+)
 from closeout.domain import Outcome, Stage
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
@@ -33,6 +39,23 @@ def list_cases(
 ) -> schemas.PageOut[schemas.CaseSummary]:
     """Cases, newest first, filtered by stage, outcome or open/closed."""
     return cases.list_cases(stage, outcome, open, limit, offset)
+
+
+@router.get("/{case_id}/certificate")
+def get_certificate(
+    case_id: str, _user: ComplianceOfficer, compliance: ComplianceDep
+) -> schemas.CertificateOut:
+    """The deletion certificate: what was deleted, where, when, under which policy, verified how."""
+    certificate = compliance.certificate(case_id)
+    return schemas.CertificateOut(
+        certificate_id=certificate.id,
+        case_id=certificate.case_id,
+        issued_at=certificate.issued_at,
+        body_sha256=certificate.body_sha256,
+        signature=certificate.signature,
+        authentic=compliance.is_authentic(certificate),
+        certificate=certificate.body,
+    )
 
 
 @router.get("/{case_id}")

@@ -1,4 +1,4 @@
-"""Compliance pages: every archived customer's retention clock and legal holds."""
+"""Compliance pages: retention clocks, legal holds and deletion certificates."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
-from api.deps import BoardDep
+from api.deps import BoardDep, ComplianceDep
 from api.web.render import render
 from api.web.session import Compliance
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 WINDOWS = (30, 90, 365)
+PER_PAGE = 50
 
 
 @router.get("/compliance")
@@ -38,4 +39,56 @@ def retention_clocks(
         names=board.customer_names({c.customer_id for c in cases}),
         within=within,
         windows=WINDOWS,
+    )
+
+
+@router.get("/compliance/certificates")
+def certificates(
+    request: Request,
+    user: Compliance,
+    compliance: ComplianceDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """Every deletion certificate issued, newest first."""
+    rows, total = compliance.certificate_page(page, PER_PAGE)
+    return render(
+        request,
+        user,
+        "certificates",
+        rows=rows,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        total=total,
+    )
+
+
+@router.get("/compliance/certificates/{case_id}")
+def certificate(
+    request: Request, case_id: str, user: Compliance, compliance: ComplianceDep
+) -> Response:
+    """One certificate, laid out to be printed (or saved as PDF by the browser)."""
+    found = compliance.certificate(case_id)
+    return render(
+        request,
+        user,
+        "certificate",
+        certificate=found,
+        body=found.body,
+        authentic=compliance.is_authentic(found),
+    )
+
+
+@router.get("/compliance/certificates/{case_id}/download")
+def download_certificate(case_id: str, _user: Compliance, compliance: ComplianceDep) -> Response:
+    """The signed certificate as a JSON file."""
+    found = compliance.certificate(case_id)
+    return JSONResponse(
+        {
+            "certificate": found.body,
+            "body_sha256": found.body_sha256,
+            "signature": found.signature,
+        },
+        headers={
+            "Content-Disposition": f'attachment; filename="deletion-certificate-{found.id}.json"'
+        },
     )

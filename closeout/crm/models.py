@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
+from closeout.domain import DataCategory
+
 
 class CrmCustomer(SQLModel, table=True):
     __tablename__ = "crm_customer"
@@ -144,3 +146,12 @@ MINIMISED_TABLES = ("interactions", "complaints", "support_tickets", "portal_use
 # What reactivation brings back from the archive. API keys are not among them: a key that
 # existed before the closure never works again; the returning customer issues new ones.
 RESTORED_TABLES = ("interactions", "complaints", "support_tickets", "portal_users")
+
+# Which tables hold each category of data. The customer row itself goes with the last one.
+CATEGORY_TABLES: dict[DataCategory, tuple[str, ...]] = {
+    DataCategory.MARKETING_DATA: (),
+    DataCategory.CONTACT_DATA: ("contacts", "portal_users", "api_keys"),
+    DataCategory.INTERACTION_HISTORY: ("interactions", "complaints", "support_tickets"),
+    DataCategory.CONTRACTS: ("subscriptions",),
+    DataCategory.ACCOUNTING_RECORDS: ("orders", "invoices"),
+}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from typing import Protocol
@@ -83,13 +85,24 @@ def decode_master_key(key_id: str, text: str) -> bytes:
     return raw
 
 
+def derived_key(secret: str, purpose: str) -> bytes:
+    """A key for one purpose, derived from the app secret (HKDF-SHA256)."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=f"closeout-{purpose}".encode()
+    ).derive(secret.encode())
+
+
 def dev_master_key(secret: str) -> bytes:
     """Dev mode only: a master key derived from the app secret, so `make dev` just runs."""
-    return HKDF(
-        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=b"closeout-dev-master-key"
-    ).derive(secret.encode())
+    return derived_key(secret, "dev-master-key")
 
 
 def new_master_key() -> str:
     """A fresh master key, as settings take it."""
     return base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode()
+
+
+def customer_ref(secret: str, customer_id: str) -> str:
+    """A keyed hash of a customer id: names a deleted customer without being personal data."""
+    key = derived_key(secret, "customer-ref")
+    return hmac.new(key, customer_id.encode(), hashlib.sha256).hexdigest()

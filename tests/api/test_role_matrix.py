@@ -31,6 +31,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/api/cases"): STAFF,
     ("GET", "/api/cases"): EVERYONE,
     ("GET", "/api/cases/{case_id}"): EVERYONE,
+    ("GET", "/api/cases/{case_id}/certificate"): COMPLIANCE,
     ("POST", "/api/cases/{case_id}/customer-response"): STAFF,
     ("POST", "/api/cases/{case_id}/cancel"): STAFF,
     ("POST", "/api/cases/{case_id}/reactivate"): STAFF,
@@ -58,6 +59,9 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/cases/new"): STAFF,
     ("GET", "/cases/{case_id}"): EVERYONE,
     ("GET", "/compliance"): COMPLIANCE,
+    ("GET", "/compliance/certificates"): COMPLIANCE,
+    ("GET", "/compliance/certificates/{case_id}"): COMPLIANCE,
+    ("GET", "/compliance/certificates/{case_id}/download"): COMPLIANCE,
     ("GET", "/detection"): frozenset({MGR, AD}),
     # public: health, sign-in, the customers' signed links, the dev mail catcher
     ("GET", "/healthz"): PUBLIC,

@@ -54,6 +54,11 @@ def test_case_runs_from_trigger_to_deletion(stack: Stack) -> None:
     assert any("will be closed" in s for s in subjects)
     assert any("is closed" in s for s in subjects)
     assert stack.archive_dir.exists() and not list(stack.archive_dir.glob(f"{customer}/*"))
+    with stack.client("compliance") as compliance:
+        certificate = compliance.get(f"/api/cases/{case_id}/certificate")
+    assert certificate.status_code == 200, certificate.text
+    assert certificate.json()["authentic"] and certificate.json()["certificate"]["policy"] == "demo"
+    assert certificate.json()["certificate"]["stores"]["data_keys"] == {"destroyed": 1}
 
 
 def test_opening_errors_are_explained(stack: Stack) -> None:

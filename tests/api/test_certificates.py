@@ -1,0 +1,124 @@
+"""Deletion certificates: issued only after verification, signed, served as JSON and as a page."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from closeout.certificates.repository import Certificates
+from closeout.contracts import AuditEntry, CustomerStep
+from closeout.db import Database
+from closeout.domain import DataCategory, Role
+from closeout.settings import Settings
+from closeout.tokens import create_token
+from tests.api.conftest import KIM, SAM, ReadModel, sign_in
+from worker import build_activities
+
+run = ActivityEnvironment().run
+
+
+def step(case_id: str, customer_id: str, action: str) -> CustomerStep:
+    entry = AuditEntry(str(uuid.uuid4()), "system", action, datetime.now(UTC))
+    return CustomerStep(case_id, customer_id, entry, None)
+
+
+def deleted_case(
+    settings: Settings, db: Database, read_model: ReadModel
+) -> tuple[str, dict[str, int]]:
+    """A case whose customer was deleted and verified; what the CRM held of them before."""
+    case_id = read_model.case("cust-0003")
+    activities = build_activities(settings, db).cases
+    held = activities.crm.remaining_records("cust-0003")
+    run(activities.delete_customer_data, step(case_id, "cust-0003", "customer_data_deleted"))
+    run(activities.verify_deletion, step(case_id, "cust-0003", "deletion_verified"))
+    return case_id, held
+
+
+def bearer(db: Database, role: Role, name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {create_token(db, name, role)}"}
+
+
+def test_certificate_after_verified_deletion(
+    settings: Settings, db: Database, read_model: ReadModel, client: TestClient
+) -> None:
+    case_id, held = deleted_case(settings, db, read_model)
+    response = client.get(
+        f"/api/cases/{case_id}/certificate", headers=bearer(db, Role.COMPLIANCE_OFFICER, KIM)
+    )
+    assert response.status_code == 200, response.text
+    out = response.json()
+    body = out["certificate"]
+    assert out["authentic"] is True and out["case_id"] == case_id
+    assert body["customer_id"] == "cust-0003" and len(body["customer_ref"]) == 64
+    assert body["policy"] == "standard" and body["trigger"] == "inactivity"
+    assert body["categories"] == sorted(c.value for c in DataCategory)
+    assert {k: v for k, v in body["stores"]["crm"].items() if v} == held
+    assert set(body["stores"]) == {"crm", "archive", "data_keys", "outbox", "audit"}
+    assert body["verification"]["stores_checked"] == [
+        "crm",
+        "archive",
+        "exports",
+        "outbox",
+        "data_keys",
+    ]
+    assert body["audit_anchor"]["seq"] > 0
+    # Verifying again (a retried activity) issues nothing new.
+    activities = build_activities(settings, db).cases
+    run(activities.verify_deletion, step(case_id, "cust-0003", "deletion_verified"))
+    again = client.get(
+        f"/api/cases/{case_id}/certificate", headers=bearer(db, Role.ADMIN, "admin")
+    ).json()
+    assert again["certificate_id"] == out["certificate_id"]
+    # An edited certificate no longer matches its signature.
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE deletion_certificate SET body = :b WHERE case_id = :c"),
+            {"b": response.text.replace("standard", "lenient"), "c": case_id},
+        )
+    certificates = Certificates(db, settings.secret_key)
+    found = certificates.for_case(case_id)
+    assert found is not None and not certificates.is_authentic(found)
+
+
+def test_no_certificate_before_deletion_or_when_something_remains(
+    settings: Settings, db: Database, read_model: ReadModel, client: TestClient
+) -> None:
+    headers = bearer(db, Role.COMPLIANCE_OFFICER, KIM)
+    open_case = read_model.case("cust-0001")
+    response = client.get(f"/api/cases/{open_case}/certificate", headers=headers)
+    assert response.status_code == 404
+    assert "no deletion certificate" in response.json()["detail"]
+    assert "stage opened" in response.json()["detail"]
+    assert client.get("/api/cases/nope/certificate", headers=headers).status_code == 404
+    am = bearer(db, Role.ACCOUNT_MANAGER, SAM)
+    assert client.get(f"/api/cases/{open_case}/certificate", headers=am).status_code == 403
+    # A failed verification certifies nothing.
+    activities = build_activities(settings, db).cases
+    with pytest.raises(ApplicationError, match="records remain"):
+        run(activities.verify_deletion, step(open_case, "cust-0001", "deletion_verified"))
+    assert Certificates(db, settings.secret_key).for_case(open_case) is None
+
+
+def test_certificate_pages(
+    settings: Settings, db: Database, read_model: ReadModel, client: TestClient
+) -> None:
+    case_id, _held = deleted_case(settings, db, read_model)
+    sign_in(client, KIM)
+    listing = client.get("/compliance/certificates")
+    assert listing.status_code == 200 and f"/compliance/certificates/{case_id}" in listing.text
+    page = client.get(f"/compliance/certificates/{case_id}")
+    assert page.status_code == 200
+    assert "Certificate of deletion" in page.text and "signature valid" in page.text
+    assert "Invoices and accounting records" in page.text and "window.print()" in page.text
+    download = client.get(f"/compliance/certificates/{case_id}/download")
+    assert download.status_code == 200
+    assert "attachment" in download.headers["content-disposition"]
+    assert download.json()["certificate"]["case_id"] == case_id
+    missing = client.get(f"/compliance/certificates/{read_model.case('cust-0001')}")
+    assert missing.status_code == 404 and "no deletion certificate" in missing.text
