@@ -28,6 +28,8 @@ from closeout.db import Database
 from closeout.mail import SmtpMailer
 from closeout.schedules import ensure_schedules
 from closeout.settings import Settings
+from closeout.suppression.enforcement import SuppressionEnforcer
+from closeout.suppression.ledger import ledger_from
 from closeout.temporal import connect
 from closeout.users.accounts import Accounts
 from workflows.close_customer import CloseCustomerWorkflow
@@ -70,18 +72,23 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
     cases = CaseRepository(db)
     mailer = SmtpMailer(settings)
     archive = FilesystemArchiveStore(settings.archive_dir)
-    crm = ReferenceCrm(db)
+    ledger = ledger_from(settings)
+    crm = ReferenceCrm(db, ledger)
+    vault = ArchiveVault(archive, DataKeys(db, key_ring(settings)))
     return Activities(
         cases=CloseoutActivities(
             settings=settings,
             crm=crm,
             cases=cases,
-            vault=ArchiveVault(archive, DataKeys(db, key_ring(settings))),
+            vault=vault,
             certificates=Certificates(db, settings.secret_key),
+            ledger=ledger,
         ),
         notices=NoticeActivities(settings, crm, cases, mailer),
         staff=StaffActivities(settings, cases, Accounts(db, dev_mode=settings.dev_mode), mailer),
-        housekeeping=HousekeepingActivities(settings, cases, archive),
+        housekeeping=HousekeepingActivities(
+            settings, cases, archive, SuppressionEnforcer(ledger, crm, vault, cases)
+        ),
         detection=DetectionActivities(settings, db, temporal),
     )
 

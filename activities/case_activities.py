@@ -40,6 +40,7 @@ from closeout.crypto.envelope import Unreadable
 from closeout.crypto.vault import ArchiveVault
 from closeout.domain import CustomerStatus, DataCategory
 from closeout.settings import Settings
+from closeout.suppression.ledger import SuppressionLedger
 
 # Where verification looks for a deleted customer.
 STORES_CHECKED = ("crm", "archive", "exports", "outbox", "data_keys")
@@ -55,8 +56,10 @@ class CloseoutActivities:
         cases: CaseRepository,
         vault: ArchiveVault,
         certificates: Certificates,
+        ledger: SuppressionLedger,
     ) -> None:
         self.certificates = certificates
+        self.ledger = ledger
         self.settings = settings
         self.crm = crm
         self.cases = cases
@@ -253,6 +256,8 @@ class CloseoutActivities:
         keys = self.vault.shred(step.customer_id)
         erased = self.cases.erase_customer_audit(step.customer_id, erasure_of(step.audit))
         addresses = self.cases.scrub_recipients(step.customer_id)
+        # Named for good: a restored database copy cannot bring the customer back.
+        self.ledger.suppress(step.customer_id, step.case_id, step.audit.at)
         self.certificates.record_deletion(
             str(uuid5(NAMESPACE_URL, f"closeout:deletion:{step.audit.event_id}")),
             step.case_id,
@@ -263,6 +268,7 @@ class CloseoutActivities:
                 "data_keys": {"destroyed": keys},
                 "outbox": {"addresses": addresses},
                 "audit": {"contents_erased": len(erased)},
+                "suppression_ledger": {"customers_named": 1},
             },
             step.audit.at,
         )
@@ -287,6 +293,11 @@ class CloseoutActivities:
             raise ApplicationError(
                 f"records remain after deletion: crm={remaining} "
                 f"archive_bundles={len(bundles)} outbox_addresses={addresses} data_keys={keys}",
+                type="DeletionIncomplete",
+            )
+        if not self.ledger.is_suppressed(step.customer_id):
+            raise ApplicationError(
+                "the suppression ledger does not name the deleted customer",
                 type="DeletionIncomplete",
             )
         try:

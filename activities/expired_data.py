@@ -1,4 +1,4 @@
-"""Housekeeping: what outlives its purpose is removed, on a schedule."""
+"""Housekeeping: what outlives its purpose, or was deleted and came back, is removed."""
 
 from __future__ import annotations
 
@@ -11,15 +11,23 @@ from closeout.cases.repository import CaseRepository
 from closeout.contracts import AuditEntry, PurgeRequest, PurgeResult
 from closeout.domain import SYSTEM_ACTOR
 from closeout.settings import Settings
+from closeout.suppression.enforcement import SuppressionEnforcer
 
 EXPORTS_PREFIX = "exports/"
 
 
 class HousekeepingActivities:
-    def __init__(self, settings: Settings, cases: CaseRepository, archive: ArchiveStore) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        cases: CaseRepository,
+        archive: ArchiveStore,
+        suppression: SuppressionEnforcer,
+    ) -> None:
         self.settings = settings
         self.cases = cases
         self.archive = archive
+        self.suppression = suppression
 
     @activity.defn
     def purge_expired_exports(self, req: PurgeRequest) -> PurgeResult:
@@ -44,3 +52,9 @@ class HousekeepingActivities:
                 ),
             )
         return PurgeResult(purged)
+
+    @activity.defn
+    def enforce_suppression(self, req: PurgeRequest) -> PurgeResult:
+        """Delete again every customer the suppression ledger names but a store still holds
+        (after a database or file backup was restored); audited by keyed reference only."""
+        return PurgeResult(len(self.suppression.enforce(req.now, activity.heartbeat)))

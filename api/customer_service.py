@@ -14,6 +14,8 @@ from closeout.crm.reference import ReferenceCrm
 from closeout.db import Database
 from closeout.detection.repository import DetectionRepository
 from closeout.domain import Role
+from closeout.settings import Settings
+from closeout.suppression.ledger import ledger_from
 from closeout.tokens import Principal
 
 # Exclusions are for a while, not for ever.
@@ -21,9 +23,9 @@ MAX_EXCLUSION = timedelta(days=366)
 
 
 class CustomerService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database) -> None:
         self.repo = CaseRepository(db)
-        self.crm = ReferenceCrm(db)
+        self.crm = ReferenceCrm(db, ledger_from(settings))
         self.detection = DetectionRepository(db)
 
     def search(

@@ -49,6 +49,7 @@ from closeout.domain import (
 from closeout.i18n import catalog_for
 from closeout.links import CustomerLink, LinkRefused, LinkSigner
 from closeout.settings import Settings
+from closeout.suppression.ledger import ledger_from
 from closeout.tokens import Principal
 from closeout.users.accounts import Accounts
 from workflows.close_customer import CloseCustomerWorkflow
@@ -82,7 +83,7 @@ class CaseService:
         self.settings = settings
         self.accounts = accounts
         self.repo = CaseRepository(db)
-        self.crm = ReferenceCrm(db)
+        self.crm = ReferenceCrm(db, ledger_from(settings))
         self.temporal = temporal
         self.links = LinkSigner(settings.secret_key)
         self.archive = FilesystemArchiveStore(settings.archive_dir)

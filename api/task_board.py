@@ -32,6 +32,7 @@ from closeout.domain import (
     TaskStatus,
 )
 from closeout.settings import Settings
+from closeout.suppression.ledger import ledger_from
 from closeout.users.accounts import Accounts, User
 from workflows.close_customer import CloseCustomerWorkflow
 
@@ -99,7 +100,7 @@ class TaskBoard:
         self.settings = settings
         self.repo = CaseRepository(db)
         self.tasks = TaskQueries(db)
-        self.crm = ReferenceCrm(db)
+        self.crm = ReferenceCrm(db, ledger_from(settings))
         self.accounts = accounts
         self.temporal = temporal
 

@@ -23,6 +23,7 @@ from closeout.db import Database
 from closeout.detection.repository import DetectionRepository
 from closeout.domain import DEFAULT_CHURN_CLASS, Trigger
 from closeout.settings import Settings
+from closeout.suppression.ledger import ledger_from
 from closeout.tokens import Principal
 
 
@@ -36,7 +37,7 @@ class TriggerService:
         self.settings = settings
         self.deliveries = DetectionRepository(db)
         self.cases = CaseRepository(db)
-        self.crm = ReferenceCrm(db)
+        self.crm = ReferenceCrm(db, ledger_from(settings))
         self.temporal = temporal
 
     async def receive(

@@ -16,6 +16,7 @@ from closeout.db import Database, upgrade
 from closeout.demo import seed_demo
 from closeout.domain import Role
 from closeout.settings import Settings
+from closeout.suppression.cli import suppression_app
 
 app = typer.Typer(
     help="Closeout: close customers right, from trigger to certified deletion.",
@@ -29,6 +30,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(suppression_app, name="suppression")
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     company_contact: str = "privacy@example.com"
 
     archive_dir: Path = Path("var/archive")
+    # The suppression ledger (keyed hashes of deleted customers). Keep it apart from the
+    # database's backups, on storage that only appends: it is what stops a restored database
+    # copy from bringing a deleted customer back. Defaults to var_dir/suppression-ledger.jsonl.
+    suppression_ledger: Path | None = None
     mail_catcher_dir: Path = Path("var/mail")
 
     secret_key: str = DEV_SECRET
@@ -174,6 +178,10 @@ class Settings(BaseSettings):
         if not self.master_keys:
             return {DEV_MASTER_KEY_ID: dev_master_key(self.secret_key)}
         return {k: decode_master_key(k, v.get_secret_value()) for k, v in self.master_keys.items()}
+
+    @property
+    def suppression_ledger_path(self) -> Path:
+        return self.suppression_ledger or self.var_dir / "suppression-ledger.jsonl"
 
     @property
     def secure_cookies(self) -> bool:

@@ -12,15 +12,28 @@ with workflow.unsafe.imports_passed_through():
     from closeout.contracts import PurgeRequest, PurgeResult
 
 
+# Deleted customers found again (a restored copy) are deleted again, every run.
+PATCH_SUPPRESSION = "suppression-enforcement"
+
+
 @workflow.defn
 class HousekeepingWorkflow:
-    """Remove expired data exports (and, later, whatever else expires)."""
+    """Remove expired data exports, and customers the suppression ledger says are deleted."""
 
     @workflow.run
     async def run(self) -> PurgeResult:
-        return await workflow.execute_activity_method(
+        purged = await workflow.execute_activity_method(
             HousekeepingActivities.purge_expired_exports,
             PurgeRequest(workflow.now()),
             start_to_close_timeout=timedelta(minutes=10),
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
         )
+        if workflow.patched(PATCH_SUPPRESSION):
+            await workflow.execute_activity_method(
+                HousekeepingActivities.enforce_suppression,
+                PurgeRequest(workflow.now()),
+                start_to_close_timeout=timedelta(minutes=30),
+                heartbeat_timeout=timedelta(minutes=2),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            )
+        return purged

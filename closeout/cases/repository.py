@@ -273,20 +273,27 @@ class CaseRepository:
                 notice.recipient, notice.sealed, notice.status = recipient, message, "sealed"
                 session.add(notice)
 
-    def scrub_recipients(self, customer_id: str) -> int:
-        """Forget where the customer's notices went (sealed ones wait to be sent first)."""
+    def scrub_recipients(self, customer_id: str, sealed_too: bool = False) -> int:
+        """Forget where the customer's notices went (sealed ones wait to be sent first,
+        unless `sealed_too`: a deleted customer found again gets no message)."""
         with self.db.session() as session:
-            rows = session.exec(
+            query = (
                 select(NoticeRecord)
                 .join(CaseRecord, col(CaseRecord.id) == col(NoticeRecord.case_id))
                 .where(
                     CaseRecord.customer_id == customer_id,
-                    col(NoticeRecord.recipient).is_not(None),
-                    col(NoticeRecord.sealed).is_(None),
+                    or_(
+                        col(NoticeRecord.recipient).is_not(None),
+                        col(NoticeRecord.sealed).is_not(None),
+                    ),
                 )
-            ).all()
+            )
+            if not sealed_too:
+                query = query.where(col(NoticeRecord.sealed).is_(None))
+            rows = session.exec(query).all()
             for row in rows:
                 row.recipient = None
+                row.sealed = None
                 session.add(row)
             return len(rows)
 

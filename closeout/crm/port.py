@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -94,6 +95,14 @@ class AccessGrants:
         )
 
 
+class CustomerSuppressed(Exception):
+    """The customer was deleted for good: the suppression ledger names them."""
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(f"customer {customer_id!r} was deleted and cannot be restored")
+        self.customer_id = customer_id
+
+
 class CustomerNotFound(Exception):
     """The CRM holds no customer with that id."""
 
@@ -130,3 +139,7 @@ class CrmPort(Protocol):
     def delete_customer(self, customer_id: str) -> dict[str, int]: ...
 
     def remaining_records(self, customer_id: str) -> dict[str, int]: ...
+
+    def customer_ids(self, batch: int = 10_000) -> Iterator[str]:
+        """Every customer id the CRM holds, suppressed or not (for restore-time checks)."""
+        ...

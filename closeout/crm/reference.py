@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -28,10 +29,12 @@ from closeout.crm.port import (
     CustomerExport,
     CustomerNotFound,
     CustomerProfile,
+    CustomerSuppressed,
     InvoiceLine,
     MailContact,
 )
 from closeout.db import Database
+from closeout.suppression.ledger import SuppressionLedger
 
 
 def _now() -> datetime:
@@ -50,14 +53,34 @@ def _row_from_json(model: type[SQLModel], data: dict[str, Any]) -> SQLModel:
 class ReferenceCrm:
     """The bundled CRM, in the same database as the read model (tables `crm_*`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, ledger: SuppressionLedger | None = None) -> None:
         self.db = db
+        self.ledger = ledger
+
+    def _suppressed(self, customer_id: str) -> bool:
+        """Deleted for good: rows that came back with an older database copy are refused."""
+        return self.ledger is not None and self.ledger.is_suppressed(customer_id)
 
     def _customer(self, session: Session, customer_id: str) -> CrmCustomer:
         customer = session.get(CrmCustomer, customer_id)
-        if customer is None:
+        if customer is None or self._suppressed(customer_id):
             raise CustomerNotFound(customer_id)
         return customer
+
+    def customer_ids(self, batch: int = 10_000) -> Iterator[str]:
+        last = ""
+        while True:
+            with self.db.session() as session:
+                ids = session.exec(
+                    select(CrmCustomer.id)
+                    .where(col(CrmCustomer.id) > last)
+                    .order_by(col(CrmCustomer.id))
+                    .limit(batch)
+                ).all()
+            yield from ids
+            if len(ids) < batch:
+                return
+            last = ids[-1]
 
     def search(
         self, q: str | None, status: str | None, limit: int, offset: int
@@ -83,10 +106,14 @@ class ReferenceCrm:
             return list(rows), int(total)
 
     def customer(self, customer_id: str) -> CrmCustomer | None:
+        if self._suppressed(customer_id):
+            return None
         with self.db.session() as session:
             return session.get(CrmCustomer, customer_id)
 
     def get_profile(self, customer_id: str) -> CustomerProfile | None:
+        if self._suppressed(customer_id):
+            return None
         with self.db.session() as session:
             c = session.get(CrmCustomer, customer_id)
             if c is None:
@@ -95,6 +122,8 @@ class ReferenceCrm:
 
     def account_history(self, customer_id: str, recent: int = 5) -> AccountHistory | None:
         """Orders, invoices, complaints and contacts of one customer, aggregated in SQL."""
+        if self._suppressed(customer_id):
+            return None
         with self.db.session() as session:
             c = session.get(CrmCustomer, customer_id)
             if c is None:
@@ -155,6 +184,8 @@ class ReferenceCrm:
             )
 
     def primary_contact(self, customer_id: str) -> MailContact | None:
+        if self._suppressed(customer_id):
+            return None  # a deleted customer is never written to again
         with self.db.session() as session:
             customer = session.get(CrmCustomer, customer_id)
             if customer is None:
@@ -261,6 +292,8 @@ class ReferenceCrm:
 
     def restore(self, export: CustomerExport, tables: tuple[str, ...]) -> dict[str, int]:
         """Put archived rows back; rows still present are left as they are (idempotent)."""
+        if self._suppressed(export.customer_id):
+            raise CustomerSuppressed(export.customer_id)
         with self.db.session() as session:
             if session.get(CrmCustomer, export.customer_id) is None:
                 session.add(_row_from_json(CrmCustomer, export.tables["customer"][0]))

@@ -107,6 +107,16 @@ class DataKeys:
                 ).all()
             )
 
+    def customers_with_live_keys(self) -> list[str]:
+        with self.db.session() as session:
+            return list(
+                session.exec(
+                    select(DataKeyRecord.customer_id)
+                    .where(col(DataKeyRecord.wrapped).is_not(None))
+                    .distinct()
+                ).all()
+            )
+
     def rotate(self, batch: int = 500) -> RotationResult:
         """Re-wrap every live data key under the ring's current master key.
 

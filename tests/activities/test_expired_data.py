@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from temporalio.testing import ActivityEnvironment
 
-from activities.expired_data import HousekeepingActivities
 from closeout.archive import export_key
 from closeout.contracts import PurgeRequest
 from closeout.domain import NoticeKind
 from tests.activities.conftest import World
+from worker import build_activities
 
 
 def test_expired_exports_are_purged_once(world: World) -> None:
@@ -31,7 +31,7 @@ def test_expired_exports_are_purged_once(world: World) -> None:
     with cases.db.session() as session:
         stale_row.created_at -= world.settings.export_ttl + timedelta(hours=1)
         session.add(stale_row)
-    housekeeping = HousekeepingActivities(world.settings, cases, world.activities.archive)
+    housekeeping = build_activities(world.settings, world.db).housekeeping
     now = cases.notice(fresh).created_at + timedelta(minutes=1)  # type: ignore[union-attr]
 
     def purge() -> int:

@@ -59,7 +59,14 @@ def test_certificate_after_verified_deletion(
     assert body["policy"] == "standard" and body["trigger"] == "inactivity"
     assert body["categories"] == sorted(c.value for c in DataCategory)
     assert {k: v for k, v in body["stores"]["crm"].items() if v} == held
-    assert set(body["stores"]) == {"crm", "archive", "data_keys", "outbox", "audit"}
+    assert set(body["stores"]) == {
+        "crm",
+        "archive",
+        "data_keys",
+        "outbox",
+        "audit",
+        "suppression_ledger",
+    }
     assert body["verification"]["stores_checked"] == [
         "crm",
         "archive",
