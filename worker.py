@@ -16,6 +16,7 @@ from activities.case_activities import CloseoutActivities
 from activities.detection import DetectionActivities
 from activities.expired_data import HousekeepingActivities
 from activities.notice_sending import NoticeActivities
+from activities.retention import RetentionActivities
 from activities.staff_notices import StaffActivities
 from closeout.archive import FilesystemArchiveStore
 from closeout.cases.repository import CaseRepository
@@ -48,12 +49,20 @@ class Activities:
     staff: StaffActivities
     housekeeping: HousekeepingActivities
     detection: DetectionActivities
+    retention: RetentionActivities
 
     def functions(self) -> list[Callable[..., Any]]:
         """Every bound @activity.defn method of the activity objects."""
         return [
             getattr(obj, name)
-            for obj in (self.cases, self.notices, self.staff, self.housekeeping, self.detection)
+            for obj in (
+                self.cases,
+                self.notices,
+                self.staff,
+                self.housekeeping,
+                self.detection,
+                self.retention,
+            )
             for name, member in vars(type(obj)).items()
             if hasattr(member, "__temporal_activity_definition")
         ]
@@ -75,13 +84,14 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
     ledger = ledger_from(settings)
     crm = ReferenceCrm(db, ledger)
     vault = ArchiveVault(archive, DataKeys(db, key_ring(settings)))
+    certificates = Certificates(db, settings.secret_key)
     return Activities(
         cases=CloseoutActivities(
             settings=settings,
             crm=crm,
             cases=cases,
             vault=vault,
-            certificates=Certificates(db, settings.secret_key),
+            certificates=certificates,
             ledger=ledger,
         ),
         notices=NoticeActivities(settings, crm, cases, mailer),
@@ -90,6 +100,7 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
             settings, cases, archive, SuppressionEnforcer(ledger, crm, vault, cases)
         ),
         detection=DetectionActivities(settings, db, temporal),
+        retention=RetentionActivities(crm, cases, vault, certificates),
     )
 
 

@@ -35,9 +35,9 @@ from closeout.contracts import (
 )
 from closeout.crm.models import MINIMISED_TABLES, RESTORED_TABLES
 from closeout.crm.port import CrmPort, CustomerNotFound
-from closeout.crypto.data_keys import KeyDestroyed
+from closeout.crypto.data_keys import ARCHIVE_SCOPE, KeyDestroyed
 from closeout.crypto.envelope import Unreadable
-from closeout.crypto.vault import ArchiveVault
+from closeout.crypto.vault import ArchiveVault, category_scope
 from closeout.domain import CustomerStatus, DataCategory
 from closeout.settings import Settings
 from closeout.suppression.ledger import SuppressionLedger
@@ -88,6 +88,8 @@ class CloseoutActivities:
             reminder_before=policy.reminder_before,
             task_reminder_before=policy.task_reminder_before,
             deletion_confirmation=policy.deletion_confirmation,
+            category_retention=policy.periods_for(profile.country),
+            jurisdiction=profile.country,
         )
 
     @activity.defn
@@ -222,22 +224,26 @@ class CloseoutActivities:
 
     @activity.defn
     def restore_customer(self, step: CustomerStep) -> dict[str, int]:
-        """Reactivation: restore the minimised records from the archive and re-grant access."""
-        assert step.bundle_id is not None
-        data = self.vault.get_bundle(step.customer_id, step.bundle_id)
-        if data is not None:
-            record = self.cases.bundle(step.bundle_id)
-            export = read_bundle(data, record.manifest_sha256 if record else None)
-            restored = self.crm.restore(export, RESTORED_TABLES)
-        elif self.crm.get_profile(step.customer_id) is None:
+        """Reactivation: restore the minimised records from the archive (the whole backup,
+        or what is left of its categories) and re-grant access."""
+        bundles = self.cases.live_bundles(step.case_id)
+        restored: dict[str, int] = {}
+        for record in bundles:
+            scope = category_scope(record.category) if record.category else ARCHIVE_SCOPE
+            data = self.vault.get_bundle(step.customer_id, record.id, scope)
+            if data is None:
+                continue
+            export = read_bundle(data, record.manifest_sha256)
+            for table, count in self.crm.restore(export, RESTORED_TABLES).items():
+                restored[table] = restored.get(table, 0) + count
+        if not bundles and self.crm.get_profile(step.customer_id) is None:
             raise permanent("archive bundle and customer are both gone", "BundleMissing")
-        else:
-            restored = {}  # an earlier attempt restored and removed the bundle
         regranted = self.crm.regrant_access(step.customer_id)
         self.crm.set_status(step.customer_id, CustomerStatus.ACTIVE)
-        # The live CRM holds the customer again: the archive copy has no purpose left.
-        self.vault.delete_bundle(step.customer_id, step.bundle_id)
-        self.cases.mark_bundle(step.bundle_id, deleted=True)
+        # The live CRM holds the customer again: the archive copies have no purpose left.
+        for record in bundles:
+            self.vault.delete_bundle(step.customer_id, record.id)
+            self.cases.mark_bundle(record.id, deleted=True)
         self.cases.append_audit(
             step.case_id, with_details(step.audit, restored=restored, **regranted)
         )
@@ -261,7 +267,7 @@ class CloseoutActivities:
         self.certificates.record_deletion(
             str(uuid5(NAMESPACE_URL, f"closeout:deletion:{step.audit.event_id}")),
             step.case_id,
-            [c.value for c in DataCategory],
+            list(step.categories) or [c.value for c in DataCategory],
             {
                 "crm": crm,
                 "archive": {"bundles": bundles},
@@ -318,6 +324,12 @@ class CloseoutActivities:
         """The customer's own copy of every record, kept for download behind a signed link."""
         if step.bundle_id is None:
             raise permanent("an export needs an id", "InvalidInput")
+        profile = self.crm.get_profile(step.customer_id)
+        if profile is not None and profile.status == CustomerStatus.RESTRICTED:
+            raise permanent(
+                "the customer is restricted: their retained data goes to compliance only",
+                "Restricted",
+            )
         try:
             export = self.crm.export_customer(step.customer_id)
         except CustomerNotFound as exc:

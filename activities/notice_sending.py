@@ -15,13 +15,15 @@ from activities.outcomes import permanent, with_details
 from closeout.cases.repository import CaseRepository
 from closeout.contracts import SendNotice
 from closeout.crm.port import CrmPort, MailContact
-from closeout.domain import CustomerResponse, NoticeKind
+from closeout.domain import CustomerResponse, CustomerStatus, NoticeKind
 from closeout.i18n import catalog_for, format_when, translations
 from closeout.links import CustomerLink, LinkSigner
 from closeout.mail import Mailer, NoticeRenderer, OutgoingMail, PermanentMailError
 from closeout.settings import Settings
 
 # The answers each notice offers the customer, as signed links.
+# What a restricted customer may still be told: what was deleted, or that they are back.
+MAY_REACH_RESTRICTED = frozenset({NoticeKind.DELETION_CONFIRMATION, NoticeKind.REACTIVATED})
 NOTICE_LINKS: dict[NoticeKind, tuple[CustomerResponse, ...]] = {
     NoticeKind.WIN_BACK: (CustomerResponse.STAY,),
     NoticeKind.ADVANCE_NOTICE: (
@@ -53,7 +55,7 @@ class NoticeActivities:
         record = await asyncio.to_thread(
             self.cases.prepare_notice, notice.notice_id, notice.case_id, notice.kind, message_id
         )
-        if record.status == "sent":
+        if record.status in ("sent", "withheld"):
             return True
         if record.status == "refused":
             return False
@@ -62,6 +64,8 @@ class NoticeActivities:
             address = record.recipient
             subject, text, html = (record.sealed[k] for k in ("subject", "text", "html"))
         else:
+            if await self._restricted(notice):
+                return True
             contact = await asyncio.to_thread(self.crm.primary_contact, notice.customer_id)
             if contact is None:
                 raise permanent("the customer has no contact to write to", "NoContact")
@@ -106,6 +110,7 @@ class NoticeActivities:
             effective_date=format_when(notice.effective_at, catalog),
             retention_end=format_when(notice.retention_end, catalog),
             deleted_on=format_when(sent_at, catalog),
+            kept_until=format_when(notice.kept_until, catalog) if notice.kept_until else None,
             links=self._links(notice, sent_at),
             export_days=self.settings.export_ttl.days,
         )
@@ -129,6 +134,23 @@ class NoticeActivities:
             notice.notice_id,
             contact.email,
             {"subject": subject, "text": text, "html": html},
+        )
+        return True
+
+    async def _restricted(self, notice: SendNotice) -> bool:
+        """A restricted customer's data is stored, not processed: no mail, except telling
+        them what was deleted or that they are back. A withheld notice is audited."""
+        profile = await asyncio.to_thread(self.crm.get_profile, notice.customer_id)
+        if profile is None or profile.status != CustomerStatus.RESTRICTED:
+            return False
+        if notice.kind in MAY_REACH_RESTRICTED:
+            return False
+        await asyncio.to_thread(
+            self.cases.mark_notice,
+            notice.notice_id,
+            "withheld",
+            None,
+            replace(notice.audit, action="notice_withheld", reason="the customer is restricted"),
         )
         return True
 

@@ -14,6 +14,7 @@ from closeout.domain import (
     ChurnClass,
     CustomerResponse,
     CustomerStatus,
+    DataCategory,
     NoticeKind,
     Outcome,
     StaffNoticeKind,
@@ -62,6 +63,13 @@ class HoldView:
 
 
 @dataclass(frozen=True)
+class CategoryClock:
+    category: DataCategory
+    ends_at: datetime
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class CaseStatus:
     case_id: str
     customer_id: str
@@ -75,6 +83,8 @@ class CaseStatus:
     effective_at: datetime | None
     retention_end: datetime | None
     next_timer: datetime | None
+    # During retention by category: each category's end, and when it was deleted.
+    category_clocks: list[CategoryClock] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- human requests (Updates)
@@ -163,6 +173,8 @@ class RetentionChange:
     retention_end: datetime
     reason: str
     actor: Actor
+    # During retention by category: the one category whose end moves (all when None).
+    category: DataCategory | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +226,10 @@ class CaseTerms:
     reminder_before: timedelta | None = None
     task_reminder_before: timedelta | None = None
     deletion_confirmation: bool = False
+    # Retention per data category for this customer's jurisdiction; None: every category
+    # is kept for `retention` and deleted at once.
+    category_retention: dict[DataCategory, timedelta] | None = None
+    jurisdiction: str | None = None
 
 
 @dataclass(frozen=True)
@@ -234,6 +250,8 @@ class CaseChange:
     outcome: Outcome | None = None
     effective_at: datetime | None = None
     retention_end: datetime | None = None
+    # Retention by category: every category's clock as it now stands.
+    category_clocks: list[CategoryClock] | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +319,8 @@ class SendNotice:
     audit: AuditEntry
     effective_at: datetime | None = None
     retention_end: datetime | None = None
+    # A deletion confirmation sent while some categories are still kept (restricted).
+    kept_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -329,6 +349,8 @@ class CustomerStep:
     customer_id: str
     audit: AuditEntry
     bundle_id: str | None = None
+    # The data categories the step acts on (DataCategory values); empty: every one.
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ def add_customer(
     owner: str,
     value_tier: ValueTier = ValueTier.STANDARD,
     locale: str = "en",
+    country: str | None = None,
     shape: CustomerShape = SHAPES[None],
     now: datetime | None = None,
     rng: random.Random | None = None,
@@ -105,6 +106,7 @@ def add_customer(
         owner=owner,
         value_tier=value_tier,
         locale=locale,
+        country=country or ("CN" if locale.startswith("zh") else "DE"),
         status="active",
         created_at=now - timedelta(days=900),
     )

@@ -204,6 +204,9 @@ class CustomerStatus(StrEnum):
     ACTIVE = "active"
     CLOSING = "closing"
     CLOSED = "closed"
+    # Archived, only what retention requires is left: stored, not processed (no mail, no
+    # exports except to compliance).
+    RESTRICTED = "restricted"
 
 
 class ValueTier(StrEnum):

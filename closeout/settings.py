@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from closeout.crypto.keyring import decode_master_key, dev_master_key
-from closeout.domain import ValueTier
+from closeout.domain import DataCategory, ValueTier
 
 DEV_SECRET = "dev-only-secret-change-me"
 DEV_MASTER_KEY_ID = "dev"
@@ -34,7 +34,45 @@ class PolicyConfig(BaseModel):
     four_eyes_tiers: list[ValueTier] = Field(
         default_factory=lambda: [ValueTier.HIGH, ValueTier.KEY]
     )
+    # Retention per data category, counted from the archive date; a category not named is
+    # kept for `retention`. Empty (and no jurisdictions): every category is kept for
+    # `retention` and deleted at once.
+    category_retention: dict[DataCategory, timedelta] = Field(default_factory=dict)
+    # Per jurisdiction (the customer's country, ISO 3166 alpha-2): periods replacing the
+    # ones above for customers there.
+    jurisdictions: dict[str, dict[DataCategory, timedelta]] = Field(default_factory=dict)
 
+    def periods_for(self, country: str | None) -> dict[DataCategory, timedelta] | None:
+        """Each category's retention for a customer in `country`; None: one period for all."""
+        if not self.category_retention and not self.jurisdictions:
+            return None
+        periods = {c: self.category_retention.get(c, self.retention) for c in DataCategory}
+        periods.update(self.jurisdictions.get((country or "").upper(), {}))
+        return periods
+
+
+YEAR = timedelta(days=365)
+
+# The documented default periods (README, "Retention by data category"): a starting point
+# to confirm with counsel, not legal advice.
+DEFAULT_CATEGORY_RETENTION = {
+    # No purpose is left once the customer is gone.
+    DataCategory.MARKETING_DATA: timedelta(0),
+    # Long enough to answer an objection or welcome the customer back.
+    DataCategory.CONTACT_DATA: timedelta(days=90),
+    # Disputes about service are raised within a year.
+    DataCategory.INTERACTION_HISTORY: YEAR,
+    # The general limitation period for contractual claims (PRC Civil Code art. 188; BGB 195).
+    DataCategory.CONTRACTS: 3 * YEAR,
+    # Books and vouchers: 10 years (HGB 257, AO 147).
+    DataCategory.ACCOUNTING_RECORDS: 10 * YEAR,
+}
+DEFAULT_JURISDICTIONS = {
+    # Accounting vouchers and books: 30 years (Accounting Archives Management Measures, art. 14).
+    "CN": {DataCategory.ACCOUNTING_RECORDS: 30 * YEAR},
+    # Commercial letters, contracts among them: 6 years (HGB 257).
+    "DE": {DataCategory.CONTRACTS: 6 * YEAR},
+}
 
 STANDARD_POLICY = PolicyConfig(
     win_back_window=timedelta(days=14),
@@ -42,6 +80,8 @@ STANDARD_POLICY = PolicyConfig(
     approval_due=timedelta(days=7),
     retention=timedelta(days=3 * 365),
     reminder_before=timedelta(days=7),
+    category_retention=DEFAULT_CATEGORY_RETENTION,
+    jurisdictions=DEFAULT_JURISDICTIONS,
 )
 
 # Waits of seconds so a newcomer watches a whole case, approval included, in about a minute.
@@ -53,6 +93,13 @@ DEMO_POLICY = PolicyConfig(
     reminder_before=timedelta(seconds=4),
     task_reminder_before=timedelta(minutes=2),
     deletion_confirmation=True,
+    category_retention={
+        DataCategory.MARKETING_DATA: timedelta(0),
+        DataCategory.CONTACT_DATA: timedelta(seconds=8),
+        DataCategory.INTERACTION_HISTORY: timedelta(seconds=12),
+        DataCategory.CONTRACTS: timedelta(seconds=16),
+        DataCategory.ACCOUNTING_RECORDS: timedelta(seconds=20),
+    },
 )
 
 

@@ -9,10 +9,31 @@ from pathlib import Path
 import pytest
 
 from closeout.db import Database, upgrade
+from closeout.domain import DataCategory
 from closeout.settings import STANDARD_POLICY, PolicyConfig, Settings
 from tests.support import MailSink, start_mail_sink
 
 pytest_plugins = ["tests.postgres"]
+
+# The spine's policy: every category kept three years, then deleted at once.
+ONE_PERIOD = STANDARD_POLICY.model_copy(update={"category_retention": {}, "jurisdictions": {}})
+
+YEAR = timedelta(days=365)
+# Each data category kept for its own period, shaped like the shipped default but within the
+# ten years the time-skipping test server lets a workflow run (a real server has no limit).
+BY_CATEGORY = STANDARD_POLICY.model_copy(
+    update={
+        "deletion_confirmation": True,
+        "category_retention": {
+            DataCategory.MARKETING_DATA: timedelta(0),
+            DataCategory.CONTACT_DATA: timedelta(days=90),
+            DataCategory.INTERACTION_HISTORY: YEAR,
+            DataCategory.CONTRACTS: 3 * YEAR,
+            DataCategory.ACCOUNTING_RECORDS: 7 * YEAR,
+        },
+        "jurisdictions": {"CN": {DataCategory.ACCOUNTING_RECORDS: 9 * YEAR}},
+    }
+)
 
 # A policy with short waits for workflow tests that do not skip time.
 QUICK_POLICY = PolicyConfig(
@@ -48,8 +69,9 @@ def make_settings(
         "var_dir": tmp_path / "var",
         "mail_catcher_dir": tmp_path / "mailbox",
         "policies": {
-            "standard": STANDARD_POLICY,
-            "confirming": STANDARD_POLICY.model_copy(update={"deletion_confirmation": True}),
+            "standard": ONE_PERIOD,
+            "confirming": ONE_PERIOD.model_copy(update={"deletion_confirmation": True}),
+            "by-category": BY_CATEGORY,
         },
     }
     values.update(overrides)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CloseoutActivities
     from activities.notice_sending import NoticeActivities
+    from activities.retention import RetentionActivities
     from activities.staff_notices import StaffActivities
     from closeout.contracts import (
         Actor,
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         CaseResult,
         CaseStatus,
         CaseTerms,
+        CategoryClock,
         CloseCustomerInput,
         CloseTask,
         CustomerAnswer,
@@ -59,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         SYSTEM_ACTOR,
         CustomerResponse,
         CustomerStatus,
+        DataCategory,
         NoticeKind,
         Outcome,
         Role,
@@ -70,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
         Trigger,
         skips_win_back,
     )
+    from workflows.retention import RetentionClocks
     from workflows.task_rules import (
         CLOSURE_ROLES,
         check_assignment,
@@ -118,6 +122,7 @@ PATCH_REMINDER = "reminder-before-effective-date"
 PATCH_DATA_EXPORT = "data-export-on-request"
 PATCH_TASK_ESCALATION = "task-reminder-and-escalation"
 PATCH_DELETION_CONFIRMATION = "deletion-confirmation"
+PATCH_RETENTION_BY_CATEGORY = "retention-by-category"
 # Tasks whose due date escalates them; a win-back task's due date ends the window by itself.
 ESCALATING_TASKS = frozenset(
     {
@@ -165,6 +170,8 @@ class CloseCustomerWorkflow:
         self.approvers: list[str] = []
         self.effective_at: datetime | None = None
         self.retention_end: datetime | None = None
+        # Retention by data category (policies that name categories); None: one period.
+        self.clocks: RetentionClocks | None = None
         self.next_timer: datetime | None = None
         self.bundle: BackupResult | None = None
         self.cancel_request: CancelRequest | None = None
@@ -369,13 +376,36 @@ class CloseCustomerWorkflow:
         await self._run(
             CloseoutActivities.archive_customer, self._step("customer_archived"), DATA_STEP
         )
-        self.retention_end = workflow.now() + self.terms.retention
+        periods = self.terms.category_retention
+        if periods and workflow.patched(PATCH_RETENTION_BY_CATEGORY):
+            self.clocks = RetentionClocks.start(workflow.now(), periods)
+            self.retention_end = self.clocks.last_end()
+        else:
+            self.retention_end = workflow.now() + self.terms.retention
         await self._notify(NoticeKind.CLOSED)
+        if self.clocks is not None:
+            # Each category in its own sealed bundle, so each can be deleted on its own date.
+            await self._run(
+                RetentionActivities.split_archive,
+                self._step("archive_split_by_category", categories=self.clocks.remaining()),
+                DATA_STEP,
+            )
+            await self._do(
+                CloseoutActivities.set_customer_status,
+                CustomerStatusChange(
+                    self.input.case_id,
+                    self.input.customer_id,
+                    CustomerStatus.RESTRICTED,
+                    self._audit("customer_restricted", reason="stored, not processed"),
+                ),
+            )
 
     async def _retain(self) -> bool:
         """Wait out retention and every legal hold; True when the customer is reactivated."""
         assert self.retention_end is not None
         await self._enter(Stage.RETENTION, retention_end=self.retention_end)
+        if self.clocks is not None:
+            return await self._retain_by_category(self.clocks)
         while True:
             if self.reactivate_request is not None:
                 return True
@@ -394,6 +424,76 @@ class CloseCustomerWorkflow:
                     timeout=timeout,
                 )
 
+    async def _retain_by_category(self, clocks: RetentionClocks) -> bool:
+        """Delete each category when its own period ends and no hold stands; hand the last
+        ones to the deletion stage. True when the customer is reactivated."""
+        while True:
+            if self.reactivate_request is not None:
+                return True
+            now = workflow.now()
+            due = [] if self.holds else clocks.due(now)
+            if due and len(due) == len(clocks.remaining()):
+                self.stage = Stage.DELETION  # with the check: no hold slips in between
+                self.next_timer = None
+                return False
+            if due:
+                await self._delete_categories(due)
+                continue
+            self._retention_changed = False
+            self.next_timer = None if self.holds else clocks.next_end()
+            timeout = None if self.next_timer is None else max(self.next_timer - now, timedelta(0))
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._retention_changed or self.reactivate_request is not None,
+                    timeout=timeout,
+                )
+
+    async def _delete_categories(self, categories: list[DataCategory]) -> None:
+        assert self.clocks is not None
+        confirmation = await self._seal_confirmation(categories)
+        step = self._step("categories_deleted", categories=categories)
+        await self._run(RetentionActivities.delete_categories, step, DATA_STEP)
+        self.clocks.mark_deleted(categories, workflow.now())
+        await self._run(
+            RetentionActivities.verify_categories_deleted,
+            self._step("category_deletion_verified", categories=categories),
+            VERIFY,
+        )
+        if confirmation is not None:
+            await self._notify(NoticeKind.DELETION_CONFIRMATION, notice_id=confirmation)
+        self.retention_end = self.clocks.last_end()
+        await self._do(
+            CloseoutActivities.record_case_change,
+            CaseChange(
+                self.input.case_id,
+                self._audit(
+                    "retention_clock_advanced",
+                    categories=[str(c) for c in categories],
+                    retention_end=self.retention_end.isoformat(),
+                ),
+                retention_end=self.retention_end,
+                category_clocks=self._clock_views(),
+            ),
+        )
+
+    async def _seal_confirmation(self, categories: list[DataCategory]) -> str | None:
+        """With retention by category, the customer hears of the deletion when their contact
+        data goes: the message is sealed while it can still be written, sent right after."""
+        if (
+            self.terms is None
+            or not self.terms.deletion_confirmation
+            or self.clocks is None
+            or DataCategory.CONTACT_DATA not in categories
+        ):
+            return None
+        notice_id = str(workflow.uuid4())
+        kept = [c for c in self.clocks.remaining() if c not in categories]
+        notice = self._notice(NoticeKind.DELETION_CONFIRMATION, notice_id)
+        if kept:
+            notice = replace(notice, kept_until=max(self.clocks.ends[c] for c in kept))
+        sealed = await self._run(NoticeActivities.seal_notice, notice, MAIL)
+        return notice_id if sealed else None
+
     async def _reactivate(self) -> None:
         assert self.reactivate_request is not None
         await self._run(
@@ -406,7 +506,10 @@ class CloseCustomerWorkflow:
     async def _delete(self) -> None:
         await self._record("stage_entered", stage=Stage.DELETION, change_stage=True)
         confirmation: str | None = None
-        if (
+        remaining = self.clocks.remaining() if self.clocks is not None else []
+        if self.clocks is not None:
+            confirmation = await self._seal_confirmation(remaining)
+        elif (
             self.terms is not None
             and self.terms.deletion_confirmation
             and workflow.patched(PATCH_DELETION_CONFIRMATION)
@@ -420,8 +523,12 @@ class CloseCustomerWorkflow:
             )
             confirmation = confirmation if sealed else None
         await self._run(
-            CloseoutActivities.delete_customer_data, self._step("customer_data_deleted"), DATA_STEP
+            CloseoutActivities.delete_customer_data,
+            self._step("customer_data_deleted", categories=remaining),
+            DATA_STEP,
         )
+        if self.clocks is not None:
+            self.clocks.mark_deleted(remaining, workflow.now())
         if confirmation is not None:
             await self._notify(NoticeKind.DELETION_CONFIRMATION, notice_id=confirmation)
         await self._run(CloseoutActivities.verify_deletion, self._step("deletion_verified"), VERIFY)
@@ -705,7 +812,11 @@ class CloseCustomerWorkflow:
     @workflow.update
     async def change_retention(self, req: RetentionChange) -> StageResult:
         previous = self.retention_end
-        self.retention_end = req.retention_end
+        if self.clocks is not None:
+            self.clocks.set_end(req.retention_end, req.category)
+            self.retention_end = self.clocks.last_end()
+        else:
+            self.retention_end = req.retention_end
         self._retention_changed = True
         await self._do(
             CloseoutActivities.record_case_change,
@@ -716,9 +827,11 @@ class CloseCustomerWorkflow:
                     actor=req.actor.name,
                     reason=req.reason,
                     previous=previous.isoformat() if previous else None,
-                    retention_end=req.retention_end.isoformat(),
+                    retention_end=self.retention_end.isoformat(),
+                    category=req.category,
                 ),
-                retention_end=req.retention_end,
+                retention_end=self.retention_end,
+                category_clocks=self._clock_views(),
             ),
         )
         return StageResult(self.stage, self.outcome, retention_end=self.retention_end)
@@ -733,6 +846,13 @@ class CloseCustomerWorkflow:
             )
         if not req.reason.strip():
             raise reject("changing the retention end needs a reason", "InvalidRequest")
+        if req.category is not None and (
+            self.clocks is None or req.category not in self.clocks.remaining()
+        ):
+            raise reject(
+                f"the case keeps no {req.category} any more (or keeps no categories apart)",
+                "InvalidRequest",
+            )
 
     @workflow.update
     async def reactivate(self, req: ReactivateRequest) -> StageResult:
@@ -774,6 +894,7 @@ class CloseCustomerWorkflow:
             effective_at=self.effective_at,
             retention_end=self.retention_end,
             next_timer=self.next_timer,
+            category_clocks=self.clocks.views() if self.clocks is not None else [],
         )
 
     # ================================================================== plumbing
@@ -804,6 +925,7 @@ class CloseCustomerWorkflow:
         actor: str = SYSTEM_ACTOR,
         reason: str | None = None,
         bundle_id: str | None = None,
+        categories: list[DataCategory] | None = None,
     ) -> CustomerStep:
         if bundle_id is None and self.bundle is not None:
             bundle_id = self.bundle.bundle_id
@@ -812,6 +934,7 @@ class CloseCustomerWorkflow:
             self.input.customer_id,
             self._audit(action, actor, reason),
             bundle_id,
+            tuple(str(c) for c in categories or ()),
         )
 
     async def _do(self, activity: Callable[..., Any], arg: Any) -> Any:
@@ -854,8 +977,12 @@ class CloseCustomerWorkflow:
                 self._audit(action, actor=actor, reason=reason, **details),
                 stage=stage if change_stage else None,
                 retention_end=retention_end,
+                category_clocks=self._clock_views(),
             ),
         )
+
+    def _clock_views(self) -> list[CategoryClock] | None:
+        return self.clocks.views() if self.clocks is not None else None
 
     def _reviews_open(self) -> bool:
         return bool(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -22,21 +22,18 @@ def retention_clocks(
     request: Request,
     user: Compliance,
     board: BoardDep,
+    compliance: ComplianceDep,
     within: Annotated[int | None, Query(ge=1, le=36_500)] = None,
 ) -> Response:
-    """Archived cases by retention end, holds highlighted, filtered by a due window."""
-    now = datetime.now(UTC)
-    cases = board.repo.retention_clocks(now + timedelta(days=within) if within else None)
-    holds = board.repo.active_holds([c.id for c in cases])
+    """Archived cases with each category's countdown, holds highlighted, filtered by when
+    the next deletion falls due; a chart of the deletions due in the next 90 days."""
+    retention = compliance.retention_board(within, datetime.now(UTC))
     return render(
         request,
         user,
         "compliance",
-        rows=[
-            (c, holds.get(c.id, []), (c.retention_end - now).days if c.retention_end else None)
-            for c in cases
-        ],
-        names=board.customer_names({c.customer_id for c in cases}),
+        board=retention,
+        names=board.customer_names({r.case.customer_id for r in retention.rows}),
         within=within,
         windows=WINDOWS,
     )

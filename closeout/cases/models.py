@@ -33,6 +33,12 @@ class CaseRecord(SQLModel, table=True):
     closed_at: datetime | None = None
     effective_at: datetime | None = None
     retention_end: datetime | None = None
+    # Retention by category: [{category, ends_at, deleted_at}] as the workflow last said.
+    category_clocks: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
+    # When the next deletion falls due: the soonest category still kept, or the retention end.
+    next_deletion_at: datetime | None = Field(default=None, index=True)
 
 
 class TaskRecord(SQLModel, table=True):
@@ -104,6 +110,8 @@ class ArchiveBundleRecord(SQLModel, table=True):
     record_counts: dict[str, int] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )
+    # The data category a split bundle holds; None for the whole-customer backup.
+    category: str | None = Field(default=None, max_length=40)
     created_at: datetime
     verified_at: datetime | None = None
     deleted_at: datetime | None = None

@@ -122,6 +122,18 @@ class CaseRepository:
                 case.effective_at = change.effective_at
             if change.retention_end is not None:
                 case.retention_end = change.retention_end
+                case.next_deletion_at = change.retention_end
+            if change.category_clocks is not None:
+                kept = [c.ends_at for c in change.category_clocks if c.deleted_at is None]
+                case.next_deletion_at = min(kept) if kept else None
+                case.category_clocks = [
+                    {
+                        "category": str(c.category),
+                        "ends_at": c.ends_at.isoformat(),
+                        "deleted_at": c.deleted_at.isoformat() if c.deleted_at else None,
+                    }
+                    for c in change.category_clocks
+                ]
             case.updated_at = change.audit.at
             session.add(case)
             append_audit(session, change.case_id, change.audit)
@@ -332,7 +344,9 @@ class CaseRepository:
 
     # archive bundles
 
-    def record_bundle(self, case_id: str, customer_id: str, result: BackupResult) -> None:
+    def record_bundle(
+        self, case_id: str, customer_id: str, result: BackupResult, category: str | None = None
+    ) -> None:
         with self.db.session() as session:
             bundle = session.get(ArchiveBundleRecord, result.bundle_id)
             if bundle is None:
@@ -344,6 +358,7 @@ class CaseRepository:
                     manifest_sha256=result.manifest_sha256,
                     size_bytes=result.size_bytes,
                     record_counts=result.record_counts,
+                    category=category,
                     created_at=_now(),
                 )
             else:
@@ -356,6 +371,17 @@ class CaseRepository:
     def bundle(self, bundle_id: str) -> ArchiveBundleRecord | None:
         with self.db.session() as session:
             return session.get(ArchiveBundleRecord, bundle_id)
+
+    def live_bundles(self, case_id: str) -> Sequence[ArchiveBundleRecord]:
+        """The case's bundles not yet deleted, whole backup first, then by category."""
+        with self.db.session() as session:
+            rows = session.exec(
+                select(ArchiveBundleRecord).where(
+                    ArchiveBundleRecord.case_id == case_id,
+                    col(ArchiveBundleRecord.deleted_at).is_(None),
+                )
+            ).all()
+        return sorted(rows, key=lambda r: (r.category is not None, r.category or "", r.id))
 
     def mark_bundle(self, bundle_id: str, *, verified: bool = False, deleted: bool = False) -> None:
         with self.db.session() as session:
@@ -438,10 +464,10 @@ class CaseRepository:
             CaseRecord.stage == Stage.RETENTION, col(CaseRecord.outcome).is_(None)
         )
         if due_before is not None:
-            query = query.where(col(CaseRecord.retention_end) < due_before)
+            query = query.where(col(CaseRecord.next_deletion_at) < due_before)
         with self.db.session() as session:
             return session.exec(
-                query.order_by(col(CaseRecord.retention_end), col(CaseRecord.id))
+                query.order_by(col(CaseRecord.next_deletion_at), col(CaseRecord.id))
             ).all()
 
     def active_holds(self, case_ids: Sequence[str]) -> dict[str, list[LegalHoldRecord]]:

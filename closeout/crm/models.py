@@ -20,6 +20,8 @@ class CrmCustomer(SQLModel, table=True):
     owner: str = Field(max_length=200, index=True)
     value_tier: str = Field(default="standard", max_length=32)
     locale: str = Field(default="en", max_length=16)
+    # Where the customer is (ISO 3166 alpha-2): which jurisdiction's retention applies.
+    country: str | None = Field(default=None, max_length=2)
     status: str = Field(default="active", max_length=32, index=True)
     created_at: datetime
     closed_at: datetime | None = None

@@ -17,6 +17,7 @@ class CustomerProfile:
     value_tier: str
     locale: str
     status: str
+    country: str | None = None
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,7 @@ class ReferenceCrm:
             c = session.get(CrmCustomer, customer_id)
             if c is None:
                 return None
-            return CustomerProfile(c.id, c.owner, c.value_tier, c.locale, c.status)
+            return CustomerProfile(c.id, c.owner, c.value_tier, c.locale, c.status, c.country)
 
     def account_history(self, customer_id: str, recent: int = 5) -> AccountHistory | None:
         """Orders, invoices, complaints and contacts of one customer, aggregated in SQL."""

@@ -79,15 +79,17 @@ class DataKeys:
             pass  # another attempt created it first: use theirs
         return self.key(customer_id, scope)
 
-    def destroy(self, customer_id: str) -> int:
-        """Destroy every data key of the customer (crypto-shredding); how many were live."""
+    def destroy(self, customer_id: str, scope: str | None = None) -> int:
+        """Destroy the customer's data keys, of one scope or all (crypto-shredding); how
+        many were live."""
         with self.db.session() as session:
-            records = session.exec(
-                select(DataKeyRecord).where(
-                    DataKeyRecord.customer_id == customer_id,
-                    col(DataKeyRecord.destroyed_at).is_(None),
-                )
-            ).all()
+            query = select(DataKeyRecord).where(
+                DataKeyRecord.customer_id == customer_id,
+                col(DataKeyRecord.destroyed_at).is_(None),
+            )
+            if scope is not None:
+                query = query.where(DataKeyRecord.scope == scope)
+            records = session.exec(query).all()
             for record in records:
                 record.wrapped = None
                 record.master_key_id = None
@@ -95,17 +97,15 @@ class DataKeys:
                 session.add(record)
             return len(records)
 
-    def live(self, customer_id: str) -> int:
-        """How many data keys of the customer can still unseal something."""
+    def live(self, customer_id: str, scope: str | None = None) -> int:
+        """How many data keys of the customer (of one scope) can still unseal something."""
+        query = select(DataKeyRecord.id).where(
+            DataKeyRecord.customer_id == customer_id, col(DataKeyRecord.wrapped).is_not(None)
+        )
+        if scope is not None:
+            query = query.where(DataKeyRecord.scope == scope)
         with self.db.session() as session:
-            return len(
-                session.exec(
-                    select(DataKeyRecord.id).where(
-                        DataKeyRecord.customer_id == customer_id,
-                        col(DataKeyRecord.wrapped).is_not(None),
-                    )
-                ).all()
-            )
+            return len(session.exec(query).all())
 
     def customers_with_live_keys(self) -> list[str]:
         with self.db.session() as session:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from closeout.archive import ArchiveStore, bundle_key
-from closeout.crypto.data_keys import DataKeys
+from closeout.crypto.data_keys import ARCHIVE_SCOPE, DataKeys
 from closeout.crypto.envelope import is_sealed, open_sealed, seal
 from closeout.crypto.keyring import LocalKeyRing
 from closeout.settings import Settings
@@ -19,24 +19,35 @@ class ArchiveVault:
         self.store = store
         self.keys = keys
 
-    def put_bundle(self, customer_id: str, bundle_id: str, data: bytes) -> str:
-        data_key = self.keys.key_or_create(customer_id)
+    def put_bundle(
+        self, customer_id: str, bundle_id: str, data: bytes, scope: str = ARCHIVE_SCOPE
+    ) -> str:
+        data_key = self.keys.key_or_create(customer_id, scope)
         sealed = seal(data_key, data, _context(customer_id, bundle_id))
         return self.store.put(bundle_key(customer_id, bundle_id), sealed)
 
-    def get_bundle(self, customer_id: str, bundle_id: str) -> bytes | None:
+    def get_bundle(
+        self, customer_id: str, bundle_id: str, scope: str = ARCHIVE_SCOPE
+    ) -> bytes | None:
         """The bundle's plain bytes; KeyDestroyed or Unreadable when it cannot be opened."""
         blob = self.store.get(bundle_key(customer_id, bundle_id))
         if blob is None or not is_sealed(blob):
             return blob  # absent, or written before archives were sealed
-        return open_sealed(self.keys.key(customer_id), blob, _context(customer_id, bundle_id))
+        data_key = self.keys.key(customer_id, scope)
+        return open_sealed(data_key, blob, _context(customer_id, bundle_id))
 
     def delete_bundle(self, customer_id: str, bundle_id: str) -> bool:
         return self.store.delete(bundle_key(customer_id, bundle_id))
 
-    def shred(self, customer_id: str) -> int:
-        """Destroy the customer's data keys: every copy of their bundles becomes unreadable."""
-        return self.keys.destroy(customer_id)
+    def shred(self, customer_id: str, scope: str | None = None) -> int:
+        """Destroy the customer's data keys (of one scope, or all): every copy of what they
+        sealed becomes unreadable."""
+        return self.keys.destroy(customer_id, scope)
+
+
+def category_scope(category: str) -> str:
+    """The data key scope of one data category's archive bundle."""
+    return f"{ARCHIVE_SCOPE}:{category}"
 
 
 def key_ring(settings: Settings) -> LocalKeyRing:

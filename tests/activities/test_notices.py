@@ -19,6 +19,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlmodel import col, select
 from temporalio.api.failure.v1 import Failure
 from temporalio.converter import DataConverter
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from closeout.audit.models import AuditEvent
@@ -308,3 +309,31 @@ async def test_smtp_auth_from_settings(world: World) -> None:
         assert len(sink.messages) == 1 and logins
     finally:
         controller.stop()
+
+
+async def test_a_restricted_customer_gets_no_mail_and_no_export(
+    world: World, mail: MailSink
+) -> None:
+    customer = world.customer()
+    case_id = world.case(customer)
+    world.activities.crm.set_status(customer, "restricted")
+    withheld = notice(world, customer, case_id, NoticeKind.CLOSED)
+    assert await ActivityEnvironment().run(world.notices.send_notice, withheld) is True
+    assert await ActivityEnvironment().run(world.notices.send_notice, withheld) is True
+    assert world.activities.cases.notice(withheld.notice_id).status == "withheld"  # type: ignore[union-attr]
+    assert mail.messages == []
+    # Telling them what was deleted is still allowed, and it arrives.
+    told = notice(world, customer, case_id, NoticeKind.DELETION_CONFIRMATION)
+    assert await ActivityEnvironment().run(world.notices.send_notice, told) is True
+    assert [str(m["Subject"]) for m in mail.messages] == [
+        "Your data at Example Company has been deleted"
+    ]
+    with world.db.session() as session:
+        actions = session.exec(select(AuditEvent.action).where(AuditEvent.case_id == case_id)).all()
+    assert actions.count("notice_withheld") == 1
+    with pytest.raises(ApplicationError) as refused:
+        ActivityEnvironment().run(
+            world.activities.prepare_data_export,
+            world.step(case_id, customer, "data_export_prepared", str(uuid.uuid4())),
+        )
+    assert refused.value.type == "Restricted" and refused.value.non_retryable

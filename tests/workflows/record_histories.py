@@ -118,6 +118,23 @@ async def deleted_with_confirmation(h: Harness, handle: Handle) -> None:
     await h.approve_closure(handle)
 
 
+async def deleted_by_category(h: Harness, handle: Handle) -> None:
+    """Contact data goes after 90 days (the customer is told), a hold comes and goes, the
+    other categories follow, each on its own date."""
+    await h.approve_closure(handle)
+    await h.stage(handle, Stage.RETENTION)
+    await h.env.sleep(timedelta(days=91))
+    placed = await handle.execute_update(
+        CloseCustomerWorkflow.place_legal_hold, HoldRequest("audit", COMPLIANCE)
+    )
+    assert placed.hold_id
+    await h.env.sleep(timedelta(days=400))
+    await handle.execute_update(
+        CloseCustomerWorkflow.release_legal_hold,
+        HoldReleaseRequest(placed.hold_id, "done", COMPLIANCE),
+    )
+
+
 SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None]]]] = {
     "deleted_with_hold": (ValueTier.STANDARD, deleted_with_hold),
     "four_eyes_then_cancelled": (ValueTier.HIGH, four_eyes_then_cancelled),
@@ -126,9 +143,10 @@ SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None
     "data_export_then_cancelled": (ValueTier.STANDARD, data_export_then_cancelled),
     "escalated_after_claims": (ValueTier.STANDARD, escalated_after_claims),
     "deleted_with_confirmation": (ValueTier.STANDARD, deleted_with_confirmation),
+    "deleted_by_category": (ValueTier.STANDARD, deleted_by_category),
 }
 # Scenarios run under another policy than the standard one.
-POLICIES = {"deleted_with_confirmation": "confirming"}
+POLICIES = {"deleted_with_confirmation": "confirming", "deleted_by_category": "by-category"}
 
 
 async def main(suffix: str, only: list[str]) -> None:

@@ -21,6 +21,7 @@ from workflows.close_customer import (
     PATCH_DECIDE_AFTER_RECORDED,
     PATCH_DELETION_CONFIRMATION,
     PATCH_REMINDER,
+    PATCH_RETENTION_BY_CATEGORY,
     PATCH_TASK_ESCALATION,
     CloseCustomerWorkflow,
 )
@@ -58,6 +59,12 @@ PATCHES_BY_SUFFIX = {
         PATCH_TASK_ESCALATION,
         PATCH_DELETION_CONFIRMATION,
     },
+    "-retention-by-category": {
+        PATCH_DECIDE_AFTER_RECORDED,
+        PATCH_REMINDER,
+        PATCH_TASK_ESCALATION,
+        PATCH_RETENTION_BY_CATEGORY,
+    },
 }
 
 
@@ -69,6 +76,7 @@ def test_patched_histories_carry_their_patch_markers() -> None:
         "data_export_then_cancelled-data-export",
         "escalated_after_claims-task-escalation",
         "deleted_with_confirmation-deletion-confirmation",
+        "deleted_by_category-retention-by-category",
     } <= stems
     for path in HISTORIES:
         expected = next(

@@ -1,4 +1,5 @@
-"""Deletion certificates: issued only after verification, signed, served as JSON and as a page."""
+"""Compliance: deletion certificates (issued only after verification, signed, as JSON and a
+page) and the retention clocks page."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from temporalio.testing import ActivityEnvironment
 from closeout.certificates.repository import Certificates
 from closeout.contracts import AuditEntry, CustomerStep
 from closeout.db import Database
-from closeout.domain import DataCategory, Role
+from closeout.domain import DataCategory, Role, Stage
 from closeout.settings import Settings
 from closeout.tokens import create_token
 from tests.api.conftest import KIM, SAM, ReadModel, sign_in
@@ -129,3 +130,38 @@ def test_certificate_pages(
     assert download.json()["certificate"]["case_id"] == case_id
     missing = client.get(f"/compliance/certificates/{read_model.case('cust-0001')}")
     assert missing.status_code == 404 and "no deletion certificate" in missing.text
+
+
+def test_retention_page_counts_down_each_category(
+    db: Database, read_model: ReadModel, client: TestClient
+) -> None:
+    from datetime import timedelta
+
+    from closeout.contracts import CaseChange, CategoryClock
+
+    now = datetime.now(UTC)
+    soon, later = read_model.case("cust-0003"), read_model.case("cust-0001")
+    clocks = {
+        soon: [
+            CategoryClock(DataCategory.MARKETING_DATA, now - timedelta(days=1), now),
+            CategoryClock(DataCategory.CONTACT_DATA, now + timedelta(days=20, hours=1)),
+            CategoryClock(DataCategory.ACCOUNTING_RECORDS, now + timedelta(days=3650)),
+        ],
+        later: [CategoryClock(DataCategory.CONTACT_DATA, now + timedelta(days=200))],
+    }
+    for case_id, case_clocks in clocks.items():
+        read_model.repo.apply_case_change(
+            CaseChange(
+                case_id,
+                AuditEntry(str(uuid.uuid4()), "system", "stage_entered", now),
+                stage=Stage.RETENTION,
+                retention_end=max(c.ends_at for c in case_clocks),
+                category_clocks=case_clocks,
+            )
+        )
+    sign_in(client, KIM)
+    page = client.get("/compliance").text
+    assert "Contact data: 20 days" in page and "Marketing data: deleted" in page
+    assert "Deletions due in the next 90 days" in page and "1 due, 0 on hold" in page
+    due_soon = client.get("/compliance?within=30").text
+    assert f"/cases/{soon}" in due_soon and f"/cases/{later}" not in due_soon

@@ -1,0 +1,172 @@
+"""Retention by data category on the time-skipping server: each category deleted when its own
+period ends, holds stopping all of it, the restricted state, reactivation from what is left."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from closeout.archive import FilesystemArchiveStore
+from closeout.cases.models import ArchiveBundleRecord
+from closeout.certificates.repository import Certificates
+from closeout.contracts import (
+    CaseResult,
+    CaseStatus,
+    HoldReleaseRequest,
+    HoldRequest,
+    ReactivateRequest,
+    RetentionChange,
+)
+from closeout.crm.reference import ReferenceCrm
+from closeout.crypto.data_keys import ARCHIVE_SCOPE, DataKeys
+from closeout.crypto.vault import key_ring
+from closeout.domain import DataCategory, Outcome, Stage
+from closeout.settings import STANDARD_POLICY
+from tests.conftest import BY_CATEGORY, YEAR
+from tests.support import eventually
+from tests.workflows.conftest import COMPLIANCE, OWNER_ACTOR, Harness
+from workflows.close_customer import CloseCustomerWorkflow
+
+POLICY = "by-category"
+C = DataCategory
+
+
+def deleted(status: CaseStatus) -> set[DataCategory]:
+    return {c.category for c in status.category_clocks if c.deleted_at is not None}
+
+
+async def until_deleted(harness: Harness, handle: object, *categories: DataCategory) -> CaseStatus:
+    async def done() -> CaseStatus | None:
+        status = await harness.status(handle)  # type: ignore[arg-type]
+        return status if set(categories) <= deleted(status) else None
+
+    return await eventually(done, what=f"{categories} deleted")
+
+
+async def test_each_category_is_deleted_when_its_own_period_ends(harness: Harness) -> None:
+    customer = harness.add_customer()
+    crm = ReferenceCrm(harness.db)
+    store = FilesystemArchiveStore(harness.settings.archive_dir)
+    handle = await harness.start(customer, policy=POLICY)
+    await harness.approve_closure(handle)
+    status = await harness.stage(handle, Stage.RETENTION)
+    archived_at = status.category_clocks[0].ends_at  # marketing data: no retention at all
+    ends = {c.category: c.ends_at - archived_at for c in status.category_clocks}
+    assert ends == BY_CATEGORY.category_retention
+    assert status.retention_end == archived_at + 7 * YEAR
+    # Restricted: stored, not processed. One sealed bundle per category, the backup gone.
+    assert crm.get_profile(customer).status == "restricted"  # type: ignore[union-attr]
+    with harness.db.session() as session:
+        bundles = session.exec(
+            select(ArchiveBundleRecord).where(ArchiveBundleRecord.customer_id == customer)
+        ).all()
+    assert sorted(b.category for b in bundles if b.category) == sorted(C)
+    assert [b.deleted_at is not None for b in bundles if b.category is None] == [True]
+    await until_deleted(harness, handle, C.MARKETING_DATA)
+    assert len(store.keys(f"{customer}/")) == len(C) - 1
+    keys = DataKeys(harness.db, key_ring(harness.settings))
+    assert keys.live(customer, ARCHIVE_SCOPE) == 0  # the split backup's key went with it
+    assert keys.live(customer) == len(C) - 1
+
+    await harness.env.sleep(timedelta(days=91))
+    status = await until_deleted(harness, handle, C.CONTACT_DATA)
+    held = crm.remaining_records(customer)
+    assert "contacts" not in held and held["invoices"] > 0 and held["orders"] > 0
+    assert len(store.keys(f"{customer}/")) == len(C) - 2
+    # The customer is told, while the address still exists, what went and what stays.
+    confirmation = [m for m in harness.mail.messages if "has been deleted" in str(m["Subject"])]
+    assert len(confirmation) == 1 and "used for nothing else, until" in confirmation[0].as_string()
+
+    await harness.env.sleep(YEAR)
+    await until_deleted(harness, handle, C.INTERACTION_HISTORY)
+    await harness.env.sleep(2 * YEAR)
+    status = await until_deleted(harness, handle, C.CONTRACTS)
+    assert status.stage is Stage.RETENTION and "subscriptions" not in crm.remaining_records(
+        customer
+    )
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.DELETED
+    assert crm.remaining_records(customer) == {} and store.keys(f"{customer}/") == []
+    certificate = Certificates(harness.db, harness.settings.secret_key).for_case(result.case_id)
+    assert certificate is not None
+    steps = [d["categories"] for d in certificate.body["deletions"]]
+    assert steps == [
+        ["marketing_data"],
+        ["contact_data"],
+        ["interaction_history"],
+        ["contracts"],
+        ["accounting_records"],
+    ]
+    # One confirmation only: it was sent when the contact data went.
+    assert len([m for m in harness.mail.messages if "has been deleted" in str(m["Subject"])]) == 1
+
+
+def test_default_periods_per_jurisdiction() -> None:
+    cn, de, other = (STANDARD_POLICY.periods_for(c) for c in ("CN", "de", None))
+    assert cn is not None and de is not None and other is not None
+    assert cn[C.ACCOUNTING_RECORDS] == 30 * YEAR and de[C.CONTRACTS] == 6 * YEAR
+    assert other[C.MARKETING_DATA] == timedelta(0) and other[C.ACCOUNTING_RECORDS] == 10 * YEAR
+    one_period = STANDARD_POLICY.model_copy(update={"category_retention": {}, "jurisdictions": {}})
+    assert one_period.periods_for("CN") is None
+
+
+async def test_the_customers_jurisdiction_sets_the_periods(harness: Harness) -> None:
+    handle = await harness.start(harness.add_customer(locale="zh-CN"), policy=POLICY)
+    await harness.approve_closure(handle)
+    status = await harness.stage(handle, Stage.RETENTION)
+    clocks = {c.category: c.ends_at for c in status.category_clocks}
+    assert clocks[C.ACCOUNTING_RECORDS] - clocks[C.MARKETING_DATA] == 9 * YEAR
+    assert clocks[C.CONTACT_DATA] - clocks[C.MARKETING_DATA] == timedelta(days=90)
+    await handle.terminate("test over")
+
+
+async def test_a_hold_keeps_every_category_until_released(harness: Harness) -> None:
+    customer = harness.add_customer()
+    crm = ReferenceCrm(harness.db)
+    handle = await harness.start(customer, policy=POLICY)
+    await harness.approve_closure(handle)
+    await harness.stage(handle, Stage.RETENTION)
+    placed = await handle.execute_update(
+        CloseCustomerWorkflow.place_legal_hold, HoldRequest("litigation", COMPLIANCE)
+    )
+    await harness.env.sleep(8 * YEAR)
+    status = await harness.status(handle)
+    assert status.stage is Stage.RETENTION and deleted(status) <= {C.MARKETING_DATA}
+    assert crm.remaining_records(customer)["contacts"] > 0
+    assert placed.hold_id is not None
+    await handle.execute_update(
+        CloseCustomerWorkflow.release_legal_hold,
+        HoldReleaseRequest(placed.hold_id, "settled", COMPLIANCE),
+    )
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.DELETED and crm.remaining_records(customer) == {}
+
+
+async def test_one_categorys_end_moves_and_reactivation_restores_what_is_left(
+    harness: Harness,
+) -> None:
+    customer = harness.add_customer()
+    crm = ReferenceCrm(harness.db)
+    handle = await harness.start(customer, policy=POLICY)
+    await harness.approve_closure(handle)
+    status = await harness.stage(handle, Stage.RETENTION)
+    now = await harness.env.get_current_time()
+    await handle.execute_update(
+        CloseCustomerWorkflow.change_retention,
+        RetentionChange(now + timedelta(days=2), "no claims expected", COMPLIANCE, C.CONTRACTS),
+    )
+    await harness.env.sleep(timedelta(days=3))
+    status = await until_deleted(harness, handle, C.CONTRACTS)
+    assert C.INTERACTION_HISTORY not in deleted(status)
+    assert "subscriptions" not in crm.remaining_records(customer)
+    await handle.execute_update(
+        CloseCustomerWorkflow.reactivate, ReactivateRequest("came back", OWNER_ACTOR)
+    )
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.REACTIVATED
+    held = crm.remaining_records(customer)
+    assert held["interactions"] > 0 and held["contacts"] > 0 and "subscriptions" not in held
+    assert crm.get_profile(customer).status == "active"  # type: ignore[union-attr]
+    store = FilesystemArchiveStore(harness.settings.archive_dir)
+    assert store.keys(f"{customer}/") == []
