@@ -1,4 +1,4 @@
-"""Mails to staff about their tasks: a reminder before the due date, and the escalation after."""
+"""Mails to staff: task reminders and escalations, and legal holds due for review."""
 
 from __future__ import annotations
 
@@ -9,8 +9,15 @@ from dataclasses import replace
 from temporalio import activity
 
 from closeout.cases.repository import CaseRepository
-from closeout.contracts import StaffNotice
-from closeout.domain import ACCOUNT_MANAGER_GROUP, MANAGER_GROUP, Role, is_group
+from closeout.contracts import AuditEntry, PurgeRequest, StaffNotice
+from closeout.domain import (
+    ACCOUNT_MANAGER_GROUP,
+    MANAGER_GROUP,
+    SYSTEM_ACTOR,
+    Role,
+    StaffNoticeKind,
+    is_group,
+)
 from closeout.i18n import catalog_for, format_when, translations
 from closeout.labels import label
 from closeout.mail import Mailer, NoticeRenderer, OutgoingMail, PermanentMailError
@@ -81,3 +88,61 @@ class StaffActivities:
             await asyncio.to_thread(self.cases.mark_notice, one_id, "sent", address, audit)
             reached += 1
         return reached
+
+    @activity.defn
+    async def remind_hold_reviews(self, req: PurgeRequest) -> int:
+        """Tell the compliance officers of every legal hold whose review date has come (once
+        per hold); returns how many holds were due."""
+        due = await asyncio.to_thread(self.cases.holds_due_for_review, req.now)
+        officers = await asyncio.to_thread(self.accounts.with_roles, Role.COMPLIANCE_OFFICER)
+        for hold in due:
+            case = await asyncio.to_thread(self.cases.get_case, hold.case_id)
+            customer_id = case.customer_id if case else "?"
+            for officer in officers:
+                catalog = catalog_for(officer.locale)
+                one_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{hold.id}/review/{officer.email}"))
+                message_id = f"<{one_id}@closeout>"
+                record = await asyncio.to_thread(
+                    self.cases.prepare_notice,
+                    one_id,
+                    hold.case_id,
+                    StaffNoticeKind.HOLD_REVIEW,
+                    message_id,
+                )
+                if record.status != "pending":
+                    continue
+                subject, text, html = self.renderer.render(
+                    StaffNoticeKind.HOLD_REVIEW,
+                    catalog,
+                    customer_id=customer_id,
+                    review_at=format_when(hold.review_at, catalog),
+                    reason=hold.reason,
+                    reference=hold.reference,
+                    holds_url=f"{self.settings.base_url}/compliance/holds",
+                )
+                audit = AuditEntry(one_id, SYSTEM_ACTOR, "notice_sent", req.now, None, {
+                    "kind": StaffNoticeKind.HOLD_REVIEW, "recipient_role": "staff"
+                })  # fmt: skip
+                status = "sent"
+                try:
+                    await self.mailer.send(
+                        OutgoingMail(message_id, officer.email, subject, text, html)
+                    )
+                except PermanentMailError:
+                    status = "refused"
+                await asyncio.to_thread(
+                    self.cases.mark_notice, one_id, status, officer.email, audit
+                )
+            await asyncio.to_thread(
+                self.cases.mark_hold_reminded,
+                hold.id,
+                AuditEntry(
+                    str(uuid.uuid5(uuid.NAMESPACE_URL, f"{hold.id}/review-due")),
+                    SYSTEM_ACTOR,
+                    "legal_hold_review_due",
+                    req.now,
+                    None,
+                    {"hold_id": hold.id, "compliance_officers": len(officers)},
+                ),
+            )
+        return len(due)

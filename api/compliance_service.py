@@ -114,6 +114,17 @@ class ComplianceService:
         ]
         return RetentionBoard(rows, weeks)
 
+    def holds(
+        self,
+    ) -> tuple[
+        list[tuple[LegalHoldRecord, CaseRecord | None]],
+        list[tuple[LegalHoldRecord, CaseRecord | None]],
+    ]:
+        """Active holds (by review date) and recently released ones, each with its case."""
+        active, released = self.repo.holds(active=True), self.repo.holds(active=False, limit=50)
+        cases = {h.case_id: self.repo.get_case(h.case_id) for h in [*active, *released]}
+        return [(h, cases[h.case_id]) for h in active], [(h, cases[h.case_id]) for h in released]
+
     def certificate(self, case_id: str) -> DeletionCertificate:
         """The case's deletion certificate; 404 saying why when there is none (yet)."""
         with self.db.session() as session:

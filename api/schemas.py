@@ -131,6 +131,8 @@ class ReasonIn(BaseModel):
 
 class LegalHoldIn(ReasonIn):
     reference: str | None = Field(default=None, max_length=200)
+    # When to look at the hold again: compliance officers are reminded then.
+    review_at: datetime | None = None
 
 
 class RetentionIn(ReasonIn):

@@ -291,7 +291,9 @@ class CaseService:
     async def place_hold(
         self, case_id: str, body: schemas.LegalHoldIn, user: Principal
     ) -> schemas.CaseStateOut:
-        req = HoldRequest(body.reason, _actor(user), body.reference)
+        if body.review_at is not None and body.review_at.tzinfo is None:
+            raise Invalid("review_at needs a time zone (e.g. 2027-06-30T09:00:00Z)")
+        req = HoldRequest(body.reason, _actor(user), body.reference, body.review_at)
         return await self._state(
             case_id, lambda h: h.execute_update(CloseCustomerWorkflow.place_legal_hold, req)
         )

@@ -159,6 +159,8 @@ class HoldRequest:
     reason: str
     actor: Actor
     reference: str | None = None
+    # When compliance should look at the hold again (a reminder goes out then).
+    review_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -331,6 +333,7 @@ class HoldPlaced:
     reference: str | None
     placed_by: str
     audit: AuditEntry
+    review_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,8 @@ class StaffNoticeKind(StrEnum):
 
     TASK_REMINDER = "task_reminder"
     TASK_ESCALATED = "task_escalated"
+    # To compliance officers: a legal hold's review date has come.
+    HOLD_REVIEW = "hold_review"
 
 
 class CustomerStatus(StrEnum):

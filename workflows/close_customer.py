@@ -767,8 +767,13 @@ class CloseCustomerWorkflow:
                 req.reference,
                 req.actor.name,
                 self._audit(
-                    "legal_hold_placed", actor=req.actor.name, reason=req.reason, hold_id=hold_id
+                    "legal_hold_placed",
+                    actor=req.actor.name,
+                    reason=req.reason,
+                    hold_id=hold_id,
+                    review_at=req.review_at.isoformat() if req.review_at else None,
                 ),
+                req.review_at,
             ),
         )
         return StageResult(self.stage, self.outcome, hold_id=hold_id)
@@ -778,6 +783,8 @@ class CloseCustomerWorkflow:
         self._check_hold_role(req.actor)
         if not req.reason.strip():
             raise reject("a legal hold needs a reason", "InvalidRequest")
+        if req.review_at is not None and req.review_at <= workflow.now():
+            raise reject("a hold's review date must lie in the future", "InvalidRequest")
         if self.outcome is not None or self.stage is Stage.DELETION:
             raise reject("deletion has started or the case is closed", "WrongStage")
 

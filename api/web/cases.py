@@ -12,9 +12,11 @@ from pydantic import BaseModel, Field
 from api import schemas
 from api.deps import BoardDep, CaseServiceDep, CustomerServiceDep
 from api.errors import DomainError
+from api.task_board import TaskBoard
 from api.web.render import choice, render
 from api.web.session import Anyone, CsrfChecked, Staff, principal
 from closeout.domain import ChurnClass, Outcome, Stage, Trigger
+from closeout.users.accounts import User
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 PAGE_SIZE = 25
@@ -154,12 +156,28 @@ async def open_case(
 @router.get("/cases/{case_id}")
 async def case_page(case_id: str, request: Request, user: Anyone, board: BoardDep) -> Response:
     """Stage progress, tasks, holds, pending timers and the audit trail of one case."""
+    return await render_case_page(request, user, board, case_id)
+
+
+async def render_case_page(
+    request: Request,
+    user: User,
+    board: TaskBoard,
+    case_id: str,
+    status: int = 200,
+    hold_error: str | None = None,
+    hold_form: dict[str, Any] | None = None,
+) -> Response:
     page = await board.case_page(user, case_id)
     return render(
         request,
         user,
         "case",
+        status,
         p=page,
         customer_name=page.customer.name if page.customer else page.case.customer_id,
         decided=request.query_params.get("decided"),
+        hold_placed=request.query_params.get("hold") == "placed",
+        hold_error=hold_error,
+        hold_form=hold_form or {},
     )

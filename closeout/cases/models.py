@@ -76,6 +76,8 @@ class LegalHoldRecord(SQLModel, table=True):
     released_by: str | None = Field(default=None, max_length=200)
     released_at: datetime | None = None
     release_reason: str | None = Field(default=None, max_length=2000)
+    review_at: datetime | None = Field(default=None, index=True)
+    review_reminded_at: datetime | None = None
 
 
 class NoticeRecord(SQLModel, table=True):

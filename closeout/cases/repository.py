@@ -195,9 +195,47 @@ class CaseRepository:
                         reference=hold.reference,
                         placed_by=hold.placed_by,
                         placed_at=hold.audit.at,
+                        review_at=hold.review_at,
                     )
                 )
             append_audit(session, hold.case_id, hold.audit)
+
+    def holds_due_for_review(self, now: datetime) -> Sequence[LegalHoldRecord]:
+        """Active holds whose review date has come and whose reminder has not gone out."""
+        with self.db.session() as session:
+            return session.exec(
+                select(LegalHoldRecord).where(
+                    col(LegalHoldRecord.released_at).is_(None),
+                    col(LegalHoldRecord.review_at).is_not(None),
+                    col(LegalHoldRecord.review_at) <= now,
+                    col(LegalHoldRecord.review_reminded_at).is_(None),
+                )
+            ).all()
+
+    def mark_hold_reminded(self, hold_id: str, audit: AuditEntry) -> None:
+        with self.db.session() as session:
+            hold = session.get(LegalHoldRecord, hold_id)
+            if hold is None or hold.review_reminded_at is not None:
+                return
+            hold.review_reminded_at = audit.at
+            session.add(hold)
+            append_audit(session, hold.case_id, audit)
+
+    def holds(self, active: bool, limit: int = 200) -> Sequence[LegalHoldRecord]:
+        """Active holds by review date, or released ones, most recent first."""
+        query = select(LegalHoldRecord)
+        if active:
+            query = query.where(col(LegalHoldRecord.released_at).is_(None)).order_by(
+                col(LegalHoldRecord.review_at).is_(None),
+                col(LegalHoldRecord.review_at),
+                col(LegalHoldRecord.placed_at),
+            )
+        else:
+            query = query.where(col(LegalHoldRecord.released_at).is_not(None)).order_by(
+                col(LegalHoldRecord.released_at).desc()
+            )
+        with self.db.session() as session:
+            return session.exec(query.limit(limit)).all()
 
     def record_hold_released(self, release: HoldReleased) -> None:
         with self.db.session() as session:

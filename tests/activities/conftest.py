@@ -9,6 +9,7 @@ import pytest
 
 from activities.case_activities import CloseoutActivities
 from activities.notice_sending import NoticeActivities
+from activities.staff_notices import StaffActivities
 from closeout.contracts import AuditEntry, CaseOpened, CloseCustomerInput, CustomerStep
 from closeout.db import Database
 from closeout.demo import add_customer
@@ -32,6 +33,7 @@ class World:
         built = build_activities(settings, db)
         self.activities: CloseoutActivities = built.cases
         self.notices: NoticeActivities = built.notices
+        self.staff: StaffActivities = built.staff
 
     def customer(self, tier: ValueTier = ValueTier.STANDARD, locale: str = "en") -> str:
         customer_id = f"cust-{uuid.uuid4().hex[:8]}"

@@ -165,3 +165,40 @@ def test_retention_page_counts_down_each_category(
     assert "Deletions due in the next 90 days" in page and "1 due, 0 on hold" in page
     due_soon = client.get("/compliance?within=30").text
     assert f"/cases/{soon}" in due_soon and f"/cases/{later}" not in due_soon
+
+
+def test_holds_page_lists_holds_by_review_date(
+    db: Database, read_model: ReadModel, client: TestClient
+) -> None:
+    from datetime import timedelta
+
+    from closeout.contracts import HoldPlaced
+
+    now = datetime.now(UTC)
+    case_id = read_model.case("cust-0003")
+    for reason, review in (("tax audit", now - timedelta(days=1)), ("litigation", None)):
+        read_model.repo.record_hold_placed(
+            HoldPlaced(
+                str(uuid.uuid4()),
+                case_id,
+                reason,
+                None,
+                KIM,
+                AuditEntry(str(uuid.uuid4()), KIM, "legal_hold_placed", now),
+                review,
+            )
+        )
+    csrf = sign_in(client, KIM)
+    page = client.get("/compliance/holds").text
+    assert page.index("tax audit") < page.index("litigation")  # by review date
+    assert page.count("review due") == 1 and page.count('action="/compliance/holds/') == 2
+    # Refused before anything is asked of the workflow: a hold without a reason.
+    refused = client.post(
+        f"/cases/{case_id}/legal-holds", data={"csrf_token": csrf, "reason": "  "}
+    )
+    assert refused.status_code == 422 and "a legal hold needs a reason" in refused.text
+    released = client.post(
+        "/compliance/holds/some-hold/release",
+        data={"csrf_token": csrf, "case_id": case_id, "reason": ""},
+    )
+    assert released.status_code == 422 and "needs a reason" in released.text

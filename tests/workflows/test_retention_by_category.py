@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
+from temporalio.client import WorkflowUpdateFailedError
 
 from closeout.archive import FilesystemArchiveStore
 from closeout.cases.models import ArchiveBundleRecord
@@ -127,8 +129,16 @@ async def test_a_hold_keeps_every_category_until_released(harness: Harness) -> N
     handle = await harness.start(customer, policy=POLICY)
     await harness.approve_closure(handle)
     await harness.stage(handle, Stage.RETENTION)
+    now = await harness.env.get_current_time()
+    with pytest.raises(WorkflowUpdateFailedError) as past:
+        await handle.execute_update(
+            CloseCustomerWorkflow.place_legal_hold,
+            HoldRequest("litigation", COMPLIANCE, review_at=now - timedelta(days=1)),
+        )
+    assert "review date must lie in the future" in str(past.value.cause)
     placed = await handle.execute_update(
-        CloseCustomerWorkflow.place_legal_hold, HoldRequest("litigation", COMPLIANCE)
+        CloseCustomerWorkflow.place_legal_hold,
+        HoldRequest("litigation", COMPLIANCE, review_at=now + YEAR),
     )
     await harness.env.sleep(8 * YEAR)
     status = await harness.status(handle)
