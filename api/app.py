@@ -21,7 +21,7 @@ from api.service import CaseService
 from api.task_board import TaskBoard
 from api.temporal_gateway import TemporalGateway
 from api.trigger_service import TriggerService
-from api.web import auth, compliance, detection, holds
+from api.web import audit, auth, compliance, detection, holds
 from api.web import cases as case_pages
 from api.web import tasks as task_pages
 from api.web.render import render
@@ -43,6 +43,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     case_pages.router,
     compliance.router,
     holds.router,
+    audit.router,
     detection.router,
 )
 

@@ -202,3 +202,29 @@ def test_holds_page_lists_holds_by_review_date(
         data={"csrf_token": csrf, "case_id": case_id, "reason": ""},
     )
     assert released.status_code == 422 and "needs a reason" in released.text
+
+
+def test_audit_search_csv_and_chain_check(
+    db: Database, read_model: ReadModel, client: TestClient
+) -> None:
+    import csv
+    import io
+
+    case_id = read_model.case("cust-0003")
+    read_model.repo.append_audit(
+        case_id,
+        AuditEntry(str(uuid.uuid4()), SAM, "task_decided", datetime.now(UTC), '=HYPERLINK("x")'),
+    )
+    csrf = sign_in(client, KIM)
+    page = client.get(f"/compliance/audit?case_id={case_id}&action=task_decided").text
+    assert "task_decided" in page and "1 events, page 1 of 1" in page
+    exported = client.get(f"/compliance/audit.csv?case_id={case_id}")
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [r["action"] for r in rows] == ["case_opened", "task_decided"]
+    assert rows[1]["reason"].startswith("'=")  # no formula reaches a spreadsheet
+    assert all(r["hash"] for r in rows)
+    checked = client.post("/compliance/audit/verify", data={"csrf_token": csrf})
+    assert checked.status_code == 200 and "The hash chain holds" in checked.text
+    # The export itself was audited.
+    assert "audit_exported" in client.get("/compliance/audit?action=audit_exported").text
