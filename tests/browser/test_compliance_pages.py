@@ -1,0 +1,79 @@
+"""A compliance officer at work in the browser, against the real stack: a hold placed from the
+case's page keeps everything past the retention end, its release lets deletion run, and the
+certificate is there to print."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import screenshot
+from tests.browser.test_staff_pages import case_at_approval, sign_in
+from tests.integration.helpers import decide, open_task, wait_case
+from tests.integration.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+KIM = "kim.compliance@example.com"
+SAM = "sam.okafor@example.com"
+
+
+def test_hold_keeps_the_data_past_its_clock_then_release_and_certificate(
+    stack: Stack, page: Page
+) -> None:
+    case_id = case_at_approval(stack, SAM)
+    with stack.client("admin") as api:
+        approval = open_task(api, case_id, "approval")
+        assert decide(api, approval["id"], "approve", comment="no answer").status_code == 202
+        customer = api.get(f"/api/cases/{case_id}").json()["customer_id"]
+
+    # Kim places a hold from the case's page while the notice period runs.
+    sign_in(page, stack, KIM)
+    page.goto(f"{stack.api_url}/cases/{case_id}")
+    page.get_by_label("Place a legal hold: why").fill("tax audit of 2026")
+    page.get_by_label("Reference (case or audit number)").fill("AUD-2026-7")
+    page.get_by_label("Review on").fill("2030-01-31")
+    page.get_by_role("button", name="Place legal hold").click()
+    expect(page.locator(".notice")).to_contain_text("Legal hold placed")
+    expect(page.locator("#holds")).to_contain_text("tax audit of 2026")
+
+    # The case archives; every category's clock runs out while the hold stands.
+    with stack.client("admin") as api:
+        retained = wait_case(api, case_id, stage="retention", timeout=120)
+        retention_end = datetime.fromisoformat(retained["retention_end"])
+        while datetime.now(UTC) < retention_end:
+            time.sleep(0.5)
+        time.sleep(2)
+        held = api.get(f"/api/cases/{case_id}").json()
+        assert held["stage"] == "retention" and held["outcome"] is None
+    page.goto(f"{stack.api_url}/compliance")
+    row = page.locator("tr.held", has=page.get_by_text(customer))
+    expect(row).to_contain_text("on hold")
+    expect(row).to_contain_text("Contact data: 0 days")
+    screenshot(page, "compliance-retention")
+
+    # Released: deletion runs for everything that is due.
+    page.get_by_role("link", name="Legal holds").click()
+    hold_row = page.locator("#active-holds tr[data-hold]", has=page.get_by_text("AUD-2026-7"))
+    hold_row.get_by_label("Why it can go").fill("audit closed without findings")
+    screenshot(page, "compliance-holds")
+    hold_row.get_by_role("button", name="Release").click()
+    expect(page.locator(".notice")).to_contain_text("The hold was released")
+    with stack.client("admin") as api:
+        wait_case(api, case_id, outcome="deleted", timeout=120)
+
+    # The certificate: listed, printable, downloadable.
+    page.get_by_role("link", name="Certificates").click()
+    page.locator("tr", has=page.get_by_text(customer)).get_by_role("link", name="View").click()
+    expect(page).to_have_url(re.compile(rf"/compliance/certificates/{case_id}$"))
+    expect(page.get_by_role("heading", name="Certificate of deletion")).to_be_visible()
+    expect(page.get_by_text("signature valid")).to_be_visible()
+    expect(page.locator("table")).to_contain_text("Invoices and accounting records")
+    screenshot(page, "compliance-certificate")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download (JSON)").click()
+    assert download.value.suggested_filename.startswith("deletion-certificate-")
