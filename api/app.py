@@ -15,8 +15,9 @@ from api.compliance_service import ComplianceService
 from api.customer_service import CustomerService
 from api.deps import Unauthenticated
 from api.errors import DomainError, Forbidden
+from api.policy_service import PolicyService
 from api.refusals import audit_refusal
-from api.routes import answers, cases, customers, system, tasks, triggers
+from api.routes import answers, cases, customers, policies, system, tasks, triggers
 from api.service import CaseService
 from api.task_board import TaskBoard
 from api.temporal_gateway import TemporalGateway
@@ -36,6 +37,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     tasks.router,
     triggers.router,
     customers.router,
+    policies.router,
     system.router,
     answers.router,
     auth.router,
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.board = TaskBoard(settings, db, accounts, temporal)
         app.state.triggers = TriggerService(settings, db, temporal)
         app.state.compliance = ComplianceService(settings, db)
+        app.state.policies = PolicyService(settings, db, temporal)
         yield
         db.engine.dispose()
 

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.compliance_service import ComplianceService
 from api.customer_service import CustomerService
 from api.errors import Forbidden
+from api.policy_service import PolicyService
 from api.service import CaseService
 from api.task_board import TaskBoard
 from api.trigger_service import TriggerService
@@ -52,6 +53,11 @@ def get_compliance(request: Request) -> ComplianceService:
     return service
 
 
+def get_policies(request: Request) -> PolicyService:
+    service: PolicyService = request.app.state.policies
+    return service
+
+
 def get_triggers(request: Request) -> TriggerService:
     service: TriggerService = request.app.state.triggers
     return service
@@ -64,6 +70,7 @@ CustomerServiceDep = Annotated[CustomerService, Depends(get_customers)]
 BoardDep = Annotated[TaskBoard, Depends(get_board)]
 TriggerServiceDep = Annotated[TriggerService, Depends(get_triggers)]
 ComplianceDep = Annotated[ComplianceService, Depends(get_compliance)]
+PolicyServiceDep = Annotated[PolicyService, Depends(get_policies)]
 
 
 class Unauthenticated(Exception):

@@ -339,19 +339,27 @@ class CaseService:
     async def _update(
         self, case: CaseRecord, call: Callable[[WorkflowHandle[Any, Any]], Awaitable[R]]
     ) -> R:
-        """Run an Update on the case's workflow run; the validator's refusal becomes 4xx."""
-        if case.outcome is not None:
-            raise Conflict(f"case {case.id} is closed ({case.outcome})")
-        client = await self.temporal.client()
-        handle = client.get_workflow_handle(case.workflow_id, run_id=case.run_id)
-        try:
-            return await call(handle)
-        except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            if isinstance(cause, ApplicationError) and cause.type in UPDATE_REJECTIONS:
-                raise UPDATE_REJECTIONS[cause.type](cause.message) from exc
-            raise DomainError(f"the case refused the request: {cause}") from exc
-        except RPCError as exc:
-            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-                raise Conflict(f"case {case.id} is no longer running") from exc
-            raise Unavailable(f"Temporal did not answer: {exc.message}") from exc
+        return await run_update(self.temporal, case, call)
+
+
+async def run_update(
+    temporal: TemporalGateway,
+    case: CaseRecord,
+    call: Callable[[WorkflowHandle[Any, Any]], Awaitable[R]],
+) -> R:
+    """Run an Update on the case's workflow run; the validator's refusal becomes 4xx."""
+    if case.outcome is not None:
+        raise Conflict(f"case {case.id} is closed ({case.outcome})")
+    client = await temporal.client()
+    handle = client.get_workflow_handle(case.workflow_id, run_id=case.run_id)
+    try:
+        return await call(handle)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type in UPDATE_REJECTIONS:
+            raise UPDATE_REJECTIONS[cause.type](cause.message) from exc
+        raise DomainError(f"the case refused the request: {cause}") from exc
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            raise Conflict(f"case {case.id} is no longer running") from exc
+        raise Unavailable(f"Temporal did not answer: {exc.message}") from exc

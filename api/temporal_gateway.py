@@ -15,9 +15,9 @@ from closeout.temporal import connect
 class TemporalGateway:
     """One Temporal client for the API, connected on first use so the API starts alone."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
         self.settings = settings
-        self._client: Client | None = None
+        self._client: Client | None = client
         self._lock = asyncio.Lock()
 
     async def client(self) -> Client:

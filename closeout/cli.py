@@ -15,6 +15,7 @@ from closeout.crypto.cli import keys_app
 from closeout.db import Database, upgrade
 from closeout.demo import seed_demo
 from closeout.domain import Role
+from closeout.policies_cli import policies_app
 from closeout.settings import Settings
 from closeout.suppression.cli import suppression_app
 
@@ -31,6 +32,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(suppression_app, name="suppression")
+app.add_typer(policies_app, name="policies")
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -85,6 +85,10 @@ class CaseStatus:
     next_timer: datetime | None
     # During retention by category: each category's end, and when it was deleted.
     category_clocks: list[CategoryClock] = field(default_factory=list)
+    # The terms the case runs under: jurisdiction, periods by category, when retention began.
+    jurisdiction: str | None = None
+    category_retention: dict[DataCategory, timedelta] | None = None
+    retention_started_at: datetime | None = None
 
 
 # ---------------------------------------------------------------- human requests (Updates)
@@ -177,6 +181,16 @@ class RetentionChange:
     actor: Actor
     # During retention by category: the one category whose end moves (all when None).
     category: DataCategory | None = None
+
+
+@dataclass(frozen=True)
+class RetentionPeriodsChange:
+    """A changed policy's periods by category, applied to a running case."""
+
+    policy: str
+    periods: dict[DataCategory, timedelta]
+    reason: str
+    actor: Actor
 
 
 @dataclass(frozen=True)

@@ -247,3 +247,13 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
     finally:
         again.send_signal(signal.SIGINT)
         assert again.wait(timeout=60) == 0
+
+
+def test_policies_diff_names_an_unknown_policy(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    assert _run(["db", "upgrade"], env).returncode == 0
+    result = _run(["policies", "diff", "lenient"], env)
+    assert result.returncode == 2
+    assert "no policy 'lenient' in the configuration (known: demo, standard)" in result.stderr
+    blank = _run(["policies", "apply", "standard", "--reason", " "], env)
+    assert blank.returncode == 2 and "a reason is required" in blank.stderr

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         OpenTask,
         ReactivateRequest,
         RetentionChange,
+        RetentionPeriodsChange,
         SendNotice,
         StaffNotice,
         StageResult,
@@ -862,6 +863,53 @@ class CloseCustomerWorkflow:
             )
 
     @workflow.update
+    async def apply_retention_periods(self, req: RetentionPeriodsChange) -> StageResult:
+        """A changed policy: categories still kept get their new ends (counted from the
+        archive date); a case not archived yet will archive under the new periods."""
+        assert self.terms is not None
+        moved: dict[str, str] = {}
+        if self.clocks is not None:
+            for category, (_old, new) in self.clocks.moves(req.periods).items():
+                self.clocks.ends[category] = new
+                moved[str(category)] = new.isoformat()
+            self.retention_end = self.clocks.last_end()
+            self._retention_changed = True
+        self.terms = replace(self.terms, category_retention=dict(req.periods))
+        await self._do(
+            CloseoutActivities.record_case_change,
+            CaseChange(
+                self.input.case_id,
+                self._audit(
+                    "retention_policy_applied",
+                    actor=req.actor.name,
+                    reason=req.reason,
+                    policy=req.policy,
+                    moved=moved,
+                ),
+                retention_end=self.retention_end if self.clocks is not None else None,
+                category_clocks=self._clock_views(),
+            ),
+        )
+        return StageResult(self.stage, self.outcome, retention_end=self.retention_end)
+
+    @apply_retention_periods.validator
+    def _validate_apply_periods(self, req: RetentionPeriodsChange) -> None:
+        self._check_hold_role(req.actor)
+        if not req.reason.strip():
+            raise reject("applying a changed policy needs a reason", "InvalidRequest")
+        if req.policy != self.input.policy:
+            raise reject(f"the case runs under policy {self.input.policy!r}", "InvalidRequest")
+        if self.outcome is not None or self.stage is Stage.DELETION:
+            raise reject("deletion has started or the case is closed", "WrongStage")
+        if self.stage is Stage.RETENTION and self.clocks is None:
+            raise reject(
+                "this case keeps every category for one period; change its retention end",
+                "WrongStage",
+            )
+        if any(p < timedelta(0) for p in req.periods.values()):
+            raise reject("a retention period cannot be negative", "InvalidRequest")
+
+    @workflow.update
     async def reactivate(self, req: ReactivateRequest) -> StageResult:
         """A returning customer within retention: restore from the archive, re-grant access."""
         self.reactivate_request = req
@@ -902,6 +950,9 @@ class CloseCustomerWorkflow:
             retention_end=self.retention_end,
             next_timer=self.next_timer,
             category_clocks=self.clocks.views() if self.clocks is not None else [],
+            jurisdiction=self.terms.jurisdiction if self.terms else None,
+            category_retention=self.terms.category_retention if self.terms else None,
+            retention_started_at=self.clocks.started_at if self.clocks is not None else None,
         )
 
     # ================================================================== plumbing

@@ -496,6 +496,15 @@ class CaseRepository:
             ).all()
             return Page(items, int(total))
 
+    def open_cases_under(self, policy: str) -> Sequence[CaseRecord]:
+        """The open cases that run under a policy."""
+        with self.db.session() as session:
+            return session.exec(
+                select(CaseRecord)
+                .where(CaseRecord.policy == policy, col(CaseRecord.outcome).is_(None))
+                .order_by(col(CaseRecord.opened_at), col(CaseRecord.id))
+            ).all()
+
     def retention_clocks(self, due_before: datetime | None) -> Sequence[CaseRecord]:
         """Archived cases waiting for their retention end, soonest first."""
         query = select(CaseRecord).where(

@@ -44,6 +44,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/api/tasks/{task_id}/unclaim"): STAFF,
     ("POST", "/api/tasks/{task_id}/delegate"): STAFF,
     ("POST", "/api/triggers"): frozenset({INTEGRATION, AD}),
+    ("GET", "/api/policies/{name}/changes"): COMPLIANCE,
+    ("POST", "/api/policies/{name}/apply"): COMPLIANCE,
     ("GET", "/api/customers"): EVERYONE,
     ("GET", "/api/customers/{customer_id}"): EVERYONE,
     ("POST", "/api/customers/{customer_id}/exclusions"): STAFF,
@@ -91,6 +93,7 @@ PATH_VALUES = {
     "hold_id": "no-such-hold",
     "customer_id": "no-such-customer",
     "action": "claim",
+    "name": "no-such-policy",
 }
 
 

@@ -9,6 +9,8 @@ import pytest
 from sqlmodel import select
 from temporalio.client import WorkflowUpdateFailedError
 
+from api.policy_service import PolicyService
+from api.temporal_gateway import TemporalGateway
 from closeout.archive import FilesystemArchiveStore
 from closeout.cases.models import ArchiveBundleRecord
 from closeout.certificates.repository import Certificates
@@ -23,8 +25,9 @@ from closeout.contracts import (
 from closeout.crm.reference import ReferenceCrm
 from closeout.crypto.data_keys import ARCHIVE_SCOPE, DataKeys
 from closeout.crypto.vault import key_ring
-from closeout.domain import DataCategory, Outcome, Stage
-from closeout.settings import STANDARD_POLICY
+from closeout.domain import DataCategory, Outcome, Role, Stage, TaskKind
+from closeout.settings import STANDARD_POLICY, Settings
+from closeout.tokens import Principal
 from tests.conftest import BY_CATEGORY, YEAR
 from tests.support import eventually
 from tests.workflows.conftest import COMPLIANCE, OWNER_ACTOR, Harness
@@ -180,3 +183,55 @@ async def test_one_categorys_end_moves_and_reactivation_restores_what_is_left(
     assert crm.get_profile(customer).status == "active"  # type: ignore[union-attr]
     store = FilesystemArchiveStore(harness.settings.archive_dir)
     assert store.keys(f"{customer}/") == []
+
+
+async def test_a_changed_policy_is_previewed_then_applied_to_running_cases(
+    harness: Harness,
+) -> None:
+    archived = await harness.start(harness.add_customer(), policy=POLICY)
+    await harness.approve_closure(archived)
+    before = await harness.stage(archived, Stage.RETENTION)
+    waiting = await harness.start(harness.add_customer(), policy=POLICY)
+    await harness.task(waiting, TaskKind.WIN_BACK)
+    shorter = {
+        **BY_CATEGORY.category_retention,
+        C.CONTACT_DATA: timedelta(days=30),
+        C.ACCOUNTING_RECORDS: 5 * YEAR,
+    }
+    changed = BY_CATEGORY.model_copy(update={"category_retention": shorter})
+    settings = Settings(**{**harness.settings.model_dump(), "policies": {POLICY: changed}})
+    service = PolicyService(settings, harness.db, TemporalGateway(settings, harness.client))
+
+    preview = await service.changes(POLICY)
+    assert preview.open_cases == 2 and preview.untouched == {}
+    moves = {m.case_id: {x.category: x for x in m.moves} for m in preview.cases}
+    start = before.retention_started_at
+    assert start is not None
+    contact = moves[before.case_id][C.CONTACT_DATA]
+    assert (contact.ends_at, contact.new_ends_at) == (
+        start + timedelta(days=90),
+        start + timedelta(days=30),
+    )
+    assert set(moves[before.case_id]) == {C.CONTACT_DATA, C.ACCOUNTING_RECORDS}
+    waiting_case = (await harness.status(waiting)).case_id
+    periods = moves[waiting_case]
+    assert (periods[C.ACCOUNTING_RECORDS].period, periods[C.ACCOUNTING_RECORDS].new_period) == (
+        7 * YEAR,
+        5 * YEAR,
+    )
+    # Nothing moved yet: it was a dry run.
+    assert (await harness.status(archived)).retention_end == before.retention_end
+
+    officer = Principal("kim", Role.COMPLIANCE_OFFICER)
+    applied = await service.apply(POLICY, "tax counsel's advice of 2026", officer)
+    assert applied.applied == 2
+    after = await harness.status(archived)
+    assert after.retention_end == start + 5 * YEAR
+    assert (await harness.status(waiting)).category_retention == shorter
+    await harness.env.sleep(timedelta(days=31))
+    await until_deleted(harness, archived, C.CONTACT_DATA)
+    assert (await service.changes(POLICY)).cases == []
+    actions = harness.actions(before.case_id)
+    assert "retention_policy_applied" in actions
+    await archived.terminate("test over")
+    await waiting.terminate("test over")
