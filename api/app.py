@@ -17,7 +17,7 @@ from api.deps import Unauthenticated
 from api.errors import DomainError, Forbidden
 from api.policy_service import PolicyService
 from api.refusals import audit_refusal
-from api.routes import answers, cases, customers, policies, system, tasks, triggers
+from api.routes import answers, cases, codec, customers, policies, system, tasks, triggers
 from api.service import CaseService
 from api.task_board import TaskBoard
 from api.temporal_gateway import TemporalGateway
@@ -38,6 +38,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     triggers.router,
     customers.router,
     policies.router,
+    codec.router,
     system.router,
     answers.router,
     auth.router,

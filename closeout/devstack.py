@@ -153,6 +153,8 @@ class DevStack:
                     s.var_dir / "temporal.db",
                     ui_port=self.ui_port,
                     log_level="warn",
+                    # The Web UI shows the encrypted payloads through the API's codec.
+                    extra=["--ui-codec-endpoint", f"{s.base_url}/codec"],
                 ),
             )
             _wait_for(

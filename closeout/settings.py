@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     # until `closeout keys rotate` re-wrapped everything. Dev mode derives one when unset.
     master_keys: dict[str, SecretStr] = Field(default_factory=dict)
     master_key_id: str | None = None
+    # Temporal payloads (workflow inputs, Update arguments, activity results) are encrypted
+    # with keys derived from the master keys; the server stores ciphertext only.
+    payload_encryption: bool = True
     # Signed-in sessions: how long they last, and whether the cookie is sent over HTTPS only
     # (by default it is, except in dev mode).
     session_max_age: timedelta = timedelta(hours=8)

@@ -228,3 +228,23 @@ def test_audit_search_csv_and_chain_check(
     assert checked.status_code == 200 and "The hash chain holds" in checked.text
     # The export itself was audited.
     assert "audit_exported" in client.get("/compliance/audit?action=audit_exported").text
+
+
+def test_the_web_uis_codec_endpoint(
+    settings: Settings, read_model: ReadModel, client: TestClient
+) -> None:
+    import base64
+
+    plain = {"metadata": {"encoding": base64.b64encode(b"json/plain").decode()}, "data": ""}
+    plain["data"] = base64.b64encode(b'{"comment": "called Mrs Wu"}').decode()
+    preflight = client.options("/codec/decode")
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == settings.temporal_ui_url
+    sign_in(client, SAM)
+    assert client.post("/codec/decode", json={"payloads": [plain]}).status_code == 403
+    sign_in(client, KIM)
+    sealed = client.post("/codec/encode", json={"payloads": [plain]}).json()["payloads"]
+    assert b"Mrs Wu" not in base64.b64decode(sealed[0]["data"])
+    opened = client.post("/codec/decode", json={"payloads": sealed})
+    assert opened.status_code == 200 and opened.json()["payloads"] == [plain]
+    assert opened.headers["access-control-allow-credentials"] == "true"

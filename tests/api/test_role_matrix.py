@@ -71,6 +71,10 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/compliance/certificates/{case_id}"): COMPLIANCE,
     ("GET", "/compliance/certificates/{case_id}/download"): COMPLIANCE,
     ("GET", "/detection"): frozenset({MGR, AD}),
+    # the Temporal Web UI's codec calls, with the signed-in session's cookie
+    ("POST", "/codec/decode"): frozenset({MGR, CO, AD}),
+    ("POST", "/codec/encode"): frozenset({MGR, CO, AD}),
+    ("OPTIONS", "/codec/{operation}"): PUBLIC,
     # public: health, sign-in, the customers' signed links, the dev mail catcher
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/login"): PUBLIC,
@@ -94,6 +98,7 @@ PATH_VALUES = {
     "customer_id": "no-such-customer",
     "action": "claim",
     "name": "no-such-policy",
+    "operation": "decode",
 }
 
 

@@ -15,12 +15,15 @@ from typing import Any
 
 import httpx
 from aiosmtpd.controller import Controller
+from temporalio.client import Client
 
 from closeout.db import Database, upgrade
 from closeout.demo import seed_demo_users
 from closeout.devstack import api_command, temporal_server_command
 from closeout.domain import Role
 from closeout.mailcatcher import MailCatcherHandler
+from closeout.settings import DEV_SECRET, Settings
+from closeout.temporal import connect
 from closeout.tokens import create_token
 from closeout.users.accounts import Accounts
 from tests.support import MailSink, free_port
@@ -65,6 +68,20 @@ class Stack:
     @property
     def db(self) -> Database:
         return Database.from_url(self.database_url)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the stack's processes run with (their keys included)."""
+        return Settings(
+            dev_mode=True,
+            database_url=self.database_url,
+            temporal_address=self.temporal_address,
+            secret_key=self.env.get("CLOSEOUT_SECRET_KEY", DEV_SECRET),
+        )
+
+    async def temporal(self) -> Client:
+        """A client that reads the stack's encrypted payloads, as its processes do."""
+        return await connect(self.settings)
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115

@@ -13,7 +13,6 @@ from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
 from closeout.constants import DETECTION_SCHEDULE_ID, HOUSEKEEPING_SCHEDULE_ID
 from closeout.contracts import DetectionSummary, PurgeResult
 from closeout.domain import Trigger
-from closeout.temporal import DATA_CONVERTER
 from tests.integration.helpers import decide, new_customer, open_case, open_task, wait_case
 from tests.integration.stack import Stack
 from tests.support import assert_deleted_in_order
@@ -232,7 +231,7 @@ def test_the_worker_keeps_the_housekeeping_and_detection_schedules(stack: Stack)
     late_payer = new_customer(stack, shaped_after=Trigger.PAYMENT_ARREARS)
 
     async def run_now(schedule_id: str, result_type: type[R]) -> R:
-        client = await Client.connect(stack.temporal_address, data_converter=DATA_CONVERTER)
+        client = await stack.temporal()
         schedule = client.get_schedule_handle(schedule_id)
         before = (await schedule.describe()).info.num_actions
         await schedule.trigger()

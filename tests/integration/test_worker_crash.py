@@ -17,7 +17,6 @@ from closeout.audit.models import AuditEvent
 from closeout.cases.models import ArchiveBundleRecord
 from closeout.crm.models import CrmInteraction
 from closeout.domain import DataCategory
-from closeout.temporal import DATA_CONVERTER
 from tests.integration.helpers import decide, new_customer, open_case, open_task, wait_case
 from tests.integration.stack import Stack, start_stack
 
@@ -51,9 +50,8 @@ def _add_history(stack: Stack, customer_id: str) -> None:
 
 
 async def _backup_running(stack: Stack, workflow_id: str) -> bool:
-    from temporalio.client import Client
 
-    client = await Client.connect(stack.temporal_address, data_converter=DATA_CONVERTER)
+    client = await stack.temporal()
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         description = await client.get_workflow_handle(workflow_id).describe()

@@ -1,0 +1,82 @@
+"""The codec endpoint the Temporal Web UI calls to show Closeout's encrypted payloads.
+
+Only signed-in managers, compliance officers and admins get plain payloads back, and only
+the configured Web UI may call from the browser (CORS with credentials, same site).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from temporalio.api.common.v1 import Payload
+
+from api.deps import SettingsDep
+from api.web.session import page_for
+from closeout.domain import Role
+from closeout.temporal import data_converter
+from closeout.users.accounts import User
+
+router = APIRouter(prefix="/codec", tags=["codec"], include_in_schema=False)
+Reader = Annotated[User, Depends(page_for(Role.MANAGER, Role.COMPLIANCE_OFFICER, Role.ADMIN))]
+
+
+class PayloadJSON(BaseModel):
+    metadata: dict[str, str] = Field(default_factory=dict)
+    data: str = ""
+
+
+class PayloadsJSON(BaseModel):
+    payloads: list[PayloadJSON]
+
+
+def _to_proto(p: PayloadJSON) -> Payload:
+    return Payload(
+        metadata={k: base64.b64decode(v) for k, v in p.metadata.items()},
+        data=base64.b64decode(p.data),
+    )
+
+
+def _to_json(p: Payload) -> dict[str, object]:
+    return {
+        "metadata": {k: base64.b64encode(v).decode() for k, v in p.metadata.items()},
+        "data": base64.b64encode(p.data).decode(),
+    }
+
+
+def _cors(settings: SettingsDep) -> dict[str, str]:
+    origin = settings.temporal_ui_url.rstrip("/")
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Credentials": "true",
+        "Access-Control-Allow-Methods": "POST, OPTIONS",
+        "Access-Control-Allow-Headers": "content-type, x-namespace",
+        "Vary": "Origin",
+    }
+
+
+@router.options("/{operation}")
+def codec_preflight(operation: str, settings: SettingsDep) -> Response:
+    """The browser asks first whether the Web UI may call."""
+    return Response(status_code=204, headers=_cors(settings))
+
+
+@router.post("/decode")
+async def decode(body: PayloadsJSON, _user: Reader, settings: SettingsDep) -> Response:
+    """Encrypted payloads in, plain ones out."""
+    codec = data_converter(settings).payload_codec
+    payloads = [_to_proto(p) for p in body.payloads]
+    plain = await codec.decode(payloads) if codec else payloads
+    return JSONResponse({"payloads": [_to_json(p) for p in plain]}, headers=_cors(settings))
+
+
+@router.post("/encode")
+async def encode(body: PayloadsJSON, _user: Reader, settings: SettingsDep) -> Response:
+    """Plain payloads in (what the Web UI sends to a workflow), encrypted ones out."""
+    codec = data_converter(settings).payload_codec
+    payloads = [_to_proto(p) for p in body.payloads]
+    sealed = await codec.encode(payloads) if codec else payloads
+    return JSONResponse({"payloads": [_to_json(p) for p in sealed]}, headers=_cors(settings))

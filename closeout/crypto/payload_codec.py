@@ -1,0 +1,67 @@
+"""Temporal payloads encrypted before they leave the process (AES-256-GCM).
+
+Workflow inputs are ids and enums, but some Update arguments carry people's words (a
+decision's comment, a customer's objection, a hold's reason): the Temporal server and its
+history store only ciphertext. Keys derive from the master keys, named in each payload, so
+a rotated master key still opens older histories while it stays configured.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import PayloadCodec
+
+ENCODING = b"binary/encrypted"
+KEY_ID = "encryption-key-id"
+NONCE_BYTES = 12
+
+
+def payload_key(master_key: bytes) -> bytes:
+    """The payload key of one master key (never the master key itself)."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"closeout-payload-codec"
+    ).derive(master_key)
+
+
+class PayloadCipher(PayloadCodec):
+    def __init__(self, master_keys: dict[str, bytes], current: str) -> None:
+        self._keys = {key_id: payload_key(key) for key_id, key in master_keys.items()}
+        self._current = current
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        key = AESGCM(self._keys[self._current])
+        encoded = []
+        for payload in payloads:
+            nonce = os.urandom(NONCE_BYTES)
+            encoded.append(
+                Payload(
+                    metadata={"encoding": ENCODING, KEY_ID: self._current.encode()},
+                    data=nonce + key.encrypt(nonce, payload.SerializeToString(), None),
+                )
+            )
+        return encoded
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        decoded = []
+        for payload in payloads:
+            if payload.metadata.get("encoding") != ENCODING:
+                decoded.append(payload)  # written before payloads were encrypted
+                continue
+            key_id = payload.metadata.get(KEY_ID, b"").decode()
+            key = self._keys.get(key_id)
+            if key is None:
+                raise ValueError(f"payload encrypted under master key {key_id!r}, not configured")
+            data = payload.data
+            try:
+                plain = AESGCM(key).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], None)
+            except InvalidTag as exc:
+                raise ValueError("an encrypted payload failed its integrity check") from exc
+            decoded.append(Payload.FromString(plain))
+        return decoded
