@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from api.errors import NotFound
+from api.errors import Conflict, NotFound
+from closeout.archive import FilesystemArchiveStore, read_bundle
 from closeout.cases.models import CaseRecord, LegalHoldRecord
 from closeout.cases.repository import CaseRepository
 from closeout.certificates.models import DeletionCertificate
 from closeout.certificates.repository import Certificates
+from closeout.contracts import AuditEntry
+from closeout.crypto.data_keys import ARCHIVE_SCOPE, DataKeys
+from closeout.crypto.vault import ArchiveVault, category_scope, key_ring
 from closeout.db import Database
+from closeout.domain import Stage
 from closeout.settings import Settings
+from closeout.tokens import Principal
 
 CHART_DAYS = 90
 
@@ -76,6 +84,9 @@ class ComplianceService:
         self.db = db
         self.repo = CaseRepository(db)
         self.certificates = Certificates(db, settings.secret_key)
+        self.vault = ArchiveVault(
+            FilesystemArchiveStore(settings.archive_dir), DataKeys(db, key_ring(settings))
+        )
 
     def retention_board(self, within_days: int | None, now: datetime) -> RetentionBoard:
         """Archived cases with each category's countdown, filtered by when the next deletion
@@ -124,6 +135,38 @@ class ComplianceService:
         active, released = self.repo.holds(active=True), self.repo.holds(active=False, limit=50)
         cases = {h.case_id: self.repo.get_case(h.case_id) for h in [*active, *released]}
         return [(h, cases[h.case_id]) for h in active], [(h, cases[h.case_id]) for h in released]
+
+    def retained_data(self, case_id: str, actor: Principal) -> dict[str, Any]:
+        """What is still kept of a restricted customer, unsealed for compliance (audited):
+        the only export a restricted customer's data allows."""
+        with self.db.session() as session:
+            case = session.get(CaseRecord, case_id)
+        if case is None:
+            raise NotFound(f"no case {case_id!r}")
+        if case.stage != Stage.RETENTION or case.outcome is not None:
+            raise Conflict(
+                f"case {case_id!r} is not in retention (stage {case.stage}): "
+                "only an archived customer's retained data is exported here"
+            )
+        tables: dict[str, list[dict[str, Any]]] = {}
+        categories: list[str] = []
+        for record in self.repo.live_bundles(case_id):
+            scope = category_scope(record.category) if record.category else ARCHIVE_SCOPE
+            data = self.vault.get_bundle(case.customer_id, record.id, scope)
+            if data is None:
+                continue
+            export = read_bundle(data, record.manifest_sha256)
+            categories.append(record.category or "all")
+            for name, rows in export.tables.items():
+                known = {r.get("id") for r in tables.setdefault(name, [])}
+                tables[name].extend(r for r in rows if r.get("id") not in known)
+        self.repo.append_audit(
+            case_id,
+            AuditEntry(str(uuid.uuid4()), actor.name, "retained_data_exported",
+                       datetime.now(UTC), None, {"categories": categories}),
+        )  # fmt: skip
+        return {"case_id": case_id, "customer_id": case.customer_id,
+                "categories": categories, "tables": tables}  # fmt: skip
 
     def certificate(self, case_id: str) -> DeletionCertificate:
         """The case's deletion certificate; 404 saying why when there is none (yet)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -56,6 +56,15 @@ def get_certificate(
         authentic=compliance.is_authentic(certificate),
         certificate=certificate.body,
     )
+
+
+@router.get("/{case_id}/retained-data")
+def retained_data(
+    case_id: str, user: ComplianceOfficer, compliance: ComplianceDep
+) -> dict[str, Any]:
+    """A restricted customer's retained records, unsealed: the one export their data allows
+    (compliance officers and admins; audited)."""
+    return compliance.retained_data(case_id, user)
 
 
 @router.get("/{case_id}")

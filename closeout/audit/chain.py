@@ -21,6 +21,7 @@ ERASURE_ACTION = "audit_content_erased"
 # Detail values that stay after erasure: identifiers, digests, codes and numbers.
 _KEPT_TEXT = {
     "action",
+    "categories",
     "category",
     "churn_class",
     "decision",

@@ -248,3 +248,15 @@ def test_the_web_uis_codec_endpoint(
     opened = client.post("/codec/decode", json={"payloads": sealed})
     assert opened.status_code == 200 and opened.json()["payloads"] == [plain]
     assert opened.headers["access-control-allow-credentials"] == "true"
+
+
+def test_retained_data_only_for_cases_in_retention(
+    db: Database, read_model: ReadModel, client: TestClient
+) -> None:
+    opened = read_model.case("cust-0001")
+    headers = bearer(db, Role.COMPLIANCE_OFFICER, KIM)
+    refused = client.get(f"/api/cases/{opened}/retained-data", headers=headers)
+    assert refused.status_code == 409 and "not in retention" in refused.json()["detail"]
+    assert client.get("/api/cases/nope/retained-data", headers=headers).status_code == 404
+    am = bearer(db, Role.ACCOUNT_MANAGER, SAM)
+    assert client.get(f"/api/cases/{opened}/retained-data", headers=am).status_code == 403

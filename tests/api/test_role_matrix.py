@@ -32,6 +32,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/cases"): EVERYONE,
     ("GET", "/api/cases/{case_id}"): EVERYONE,
     ("GET", "/api/cases/{case_id}/certificate"): COMPLIANCE,
+    ("GET", "/api/cases/{case_id}/retained-data"): COMPLIANCE,
     ("POST", "/api/cases/{case_id}/customer-response"): STAFF,
     ("POST", "/api/cases/{case_id}/cancel"): STAFF,
     ("POST", "/api/cases/{case_id}/reactivate"): STAFF,

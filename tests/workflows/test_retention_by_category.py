@@ -9,14 +9,17 @@ import pytest
 from sqlmodel import select
 from temporalio.client import WorkflowUpdateFailedError
 
+from api.compliance_service import ComplianceService
 from api.policy_service import PolicyService
 from api.temporal_gateway import TemporalGateway
 from closeout.archive import FilesystemArchiveStore
 from closeout.cases.models import ArchiveBundleRecord
 from closeout.certificates.repository import Certificates
 from closeout.contracts import (
+    Actor,
     CaseResult,
     CaseStatus,
+    CustomerAnswer,
     HoldReleaseRequest,
     HoldRequest,
     ReactivateRequest,
@@ -25,7 +28,7 @@ from closeout.contracts import (
 from closeout.crm.reference import ReferenceCrm
 from closeout.crypto.data_keys import ARCHIVE_SCOPE, DataKeys
 from closeout.crypto.vault import key_ring
-from closeout.domain import DataCategory, Outcome, Role, Stage, TaskKind
+from closeout.domain import CustomerResponse, DataCategory, Outcome, Role, Stage, TaskKind
 from closeout.settings import STANDARD_POLICY, Settings
 from closeout.tokens import Principal
 from tests.conftest import BY_CATEGORY, YEAR
@@ -82,6 +85,21 @@ async def test_each_category_is_deleted_when_its_own_period_ends(harness: Harnes
     # The customer is told, while the address still exists, what went and what stays.
     confirmation = [m for m in harness.mail.messages if "has been deleted" in str(m["Subject"])]
     assert len(confirmation) == 1 and "used for nothing else, until" in confirmation[0].as_string()
+    # Restricted: the customer's own export is refused; compliance gets what is kept.
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            CloseCustomerWorkflow.respond,
+            CustomerAnswer(CustomerResponse.DOWNLOAD_DATA, Actor("customer", "customer")),
+        )
+    assert "no longer applies" in str(refused.value.cause)
+    kept = ComplianceService(harness.settings, harness.db).retained_data(
+        status.case_id, Principal("kim", Role.COMPLIANCE_OFFICER)
+    )
+    assert kept["tables"]["invoices"] and "contacts" not in kept["tables"]
+    assert sorted(kept["categories"]) == sorted(
+        [C.INTERACTION_HISTORY, C.CONTRACTS, C.ACCOUNTING_RECORDS]
+    )
+    assert "retained_data_exported" in harness.actions(status.case_id)
 
     await harness.env.sleep(YEAR)
     await until_deleted(harness, handle, C.INTERACTION_HISTORY)
