@@ -463,15 +463,21 @@ class CloseCustomerWorkflow:
         if confirmation is not None:
             await self._notify(NoticeKind.DELETION_CONFIRMATION, notice_id=confirmation)
         self.retention_end = self.clocks.last_end()
+        await self._record_retention(
+            self._audit(
+                "retention_clock_advanced",
+                categories=[str(c) for c in categories],
+                retention_end=self.retention_end.isoformat(),
+            )
+        )
+
+    async def _record_retention(self, audit: AuditEntry) -> None:
+        """The case's retention end and category clocks as they now stand, with why."""
         await self._do(
             CloseoutActivities.record_case_change,
             CaseChange(
                 self.input.case_id,
-                self._audit(
-                    "retention_clock_advanced",
-                    categories=[str(c) for c in categories],
-                    retention_end=self.retention_end.isoformat(),
-                ),
+                audit,
                 retention_end=self.retention_end,
                 category_clocks=self._clock_views(),
             ),
@@ -826,21 +832,15 @@ class CloseCustomerWorkflow:
         else:
             self.retention_end = req.retention_end
         self._retention_changed = True
-        await self._do(
-            CloseoutActivities.record_case_change,
-            CaseChange(
-                self.input.case_id,
-                self._audit(
-                    "retention_changed",
-                    actor=req.actor.name,
-                    reason=req.reason,
-                    previous=previous.isoformat() if previous else None,
-                    retention_end=self.retention_end.isoformat(),
-                    category=req.category,
-                ),
-                retention_end=self.retention_end,
-                category_clocks=self._clock_views(),
-            ),
+        await self._record_retention(
+            self._audit(
+                "retention_changed",
+                actor=req.actor.name,
+                reason=req.reason,
+                previous=previous.isoformat() if previous else None,
+                retention_end=self.retention_end.isoformat(),
+                category=req.category,
+            )
         )
         return StageResult(self.stage, self.outcome, retention_end=self.retention_end)
 
@@ -875,20 +875,14 @@ class CloseCustomerWorkflow:
             self.retention_end = self.clocks.last_end()
             self._retention_changed = True
         self.terms = replace(self.terms, category_retention=dict(req.periods))
-        await self._do(
-            CloseoutActivities.record_case_change,
-            CaseChange(
-                self.input.case_id,
-                self._audit(
-                    "retention_policy_applied",
-                    actor=req.actor.name,
-                    reason=req.reason,
-                    policy=req.policy,
-                    moved=moved,
-                ),
-                retention_end=self.retention_end if self.clocks is not None else None,
-                category_clocks=self._clock_views(),
-            ),
+        await self._record_retention(
+            self._audit(
+                "retention_policy_applied",
+                actor=req.actor.name,
+                reason=req.reason,
+                policy=req.policy,
+                moved=moved,
+            )
         )
         return StageResult(self.stage, self.outcome, retention_end=self.retention_end)
 

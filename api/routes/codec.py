@@ -7,7 +7,7 @@ the configured Web UI may call from the browser (CORS with credentials, same sit
 from __future__ import annotations
 
 import base64
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
@@ -17,6 +17,7 @@ from temporalio.api.common.v1 import Payload
 from api.deps import SettingsDep
 from api.web.session import page_for
 from closeout.domain import Role
+from closeout.settings import Settings
 from closeout.temporal import data_converter
 from closeout.users.accounts import User
 
@@ -47,7 +48,7 @@ def _to_json(p: Payload) -> dict[str, object]:
     }
 
 
-def _cors(settings: SettingsDep) -> dict[str, str]:
+def _cors(settings: Settings) -> dict[str, str]:
     origin = settings.temporal_ui_url.rstrip("/")
     return {
         "Access-Control-Allow-Origin": origin,
@@ -64,19 +65,23 @@ def codec_preflight(operation: str, settings: SettingsDep) -> Response:
     return Response(status_code=204, headers=_cors(settings))
 
 
+async def _through_codec(
+    body: PayloadsJSON, settings: Settings, operation: Literal["decode", "encode"]
+) -> Response:
+    codec = data_converter(settings).payload_codec
+    payloads = [_to_proto(p) for p in body.payloads]
+    if codec is not None:
+        payloads = await (codec.decode if operation == "decode" else codec.encode)(payloads)
+    return JSONResponse({"payloads": [_to_json(p) for p in payloads]}, headers=_cors(settings))
+
+
 @router.post("/decode")
 async def decode(body: PayloadsJSON, _user: Reader, settings: SettingsDep) -> Response:
     """Encrypted payloads in, plain ones out."""
-    codec = data_converter(settings).payload_codec
-    payloads = [_to_proto(p) for p in body.payloads]
-    plain = await codec.decode(payloads) if codec else payloads
-    return JSONResponse({"payloads": [_to_json(p) for p in plain]}, headers=_cors(settings))
+    return await _through_codec(body, settings, "decode")
 
 
 @router.post("/encode")
 async def encode(body: PayloadsJSON, _user: Reader, settings: SettingsDep) -> Response:
     """Plain payloads in (what the Web UI sends to a workflow), encrypted ones out."""
-    codec = data_converter(settings).payload_codec
-    payloads = [_to_proto(p) for p in body.payloads]
-    sealed = await codec.encode(payloads) if codec else payloads
-    return JSONResponse({"payloads": [_to_json(p) for p in sealed]}, headers=_cors(settings))
+    return await _through_codec(body, settings, "encode")

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from api.deps import DatabaseDep
@@ -22,13 +22,19 @@ router = APIRouter(tags=["web"], include_in_schema=False)
 PER_PAGE = 100
 
 
-def _filter(
-    case_id: str | None,
-    actor: str | None,
-    action: str | None,
-    since: date | None,
-    until: date | None,
+CaseQ = Annotated[str | None, Query(max_length=36)]
+ActorQ = Annotated[str | None, Query(max_length=200)]
+ActionQ = Annotated[str | None, Query(max_length=80)]
+
+
+def audit_filter(
+    case_id: CaseQ = None,
+    actor: ActorQ = None,
+    action: ActionQ = None,
+    since: date | None = None,
+    until: date | None = None,
 ) -> AuditFilter:
+    """The search's filters from the query string; dates are whole UTC days."""
     return AuditFilter(
         case_id=case_id or None,
         actor=actor or None,
@@ -38,9 +44,7 @@ def _filter(
     )
 
 
-CaseQ = Annotated[str | None, Query(max_length=36)]
-ActorQ = Annotated[str | None, Query(max_length=200)]
-ActionQ = Annotated[str | None, Query(max_length=80)]
+Filter = Annotated[AuditFilter, Depends(audit_filter)]
 
 
 def _page(
@@ -73,29 +77,16 @@ def audit_page(
     request: Request,
     user: Compliance,
     db: DatabaseDep,
-    case_id: CaseQ = None,
-    actor: ActorQ = None,
-    action: ActionQ = None,
-    since: date | None = None,
-    until: date | None = None,
+    where: Filter,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     """Audit events, newest first, by case, actor, action and date."""
-    return _page(request, user, db, _filter(case_id, actor, action, since, until), page)
+    return _page(request, user, db, where, page)
 
 
 @router.get("/compliance/audit.csv")
-def audit_csv(
-    user: Compliance,
-    db: DatabaseDep,
-    case_id: CaseQ = None,
-    actor: ActorQ = None,
-    action: ActionQ = None,
-    since: date | None = None,
-    until: date | None = None,
-) -> Response:
+def audit_csv(user: Compliance, db: DatabaseDep, where: Filter) -> Response:
     """The matching events in chain order, as CSV; the export itself is audited."""
-    where = _filter(case_id, actor, action, since, until)
     now = datetime.now(UTC)
     CaseRepository(db).append_audit(
         None,
