@@ -50,6 +50,7 @@ from closeout.detection.repository import DetectionRepository
 from closeout.detection.rules import RULES
 from closeout.domain import ChurnClass, Trigger
 from closeout.settings import DetectionConfig, Settings
+from closeout.temporal import data_converter
 from tests.postgres import running_postgres
 from tests.support import VENV_BIN
 
@@ -291,8 +292,15 @@ async def start_rates(args: argparse.Namespace, root: Path) -> tuple[float, floa
         ]
         DetectionRepository(db).record_scan(run_id, Scan(datetime.now(UTC), flagged))
 
+        # Cases start as the worker starts them: with the payload codec's encryption.
+        sealing = Client(
+            client.service_client,
+            namespace=client.namespace,
+            data_converter=data_converter(settings),
+        )
+
         async def client_of() -> Client:
-            return client
+            return sealing
 
         activities = DetectionActivities(settings, db, client_of)
         after: str | None = None

@@ -131,6 +131,10 @@ class DetectionConfig(BaseModel):
     daily_at: time = time(2, 30)
     time_zone: str = "UTC"
     max_concurrent_starts: int = Field(default=20, ge=1, le=500)
+    # How many rules query the CRM at once, each on its own connection.
+    scan_parallelism: int = Field(default=3, ge=1, le=16)
+    # PostgreSQL only: work_mem for the scan's transactions (hash joins over every customer).
+    postgres_work_mem: str = Field(default="256MB", pattern=r"^[1-9][0-9]*(kB|MB|GB)$")
     page_size: int = Field(default=500, ge=1, le=10_000)
 
 

@@ -46,7 +46,8 @@ def _ids(joined: str | None) -> list[str]:
 @dataclass(frozen=True)
 class Rule:
     trigger: Trigger
-    query: Callable[[DetectionConfig, datetime], Query]
+    # (thresholds, now, the database's dialect name) -> the rule's one query
+    query: Callable[[DetectionConfig, datetime, str], Query]
     evidence: Callable[[Any, datetime], dict[str, Any]]
     churn_class: Callable[[Any], ChurnClass] = lambda _row: ChurnClass.NATURAL
 
@@ -76,7 +77,7 @@ def _any_since(model: Any, column: Any, since: datetime) -> Any:
     )
 
 
-def inactivity(cfg: DetectionConfig, now: datetime) -> Query:
+def inactivity(cfg: DetectionConfig, now: datetime, dialect: str = "sqlite") -> Query:
     cutoff = now - timedelta(days=cfg.inactivity_days)
     return select(
         col(CrmCustomer.id).label("customer_id"),
@@ -108,7 +109,7 @@ def _inactivity_evidence(row: Any, now: datetime) -> dict[str, Any]:
 # ---------------------------------------------------------------- payment arrears
 
 
-def payment_arrears(cfg: DetectionConfig, now: datetime) -> Query:
+def payment_arrears(cfg: DetectionConfig, now: datetime, dialect: str = "sqlite") -> Query:
     overdue_since = now - timedelta(days=cfg.arrears_min_days_overdue)
     n = func.count(col(CrmInvoice.id))
     amount = func.sum(col(CrmInvoice.amount_cents))
@@ -152,7 +153,7 @@ def _window_sum(model: Any, value: Any, at: Any, since: datetime, name: str) -> 
     )
 
 
-def unprofitable(cfg: DetectionConfig, now: datetime) -> Query:
+def unprofitable(cfg: DetectionConfig, now: datetime, dialect: str = "sqlite") -> Query:
     since = now - timedelta(days=cfg.profit_window_days)
     # Only customers who cost support time can run at a loss: start from them.
     hours = _window_sum(
@@ -184,7 +185,7 @@ def _unprofitable_evidence(row: Any, _now: datetime) -> dict[str, Any]:
     return {"revenue_cents": revenue, "cost_to_serve_cents": cost, "margin_percent": margin}
 
 
-def resource_drain(cfg: DetectionConfig, now: datetime) -> Query:
+def resource_drain(cfg: DetectionConfig, now: datetime, dialect: str = "sqlite") -> Query:
     since = now - timedelta(days=cfg.drain_window_days)
     load = (
         select(
@@ -198,18 +199,30 @@ def resource_drain(cfg: DetectionConfig, now: datetime) -> Query:
         .group_by(col(CrmSupportTicket.customer_id), col(CrmCustomer.value_tier))
         .cte("load")
     )
-    ranked = select(
-        load.c.tier,
-        load.c.hours,
-        func.row_number().over(partition_by=load.c.tier, order_by=load.c.hours).label("rn"),
-        func.count().over(partition_by=load.c.tier).label("cnt"),
-    ).cte("ranked")
-    median = (
-        select(ranked.c.tier, func.avg(ranked.c.hours).label("median"))
-        .where(or_(ranked.c.rn == (ranked.c.cnt + 1) / 2, ranked.c.rn == (ranked.c.cnt + 2) / 2))
-        .group_by(ranked.c.tier)
-        .cte("median")
-    )
+    if dialect == "postgresql":
+        # One pass: the ordered-set aggregate PostgreSQL has for exactly this.
+        median = (
+            select(
+                load.c.tier,
+                func.percentile_cont(0.5).within_group(load.c.hours).label("median"),
+            )
+            .group_by(load.c.tier)
+            .cte("median")
+        )
+    else:
+        ranked = select(
+            load.c.tier,
+            load.c.hours,
+            func.row_number().over(partition_by=load.c.tier, order_by=load.c.hours).label("rn"),
+            func.count().over(partition_by=load.c.tier).label("cnt"),
+        ).cte("ranked")
+        middle = or_(ranked.c.rn == (ranked.c.cnt + 1) / 2, ranked.c.rn == (ranked.c.cnt + 2) / 2)
+        median = (
+            select(ranked.c.tier, func.avg(ranked.c.hours).label("median"))
+            .where(middle)
+            .group_by(ranked.c.tier)
+            .cte("median")
+        )
     return (
         select(load.c.customer_id, load.c.hours, load.c.tickets, median.c.median)
         .join(median, median.c.tier == load.c.tier)
@@ -228,7 +241,7 @@ def _drain_evidence(row: Any, _now: datetime) -> dict[str, Any]:
 # ---------------------------------------------------------------- relationship
 
 
-def relationship_breakdown(cfg: DetectionConfig, now: datetime) -> Query:
+def relationship_breakdown(cfg: DetectionConfig, now: datetime, dialect: str = "sqlite") -> Query:
     since = now - timedelta(days=cfg.complaint_window_days)
     dispute = col(CrmComplaint.is_dispute)
     return (
@@ -250,7 +263,7 @@ def _relationship_evidence(row: Any, _now: datetime) -> dict[str, Any]:
     return {"complaint_ids": _ids(row.complaint_ids), "dispute_ids": _ids(row.dispute_ids)}
 
 
-def unreachable(cfg: DetectionConfig, now: datetime) -> Query:
+def unreachable(cfg: DetectionConfig, now: datetime, dialect: str = "sqlite") -> Query:
     cutoff = now - timedelta(days=cfg.unreachable_days)
     return (
         select(
