@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -23,54 +23,29 @@ from closeout.tokens import Principal, authenticate
 bearer = HTTPBearer(auto_error=False, description="A token from `closeout tokens create`")
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+T = TypeVar("T")
 
 
-def get_db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
+def from_state(name: str, kind: type[T]) -> Callable[[Request], T]:
+    """A dependency handing out what the app's lifespan built under `name`."""
+
+    def get(request: Request) -> T:
+        found = getattr(request.app.state, name)
+        assert isinstance(found, kind)
+        return found
+
+    get.__name__ = f"get_{name}"
+    return get
 
 
-def get_cases(request: Request) -> CaseService:
-    service: CaseService = request.app.state.cases
-    return service
-
-
-def get_customers(request: Request) -> CustomerService:
-    service: CustomerService = request.app.state.customers
-    return service
-
-
-def get_board(request: Request) -> TaskBoard:
-    board: TaskBoard = request.app.state.board
-    return board
-
-
-def get_compliance(request: Request) -> ComplianceService:
-    service: ComplianceService = request.app.state.compliance
-    return service
-
-
-def get_policies(request: Request) -> PolicyService:
-    service: PolicyService = request.app.state.policies
-    return service
-
-
-def get_triggers(request: Request) -> TriggerService:
-    service: TriggerService = request.app.state.triggers
-    return service
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-DatabaseDep = Annotated[Database, Depends(get_db)]
-CaseServiceDep = Annotated[CaseService, Depends(get_cases)]
-CustomerServiceDep = Annotated[CustomerService, Depends(get_customers)]
-BoardDep = Annotated[TaskBoard, Depends(get_board)]
-TriggerServiceDep = Annotated[TriggerService, Depends(get_triggers)]
-ComplianceDep = Annotated[ComplianceService, Depends(get_compliance)]
-PolicyServiceDep = Annotated[PolicyService, Depends(get_policies)]
+SettingsDep = Annotated[Settings, Depends(from_state("settings", Settings))]
+DatabaseDep = Annotated[Database, Depends(from_state("db", Database))]
+CaseServiceDep = Annotated[CaseService, Depends(from_state("cases", CaseService))]
+CustomerServiceDep = Annotated[CustomerService, Depends(from_state("customers", CustomerService))]
+BoardDep = Annotated[TaskBoard, Depends(from_state("board", TaskBoard))]
+TriggerServiceDep = Annotated[TriggerService, Depends(from_state("triggers", TriggerService))]
+ComplianceDep = Annotated[ComplianceService, Depends(from_state("compliance", ComplianceService))]
+PolicyServiceDep = Annotated[PolicyService, Depends(from_state("policies", PolicyService))]
 
 
 class Unauthenticated(Exception):
