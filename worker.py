@@ -31,7 +31,7 @@ from closeout.schedules import ensure_schedules
 from closeout.settings import Settings
 from closeout.suppression.enforcement import SuppressionEnforcer
 from closeout.suppression.ledger import ledger_from
-from closeout.temporal import connect
+from closeout.temporal import cache_workflow_bytecode, connect
 from closeout.users.accounts import Accounts
 from workflows.close_customer import CloseCustomerWorkflow
 from workflows.detection import DetectionWorkflow
@@ -110,6 +110,7 @@ def build_worker(
     executor: ThreadPoolExecutor,
     task_queue: str = TASK_QUEUE,
 ) -> Worker:
+    cache_workflow_bytecode(WORKFLOWS)
     return Worker(
         client,
         task_queue=task_queue,

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import logging
+import py_compile
+import sys
+from collections.abc import Iterable
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -29,3 +34,28 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
     )
+
+
+def cache_workflow_bytecode(workflows: Iterable[type]) -> list[str]:
+    """Write the bytecode of the workflows' modules, so the sandbox does not compile them per run.
+
+    The workflow sandbox imports a workflow's module afresh for every run it starts or
+    replays. With no bytecode next to the source (PYTHONDONTWRITEBYTECODE, usual in container
+    images) each of those imports compiles the module from source. Returns the files written;
+    a read-only tree is logged and left as it is.
+    """
+    written = []
+    for name in sorted({w.__module__ for w in workflows}):
+        source = getattr(sys.modules[name], "__file__", None)
+        if source is None or not source.endswith(".py"):
+            continue
+        target = importlib.util.cache_from_source(source)
+        try:
+            py_compile.compile(source, cfile=target, doraise=True)
+        except (OSError, py_compile.PyCompileError) as error:
+            logging.getLogger(__name__).warning(
+                "workflow module %s compiles on every run: %s", name, error
+            )
+            continue
+        written.append(target)
+    return written

@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Table, insert
 from sqlmodel import Session, col, select, update
 
 from closeout.audit.models import AuditChainHead, AuditEvent
 from closeout.contracts import AuditEntry
 
 GENESIS = "0" * 64
+_EVENTS: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+_HEAD: Table = AuditChainHead.__table__  # type: ignore[attr-defined]
 HEAD_ID = 1
 # The event that records which events had their personal content erased, by sequence number.
 ERASURE_ACTION = "audit_content_erased"
@@ -68,15 +71,22 @@ def event_digest(event: AuditEvent) -> str:
 
 
 def append(session: Session, case_id: str | None, entry: AuditEntry) -> AuditEvent | None:
-    """Chain one event to the end of the trail; an event already written is left as it is."""
-    if session.get(AuditEvent, entry.event_id) is not None:
+    """Chain one event to the end of the trail; an event already written is left as it is.
+
+    Core statements on the session's connection: appends run in every activity, and the ORM's
+    bookkeeping around them cost more than the statements themselves.
+    """
+    session.flush()  # rows changed before the append are written first, as they always were
+    connection = session.connection()
+    events, head = _EVENTS, _HEAD
+    if connection.execute(select(events.c.id).where(events.c.id == entry.event_id)).first():
         return None
     # The update locks the head row until commit: appends are serial on every database.
-    claimed = session.exec(
-        update(AuditChainHead)
-        .where(col(AuditChainHead.id) == HEAD_ID)
-        .values(seq=col(AuditChainHead.seq) + 1)
-        .returning(col(AuditChainHead.seq), col(AuditChainHead.hash))
+    claimed = connection.execute(
+        update(head)
+        .where(head.c.id == HEAD_ID)
+        .values(seq=head.c.seq + 1)
+        .returning(head.c.seq, head.c.hash)
     ).one()
     seq, prev_hash = int(claimed[0]), str(claimed[1])
     details = json.loads(_canonical(entry.details))
@@ -94,10 +104,22 @@ def append(session: Session, case_id: str | None, entry: AuditEntry) -> AuditEve
         hash="",
     )
     event.hash = event_digest(event)
-    session.add(event)
-    session.exec(
-        update(AuditChainHead).where(col(AuditChainHead.id) == HEAD_ID).values(hash=event.hash)
+    connection.execute(
+        insert(events).values(
+            id=event.id,
+            seq=event.seq,
+            case_id=event.case_id,
+            at=event.at,
+            actor=event.actor,
+            action=event.action,
+            reason=event.reason,
+            details=event.details,
+            content_sha256=event.content_sha256,
+            prev_hash=event.prev_hash,
+            hash=event.hash,
+        )
     )
+    connection.execute(update(head).where(head.c.id == HEAD_ID).values(hash=event.hash))
     return event
 
 
