@@ -1,8 +1,9 @@
 """Close-customer cases per second on the dev server, against a bare workflow of the same shape.
 
-    python bench/throughput.py [--cases 200] [--concurrency 50]
+    python bench/throughput.py [--cases 400] [--concurrency 50] [--rounds 4]
 
-Both run in the same process against the same Temporal dev server (SQLite, WAL). Each case:
+Both run against the same Temporal dev server (a SQLite file in WAL mode, as `closeout dev`
+runs it), in alternating rounds, their workers in one process of their own. Each case:
 win-back failed and approval given through two Updates, a notice period and a retention timer,
 every activity real (SQLite read model and CRM, SMTP to a local aiosmtpd, archive on disk).
 The bare workflow runs as many no-op activities, two Updates and two timers of the same length.
@@ -92,7 +93,8 @@ async def run_bare(client: Client, queue: str, shape: BareShape) -> None:
     await handle.result()
 
 
-async def measure(count: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
+async def measure(indexes: range, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
+    """Seconds to run one workflow per index, `concurrency` at a time."""
     gate = asyncio.Semaphore(concurrency)
 
     async def guarded(i: int) -> None:
@@ -100,8 +102,30 @@ async def measure(count: int, concurrency: int, one: Callable[[int], Awaitable[N
             await one(i)
 
     started = time.perf_counter()
-    await asyncio.gather(*(guarded(i) for i in range(count)))
-    return count / (time.perf_counter() - started)
+    await asyncio.gather(*(guarded(i) for i in indexes))
+    return time.perf_counter() - started
+
+
+async def alternate(
+    count: int,
+    rounds: int,
+    concurrency: int,
+    bare: Callable[[int], Awaitable[None]],
+    case: Callable[[int], Awaitable[None]],
+) -> tuple[float, float]:
+    """Both rates, measured in alternating rounds (bare first, then case first, …).
+
+    The server's store grows with every finished workflow and slows down as it does: run one
+    kind after the other and the second always meets a fuller store than the first.
+    """
+    seconds = {"bare": 0.0, "case": 0.0}
+    bounds = [count * r // rounds for r in range(rounds + 1)]
+    for r in range(rounds):
+        batch = range(bounds[r], bounds[r + 1])
+        order = [("bare", bare), ("case", case)]
+        for name, one in order if r % 2 == 0 else reversed(order):
+            seconds[name] += await measure(batch, concurrency, one)
+    return count / seconds["bare"], count / seconds["case"]
 
 
 async def case_shape(
@@ -168,8 +192,11 @@ async def serve_workers(
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--cases", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="alternating rounds the cases are split into"
+    )
     parser.add_argument(
         "--threads", type=int, default=32, help="activity threads of the case worker"
     )
@@ -212,6 +239,7 @@ async def main() -> None:
         env = await WorkflowEnvironment.start_local(
             data_converter=DATA_CONVERTER,
             dev_server_existing_path=str(VENV_BIN / "temporal"),
+            dev_server_database_filename=str(root / "temporal.db"),
             dev_server_extra_args=SERVER_ARGS,
         )
         queue = f"bench-{uuid.uuid4()}"
@@ -234,12 +262,11 @@ async def main() -> None:
         try:
             shape = await case_shape(env.client, repo, queue, f"bench-{args.cases:05d}")
             print(f"shape: {shape}")
-            bare = await measure(
-                args.cases, args.concurrency, lambda i: run_bare(env.client, queue + "-bare", shape)
-            )
-            cases = await measure(
+            bare, cases = await alternate(
                 args.cases,
+                args.rounds,
                 args.concurrency,
+                lambda i: run_bare(env.client, queue + "-bare", shape),
                 lambda i: run_case(env.client, repo, queue, f"bench-{i:05d}"),
             )
         finally:
@@ -247,7 +274,9 @@ async def main() -> None:
             workers.wait()
             await env.shutdown()
             smtp.terminate()
-        print(f"cases={args.cases} concurrency={args.concurrency} poll={POLL}s")
+        print(
+            f"cases={args.cases} concurrency={args.concurrency} rounds={args.rounds} poll={POLL}s"
+        )
         print(f"bare workflow: {bare:.2f}/s")
         print(f"close-customer case: {cases:.2f}/s")
         print(f"ratio={cases / bare:.2f}")
