@@ -116,12 +116,20 @@ class FilesystemArchiveStore:
 
     def put(self, key: str, data: bytes) -> str:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".partial")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        for attempt in (1, 2):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fh = open(tmp, "wb")  # noqa: SIM115 - closed below
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+                continue  # a delete pruned the folder between mkdir and open
+            with fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            break
         os.replace(tmp, path)
         return str(path)
 
@@ -134,16 +142,34 @@ class FilesystemArchiveStore:
         existed = path.exists()
         path.unlink(missing_ok=True)
         path.with_name(path.name + ".partial").unlink(missing_ok=True)
+        self._prune(path.parent)
         return existed
 
+    def _prune(self, folder: Path) -> None:
+        """Remove folders a delete left empty, so listing a prefix stays proportional to it."""
+        root = self.root.resolve()
+        while folder != root and root in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or already gone): the folders above are in use too
+                return
+            folder = folder.parent
+
     def keys(self, prefix: str = "") -> list[str]:
-        if not self.root.exists():
+        """The keys starting with `prefix`; only the folder the prefix names is walked."""
+        folder, _, _ = prefix.rpartition("/")
+        start = self._path(folder) if folder else self.root.resolve()
+        if not start.is_dir():
             return []
-        return sorted(
-            str(p.relative_to(self.root))
-            for p in self.root.rglob("*")
-            if p.is_file() and str(p.relative_to(self.root)).startswith(prefix)
-        )
+        root = self.root.resolve()
+        found = []
+        for dirpath, _dirs, files in os.walk(start):
+            base = Path(dirpath).relative_to(root)
+            for name in files:
+                key = (base / name).as_posix()
+                if key.startswith(prefix):
+                    found.append(key)
+        return sorted(found)
 
 
 def bundle_key(customer_id: str, bundle_id: str) -> str:

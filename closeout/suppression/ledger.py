@@ -11,10 +11,11 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from closeout.crypto.keyring import customer_ref
 from closeout.settings import Settings
@@ -42,13 +43,30 @@ def _entry_hash(prev: str, ref: str, case_id: str, at: str) -> str:
     return hashlib.sha256(f"{prev}|{ref}|{case_id}|{at}".encode()).hexdigest()
 
 
+@dataclass
+class _Seen:
+    """What has been read of the file so far: it only ever grows, so later reads resume here."""
+
+    inode: int = -1
+    offset: int = 0
+    mtime_ns: int = -1
+    refs: frozenset[str] = frozenset()
+    last_hash: str = GENESIS
+
+
 class FileSuppressionLedger:
-    """JSON lines in one file, each chained to the one before; appends are locked and synced."""
+    """JSON lines in one file, each chained to the one before; appends are locked and synced.
+
+    Lookups and appends read only the lines added since the last look (any other change to
+    the file — a rewrite, a truncation — makes the next look read it whole), so their cost
+    does not grow with the number of customers the ledger names.
+    """
 
     def __init__(self, path: Path, secret: str) -> None:
         self.path = path
         self._secret = secret
-        self._cache: tuple[tuple[int, int], frozenset[str]] | None = None
+        self._seen = _Seen()
+        self._mutex = threading.Lock()
 
     def ref(self, customer_id: str) -> str:
         return customer_ref(self._secret, customer_id)
@@ -59,16 +77,39 @@ class FileSuppressionLedger:
         with self.path.open(encoding="utf-8") as fh:
             return [json.loads(line) for line in fh if line.strip()]
 
+    def _catch_up(self, fh: IO[bytes]) -> _Seen:
+        """Bring what was read up to the file's end (whole lines only); the caller holds _mutex."""
+        stat = os.fstat(fh.fileno())
+        seen = self._seen
+        if (stat.st_ino, stat.st_size, stat.st_mtime_ns) == (
+            seen.inode,
+            seen.offset,
+            seen.mtime_ns,
+        ):
+            return seen
+        if stat.st_ino != seen.inode or stat.st_size <= seen.offset:
+            seen = _Seen(inode=stat.st_ino)  # rewritten, not appended to: read it whole
+        fh.seek(seen.offset)
+        chunk = fh.read(stat.st_size - seen.offset)
+        complete = chunk[: chunk.rfind(b"\n") + 1]  # an append in progress is read next time
+        entries = [json.loads(line) for line in complete.splitlines() if line.strip()]
+        self._seen = _Seen(
+            inode=stat.st_ino,
+            offset=seen.offset + len(complete),
+            mtime_ns=stat.st_mtime_ns,
+            refs=seen.refs | {e["ref"] for e in entries} if entries else seen.refs,
+            last_hash=entries[-1]["hash"] if entries else seen.last_hash,
+        )
+        return self._seen
+
     def refs(self) -> frozenset[str]:
-        """Every suppressed reference (re-read only when the file changed)."""
+        """Every suppressed reference."""
         try:
-            stat = self.path.stat()
+            fh = self.path.open("rb")
         except FileNotFoundError:
             return frozenset()
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if self._cache is None or self._cache[0] != stamp:
-            self._cache = (stamp, frozenset(e["ref"] for e in self._lines()))
-        return self._cache[1]
+        with fh, self._mutex:
+            return self._catch_up(fh).refs
 
     def is_suppressed(self, customer_id: str) -> bool:
         return self.ref(customer_id) in self.refs()
@@ -77,24 +118,23 @@ class FileSuppressionLedger:
         """Name a deleted customer; False when the ledger already did (idempotent)."""
         ref = self.ref(customer_id)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a+", encoding="utf-8") as fh:
+        with self.path.open("ab+") as fh, self._mutex:
             fcntl.flock(fh, fcntl.LOCK_EX)
-            fh.seek(0)
-            entries = [json.loads(line) for line in fh if line.strip()]
-            if any(e["ref"] == ref for e in entries):
+            seen = self._catch_up(fh)
+            if ref in seen.refs:
                 return False
-            prev = entries[-1]["hash"] if entries else GENESIS
             stamp = at.isoformat(timespec="seconds")
             entry = {
                 "ref": ref,
                 "case_id": case_id,
                 "at": stamp,
-                "prev": prev,
-                "hash": _entry_hash(prev, ref, case_id, stamp),
+                "prev": seen.last_hash,
+                "hash": _entry_hash(seen.last_hash, ref, case_id, stamp),
             }
-            fh.write(json.dumps(entry, sort_keys=True) + "\n")
+            fh.write((json.dumps(entry, sort_keys=True) + "\n").encode())
             fh.flush()
             os.fsync(fh.fileno())
+            self._catch_up(fh)
         return True
 
     def check(self) -> LedgerCheck:
