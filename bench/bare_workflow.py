@@ -10,15 +10,21 @@ from temporalio import activity, workflow
 
 @dataclass(frozen=True)
 class BareShape:
-    """How many activities run before, between and after the two Updates and two timers."""
+    """How many activities run before, between and after the two Updates and two timers.
+
+    Each Update is awaited under a deadline, as a case awaits its win-back and approval
+    decisions: a timer started, and cancelled when the Update comes.
+    """
 
     before_first_update: int
-    per_update: int
+    in_updates: tuple[int, int]
+    between_updates: int
     before_first_timer: int
     before_second_timer: int
     after_second_timer: int
     first_timer: timedelta
     second_timer: timedelta
+    update_deadline: timedelta
 
 
 @activity.defn
@@ -37,8 +43,13 @@ class BareCaseWorkflow:
         await self._steps(shape.before_first_update)
         for expected in (1, 2):
             self.waiting = True
-            await workflow.wait_condition(lambda e=expected: self.updates >= e)  # type: ignore[misc]
+            await workflow.wait_condition(
+                lambda e=expected: self.updates >= e,  # type: ignore[misc]
+                timeout=shape.update_deadline,
+            )
             self.waiting = False
+            if expected == 1:
+                await self._steps(shape.between_updates)
         await self._steps(shape.before_first_timer)
         await workflow.sleep(shape.first_timer)
         await self._steps(shape.before_second_timer)
@@ -53,9 +64,9 @@ class BareCaseWorkflow:
             )
 
     @workflow.update
-    async def decide(self, per_update: int) -> int:
+    async def decide(self, steps: int) -> int:
         self.updates += 1
-        await self._steps(per_update)
+        await self._steps(steps)
         return self.updates
 
     @workflow.query

@@ -6,7 +6,8 @@ Both run against the same Temporal dev server (a SQLite file in WAL mode, as `cl
 runs it), in alternating rounds, their workers in one process of their own. Each case:
 win-back failed and approval given through two Updates, a notice period and a retention timer,
 every activity real (SQLite read model and CRM, SMTP to a local aiosmtpd, archive on disk).
-The bare workflow runs as many no-op activities, two Updates and two timers of the same length.
+The bare workflow runs as many no-op activities around two Updates awaited under a deadline
+and two timers of the same length.
 The last line is `ratio=<case rate / bare rate>`.
 """
 
@@ -32,6 +33,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.bare_workflow import BareCaseWorkflow, BareShape, bare_step
+from closeout.cases.models import TaskRecord
 from closeout.cases.repository import CaseRepository
 from closeout.contracts import Actor, CloseCustomerInput, DecisionRequest
 from closeout.db import Database, upgrade
@@ -45,12 +47,51 @@ from workflows.close_customer import CloseCustomerWorkflow
 
 NOTICE = timedelta(seconds=1)
 RETENTION = timedelta(seconds=1)
+UPDATE_DEADLINE = timedelta(hours=1)  # the win-back window; approval is due in a day
 POLL = 0.25  # seconds between two looks for a task
 OWNER = Actor("li.na@example.com", Role.ACCOUNT_MANAGER)
 SERVER_ARGS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
 
 
-async def run_case(client: Client, repo: CaseRepository, queue: str, customer_id: str) -> None:
+class Inbox:
+    """The owner's open tasks, looked at every POLL seconds while a case waits on one.
+
+    One look serves every case in flight, as one `GET /api/tasks?status=open` lists an
+    account manager's whole inbox.
+    """
+
+    def __init__(self, repo: CaseRepository) -> None:
+        self.repo = repo
+        self.waiting: dict[tuple[str, str], asyncio.Future[TaskRecord]] = {}
+        self.poller: asyncio.Task[None] | None = None
+
+    async def task(self, case_id: str, kind: TaskKind) -> TaskRecord:
+        found: asyncio.Future[TaskRecord] = asyncio.get_running_loop().create_future()
+        self.waiting[(case_id, kind)] = found
+        if self.poller is None or self.poller.done():
+            self.poller = asyncio.create_task(self._poll())
+        try:
+            return await found
+        finally:
+            del self.waiting[(case_id, kind)]
+
+    async def _poll(self) -> None:
+        while self.waiting:
+            page = await asyncio.to_thread(
+                self.repo.list_tasks,
+                status=TaskStatus.OPEN,
+                assignee=OWNER.name,
+                limit=10_000,
+                offset=0,
+            )
+            for task in page.items:
+                found = self.waiting.get((task.case_id, task.kind))
+                if found is not None and not found.done():
+                    found.set_result(task)
+            await asyncio.sleep(POLL)
+
+
+async def run_case(client: Client, inbox: Inbox, queue: str, customer_id: str) -> None:
     """One case, its two decisions given as soon as its task shows in the inbox.
 
     Like the inbox and the tasks API, the bench learns of a task from the read model; asking
@@ -67,17 +108,14 @@ async def run_case(client: Client, repo: CaseRepository, queue: str, customer_id
         (TaskKind.WIN_BACK, TaskDecision.FAILED),
         (TaskKind.APPROVAL, TaskDecision.APPROVE),
     ):
-        while True:
-            tasks = await asyncio.to_thread(repo.case_tasks, case.case_id, TaskStatus.OPEN)
-            task = next((t for t in tasks if t.kind == kind), None)
-            if task:
-                break
-            if result.done():
-                raise RuntimeError(f"{customer_id} ended before its {kind} task: {result.result()}")
-            await asyncio.sleep(POLL)
+        shown = asyncio.ensure_future(inbox.task(case.case_id, kind))
+        await asyncio.wait({shown, result}, return_when=asyncio.FIRST_COMPLETED)
+        if not shown.done():
+            shown.cancel()
+            raise RuntimeError(f"{customer_id} ended before its {kind} task: {result.result()}")
         await handle.execute_update(
             CloseCustomerWorkflow.decide,
-            DecisionRequest(task.id, decision, OWNER, comment="bench"),
+            DecisionRequest(shown.result().id, decision, OWNER, comment="bench"),
         )
     await result
 
@@ -86,10 +124,10 @@ async def run_bare(client: Client, queue: str, shape: BareShape) -> None:
     handle = await client.start_workflow(
         BareCaseWorkflow.run, shape, id=f"bare-{uuid.uuid4()}", task_queue=queue
     )
-    for _ in range(2):
+    for steps in shape.in_updates:
         while not await handle.query(BareCaseWorkflow.waiting_for_update):  # noqa: ASYNC110
             await asyncio.sleep(POLL)
-        await handle.execute_update(BareCaseWorkflow.decide, shape.per_update)
+        await handle.execute_update(BareCaseWorkflow.decide, steps)
     await handle.result()
 
 
@@ -128,33 +166,55 @@ async def alternate(
     return count / seconds["bare"], count / seconds["case"]
 
 
-async def case_shape(
-    client: Client, repo: CaseRepository, queue: str, customer_id: str
-) -> BareShape:
+async def case_shape(client: Client, inbox: Inbox, queue: str, customer_id: str) -> BareShape:
     """Count a real case's activities around its Updates and timers, for the bare twin."""
-    await run_case(client, repo, queue, customer_id)
+    await run_case(client, inbox, queue, customer_id)
     history = await client.get_workflow_handle(f"close-customer-{customer_id}").fetch_history()
-    phases = [0]
+    fired = {
+        e.timer_fired_event_attributes.started_event_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED
+    }
+    deadlines = sum(e.event_type == EventType.EVENT_TYPE_TIMER_CANCELED for e in history.events)
+    runs: list[int] = [0]
+    in_updates: list[int] = []
+    inside = False
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            phases[-1] += 1
-        elif event.event_type in (
-            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
-            EventType.EVENT_TYPE_TIMER_STARTED,
-        ):
-            phases.append(0)
-    # phases: before win-back update, win-back update.., approval.., effective timer.., retention..
-    total = sum(phases)
-    per_update = 1
-    before_first = phases[0]
-    after = total - before_first - 2 * per_update
-    third = after // 3
-    return BareShape(before_first, per_update, third, third, after - 2 * third, NOTICE, RETENTION)
+            if inside:
+                in_updates[-1] += 1
+            else:
+                runs[-1] += 1
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            inside = True
+            in_updates.append(0)
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            inside = False
+            runs.append(0)
+        elif event.event_type == EventType.EVENT_TYPE_TIMER_STARTED and event.event_id in fired:
+            runs.append(0)
+    if len(in_updates) != 2 or len(runs) != 5 or len(fired) != 2 or deadlines != 2:
+        raise RuntimeError(
+            f"the case no longer has the bench's shape: {len(in_updates)} updates, "
+            f"{len(fired)} timers fired, {deadlines} deadlines cancelled"
+        )
+    before_first, between, before_timer, between_timers, after = runs
+    return BareShape(
+        before_first_update=before_first,
+        in_updates=(in_updates[0], in_updates[1]),
+        between_updates=between,
+        before_first_timer=before_timer,
+        before_second_timer=between_timers,
+        after_second_timer=after,
+        first_timer=NOTICE,
+        second_timer=RETENTION,
+        update_deadline=UPDATE_DEADLINE,
+    )
 
 
 def bench_settings(url: str, smtp_port: int, archive: Path) -> Settings:
     policy = PolicyConfig(
-        win_back_window=timedelta(hours=1),
+        win_back_window=UPDATE_DEADLINE,
         notice_period=NOTICE,
         approval_due=timedelta(days=1),
         retention=RETENTION,
@@ -221,7 +281,7 @@ async def main() -> None:
         with db.session() as session:
             for i in range(args.cases + 1):
                 add_customer(session, f"bench-{i:05d}", name=f"Bench {i}", owner=OWNER.name)
-        repo = CaseRepository(db)
+        inbox = Inbox(CaseRepository(db))
         # The SMTP server runs in its own process, as a real one would.
         smtp_port = free_port()
         smtp = subprocess.Popen(  # noqa: ASYNC220 - a server process that outlives this call
@@ -260,14 +320,14 @@ async def main() -> None:
             ]
         )
         try:
-            shape = await case_shape(env.client, repo, queue, f"bench-{args.cases:05d}")
+            shape = await case_shape(env.client, inbox, queue, f"bench-{args.cases:05d}")
             print(f"shape: {shape}")
             bare, cases = await alternate(
                 args.cases,
                 args.rounds,
                 args.concurrency,
                 lambda i: run_bare(env.client, queue + "-bare", shape),
-                lambda i: run_case(env.client, repo, queue, f"bench-{i:05d}"),
+                lambda i: run_case(env.client, inbox, queue, f"bench-{i:05d}"),
             )
         finally:
             workers.terminate()
