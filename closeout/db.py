@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -51,6 +51,12 @@ class Database:
     @classmethod
     def from_url(cls, url: str) -> Database:
         return cls(make_engine(url))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A connection in one transaction, for Core statements: committed whole or not at all."""
+        with self.engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def session(self) -> Iterator[Session]:

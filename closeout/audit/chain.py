@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Connection, Table, bindparam, insert
 from sqlmodel import Session, col, select, update
 
 from closeout.audit.models import AuditChainHead, AuditEvent
@@ -57,70 +57,92 @@ def content_digest(reason: str | None, details: dict[str, Any]) -> str:
 
 
 def event_digest(event: AuditEvent) -> str:
+    return _digest(
+        event.seq,
+        event.id,
+        event.case_id,
+        event.at,
+        event.actor,
+        event.action,
+        event.content_sha256,
+        event.prev_hash,
+    )
+
+
+def _digest(
+    seq: int,
+    event_id: str,
+    case_id: str | None,
+    at: datetime,
+    actor: str,
+    action: str,
+    content_sha256: str,
+    prev_hash: str,
+) -> str:
     facts = {
-        "seq": event.seq,
-        "id": event.id,
-        "case_id": event.case_id,
-        "at": _utc(event.at),
-        "actor": event.actor,
-        "action": event.action,
-        "content_sha256": event.content_sha256,
-        "prev_hash": event.prev_hash,
+        "seq": seq,
+        "id": event_id,
+        "case_id": case_id,
+        "at": _utc(at),
+        "actor": actor,
+        "action": action,
+        "content_sha256": content_sha256,
+        "prev_hash": prev_hash,
     }
     return hashlib.sha256(_canonical(facts)).hexdigest()
 
 
-def append(session: Session, case_id: str | None, entry: AuditEntry) -> AuditEvent | None:
-    """Chain one event to the end of the trail; an event already written is left as it is.
+# Built once: appends run in every activity, and building a statement costs more than running it.
+_EXISTS = select(_EVENTS.c.id).where(_EVENTS.c.id == bindparam("event_id"))
+# The update locks the head row until commit: appends are serial on every database.
+_CLAIM = (
+    update(_HEAD)
+    .where(_HEAD.c.id == HEAD_ID)
+    .values(seq=_HEAD.c.seq + 1)
+    .returning(_HEAD.c.seq, _HEAD.c.hash)
+)
+_INSERT = insert(_EVENTS)
+_SET_HEAD = update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(hash=bindparam("new_hash"))
+
+
+def append(session: Session, case_id: str | None, entry: AuditEntry) -> bool:
+    """Chain one event to the end of the trail; False when it was already written.
 
     Core statements on the session's connection: appends run in every activity, and the ORM's
     bookkeeping around them cost more than the statements themselves.
     """
     session.flush()  # rows changed before the append are written first, as they always were
-    connection = session.connection()
-    events, head = _EVENTS, _HEAD
-    if connection.execute(select(events.c.id).where(events.c.id == entry.event_id)).first():
-        return None
-    # The update locks the head row until commit: appends are serial on every database.
-    claimed = connection.execute(
-        update(head)
-        .where(head.c.id == HEAD_ID)
-        .values(seq=head.c.seq + 1)
-        .returning(head.c.seq, head.c.hash)
-    ).one()
-    seq, prev_hash = int(claimed[0]), str(claimed[1])
+    return append_on(session.connection(), case_id, entry)
+
+
+def append_on(connection: Connection, case_id: str | None, entry: AuditEntry) -> bool:
+    """`append` inside a transaction already open on `connection`."""
+    if connection.execute(_EXISTS, {"event_id": entry.event_id}).first():
+        return False
+    seq, prev_hash = connection.execute(_CLAIM).one()
     details = json.loads(_canonical(entry.details))
-    event = AuditEvent(
-        id=entry.event_id,
-        seq=seq,
-        case_id=case_id,
-        at=entry.at,
-        actor=entry.actor,
-        action=entry.action,
-        reason=entry.reason,
-        details=details,
-        content_sha256=content_digest(entry.reason, details),
-        prev_hash=prev_hash,
-        hash="",
+    content = content_digest(entry.reason, details)
+    digest = _digest(
+        int(seq), entry.event_id, case_id, entry.at, entry.actor, entry.action, content, prev_hash
     )
-    event.hash = event_digest(event)
     connection.execute(
-        insert(events).values(
-            id=event.id,
-            seq=event.seq,
-            case_id=event.case_id,
-            at=event.at,
-            actor=event.actor,
-            action=event.action,
-            reason=event.reason,
-            details=event.details,
-            content_sha256=event.content_sha256,
-            prev_hash=event.prev_hash,
-            hash=event.hash,
-        )
+        _INSERT,
+        {
+            "id": entry.event_id,
+            "seq": int(seq),
+            "case_id": case_id,
+            "at": entry.at,
+            "actor": entry.actor,
+            "action": entry.action,
+            "reason": entry.reason,
+            "details": details,
+            "content_sha256": content,
+            "prev_hash": prev_hash,
+            "hash": digest,
+        },
     )
-    connection.execute(update(head).where(head.c.id == HEAD_ID).values(hash=event.hash))
-    return event
+    connection.execute(_SET_HEAD, {"new_hash": digest})
+    return True
 
 
 def _kept(key: str, value: Any) -> Any:

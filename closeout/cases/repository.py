@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import NAMESPACE_URL, uuid5
 
-from sqlalchemy import func, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import Table, bindparam, func, insert, or_
+from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
+from sqlmodel import Session, SQLModel, col, select
 
 from closeout.audit import chain
 from closeout.audit.models import AuditEvent
@@ -40,6 +42,22 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# The writes every case makes many times run as Core statements built once: building a
+# statement, or the ORM's unit of work around a one-row change, costs more than running it.
+_CASES: Table = CaseRecord.__table__  # type: ignore[attr-defined]
+_TASKS: Table = TaskRecord.__table__  # type: ignore[attr-defined]
+_CASE_EXISTS = sa_select(_CASES.c.id).where(_CASES.c.id == bindparam("key"))
+_UPDATE_CASE = sa_update(_CASES).where(_CASES.c.id == bindparam("key"))
+_TASK_EXISTS = sa_select(_TASKS.c.id).where(_TASKS.c.id == bindparam("key"))
+_TASK_STATE = sa_select(_TASKS.c.case_id, _TASKS.c.status).where(_TASKS.c.id == bindparam("key"))
+_UPDATE_TASK = sa_update(_TASKS).where(_TASKS.c.id == bindparam("key"))
+
+
+def _columns(table: Table, row: SQLModel) -> dict[str, Any]:
+    """A model's values by column, defaults included, for a Core insert."""
+    return {column.name: getattr(row, column.name) for column in table.columns}
+
+
 def append_audit(session: Session, case_id: str | None, entry: AuditEntry) -> None:
     chain.append(session, case_id, entry)
 
@@ -63,28 +81,26 @@ class CaseRepository:
         self, opened: CaseOpened, owner: str | None = None, value_tier: str | None = None
     ) -> None:
         c = opened.case
-        with self.db.session() as session:
-            if session.get(CaseRecord, c.case_id) is None:
-                session.add(
-                    CaseRecord(
-                        id=c.case_id,
-                        workflow_id=opened.workflow_id,
-                        run_id=opened.run_id,
-                        customer_id=c.customer_id,
-                        trigger=c.trigger,
-                        churn_class=c.churn_class,
-                        evidence=c.evidence,
-                        policy=c.policy,
-                        stage=Stage.OPENED,
-                        opened_by=c.opened_by,
-                        owner=owner,
-                        value_tier=value_tier,
-                        opened_at=opened.audit.at,
-                        updated_at=opened.audit.at,
-                    )
-                )
-                session.flush()
-            append_audit(session, c.case_id, opened.audit)
+        row = CaseRecord(
+            id=c.case_id,
+            workflow_id=opened.workflow_id,
+            run_id=opened.run_id,
+            customer_id=c.customer_id,
+            trigger=c.trigger,
+            churn_class=c.churn_class,
+            evidence=c.evidence,
+            policy=c.policy,
+            stage=Stage.OPENED,
+            opened_by=c.opened_by,
+            owner=owner,
+            value_tier=value_tier,
+            opened_at=opened.audit.at,
+            updated_at=opened.audit.at,
+        )
+        with self.db.transaction() as connection:
+            if connection.execute(_CASE_EXISTS, {"key": c.case_id}).first() is None:
+                connection.execute(insert(_CASES), _columns(_CASES, row))
+            chain.append_on(connection, c.case_id, opened.audit)
 
     def add_evidence(self, added: EvidenceAdded) -> None:
         """Further evidence, kept on the case under `further` (once per audit event)."""
@@ -107,54 +123,52 @@ class CaseRepository:
             append_audit(session, added.case_id, added.audit)
 
     def apply_case_change(self, change: CaseChange) -> None:
-        with self.db.session() as session:
-            case = session.get(CaseRecord, change.case_id)
-            if case is None:
+        values: dict[str, Any] = {"updated_at": change.audit.at}
+        if change.stage is not None:
+            values["stage"] = change.stage
+        if change.outcome is not None:
+            values["outcome"] = change.outcome
+            values["closed_at"] = change.audit.at
+        if change.effective_at is not None:
+            values["effective_at"] = change.effective_at
+        if change.retention_end is not None:
+            values["retention_end"] = change.retention_end
+            values["next_deletion_at"] = change.retention_end
+        if change.category_clocks is not None:
+            kept = [c.ends_at for c in change.category_clocks if c.deleted_at is None]
+            values["next_deletion_at"] = min(kept) if kept else None
+            values["category_clocks"] = [
+                {
+                    "category": str(c.category),
+                    "ends_at": c.ends_at.isoformat(),
+                    "deleted_at": c.deleted_at.isoformat() if c.deleted_at else None,
+                }
+                for c in change.category_clocks
+            ]
+        with self.db.transaction() as connection:
+            if connection.execute(_CASE_EXISTS, {"key": change.case_id}).first() is None:
                 raise LookupError(f"no case {change.case_id}")
-            if session.get(AuditEvent, change.audit.event_id) is not None:
-                return  # already applied by an earlier attempt
-            if change.stage is not None:
-                case.stage = change.stage
-            if change.outcome is not None:
-                case.outcome = change.outcome
-                case.closed_at = change.audit.at
-            if change.effective_at is not None:
-                case.effective_at = change.effective_at
-            if change.retention_end is not None:
-                case.retention_end = change.retention_end
-                case.next_deletion_at = change.retention_end
-            if change.category_clocks is not None:
-                kept = [c.ends_at for c in change.category_clocks if c.deleted_at is None]
-                case.next_deletion_at = min(kept) if kept else None
-                case.category_clocks = [
-                    {
-                        "category": str(c.category),
-                        "ends_at": c.ends_at.isoformat(),
-                        "deleted_at": c.deleted_at.isoformat() if c.deleted_at else None,
-                    }
-                    for c in change.category_clocks
-                ]
-            case.updated_at = change.audit.at
-            session.add(case)
-            append_audit(session, change.case_id, change.audit)
+            # The audit event and the change are one transaction: an event written means the
+            # change was too, by an earlier attempt.
+            if chain.append_on(connection, change.case_id, change.audit):
+                connection.execute(_UPDATE_CASE, {"key": change.case_id, **values})
 
     def open_task(self, task: OpenTask) -> None:
-        with self.db.session() as session:
-            if session.get(TaskRecord, task.task_id) is None:
-                session.add(
-                    TaskRecord(
-                        id=task.task_id,
-                        case_id=task.case_id,
-                        customer_id=task.customer_id,
-                        kind=task.kind,
-                        status=TaskStatus.OPEN,
-                        assignee=task.assignee,
-                        created_at=task.audit.at,
-                        due_at=task.due_at,
-                        note=task.note,
-                    )
-                )
-            append_audit(session, task.case_id, task.audit)
+        row = TaskRecord(
+            id=task.task_id,
+            case_id=task.case_id,
+            customer_id=task.customer_id,
+            kind=task.kind,
+            status=TaskStatus.OPEN,
+            assignee=task.assignee,
+            created_at=task.audit.at,
+            due_at=task.due_at,
+            note=task.note,
+        )
+        with self.db.transaction() as connection:
+            if connection.execute(_TASK_EXISTS, {"key": task.task_id}).first() is None:
+                connection.execute(insert(_TASKS), _columns(_TASKS, row))
+            chain.append_on(connection, task.case_id, task.audit)
 
     def reassign_task(self, change: TaskReassigned) -> None:
         with self.db.session() as session:
@@ -170,19 +184,25 @@ class CaseRepository:
             append_audit(session, task.case_id, change.audit)
 
     def close_task(self, close: CloseTask) -> None:
-        with self.db.session() as session:
-            task = session.get(TaskRecord, close.task_id)
-            if task is None:
+        with self.db.transaction() as connection:
+            found = connection.execute(_TASK_STATE, {"key": close.task_id}).first()
+            if found is None:
                 raise LookupError(f"no task {close.task_id}")
-            if task.status == TaskStatus.OPEN:
-                task.status = close.status
-                task.decision = close.decision
-                task.comment = close.comment
-                task.decided_by = close.decided_by
-                task.decided_at = close.audit.at
-                task.defer_until = close.defer_until
-                session.add(task)
-            append_audit(session, task.case_id, close.audit)
+            case_id, status = found
+            if status == TaskStatus.OPEN:
+                connection.execute(
+                    _UPDATE_TASK,
+                    {
+                        "key": close.task_id,
+                        "status": close.status,
+                        "decision": close.decision,
+                        "comment": close.comment,
+                        "decided_by": close.decided_by,
+                        "decided_at": close.audit.at,
+                        "defer_until": close.defer_until,
+                    },
+                )
+            chain.append_on(connection, case_id, close.audit)
 
     def record_hold_placed(self, hold: HoldPlaced) -> None:
         with self.db.session() as session:
