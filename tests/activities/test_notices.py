@@ -201,6 +201,22 @@ async def test_a_chinese_speaking_customer_reads_chinese(world: World, mail: Mai
     assert 'lang="zh-CN"' in parts["text/html"] and "对关闭提出异议" in parts["text/html"]
 
 
+async def test_headers_outside_ascii_are_encoded_and_read_back(
+    world: World, mail: MailSink
+) -> None:
+    """A sender name and a subject outside ASCII travel as encoded words; addresses never do."""
+    world.settings.mail_from = "Société Générale Démo <closeout@example.com>"
+    customer = world.customer(locale="zh-CN")
+    message = notice(world, customer, world.case(customer), NoticeKind.WIN_BACK)
+    assert await ActivityEnvironment().run(world.notices.send_notice, message) is True
+    received = mail.messages[0]
+    assert received["From"].addresses[0].display_name == "Société Générale Démo"
+    assert received["From"].addresses[0].addr_spec == "closeout@example.com"
+    subject = str(received["Subject"])
+    assert subject == subject.strip() and not subject.isascii()
+    assert {"text/plain", "text/html"} <= set(mail.parts(received))
+
+
 class Echoing(MailSink):
     """A server whose refusals quote the recipient's address, as real servers do."""
 
