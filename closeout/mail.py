@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -31,6 +32,18 @@ class PermanentMailError(Exception):
 
 class TemporaryMailError(Exception):
     """The send failed for now (4xx, connection, TLS): the activity retries it."""
+
+
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
+
+def _part(body: str, subtype: str) -> MIMEText:
+    """ASCII as it is (7bit); anything else in UTF-8, quoted-printable: the raw message stays
+    readable where the text is, and every line stays within SMTP's limit."""
+    if body.isascii() and all(len(line) <= 998 for line in body.splitlines()):
+        return MIMEText(body, subtype, "us-ascii")
+    return MIMEText(body, subtype, _UTF8_QP)  # type: ignore[arg-type]
 
 
 def _text(value: str) -> str:
@@ -78,8 +91,8 @@ class SmtpMailer:
         msg["Subject"] = _text(mail.subject)
         msg["Message-ID"] = mail.message_id
         msg["Date"] = format_datetime(datetime.now(UTC))
-        msg.attach(MIMEText(mail.text, "plain", "utf-8"))
-        msg.attach(MIMEText(mail.html, "html", "utf-8"))
+        msg.attach(_part(mail.text, "plain"))
+        msg.attach(_part(mail.html, "html"))
         return msg
 
     async def send(self, mail: OutgoingMail) -> None:

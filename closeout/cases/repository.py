@@ -51,6 +51,12 @@ _UPDATE_CASE = sa_update(_CASES).where(_CASES.c.id == bindparam("key"))
 _TASK_EXISTS = sa_select(_TASKS.c.id).where(_TASKS.c.id == bindparam("key"))
 _TASK_STATE = sa_select(_TASKS.c.case_id, _TASKS.c.status).where(_TASKS.c.id == bindparam("key"))
 _UPDATE_TASK = sa_update(_TASKS).where(_TASKS.c.id == bindparam("key"))
+_NOTICES: Table = NoticeRecord.__table__  # type: ignore[attr-defined]
+_NOTICE = sa_select(_NOTICES).where(_NOTICES.c.id == bindparam("key"))
+_NOTICE_STATE = sa_select(
+    _NOTICES.c.case_id, _NOTICES.c.status, _NOTICES.c.sealed.is_not(None).label("sealed")
+).where(_NOTICES.c.id == bindparam("key"))
+_UPDATE_NOTICE = sa_update(_NOTICES).where(_NOTICES.c.id == bindparam("key"))
 
 
 def _columns(table: Table, row: SQLModel) -> dict[str, Any]:
@@ -300,31 +306,32 @@ class CaseRepository:
     def prepare_notice(
         self, notice_id: str, case_id: str, kind: str, message_id: str
     ) -> NoticeRecord:
-        with self.db.session() as session:
-            notice = session.get(NoticeRecord, notice_id)
-            if notice is None:
-                notice = NoticeRecord(
-                    id=notice_id,
-                    case_id=case_id,
-                    kind=kind,
-                    message_id=message_id,
-                    status="pending",
-                    created_at=_now(),
-                )
-                session.add(notice)
+        with self.db.transaction() as connection:
+            found = connection.execute(_NOTICE, {"key": notice_id}).first()
+            if found is not None:
+                return NoticeRecord.model_validate(found._mapping)
+            notice = NoticeRecord(
+                id=notice_id,
+                case_id=case_id,
+                kind=kind,
+                message_id=message_id,
+                status="pending",
+                created_at=_now(),
+            )
+            connection.execute(insert(_NOTICES), _columns(_NOTICES, notice))
             return notice
 
     def begin_sending(self, notice_id: str) -> bool:
         """Mark the notice as handed to the SMTP server; True if an earlier attempt was cut
         off there (the server may or may not have accepted it)."""
-        with self.db.session() as session:
-            notice = session.get(NoticeRecord, notice_id)
-            if notice is None:
+        with self.db.transaction() as connection:
+            found = connection.execute(_NOTICE_STATE, {"key": notice_id}).first()
+            if found is None:
                 raise LookupError(f"no notice {notice_id}")
-            uncertain = notice.status == "sending"
-            notice.status = "sending"
-            session.add(notice)
-            return uncertain
+            if found.status == "sending":
+                return True
+            connection.execute(_UPDATE_NOTICE, {"key": notice_id, "status": "sending"})
+            return False
 
     def release_sending(self, notice_id: str) -> None:
         """The attempt failed before the server took the message: nothing was delivered."""
@@ -388,17 +395,22 @@ class CaseRepository:
     def mark_notice(
         self, notice_id: str, status: str, recipient: str | None, audit: AuditEntry
     ) -> None:
-        with self.db.session() as session:
-            notice = session.get(NoticeRecord, notice_id)
-            if notice is None:
+        with self.db.transaction() as connection:
+            found = connection.execute(_NOTICE_STATE, {"key": notice_id}).first()
+            if found is None:
                 raise LookupError(f"no notice {notice_id}")
-            notice.status = status
-            notice.sent_at = _now() if status == "sent" else None
-            # A sealed message is sent once and then forgotten, its address with it.
-            notice.recipient = None if notice.sealed is not None else recipient
-            notice.sealed = None
-            session.add(notice)
-            append_audit(session, notice.case_id, audit)
+            connection.execute(
+                _UPDATE_NOTICE,
+                {
+                    "key": notice_id,
+                    "status": status,
+                    "sent_at": _now() if status == "sent" else None,
+                    # A sealed message is sent once and then forgotten, its address with it.
+                    "recipient": None if found.sealed else recipient,
+                    "sealed": None,
+                },
+            )
+            chain.append_on(connection, found.case_id, audit)
 
     # archive bundles
 

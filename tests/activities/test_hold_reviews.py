@@ -47,8 +47,8 @@ async def test_review_reminders_go_once_to_each_compliance_officer(
     assert to == ["kim@example.com", "wang@example.com"]
     subjects = {str(m["To"]): m for m in mail.messages}
     assert f"legal hold on customer {customer}" in str(subjects["kim@example.com"]["Subject"])
-    assert "tax audit" in subjects["kim@example.com"].as_string()
-    assert "/compliance/holds" in subjects["kim@example.com"].as_string()
+    text = mail.parts(subjects["kim@example.com"])["text/plain"]
+    assert "tax audit" in text and "/compliance/holds" in text
     assert str(subjects["wang@example.com"]["Subject"]).startswith("待复核")  # in Chinese
     with world.db.session() as session:
         events = session.exec(
