@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from closeout.crm.models import (
     CHILD_TABLES,
-    CrmApiKey,
     CrmComplaint,
     CrmContact,
     CrmCustomer,
@@ -19,7 +19,6 @@ from closeout.crm.models import (
     CrmInvoice,
     CrmOrder,
     CrmPortalUser,
-    CrmSubscription,
     CrmSupportTicket,
 )
 from closeout.crm.port import (
@@ -39,6 +38,84 @@ from closeout.suppression.ledger import SuppressionLedger
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+# The case's steps read and change every table of one customer: their statements are built
+# once, since building a statement costs more than running it.
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+_CUSTOMERS = _table(CrmCustomer)
+_CHILDREN = {name: _table(model) for name, model in CHILD_TABLES.items()}
+_CUSTOMER_ROW = sa_select(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("key"))
+_CUSTOMER_EXISTS = sa_select(_CUSTOMERS.c.id).where(_CUSTOMERS.c.id == bindparam("key"))
+_UPDATE_CUSTOMER = update(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("key"))
+_CHILD_ROWS = {
+    name: sa_select(t).where(t.c.customer_id == bindparam("key")).order_by(t.c.id)
+    for name, t in _CHILDREN.items()
+}
+_DELETE_CHILDREN = {
+    name: delete(t).where(t.c.customer_id == bindparam("key")) for name, t in _CHILDREN.items()
+}
+_DELETE_CUSTOMER = delete(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("key"))
+
+
+def _count(table: Table, *where: Any) -> Any:
+    return sa_select(func.count()).select_from(table).where(*where).scalar_subquery()
+
+
+# Every table's count of the customer's rows, in one statement.
+_REMAINING = sa_select(
+    _count(_CUSTOMERS, _CUSTOMERS.c.id == bindparam("key")).label("customer"),
+    *(_count(t, t.c.customer_id == bindparam("key")).label(name) for name, t in _CHILDREN.items()),
+)
+_USERS, _KEYS, _SUBSCRIPTIONS = (
+    _CHILDREN["portal_users"],
+    _CHILDREN["api_keys"],
+    _CHILDREN["subscriptions"],
+)
+_GRANTS = sa_select(
+    _count(_USERS, _USERS.c.customer_id == bindparam("key"), _USERS.c.enabled).label(
+        "enabled_portal_users"
+    ),
+    sa_select(func.coalesce(func.sum(_USERS.c.sessions_active), 0))
+    .where(_USERS.c.customer_id == bindparam("key"))
+    .scalar_subquery()
+    .label("active_sessions"),
+    _count(_KEYS, _KEYS.c.customer_id == bindparam("key"), _KEYS.c.revoked_at.is_(None)).label(
+        "active_api_keys"
+    ),
+    _count(
+        _SUBSCRIPTIONS,
+        _SUBSCRIPTIONS.c.customer_id == bindparam("key"),
+        _SUBSCRIPTIONS.c.active,
+    ).label("active_subscriptions"),
+)
+_DISABLE_USERS = (
+    update(_USERS)
+    .where(_USERS.c.customer_id == bindparam("key"))
+    .where(_USERS.c.enabled | (_USERS.c.sessions_active > 0))
+    .values(enabled=False, sessions_active=0)
+)
+_REVOKE_KEYS = (
+    update(_KEYS)
+    .where(_KEYS.c.customer_id == bindparam("key"))
+    .where(_KEYS.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+)
+_STOP_SUBSCRIPTIONS = (
+    update(_SUBSCRIPTIONS)
+    .where(_SUBSCRIPTIONS.c.customer_id == bindparam("key"))
+    .where(_SUBSCRIPTIONS.c.active)
+    .values(active=False, stopped_at=bindparam("now"))
+)
+
+
+def _json_row(row: Any) -> dict[str, Any]:
+    return {
+        k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in row._mapping.items()
+    }
 
 
 def _row_to_json(row: SQLModel) -> dict[str, Any]:
@@ -199,96 +276,56 @@ class ReferenceCrm:
                 return MailContact(contact.email, contact.name, customer.locale)
             return MailContact(customer.email, customer.name, customer.locale)
 
+    def _known(self, connection: Connection, customer_id: str) -> None:
+        found = connection.execute(_CUSTOMER_EXISTS, {"key": customer_id}).first()
+        if found is None or self._suppressed(customer_id):
+            raise CustomerNotFound(customer_id)
+
     def export_customer(self, customer_id: str) -> CustomerExport:
-        with self.db.session() as session:
-            customer = self._customer(session, customer_id)
-            tables: dict[str, list[dict[str, Any]]] = {"customer": [_row_to_json(customer)]}
-            for name, model in CHILD_TABLES.items():
-                rows = session.exec(
-                    select(model)
-                    .where(model.customer_id == customer_id)  # type: ignore[attr-defined]
-                    .order_by(model.id)  # type: ignore[attr-defined]
-                ).all()
-                tables[name] = [_row_to_json(r) for r in rows]
+        key = {"key": customer_id}
+        with self.db.transaction() as connection:
+            customer = connection.execute(_CUSTOMER_ROW, key).first()
+            if customer is None or self._suppressed(customer_id):
+                raise CustomerNotFound(customer_id)
+            tables: dict[str, list[dict[str, Any]]] = {"customer": [_json_row(customer)]}
+            for name, query in _CHILD_ROWS.items():
+                tables[name] = [_json_row(r) for r in connection.execute(query, key)]
             return CustomerExport(customer_id, tables)
 
     def set_status(self, customer_id: str, status: str) -> None:
-        with self.db.session() as session:
-            customer = self._customer(session, customer_id)
-            customer.status = status
-            customer.closed_at = _now() if status == "closed" else None
-            session.add(customer)
+        with self.db.transaction() as connection:
+            self._known(connection, customer_id)
+            connection.execute(
+                _UPDATE_CUSTOMER,
+                {
+                    "key": customer_id,
+                    "status": status,
+                    "closed_at": _now() if status == "closed" else None,
+                },
+            )
 
     def revoke_access(self, customer_id: str) -> dict[str, int]:
-        now = _now()
-        with self.db.session() as session:
-            self._customer(session, customer_id)
-            users = session.execute(
-                update(CrmPortalUser)
-                .where(col(CrmPortalUser.customer_id) == customer_id)
-                .where(col(CrmPortalUser.enabled) | (col(CrmPortalUser.sessions_active) > 0))
-                .values(enabled=False, sessions_active=0)
-            )
-            keys = session.execute(
-                update(CrmApiKey)
-                .where(col(CrmApiKey.customer_id) == customer_id)
-                .where(col(CrmApiKey.revoked_at).is_(None))
-                .values(revoked_at=now)
-            )
-            subs = session.execute(
-                update(CrmSubscription)
-                .where(col(CrmSubscription.customer_id) == customer_id)
-                .where(col(CrmSubscription.active))
-                .values(active=False, stopped_at=now)
-            )
+        key = {"key": customer_id, "now": _now()}
+        with self.db.transaction() as connection:
+            self._known(connection, customer_id)
             return {
-                "portal_users_disabled": users.rowcount,  # type: ignore[attr-defined]
-                "api_keys_revoked": keys.rowcount,  # type: ignore[attr-defined]
-                "subscriptions_stopped": subs.rowcount,  # type: ignore[attr-defined]
+                "portal_users_disabled": connection.execute(_DISABLE_USERS, key).rowcount,
+                "api_keys_revoked": connection.execute(_REVOKE_KEYS, key).rowcount,
+                "subscriptions_stopped": connection.execute(_STOP_SUBSCRIPTIONS, key).rowcount,
             }
 
     def access_grants(self, customer_id: str) -> AccessGrants:
-        with self.db.session() as session:
-
-            def count(stmt: Any) -> int:
-                return int(session.exec(stmt).one())
-
-            return AccessGrants(
-                enabled_portal_users=count(
-                    select(func.count())
-                    .select_from(CrmPortalUser)
-                    .where(CrmPortalUser.customer_id == customer_id, col(CrmPortalUser.enabled))
-                ),
-                active_sessions=count(
-                    select(func.coalesce(func.sum(CrmPortalUser.sessions_active), 0)).where(
-                        CrmPortalUser.customer_id == customer_id
-                    )
-                ),
-                active_api_keys=count(
-                    select(func.count())
-                    .select_from(CrmApiKey)
-                    .where(
-                        CrmApiKey.customer_id == customer_id, col(CrmApiKey.revoked_at).is_(None)
-                    )
-                ),
-                active_subscriptions=count(
-                    select(func.count())
-                    .select_from(CrmSubscription)
-                    .where(CrmSubscription.customer_id == customer_id, col(CrmSubscription.active))
-                ),
-            )
+        with self.db.transaction() as connection:
+            row = connection.execute(_GRANTS, {"key": customer_id}).one()
+            return AccessGrants(**{k: int(v) for k, v in row._mapping.items()})
 
     def minimise(self, customer_id: str, tables: tuple[str, ...]) -> dict[str, int]:
-        with self.db.session() as session:
-            self._customer(session, customer_id)
-            removed = {}
-            for name in tables:
-                model = CHILD_TABLES[name]
-                result = session.execute(
-                    delete(model).where(model.customer_id == customer_id)  # type: ignore[attr-defined]
-                )
-                removed[name] = result.rowcount  # type: ignore[attr-defined]
-            return removed
+        key = {"key": customer_id}
+        with self.db.transaction() as connection:
+            self._known(connection, customer_id)
+            return {
+                name: connection.execute(_DELETE_CHILDREN[name], key).rowcount for name in tables
+            }
 
     def restore(self, export: CustomerExport, tables: tuple[str, ...]) -> dict[str, int]:
         """Put archived rows back; rows still present are left as they are (idempotent)."""
@@ -337,34 +374,16 @@ class ReferenceCrm:
             )
 
     def delete_customer(self, customer_id: str) -> dict[str, int]:
-        with self.db.session() as session:
-            removed = {}
-            for name, model in reversed(CHILD_TABLES.items()):
-                result = session.execute(
-                    delete(model).where(model.customer_id == customer_id)  # type: ignore[attr-defined]
-                )
-                removed[name] = result.rowcount  # type: ignore[attr-defined]
-            result = session.execute(delete(CrmCustomer).where(col(CrmCustomer.id) == customer_id))
-            removed["customer"] = result.rowcount  # type: ignore[attr-defined]
+        key = {"key": customer_id}
+        with self.db.transaction() as connection:
+            removed = {
+                name: connection.execute(_DELETE_CHILDREN[name], key).rowcount
+                for name in reversed(_DELETE_CHILDREN)
+            }
+            removed["customer"] = connection.execute(_DELETE_CUSTOMER, key).rowcount
             return removed
 
     def remaining_records(self, customer_id: str) -> dict[str, int]:
-        with self.db.session() as session:
-            remaining = {
-                "customer": int(
-                    session.exec(
-                        select(func.count())
-                        .select_from(CrmCustomer)
-                        .where(CrmCustomer.id == customer_id)
-                    ).one()
-                )
-            }
-            for name, model in CHILD_TABLES.items():
-                remaining[name] = int(
-                    session.exec(
-                        select(func.count())
-                        .select_from(model)
-                        .where(model.customer_id == customer_id)  # type: ignore[attr-defined]
-                    ).one()
-                )
-            return {k: v for k, v in remaining.items() if v}
+        with self.db.transaction() as connection:
+            row = connection.execute(_REMAINING, {"key": customer_id}).one()
+            return {k: int(v) for k, v in row._mapping.items() if v}
