@@ -57,6 +57,12 @@ _NOTICE_STATE = sa_select(
     _NOTICES.c.case_id, _NOTICES.c.status, _NOTICES.c.sealed.is_not(None).label("sealed")
 ).where(_NOTICES.c.id == bindparam("key"))
 _UPDATE_NOTICE = sa_update(_NOTICES).where(_NOTICES.c.id == bindparam("key"))
+_BUNDLES: Table = ArchiveBundleRecord.__table__  # type: ignore[attr-defined]
+_BUNDLE = sa_select(_BUNDLES).where(_BUNDLES.c.id == bindparam("key"))
+_BUNDLE_STATE = sa_select(_BUNDLES.c.verified_at, _BUNDLES.c.deleted_at).where(
+    _BUNDLES.c.id == bindparam("key")
+)
+_UPDATE_BUNDLE = sa_update(_BUNDLES).where(_BUNDLES.c.id == bindparam("key"))
 
 
 def _columns(table: Table, row: SQLModel) -> dict[str, Any]:
@@ -294,8 +300,8 @@ class CaseRepository:
             return erased
 
     def append_audit(self, case_id: str | None, entry: AuditEntry) -> None:
-        with self.db.session() as session:
-            append_audit(session, case_id, entry)
+        with self.db.transaction() as connection:
+            chain.append_on(connection, case_id, entry)
 
     # outbox
 
@@ -417,30 +423,33 @@ class CaseRepository:
     def record_bundle(
         self, case_id: str, customer_id: str, result: BackupResult, category: str | None = None
     ) -> None:
-        with self.db.session() as session:
-            bundle = session.get(ArchiveBundleRecord, result.bundle_id)
-            if bundle is None:
-                bundle = ArchiveBundleRecord(
-                    id=result.bundle_id,
-                    case_id=case_id,
-                    customer_id=customer_id,
-                    location=result.location,
-                    manifest_sha256=result.manifest_sha256,
-                    size_bytes=result.size_bytes,
-                    record_counts=result.record_counts,
-                    category=category,
-                    created_at=_now(),
-                )
-            else:
-                bundle.location = result.location
-                bundle.manifest_sha256 = result.manifest_sha256
-                bundle.size_bytes = result.size_bytes
-                bundle.record_counts = result.record_counts
-            session.add(bundle)
+        written: dict[str, Any] = {
+            "location": result.location,
+            "manifest_sha256": result.manifest_sha256,
+            "size_bytes": result.size_bytes,
+            "record_counts": result.record_counts,
+        }
+        with self.db.transaction() as connection:
+            if connection.execute(_BUNDLE_STATE, {"key": result.bundle_id}).first() is not None:
+                connection.execute(_UPDATE_BUNDLE, {"key": result.bundle_id, **written})
+                return
+            bundle = ArchiveBundleRecord(
+                id=result.bundle_id,
+                case_id=case_id,
+                customer_id=customer_id,
+                location=result.location,
+                manifest_sha256=result.manifest_sha256,
+                size_bytes=result.size_bytes,
+                record_counts=result.record_counts,
+                category=category,
+                created_at=_now(),
+            )
+            connection.execute(insert(_BUNDLES), _columns(_BUNDLES, bundle))
 
     def bundle(self, bundle_id: str) -> ArchiveBundleRecord | None:
-        with self.db.session() as session:
-            return session.get(ArchiveBundleRecord, bundle_id)
+        with self.db.transaction() as connection:
+            found = connection.execute(_BUNDLE, {"key": bundle_id}).first()
+        return None if found is None else ArchiveBundleRecord.model_validate(found._mapping)
 
     def live_bundles(self, case_id: str) -> Sequence[ArchiveBundleRecord]:
         """The case's bundles not yet deleted, whole backup first, then by category."""
@@ -454,15 +463,17 @@ class CaseRepository:
         return sorted(rows, key=lambda r: (r.category is not None, r.category or "", r.id))
 
     def mark_bundle(self, bundle_id: str, *, verified: bool = False, deleted: bool = False) -> None:
-        with self.db.session() as session:
-            bundle = session.get(ArchiveBundleRecord, bundle_id)
-            if bundle is None:
+        with self.db.transaction() as connection:
+            found = connection.execute(_BUNDLE_STATE, {"key": bundle_id}).first()
+            if found is None:
                 return
-            if verified and bundle.verified_at is None:
-                bundle.verified_at = _now()
-            if deleted and bundle.deleted_at is None:
-                bundle.deleted_at = _now()
-            session.add(bundle)
+            marks: dict[str, datetime] = {}
+            if verified and found.verified_at is None:
+                marks["verified_at"] = _now()
+            if deleted and found.deleted_at is None:
+                marks["deleted_at"] = _now()
+            if marks:
+                connection.execute(_UPDATE_BUNDLE, {"key": bundle_id, **marks})
 
     # ------------------------------------------------------------ reads (API)
 

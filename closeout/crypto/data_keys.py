@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import Table, bindparam, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -28,6 +30,21 @@ class RotationResult:
     already_current: int
 
 
+# Built once: every backup, verification and deletion looks a key up.
+_KEYS: Table = DataKeyRecord.__table__  # type: ignore[attr-defined]
+_OF_CUSTOMER = _KEYS.c.customer_id == bindparam("customer")
+_IN_SCOPE = _KEYS.c.scope == bindparam("in_scope")
+_RECORD = sa_select(_KEYS).where(_OF_CUSTOMER, _IN_SCOPE)
+_LIVE = sa_select(func.count()).select_from(_KEYS).where(_OF_CUSTOMER, _KEYS.c.wrapped.is_not(None))
+_LIVE_SCOPE = _LIVE.where(_IN_SCOPE)
+_DESTROY = (
+    update(_KEYS)
+    .where(_OF_CUSTOMER, _KEYS.c.destroyed_at.is_(None))
+    .values(wrapped=None, master_key_id=None, destroyed_at=bindparam("now"))
+)
+_DESTROY_SCOPE = _DESTROY.where(_IN_SCOPE)
+
+
 def _context(record: DataKeyRecord) -> bytes:
     return f"closeout-data-key:{record.id}:{record.customer_id}:{record.scope}".encode()
 
@@ -38,12 +55,11 @@ class DataKeys:
         self.ring = ring
 
     def _record(self, customer_id: str, scope: str) -> DataKeyRecord | None:
-        with self.db.session() as session:
-            return session.exec(
-                select(DataKeyRecord).where(
-                    DataKeyRecord.customer_id == customer_id, DataKeyRecord.scope == scope
-                )
+        with self.db.transaction() as connection:
+            found = connection.execute(
+                _RECORD, {"customer": customer_id, "in_scope": scope}
             ).first()
+        return None if found is None else DataKeyRecord.model_validate(found._mapping)
 
     def _unwrap(self, record: DataKeyRecord) -> bytes:
         if record.wrapped is None or record.master_key_id is None:
@@ -69,43 +85,34 @@ class DataKeys:
             scope=scope,
             created_at=datetime.now(UTC),
         )
-        wrapped = self.ring.wrap(os.urandom(KEY_BYTES), _context(record))
+        key = os.urandom(KEY_BYTES)
+        wrapped = self.ring.wrap(key, _context(record))
         record.master_key_id = wrapped.master_key_id
         record.wrapped = base64.b64encode(wrapped.blob).decode()
         try:
-            with self.db.session() as session:
-                session.add(record)
+            with self.db.transaction() as connection:
+                connection.execute(insert(_KEYS), record.model_dump())
         except IntegrityError:
-            pass  # another attempt created it first: use theirs
-        return self.key(customer_id, scope)
+            return self.key(customer_id, scope)  # another attempt created it first: use theirs
+        return key
 
     def destroy(self, customer_id: str, scope: str | None = None) -> int:
         """Destroy the customer's data keys, of one scope or all (crypto-shredding); how
         many were live."""
-        with self.db.session() as session:
-            query = select(DataKeyRecord).where(
-                DataKeyRecord.customer_id == customer_id,
-                col(DataKeyRecord.destroyed_at).is_(None),
-            )
-            if scope is not None:
-                query = query.where(DataKeyRecord.scope == scope)
-            records = session.exec(query).all()
-            for record in records:
-                record.wrapped = None
-                record.master_key_id = None
-                record.destroyed_at = datetime.now(UTC)
-                session.add(record)
-            return len(records)
+        values = {"customer": customer_id, "now": datetime.now(UTC)}
+        statement = _DESTROY
+        if scope is not None:
+            statement, values["in_scope"] = _DESTROY_SCOPE, scope
+        with self.db.transaction() as connection:
+            return int(connection.execute(statement, values).rowcount)
 
     def live(self, customer_id: str, scope: str | None = None) -> int:
         """How many data keys of the customer (of one scope) can still unseal something."""
-        query = select(DataKeyRecord.id).where(
-            DataKeyRecord.customer_id == customer_id, col(DataKeyRecord.wrapped).is_not(None)
-        )
+        statement, values = _LIVE, {"customer": customer_id}
         if scope is not None:
-            query = query.where(DataKeyRecord.scope == scope)
-        with self.db.session() as session:
-            return len(session.exec(query).all())
+            statement, values["in_scope"] = _LIVE_SCOPE, scope
+        with self.db.transaction() as connection:
+            return int(connection.execute(statement, values).one()[0])
 
     def customers_with_live_keys(self) -> list[str]:
         with self.db.session() as session:

@@ -72,7 +72,8 @@ def test_deletion_destroys_the_key_so_backup_copies_are_unreadable(world: World)
     )
     assert removed["data_keys_destroyed"] == 1 and removed["archive_bundles"] == 1
     run(world.activities.verify_deletion, world.step(case_id, customer, "deletion_verified"))
-    # The copy comes back (a restored file backup): nothing can open it any more.
+    # The copy comes back (a restored file backup, folder and all): nothing can open it.
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(copy_in_a_backup)
     with pytest.raises(KeyDestroyed):
         world.activities.vault.get_bundle(customer, bundle_id)
