@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, or_, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, or_, true, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
@@ -50,6 +50,34 @@ _CUSTOMERS = _table(CrmCustomer)
 _CHILDREN = {name: _table(model) for name, model in CHILD_TABLES.items()}
 _CUSTOMER_ROW = sa_select(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("key"))
 _CUSTOMER_EXISTS = sa_select(_CUSTOMERS.c.id).where(_CUSTOMERS.c.id == bindparam("key"))
+_PROFILE = sa_select(
+    _CUSTOMERS.c.id,
+    _CUSTOMERS.c.owner,
+    _CUSTOMERS.c.value_tier,
+    _CUSTOMERS.c.locale,
+    _CUSTOMERS.c.status,
+    _CUSTOMERS.c.country,
+).where(_CUSTOMERS.c.id == bindparam("key"))
+_CONTACTS = _table(CrmContact)
+# The customer's own address, or the contact marked primary (else the first) when there is one.
+_FIRST_CONTACT = (
+    sa_select(_CONTACTS.c.email, _CONTACTS.c.name)
+    .where(_CONTACTS.c.customer_id == bindparam("key"))
+    .order_by(_CONTACTS.c.is_primary.desc(), _CONTACTS.c.id)
+    .limit(1)
+    .subquery()
+)
+_CONTACT = (
+    sa_select(
+        _CUSTOMERS.c.email,
+        _CUSTOMERS.c.name,
+        _CUSTOMERS.c.locale,
+        _FIRST_CONTACT.c.email.label("contact_email"),
+        _FIRST_CONTACT.c.name.label("contact_name"),
+    )
+    .select_from(_CUSTOMERS.outerjoin(_FIRST_CONTACT, true()))
+    .where(_CUSTOMERS.c.id == bindparam("key"))
+)
 _UPDATE_CUSTOMER = update(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("key"))
 _CHILD_ROWS = {
     name: sa_select(t).where(t.c.customer_id == bindparam("key")).order_by(t.c.id)
@@ -191,11 +219,9 @@ class ReferenceCrm:
     def get_profile(self, customer_id: str) -> CustomerProfile | None:
         if self._suppressed(customer_id):
             return None
-        with self.db.session() as session:
-            c = session.get(CrmCustomer, customer_id)
-            if c is None:
-                return None
-            return CustomerProfile(c.id, c.owner, c.value_tier, c.locale, c.status, c.country)
+        with self.db.transaction() as connection:
+            c = connection.execute(_PROFILE, {"key": customer_id}).first()
+        return None if c is None else CustomerProfile(*c)
 
     def account_history(self, customer_id: str, recent: int = 5) -> AccountHistory | None:
         """Orders, invoices, complaints and contacts of one customer, aggregated in SQL."""
@@ -263,18 +289,13 @@ class ReferenceCrm:
     def primary_contact(self, customer_id: str) -> MailContact | None:
         if self._suppressed(customer_id):
             return None  # a deleted customer is never written to again
-        with self.db.session() as session:
-            customer = session.get(CrmCustomer, customer_id)
-            if customer is None:
-                return None
-            contact = session.exec(
-                select(CrmContact)
-                .where(CrmContact.customer_id == customer_id)
-                .order_by(col(CrmContact.is_primary).desc(), col(CrmContact.id))
-            ).first()
-            if contact is not None:
-                return MailContact(contact.email, contact.name, customer.locale)
-            return MailContact(customer.email, customer.name, customer.locale)
+        with self.db.transaction() as connection:
+            found = connection.execute(_CONTACT, {"key": customer_id}).first()
+        if found is None:
+            return None
+        if found.contact_email is not None:
+            return MailContact(found.contact_email, found.contact_name, found.locale)
+        return MailContact(found.email, found.name, found.locale)
 
     def _known(self, connection: Connection, customer_id: str) -> None:
         found = connection.execute(_CUSTOMER_EXISTS, {"key": customer_id}).first()

@@ -17,7 +17,7 @@ from closeout.archive import bundle_key, export_key
 from closeout.audit.models import AuditEvent
 from closeout.cases.models import ArchiveBundleRecord
 from closeout.contracts import TermsRequest
-from closeout.crm.models import CrmPortalUser
+from closeout.crm.models import CrmContact, CrmPortalUser
 from closeout.domain import ValueTier
 from tests.activities.conftest import World, audit
 
@@ -207,3 +207,36 @@ def test_deletion_leaves_no_address_in_the_outbox(world: World) -> None:
     cases.mark_notice("n-2", "sent", "someone@example.org", audit("notice_sent"))
     with pytest.raises(ApplicationError, match="outbox_addresses=1"):
         run(world.activities.verify_deletion, world.step(case_id, customer, "deletion_verified"))
+
+
+def test_notices_go_to_the_primary_contact_else_the_first_else_the_customer(world: World) -> None:
+    customer = world.customer()
+    crm = world.activities.crm
+    slug = f"shop{customer}"
+    primary = crm.primary_contact(customer)
+    assert primary is not None and primary.email == f"accounts@{slug}.example"
+    assert primary.name.endswith("Accounts") and primary.locale == "en"
+    with world.db.session() as session:
+        first_contact = session.get(CrmContact, f"{customer}-ct1")
+        second_contact = session.get(CrmContact, f"{customer}-ct2")
+        assert first_contact is not None and second_contact is not None
+        first_contact.is_primary, second_contact.is_primary = False, True
+        session.add_all([first_contact, second_contact])
+    moved = crm.primary_contact(customer)
+    assert moved is not None and moved.email == f"office@{slug}.example"
+    with world.db.session() as session:
+        second_contact = session.get(CrmContact, f"{customer}-ct2")
+        assert second_contact is not None
+        second_contact.is_primary = False  # no primary: the first contact by id
+        session.add(second_contact)
+    first = crm.primary_contact(customer)
+    assert first is not None and first.email == f"accounts@{slug}.example"
+    with world.db.session() as session:
+        for contact_id in (f"{customer}-ct1", f"{customer}-ct2"):
+            session.delete(session.get(CrmContact, contact_id))
+    own = crm.primary_contact(customer)  # no contacts: the customer's own address
+    assert own is not None and own.email == f"billing@{slug}.example"
+    assert crm.primary_contact("no-such-customer") is None
+    profile = crm.get_profile(customer)
+    assert profile is not None and (profile.id, profile.owner) == (customer, "li.na@example.com")
+    assert crm.get_profile("no-such-customer") is None
