@@ -9,6 +9,7 @@ import traceback
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -210,8 +211,7 @@ async def test_headers_outside_ascii_are_encoded_and_read_back(
     message = notice(world, customer, world.case(customer), NoticeKind.WIN_BACK)
     assert await ActivityEnvironment().run(world.notices.send_notice, message) is True
     received = mail.messages[0]
-    assert received["From"].addresses[0].display_name == "Société Générale Démo"
-    assert received["From"].addresses[0].addr_spec == "closeout@example.com"
+    assert parseaddr(str(received["From"])) == ("Société Générale Démo", "closeout@example.com")
     subject = str(received["Subject"])
     assert subject == subject.strip() and not subject.isascii()
     assert {"text/plain", "text/html"} <= set(mail.parts(received))
