@@ -1,9 +1,11 @@
 """Close-customer cases per second on the dev server, against a bare workflow of the same shape.
 
-    python bench/throughput.py [--cases 400] [--concurrency 50] [--rounds 8]
+    python bench/throughput.py [--cases 800] [--concurrency 50] [--rounds 4]
 
 Both run against the same Temporal dev server (a SQLite file in WAL mode, as `closeout dev`
-runs it), in alternating rounds, their workers in one process of their own. Each case:
+runs it), in alternating rounds, their workers in one process of their own. A round holds at
+least four times as many workflows as run at once: the start and the tail of a round, when
+fewer are in flight, must not weigh much, or the rate measured is a latency. Each case:
 win-back failed and approval given through two Updates, a notice period and a retention timer,
 every activity real (SQLite read model and CRM, SMTP to a local aiosmtpd, archive on disk).
 The bare workflow runs as many no-op activities around two Updates awaited under a deadline
@@ -262,10 +264,10 @@ async def serve_workers(
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=400)
+    parser.add_argument("--cases", type=int, default=800)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument(
-        "--rounds", type=int, default=8, help="alternating rounds the cases are split into"
+        "--rounds", type=int, default=4, help="alternating rounds the cases are split into"
     )
     parser.add_argument(
         "--threads", type=int, default=32, help="activity threads of the case worker"
@@ -278,6 +280,12 @@ async def main() -> None:
     )
     parser.add_argument("--archive", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not args.serve_workers and args.cases < 4 * args.concurrency * args.rounds:
+        parser.error(
+            f"{args.rounds} rounds of {args.cases // args.rounds} measure latency, not throughput, "
+            f"with {args.concurrency} at once: give at least "
+            f"{4 * args.concurrency * args.rounds} cases or fewer rounds"
+        )
     if args.serve_workers:
         address, queue, url, smtp_port = args.serve_workers
         await serve_workers(address, queue, url, int(smtp_port), args.archive, args.threads)
