@@ -270,6 +270,9 @@ async def main() -> None:
         "--rounds", type=int, default=4, help="alternating rounds the cases are split into"
     )
     parser.add_argument(
+        "--warmup", type=int, default=100, help="workflows of each kind run first, unmeasured"
+    )
+    parser.add_argument(
         "--threads", type=int, default=32, help="activity threads of the case worker"
     )
     parser.add_argument(
@@ -297,7 +300,7 @@ async def main() -> None:
         upgrade(url)
         db = Database.from_url(url)
         with db.session() as session:
-            for i in range(args.cases + 1):
+            for i in range(args.cases + 1 + args.warmup):
                 add_customer(session, f"bench-{i:05d}", name=f"Bench {i}", owner=OWNER.name)
         inbox = Inbox(CaseRepository(db))
         # The SMTP server runs in its own process, as a real one would.
@@ -321,6 +324,7 @@ async def main() -> None:
             dev_server_extra_args=SERVER_ARGS,
         )
         queue = f"bench-{uuid.uuid4()}"
+        bare_queue = queue + "-bare"
         address = env.client.service_client.config.target_host
         workers = subprocess.Popen(  # noqa: ASYNC220 - the worker process under test
             [
@@ -340,11 +344,22 @@ async def main() -> None:
         try:
             shape = await case_shape(env.client, inbox, queue, f"bench-{args.cases:05d}")
             print(f"shape: {shape}")
+            # Unmeasured: the first rounds on an empty store, with every cache of the worker
+            # and the server cold, favoured whichever kind ran first.
+            first = args.cases + 1
+            warm = range(first, first + args.warmup)
+            await measure(warm, args.concurrency, lambda i: run_bare(env.client, bare_queue, shape))
+            await measure(
+                warm,
+                args.concurrency,
+                lambda i: run_case(env.client, inbox, queue, f"bench-{i:05d}"),
+            )
+            print(f"warm-up: {args.warmup} of each, not measured", flush=True)
             bare, cases = await alternate(
                 args.cases,
                 args.rounds,
                 args.concurrency,
-                lambda i: run_bare(env.client, queue + "-bare", shape),
+                lambda i: run_bare(env.client, bare_queue, shape),
                 lambda i: run_case(env.client, inbox, queue, f"bench-{i:05d}"),
             )
         finally:
@@ -353,7 +368,8 @@ async def main() -> None:
             await env.shutdown()
             smtp.terminate()
         print(
-            f"cases={args.cases} concurrency={args.concurrency} rounds={args.rounds} poll={POLL}s"
+            f"cases={args.cases} concurrency={args.concurrency} rounds={args.rounds} "
+            f"warmup={args.warmup} poll={POLL}s"
         )
         print(f"bare workflow: {bare:.2f}/s")
         print(f"close-customer case: {cases:.2f}/s")
