@@ -102,6 +102,14 @@ class ArchiveStore(Protocol):
     def keys(self, prefix: str = "") -> list[str]: ...
 
 
+def _write_synced(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 class FilesystemArchiveStore:
     """Bundles as files under one directory, written atomically."""
 
@@ -117,19 +125,10 @@ class FilesystemArchiveStore:
     def put(self, key: str, data: bytes) -> str:
         path = self._path(key)
         tmp = path.with_name(path.name + ".partial")
-        for attempt in (1, 2):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fh = open(tmp, "wb")  # noqa: SIM115 - closed below
-            except FileNotFoundError:
-                if attempt == 2:
-                    raise
-                continue  # a delete pruned the folder between mkdir and open
-            with fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            break
+        try:
+            _write_synced(tmp, data)
+        except FileNotFoundError:  # a delete pruned the folder between mkdir and open
+            _write_synced(tmp, data)
         os.replace(tmp, path)
         return str(path)
 
@@ -158,10 +157,10 @@ class FilesystemArchiveStore:
     def keys(self, prefix: str = "") -> list[str]:
         """The keys starting with `prefix`; only the folder the prefix names is walked."""
         folder, _, _ = prefix.rpartition("/")
-        start = self._path(folder) if folder else self.root.resolve()
+        root = self.root.resolve()
+        start = self._path(folder) if folder else root
         if not start.is_dir():
             return []
-        root = self.root.resolve()
         found = []
         for dirpath, _dirs, files in os.walk(start):
             base = Path(dirpath).relative_to(root)

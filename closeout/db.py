@@ -9,10 +9,15 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, event
-from sqlmodel import Session, create_engine
+from sqlalchemy import Connection, Engine, Table, event
+from sqlmodel import Session, SQLModel, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A model's table, for Core statements built once at import."""
+    return model.__table__  # type: ignore[attr-defined,no-any-return]
 
 
 def make_engine(url: str) -> Engine:

@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert
+from sqlalchemy import Connection, bindparam, insert
 from sqlmodel import Session, col, select, update
 
 from closeout.audit.models import AuditChainHead, AuditEvent
 from closeout.contracts import AuditEntry
+from closeout.db import table_of
 
 GENESIS = "0" * 64
-_EVENTS: Table = AuditEvent.__table__  # type: ignore[attr-defined]
-_HEAD: Table = AuditChainHead.__table__  # type: ignore[attr-defined]
+_EVENTS = table_of(AuditEvent)
+_HEAD = table_of(AuditChainHead)
 HEAD_ID = 1
 # The event that records which events had their personal content erased, by sequence number.
 ERASURE_ACTION = "audit_content_erased"

@@ -34,7 +34,7 @@ from closeout.contracts import (
     OpenTask,
     TaskReassigned,
 )
-from closeout.db import Database
+from closeout.db import Database, table_of
 from closeout.domain import Stage, TaskStatus
 
 
@@ -44,20 +44,20 @@ def _now() -> datetime:
 
 # The writes every case makes many times run as Core statements built once: building a
 # statement, or the ORM's unit of work around a one-row change, costs more than running it.
-_CASES: Table = CaseRecord.__table__  # type: ignore[attr-defined]
-_TASKS: Table = TaskRecord.__table__  # type: ignore[attr-defined]
+_CASES = table_of(CaseRecord)
+_TASKS = table_of(TaskRecord)
 _CASE_EXISTS = sa_select(_CASES.c.id).where(_CASES.c.id == bindparam("key"))
 _UPDATE_CASE = sa_update(_CASES).where(_CASES.c.id == bindparam("key"))
 _TASK_EXISTS = sa_select(_TASKS.c.id).where(_TASKS.c.id == bindparam("key"))
 _TASK_STATE = sa_select(_TASKS.c.case_id, _TASKS.c.status).where(_TASKS.c.id == bindparam("key"))
 _UPDATE_TASK = sa_update(_TASKS).where(_TASKS.c.id == bindparam("key"))
-_NOTICES: Table = NoticeRecord.__table__  # type: ignore[attr-defined]
+_NOTICES = table_of(NoticeRecord)
 _NOTICE = sa_select(_NOTICES).where(_NOTICES.c.id == bindparam("key"))
 _NOTICE_STATE = sa_select(
     _NOTICES.c.case_id, _NOTICES.c.status, _NOTICES.c.sealed.is_not(None).label("sealed")
 ).where(_NOTICES.c.id == bindparam("key"))
 _UPDATE_NOTICE = sa_update(_NOTICES).where(_NOTICES.c.id == bindparam("key"))
-_BUNDLES: Table = ArchiveBundleRecord.__table__  # type: ignore[attr-defined]
+_BUNDLES = table_of(ArchiveBundleRecord)
 _BUNDLE = sa_select(_BUNDLES).where(_BUNDLES.c.id == bindparam("key"))
 _BUNDLE_STATE = sa_select(_BUNDLES.c.verified_at, _BUNDLES.c.deleted_at).where(
     _BUNDLES.c.id == bindparam("key")

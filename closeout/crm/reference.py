@@ -32,7 +32,7 @@ from closeout.crm.port import (
     InvoiceLine,
     MailContact,
 )
-from closeout.db import Database
+from closeout.db import Database, table_of
 from closeout.suppression.ledger import SuppressionLedger
 
 
@@ -42,12 +42,8 @@ def _now() -> datetime:
 
 # The case's steps read and change every table of one customer: their statements are built
 # once, since building a statement costs more than running it.
-def _table(model: type[SQLModel]) -> Table:
-    return model.__table__  # type: ignore[attr-defined,no-any-return]
-
-
-_CUSTOMERS = _table(CrmCustomer)
-_CHILDREN = {name: _table(model) for name, model in CHILD_TABLES.items()}
+_CUSTOMERS = table_of(CrmCustomer)
+_CHILDREN = {name: table_of(model) for name, model in CHILD_TABLES.items()}
 _CUSTOMER_ROW = sa_select(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("key"))
 _CUSTOMER_EXISTS = sa_select(_CUSTOMERS.c.id).where(_CUSTOMERS.c.id == bindparam("key"))
 _PROFILE = sa_select(
@@ -58,7 +54,7 @@ _PROFILE = sa_select(
     _CUSTOMERS.c.status,
     _CUSTOMERS.c.country,
 ).where(_CUSTOMERS.c.id == bindparam("key"))
-_CONTACTS = _table(CrmContact)
+_CONTACTS = table_of(CrmContact)
 # The customer's own address, or the contact marked primary (else the first) when there is one.
 _FIRST_CONTACT = (
     sa_select(_CONTACTS.c.email, _CONTACTS.c.name)

@@ -8,14 +8,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, bindparam, func, insert, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from closeout.crypto.keyring import KEY_BYTES, KeyRing, WrappedKey
 from closeout.crypto.models import DataKeyRecord
-from closeout.db import Database
+from closeout.db import Database, table_of
 
 ARCHIVE_SCOPE = "archive"
 
@@ -31,7 +31,7 @@ class RotationResult:
 
 
 # Built once: every backup, verification and deletion looks a key up.
-_KEYS: Table = DataKeyRecord.__table__  # type: ignore[attr-defined]
+_KEYS = table_of(DataKeyRecord)
 _OF_CUSTOMER = _KEYS.c.customer_id == bindparam("customer")
 _IN_SCOPE = _KEYS.c.scope == bindparam("in_scope")
 _RECORD = sa_select(_KEYS).where(_OF_CUSTOMER, _IN_SCOPE)
