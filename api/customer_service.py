@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from api import schemas
 from api.errors import Forbidden, Invalid, NotFound
 from api.service import case_summary
+from closeout.access import owns_customer, sees_every_customer
 from closeout.cases.models import CaseRecord
 from closeout.cases.repository import CaseRepository
 from closeout.crm.models import CrmCustomer
 from closeout.crm.reference import ReferenceCrm
 from closeout.db import Database
 from closeout.detection.repository import DetectionRepository
-from closeout.domain import Role
 from closeout.settings import Settings
 from closeout.suppression.ledger import ledger_from
 from closeout.tokens import Principal
@@ -29,9 +29,10 @@ class CustomerService:
         self.detection = DetectionRepository(db)
 
     def search(
-        self, q: str | None, status: str | None, limit: int, offset: int
+        self, q: str | None, status: str | None, limit: int, offset: int, user: Principal
     ) -> schemas.PageOut[schemas.CustomerOut]:
-        rows, total = self.crm.search(q, status, limit, offset)
+        owner = None if sees_every_customer(user.role) else user.name
+        rows, total = self.crm.search(q, status, limit, offset, owner=owner)
         open_ids = {
             c: self.repo.open_case_for(c)
             for c in self.repo.customers_with_open_cases([r.id for r in rows])
@@ -54,10 +55,12 @@ class CustomerService:
             open_case_id=open_case.id if open_case else None,
         )
 
-    def get(self, customer_id: str) -> schemas.CustomerDetail:
+    def get(self, customer_id: str, user: Principal) -> schemas.CustomerDetail:
         c = self.crm.customer(customer_id)
         if c is None:
             raise NotFound(f"unknown customer {customer_id!r}")
+        if not sees_every_customer(user.role):
+            self._check_owner(customer_id, c.owner, user)
         open_case = self.repo.open_case_for(customer_id)
         return schemas.CustomerDetail(
             **self._out(c, open_case).model_dump(),
@@ -68,14 +71,18 @@ class CustomerService:
             cases=[case_summary(x) for x in self.repo.cases_for_customer(customer_id)],
         )
 
+    @staticmethod
+    def _check_owner(customer_id: str, owner: str, user: Principal) -> None:
+        if not owns_customer(user.role, user.name, owner):
+            raise Forbidden(f"customer {customer_id} is {owner}'s, not yours")
+
     def exclude(
         self, customer_id: str, body: schemas.ExclusionIn, user: Principal
     ) -> schemas.ExclusionOut:
         profile = self.crm.get_profile(customer_id)
         if profile is None:
             raise NotFound(f"unknown customer {customer_id!r}")
-        if user.role is Role.ACCOUNT_MANAGER and profile.owner != user.name:
-            raise Forbidden(f"customer {customer_id} is {profile.owner}'s, not yours")
+        self._check_owner(customer_id, profile.owner, user)
         if body.until.tzinfo is None:
             raise Invalid("until needs a time zone (e.g. 2027-03-31T00:00:00Z)")
         now = datetime.now(UTC)

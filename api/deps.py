@@ -15,6 +15,7 @@ from api.policy_service import PolicyService
 from api.service import CaseService
 from api.task_board import TaskBoard
 from api.trigger_service import TriggerService
+from closeout.access import CLOSURE_ROLES, COMPLIANCE_ROLES, READER_ROLES, TRIGGER_ROLES
 from closeout.db import Database
 from closeout.domain import Role
 from closeout.settings import Settings
@@ -83,9 +84,10 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     return check
 
 
-# Whoever manages customers: account managers, their managers, admins.
-AccountManager = Annotated[
-    Principal, Depends(require(Role.ACCOUNT_MANAGER, Role.MANAGER, Role.ADMIN))
-]
-Integrator = Annotated[Principal, Depends(require(Role.INTEGRATION, Role.ADMIN))]
-ComplianceOfficer = Annotated[Principal, Depends(require(Role.COMPLIANCE_OFFICER, Role.ADMIN))]
+# The role sets are closeout.access's; what each object allows is asked of it in the services.
+AccountManager = Annotated[Principal, Depends(require(*CLOSURE_ROLES))]
+Integrator = Annotated[Principal, Depends(require(*TRIGGER_ROLES))]
+ComplianceOfficer = Annotated[Principal, Depends(require(*COMPLIANCE_ROLES))]
+# Every person reads cases and customers (an account manager only their own); an
+# integration's token raises triggers and reads nothing.
+Reader = Annotated[Principal, Depends(require(*READER_ROLES))]

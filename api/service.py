@@ -13,9 +13,24 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import schemas
-from api.errors import UPDATE_REJECTIONS, Conflict, DomainError, Invalid, NotFound, Unavailable
+from api.errors import (
+    UPDATE_REJECTIONS,
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unavailable,
+)
 from api.evidence import validated_evidence
 from api.temporal_gateway import TemporalGateway
+from closeout.access import (
+    DELEGATE_ROLES,
+    may_see_case,
+    may_see_task,
+    owns_customer,
+    sees_every_customer,
+)
 from closeout.archive import FilesystemArchiveStore, export_key
 from closeout.case_start import start_case
 from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
@@ -56,8 +71,6 @@ from workflows.close_customer import CloseCustomerWorkflow
 
 R = TypeVar("R")
 CUSTOMER = Actor("customer", CUSTOMER_ACTOR_ROLE)
-# Who a task can be delegated to.
-DELEGATE_ROLES = frozenset({Role.ACCOUNT_MANAGER, Role.MANAGER})
 
 
 def _actor(user: Principal) -> Actor:
@@ -96,8 +109,11 @@ class CaseService:
         if policy not in self.settings.available_policies:
             known = ", ".join(sorted(self.settings.available_policies))
             raise Invalid(f"unknown policy {policy!r} (known: {known})")
-        if self.crm.get_profile(body.customer_id) is None:
+        profile = self.crm.get_profile(body.customer_id)
+        if profile is None:
             raise NotFound(f"unknown customer {body.customer_id!r}")
+        if not owns_customer(user.role, user.name, profile.owner):
+            raise Forbidden(f"customer {body.customer_id} is {profile.owner}'s, not yours")
         existing = self.repo.open_case_for(body.customer_id)
         if existing is not None:
             raise self._already_open(body.customer_id, existing.id)
@@ -140,9 +156,16 @@ class CaseService:
         open_only: bool | None,
         limit: int,
         offset: int,
+        user: Principal,
     ) -> schemas.PageOut[schemas.CaseSummary]:
+        """Cases, newest first; an account manager's own customers' only, as on the pages."""
         page = self.repo.list_cases(
-            stage=stage, outcome=outcome, open_only=open_only, limit=limit, offset=offset
+            stage=stage,
+            outcome=outcome,
+            open_only=open_only,
+            limit=limit,
+            offset=offset,
+            owner=None if sees_every_customer(user.role) else user.name,
         )
         return schemas.PageOut[schemas.CaseSummary](
             items=[case_summary(c) for c in page.items],
@@ -151,9 +174,12 @@ class CaseService:
             offset=offset,
         )
 
-    def get_case(self, case_id: str) -> schemas.CaseDetail:
+    def get_case(self, case_id: str, user: Principal) -> schemas.CaseDetail:
         case = self._case(case_id)
-        tasks = [task_out(t) for t in self.repo.case_tasks(case_id)]
+        case_tasks = self.repo.case_tasks(case_id)
+        if not may_see_case(user.role, user.name, case.owner, (t.assignee for t in case_tasks)):
+            raise Forbidden(f"case {case_id} is not one of your customers'")
+        tasks = [task_out(t) for t in case_tasks]
         return schemas.CaseDetail(
             **case_summary(case).model_dump(),
             evidence=case.evidence,
@@ -183,14 +209,28 @@ class CaseService:
             raise NotFound(f"unknown case {case_id!r}")
         return case
 
+    def _managed_case(self, case_id: str, user: Principal) -> CaseRecord:
+        """A case the user may act on as the customer's manager."""
+        case = self._case(case_id)
+        if not owns_customer(user.role, user.name, case.owner):
+            raise Forbidden(f"case {case_id} is {case.owner}'s customer's, not yours")
+        return case
+
+    def _visible_task(self, task_id: str, user: Principal) -> tuple[TaskRecord, CaseRecord]:
+        task = self.repo.get_task(task_id)
+        if task is None:
+            raise NotFound(f"unknown task {task_id!r}")
+        case = self._case(task.case_id)
+        if not may_see_task(user.role, user.name, task.assignee, case.owner):
+            raise Forbidden(f"task {task_id} is neither yours, your group's nor your customer's")
+        return task, case
+
     # ---------------------------------------------------------------- human requests
 
     async def decide(
         self, task_id: str, body: schemas.DecisionIn, user: Principal
     ) -> schemas.DecisionOut:
-        task = self.repo.get_task(task_id)
-        if task is None:
-            raise NotFound(f"unknown task {task_id!r}")
+        task, case = self._visible_task(task_id, user)
         if task.status != TaskStatus.OPEN:
             raise Conflict(
                 f"task {task_id} is already {task.status}"
@@ -200,8 +240,7 @@ class CaseService:
             task_id, body.decision, _actor(user), body.comment, body.defer_until
         )
         result = await self._update(
-            self._case(task.case_id),
-            lambda h: h.execute_update(CloseCustomerWorkflow.decide, request),
+            case, lambda h: h.execute_update(CloseCustomerWorkflow.decide, request)
         )
         return schemas.DecisionOut(
             task_id=result.task_id, decision=result.decision, stage=result.stage
@@ -216,9 +255,7 @@ class CaseService:
         note: str | None = None,
     ) -> schemas.AssignmentOut:
         """Claim, hand back or delegate a task; the workflow decides whether it may."""
-        task = self.repo.get_task(task_id)
-        if task is None:
-            raise NotFound(f"unknown task {task_id!r}")
+        _task, case = self._visible_task(task_id, user)
         if action is Assignment.DELEGATE:
             target = self.accounts.by_email(to or "") if to else None
             if target is None or target.role not in DELEGATE_ROLES:
@@ -226,8 +263,7 @@ class CaseService:
             to = target.email
         request = AssignRequest(task_id, action, _actor(user), to=to, note=note)
         result = await self._update(
-            self._case(task.case_id),
-            lambda h: h.execute_update(CloseCustomerWorkflow.assign, request),
+            case, lambda h: h.execute_update(CloseCustomerWorkflow.assign, request)
         )
         return schemas.AssignmentOut(task_id=result.task_id, assignee=result.assignee)
 
@@ -236,7 +272,8 @@ class CaseService:
     ) -> schemas.CaseStateOut:
         answer = CustomerAnswer(body.response, _actor(user), body.comment)
         return await self._state(
-            case_id, lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer)
+            self._managed_case(case_id, user),
+            lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer),
         )
 
     async def answer_by_link(self, link: CustomerLink, comment: str | None) -> schemas.CaseStateOut:
@@ -247,7 +284,8 @@ class CaseService:
             raise Conflict("this link has already been used")
         answer = CustomerAnswer(link.action, CUSTOMER, comment, link_id=link.link_id)
         return await self._state(
-            link.case_id, lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer)
+            self._case(link.case_id),
+            lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer),
         )
 
     def catalog_of(self, link: CustomerLink) -> str:
@@ -285,7 +323,8 @@ class CaseService:
     ) -> schemas.CaseStateOut:
         req = CancelRequest(body.reason, _actor(user))
         return await self._state(
-            case_id, lambda h: h.execute_update(CloseCustomerWorkflow.cancel, req)
+            self._managed_case(case_id, user),
+            lambda h: h.execute_update(CloseCustomerWorkflow.cancel, req),
         )
 
     async def place_hold(
@@ -295,7 +334,8 @@ class CaseService:
             raise Invalid("review_at needs a time zone (e.g. 2027-06-30T09:00:00Z)")
         req = HoldRequest(body.reason, _actor(user), body.reference, body.review_at)
         return await self._state(
-            case_id, lambda h: h.execute_update(CloseCustomerWorkflow.place_legal_hold, req)
+            self._case(case_id),
+            lambda h: h.execute_update(CloseCustomerWorkflow.place_legal_hold, req),
         )
 
     async def release_hold(
@@ -303,7 +343,8 @@ class CaseService:
     ) -> schemas.CaseStateOut:
         req = HoldReleaseRequest(hold_id, body.reason, _actor(user))
         return await self._state(
-            case_id, lambda h: h.execute_update(CloseCustomerWorkflow.release_legal_hold, req)
+            self._case(case_id),
+            lambda h: h.execute_update(CloseCustomerWorkflow.release_legal_hold, req),
         )
 
     async def change_retention(
@@ -313,7 +354,8 @@ class CaseService:
             raise Invalid("retention_end needs a time zone (e.g. 2029-01-31T00:00:00Z)")
         req = RetentionChange(body.retention_end, body.reason, _actor(user))
         return await self._state(
-            case_id, lambda h: h.execute_update(CloseCustomerWorkflow.change_retention, req)
+            self._case(case_id),
+            lambda h: h.execute_update(CloseCustomerWorkflow.change_retention, req),
         )
 
     async def reactivate(
@@ -321,15 +363,16 @@ class CaseService:
     ) -> schemas.CaseStateOut:
         req = ReactivateRequest(body.reason, _actor(user))
         return await self._state(
-            case_id, lambda h: h.execute_update(CloseCustomerWorkflow.reactivate, req)
+            self._managed_case(case_id, user),
+            lambda h: h.execute_update(CloseCustomerWorkflow.reactivate, req),
         )
 
     async def _state(
-        self, case_id: str, call: Callable[[WorkflowHandle[Any, Any]], Awaitable[StageResult]]
+        self, case: CaseRecord, call: Callable[[WorkflowHandle[Any, Any]], Awaitable[StageResult]]
     ) -> schemas.CaseStateOut:
-        result = await self._update(self._case(case_id), call)
+        result = await self._update(case, call)
         return schemas.CaseStateOut(
-            case_id=case_id,
+            case_id=case.id,
             stage=result.stage,
             outcome=result.outcome,
             hold_id=result.hold_id,

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from api.errors import Forbidden, NotFound
 from api.temporal_gateway import TemporalGateway
+from closeout.access import SUPERVISORS, may_see_case, may_see_task, sees_every_customer
 from closeout.audit.models import AuditEvent
 from closeout.cases.inbox import DUE_SOON, InboxFilter, InboxRow, TaskQueries
 from closeout.cases.models import CaseRecord, TaskRecord
@@ -36,7 +37,6 @@ from closeout.suppression.ledger import ledger_from
 from closeout.users.accounts import Accounts, User
 from workflows.close_customer import CloseCustomerWorkflow
 
-SUPERVISORS = frozenset({Role.MANAGER, Role.ADMIN})
 # The stages drawn on a case's timeline (closed is the end, drawn by its outcome).
 TIMELINE_STAGES = [s for s in STAGE_ORDER if s not in (Stage.OPENED, Stage.CLOSED)]
 
@@ -107,18 +107,13 @@ class TaskBoard:
     # ---------------------------------------------------------------- who sees what
 
     def may_see_task(self, user: User, task: TaskRecord, case: CaseRecord) -> bool:
-        if user.role in SUPERVISORS:
-            return True
-        if user.role is not Role.ACCOUNT_MANAGER:
-            return False
-        return task.assignee in (user.email, ACCOUNT_MANAGER_GROUP) or case.owner == user.email
+        return may_see_task(user.role, user.email, task.assignee, case.owner)
 
     def may_see_case(self, user: User, case: CaseRecord) -> bool:
-        if user.role is not Role.ACCOUNT_MANAGER:
+        if sees_every_customer(user.role):
             return True
-        return case.owner == user.email or any(
-            t.assignee == user.email for t in self.repo.case_tasks(case.id)
-        )
+        assignees = (t.assignee for t in self.repo.case_tasks(case.id))
+        return may_see_case(user.role, user.email, case.owner, assignees)
 
     def visible_task(self, user: User, task_id: str) -> tuple[TaskRecord, CaseRecord]:
         task = self.repo.get_task(task_id)

@@ -17,6 +17,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.notice_sending import NoticeActivities
     from activities.retention import RetentionActivities
     from activities.staff_notices import StaffActivities
+    from closeout.access import (
+        CLOSURE_ROLES,
+        COMPLIANCE_ROLES,
+        EVIDENCE_ROLES,
+        may_relay_answer,
+        owns_customer,
+    )
     from closeout.contracts import (
         Actor,
         AssignRequest,
@@ -57,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from closeout.domain import (
         ALLOWED_DECISIONS,
+        CUSTOMER_ACTOR_ROLE,
         DECISIONS_NEEDING_COMMENT,
         MANAGER_GROUP,
         SYSTEM_ACTOR,
@@ -76,7 +84,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.retention import RetentionClocks
     from workflows.task_rules import (
-        CLOSURE_ROLES,
         check_assignment,
         check_may_decide,
         new_assignee,
@@ -133,8 +140,6 @@ ESCALATING_TASKS = frozenset(
         TaskKind.CONTACT_REVIEW,
     }
 )
-
-HOLD_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})
 
 
 class CaseCancelled(Exception):
@@ -681,6 +686,8 @@ class CloseCustomerWorkflow:
 
     @add_evidence.validator
     def _validate_add_evidence(self, req: EvidenceRequest) -> None:
+        if req.actor.role not in EVIDENCE_ROLES:
+            raise reject(f"role {req.actor.role} cannot add evidence to a case", "Forbidden")
         if self.outcome is not None:
             raise reject("the case is closed", "WrongStage")
         if req.trigger in self.evidence_triggers:
@@ -721,6 +728,13 @@ class CloseCustomerWorkflow:
 
     @respond.validator
     def _validate_respond(self, answer: CustomerAnswer) -> None:
+        actor = answer.actor
+        if not may_relay_answer(actor.role):
+            raise reject(f"role {actor.role} cannot answer for the customer", "Forbidden")
+        # The customer speaks through a signed link only, and staff relay without one.
+        if (actor.role == CUSTOMER_ACTOR_ROLE) != (answer.link_id is not None):
+            raise reject("a customer's own answer comes through a signed link", "Forbidden")
+        self._check_owner(actor)
         if answer.link_id is not None and answer.link_id in self.used_links:
             raise reject("this link has already been used", "LinkUsed")
         if self.outcome is not None:
@@ -748,6 +762,7 @@ class CloseCustomerWorkflow:
     def _validate_cancel(self, req: CancelRequest) -> None:
         if req.actor.role not in CLOSURE_ROLES:
             raise reject(f"role {req.actor.role} cannot cancel a closure", "Forbidden")
+        self._check_owner(req.actor)
         if not req.reason.strip():
             raise reject("a reason is required to cancel", "InvalidRequest")
         if self.outcome is not None or self.cancel_request is not None:
@@ -914,6 +929,7 @@ class CloseCustomerWorkflow:
     def _validate_reactivate(self, req: ReactivateRequest) -> None:
         if req.actor.role not in CLOSURE_ROLES:
             raise reject(f"role {req.actor.role} cannot reactivate a customer", "Forbidden")
+        self._check_owner(req.actor)
         if self.stage is not Stage.RETENTION or self.reactivate_request is not None:
             raise reject(
                 "only an archived customer in retention can be reactivated "
@@ -952,8 +968,16 @@ class CloseCustomerWorkflow:
     # ================================================================== plumbing
 
     def _check_hold_role(self, actor: Actor) -> None:
-        if actor.role not in HOLD_ROLES:
+        if actor.role not in COMPLIANCE_ROLES:
             raise reject(f"role {actor.role} cannot manage legal holds or retention", "Forbidden")
+
+    def _check_owner(self, actor: Actor) -> None:
+        """Staff act on a customer they manage; the owner is known once the terms are in
+        (the API checks it before asking, this guards every other way in)."""
+        if actor.role != Role.ACCOUNT_MANAGER or self.terms is None:
+            return
+        if not owns_customer(actor.role, actor.name, self.terms.owner):
+            raise reject(f"this customer is {self.terms.owner}'s, not {actor.name}'s", "Forbidden")
 
     def _check_cancelled(self) -> None:
         if self.cancel_request is not None:

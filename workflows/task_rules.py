@@ -8,19 +8,15 @@ from __future__ import annotations
 
 from temporalio.exceptions import ApplicationError
 
+from closeout.access import CLOSURE_ROLES, SUPERVISORS
 from closeout.contracts import Actor, AssignRequest
 from closeout.domain import (
     ACCOUNT_MANAGER_GROUP,
     Assignment,
-    Role,
     TaskKind,
     group_of,
     is_group,
 )
-
-# Roles that decide closure tasks; managers and admins may act on any task (escalations).
-CLOSURE_ROLES = frozenset({Role.ACCOUNT_MANAGER, Role.MANAGER, Role.ADMIN})
-SUPERVISORS = frozenset({Role.MANAGER, Role.ADMIN})
 
 
 def reject(message: str, kind: str) -> ApplicationError:

@@ -12,7 +12,7 @@ from api.deps import (
     CaseServiceDep,
     ComplianceDep,
     ComplianceOfficer,
-    CurrentUser,
+    Reader,
 )
 from closeout.domain import Outcome, Stage
 
@@ -29,7 +29,7 @@ async def open_case(
 
 @router.get("")
 def list_cases(
-    _user: CurrentUser,
+    user: Reader,
     cases: CaseServiceDep,
     stage: Stage | None = None,
     outcome: Outcome | None = None,
@@ -38,7 +38,7 @@ def list_cases(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> schemas.PageOut[schemas.CaseSummary]:
     """Cases, newest first, filtered by stage, outcome or open/closed."""
-    return cases.list_cases(stage, outcome, open, limit, offset)
+    return cases.list_cases(stage, outcome, open, limit, offset, user)
 
 
 @router.get("/{case_id}/certificate")
@@ -68,9 +68,9 @@ def retained_data(
 
 
 @router.get("/{case_id}")
-def get_case(case_id: str, _user: CurrentUser, cases: CaseServiceDep) -> schemas.CaseDetail:
+def get_case(case_id: str, user: Reader, cases: CaseServiceDep) -> schemas.CaseDetail:
     """One case with its pending tasks, legal holds and audit timeline."""
-    return cases.get_case(case_id)
+    return cases.get_case(case_id, user)
 
 
 @router.post("/{case_id}/customer-response", status_code=202)

@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api import schemas
-from api.deps import AccountManager, CurrentUser, CustomerServiceDep
+from api.deps import AccountManager, CustomerServiceDep, Reader
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
 
 
 @router.get("")
 def search_customers(
-    _user: CurrentUser,
+    user: Reader,
     customers: CustomerServiceDep,
     q: Annotated[
         str | None, Query(max_length=200, description="name, e-mail or id contains")
@@ -23,14 +23,14 @@ def search_customers(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> schemas.PageOut[schemas.CustomerOut]:
-    return customers.search(q, status, limit, offset)
+    return customers.search(q, status, limit, offset, user)
 
 
 @router.get("/{customer_id}")
 def get_customer(
-    customer_id: str, _user: CurrentUser, customers: CustomerServiceDep
+    customer_id: str, user: Reader, customers: CustomerServiceDep
 ) -> schemas.CustomerDetail:
-    return customers.get(customer_id)
+    return customers.get(customer_id, user)
 
 
 @router.post("/{customer_id}/exclusions", status_code=201)

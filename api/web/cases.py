@@ -96,7 +96,7 @@ def _new_case_page(
     error: str | None = None,
     form: dict[str, Any] | None = None,
 ) -> Response:
-    found = customers.search(q, "active", 20, 0) if q else None
+    found = customers.search(q, "active", 20, 0, principal(user)) if q else None
     return render(
         request,
         user,

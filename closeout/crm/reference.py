@@ -184,10 +184,13 @@ class ReferenceCrm:
             last = ids[-1]
 
     def search(
-        self, q: str | None, status: str | None, limit: int, offset: int
+        self, q: str | None, status: str | None, limit: int, offset: int, owner: str | None = None
     ) -> tuple[list[CrmCustomer], int]:
-        """Customers whose name, e-mail or id contains `q`, by id; and how many match."""
+        """Customers whose name, e-mail or id contains `q` (of one owner, if given), by id;
+        and how many match."""
         query = select(CrmCustomer)
+        if owner is not None:
+            query = query.where(CrmCustomer.owner == owner)
         if q:
             like = f"%{q.lower()}%"
             query = query.where(
