@@ -18,13 +18,11 @@ from activities.expired_data import HousekeepingActivities
 from activities.notice_sending import NoticeActivities
 from activities.retention import RetentionActivities
 from activities.staff_notices import StaffActivities
-from closeout.archive import FilesystemArchiveStore
 from closeout.cases.repository import CaseRepository
 from closeout.certificates.repository import Certificates
 from closeout.constants import TASK_QUEUE
 from closeout.crm.reference import ReferenceCrm
-from closeout.crypto.data_keys import DataKeys
-from closeout.crypto.vault import ArchiveVault, key_ring
+from closeout.crypto.vault import vault_from
 from closeout.db import Database
 from closeout.mail import SmtpMailer
 from closeout.schedules import ensure_schedules
@@ -80,10 +78,10 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
 
     cases = CaseRepository(db)
     mailer = SmtpMailer(settings)
-    archive = FilesystemArchiveStore(settings.archive_dir)
+    vault = vault_from(settings, db)
+    archive = vault.store
     ledger = ledger_from(settings)
     crm = ReferenceCrm(db, ledger)
-    vault = ArchiveVault(archive, DataKeys(db, key_ring(settings)))
     certificates = Certificates(db, settings.secret_key)
     return Activities(
         cases=CloseoutActivities(

@@ -13,9 +13,9 @@ from closeout.archive import (
     BundleCorrupt,
     build_bundle,
     customer_keys,
-    export_key,
     read_bundle,
 )
+from closeout.cases.erasure import CustomerWords
 from closeout.cases.repository import CaseRepository
 from closeout.certificates.repository import CertificateError, Certificates
 from closeout.contracts import (
@@ -43,7 +43,7 @@ from closeout.settings import Settings
 from closeout.suppression.ledger import SuppressionLedger
 
 # Where verification looks for a deleted customer.
-STORES_CHECKED = ("crm", "archive", "exports", "outbox", "data_keys")
+STORES_CHECKED = ("crm", "archive", "exports", "outbox", "data_keys", "read_model_free_text")
 
 
 class CloseoutActivities:
@@ -65,6 +65,7 @@ class CloseoutActivities:
         self.cases = cases
         self.vault = vault
         self.archive = vault.store
+        self.words = CustomerWords(cases.db)
 
     # ------------------------------------------------------------------ case bookkeeping
 
@@ -261,6 +262,7 @@ class CloseoutActivities:
         # Destroying the data key makes any copy of the bundles (backups) unreadable.
         keys = self.vault.shred(step.customer_id)
         erased = self.cases.erase_customer_audit(step.customer_id, erasure_of(step.audit))
+        words = self.words.erase(step.customer_id)
         addresses = self.cases.scrub_recipients(step.customer_id)
         # Named for good: a restored database copy cannot bring the customer back.
         self.ledger.suppress(step.customer_id, step.case_id, step.audit.at)
@@ -274,6 +276,7 @@ class CloseoutActivities:
                 "data_keys": {"destroyed": keys},
                 "outbox": {"addresses": addresses},
                 "audit": {"contents_erased": len(erased)},
+                "read_model": words,
                 "suppression_ledger": {"customers_named": 1},
             },
             step.audit.at,
@@ -284,6 +287,7 @@ class CloseoutActivities:
             "data_keys_destroyed": keys,
             "outbox_addresses": addresses,
             "audit_contents": len(erased),
+            "free_text_fields": sum(words.values()),
         }
         self.cases.append_audit(step.case_id, with_details(step.audit, removed=removed))
         return removed
@@ -295,10 +299,13 @@ class CloseoutActivities:
         bundles = customer_keys(self.archive, step.customer_id)
         addresses = self.cases.outbox_addresses(step.customer_id)
         keys = self.vault.keys.live(step.customer_id)
-        if remaining or bundles or addresses or keys:
+        words = self.words.remaining(step.customer_id)
+        if remaining or bundles or addresses or keys or words:
+            # Names columns and counts only: never the words found.
             raise ApplicationError(
                 f"records remain after deletion: crm={remaining} "
-                f"archive_bundles={len(bundles)} outbox_addresses={addresses} data_keys={keys}",
+                f"archive_bundles={len(bundles)} outbox_addresses={addresses} data_keys={keys} "
+                f"free_text={words}",
                 type="DeletionIncomplete",
             )
         if not self.ledger.is_suppressed(step.customer_id):
@@ -335,7 +342,7 @@ class CloseoutActivities:
         except CustomerNotFound as exc:
             raise permanent(str(exc), "UnknownCustomer") from exc
         data = json.dumps(export.tables, ensure_ascii=False, indent=2).encode()
-        self.archive.put(export_key(step.customer_id, step.bundle_id), data)
+        self.vault.put_export(step.customer_id, step.bundle_id, data)
         self.cases.append_audit(
             step.case_id, with_details(step.audit, export_id=step.bundle_id, bytes=len(data))
         )

@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api.errors import Conflict, NotFound
-from closeout.archive import FilesystemArchiveStore, read_bundle
+from closeout.archive import read_bundle
 from closeout.cases.models import CaseRecord, LegalHoldRecord
 from closeout.cases.repository import CaseRepository
 from closeout.certificates.models import DeletionCertificate
 from closeout.certificates.repository import Certificates
 from closeout.contracts import AuditEntry
-from closeout.crypto.data_keys import ARCHIVE_SCOPE, DataKeys
-from closeout.crypto.vault import ArchiveVault, category_scope, key_ring
+from closeout.crypto.data_keys import ARCHIVE_SCOPE
+from closeout.crypto.vault import category_scope, vault_from
 from closeout.db import Database
 from closeout.domain import Stage
 from closeout.settings import Settings
@@ -84,9 +84,7 @@ class ComplianceService:
         self.db = db
         self.repo = CaseRepository(db)
         self.certificates = Certificates(db, settings.secret_key)
-        self.vault = ArchiveVault(
-            FilesystemArchiveStore(settings.archive_dir), DataKeys(db, key_ring(settings))
-        )
+        self.vault = vault_from(settings, db)
 
     def retention_board(self, within_days: int | None, now: datetime) -> RetentionBoard:
         """Archived cases with each category's countdown, filtered by when the next deletion

@@ -31,7 +31,6 @@ from closeout.access import (
     owns_customer,
     sees_every_customer,
 )
-from closeout.archive import FilesystemArchiveStore, export_key
 from closeout.case_start import start_case
 from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
 from closeout.cases.repository import CaseRepository
@@ -51,6 +50,9 @@ from closeout.contracts import (
     StageResult,
 )
 from closeout.crm.reference import ReferenceCrm
+from closeout.crypto.data_keys import KeyDestroyed
+from closeout.crypto.envelope import Unreadable
+from closeout.crypto.vault import vault_from
 from closeout.db import Database
 from closeout.domain import (
     ACCOUNT_MANAGER_GROUP,
@@ -99,7 +101,7 @@ class CaseService:
         self.crm = ReferenceCrm(db, ledger_from(settings))
         self.temporal = temporal
         self.links = LinkSigner(settings.secret_key)
-        self.archive = FilesystemArchiveStore(settings.archive_dir)
+        self.vault = vault_from(settings, db)
 
     # ---------------------------------------------------------------- opening a case
 
@@ -297,7 +299,10 @@ class CaseService:
     def data_export(self, link: CustomerLink) -> bytes:
         """The export a data-export link points to; NotFound once it is gone."""
         case = self._case(link.case_id)
-        data = self.archive.get(export_key(case.customer_id, link.link_id))
+        try:
+            data = self.vault.get_export(case.customer_id, link.link_id)
+        except (KeyDestroyed, Unreadable):
+            data = None  # the customer is deleted: their keys are gone
         if data is None:
             raise NotFound("the export is no longer available")
         return data

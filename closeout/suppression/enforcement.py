@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from closeout.archive import customer_keys
+from closeout.cases.erasure import CustomerWords
 from closeout.cases.repository import CaseRepository
 from closeout.contracts import AuditEntry
 from closeout.crm.port import CrmPort
@@ -63,6 +64,7 @@ class SuppressionEnforcer:
             "archive_bundles": bundles,
             "data_keys_destroyed": self.vault.shred(customer_id),
             "outbox_addresses": self.cases.scrub_recipients(customer_id, sealed_too=True),
+            "free_text_fields": sum(CustomerWords(self.cases.db).erase(customer_id).values()),
         }
         return Resurrected(self.ledger.ref(customer_id), removed)
 

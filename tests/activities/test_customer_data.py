@@ -184,7 +184,7 @@ def test_data_export_is_complete_and_deleted_with_the_customer(world: World) -> 
         world.activities.prepare_data_export,
         world.step(case_id, customer, "data_export_prepared", export_id),
     )
-    stored = world.activities.archive.get(export_key(customer, export_id))
+    stored = world.activities.vault.get_export(customer, export_id)
     assert stored is not None and len(stored) == size
     tables = json.loads(stored)
     assert len(tables["orders"]) == 12 and tables["customer"][0]["id"] == customer

@@ -66,6 +66,7 @@ def test_certificate_after_verified_deletion(
         "data_keys",
         "outbox",
         "audit",
+        "read_model",
         "suppression_ledger",
     }
     assert body["verification"]["stores_checked"] == [
@@ -74,6 +75,7 @@ def test_certificate_after_verified_deletion(
         "exports",
         "outbox",
         "data_keys",
+        "read_model_free_text",
     ]
     assert body["audit_anchor"]["seq"] > 0
     # Verifying again (a retried activity) issues nothing new.

@@ -90,7 +90,9 @@ async def test_each_category_is_deleted_when_its_own_period_ends(harness: Harnes
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
             CloseCustomerWorkflow.respond,
-            CustomerAnswer(CustomerResponse.DOWNLOAD_DATA, Actor("customer", "customer")),
+            CustomerAnswer(
+                CustomerResponse.DOWNLOAD_DATA, Actor("customer", "customer"), link_id="link-1"
+            ),
         )
     assert "no longer applies" in str(refused.value.cause)
     kept = ComplianceService(harness.settings, harness.db).retained_data(
