@@ -295,6 +295,12 @@ class CloseoutActivities:
     @activity.defn
     def verify_deletion(self, step: CustomerStep) -> None:
         """Look for the customer in every store; only when nothing remains, certify it."""
+        if not self.cases.db.release_freed_pages():
+            # Retried: a long reader keeps the old pages in the write-ahead log a while.
+            raise ApplicationError(
+                "the database's write-ahead log is in use; deleted pages not yet released",
+                type="PagesNotReleased",
+            )
         remaining = self.crm.remaining_records(step.customer_id)
         bundles = customer_keys(self.archive, step.customer_id)
         addresses = self.cases.outbox_addresses(step.customer_id)

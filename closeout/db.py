@@ -44,6 +44,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten with zeros in the file, not left in free pages.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -62,6 +64,23 @@ class Database:
         """A connection in one transaction, for Core statements: committed whole or not at all."""
         with self.engine.begin() as connection:
             yield connection
+
+    def release_freed_pages(self) -> bool:
+        """Leave no copy of deleted rows in the database's files; False when a reader kept
+        that from finishing (try again).
+
+        On SQLite, secure_delete zeroes what a delete frees; the write-ahead log still holds
+        the pages as they were before, until a checkpoint copies the new ones back and
+        truncates it. On PostgreSQL this does nothing: dead tuples and WAL segments keep old
+        row versions until vacuum and recycling overwrite them (README, "Security").
+        """
+        if self.engine.dialect.name != "sqlite":
+            return True
+        with self.engine.connect() as connection:
+            busy, _frames, _copied = connection.exec_driver_sql(
+                "PRAGMA wal_checkpoint(TRUNCATE)"
+            ).one()
+        return not busy
 
     @contextmanager
     def session(self) -> Iterator[Session]:
