@@ -95,7 +95,7 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
         notices=NoticeActivities(settings, crm, cases, mailer),
         staff=StaffActivities(settings, cases, Accounts(db, dev_mode=settings.dev_mode), mailer),
         housekeeping=HousekeepingActivities(
-            settings, cases, archive, SuppressionEnforcer(ledger, crm, vault, cases)
+            settings, cases, archive, SuppressionEnforcer(ledger, crm, vault, cases), temporal
         ),
         detection=DetectionActivities(settings, db, temporal),
         retention=RetentionActivities(crm, cases, vault, certificates),

@@ -28,6 +28,12 @@ class Forbidden(DomainError):
     status_code = 403
 
 
+class Gone(DomainError):
+    """What was asked for existed and was deleted for good."""
+
+    status_code = 410
+
+
 class Invalid(DomainError):
     status_code = 422
 

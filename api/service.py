@@ -215,7 +215,7 @@ class CaseService:
         """A case the user may act on as the customer's manager."""
         case = self._case(case_id)
         if not owns_customer(user.role, user.name, case.owner):
-            raise Forbidden(f"case {case_id} is {case.owner}'s customer's, not yours")
+            raise Forbidden(f"case {case_id} is for {case.owner}'s customer, not yours")
         return case
 
     def _visible_task(self, task_id: str, user: Principal) -> tuple[TaskRecord, CaseRecord]:

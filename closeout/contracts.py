@@ -402,6 +402,11 @@ class PurgeResult:
     exports_purged: int
 
 
+@dataclass(frozen=True)
+class ShredResult:
+    histories_shredded: int
+
+
 # ---------------------------------------------------------------- detection
 
 

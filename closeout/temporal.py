@@ -13,26 +13,34 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
+from closeout.crypto.data_keys import DataKeys
+from closeout.crypto.history_cipher import CustomerHistoryCipher
 from closeout.crypto.payload_codec import PayloadCipher
+from closeout.crypto.vault import key_ring
+from closeout.db import Database
 from closeout.settings import Settings
 
 # Pydantic for Closeout's dataclasses and models; the processes add encryption (below).
 DATA_CONVERTER = pydantic_data_converter
 
 
-def data_converter(settings: Settings) -> DataConverter:
-    """The converter every process uses: payloads encrypted unless turned off."""
+def data_converter(settings: Settings, keys: DataKeys | None = None) -> DataConverter:
+    """The converter every process uses: payloads encrypted unless turned off, a customer's
+    case under their own history key (`keys`: the data keys; the settings' database if None)."""
     if not settings.payload_encryption:
         return DATA_CONVERTER
     cipher = PayloadCipher(settings.master_key_bytes(), settings.active_master_key_id)
-    return dataclasses.replace(DATA_CONVERTER, payload_codec=cipher)
+    if keys is None:
+        keys = DataKeys(Database.from_url(settings.database_url), key_ring(settings))
+    codec = CustomerHistoryCipher(cipher, keys)
+    return dataclasses.replace(DATA_CONVERTER, payload_codec=codec)
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, keys: DataKeys | None = None) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=data_converter(settings),
+        data_converter=data_converter(settings, keys),
     )
 
 

@@ -17,12 +17,14 @@ with workflow.unsafe.imports_passed_through():
 PATCH_SUPPRESSION = "suppression-enforcement"
 # Legal holds whose review date has come are brought to the compliance officers.
 PATCH_HOLD_REVIEWS = "hold-review-reminders"
+# Deleted customers' case histories lose their key once their workflow has closed.
+PATCH_HISTORY_SHREDDING = "history-shredding"
 
 
 @workflow.defn
 class HousekeepingWorkflow:
     """Remove expired data exports and customers the suppression ledger says are deleted;
-    remind compliance of legal holds due for review."""
+    remind compliance of legal holds due for review; shred deleted customers' histories."""
 
     @workflow.run
     async def run(self) -> PurgeResult:
@@ -45,6 +47,14 @@ class HousekeepingWorkflow:
                 StaffActivities.remind_hold_reviews,
                 PurgeRequest(workflow.now()),
                 start_to_close_timeout=timedelta(minutes=10),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            )
+        if workflow.patched(PATCH_HISTORY_SHREDDING):
+            await workflow.execute_activity_method(
+                HousekeepingActivities.shred_deleted_histories,
+                PurgeRequest(workflow.now()),
+                start_to_close_timeout=timedelta(minutes=30),
+                heartbeat_timeout=timedelta(minutes=2),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
             )
         return purged

@@ -14,8 +14,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payload
 
-from api.deps import SettingsDep
+from api.deps import DatabaseDep, SettingsDep
+from api.errors import Gone
 from api.web.session import page_for
+from closeout.crypto.data_keys import DataKeys
+from closeout.crypto.history_cipher import HistoryShredded
+from closeout.crypto.vault import key_ring
+from closeout.db import Database
 from closeout.domain import Role
 from closeout.settings import Settings
 from closeout.temporal import data_converter
@@ -66,22 +71,29 @@ def codec_preflight(operation: str, settings: SettingsDep) -> Response:
 
 
 async def _through_codec(
-    body: PayloadsJSON, settings: Settings, operation: Literal["decode", "encode"]
+    body: PayloadsJSON, settings: Settings, db: Database, operation: Literal["decode", "encode"]
 ) -> Response:
-    codec = data_converter(settings).payload_codec
+    codec = data_converter(settings, DataKeys(db, key_ring(settings))).payload_codec
     payloads = [_to_proto(p) for p in body.payloads]
     if codec is not None:
-        payloads = await (codec.decode if operation == "decode" else codec.encode)(payloads)
+        try:
+            payloads = await (codec.decode if operation == "decode" else codec.encode)(payloads)
+        except HistoryShredded as exc:
+            raise Gone(str(exc)) from exc
     return JSONResponse({"payloads": [_to_json(p) for p in payloads]}, headers=_cors(settings))
 
 
 @router.post("/decode")
-async def decode(body: PayloadsJSON, _user: Reader, settings: SettingsDep) -> Response:
-    """Encrypted payloads in, plain ones out."""
-    return await _through_codec(body, settings, "decode")
+async def decode(
+    body: PayloadsJSON, _user: Reader, settings: SettingsDep, db: DatabaseDep
+) -> Response:
+    """Encrypted payloads in, plain ones out (410 for a deleted customer's case)."""
+    return await _through_codec(body, settings, db, "decode")
 
 
 @router.post("/encode")
-async def encode(body: PayloadsJSON, _user: Reader, settings: SettingsDep) -> Response:
+async def encode(
+    body: PayloadsJSON, _user: Reader, settings: SettingsDep, db: DatabaseDep
+) -> Response:
     """Plain payloads in (what the Web UI sends to a workflow), encrypted ones out."""
-    return await _through_codec(body, settings, "encode")
+    return await _through_codec(body, settings, db, "encode")

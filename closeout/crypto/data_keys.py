@@ -18,6 +18,10 @@ from closeout.crypto.models import DataKeyRecord
 from closeout.db import Database, table_of
 
 ARCHIVE_SCOPE = "archive"
+# The key of a customer's case history in Temporal (closeout/crypto/history_cipher.py): it
+# outlives the deletion of their data until their case workflow has closed, so it is left out
+# of "all the customer's keys" and destroyed on its own.
+HISTORY_SCOPE = "history"
 
 
 class KeyDestroyed(Exception):
@@ -43,6 +47,7 @@ _DESTROY = (
     .values(wrapped=None, master_key_id=None, destroyed_at=bindparam("now"))
 )
 _DESTROY_SCOPE = _DESTROY.where(_IN_SCOPE)
+_NOT_HISTORY = _KEYS.c.scope != HISTORY_SCOPE
 
 
 def _context(record: DataKeyRecord) -> bytes:
@@ -97,32 +102,33 @@ class DataKeys:
         return key
 
     def destroy(self, customer_id: str, scope: str | None = None) -> int:
-        """Destroy the customer's data keys, of one scope or all (crypto-shredding); how
-        many were live."""
+        """Destroy the customer's data keys, of one scope or all but the history's
+        (crypto-shredding); how many were live."""
         values = {"customer": customer_id, "now": datetime.now(UTC)}
-        statement = _DESTROY
+        statement = _DESTROY.where(_NOT_HISTORY)
         if scope is not None:
             statement, values["in_scope"] = _DESTROY_SCOPE, scope
         with self.db.transaction() as connection:
             return int(connection.execute(statement, values).rowcount)
 
     def live(self, customer_id: str, scope: str | None = None) -> int:
-        """How many data keys of the customer (of one scope) can still unseal something."""
-        statement, values = _LIVE, {"customer": customer_id}
+        """How many data keys of the customer (of one scope, else all but the history's) can
+        still unseal something."""
+        statement, values = _LIVE.where(_NOT_HISTORY), {"customer": customer_id}
         if scope is not None:
             statement, values["in_scope"] = _LIVE_SCOPE, scope
         with self.db.transaction() as connection:
             return int(connection.execute(statement, values).one()[0])
 
-    def customers_with_live_keys(self) -> list[str]:
+    def customers_with_live_keys(self, scope: str | None = None) -> list[str]:
+        """Customers with a live key (of one scope, else of any but the history's)."""
+        query = select(DataKeyRecord.customer_id).where(col(DataKeyRecord.wrapped).is_not(None))
+        if scope is None:
+            query = query.where(DataKeyRecord.scope != HISTORY_SCOPE)
+        else:
+            query = query.where(DataKeyRecord.scope == scope)
         with self.db.session() as session:
-            return list(
-                session.exec(
-                    select(DataKeyRecord.customer_id)
-                    .where(col(DataKeyRecord.wrapped).is_not(None))
-                    .distinct()
-                ).all()
-            )
+            return list(session.exec(query.distinct()).all())
 
     def rotate(self, batch: int = 500) -> RotationResult:
         """Re-wrap every live data key under the ring's current master key.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from closeout.crypto.history_cipher import CustomerHistoryCipher
 from closeout.crypto.payload_codec import ENCODING, PayloadCipher
 from closeout.settings import Settings
 from closeout.temporal import DATA_CONVERTER, data_converter
@@ -43,7 +44,8 @@ async def test_round_trip_rotation_and_plain_payloads() -> None:
 async def test_every_process_uses_the_encrypting_converter() -> None:
     settings = Settings(dev_mode=True)
     converter = data_converter(settings)
-    assert isinstance(converter.payload_codec, PayloadCipher)
+    assert isinstance(converter.payload_codec, CustomerHistoryCipher)
+    assert isinstance(converter.payload_codec.inner, PayloadCipher)
     payloads = await converter.encode([Comment("c-2", "objection: too expensive")])
     assert b"too expensive" not in payloads[0].SerializeToString()
     assert await converter.decode(payloads, [Comment]) == [

@@ -256,14 +256,19 @@ async def test_deferred_then_approved(harness: Harness) -> None:
     second = await harness.task(handle, TaskKind.APPROVAL)
     assert second.task_id != first.task_id
     assert second.created_at >= now + timedelta(days=5)
+    rows = harness.cases.case_tasks((await harness.status(handle)).case_id)
+    deferred = next(t for t in rows if t.id == first.task_id)
+    assert deferred.decision == TaskDecision.DEFER and deferred.comment == "talk after audit"
+    assert next(t for t in rows if t.id == second.task_id).note is not None
     await harness.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE)
     await harness.env.sleep(timedelta(days=31))
     result: CaseResult = await handle.result()
     assert result.outcome is Outcome.DELETED
+    # Deleted with the customer: the words, not the decisions.
     rows = harness.cases.case_tasks(result.case_id)
     deferred = next(t for t in rows if t.id == first.task_id)
-    assert deferred.decision == TaskDecision.DEFER and deferred.comment == "talk after audit"
-    assert next(t for t in rows if t.id == second.task_id).note is not None
+    assert deferred.decision == TaskDecision.DEFER and deferred.comment is None
+    assert next(t for t in rows if t.id == second.task_id).note is None
 
 
 async def test_high_value_customer_needs_a_second_approver(harness: Harness) -> None:
@@ -424,6 +429,8 @@ async def test_legal_hold_keeps_data_past_retention_until_released(harness: Harn
         HoldRequest("tax audit 2026", COMPLIANCE, reference="AUD-7"),
     )
     assert placed.hold_id is not None
+    (hold,) = harness.cases.case_holds((await harness.status(handle)).case_id)
+    assert (hold.reason, hold.reference) == ("tax audit 2026", "AUD-7")
     await harness.env.sleep(timedelta(days=4 * 365))
     status = await harness.status(handle)
     assert status.stage is Stage.RETENTION and len(status.legal_holds) == 1
@@ -436,7 +443,8 @@ async def test_legal_hold_keeps_data_past_retention_until_released(harness: Harn
     assert result.outcome is Outcome.DELETED
     assert crm.remaining_records(customer) == {}
     holds = harness.cases.case_holds(result.case_id)
-    assert len(holds) == 1 and holds[0].released_at is not None and holds[0].reference == "AUD-7"
+    assert len(holds) == 1 and holds[0].released_at is not None
+    assert (holds[0].reason, holds[0].reference, holds[0].release_reason) == ("", None, None)
 
 
 async def test_retention_end_can_be_changed(harness: Harness) -> None:
