@@ -18,7 +18,7 @@ from api.deps import SettingsDep
 from api.web.session import page_for
 from closeout.domain import Role
 from closeout.settings import Settings
-from closeout.temporal import data_converter
+from closeout.temporal import display_codec
 from closeout.users.accounts import User
 
 router = APIRouter(prefix="/codec", tags=["codec"], include_in_schema=False)
@@ -68,7 +68,7 @@ def codec_preflight(operation: str, settings: SettingsDep) -> Response:
 async def _through_codec(
     body: PayloadsJSON, settings: Settings, operation: Literal["decode", "encode"]
 ) -> Response:
-    codec = data_converter(settings).payload_codec
+    codec = display_codec(settings)
     payloads = [_to_proto(p) for p in body.payloads]
     if codec is not None:
         payloads = await (codec.decode if operation == "decode" else codec.encode)(payloads)

@@ -4,6 +4,9 @@ Workflow inputs are ids and enums, but some Update arguments carry people's word
 decision's comment, a customer's objection, a hold's reason): the Temporal server and its
 history store only ciphertext. Keys derive from the master keys, named in each payload, so
 a rotated master key still opens older histories while it stays configured.
+
+Outside dev mode a plain payload is refused on decode: whoever reaches the Temporal server
+without the master keys cannot start a case or send an Update that a worker would act on.
 """
 
 from __future__ import annotations
@@ -30,10 +33,21 @@ def payload_key(master_key: bytes) -> bytes:
     ).derive(master_key)
 
 
+class PlainPayloadRefused(ValueError):
+    """A payload arrived unencrypted where only Closeout's own encrypted payloads are accepted."""
+
+
 class PayloadCipher(PayloadCodec):
-    def __init__(self, master_keys: dict[str, bytes], current: str) -> None:
+    """Encrypts every payload; decodes Closeout's and, when `accept_plain`, plain ones too.
+
+    Plain payloads are accepted in dev mode (the Web UI and the `temporal` CLI send them) and
+    while histories written before encryption was turned on drain.
+    """
+
+    def __init__(self, master_keys: dict[str, bytes], current: str, *, accept_plain: bool) -> None:
         self._keys = {key_id: payload_key(key) for key_id, key in master_keys.items()}
         self._current = current
+        self.accept_plain = accept_plain
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         key = AESGCM(self._keys[self._current])
@@ -52,7 +66,12 @@ class PayloadCipher(PayloadCodec):
         decoded = []
         for payload in payloads:
             if payload.metadata.get("encoding") != ENCODING:
-                decoded.append(payload)  # written before payloads were encrypted
+                if not self.accept_plain:
+                    raise PlainPayloadRefused(
+                        "a plain (unencrypted) payload was refused: outside dev mode only "
+                        "payloads encrypted under Closeout's master keys are accepted"
+                    )
+                decoded.append(payload)  # dev mode, or written before payloads were encrypted
                 continue
             key_id = payload.metadata.get(KEY_ID, b"").decode()
             key = self._keys.get(key_id)
