@@ -20,7 +20,7 @@ from temporalio.converter import (
 )
 from temporalio.service import TLSConfig
 
-from closeout.crypto.payload_codec import PayloadCipher
+from closeout.crypto.payload_codec import PayloadCipher, RefusingPayloadConverter
 from closeout.settings import Settings
 
 # Pydantic for Closeout's dataclasses and models; the processes add encryption (below).
@@ -42,6 +42,7 @@ def data_converter(settings: Settings) -> DataConverter:
     )
     return dataclasses.replace(
         DATA_CONVERTER,
+        payload_converter_class=RefusingPayloadConverter,
         payload_codec=cipher,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
