@@ -156,6 +156,7 @@ async def test_an_outsiders_start_fails_at_once_and_runs_nothing(
             assert isinstance(cause, ApplicationError) and cause.type == "PlainPayloadRefused"
             events = await _events(forged)
             assert not [e for e in events if "ACTIVITY" in e], events
+            assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in events
             assert not CaseRepository(db).cases_for_customer(customer)
             # The business key is free again for a real case.
             real = await closeout.start_workflow(
