@@ -84,9 +84,9 @@ class CaseService:
         self.repo = CaseRepository(db)
         self.crm = ReferenceCrm(db, ledger_from(settings))
         self.temporal = temporal
+        self.refused_links = RefusedLinkCounter(self.repo, settings.secret_key)
         self.links = LinkSigner(settings.secret_key)
         self.archive = FilesystemArchiveStore(settings.archive_dir)
-        self.refused_links = RefusedLinkCounter(self.repo, settings.secret_key)
 
     # ---------------------------------------------------------------- opening a case
 
