@@ -126,7 +126,18 @@ async def test_an_outsiders_update_is_rejected_and_changes_nothing(
             status = await handle.query(CloseCustomerWorkflow.status)
             assert status.stage is Stage.WIN_BACK and status.outcome is None
             assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in await _events(handle)
-            # Closeout's own client, with the codec, is heard.
+            # Closeout's own client, with the codec, is heard; its rejections read as the API
+            # maps them to statuses (type and message), though the history holds them encrypted.
+            with pytest.raises(WorkflowUpdateFailedError) as invalid:
+                await handle.execute_update(
+                    CloseCustomerWorkflow.cancel, CancelRequest(" ", OWNER_ACTOR)
+                )
+            rejection = invalid.value.cause
+            assert isinstance(rejection, ApplicationError)
+            assert (rejection.type, rejection.message) == (
+                "InvalidRequest",
+                "a reason is required to cancel",
+            )
             result = await handle.execute_update(
                 CloseCustomerWorkflow.cancel, CancelRequest("paid up", OWNER_ACTOR)
             )
