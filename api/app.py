@@ -70,7 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.triggers = TriggerService(settings, db, temporal)
         app.state.compliance = ComplianceService(settings, db)
         app.state.policies = PolicyService(settings, db, temporal)
-        yield
+        async with app.state.cases.refused_links.flushed_each_minute():
+            yield
         db.engine.dispose()
 
     app = FastAPI(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -23,6 +22,7 @@ from api.errors import (
     Unavailable,
 )
 from api.evidence import validated_evidence
+from api.link_refusals import RefusedLinkCounter
 from api.temporal_gateway import TemporalGateway
 from closeout.access import (
     DELEGATE_ROLES,
@@ -38,7 +38,6 @@ from closeout.constants import case_workflow_id
 from closeout.contracts import (
     Actor,
     AssignRequest,
-    AuditEntry,
     CancelRequest,
     CloseCustomerInput,
     CustomerAnswer,
@@ -100,6 +99,7 @@ class CaseService:
         self.repo = CaseRepository(db)
         self.crm = ReferenceCrm(db, ledger_from(settings))
         self.temporal = temporal
+        self.refused_links = RefusedLinkCounter(self.repo, settings.secret_key)
         self.links = LinkSigner(settings.secret_key)
         self.vault = vault_from(settings, db)
 
@@ -307,21 +307,10 @@ class CaseService:
             raise NotFound("the export is no longer available")
         return data
 
-    def record_link_refusal(self, refusal: LinkRefused) -> None:
-        """Refused links leave an audit event (no personal data: ids and the reason only)."""
-        link = refusal.link
-        known_case = link is not None and self.repo.get_case(link.case_id) is not None
-        self.repo.append_audit(
-            link.case_id if link is not None and known_case else None,
-            AuditEntry(
-                event_id=str(uuid.uuid4()),
-                actor="customer-link",
-                action="customer_link_refused",
-                at=datetime.now(UTC),
-                reason=str(refusal.kind),
-                details={"link_id": link.link_id, "action": str(link.action)} if link else {},
-            ),
-        )
+    def record_link_refusal(self, refusal: LinkRefused, client: str) -> None:
+        """Refused links are counted per client address and minute, and audited without
+        personal data: ids, the reason's kind and a count."""
+        self.refused_links.refused(client, refusal)
 
     async def cancel(
         self, case_id: str, body: schemas.ReasonIn, user: Principal

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -44,6 +46,18 @@ def load_settings(**overrides: object) -> Settings:
         raise typer.Exit(2) from exc
 
 
+@contextmanager
+def temporal_errors() -> Iterator[None]:
+    """Temporal out of reach is a one-line error and exit code 1, not a traceback."""
+    from closeout.temporal import TemporalUnreachable
+
+    try:
+        yield
+    except TemporalUnreachable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
 @app.command()
 def dev() -> None:
     """Run everything locally: Temporal dev server, worker, API, mail catcher, demo data."""
@@ -62,7 +76,9 @@ def worker() -> None:
     from worker import run_worker
 
     logging.basicConfig(level=logging.INFO)
-    asyncio.run(run_worker(load_settings()))
+    settings = load_settings()
+    with temporal_errors():
+        asyncio.run(run_worker(settings))
 
 
 @app.command()
@@ -133,7 +149,8 @@ def detect(
     if dry_run:
         dry_run_report(settings, as_json)
     else:
-        asyncio.run(run_detection(settings, as_json))
+        with temporal_errors():
+            asyncio.run(run_detection(settings, as_json))
 
 
 @users_app.command("add")

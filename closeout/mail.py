@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.charset import QP, Charset
+from email.errors import MessageError
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -32,6 +33,18 @@ class PermanentMailError(Exception):
 
 class TemporaryMailError(Exception):
     """The send failed for now (4xx, connection, TLS): the activity retries it."""
+
+
+class MalformedMailError(Exception):
+    """A header cannot be written (a line break in a name, say); retried once the data is fixed.
+
+    The message names the mail's id and the header, never its value: a subject can carry the
+    customer's name, and the email package quotes the whole value in its own errors.
+    """
+
+
+# Headers filled from data: a line break in one would start a header of its own.
+_FILLED_HEADERS = ("From", "To", "Subject")
 
 
 _UTF8_QP = Charset("utf-8")
@@ -85,6 +98,12 @@ class SmtpMailer:
         Built with the classic MIME classes: the header-parsing policy of `EmailMessage`
         costs three times as much for the same message.
         """
+        values = {"From": self.settings.mail_from, "To": mail.to, "Subject": mail.subject}
+        for name in _FILLED_HEADERS:
+            if "\n" in values[name] or "\r" in values[name]:
+                raise MalformedMailError(
+                    f"mail {mail.message_id}: the {name} header holds a line break"
+                )
         msg = MIMEMultipart("alternative")
         msg["From"] = _address(self.settings.mail_from)
         msg["To"] = _address(mail.to)
@@ -120,6 +139,11 @@ class SmtpMailer:
             raise TemporaryMailError(f"the SMTP server answered {exc.code}") from None
         except aiosmtplib.SMTPException as exc:
             raise TemporaryMailError(f"SMTP failed: {type(exc).__name__}") from None
+        except (MessageError, ValueError, UnicodeError) as exc:
+            # Raised while the message is written out; these quote the offending value.
+            raise MalformedMailError(
+                f"mail {mail.message_id} cannot be written ({type(exc).__name__})"
+            ) from None
 
 
 class NoticeRenderer:

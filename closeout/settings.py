@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from closeout.crypto.keyring import decode_master_key, dev_master_key
 from closeout.domain import DataCategory, ValueTier
+from closeout.temporal_tls import check_temporal_tls
 
 DEV_SECRET = "dev-only-secret-change-me"
 DEV_MASTER_KEY_ID = "dev"
@@ -150,6 +151,16 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    # TLS to the Temporal frontend: on when set true, or when a CA, a client certificate, a
+    # server name or an API key is set. A client certificate with its key gives mutual TLS.
+    temporal_tls_enabled: bool | None = None
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    # The name the server's certificate carries, when it is not the address's host.
+    temporal_tls_server_name: str | None = None
+    # Sent as `Authorization: Bearer <key>` (Temporal Cloud, or a server with an authorizer).
+    temporal_api_key: SecretStr | None = None
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -184,6 +195,9 @@ class Settings(BaseSettings):
     # Temporal payloads (workflow inputs, Update arguments, activity results) are encrypted
     # with keys derived from the master keys; the server stores ciphertext only.
     payload_encryption: bool = True
+    # Outside dev mode a plain payload is refused, so nobody without the master keys can start
+    # a case or send an Update. Set true only while histories from before encryption drain.
+    accept_plain_payloads: bool = False
     # Signed-in sessions: how long they last, and whether the cookie is sent over HTTPS only
     # (by default it is, except in dev mode).
     session_max_age: timedelta = timedelta(hours=8)
@@ -215,6 +229,33 @@ class Settings(BaseSettings):
                 f"CLOSEOUT_MASTER_KEYS ({', '.join(sorted(self.master_keys))})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_temporal_tls(self) -> Settings:
+        check_temporal_tls(self)
+        return self
+
+    @property
+    def temporal_tls(self) -> bool:
+        """Whether connections to Temporal use TLS."""
+        if self.temporal_tls_enabled is not None:
+            return self.temporal_tls_enabled
+        return any(value is not None for value in self.temporal_tls_options().values()) or (
+            self.temporal_api_key is not None
+        )
+
+    def temporal_tls_options(self) -> dict[str, object]:
+        return {
+            "CLOSEOUT_TEMPORAL_TLS_CA_FILE": self.temporal_tls_ca_file,
+            "CLOSEOUT_TEMPORAL_TLS_CERT_FILE": self.temporal_tls_cert_file,
+            "CLOSEOUT_TEMPORAL_TLS_KEY_FILE": self.temporal_tls_key_file,
+            "CLOSEOUT_TEMPORAL_TLS_SERVER_NAME": self.temporal_tls_server_name,
+        }
+
+    @property
+    def plain_payloads_accepted(self) -> bool:
+        """Whether a Temporal payload may arrive unencrypted (dev mode, or while draining)."""
+        return self.dev_mode or self.accept_plain_payloads
 
     @property
     def active_master_key_id(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -70,3 +71,36 @@ def test_compose_refuses_to_run_without_a_secret(missing: str) -> None:
         cwd=ROOT,
     )
     assert result.returncode != 0 and missing in result.stderr
+
+
+def test_only_the_api_is_published_beyond_the_host() -> None:
+    """Temporal's frontend, its Web UI and the mail catcher: loopback or the compose network."""
+    env = {**os.environ, **SECRETS}
+    result = subprocess.run(
+        [
+            str(VENV_BIN / "docker-compose"),
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "config",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    published = {
+        name: {(p.get("host_ip", "0.0.0.0"), int(p["published"])) for p in service["ports"]}
+        for name, service in services.items()
+        if service.get("ports")
+    }
+    assert published.pop("api") == {("0.0.0.0", 8000)}
+    assert published == {
+        "temporal": {("127.0.0.1", 7233)},
+        "temporal-ui": {("127.0.0.1", 8233)},
+        "mail": {("127.0.0.1", 8025)},
+    }
+    assert not any("network_mode" in service for service in services.values())

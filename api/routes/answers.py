@@ -89,7 +89,7 @@ def _page(
 def _refused(
     request: Request, settings: SettingsDep, cases: CaseServiceDep, refusal: LinkRefused
 ) -> Response:
-    cases.record_link_refusal(refusal)
+    cases.record_link_refusal(refusal, request.client.host if request.client else "unknown")
     status = STATUS_FOR_PROBLEM.get(refusal.kind, 409)
     catalog = cases.catalog_of(refusal.link) if refusal.link else DEFAULT_LOCALE
     return _page(request, settings, "refused", status, catalog=catalog, reason=refusal.reason)

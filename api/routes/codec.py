@@ -23,7 +23,7 @@ from closeout.crypto.vault import key_ring
 from closeout.db import Database
 from closeout.domain import Role
 from closeout.settings import Settings
-from closeout.temporal import data_converter
+from closeout.temporal import display_codec
 from closeout.users.accounts import User
 
 router = APIRouter(prefix="/codec", tags=["codec"], include_in_schema=False)
@@ -73,7 +73,7 @@ def codec_preflight(operation: str, settings: SettingsDep) -> Response:
 async def _through_codec(
     body: PayloadsJSON, settings: Settings, db: Database, operation: Literal["decode", "encode"]
 ) -> Response:
-    codec = data_converter(settings, DataKeys(db, key_ring(settings))).payload_codec
+    codec = display_codec(settings, DataKeys(db, key_ring(settings)))
     payloads = [_to_proto(p) for p in body.payloads]
     if codec is not None:
         try:

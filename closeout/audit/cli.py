@@ -1,4 +1,4 @@
-"""`closeout audit …`: check the audit trail's hash chain."""
+"""`closeout audit …`: check the audit trail's hash chain and the certificates' anchors."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from closeout.audit.chain import verify
+from closeout.certificates.anchors import check_anchors
+from closeout.certificates.repository import Certificates
 from closeout.db import Database
 
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
@@ -18,12 +20,15 @@ audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 def audit_verify(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
-    """Walk the audit trail's hash chain; report the first broken link (exit 1 if any)."""
+    """Walk the audit trail's hash chain and check every deletion certificate's anchor in it;
+    report the first broken link and every certificate that does not hold (exit 1 if any)."""
     from closeout.cli import load_settings
 
     settings = load_settings()
-    with Database.from_url(settings.database_url).session() as session:
+    db = Database.from_url(settings.database_url)
+    with db.session() as session:
         report = verify(session)
+        anchors = check_anchors(session, Certificates(db, settings.secret_key))
     broken = report.first_break
     if as_json:
         typer.echo(
@@ -33,15 +38,23 @@ def audit_verify(
                     "events": report.events,
                     "erased": report.erased,
                     "first_break": None if broken is None else asdict(broken),
+                    "anchored": anchors.anchored,
+                    "certificates": anchors.certificates,
+                    "anchor_problems": [asdict(p) for p in anchors.problems],
                 }
             )
         )
-    elif broken is None:
-        typer.echo(
-            f"audit trail intact: {report.events} events chained, "
-            f"{report.erased} with personal content erased"
-        )
     else:
-        typer.echo(f"audit trail broken at {broken}", err=True)
-    if broken is not None:
+        if broken is None:
+            typer.echo(
+                f"audit trail intact: {report.events} events chained, "
+                f"{report.erased} with personal content erased"
+            )
+        else:
+            typer.echo(f"audit trail broken at {broken}", err=True)
+        if anchors.anchored:
+            typer.echo(f"certificate anchors hold: {anchors.certificates} certificates checked")
+        for problem in anchors.problems:
+            typer.echo(f"certificate anchor broken: {problem}", err=True)
+    if broken is not None or not anchors.anchored:
         raise typer.Exit(1)

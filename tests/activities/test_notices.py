@@ -9,6 +9,7 @@ import traceback
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
+from email.message import Message
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from closeout.audit.models import AuditEvent
 from closeout.contracts import SendNotice
 from closeout.crm.models import CrmContact
 from closeout.domain import NoticeKind, Trigger
+from closeout.mail import MalformedMailError, OutgoingMail, SmtpMailer
 from closeout.settings import SmtpSecurity
 from tests.activities.conftest import World, audit
 from tests.support import MailSink, Refusing, free_port
@@ -264,6 +266,62 @@ async def test_mail_errors_name_no_address(
         assert address not in trail
     finally:
         controller.stop()
+
+
+@pytest.mark.parametrize("field", ["name", "email"])
+async def test_a_header_error_names_the_mail_not_the_customer(
+    world: World, mail: MailSink, field: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A line break in a contact's name (it lands in the subject) or address is refused by id."""
+    caplog.set_level(logging.DEBUG)
+    customer = world.customer()
+    case_id = world.case(customer)
+    planted = {"name": "Mrs Wu\nBcc: harvest@evil.example", "email": "wu@example.com\nBcc: x@y"}
+    with world.db.session() as session:
+        contact = session.exec(
+            select(CrmContact).where(
+                CrmContact.customer_id == customer, col(CrmContact.is_primary).is_(True)
+            )
+        ).one()
+        setattr(contact, field, planted[field])
+        session.add(contact)
+    message = notice(world, customer, case_id, NoticeKind.WIN_BACK)
+    with pytest.raises(MalformedMailError) as refused:
+        await ActivityEnvironment().run(world.notices.send_notice, message)
+    header = "Subject" if field == "name" else "To"
+    assert str(refused.value) == (
+        f"mail <{message.notice_id}@closeout>: the {header} header holds a line break"
+    )
+    encoded = Failure()
+    DataConverter.default.failure_converter.to_failure(
+        refused.value, DataConverter.default.payload_converter, encoded
+    )
+    told = "".join(traceback.format_exception(refused.value)) + str(encoded)
+    told += " ".join(r.getMessage() for r in caplog.records)
+    for secret in ("Mrs Wu", "harvest", "wu@example.com"):
+        assert secret not in told
+    assert mail.messages == []
+
+
+class Unwritable(SmtpMailer):
+    """Builds a message the email package refuses to write out, quoting the header's value."""
+
+    def build(self, mail: OutgoingMail) -> Message:
+        msg = super().build(mail)
+        msg.replace_header("Subject", "Mrs Wu\nBcc: harvest@evil.example")
+        return msg
+
+
+async def test_a_message_that_cannot_be_written_names_only_its_id(
+    world: World, mail: MailSink
+) -> None:
+    message = OutgoingMail("<m-1@closeout>", "wu@example.com", "Hello", "t", "h")
+    with pytest.raises(MalformedMailError) as refused:
+        await Unwritable(world.settings).send(message)
+    assert str(refused.value) == "mail <m-1@closeout> cannot be written (HeaderParseError)"
+    told = "".join(traceback.format_exception(refused.value))
+    assert "Mrs Wu" not in told and "harvest" not in told
+    assert mail.messages == []
 
 
 async def test_an_attempt_cut_off_after_sending_resends_the_same_message(
