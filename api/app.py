@@ -78,6 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Close customers right: durable, auditable workflows to certified deletion.",
         version="0.1.0",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if settings.serves_api_docs else None,
+        docs_url="/docs" if settings.serves_api_docs else None,
+        redoc_url="/redoc" if settings.serves_api_docs else None,
     )
     app.add_middleware(
         SessionMiddleware,

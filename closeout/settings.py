@@ -153,6 +153,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # /docs, /redoc and /openapi.json: served in dev mode, elsewhere only when this is true
+    # (a published schema maps every operation for whoever finds the server).
+    api_docs: bool = False
     # Where customers reach the answer pages; defaults to the API's own address.
     public_base_url: str | None = None
 
@@ -242,6 +245,10 @@ class Settings(BaseSettings):
         if self.session_cookie_secure is not None:
             return self.session_cookie_secure
         return not self.dev_mode
+
+    @property
+    def serves_api_docs(self) -> bool:
+        return self.dev_mode or self.api_docs
 
     @property
     def base_url(self) -> str:
