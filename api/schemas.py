@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.evidence import described_by_trigger
 from closeout.domain import ChurnClass, CustomerResponse, Outcome, Stage, TaskDecision, Trigger
 
 
@@ -17,6 +18,10 @@ class CaseIn(BaseModel):
     evidence: dict[str, Any] = Field(default_factory=dict)
     churn_class: ChurnClass | None = None
     policy: str | None = None
+
+
+# The body of POST /api/cases as published: the evidence each trigger needs, spelled out.
+CaseBody = Annotated[CaseIn, described_by_trigger(CaseIn, Trigger)]
 
 
 class CaseCreated(BaseModel):
@@ -183,6 +188,11 @@ class TriggerIn(BaseModel):
     evidence: dict[str, Any]
     churn_class: ChurnClass | None = None
     policy: str | None = Field(default=None, max_length=64)
+
+
+TriggerBody = Annotated[
+    TriggerIn, described_by_trigger(TriggerIn, (Trigger(t.value) for t in WebhookTrigger))
+]
 
 
 class TriggerOut(BaseModel):
