@@ -13,7 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from closeout.crypto.keyring import decode_master_key, dev_master_key
 from closeout.domain import DataCategory, ValueTier
 
-DEV_SECRET = "dev-only-secret-change-me"
+# A placeholder that only dev mode accepts: the validator below refuses it elsewhere.
+DEV_SECRET = "dev-only-secret-change-me"  # nosec B105
 DEV_MASTER_KEY_ID = "dev"
 
 
