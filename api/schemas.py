@@ -116,7 +116,11 @@ class DecisionOut(BaseModel):
 
 
 class DelegationIn(BaseModel):
-    to: str = Field(min_length=3, max_length=320, description="the new assignee's e-mail")
+    to: str = Field(
+        min_length=3,
+        max_length=320,
+        description="the e-mail of the account manager who takes the task over",
+    )
     note: str = Field(min_length=1, max_length=2000, pattern=r"\S")
 
 
@@ -202,7 +206,10 @@ class TriggerOut(BaseModel):
 
 class ExclusionIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
-    until: datetime = Field(description="when the scan may flag the customer again")
+    until: datetime = Field(
+        description="when the scan may flag the customer again: with a time zone, in the "
+        "future and at most a year away"
+    )
 
 
 class ExclusionOut(BaseModel):

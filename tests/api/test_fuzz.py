@@ -8,14 +8,17 @@ token. Generation is deterministic and bounded, so a run takes well under a minu
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from closeout.demo import seed_demo
+from closeout.demo import DEMO_USERS, seed_demo
+from closeout.domain import Role
 from tests.integration.stack import Stack, start_stack
 
 pytestmark = pytest.mark.integration
@@ -24,17 +27,24 @@ CUSTOMERS = 12
 # The stack's tokens, one for each role: admin, account_manager, manager, compliance_officer
 # and integration.
 ROLES = ("admin", "owner", "manager", "compliance", "integration")
-# Real identifiers, so the fuzzer opens cases and reaches the operations behind the 404s too.
+# Real identifiers and values the API accepts (a known account manager to delegate to, an
+# exclusion's end within the year), so the fuzzer gets past the 404s and 422s to the rest.
 CONFIG = """
 [dictionaries.customers]
-values = [{customers}]
+values = {customers}
 [dictionaries.policies]
 values = ["standard", "demo"]
+[dictionaries.account_managers]
+values = {account_managers}
+[dictionaries.soon]
+values = {soon}
 
 [parameters]
 "path.customer_id" = {{ dictionary = "customers", probability = 0.5 }}
 "body.customer_id" = {{ dictionary = "customers", probability = 0.5 }}
 "path.name" = {{ dictionary = "policies", probability = 0.5 }}
+"body.to" = {{ dictionary = "account_managers", probability = 0.5 }}
+"body.until" = {{ dictionary = "soon", probability = 0.5 }}
 """
 
 
@@ -49,9 +59,17 @@ def fuzzed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_schemathesis_finds_no_server_error(fuzzed_stack: Stack, role: str, tmp_path: Path) -> None:
-    ids = ", ".join(f'"cust-{n:04d}"' for n in range(1, CUSTOMERS + 1))
+    now = datetime.now(UTC)
     config = tmp_path / "schemathesis.toml"
-    config.write_text(CONFIG.format(customers=ids))
+    config.write_text(
+        CONFIG.format(
+            customers=json.dumps([f"cust-{n:04d}" for n in range(1, CUSTOMERS + 1)]),
+            account_managers=json.dumps(
+                [email for email, r, *_ in DEMO_USERS if r is Role.ACCOUNT_MANAGER]
+            ),
+            soon=json.dumps([(now + timedelta(days=d)).isoformat() for d in (1, 30, 200)]),
+        )
+    )
     run = subprocess.run(
         [
             str(Path(sys.executable).with_name("st")),
@@ -63,7 +81,7 @@ def test_schemathesis_finds_no_server_error(fuzzed_stack: Stack, role: str, tmp_
             "--max-examples", "25",
             "--generation-deterministic",
             "--workers", "1",
-            "--request-timeout", "30",
+            "--request-timeout", "60",
             "--no-color",
         ],
         cwd=tmp_path,
