@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,12 +10,16 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.evidence import EVIDENCE_MODELS
+from api.paging import MAX_OFFSET
 from api.schemas import WebhookTrigger
 from closeout.db import Database
+from closeout.demo import seed_demo
 from closeout.domain import Role, Trigger
 from closeout.settings import Settings
 from closeout.tokens import create_token
 from tests.api.conftest import KIM, ReadModel, sign_in
+from tests.conftest import make_settings
+from tests.support import MailSink
 
 # Past 2^63 - 1: a 64-bit database integer cannot hold it.
 HUGE = 2**63 + 10
@@ -43,6 +48,21 @@ def test_the_largest_offset_allowed_answers_an_empty_page(admin: TestClient, pat
     response = admin.get(path, params={"offset": 10_000_000})
     assert response.status_code == 200, response.text
     assert response.json()["items"] == []
+
+
+def test_paging_bounds_hold_on_sqlite_and_postgresql(
+    tmp_path: Path, database_url: str, mail: MailSink
+) -> None:
+    settings = make_settings(tmp_path, database_url, mail)
+    db = Database.from_url(database_url)
+    seed_demo(db, count=3)
+    token = create_token(db, "admin@example.com", Role.ADMIN)
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {token}"}) as api:
+        for path in ("/api/cases", "/api/customers", "/api/tasks"):
+            assert api.get(path, params={"offset": MAX_OFFSET}).json()["items"] == [], path
+            assert api.get(path, params={"offset": HUGE}).status_code == 422, path
+            assert api.get(path, params={"offset": MAX_OFFSET + 1}).status_code == 422, path
+    db.engine.dispose()
 
 
 @pytest.mark.parametrize(
