@@ -9,6 +9,7 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
 COPY templates ./templates
+COPY static ./static
 COPY worker.py ./
 RUN pip install --no-cache-dir -e . && useradd --system --home /app closeout \
     && mkdir -p /data/archive && chown closeout /data/archive

@@ -24,6 +24,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/bandit -c pyproject.toml -q -r closeout workflows activities api worker.py
 
 test: install system-deps lint
 	$(BIN)/pytest

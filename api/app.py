@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.access_log import install_access_log_filter
@@ -18,6 +20,7 @@ from api.errors import DomainError, Forbidden
 from api.policy_service import PolicyService
 from api.refusals import audit_refusal
 from api.routes import answers, cases, codec, customers, policies, system, tasks, triggers
+from api.security_headers import STATIC_PREFIX, SecurityHeaders
 from api.service import CaseService
 from api.task_board import TaskBoard
 from api.temporal_gateway import TemporalGateway
@@ -32,6 +35,8 @@ from closeout.settings import Settings
 from closeout.users.accounts import Accounts
 
 SESSION_COOKIE = "closeout_session"
+# The pages' style sheets and scripts: the Content-Security-Policy allows no inline ones.
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 ROUTERS: tuple[APIRouter, ...] = (
     cases.router,
     tasks.router,
@@ -79,6 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Close customers right: durable, auditable workflows to certified deletion.",
         version="0.1.0",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if settings.serves_api_docs else None,
+        docs_url="/docs" if settings.serves_api_docs else None,
+        redoc_url="/redoc" if settings.serves_api_docs else None,
     )
     app.add_middleware(
         SessionMiddleware,
@@ -88,9 +96,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,
     )
+    # Added last, so it wraps the others: sign-in redirects get the headers too.
+    app.add_middleware(
+        SecurityHeaders,
+        https_only=not settings.dev_mode,
+        docs_paths=tuple(
+            p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
+        ),
+    )
     install_error_pages(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.mount(STATIC_PREFIX.rstrip("/"), StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 

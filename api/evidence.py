@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from functools import reduce
+from typing import Annotated, Any, Literal
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from closeout.domain import Trigger
 
@@ -41,7 +52,25 @@ class ResourceDrainEvidence(_Evidence):
     ratio_to_segment_median: float = Field(gt=0)
 
 
+def _non_empty(name: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"minItems": 1}}}
+
+
 class RelationshipBreakdownEvidence(_Evidence):
+    # The rule of `_something` below, published: at least one of the three.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                _non_empty("complaint_ids"),
+                _non_empty("dispute_ids"),
+                {
+                    "required": ["satisfaction_score"],
+                    "properties": {"satisfaction_score": {"type": "number"}},
+                },
+            ]
+        }
+    )
+
     complaint_ids: list[str] = Field(default_factory=list)
     dispute_ids: list[str] = Field(default_factory=list)
     satisfaction_score: float | None = Field(default=None, ge=0, le=10)
@@ -100,3 +129,30 @@ def validated_evidence(trigger: Trigger, evidence: dict[str, Any]) -> dict[str, 
             ]
         ) from exc
     return model.model_dump(mode="json", exclude_none=True)
+
+
+def described_by_trigger(body: type[BaseModel], triggers: Iterable[Trigger]) -> BeforeValidator:
+    """Publish `body` as one variant per trigger, each naming the evidence that trigger needs.
+
+    What is accepted does not change: `body` validates as it always did and
+    `validated_evidence` checks the evidence, under the same error locations. The published
+    schema says the same in advance, as a union discriminated by `trigger`, so that clients
+    generated from it send evidence the API accepts.
+    """
+    variants: list[type[BaseModel]] = []
+    for trigger in triggers:
+        fields: dict[str, Any] = {
+            name: (field.annotation, field) for name, field in body.model_fields.items()
+        }
+        fields["trigger"] = (Literal[trigger], ...)
+        fields["evidence"] = (EVIDENCE_MODELS[trigger], ...)
+        name = "".join(part.title() for part in trigger.value.split("_")) + body.__name__
+        variants.append(create_model(name, __config__=body.model_config, **fields))
+    union = reduce(operator.or_, variants)
+    # A type made at import time, which mypy cannot see into; pydantic reads it as written.
+    by_trigger = Annotated[union, Field(discriminator="trigger")]  # type: ignore[valid-type]
+    return BeforeValidator(_unchanged, json_schema_input_type=by_trigger)
+
+
+def _unchanged(value: object) -> object:
+    return value

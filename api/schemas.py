@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.evidence import described_by_trigger
 from closeout.domain import ChurnClass, CustomerResponse, Outcome, Stage, TaskDecision, Trigger
 
 
@@ -17,6 +18,10 @@ class CaseIn(BaseModel):
     evidence: dict[str, Any] = Field(default_factory=dict)
     churn_class: ChurnClass | None = None
     policy: str | None = None
+
+
+# The body of POST /api/cases as published: the evidence each trigger needs, spelled out.
+CaseBody = Annotated[CaseIn, described_by_trigger(CaseIn, Trigger)]
 
 
 class CaseCreated(BaseModel):
@@ -111,7 +116,11 @@ class DecisionOut(BaseModel):
 
 
 class DelegationIn(BaseModel):
-    to: str = Field(min_length=3, max_length=320, description="the new assignee's e-mail")
+    to: str = Field(
+        min_length=3,
+        max_length=320,
+        description="the e-mail of the account manager who takes the task over",
+    )
     note: str = Field(min_length=1, max_length=2000, pattern=r"\S")
 
 
@@ -185,6 +194,11 @@ class TriggerIn(BaseModel):
     policy: str | None = Field(default=None, max_length=64)
 
 
+TriggerBody = Annotated[
+    TriggerIn, described_by_trigger(TriggerIn, (Trigger(t.value) for t in WebhookTrigger))
+]
+
+
 class TriggerOut(BaseModel):
     action: str = Field(description="case_opened, evidence_added or evidence_known")
     case_id: str
@@ -192,7 +206,10 @@ class TriggerOut(BaseModel):
 
 class ExclusionIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
-    until: datetime = Field(description="when the scan may flag the customer again")
+    until: datetime = Field(
+        description="when the scan may flag the customer again: with a time zone, in the "
+        "future and at most a year away"
+    )
 
 
 class ExclusionOut(BaseModel):

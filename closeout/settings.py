@@ -14,7 +14,8 @@ from closeout.crypto.keyring import decode_master_key, dev_master_key
 from closeout.domain import DataCategory, ValueTier
 from closeout.temporal_tls import check_temporal_tls
 
-DEV_SECRET = "dev-only-secret-change-me"
+# A placeholder that only dev mode accepts: the validator below refuses it elsewhere.
+DEV_SECRET = "dev-only-secret-change-me"  # nosec B105
 DEV_MASTER_KEY_ID = "dev"
 
 
@@ -164,6 +165,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # /docs, /redoc and /openapi.json: served in dev mode, elsewhere only when this is true
+    # (a published schema maps every operation for whoever finds the server).
+    api_docs: bool = False
     # Where customers reach the answer pages; defaults to the API's own address.
     public_base_url: str | None = None
 
@@ -283,6 +287,10 @@ class Settings(BaseSettings):
         if self.session_cookie_secure is not None:
             return self.session_cookie_secure
         return not self.dev_mode
+
+    @property
+    def serves_api_docs(self) -> bool:
+        return self.dev_mode or self.api_docs
 
     @property
     def base_url(self) -> str:

@@ -14,7 +14,8 @@ from closeout.cases.models import ApiToken
 from closeout.db import Database
 from closeout.domain import Role
 
-TOKEN_PREFIX = "cot_"
+# Marks a string as a Closeout token (for secret scanners); not a secret itself.
+TOKEN_PREFIX = "cot_"  # nosec B105
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from api import schemas
 from api.deps import (
@@ -14,28 +14,37 @@ from api.deps import (
     ComplianceOfficer,
     Reader,
 )
+from api.openapi_links import (
+    CASE_FROM_ANSWER,
+    CASE_FROM_LIST,
+    HOLD_FROM_ANSWER,
+    HOLD_FROM_CASE,
+    TASK_FROM_CASE,
+    links,
+)
+from api.paging import Limit, Offset
 from closeout.domain import Outcome, Stage
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=links(201, CASE_FROM_ANSWER))
 async def open_case(
-    body: schemas.CaseIn, user: AccountManager, cases: CaseServiceDep
+    body: schemas.CaseBody, user: AccountManager, cases: CaseServiceDep
 ) -> schemas.CaseCreated:
     """Open a close-customer case: starts the customer's workflow."""
     return await cases.open_case(body, user)
 
 
-@router.get("")
+@router.get("", responses=links(200, CASE_FROM_LIST))
 def list_cases(
     user: Reader,
     cases: CaseServiceDep,
     stage: Stage | None = None,
     outcome: Outcome | None = None,
     open: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> schemas.PageOut[schemas.CaseSummary]:
     """Cases, newest first, filtered by stage, outcome or open/closed."""
     return cases.list_cases(stage, outcome, open, limit, offset, user)
@@ -67,7 +76,7 @@ def retained_data(
     return compliance.retained_data(case_id, user)
 
 
-@router.get("/{case_id}")
+@router.get("/{case_id}", responses=links(200, TASK_FROM_CASE, HOLD_FROM_CASE))
 def get_case(case_id: str, user: Reader, cases: CaseServiceDep) -> schemas.CaseDetail:
     """One case with its pending tasks, legal holds and audit timeline."""
     return cases.get_case(case_id, user)
@@ -89,7 +98,7 @@ async def cancel(
     return await cases.cancel(case_id, body, user)
 
 
-@router.post("/{case_id}/legal-holds", status_code=201)
+@router.post("/{case_id}/legal-holds", status_code=201, responses=links(201, HOLD_FROM_ANSWER))
 async def place_legal_hold(
     case_id: str, body: schemas.LegalHoldIn, user: ComplianceOfficer, cases: CaseServiceDep
 ) -> schemas.CaseStateOut:

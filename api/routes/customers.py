@@ -8,11 +8,13 @@ from fastapi import APIRouter, Query
 
 from api import schemas
 from api.deps import AccountManager, CustomerServiceDep, Reader
+from api.openapi_links import CASE_FOR_CUSTOMER, CUSTOMER_FROM_LIST, links
+from api.paging import Limit, Offset
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
 
 
-@router.get("")
+@router.get("", responses=links(200, CUSTOMER_FROM_LIST, CASE_FOR_CUSTOMER))
 def search_customers(
     user: Reader,
     customers: CustomerServiceDep,
@@ -20,8 +22,8 @@ def search_customers(
         str | None, Query(max_length=200, description="name, e-mail or id contains")
     ] = None,
     status: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> schemas.PageOut[schemas.CustomerOut]:
     return customers.search(q, status, limit, offset, user)
 

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from api.deps import DatabaseDep, SettingsDep
 from api.errors import NotFound
+from api.openapi_links import MAIL_FROM_LIST, links
 from closeout.mail import TEMPLATES_DIR
 from closeout.mailcatcher import get_caught, list_caught
 
@@ -39,7 +40,7 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-@router.get("/dev/mail", response_model=None)
+@router.get("/dev/mail", response_model=None, responses=links(200, MAIL_FROM_LIST))
 def dev_mail(request: Request, settings: SettingsDep) -> list[dict[str, Any]] | Response:
     """Messages the dev mail catcher received, newest first: JSON, or a page for browsers."""
     if not settings.dev_mode:

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from api import schemas
 from api.deps import Integrator, TriggerServiceDep
+from api.openapi_links import CASE_FROM_ANSWER
 
 router = APIRouter(prefix="/api/triggers", tags=["triggers"])
 
@@ -17,10 +18,17 @@ router = APIRouter(prefix="/api/triggers", tags=["triggers"])
     "",
     status_code=201,
     response_model=schemas.TriggerOut,
-    responses={200: {"model": schemas.TriggerOut, "description": "added to the open case"}},
+    responses={
+        200: {
+            "model": schemas.TriggerOut,
+            "description": "added to the open case",
+            "links": CASE_FROM_ANSWER,
+        },
+        201: {"links": CASE_FROM_ANSWER},
+    },
 )
 async def receive_trigger(
-    body: schemas.TriggerIn,
+    body: schemas.TriggerBody,
     user: Integrator,
     triggers: TriggerServiceDep,
     idempotency_key: Annotated[

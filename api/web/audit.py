@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from api.deps import DatabaseDep
+from api.paging import PageNumber
 from api.web.render import render
 from api.web.session import Compliance, CsrfChecked
 from closeout.audit.chain import ChainReport, verify
@@ -78,7 +79,7 @@ def audit_page(
     user: Compliance,
     db: DatabaseDep,
     where: Filter,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     """Audit events, newest first, by case, actor, action and date."""
     return _page(request, user, db, where, page)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from api import schemas
 from api.deps import BoardDep, CaseServiceDep, CustomerServiceDep
 from api.errors import DomainError
+from api.paging import PageNumber
 from api.task_board import TaskBoard
 from api.web.render import choice, render
 from api.web.session import Anyone, CsrfChecked, Staff, principal
@@ -33,7 +34,7 @@ def cases_list(
     outcome: str | None = None,
     trigger: str | None = None,
     owner: Annotated[str | None, Query(max_length=320)] = None,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     """Cases, filtered by stage, outcome, trigger and owner."""
     filters = {

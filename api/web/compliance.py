@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import BoardDep, ComplianceDep
+from api.paging import PageNumber
 from api.web.render import render
 from api.web.session import Compliance
 
@@ -44,7 +45,7 @@ def certificates(
     request: Request,
     user: Compliance,
     compliance: ComplianceDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     """Every deletion certificate issued, newest first."""
     rows, total = compliance.certificate_page(page, PER_PAGE)

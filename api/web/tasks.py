@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from api import schemas
 from api.deps import BoardDep, CaseServiceDep
 from api.errors import DomainError, Forbidden
+from api.paging import PageNumber
 from api.refusals import audit_refusal
 from api.task_board import TaskBoard, due_mark
 from api.web.render import choice, render
@@ -33,7 +34,7 @@ def inbox(
     trigger: str | None = None,
     due: str | None = None,
     sort: str | None = None,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     """My open tasks, my group's unclaimed ones, or (managers) everyone's."""
     f = InboxFilter(

@@ -17,7 +17,7 @@ from closeout.users.models import UserRecord
 
 MIN_PASSWORD_LENGTH = 10
 # Only for dev mode: the demo users' password, refused everywhere else.
-DEMO_PASSWORD = "closeout-demo"
+DEMO_PASSWORD = "closeout-demo"  # nosec B105
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHash.recommended()
 # Verified against when the e-mail is unknown, so a wrong address costs as long as a wrong

@@ -43,8 +43,19 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context()
-    yield context.new_page()
+    opened = context.new_page()
+    # What the Content-Security-Policy refused (an inline script or style left in a
+    # template): Chromium says so on the console.
+    refused: list[str] = []
+    opened.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    yield opened
     context.close()
+    assert not refused, refused
 
 
 def screenshot(page: Page, name: str) -> None:
