@@ -91,7 +91,7 @@ def test_certificate_after_verified_deletion(
             text("UPDATE deletion_certificate SET body = :b WHERE case_id = :c"),
             {"b": response.text.replace("standard", "lenient"), "c": case_id},
         )
-    certificates = Certificates(db, settings.secret_key)
+    certificates = Certificates(db, settings.record_keys())
     found = certificates.for_case(case_id)
     assert found is not None and not certificates.is_authentic(found)
 
@@ -112,7 +112,7 @@ def test_no_certificate_before_deletion_or_when_something_remains(
     activities = build_activities(settings, db).cases
     with pytest.raises(ApplicationError, match="records remain"):
         run(activities.verify_deletion, step(open_case, "cust-0001", "deletion_verified"))
-    assert Certificates(db, settings.secret_key).for_case(open_case) is None
+    assert Certificates(db, settings.record_keys()).for_case(open_case) is None
 
 
 def test_certificate_pages(

@@ -7,16 +7,17 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from closeout.crypto.purpose_keys import RecordKeys
 from closeout.suppression.ledger import FileSuppressionLedger
 
-SECRET = "ledger-test-secret"
+KEYS = RecordKeys({"k1": bytes(range(32))}, "k1")
 AT = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 def test_two_ledgers_on_one_file_see_each_others_entries(tmp_path: Path) -> None:
     """Two workers (two instances) append in turn; each sees the other's names and chain."""
     path = tmp_path / "suppression.jsonl"
-    first, second = FileSuppressionLedger(path, SECRET), FileSuppressionLedger(path, SECRET)
+    first, second = FileSuppressionLedger(path, KEYS), FileSuppressionLedger(path, KEYS)
     assert first.refs() == frozenset() and not first.is_suppressed("cust-1")
     assert first.suppress("cust-1", "case-1", AT)
     assert second.is_suppressed("cust-1")
@@ -24,13 +25,13 @@ def test_two_ledgers_on_one_file_see_each_others_entries(tmp_path: Path) -> None
     assert not first.suppress("cust-2", "case-2", AT)  # the other instance named it
     assert first.suppress("cust-3", "case-3", AT)
     assert first.refs() == second.refs() == {first.ref(f"cust-{n}") for n in (1, 2, 3)}
-    check = FileSuppressionLedger(path, SECRET).check()
+    check = FileSuppressionLedger(path, KEYS).check()
     assert check.entries == 3 and check.first_bad_line is None
 
 
 def test_a_rewritten_file_is_read_again_whole(tmp_path: Path) -> None:
     path = tmp_path / "suppression.jsonl"
-    ledger = FileSuppressionLedger(path, SECRET)
+    ledger = FileSuppressionLedger(path, KEYS)
     for n in range(3):
         ledger.suppress(f"cust-{n}", f"case-{n}", AT)
     lines = path.read_text().splitlines()
@@ -38,7 +39,8 @@ def test_a_rewritten_file_is_read_again_whole(tmp_path: Path) -> None:
     assert ledger.refs() == {ledger.ref("cust-0")}
     assert ledger.suppress("cust-1", "case-1", AT)  # chained to the entry that is left
     assert ledger.check().first_bad_line is None and ledger.check().entries == 2
-    replaced = path.read_text().replace(ledger.ref("cust-0"), ledger.ref("cust-9"))
+    # The file holds the keyed hash; lookups prefix it with its key id.
+    replaced = path.read_text().replace(KEYS.customer_ref("cust-0"), KEYS.customer_ref("cust-9"))
     stat = path.stat()
     path.write_text(replaced)  # same size, other content, and a later time
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
@@ -48,7 +50,7 @@ def test_a_rewritten_file_is_read_again_whole(tmp_path: Path) -> None:
 
 def test_a_line_being_written_is_read_once_complete(tmp_path: Path) -> None:
     path = tmp_path / "suppression.jsonl"
-    writer, reader = FileSuppressionLedger(path, SECRET), FileSuppressionLedger(path, SECRET)
+    writer, reader = FileSuppressionLedger(path, KEYS), FileSuppressionLedger(path, KEYS)
     writer.suppress("cust-1", "case-1", AT)
     assert reader.is_suppressed("cust-1")
     text = path.read_text()
@@ -62,7 +64,7 @@ def test_a_line_being_written_is_read_once_complete(tmp_path: Path) -> None:
 
 def test_threads_naming_customers_at_once_keep_one_chain(tmp_path: Path) -> None:
     path = tmp_path / "suppression.jsonl"
-    ledgers = [FileSuppressionLedger(path, SECRET) for _ in range(2)]
+    ledgers = [FileSuppressionLedger(path, KEYS) for _ in range(2)]
     results: list[bool] = []
 
     def name(n: int) -> None:
