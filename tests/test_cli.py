@@ -49,13 +49,11 @@ def test_db_seed_and_tokens(tmp_path: Path) -> None:
     first = _run(["seed-demo"], env)
     assert first.returncode == 0 and "seeded 50" in first.stdout
     assert "nothing seeded" in _run(["seed-demo"], env).stdout
-    created = _run(
-        ["tokens", "create", "--role", "compliance_officer", "--name", "kim@example.com"], env
-    )
-    assert created.returncode == 0
+    created = _run(["tokens", "create", "--role", "integration", "--name", "crm-sync"], env)
+    assert created.returncode == 0, created.stderr
     db = Database.from_url(env["CLOSEOUT_DATABASE_URL"])
     principal = authenticate(db, created.stdout.strip())
-    assert principal is not None and principal.name == "kim@example.com"
+    assert principal is not None and principal.name == "crm-sync"
     with db.session() as session:
         assert session.exec(select(func.count()).select_from(CrmCustomer)).one() == 50
         tiers = set(session.exec(select(CrmCustomer.value_tier)).all())
@@ -98,7 +96,7 @@ def test_placeholder_secret_is_refused_outside_dev_mode(tmp_path: Path) -> None:
     env = _env(tmp_path, CLOSEOUT_DEV_MODE="false")
     result = _run(["db", "upgrade"], env)
     assert result.returncode == 2 and "CLOSEOUT_SECRET_KEY" in result.stderr
-    env["CLOSEOUT_SECRET_KEY"] = "a-real-secret-for-this-test"
+    env["CLOSEOUT_SECRET_KEY"] = "3vX4s8VdTt0WNpuigiVzsEglf3CzIqKZKnux7OWx3vs"
     result = _run(["db", "upgrade"], env)
     assert result.returncode == 2 and "CLOSEOUT_MASTER_KEYS" in result.stderr
     env["CLOSEOUT_MASTER_KEYS"] = json.dumps({"k1": _run(["keys", "new"], env).stdout.strip()})
@@ -109,7 +107,7 @@ def test_users_add(tmp_path: Path) -> None:
     env = _env(
         tmp_path,
         CLOSEOUT_DEV_MODE="false",
-        CLOSEOUT_SECRET_KEY="a-real-secret-here",
+        CLOSEOUT_SECRET_KEY="3vX4s8VdTt0WNpuigiVzsEglf3CzIqKZKnux7OWx3vs",
         CLOSEOUT_MASTER_KEYS=json.dumps({"k1": new_master_key()}),
     )
     added = subprocess.run(

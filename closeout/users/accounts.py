@@ -1,4 +1,4 @@
-"""Creating users and checking their passwords (Argon2 through pwdlib)."""
+"""Creating, disabling and changing users, and checking their passwords (Argon2, pwdlib)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pwdlib import PasswordHash
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from closeout.db import Database
 from closeout.domain import Role
-from closeout.users.models import UserRecord
+from closeout.users.models import UserRecord, WebSession
 
 MIN_PASSWORD_LENGTH = 10
 # Only for dev mode: the demo users' password, refused everywhere else.
@@ -40,14 +40,28 @@ class User:
     locale: str
 
 
+@dataclass(frozen=True)
+class UserListing:
+    """A user as `closeout users list` shows them."""
+
+    email: str
+    display_name: str
+    role: Role
+    created_at: datetime
+    disabled_at: datetime | None
+
+
 def _user(row: UserRecord) -> User:
     return User(row.id, row.email, row.display_name, Role(row.role), row.locale)
 
 
 class Accounts:
-    def __init__(self, db: Database, *, dev_mode: bool = False) -> None:
+    def __init__(
+        self, db: Database, *, dev_mode: bool = False, hasher: PasswordHash = _hasher
+    ) -> None:
         self.db = db
         self.dev_mode = dev_mode
+        self._hasher = hasher
 
     def add(
         self,
@@ -76,22 +90,27 @@ class Accounts:
                 display_name=display_name or email.split("@")[0],
                 role=role,
                 locale=locale,
-                password_hash=_hasher.hash(password),
+                password_hash=self._hasher.hash(password),
                 created_at=datetime.now(UTC),
             )
             session.add(row)
             return _user(row)
 
     def authenticate(self, email: str, password: str) -> User | None:
-        """The user with this e-mail and password, if enabled; None otherwise."""
+        """The user with this e-mail and password, if enabled; None otherwise.
+
+        Every answer verifies exactly one hash (the user's, or a dummy one for an unknown or
+        disabled address), whatever the password: timing does not tell who exists.
+        """
         with self.db.session() as session:
             row = self._find(session, email.strip().lower())
-            if row is None or row.disabled_at is not None:
-                _hasher.verify(password, _DUMMY_HASH)
+            usable = row is not None and row.disabled_at is None
+            matches = self._hasher.verify(
+                password, row.password_hash if row is not None and usable else _DUMMY_HASH
+            )
+            if row is None or not usable or not matches:
                 return None
             if password == DEMO_PASSWORD and not self.dev_mode:
-                return None
-            if not _hasher.verify(password, row.password_hash):
                 return None
             return _user(row)
 
@@ -113,6 +132,47 @@ class Accounts:
             row.locale = locale
             session.add(row)
 
+    def disable(self, email: str) -> bool:
+        """Disable a user and end their sessions (their tokens are refused from now on);
+        False when they already were disabled."""
+        with self.db.session() as session:
+            row = self._existing(session, email)
+            session.exec(delete(WebSession).where(col(WebSession.user_id) == row.id))
+            if row.disabled_at is not None:
+                return False
+            row.disabled_at = datetime.now(UTC)
+            session.add(row)
+            return True
+
+    def enable(self, email: str) -> bool:
+        """Let a disabled user sign in again; False when they were not disabled."""
+        with self.db.session() as session:
+            row = self._existing(session, email)
+            if row.disabled_at is None:
+                return False
+            row.disabled_at = None
+            session.add(row)
+            return True
+
+    def set_role(self, email: str, role: Role) -> User:
+        """Give a user another role; their sessions and tokens carry it from the next request."""
+        if role is Role.INTEGRATION:
+            raise UserError("integration is a role for API tokens; people sign in with another")
+        with self.db.session() as session:
+            row = self._existing(session, email)
+            row.role = role
+            session.add(row)
+            return _user(row)
+
+    def listing(self) -> list[UserListing]:
+        """Every user, disabled ones included, by e-mail."""
+        with self.db.session() as session:
+            rows = session.exec(select(UserRecord).order_by(col(UserRecord.email))).all()
+            return [
+                UserListing(r.email, r.display_name, Role(r.role), r.created_at, r.disabled_at)
+                for r in rows
+            ]
+
     def with_roles(self, *roles: Role) -> list[User]:
         with self.db.session() as session:
             rows = session.exec(
@@ -125,6 +185,13 @@ class Accounts:
     def count(self) -> int:
         with self.db.session() as session:
             return session.exec(select(func.count()).select_from(UserRecord)).one()
+
+    @classmethod
+    def _existing(cls, session: Session, email: str) -> UserRecord:
+        row = cls._find(session, email.strip().lower())
+        if row is None:
+            raise UserError(f"no user {email!r} (`closeout users list` shows them)")
+        return row
 
     @staticmethod
     def _find(session: Session, email: str) -> UserRecord | None:

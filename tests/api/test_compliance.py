@@ -18,7 +18,7 @@ from closeout.db import Database
 from closeout.domain import DataCategory, Role, Stage
 from closeout.settings import Settings
 from closeout.tokens import create_token
-from tests.api.conftest import KIM, SAM, ReadModel, sign_in
+from tests.api.conftest import ADMIN, KIM, SAM, ReadModel, sign_in
 from worker import build_activities
 
 run = ActivityEnvironment().run
@@ -82,7 +82,7 @@ def test_certificate_after_verified_deletion(
     activities = build_activities(settings, db).cases
     run(activities.verify_deletion, step(case_id, "cust-0003", "deletion_verified"))
     again = client.get(
-        f"/api/cases/{case_id}/certificate", headers=bearer(db, Role.ADMIN, "admin")
+        f"/api/cases/{case_id}/certificate", headers=bearer(db, Role.ADMIN, ADMIN)
     ).json()
     assert again["certificate_id"] == out["certificate_id"]
     # An edited certificate no longer matches its signature.
