@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from closeout.crypto.keyring import customer_ref
 from closeout.crypto.purpose_keys import RecordKeys
-from closeout.suppression.ledger import FileSuppressionLedger
+from closeout.suppression.ledger import GENESIS, FileSuppressionLedger, LedgerCheck
 
 KEYS = RecordKeys({"k1": bytes(range(32))}, "k1")
 AT = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -80,3 +84,18 @@ def test_threads_naming_customers_at_once_keep_one_chain(tmp_path: Path) -> None
     assert results.count(True) == 25 and len(results) == 100
     check = ledgers[0].check()
     assert check.entries == 25 and check.first_bad_line is None
+
+
+def test_entries_from_before_key_ids_are_still_recognised(tmp_path: Path) -> None:
+    """A ledger written when the secret key keyed it: read with that secret, chained on."""
+    path = tmp_path / "suppression.jsonl"
+    ref = customer_ref("the-old-secret", "cust-1")
+    stamp = AT.isoformat(timespec="seconds")
+    digest = hashlib.sha256(f"{GENESIS}|{ref}|case-1|{stamp}".encode()).hexdigest()
+    line = {"ref": ref, "case_id": "case-1", "at": stamp, "prev": GENESIS, "hash": digest}
+    path.write_text(json.dumps(line) + "\n")
+    ledger = FileSuppressionLedger(path, replace(KEYS, legacy_secret="the-old-secret"))
+    assert ledger.is_suppressed("cust-1") and not ledger.suppress("cust-1", "case-1", AT)
+    assert ledger.suppress("cust-2", "case-2", AT)
+    assert ledger.check() == LedgerCheck(2, None)
+    assert not FileSuppressionLedger(path, KEYS).is_suppressed("cust-1")
