@@ -255,3 +255,68 @@ def test_policies_diff_names_an_unknown_policy(tmp_path: Path) -> None:
     assert "no policy 'lenient' in the configuration (known: demo, standard)" in result.stderr
     blank = _run(["policies", "apply", "standard", "--reason", " "], env)
     assert blank.returncode == 2 and "a reason is required" in blank.stderr
+
+
+def test_tokens_create_list_revoke(tmp_path: Path) -> None:
+    env = _env(tmp_path, CLOSEOUT_NEW_USER_PASSWORD="a-long-password")
+    assert _run(["users", "add", "ada@example.com", "--role", "manager"], env).returncode == 0
+    assert "30d (days)" in _run(["tokens", "create", "--help"], env).stdout
+    created = _run(["tokens", "create", "--name", "ada@example.com", "--expires", "30d"], env)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    db = Database.from_url(env["CLOSEOUT_DATABASE_URL"])
+    principal = authenticate(db, token)
+    assert principal is not None and principal.role is Role.MANAGER
+    listing = _run(["tokens", "list"], env)
+    assert (
+        listing.returncode == 0
+        and token not in listing.stdout
+        and token[4:16] not in listing.stdout
+    )
+    [row] = [line for line in listing.stdout.splitlines() if "ada@example.com" in line]
+    token_id = row.split()[0]
+    assert "manager" in row and row.count("-") >= 4  # created and expiry dates, no revocation
+    revoked = _run(["tokens", "revoke", token_id], env)
+    assert revoked.returncode == 0 and f"revoked token {token_id}" in revoked.stdout
+    assert authenticate(db, token) is None
+    assert "already revoked" in _run(["tokens", "revoke", token_id], env).stdout
+    unknown = _run(["tokens", "revoke", "no-such-id"], env)
+    assert unknown.returncode == 2 and "no token 'no-such-id'" in unknown.stderr
+    bad = _run(["tokens", "create", "--name", "ada@example.com", "--expires", "30x"], env)
+    assert bad.returncode == 2 and "12h (hours), 30d (days)" in bad.stderr
+    nobody = _run(["tokens", "create", "--role", "admin", "--name", "eve@example.com"], env)
+    assert nobody.returncode == 2 and "no user 'eve@example.com'" in nobody.stderr
+    crm = _run(["tokens", "create", "--role", "integration", "--name", "crm-sync"], env)
+    assert crm.returncode == 0 and authenticate(db, crm.stdout.strip()) is not None
+    db.engine.dispose()
+
+
+def test_users_list_disable_enable_set_role(tmp_path: Path) -> None:
+    env = _env(tmp_path, CLOSEOUT_NEW_USER_PASSWORD="a-long-password")
+    assert _run(["users", "add", "ada@example.com", "--role", "manager"], env).returncode == 0
+    token = _run(["tokens", "create", "--name", "ada@example.com"], env).stdout.strip()
+    db = Database.from_url(env["CLOSEOUT_DATABASE_URL"])
+    changed = _run(["users", "set-role", "ada@example.com", "admin"], env)
+    assert changed.returncode == 0 and "ada@example.com is now admin" in changed.stdout
+    principal = authenticate(db, token)
+    assert principal is not None and principal.role is Role.ADMIN
+    assert "disabled ada@example.com" in _run(["users", "disable", "ada@example.com"], env).stdout
+    assert authenticate(db, token) is None
+    assert Accounts(db).authenticate("ada@example.com", "a-long-password") is None
+    [row] = _run(["users", "list"], env).stdout.splitlines()
+    assert row.startswith("ada@example.com") and "admin" in row and "disabled" in row
+    assert "enabled ada@example.com" in _run(["users", "enable", "ada@example.com"], env).stdout
+    assert authenticate(db, token) is not None
+    for args in (["disable", "eve@example.com"], ["set-role", "ada@example.com", "integration"]):
+        refused = _run(["users", *args], env)
+        assert refused.returncode == 2 and refused.stderr.startswith("error: ")
+    db.engine.dispose()
+
+
+def test_dev_mode_is_refused_off_loopback(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    exposed = _run(["api", "--host", "0.0.0.0"], env)
+    assert exposed.returncode == 2
+    assert "dev mode only serves a loopback address" in exposed.stderr
+    configured = _run(["api"], {**env, "CLOSEOUT_API_HOST": "0.0.0.0"})
+    assert configured.returncode == 2 and "loopback" in configured.stderr
