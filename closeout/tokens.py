@@ -17,9 +17,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from closeout.audit import chain
 from closeout.cases.models import ApiToken
+from closeout.contracts import AuditEntry
 from closeout.db import Database
-from closeout.domain import Role
+from closeout.domain import SYSTEM_ACTOR, Role
 from closeout.users.models import UserRecord
 
 TOKEN_PREFIX = "cot_"
@@ -78,6 +80,12 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
+def _audit(session: Session, actor: str, action: str, row: ApiToken, at: datetime) -> None:
+    """A token made or revoked, in the audit trail (its id and owner, never the secret)."""
+    details = {"token_id": row.id, "name": row.name, "role": row.role}
+    chain.append(session, None, AuditEntry(str(uuid.uuid4()), actor, action, at, None, details))
+
+
 def _user_by_email(session: Session, email: str) -> UserRecord | None:
     return session.exec(select(UserRecord).where(UserRecord.email == email.strip().lower())).first()
 
@@ -89,6 +97,7 @@ def create_token(
     *,
     ttl: timedelta = DEFAULT_TOKEN_TTL,
     now: datetime | None = None,
+    actor: str = SYSTEM_ACTOR,
 ) -> str:
     """Create a token and return it; it cannot be shown again.
 
@@ -111,17 +120,17 @@ def create_token(
         if user is not None and role is not None and user.role != role:
             raise TokenError(f"{user.email} is {user.role}: their tokens carry that role")
         role = Role(user.role) if user is not None else Role.INTEGRATION
-        session.add(
-            ApiToken(
-                id=str(uuid.uuid4()),
-                name=user.email if user else name.strip(),
-                role=role,
-                token_sha256=_digest(token),
-                created_at=now,
-                user_id=user.id if user else None,
-                expires_at=now + ttl,
-            )
+        row = ApiToken(
+            id=str(uuid.uuid4()),
+            name=user.email if user else name.strip(),
+            role=role,
+            token_sha256=_digest(token),
+            created_at=now,
+            user_id=user.id if user else None,
+            expires_at=now + ttl,
         )
+        session.add(row)
+        _audit(session, actor, "api_token_created", row, now)
     return token
 
 
@@ -177,14 +186,18 @@ def list_tokens(db: Database) -> list[TokenInfo]:
         ]
 
 
-def revoke_token(db: Database, token_id: str, now: datetime | None = None) -> bool:
+def revoke_token(
+    db: Database, token_id: str, now: datetime | None = None, *, actor: str = SYSTEM_ACTOR
+) -> bool:
     """Revoke a token by id; False when it already was. TokenError for an unknown id."""
+    now = now or datetime.now(UTC)
     with db.session() as session:
         row = session.get(ApiToken, token_id.strip())
         if row is None:
             raise TokenError(f"no token {token_id!r} (`closeout tokens list` shows the ids)")
         if row.revoked_at is not None:
             return False
-        row.revoked_at = now or datetime.now(UTC)
+        row.revoked_at = now
         session.add(row)
+        _audit(session, actor, "api_token_revoked", row, now)
         return True

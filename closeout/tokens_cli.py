@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from datetime import datetime
 from typing import Annotated
 
@@ -26,6 +27,11 @@ def _database() -> Database:
     from closeout.cli import load_settings
 
     return Database.from_url(load_settings().database_url)
+
+
+def operator() -> str:
+    """Who runs the command, as the audit trail names them."""
+    return f"cli:{getpass.getuser()}"
 
 
 def _when(at: datetime | None) -> str:
@@ -57,7 +63,7 @@ def tokens_create(
             raise typer.Exit(2)
         name = "integration-token"
     try:
-        token = create_token(_database(), name, role, ttl=parse_lifetime(expires))
+        token = create_token(_database(), name, role, ttl=parse_lifetime(expires), actor=operator())
     except TokenError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -82,7 +88,7 @@ def tokens_revoke(
 ) -> None:
     """Revoke a token: it is refused from the next request on."""
     try:
-        revoked = revoke_token(_database(), token_id)
+        revoked = revoke_token(_database(), token_id, actor=operator())
     except TokenError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic import command
 from sqlalchemy import text
+from sqlmodel import col, select
 
+from closeout.audit.models import AuditEvent
 from closeout.db import Database, alembic_config, upgrade
 from closeout.domain import Role
 from closeout.tokens import (
@@ -58,6 +60,11 @@ def test_a_revoked_token_is_refused_and_listed_as_revoked(db: Database) -> None:
     assert listed.revoked_at == T0 + timedelta(hours=1)
     with pytest.raises(TokenError, match="no token 'nope'"):
         revoke_token(db, "nope")
+    with db.session() as session:
+        events = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq))).all()
+    assert [e.action for e in events] == ["api_token_created", "api_token_revoked"]
+    assert all(e.details["token_id"] == listed.id for e in events)
+    assert token not in str([e.details for e in events])
 
 
 def test_the_list_shows_everything_but_the_secret(db: Database) -> None:

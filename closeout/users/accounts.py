@@ -11,8 +11,10 @@ from pwdlib import PasswordHash
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
+from closeout.audit import chain
+from closeout.contracts import AuditEntry
 from closeout.db import Database
-from closeout.domain import Role
+from closeout.domain import SYSTEM_ACTOR, Role
 from closeout.users.models import UserRecord, WebSession
 
 MIN_PASSWORD_LENGTH = 10
@@ -53,6 +55,15 @@ class UserListing:
 
 def _user(row: UserRecord) -> User:
     return User(row.id, row.email, row.display_name, Role(row.role), row.locale)
+
+
+def _audit(session: Session, actor: str, action: str, **details: str) -> None:
+    """Who changed whose access, in the audit trail, with the change itself."""
+    chain.append(
+        session,
+        None,
+        AuditEntry(str(uuid.uuid4()), actor, action, datetime.now(UTC), None, details),
+    )
 
 
 class Accounts:
@@ -132,7 +143,7 @@ class Accounts:
             row.locale = locale
             session.add(row)
 
-    def disable(self, email: str) -> bool:
+    def disable(self, email: str, *, actor: str = SYSTEM_ACTOR) -> bool:
         """Disable a user and end their sessions (their tokens are refused from now on);
         False when they already were disabled."""
         with self.db.session() as session:
@@ -142,9 +153,10 @@ class Accounts:
                 return False
             row.disabled_at = datetime.now(UTC)
             session.add(row)
+            _audit(session, actor, "user_disabled", email=row.email)
             return True
 
-    def enable(self, email: str) -> bool:
+    def enable(self, email: str, *, actor: str = SYSTEM_ACTOR) -> bool:
         """Let a disabled user sign in again; False when they were not disabled."""
         with self.db.session() as session:
             row = self._existing(session, email)
@@ -152,16 +164,19 @@ class Accounts:
                 return False
             row.disabled_at = None
             session.add(row)
+            _audit(session, actor, "user_enabled", email=row.email)
             return True
 
-    def set_role(self, email: str, role: Role) -> User:
+    def set_role(self, email: str, role: Role, *, actor: str = SYSTEM_ACTOR) -> User:
         """Give a user another role; their sessions and tokens carry it from the next request."""
         if role is Role.INTEGRATION:
             raise UserError("integration is a role for API tokens; people sign in with another")
         with self.db.session() as session:
             row = self._existing(session, email)
-            row.role = role
+            before, row.role = row.role, role
             session.add(row)
+            if before != role:
+                _audit(session, actor, "user_role_changed", email=row.email, was=before, role=role)
             return _user(row)
 
     def listing(self) -> list[UserListing]:

@@ -8,6 +8,7 @@ import typer
 
 from closeout.db import Database, upgrade
 from closeout.domain import Role
+from closeout.tokens_cli import operator
 from closeout.users.accounts import Accounts, UserError
 
 users_app = typer.Typer(help="People who sign in to the web pages.", no_args_is_help=True)
@@ -64,7 +65,7 @@ def users_list() -> None:
 def users_disable(email: Annotated[str, typer.Argument(help="the user's e-mail")]) -> None:
     """Disable a user: their sessions end now and their API tokens are refused."""
     try:
-        changed = _accounts().disable(email)
+        changed = _accounts().disable(email, actor=operator())
     except UserError as exc:
         raise _refused(exc) from exc
     typer.echo(f"disabled {email}" if changed else f"{email} was already disabled")
@@ -74,7 +75,7 @@ def users_disable(email: Annotated[str, typer.Argument(help="the user's e-mail")
 def users_enable(email: Annotated[str, typer.Argument(help="the user's e-mail")]) -> None:
     """Let a disabled user sign in again (their unexpired, unrevoked tokens work again)."""
     try:
-        changed = _accounts().enable(email)
+        changed = _accounts().enable(email, actor=operator())
     except UserError as exc:
         raise _refused(exc) from exc
     typer.echo(f"enabled {email}" if changed else f"{email} was not disabled")
@@ -87,7 +88,7 @@ def users_set_role(
 ) -> None:
     """Give a user another role; their sessions and tokens carry it from the next request."""
     try:
-        user = _accounts().set_role(email, role)
+        user = _accounts().set_role(email, role, actor=operator())
     except UserError as exc:
         raise _refused(exc) from exc
     typer.echo(f"{user.email} is now {user.role}")

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 from pwdlib import PasswordHash
+from sqlmodel import col, select
 
+from closeout.audit.models import AuditEvent
 from closeout.db import Database
 from closeout.domain import Role
 from closeout.users.accounts import DEMO_PASSWORD, Accounts, UserError
@@ -80,3 +82,13 @@ def test_disable_enable_set_role_and_list(db: Database) -> None:
         accounts.disable("ghost@example.com")
     with pytest.raises(UserError, match="role for API tokens"):
         accounts.set_role("ada@example.com", Role.INTEGRATION)
+    accounts.disable("ada@example.com", actor="cli:ops")
+    with db.session() as session:
+        events = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq))).all()
+    assert [(e.action, e.details) for e in events] == [
+        ("user_role_changed", {"email": ada.email, "was": "account_manager", "role": "manager"}),
+        ("user_disabled", {"email": ada.email}),
+        ("user_enabled", {"email": ada.email}),
+        ("user_disabled", {"email": ada.email}),
+    ]
+    assert events[-1].actor == "cli:ops"
