@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from closeout.access import PEOPLE_ROLES
 from closeout.audit import chain
 from closeout.cases.models import ApiToken
 from closeout.contracts import AuditEntry
@@ -90,6 +91,22 @@ def _user_by_email(session: Session, email: str) -> UserRecord | None:
     return session.exec(select(UserRecord).where(UserRecord.email == email.strip().lower())).first()
 
 
+def _token_role(name: str, asked: Role | None, user: UserRecord | None) -> Role:
+    """The role a new token carries: its user's, or a system's when no user is named."""
+    if user is None:
+        if asked is None or asked in PEOPLE_ROLES:
+            raise TokenError(
+                f"no user {name!r}: a token belongs to a user (add one with "
+                "`closeout users add`); only integration tokens may name a system"
+            )
+        return asked
+    if user.disabled_at is not None:
+        raise TokenError(f"{user.email} is disabled: enable them first")
+    if asked is not None and user.role != asked:
+        raise TokenError(f"{user.email} is {user.role}: their tokens carry that role")
+    return Role(user.role)
+
+
 def create_token(
     db: Database,
     name: str,
@@ -110,16 +127,7 @@ def create_token(
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with db.session() as session:
         user = _user_by_email(session, name)
-        if user is None and role is not Role.INTEGRATION:
-            raise TokenError(
-                f"no user {name!r}: a token belongs to a user (add one with "
-                "`closeout users add`); only integration tokens may name a system"
-            )
-        if user is not None and user.disabled_at is not None:
-            raise TokenError(f"{user.email} is disabled: enable them first")
-        if user is not None and role is not None and user.role != role:
-            raise TokenError(f"{user.email} is {user.role}: their tokens carry that role")
-        role = Role(user.role) if user is not None else Role.INTEGRATION
+        role = _token_role(name, role, user)
         row = ApiToken(
             id=str(uuid.uuid4()),
             name=user.email if user else name.strip(),

@@ -11,6 +11,7 @@ from pwdlib import PasswordHash
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
+from closeout.access import PEOPLE_ROLES
 from closeout.audit import chain
 from closeout.contracts import AuditEntry
 from closeout.db import Database
@@ -57,6 +58,11 @@ def _user(row: UserRecord) -> User:
     return User(row.id, row.email, row.display_name, Role(row.role), row.locale)
 
 
+def _refuse_system_role(role: Role) -> None:
+    if role not in PEOPLE_ROLES:
+        raise UserError(f"{role} is a role for API tokens; people sign in with another")
+
+
 def _audit(session: Session, actor: str, action: str, **details: str) -> None:
     """Who changed whose access, in the audit trail, with the change itself."""
     chain.append(
@@ -86,8 +92,7 @@ class Accounts:
         email = email.strip().lower()
         if not _EMAIL.match(email):
             raise UserError(f"{email!r} is not an e-mail address")
-        if role is Role.INTEGRATION:
-            raise UserError("integration is a role for API tokens; people sign in with another")
+        _refuse_system_role(role)
         if password == DEMO_PASSWORD and not self.dev_mode:
             raise UserError("the demo password is only accepted in dev mode")
         if len(password) < MIN_PASSWORD_LENGTH and password != DEMO_PASSWORD:
@@ -169,8 +174,7 @@ class Accounts:
 
     def set_role(self, email: str, role: Role, *, actor: str = SYSTEM_ACTOR) -> User:
         """Give a user another role; their sessions and tokens carry it from the next request."""
-        if role is Role.INTEGRATION:
-            raise UserError("integration is a role for API tokens; people sign in with another")
+        _refuse_system_role(role)
         with self.db.session() as session:
             row = self._existing(session, email)
             before, row.role = row.role, role
