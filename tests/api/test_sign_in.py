@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlmodel import select
 
 from api.app import SESSION_COOKIE
@@ -138,3 +140,8 @@ def test_revoked_and_unknown_tokens_are_refused_with_a_reason(
     assert revoked.status_code == 401 and "revoked" in revoked.json()["detail"]
     unknown = client.get("/api/cases", headers={"Authorization": "Bearer cot_nope"})
     assert unknown.status_code == 401 and unknown.json()["detail"] == "unknown token"
+
+
+def test_a_limit_that_is_not_one_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="'lots' is not a limit like '5 per 15 minutes'"):
+        Settings(dev_mode=True, var_dir=tmp_path, sign_in_limit_per_account="lots")
