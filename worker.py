@@ -82,7 +82,7 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
     archive = vault.store
     ledger = ledger_from(settings)
     crm = ReferenceCrm(db, ledger)
-    certificates = Certificates(db, settings.secret_key)
+    certificates = Certificates(db, settings.record_keys())
     return Activities(
         cases=CloseoutActivities(
             settings=settings,

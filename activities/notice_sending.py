@@ -18,7 +18,7 @@ from closeout.contracts import SendNotice
 from closeout.crm.port import CrmPort, MailContact
 from closeout.domain import CustomerResponse, CustomerStatus, NoticeKind
 from closeout.i18n import catalog_for, format_when, translations
-from closeout.links import CustomerLink, LinkSigner
+from closeout.links import CustomerLink, LinkKind, LinkSigner
 from closeout.mail import Mailer, NoticeRenderer, OutgoingMail, PermanentMailError
 from closeout.settings import Settings
 
@@ -212,7 +212,7 @@ class NoticeActivities:
                 CustomerResponse.DOWNLOAD_DATA,
                 sent_at + self.settings.export_ttl,
             )
-            return {"export": f"{base}/exports/{self.links.sign(link)}"}
+            return {"export": f"{base}/exports/{self.links.sign(link, LinkKind.EXPORT)}"}
         return {
             str(action): base
             + "/r/"

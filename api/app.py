@@ -22,6 +22,7 @@ from api.refusals import audit_refusal
 from api.routes import answers, cases, codec, customers, policies, system, tasks, triggers
 from api.security_headers import STATIC_PREFIX, SecurityHeaders
 from api.service import CaseService
+from api.sign_in_limits import SignInLimits
 from api.task_board import TaskBoard
 from api.temporal_gateway import TemporalGateway
 from api.trigger_service import TriggerService
@@ -30,9 +31,11 @@ from api.web import cases as case_pages
 from api.web import tasks as task_pages
 from api.web.render import render
 from api.web.session import SignInRequired
+from closeout.crypto.purpose_keys import KeyPurpose
 from closeout.db import Database
 from closeout.settings import Settings
 from closeout.users.accounts import Accounts
+from closeout.users.sessions import WebSessions
 
 SESSION_COOKIE = "closeout_session"
 # The pages' style sheets and scripts: the Content-Security-Policy allows no inline ones.
@@ -69,6 +72,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.temporal = temporal
         app.state.accounts = accounts
+        app.state.web_sessions = WebSessions(
+            db,
+            settings.purpose_key(KeyPurpose.SESSIONS),
+            idle=settings.session_idle,
+            max_age=settings.session_max_age,
+        )
+        app.state.sign_in_limits = SignInLimits(
+            settings.sign_in_limit_per_account, settings.sign_in_limit_per_address
+        )
         app.state.cases = CaseService(settings, db, temporal, accounts)
         app.state.customers = CustomerService(settings, db)
         app.state.board = TaskBoard(settings, db, accounts, temporal)
@@ -88,9 +100,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.serves_api_docs else None,
         redoc_url="/redoc" if settings.serves_api_docs else None,
     )
+    # The cookie only carries a session id (or, before sign-in, a CSRF token), signed with
+    # the sessions' own key: a new secret key ends every session.
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.secret_key,
+        secret_key=settings.purpose_key(KeyPurpose.SESSIONS).hex(),
         session_cookie=SESSION_COOKIE,
         max_age=int(settings.session_max_age.total_seconds()),
         same_site="lax",

@@ -83,7 +83,7 @@ class ComplianceService:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.db = db
         self.repo = CaseRepository(db)
-        self.certificates = Certificates(db, settings.secret_key)
+        self.certificates = Certificates(db, settings.record_keys())
         self.vault = vault_from(settings, db)
 
     def retention_board(self, within_days: int | None, now: datetime) -> RetentionBoard:

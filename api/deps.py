@@ -19,7 +19,7 @@ from closeout.access import CLOSURE_ROLES, COMPLIANCE_ROLES, READER_ROLES, TRIGG
 from closeout.db import Database
 from closeout.domain import Role
 from closeout.settings import Settings
-from closeout.tokens import Principal, authenticate
+from closeout.tokens import Principal, TokenRefused, check_token
 
 bearer = HTTPBearer(auto_error=False, description="A token from `closeout tokens create`")
 
@@ -50,7 +50,7 @@ PolicyServiceDep = Annotated[PolicyService, Depends(from_state("policies", Polic
 
 
 class Unauthenticated(Exception):
-    """No or an unknown bearer token."""
+    """No bearer token, or one that does not authenticate (the message says why)."""
 
 
 def current_user(
@@ -62,9 +62,10 @@ def current_user(
         raise Unauthenticated(
             "a bearer token is required (create one with `closeout tokens create`)"
         )
-    principal = authenticate(db, credentials.credentials)
-    if principal is None:
-        raise Unauthenticated("unknown or revoked token")
+    try:
+        principal = check_token(db, credentials.credentials)
+    except TokenRefused as refused:
+        raise Unauthenticated(str(refused)) from refused
     request.state.principal = principal
     return principal
 

@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 
 from closeout.cases.repository import CaseRepository
 from closeout.contracts import AuditEntry
-from closeout.crypto.keyring import derived_key
 from closeout.links import LinkRefused
 
 ACTOR = "customer-link"
@@ -56,12 +55,12 @@ class RefusedLinkCounter:
     def __init__(
         self,
         repo: CaseRepository,
-        secret_key: str,
+        address_key: bytes,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.repo = repo
         self.clock = clock
-        self._key = derived_key(secret_key, "client-address")
+        self._key = address_key
         self._lock = threading.Lock()
         self._tallies: dict[_Key, _Tally] = {}
         # Per minute, the addresses seen (bounded by MAX_ADDRESSES_PER_MINUTE).

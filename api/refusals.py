@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from fastapi import Request
 
 from api.errors import DomainError
+from api.sign_in_limits import Throttled
 from closeout.cases.repository import CaseRepository
 from closeout.contracts import AuditEntry
 from closeout.tokens import Principal
@@ -30,6 +31,27 @@ def audit_refusal(request: Request, exc: DomainError) -> None:
                 "role": str(who.role) if who else None,
                 "method": request.method,
                 "path": request.url.path,
+            },
+        ),
+    )
+
+
+def audit_sign_in_throttled(request: Request, email: str, throttled: Throttled) -> None:
+    """A `sign_in_throttled` event: which account or address hit its limit (no password)."""
+    repo: CaseRepository = request.app.state.cases.repo
+    repo.append_audit(
+        None,
+        AuditEntry(
+            event_id=str(uuid.uuid4()),
+            actor="anonymous",
+            action="sign_in_throttled",
+            at=datetime.now(UTC),
+            reason=f"too many sign-in attempts for this {throttled.scope}",
+            details={
+                "limit": str(throttled.scope),
+                "email": email.strip().lower()[:320],
+                "address": request.client.host if request.client else None,
+                "retry_after_seconds": throttled.retry_after_seconds,
             },
         ),
     )

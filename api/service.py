@@ -51,6 +51,7 @@ from closeout.contracts import (
 from closeout.crm.reference import ReferenceCrm
 from closeout.crypto.data_keys import KeyDestroyed
 from closeout.crypto.envelope import Unreadable
+from closeout.crypto.purpose_keys import KeyPurpose
 from closeout.crypto.vault import vault_from
 from closeout.db import Database
 from closeout.domain import (
@@ -99,7 +100,9 @@ class CaseService:
         self.repo = CaseRepository(db)
         self.crm = ReferenceCrm(db, ledger_from(settings))
         self.temporal = temporal
-        self.refused_links = RefusedLinkCounter(self.repo, settings.secret_key)
+        self.refused_links = RefusedLinkCounter(
+            self.repo, settings.purpose_key(KeyPurpose.CLIENT_ADDRESSES)
+        )
         self.links = LinkSigner(settings.secret_key)
         self.vault = vault_from(settings, db)
 

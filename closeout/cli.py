@@ -16,19 +16,18 @@ from closeout.audit.cli import audit_app
 from closeout.crypto.cli import keys_app
 from closeout.db import Database, upgrade
 from closeout.demo import seed_demo
-from closeout.domain import Role
 from closeout.policies_cli import policies_app
-from closeout.settings import Settings
+from closeout.settings import Settings, refuse_exposed_dev_mode
 from closeout.suppression.cli import suppression_app
+from closeout.tokens_cli import tokens_app
+from closeout.users.cli import users_app
 
 app = typer.Typer(
     help="Closeout: close customers right, from trigger to certified deletion.",
     no_args_is_help=True,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-tokens_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-users_app = typer.Typer(help="People who sign in to the web pages.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
@@ -92,9 +91,13 @@ def api(
     from api.app import create_app
 
     settings = load_settings()
-    uvicorn.run(
-        create_app(settings), host=host or settings.api_host, port=port or settings.api_port
-    )
+    host = host or settings.api_host
+    try:
+        refuse_exposed_dev_mode(settings.dev_mode, host)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    uvicorn.run(create_app(settings), host=host, port=port or settings.api_port)
 
 
 @db_app.command("upgrade")
@@ -118,23 +121,6 @@ def seed_demo_command(count: Annotated[int, typer.Option(min=1, max=10_000)] = 5
     )
 
 
-@tokens_app.command("create")
-def tokens_create(
-    role: Annotated[
-        Role, typer.Option(help="account_manager, manager, compliance_officer or admin")
-    ],
-    name: Annotated[
-        str | None, typer.Option(help="who uses it, e.g. an account manager's e-mail")
-    ] = None,
-) -> None:
-    """Create an API token and print it (it is stored hashed and cannot be shown again)."""
-    from closeout.tokens import create_token
-
-    settings = load_settings()
-    token = create_token(Database.from_url(settings.database_url), name or f"{role}-token", role)
-    typer.echo(token)
-
-
 @app.command()
 def detect(
     dry_run: Annotated[
@@ -151,39 +137,6 @@ def detect(
     else:
         with temporal_errors():
             asyncio.run(run_detection(settings, as_json))
-
-
-@users_app.command("add")
-def users_add(
-    email: Annotated[str, typer.Argument(help="the user's e-mail address, used to sign in")],
-    role: Annotated[
-        Role, typer.Option(help="account_manager, manager, compliance_officer or admin")
-    ],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="CLOSEOUT_NEW_USER_PASSWORD",
-            help="asked for when not given (or from CLOSEOUT_NEW_USER_PASSWORD)",
-        ),
-    ],
-    name: Annotated[str | None, typer.Option(help="the name shown on pages")] = None,
-    locale: Annotated[str, typer.Option(help="page language: en or zh-CN")] = "en",
-) -> None:
-    """Create a user who signs in to the web pages; the password is stored as Argon2."""
-    from closeout.users.accounts import Accounts, UserError
-
-    settings = load_settings()
-    upgrade(settings.database_url)
-    accounts = Accounts(Database.from_url(settings.database_url), dev_mode=settings.dev_mode)
-    try:
-        user = accounts.add(email, role, password, display_name=name, locale=locale)
-    except UserError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(f"added {user.email} ({user.role})")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -80,6 +80,10 @@ def _wait_for(
     raise DevStackError(f"{what} did not become ready within {timeout:.0f} s; see var/logs/")
 
 
+# The demo admin: the dev token is theirs, like every person's token belongs to a user.
+DEV_TOKEN_USER = "admin@example.com"
+
+
 def ensure_dev_token(settings: Settings, db: Database) -> str:
     """Reuse var/dev-token if it still authenticates, else create a new admin token."""
     path = settings.var_dir / "dev-token"
@@ -87,7 +91,7 @@ def ensure_dev_token(settings: Settings, db: Database) -> str:
         token = path.read_text().strip()
         if authenticate(db, token) is not None:
             return token
-    token = create_token(db, "dev-admin", Role.ADMIN)
+    token = create_token(db, DEV_TOKEN_USER, Role.ADMIN)
     path.write_text(token + "\n")
     path.chmod(0o600)
     return token

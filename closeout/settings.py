@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import time, timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from limits import parse as parse_rate_limit
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from closeout.crypto.keyring import decode_master_key, dev_master_key
+from closeout.crypto.purpose_keys import (
+    GENERATE_SECRET,
+    KeyPurpose,
+    RecordKeys,
+    secret_key_for,
+    secret_weakness,
+)
 from closeout.domain import DataCategory, ValueTier
 from closeout.temporal_tls import check_temporal_tls
 
@@ -140,6 +149,26 @@ class DetectionConfig(BaseModel):
     page_size: int = Field(default=500, ge=1, le=10_000)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_exposed_dev_mode(dev_mode: bool, host: str) -> None:
+    """Dev mode (demo password, built-in secrets) only ever answers this machine."""
+    if dev_mode and not is_loopback(host):
+        raise ValueError(
+            f"dev mode only serves a loopback address (127.0.0.1, ::1 or localhost), "
+            f"not {host!r}: its demo users' password and built-in secrets are public; "
+            "turn CLOSEOUT_DEV_MODE off to serve other machines"
+        )
+
+
 class Settings(BaseSettings):
     """Configuration of every Closeout process."""
 
@@ -202,16 +231,30 @@ class Settings(BaseSettings):
     # Outside dev mode a plain payload is refused, so nobody without the master keys can start
     # a case or send an Update. Set true only while histories from before encryption drain.
     accept_plain_payloads: bool = False
-    # Signed-in sessions: how long they last, and whether the cookie is sent over HTTPS only
-    # (by default it is, except in dev mode).
+    # Signed-in sessions: how long they last at most, how long they survive unused, and
+    # whether the cookie is sent over HTTPS only (by default it is, except in dev mode).
     session_max_age: timedelta = timedelta(hours=8)
+    session_idle: timedelta = timedelta(hours=2)
     session_cookie_secure: bool | None = None
     link_ttl: timedelta = timedelta(days=30)
     # How long a customer's data export can be downloaded.
     export_ttl: timedelta = timedelta(days=7)
+    # Sign-in attempts allowed per account and per client address ("N per M minutes");
+    # counted in the API process's memory.
+    sign_in_limit_per_account: str = "5 per 15 minutes"
+    sign_in_limit_per_address: str = "20 per 15 minutes"
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     default_policy: str = "standard"
     policies: dict[str, PolicyConfig] = Field(default_factory=lambda: {"standard": STANDARD_POLICY})
+
+    @field_validator("sign_in_limit_per_account", "sign_in_limit_per_address")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            parse_rate_limit(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a limit like '5 per 15 minutes'") from exc
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -220,6 +263,14 @@ class Settings(BaseSettings):
                 "CLOSEOUT_SECRET_KEY must be set to a real secret outside dev mode "
                 "(the built-in value only works with CLOSEOUT_DEV_MODE=true)"
             )
+        weakness = None if self.dev_mode else secret_weakness(self.secret_key)
+        if weakness is not None:
+            raise ValueError(
+                f"CLOSEOUT_SECRET_KEY is too weak ({weakness}): it must hold 32 random bytes, "
+                f"e.g. 43 base64url characters or 64 hex digits; generate one with "
+                f"`{GENERATE_SECRET}`"
+            )
+        refuse_exposed_dev_mode(self.dev_mode, self.api_host)
         if not self.dev_mode and not self.master_keys:
             raise ValueError(
                 "CLOSEOUT_MASTER_KEYS must hold at least one master key outside dev mode "
@@ -277,6 +328,16 @@ class Settings(BaseSettings):
         if not self.master_keys:
             return {DEV_MASTER_KEY_ID: dev_master_key(self.secret_key)}
         return {k: decode_master_key(k, v.get_secret_value()) for k, v in self.master_keys.items()}
+
+    def purpose_key(self, purpose: KeyPurpose) -> bytes:
+        """The key of a short-lived purpose (sessions, links, exports), from the secret key."""
+        return secret_key_for(self.secret_key, purpose)
+
+    def record_keys(self) -> RecordKeys:
+        """The keys of the ledger and the certificates: from the master keys, by id."""
+        return RecordKeys(
+            self.master_key_bytes(), self.active_master_key_id, legacy_secret=self.secret_key
+        )
 
     @property
     def suppression_ledger_path(self) -> Path:

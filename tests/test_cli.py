@@ -49,13 +49,11 @@ def test_db_seed_and_tokens(tmp_path: Path) -> None:
     first = _run(["seed-demo"], env)
     assert first.returncode == 0 and "seeded 50" in first.stdout
     assert "nothing seeded" in _run(["seed-demo"], env).stdout
-    created = _run(
-        ["tokens", "create", "--role", "compliance_officer", "--name", "kim@example.com"], env
-    )
-    assert created.returncode == 0
+    created = _run(["tokens", "create", "--role", "integration", "--name", "crm-sync"], env)
+    assert created.returncode == 0, created.stderr
     db = Database.from_url(env["CLOSEOUT_DATABASE_URL"])
     principal = authenticate(db, created.stdout.strip())
-    assert principal is not None and principal.name == "kim@example.com"
+    assert principal is not None and principal.name == "crm-sync"
     with db.session() as session:
         assert session.exec(select(func.count()).select_from(CrmCustomer)).one() == 50
         tiers = set(session.exec(select(CrmCustomer.value_tier)).all())
@@ -98,7 +96,7 @@ def test_placeholder_secret_is_refused_outside_dev_mode(tmp_path: Path) -> None:
     env = _env(tmp_path, CLOSEOUT_DEV_MODE="false")
     result = _run(["db", "upgrade"], env)
     assert result.returncode == 2 and "CLOSEOUT_SECRET_KEY" in result.stderr
-    env["CLOSEOUT_SECRET_KEY"] = "a-real-secret-for-this-test"
+    env["CLOSEOUT_SECRET_KEY"] = "3vX4s8VdTt0WNpuigiVzsEglf3CzIqKZKnux7OWx3vs"
     result = _run(["db", "upgrade"], env)
     assert result.returncode == 2 and "CLOSEOUT_MASTER_KEYS" in result.stderr
     env["CLOSEOUT_MASTER_KEYS"] = json.dumps({"k1": _run(["keys", "new"], env).stdout.strip()})
@@ -109,7 +107,7 @@ def test_users_add(tmp_path: Path) -> None:
     env = _env(
         tmp_path,
         CLOSEOUT_DEV_MODE="false",
-        CLOSEOUT_SECRET_KEY="a-real-secret-here",
+        CLOSEOUT_SECRET_KEY="3vX4s8VdTt0WNpuigiVzsEglf3CzIqKZKnux7OWx3vs",
         CLOSEOUT_MASTER_KEYS=json.dumps({"k1": new_master_key()}),
     )
     added = subprocess.run(
@@ -257,3 +255,68 @@ def test_policies_diff_names_an_unknown_policy(tmp_path: Path) -> None:
     assert "no policy 'lenient' in the configuration (known: demo, standard)" in result.stderr
     blank = _run(["policies", "apply", "standard", "--reason", " "], env)
     assert blank.returncode == 2 and "a reason is required" in blank.stderr
+
+
+def test_tokens_create_list_revoke(tmp_path: Path) -> None:
+    env = _env(tmp_path, CLOSEOUT_NEW_USER_PASSWORD="a-long-password")
+    assert _run(["users", "add", "ada@example.com", "--role", "manager"], env).returncode == 0
+    assert "30d (days)" in _run(["tokens", "create", "--help"], env).stdout
+    created = _run(["tokens", "create", "--name", "ada@example.com", "--expires", "30d"], env)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    db = Database.from_url(env["CLOSEOUT_DATABASE_URL"])
+    principal = authenticate(db, token)
+    assert principal is not None and principal.role is Role.MANAGER
+    listing = _run(["tokens", "list"], env)
+    assert (
+        listing.returncode == 0
+        and token not in listing.stdout
+        and token[4:16] not in listing.stdout
+    )
+    [row] = [line for line in listing.stdout.splitlines() if "ada@example.com" in line]
+    token_id = row.split()[0]
+    assert "manager" in row and row.count("-") >= 4  # created and expiry dates, no revocation
+    revoked = _run(["tokens", "revoke", token_id], env)
+    assert revoked.returncode == 0 and f"revoked token {token_id}" in revoked.stdout
+    assert authenticate(db, token) is None
+    assert "already revoked" in _run(["tokens", "revoke", token_id], env).stdout
+    unknown = _run(["tokens", "revoke", "no-such-id"], env)
+    assert unknown.returncode == 2 and "no token 'no-such-id'" in unknown.stderr
+    bad = _run(["tokens", "create", "--name", "ada@example.com", "--expires", "30x"], env)
+    assert bad.returncode == 2 and "12h (hours), 30d (days)" in bad.stderr
+    nobody = _run(["tokens", "create", "--role", "admin", "--name", "eve@example.com"], env)
+    assert nobody.returncode == 2 and "no user 'eve@example.com'" in nobody.stderr
+    crm = _run(["tokens", "create", "--role", "integration", "--name", "crm-sync"], env)
+    assert crm.returncode == 0 and authenticate(db, crm.stdout.strip()) is not None
+    db.engine.dispose()
+
+
+def test_users_list_disable_enable_set_role(tmp_path: Path) -> None:
+    env = _env(tmp_path, CLOSEOUT_NEW_USER_PASSWORD="a-long-password")
+    assert _run(["users", "add", "ada@example.com", "--role", "manager"], env).returncode == 0
+    token = _run(["tokens", "create", "--name", "ada@example.com"], env).stdout.strip()
+    db = Database.from_url(env["CLOSEOUT_DATABASE_URL"])
+    changed = _run(["users", "set-role", "ada@example.com", "admin"], env)
+    assert changed.returncode == 0 and "ada@example.com is now admin" in changed.stdout
+    principal = authenticate(db, token)
+    assert principal is not None and principal.role is Role.ADMIN
+    assert "disabled ada@example.com" in _run(["users", "disable", "ada@example.com"], env).stdout
+    assert authenticate(db, token) is None
+    assert Accounts(db).authenticate("ada@example.com", "a-long-password") is None
+    [row] = _run(["users", "list"], env).stdout.splitlines()
+    assert row.startswith("ada@example.com") and "admin" in row and "disabled" in row
+    assert "enabled ada@example.com" in _run(["users", "enable", "ada@example.com"], env).stdout
+    assert authenticate(db, token) is not None
+    for args in (["disable", "eve@example.com"], ["set-role", "ada@example.com", "integration"]):
+        refused = _run(["users", *args], env)
+        assert refused.returncode == 2 and refused.stderr.startswith("error: ")
+    db.engine.dispose()
+
+
+def test_dev_mode_is_refused_off_loopback(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    exposed = _run(["api", "--host", "0.0.0.0"], env)
+    assert exposed.returncode == 2
+    assert "dev mode only serves a loopback address" in exposed.stderr
+    configured = _run(["api"], {**env, "CLOSEOUT_API_HOST": "0.0.0.0"})
+    assert configured.returncode == 2 and "loopback" in configured.stderr

@@ -13,7 +13,7 @@ from tests.support import VENV_BIN
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS = {
-    "CLOSEOUT_SECRET_KEY": "test-secret",
+    "CLOSEOUT_SECRET_KEY": "3vX4s8VdTt0WNpuigiVzsEglf3CzIqKZKnux7OWx3vs",
     "CLOSEOUT_MASTER_KEYS": '{"k1": "ZmFrZS1rZXktZm9yLWNvbXBvc2UtdmFsaWRhdGlvbiE="}',
 }
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from closeout.domain import CustomerResponse
-from closeout.links import CustomerLink, LinkProblem, LinkRefused, LinkSigner
+from closeout.links import CustomerLink, LinkKind, LinkProblem, LinkRefused, LinkSigner
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LINK = CustomerLink("notice-1.stay", "case-1", CustomerResponse.STAY, NOW + timedelta(days=30))
@@ -54,3 +54,21 @@ def test_expired_links_are_refused_but_still_say_which_case() -> None:
         signer.verify(signer.sign(LINK), now=LINK.expires_at)
     assert exc.value.kind == LinkProblem.EXPIRED
     assert exc.value.link is not None and exc.value.link.case_id == "case-1"
+
+
+def test_links_are_signed_with_sha256() -> None:
+    token = LinkSigner("secret-a").sign(LINK)
+    # An HMAC-SHA256 signature is 32 bytes: 43 base64url characters (SHA-1 gives 27).
+    assert len(token.rsplit(".", 1)[1]) == 43
+
+
+def test_answer_and_export_links_are_signed_apart() -> None:
+    signer = LinkSigner("secret-a")
+    link = CustomerLink("n-1", "case-1", CustomerResponse.DOWNLOAD_DATA, LINK.expires_at)
+    answer, export = signer.sign(link), signer.sign(link, LinkKind.EXPORT)
+    assert answer.split(".")[0] == export.split(".")[0] and answer != export
+    assert signer.verify(answer, now=NOW) == signer.verify(export, NOW, LinkKind.EXPORT) == link
+    for token, kind in ((answer, LinkKind.EXPORT), (export, LinkKind.ANSWER)):
+        with pytest.raises(LinkRefused) as exc:
+            signer.verify(token, NOW, kind)
+        assert exc.value.kind == LinkProblem.FORGED

@@ -16,7 +16,7 @@ from api.errors import Conflict, Invalid, NotFound
 from api.templating import templates_for
 from closeout.domain import CustomerResponse
 from closeout.i18n import DEFAULT_LOCALE, N_
-from closeout.links import FORGED_REASON, CustomerLink, LinkProblem, LinkRefused
+from closeout.links import FORGED_REASON, CustomerLink, LinkKind, LinkProblem, LinkRefused
 
 router = APIRouter(tags=["customer answers"], include_in_schema=False)
 
@@ -194,7 +194,7 @@ def download_export(
 ) -> Response:
     """The customer's data export, behind its own signed link, for a limited time."""
     try:
-        link = cases.links.verify(token)
+        link = cases.links.verify(token, kind=LinkKind.EXPORT)
         if link.action is not CustomerResponse.DOWNLOAD_DATA:
             raise LinkRefused(LinkProblem.FORGED, FORGED_REASON, link)
         data = cases.data_export(link)

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.errors import Invalid
+from api.refusals import audit_sign_in_throttled
+from api.sign_in_limits import SignInLimits, Throttled
 from api.web.render import render
-from api.web.session import AccountsDep, CsrfChecked, WebUser, sign_in
+from api.web.session import AccountsDep, CsrfChecked, WebUser, sign_in, sign_out
 from closeout.domain import Role
 
 router = APIRouter(tags=["web"], include_in_schema=False)
@@ -32,6 +34,18 @@ def login_page(request: Request, next: str | None = None) -> Response:
     return render(request, None, "login", next=_local(next) or "")
 
 
+def _throttled(request: Request, email: str, next_url: str, throttled: Throttled) -> Response:
+    """The "too many attempts, try again in N minutes" page: 429 with Retry-After."""
+    if throttled.audit:
+        audit_sign_in_throttled(request, email, throttled)
+    response = render(
+        request, None, "login", 429, next=next_url, email=email,
+        throttled_minutes=throttled.minutes,
+    )  # fmt: skip
+    response.headers["Retry-After"] = str(throttled.retry_after_seconds)
+    return response
+
+
 @router.post("/login", dependencies=[CsrfChecked])
 def login(
     request: Request,
@@ -40,18 +54,23 @@ def login(
     password: Annotated[str, Form(max_length=200)],
     next: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
+    limits: SignInLimits = request.app.state.sign_in_limits
+    throttled = limits.attempt(email, request.client.host if request.client else "unknown")
+    if throttled is not None:  # refused before any password hash is computed
+        return _throttled(request, email, _local(next) or "", throttled)
     user = accounts.authenticate(email, password)
     if user is None:
         return render(
             request, None, "login", 401, next=_local(next) or "", email=email, failed=True
         )
+    limits.signed_in(email)
     sign_in(request, user)
     return RedirectResponse(_local(next) or home_of(user.role), status_code=303)
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
 def logout(request: Request) -> Response:
-    request.session.clear()
+    sign_out(request)
     return RedirectResponse("/login", status_code=303)
 
 

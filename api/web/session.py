@@ -1,4 +1,8 @@
-"""Signed-cookie sessions, CSRF tokens and role checks for the web pages."""
+"""Sessions, CSRF tokens and role checks for the web pages.
+
+The (signed) cookie holds a server-side session's id once someone signed in, and only a
+CSRF token before: who is signed in, and until when, is decided by the session's row.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from api.errors import Forbidden
 from closeout.domain import Role
 from closeout.tokens import Principal
 from closeout.users.accounts import Accounts, User
+from closeout.users.sessions import WebSessions
 
-SESSION_USER = "uid"
+SESSION_ID = "sid"
 SESSION_CSRF = "csrf"
 CSRF_FIELD = "csrf_token"
 
@@ -38,10 +43,31 @@ def get_accounts(request: Request) -> Accounts:
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
 
-def csrf_token(request: Request) -> str:
-    """This session's CSRF token, created on first use."""
+def get_web_sessions(request: Request) -> WebSessions:
+    sessions: WebSessions = request.app.state.web_sessions
+    return sessions
+
+
+WebSessionsDep = Annotated[WebSessions, Depends(get_web_sessions)]
+
+
+def _session_id(request: Request) -> str | None:
+    found = request.session.get(SESSION_ID)
+    return found if isinstance(found, str) else None
+
+
+def _expected_csrf(request: Request) -> str | None:
+    session_id = _session_id(request)
+    if session_id is not None:
+        return get_web_sessions(request).csrf_token(session_id)
     token = request.session.get(SESSION_CSRF)
-    if not isinstance(token, str):
+    return token if isinstance(token, str) else None
+
+
+def csrf_token(request: Request) -> str:
+    """This session's CSRF token (before sign-in: one kept in the cookie, made on first use)."""
+    token = _expected_csrf(request)
+    if token is None:
         token = secrets.token_urlsafe(32)
         request.session[SESSION_CSRF] = token
     return token
@@ -51,7 +77,7 @@ async def check_csrf(request: Request) -> None:
     """Every form POST carries the session's token; anything else is refused (403)."""
     form = await request.form()
     sent = form.get(CSRF_FIELD)
-    expected = request.session.get(SESSION_CSRF)
+    expected = _expected_csrf(request)
     if not (
         isinstance(sent, str)
         and isinstance(expected, str)
@@ -68,16 +94,24 @@ CsrfChecked = Depends(check_csrf)
 def sign_in(request: Request, user: User) -> None:
     """A fresh session for the user: nothing from before sign-in carries over."""
     request.session.clear()
-    request.session[SESSION_USER] = user.id
-    csrf_token(request)
+    request.session[SESSION_ID] = get_web_sessions(request).start(user.id)
 
 
-def signed_in(request: Request, accounts: AccountsDep) -> User:
-    user_id = request.session.get(SESSION_USER)
-    user = accounts.get(user_id) if isinstance(user_id, str) else None
+def sign_out(request: Request) -> None:
+    """End the session on the server too: a copy of the cookie is worth nothing after."""
+    session_id = _session_id(request)
+    if session_id is not None:
+        get_web_sessions(request).end(session_id)
+    request.session.clear()
+
+
+def signed_in(request: Request, accounts: AccountsDep, sessions: WebSessionsDep) -> User:
+    session_id = _session_id(request)
+    user_id = sessions.user_of(session_id) if session_id is not None else None
+    user = accounts.get(user_id) if user_id is not None else None
     request.state.web = True
     if user is None:
-        request.session.pop(SESSION_USER, None)
+        request.session.clear()
         raise SignInRequired(
             request.url.path + (f"?{request.url.query}" if request.url.query else "")
         )

@@ -28,7 +28,7 @@ def audit_verify(
     db = Database.from_url(settings.database_url)
     with db.session() as session:
         report = verify(session)
-        anchors = check_anchors(session, Certificates(db, settings.secret_key))
+        anchors = check_anchors(session, Certificates(db, settings.record_keys()))
     broken = report.first_break
     if as_json:
         typer.echo(

@@ -120,7 +120,11 @@ class ArchiveBundleRecord(SQLModel, table=True):
 
 
 class ApiToken(SQLModel, table=True):
-    """A bearer token for the JSON API; only its SHA-256 is stored."""
+    """A bearer token for the JSON API; only its SHA-256 is stored.
+
+    A person's token belongs to their user (and carries their role); an `integration`
+    token may name a system instead (`user_id` empty).
+    """
 
     __tablename__ = "api_token"
     __table_args__ = (UniqueConstraint("token_sha256"),)
@@ -131,3 +135,5 @@ class ApiToken(SQLModel, table=True):
     token_sha256: str = Field(max_length=64)
     created_at: datetime
     revoked_at: datetime | None = None
+    user_id: str | None = Field(default=None, foreign_key="app_user.id", max_length=36)
+    expires_at: datetime | None = None

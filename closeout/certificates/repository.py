@@ -16,7 +16,8 @@ from sqlmodel import col, select
 from closeout.audit.models import AuditChainHead
 from closeout.cases.models import CaseRecord
 from closeout.certificates.models import DeletionCertificate, DeletionRecord
-from closeout.crypto.keyring import customer_ref, derived_key
+from closeout.crypto.keyring import KeyUnavailable
+from closeout.crypto.purpose_keys import KeyPurpose, RecordKeys
 from closeout.db import Database
 
 CERTIFICATE_FORMAT = "closeout-deletion-certificate/1"
@@ -53,10 +54,12 @@ class CertificateError(Exception):
 
 
 class Certificates:
-    def __init__(self, db: Database, secret: str) -> None:
+    """Certificates are signed under a master key's certificate key; the body names its id,
+    so a certificate still verifies after the secret key or the current master key changed."""
+
+    def __init__(self, db: Database, keys: RecordKeys) -> None:
         self.db = db
-        self._secret = secret
-        self._key = derived_key(secret, "deletion-certificate")
+        self._keys = keys
 
     def record_deletion(
         self,
@@ -79,13 +82,31 @@ class Certificates:
                     )
                 )
 
+    def _key_for(self, body: dict[str, Any]) -> bytes | None:
+        key_id = body.get("key_id")
+        if not isinstance(key_id, str):  # issued before certificates named their key
+            return self._keys.legacy_certificate_key()
+        try:
+            return self._keys.key(KeyPurpose.CERTIFICATES, key_id)
+        except KeyUnavailable:
+            return None
+
     def sign(self, body: dict[str, Any]) -> tuple[str, str]:
+        """The body's digest and its signature under the key the body names."""
+        key = self._key_for(body)
+        if key is None:
+            raise KeyUnavailable(f"no key for a certificate under {body.get('key_id')!r}")
         digest = hashlib.sha256(_canonical(body)).hexdigest()
-        signature = hmac.new(self._key, digest.encode(), hashlib.sha256).hexdigest()
+        signature = hmac.new(key, digest.encode(), hashlib.sha256).hexdigest()
         return digest, signature
 
     def is_authentic(self, certificate: DeletionCertificate) -> bool:
-        digest, signature = self.sign(certificate.body)
+        """Whether the body is unchanged and signed under the key it names (which this
+        deployment still holds)."""
+        try:
+            digest, signature = self.sign(certificate.body)
+        except KeyUnavailable:
+            return False
         return hmac.compare_digest(digest, certificate.body_sha256) and hmac.compare_digest(
             signature, certificate.signature
         )
@@ -115,7 +136,8 @@ class Certificates:
                 "certificate_id": certificate_id,
                 "case_id": case.id,
                 "customer_id": case.customer_id,
-                "customer_ref": customer_ref(self._secret, case.customer_id),
+                "customer_ref": self._keys.customer_ref(case.customer_id),
+                "key_id": self._keys.current_id,
                 "policy": case.policy,
                 "trigger": case.trigger,
                 "churn_class": case.churn_class,

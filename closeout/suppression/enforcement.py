@@ -45,11 +45,11 @@ class SuppressionEnforcer:
             return
         seen: set[str] = set()
         for customer_id in self.crm.customer_ids():
-            if self.ledger.ref(customer_id) in refs:
+            if not self.ledger.refs_of(customer_id).isdisjoint(refs):
                 seen.add(customer_id)
                 yield customer_id
         for customer_id in self.vault.keys.customers_with_live_keys():
-            if customer_id not in seen and self.ledger.ref(customer_id) in refs:
+            if customer_id not in seen and not self.ledger.refs_of(customer_id).isdisjoint(refs):
                 seen.add(customer_id)
                 yield customer_id
 

@@ -2,7 +2,9 @@
 
 It lives outside the database on purpose: restoring an older database copy brings the
 customer's rows back, but not their absence from the ledger. Nothing in it is personal
-data: an entry is a keyed hash of the customer id, the case id and a time.
+data: an entry is a keyed hash of the customer id, the id of the master key it was keyed
+under, the case id and a time. Its key comes from the master keys, not from the secret key,
+so rotating the secret key forgets no one.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Protocol
 
-from closeout.crypto.keyring import customer_ref
+from closeout.crypto.purpose_keys import RecordKeys
 from closeout.settings import Settings
 
 GENESIS = "0" * 64
@@ -32,6 +34,8 @@ class SuppressionLedger(Protocol):
 
     def ref(self, customer_id: str) -> str: ...
 
+    def refs_of(self, customer_id: str) -> frozenset[str]: ...
+
 
 @dataclass(frozen=True)
 class LedgerCheck:
@@ -39,8 +43,16 @@ class LedgerCheck:
     first_bad_line: int | None
 
 
-def _entry_hash(prev: str, ref: str, case_id: str, at: str) -> str:
-    return hashlib.sha256(f"{prev}|{ref}|{case_id}|{at}".encode()).hexdigest()
+def _entry_hash(prev: str, ref: str, case_id: str, at: str, key_id: str | None = None) -> str:
+    # Entries from before key ids were recorded hash without one.
+    named = ref if key_id is None else f"{key_id}:{ref}"
+    return hashlib.sha256(f"{prev}|{named}|{case_id}|{at}".encode()).hexdigest()
+
+
+def _qualified(entry: dict[str, str]) -> str:
+    """The reference as lookups compare it: prefixed by its key id, when it has one."""
+    key_id = entry.get("key_id")
+    return entry["ref"] if key_id is None else f"{key_id}:{entry['ref']}"
 
 
 @dataclass
@@ -62,14 +74,21 @@ class FileSuppressionLedger:
     does not grow with the number of customers the ledger names.
     """
 
-    def __init__(self, path: Path, secret: str) -> None:
+    def __init__(self, path: Path, keys: RecordKeys) -> None:
         self.path = path
-        self._secret = secret
+        self._keys = keys
         self._seen = _Seen()
         self._mutex = threading.Lock()
 
     def ref(self, customer_id: str) -> str:
-        return customer_ref(self._secret, customer_id)
+        """The reference a new entry names the customer by (under the current key)."""
+        return f"{self._keys.current_id}:{self._keys.customer_ref(customer_id)}"
+
+    def refs_of(self, customer_id: str) -> frozenset[str]:
+        """Every reference an entry may name the customer by: one per configured key."""
+        refs = {f"{k}:{self._keys.customer_ref(customer_id, k)}" for k in self._keys.roots}
+        legacy = self._keys.legacy_customer_ref(customer_id)
+        return frozenset(refs | {legacy} if legacy else refs)
 
     def _lines(self) -> list[dict[str, str]]:
         if not self.path.exists():
@@ -97,7 +116,7 @@ class FileSuppressionLedger:
             inode=stat.st_ino,
             offset=seen.offset + len(complete),
             mtime_ns=stat.st_mtime_ns,
-            refs=seen.refs | {e["ref"] for e in entries} if entries else seen.refs,
+            refs=seen.refs | {_qualified(e) for e in entries} if entries else seen.refs,
             last_hash=entries[-1]["hash"] if entries else seen.last_hash,
         )
         return self._seen
@@ -112,24 +131,26 @@ class FileSuppressionLedger:
             return self._catch_up(fh).refs
 
     def is_suppressed(self, customer_id: str) -> bool:
-        return self.ref(customer_id) in self.refs()
+        return not self.refs_of(customer_id).isdisjoint(self.refs())
 
     def suppress(self, customer_id: str, case_id: str, at: datetime) -> bool:
         """Name a deleted customer; False when the ledger already did (idempotent)."""
-        ref = self.ref(customer_id)
+        key_id = self._keys.current_id
+        ref = self._keys.customer_ref(customer_id, key_id)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("ab+") as fh, self._mutex:
             fcntl.flock(fh, fcntl.LOCK_EX)
             seen = self._catch_up(fh)
-            if ref in seen.refs:
+            if not self.refs_of(customer_id).isdisjoint(seen.refs):
                 return False
             stamp = at.isoformat(timespec="seconds")
             entry = {
                 "ref": ref,
+                "key_id": key_id,
                 "case_id": case_id,
                 "at": stamp,
                 "prev": seen.last_hash,
-                "hash": _entry_hash(seen.last_hash, ref, case_id, stamp),
+                "hash": _entry_hash(seen.last_hash, ref, case_id, stamp, key_id),
             }
             fh.write((json.dumps(entry, sort_keys=True) + "\n").encode())
             fh.flush()
@@ -143,7 +164,7 @@ class FileSuppressionLedger:
         entries = self._lines()
         for n, e in enumerate(entries, start=1):
             if e.get("prev") != prev or e.get("hash") != _entry_hash(
-                prev, e["ref"], e["case_id"], e["at"]
+                prev, e["ref"], e["case_id"], e["at"], e.get("key_id")
             ):
                 return LedgerCheck(len(entries), n)
             prev = e["hash"]
@@ -151,4 +172,4 @@ class FileSuppressionLedger:
 
 
 def ledger_from(settings: Settings) -> FileSuppressionLedger:
-    return FileSuppressionLedger(settings.suppression_ledger_path, settings.secret_key)
+    return FileSuppressionLedger(settings.suppression_ledger_path, settings.record_keys())

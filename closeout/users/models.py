@@ -1,4 +1,5 @@
-"""The user table: who may sign in, in which role, speaking which language."""
+"""The user table (who may sign in, in which role, speaking which language) and their
+signed-in sessions."""
 
 from __future__ import annotations
 
@@ -20,3 +21,14 @@ class UserRecord(SQLModel, table=True):
     password_hash: str = Field(max_length=400)
     created_at: datetime
     disabled_at: datetime | None = None
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds the session id, the table only its SHA-256."""
+
+    __tablename__ = "web_session"
+
+    id_sha256: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="app_user.id", index=True, max_length=36)
+    created_at: datetime
+    last_seen_at: datetime

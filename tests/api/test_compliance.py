@@ -18,7 +18,7 @@ from closeout.db import Database
 from closeout.domain import DataCategory, Role, Stage
 from closeout.settings import Settings
 from closeout.tokens import create_token
-from tests.api.conftest import KIM, SAM, ReadModel, sign_in
+from tests.api.conftest import ADMIN, KIM, SAM, ReadModel, sign_in
 from worker import build_activities
 
 run = ActivityEnvironment().run
@@ -82,7 +82,7 @@ def test_certificate_after_verified_deletion(
     activities = build_activities(settings, db).cases
     run(activities.verify_deletion, step(case_id, "cust-0003", "deletion_verified"))
     again = client.get(
-        f"/api/cases/{case_id}/certificate", headers=bearer(db, Role.ADMIN, "admin")
+        f"/api/cases/{case_id}/certificate", headers=bearer(db, Role.ADMIN, ADMIN)
     ).json()
     assert again["certificate_id"] == out["certificate_id"]
     # An edited certificate no longer matches its signature.
@@ -91,7 +91,7 @@ def test_certificate_after_verified_deletion(
             text("UPDATE deletion_certificate SET body = :b WHERE case_id = :c"),
             {"b": response.text.replace("standard", "lenient"), "c": case_id},
         )
-    certificates = Certificates(db, settings.secret_key)
+    certificates = Certificates(db, settings.record_keys())
     found = certificates.for_case(case_id)
     assert found is not None and not certificates.is_authentic(found)
 
@@ -112,7 +112,7 @@ def test_no_certificate_before_deletion_or_when_something_remains(
     activities = build_activities(settings, db).cases
     with pytest.raises(ApplicationError, match="records remain"):
         run(activities.verify_deletion, step(open_case, "cust-0001", "deletion_verified"))
-    assert Certificates(db, settings.secret_key).for_case(open_case) is None
+    assert Certificates(db, settings.record_keys()).for_case(open_case) is None
 
 
 def test_certificate_pages(

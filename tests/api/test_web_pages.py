@@ -144,7 +144,9 @@ def test_session_cookie_is_secure_outside_dev_mode(
     settings: Settings, db: Database, scene: Scene
 ) -> None:
     Accounts(db).add("ops@example.com", role="admin", password="a-long-password")  # type: ignore[arg-type]
-    prod = settings.model_copy(update={"dev_mode": False, "secret_key": "a-real-secret-here"})
+    prod = settings.model_copy(
+        update={"dev_mode": False, "secret_key": "3vX4s8VdTt0WNpuigiVzsEglf3CzIqKZKnux7OWx3vs"}
+    )
     with TestClient(create_app(prod), base_url="https://testserver", follow_redirects=False) as c:
         token = csrf_of(c.get("/login").text)
         refused = c.post(

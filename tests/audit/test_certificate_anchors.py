@@ -21,7 +21,7 @@ from closeout.certificates.models import DeletionCertificate
 from closeout.certificates.repository import Certificates
 from closeout.contracts import AuditEntry
 from closeout.db import Database, upgrade
-from closeout.settings import DEV_SECRET
+from closeout.settings import Settings
 from tests.support import VENV_BIN
 
 
@@ -89,7 +89,7 @@ def _tamper(db: Database, sql: str, **params: object) -> None:
 
 def test_anchors_hold_and_a_rewritten_trail_is_found(database_url: str) -> None:
     db = Database.from_url(database_url)
-    certificates = Certificates(db, DEV_SECRET)
+    certificates = Certificates(db, Settings(dev_mode=True).record_keys())
     _append(db, 3)
     certificate = _certified_case(db, certificates)
     assert certificate.body["audit_anchor"]["seq"] == 3
@@ -106,7 +106,7 @@ def test_anchors_hold_and_a_rewritten_trail_is_found(database_url: str) -> None:
 
 def test_a_changed_anchor_and_a_lost_anchor_event_are_found(database_url: str) -> None:
     db = Database.from_url(database_url)
-    certificates = Certificates(db, DEV_SECRET)
+    certificates = Certificates(db, Settings(dev_mode=True).record_keys())
     _append(db, 2)
     first = _certified_case(db, certificates)
     _append(db, 2)
@@ -139,7 +139,7 @@ def test_closeout_audit_verify_reports_certificate_anchors(tmp_path: Path) -> No
     upgrade(url)
     db = Database.from_url(url)
     _append(db, 3)
-    certificate = _certified_case(db, Certificates(db, DEV_SECRET))
+    certificate = _certified_case(db, Certificates(db, Settings(dev_mode=True).record_keys()))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEOUT_")}
     env.update({"CLOSEOUT_DEV_MODE": "true", "CLOSEOUT_DATABASE_URL": url})
     command = [str(VENV_BIN / "closeout"), "audit", "verify"]

@@ -121,7 +121,7 @@ def test_master_key_rotates_by_rewrapping_without_touching_bundles(world: World)
 
 
 def test_master_keys_are_required_and_checked_outside_dev_mode(tmp_path: Path) -> None:
-    base = {"secret_key": "a-real-secret-for-this-test", "var_dir": tmp_path}
+    base = {"secret_key": "3vX4s8VdTt0WNpuigiVzsEglf3CzIqKZKnux7OWx3vs", "var_dir": tmp_path}
     with pytest.raises(ValidationError, match="CLOSEOUT_MASTER_KEYS must hold"):
         Settings(**base)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="must decode to 32 bytes"):
@@ -141,7 +141,7 @@ def test_keys_cli_creates_and_rotates(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEOUT_")}
     env.update(
         {
-            "CLOSEOUT_SECRET_KEY": "a-real-secret-for-this-test",
+            "CLOSEOUT_SECRET_KEY": "3vX4s8VdTt0WNpuigiVzsEglf3CzIqKZKnux7OWx3vs",
             "CLOSEOUT_DATABASE_URL": url,
             "CLOSEOUT_ARCHIVE_DIR": str(tmp_path / "archive"),
         }

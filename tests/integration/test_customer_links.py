@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from closeout.domain import CustomerResponse
-from closeout.links import CustomerLink, LinkSigner
+from closeout.links import CustomerLink, LinkKind, LinkSigner
 from closeout.settings import DEV_SECRET
 from tests.integration.helpers import decide, new_customer, open_case, open_task, poll, wait_case
 from tests.integration.stack import Stack
@@ -126,13 +126,16 @@ def test_customer_downloads_their_data_behind_a_fresh_link(stack: Stack) -> None
         assert data["customer"][0]["id"] == customer and len(data["orders"]) == 12
         assert httpx.get(download + "x").status_code == 400
         token = download.rsplit("/exports/", 1)[1]
-        link = LinkSigner(DEV_SECRET).verify(token)
+        link = LinkSigner(DEV_SECRET).verify(token, kind=LinkKind.EXPORT)
         old = LinkSigner(DEV_SECRET).sign(
             CustomerLink(
                 link.link_id, case_id, link.action, datetime.now(UTC) - timedelta(seconds=1)
-            )
+            ),
+            LinkKind.EXPORT,
         )
         assert httpx.get(f"{stack.api_url}/exports/{old}").status_code == 410
+        # An export link is no answer link: signed apart, it is forged there.
+        assert httpx.get(f"{stack.api_url}/r/{token}").status_code == 400
         actions = [e["action"] for e in api.get(f"/api/cases/{case_id}").json()["timeline"]]
         assert "data_export_prepared" in actions
         api.post(f"/api/cases/{case_id}/cancel", json={"reason": "test over"})

@@ -24,11 +24,12 @@ from closeout.contracts import AuditEntry, CaseOpened, CloseCustomerInput, Custo
 from closeout.crm.port import CustomerSuppressed
 from closeout.crm.reference import ReferenceCrm
 from closeout.db import Database, upgrade
-from closeout.demo import add_customer
+from closeout.demo import add_customer, seed_demo_users
 from closeout.domain import ChurnClass, Role, Trigger
 from closeout.settings import Settings
 from closeout.suppression.ledger import ledger_from
 from closeout.tokens import create_token
+from closeout.users.accounts import Accounts
 from tests.conftest import make_settings
 from tests.support import VENV_BIN, MailSink
 from worker import build_activities
@@ -113,6 +114,7 @@ def test_restored_database_and_archive_do_not_resurrect_a_deleted_customer(
     assert bundle is not None  # the restored database holds the wrapped key again
     with pytest.raises(CustomerSuppressed):
         crm.restore(read_bundle(bundle), ("interactions",))
+    seed_demo_users(Accounts(db, dev_mode=True))
     token = create_token(db, "admin@example.com", Role.ADMIN)
     with TestClient(create_app(settings)) as client:
         headers = {"Authorization": f"Bearer {token}"}

@@ -114,7 +114,7 @@ async def test_each_category_is_deleted_when_its_own_period_ends(harness: Harnes
     result: CaseResult = await handle.result()
     assert result.outcome is Outcome.DELETED
     assert crm.remaining_records(customer) == {} and store.keys(f"{customer}/") == []
-    certificate = Certificates(harness.db, harness.settings.secret_key).for_case(result.case_id)
+    certificate = Certificates(harness.db, harness.settings.record_keys()).for_case(result.case_id)
     assert certificate is not None
     steps = [d["categories"] for d in certificate.body["deletions"]]
     assert steps == [
