@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.access_log import install_access_log_filter
+from api.answer_service import CustomerAnswers
 from api.compliance_service import ComplianceService
 from api.customer_service import CustomerService
 from api.deps import Unauthenticated
@@ -82,12 +83,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.sign_in_limit_per_account, settings.sign_in_limit_per_address
         )
         app.state.cases = CaseService(settings, db, temporal, accounts)
+        app.state.answers = CustomerAnswers(settings, db, temporal)
         app.state.customers = CustomerService(settings, db)
         app.state.board = TaskBoard(settings, db, accounts, temporal)
         app.state.triggers = TriggerService(settings, db, temporal)
         app.state.compliance = ComplianceService(settings, db)
         app.state.policies = PolicyService(settings, db, temporal)
-        async with app.state.cases.refused_links.flushed_each_minute():
+        async with app.state.answers.refused_links.flushed_each_minute():
             yield
         db.engine.dispose()
 

@@ -22,7 +22,6 @@ from api.errors import (
     Unavailable,
 )
 from api.evidence import validated_evidence
-from api.link_refusals import RefusedLinkCounter
 from api.temporal_gateway import TemporalGateway
 from closeout.access import (
     DELEGATE_ROLES,
@@ -49,22 +48,15 @@ from closeout.contracts import (
     StageResult,
 )
 from closeout.crm.reference import ReferenceCrm
-from closeout.crypto.data_keys import KeyDestroyed
-from closeout.crypto.envelope import Unreadable
-from closeout.crypto.purpose_keys import KeyPurpose
-from closeout.crypto.vault import vault_from
 from closeout.db import Database
 from closeout.domain import (
     ACCOUNT_MANAGER_GROUP,
-    CUSTOMER_ACTOR_ROLE,
     DEFAULT_CHURN_CLASS,
     Assignment,
     Role,
     Stage,
     TaskStatus,
 )
-from closeout.i18n import catalog_for
-from closeout.links import CustomerLink, LinkRefused, LinkSigner
 from closeout.settings import Settings
 from closeout.suppression.ledger import ledger_from
 from closeout.tokens import Principal
@@ -72,7 +64,6 @@ from closeout.users.accounts import Accounts
 from workflows.close_customer import CloseCustomerWorkflow
 
 R = TypeVar("R")
-CUSTOMER = Actor("customer", CUSTOMER_ACTOR_ROLE)
 
 
 def _actor(user: Principal) -> Actor:
@@ -100,11 +91,6 @@ class CaseService:
         self.repo = CaseRepository(db)
         self.crm = ReferenceCrm(db, ledger_from(settings))
         self.temporal = temporal
-        self.refused_links = RefusedLinkCounter(
-            self.repo, settings.purpose_key(KeyPurpose.CLIENT_ADDRESSES)
-        )
-        self.links = LinkSigner(settings.secret_key)
-        self.vault = vault_from(settings, db)
 
     # ---------------------------------------------------------------- opening a case
 
@@ -281,40 +267,6 @@ class CaseService:
             lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer),
         )
 
-    async def answer_by_link(self, link: CustomerLink, comment: str | None) -> schemas.CaseStateOut:
-        """The customer's own answer, through a signed link; the workflow accepts it once."""
-        if any(
-            e.details.get("link_id") == link.link_id for e in self.repo.case_audit(link.case_id)
-        ):
-            raise Conflict("this link has already been used")
-        answer = CustomerAnswer(link.action, CUSTOMER, comment, link_id=link.link_id)
-        return await self._state(
-            self._case(link.case_id),
-            lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer),
-        )
-
-    def catalog_of(self, link: CustomerLink) -> str:
-        """The language of the customer a link was sent to."""
-        case = self.repo.get_case(link.case_id)
-        profile = self.crm.get_profile(case.customer_id) if case else None
-        return catalog_for(profile.locale if profile else None)
-
-    def data_export(self, link: CustomerLink) -> bytes:
-        """The export a data-export link points to; NotFound once it is gone."""
-        case = self._case(link.case_id)
-        try:
-            data = self.vault.get_export(case.customer_id, link.link_id)
-        except (KeyDestroyed, Unreadable):
-            data = None  # the customer is deleted: their keys are gone
-        if data is None:
-            raise NotFound("the export is no longer available")
-        return data
-
-    def record_link_refusal(self, refusal: LinkRefused, client: str) -> None:
-        """Refused links are counted per client address and minute, and audited without
-        personal data: ids, the reason's kind and a count."""
-        self.refused_links.refused(client, refusal)
-
     async def cancel(
         self, case_id: str, body: schemas.ReasonIn, user: Principal
     ) -> schemas.CaseStateOut:
@@ -367,19 +319,28 @@ class CaseService:
     async def _state(
         self, case: CaseRecord, call: Callable[[WorkflowHandle[Any, Any]], Awaitable[StageResult]]
     ) -> schemas.CaseStateOut:
-        result = await self._update(case, call)
-        return schemas.CaseStateOut(
-            case_id=case.id,
-            stage=result.stage,
-            outcome=result.outcome,
-            hold_id=result.hold_id,
-            retention_end=result.retention_end,
-        )
+        return await case_state(self.temporal, case, call)
 
     async def _update(
         self, case: CaseRecord, call: Callable[[WorkflowHandle[Any, Any]], Awaitable[R]]
     ) -> R:
         return await run_update(self.temporal, case, call)
+
+
+async def case_state(
+    temporal: TemporalGateway,
+    case: CaseRecord,
+    call: Callable[[WorkflowHandle[Any, Any]], Awaitable[StageResult]],
+) -> schemas.CaseStateOut:
+    """Run an Update that moves the case; where it stands afterwards."""
+    result = await run_update(temporal, case, call)
+    return schemas.CaseStateOut(
+        case_id=case.id,
+        stage=result.stage,
+        outcome=result.outcome,
+        hold_id=result.hold_id,
+        retention_end=result.retention_end,
+    )
 
 
 async def run_update(

@@ -81,7 +81,8 @@ def _wait_for(
 
 
 # The demo admin: the dev token is theirs, like every person's token belongs to a user.
-DEV_TOKEN_USER = "admin@example.com"
+# An e-mail address, not a password.
+DEV_TOKEN_USER = "admin@example.com"  # nosec B105
 
 
 def ensure_dev_token(settings: Settings, db: Database) -> str:

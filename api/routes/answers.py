@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import CaseServiceDep, SettingsDep
+from api.deps import AnswersDep, SettingsDep
 from api.errors import Conflict, Invalid, NotFound
 from api.templating import templates_for
 from closeout.domain import CustomerResponse
@@ -87,16 +87,16 @@ def _page(
 
 
 def _refused(
-    request: Request, settings: SettingsDep, cases: CaseServiceDep, refusal: LinkRefused
+    request: Request, settings: SettingsDep, answers: AnswersDep, refusal: LinkRefused
 ) -> Response:
-    cases.record_link_refusal(refusal, request.client.host if request.client else "unknown")
+    answers.record_refusal(refusal, request.client.host if request.client else "unknown")
     status = STATUS_FOR_PROBLEM.get(refusal.kind, 409)
-    catalog = cases.catalog_of(refusal.link) if refusal.link else DEFAULT_LOCALE
+    catalog = answers.catalog_of(refusal.link) if refusal.link else DEFAULT_LOCALE
     return _page(request, settings, "refused", status, catalog=catalog, reason=refusal.reason)
 
 
-def _open(cases: CaseServiceDep, token: str) -> CustomerLink:
-    link: CustomerLink = cases.links.verify(token)
+def _open(answers: AnswersDep, token: str) -> CustomerLink:
+    link: CustomerLink = answers.links.verify(token)
     if link.action not in PAGES:
         raise LinkRefused(LinkProblem.FORGED, FORGED_REASON, link)
     return link
@@ -104,18 +104,18 @@ def _open(cases: CaseServiceDep, token: str) -> CustomerLink:
 
 @router.get("/r/{token}", response_class=HTMLResponse)
 def answer_page(
-    token: str, request: Request, settings: SettingsDep, cases: CaseServiceDep
+    token: str, request: Request, settings: SettingsDep, answers: AnswersDep
 ) -> Response:
     """Show what the answer will do; change nothing."""
     try:
-        link = _open(cases, token)
+        link = _open(answers, token)
     except LinkRefused as refusal:
-        return _refused(request, settings, cases, refusal)
+        return _refused(request, settings, answers, refusal)
     return _page(
         request,
         settings,
         "confirm",
-        catalog=cases.catalog_of(link),
+        catalog=answers.catalog_of(link),
         action_url=f"/r/{token}",
         **PAGES[link.action],
     )
@@ -126,24 +126,24 @@ async def answer(
     token: str,
     request: Request,
     settings: SettingsDep,
-    cases: CaseServiceDep,
+    answers: AnswersDep,
     comment: Annotated[str | None, Form(max_length=4000)] = None,
 ) -> Response:
     """Give the answer: it goes to the case's workflow, which accepts each link once."""
     try:
-        link = _open(cases, token)
+        link = _open(answers, token)
     except LinkRefused as refusal:
-        return _refused(request, settings, cases, refusal)
+        return _refused(request, settings, answers, refusal)
     page = PAGES[link.action]
     try:
-        await cases.answer_by_link(link, comment)
+        await answers.answer(link, comment)
     except Invalid:
         return _page(
             request,
             settings,
             "confirm",
             422,
-            catalog=cases.catalog_of(link),
+            catalog=answers.catalog_of(link),
             action_url=f"/r/{token}",
             error=N_("Please tell us why, in a few words."),
             comment=comment,
@@ -155,16 +155,14 @@ async def answer(
             _customer_reason(exc.message),
             link,
         )
-        return _refused(request, settings, cases, stale)
+        return _refused(request, settings, answers, stale)
     return RedirectResponse(f"/r/{token}/done", status_code=303)
 
 
 @router.get("/r/{token}/done", response_class=HTMLResponse)
-def answered(
-    token: str, request: Request, settings: SettingsDep, cases: CaseServiceDep
-) -> Response:
+def answered(token: str, request: Request, settings: SettingsDep, answers: AnswersDep) -> Response:
     try:
-        link = _open(cases, token)
+        link = _open(answers, token)
     except LinkRefused as refusal:
         return _page(
             request,
@@ -177,7 +175,7 @@ def answered(
         request,
         settings,
         "done",
-        catalog=cases.catalog_of(link),
+        catalog=answers.catalog_of(link),
         message=PAGES[link.action]["done"],
     )
 
@@ -190,16 +188,16 @@ def _customer_reason(message: str) -> str:
 
 @router.get("/exports/{token}")
 def download_export(
-    token: str, request: Request, settings: SettingsDep, cases: CaseServiceDep
+    token: str, request: Request, settings: SettingsDep, answers: AnswersDep
 ) -> Response:
     """The customer's data export, behind its own signed link, for a limited time."""
     try:
-        link = cases.links.verify(token, kind=LinkKind.EXPORT)
+        link = answers.links.verify(token, kind=LinkKind.EXPORT)
         if link.action is not CustomerResponse.DOWNLOAD_DATA:
             raise LinkRefused(LinkProblem.FORGED, FORGED_REASON, link)
-        data = cases.data_export(link)
+        data = answers.data_export(link)
     except LinkRefused as refusal:
-        return _refused(request, settings, cases, refusal)
+        return _refused(request, settings, answers, refusal)
     except NotFound:
         return _page(
             request,

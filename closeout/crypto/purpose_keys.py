@@ -29,7 +29,8 @@ from closeout.crypto.keyring import KEY_BYTES, KeyUnavailable, customer_ref, der
 MIN_SECRET_BITS = 8 * KEY_BYTES
 MIN_SECRET_CHARS = 43
 MIN_HEX_SECRET_CHARS = 64
-GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+# The command that makes a secret key, quoted in error messages; no secret itself.
+GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # nosec B105
 
 
 class KeyPurpose(StrEnum):

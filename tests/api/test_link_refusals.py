@@ -15,7 +15,7 @@ from closeout.audit.chain import verify
 from closeout.audit.models import AuditEvent
 from closeout.db import Database
 from closeout.domain import CustomerResponse
-from closeout.links import CustomerLink, LinkSigner
+from closeout.links import CustomerLink, LinkKind, LinkSigner
 from closeout.settings import Settings
 from tests.api.conftest import ReadModel
 
@@ -35,7 +35,7 @@ def app_and_clock(settings: Settings) -> Iterator[tuple[TestClient, Clock]]:
     clock = Clock()
     app = create_app(settings)
     with TestClient(app, client=(ATTACKER, 40000)) as client:
-        counter: RefusedLinkCounter = app.state.cases.refused_links
+        counter: RefusedLinkCounter = app.state.answers.refused_links
         counter.clock = clock
         yield client, clock
 
@@ -87,17 +87,19 @@ def test_each_address_and_case_has_its_own_count_and_the_pages_stay_the_same(
 ) -> None:
     clock = Clock()
     case_id = read_model.case("cust-0003")
-    expired = LinkSigner(settings.secret_key).sign(
-        CustomerLink("n-1.stay", case_id, CustomerResponse.STAY, datetime.now(UTC) - timedelta(1))
+    signer = LinkSigner(settings.secret_key)
+    stale = CustomerLink(
+        "n-1.stay", case_id, CustomerResponse.STAY, datetime.now(UTC) - timedelta(1)
     )
+    expired, expired_export = signer.sign(stale), signer.sign(stale, LinkKind.EXPORT)
     app = create_app(settings)
     with TestClient(app, client=(ATTACKER, 40000)) as attacker:
-        app.state.cases.refused_links.clock = clock
+        app.state.answers.refused_links.clock = clock
         for _ in range(5):
             # The customer's own language: cust-0003 reads Chinese.
             assert attacker.post(f"/r/{expired}").status_code == 410
             assert attacker.get("/r/forged").status_code == 400
-            assert attacker.get(f"/exports/{expired}").status_code == 410
+            assert attacker.get(f"/exports/{expired_export}").status_code == 410
         customer = TestClient(app, client=(CUSTOMER, 40001))
         assert customer.get(f"/r/{expired}").status_code == 410
         events = _link_events(db)
