@@ -111,7 +111,9 @@ class DetectionActivities:
         """Tell each open case of the further trigger found for its customer."""
 
         async def add(client: Client, row: DetectionCandidate) -> str:
-            request = EvidenceRequest(Trigger(row.trigger), row.evidence, DETECTION_ACTOR)
+            request = EvidenceRequest(
+                Trigger(row.trigger), row.evidence, DETECTION_ACTOR, case_id=row.case_id
+            )
             return await add_evidence(client, row.customer_id, request)
 
         return await self._each(page, Disposition.OPEN_CASE, add)

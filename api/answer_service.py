@@ -54,11 +54,12 @@ class CustomerAnswers:
             e.details.get("link_id") == link.link_id for e in self.repo.case_audit(link.case_id)
         ):
             raise Conflict("this link has already been used")
-        answer = CustomerAnswer(link.action, CUSTOMER, comment, link_id=link.link_id)
+        case = self._case(link)
+        answer = CustomerAnswer(
+            link.action, CUSTOMER, comment, link_id=link.link_id, case_id=case.id
+        )
         return await case_state(
-            self.temporal,
-            self._case(link),
-            lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer),
+            self.temporal, case, lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer)
         )
 
     def catalog_of(self, link: CustomerLink) -> str:

@@ -14,6 +14,12 @@ class DomainError(Exception):
         self.extra = extra
 
 
+class BadRequest(DomainError):
+    """The request cannot be read (a malformed payload, say)."""
+
+    status_code = 400
+
+
 class NotFound(DomainError):
     status_code = 404
 

@@ -131,7 +131,7 @@ class PolicyService:
             assert case is not None
             periods = policy.periods_for(move.jurisdiction) or {}
             request = RetentionPeriodsChange(
-                name, periods, reason, Actor(actor.name, str(actor.role))
+                name, periods, reason, Actor(actor.name, str(actor.role)), case_id=case.id
             )
             await run_update(
                 self.temporal,

@@ -261,19 +261,19 @@ class CaseService:
     async def respond(
         self, case_id: str, body: schemas.CustomerResponseIn, user: Principal
     ) -> schemas.CaseStateOut:
-        answer = CustomerAnswer(body.response, _actor(user), body.comment)
+        case = self._managed_case(case_id, user)
+        answer = CustomerAnswer(body.response, _actor(user), body.comment, case_id=case.id)
         return await self._state(
-            self._managed_case(case_id, user),
-            lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer),
+            case, lambda h: h.execute_update(CloseCustomerWorkflow.respond, answer)
         )
 
     async def cancel(
         self, case_id: str, body: schemas.ReasonIn, user: Principal
     ) -> schemas.CaseStateOut:
-        req = CancelRequest(body.reason, _actor(user))
+        case = self._managed_case(case_id, user)
+        req = CancelRequest(body.reason, _actor(user), case_id=case.id)
         return await self._state(
-            self._managed_case(case_id, user),
-            lambda h: h.execute_update(CloseCustomerWorkflow.cancel, req),
+            case, lambda h: h.execute_update(CloseCustomerWorkflow.cancel, req)
         )
 
     async def place_hold(
@@ -281,19 +281,19 @@ class CaseService:
     ) -> schemas.CaseStateOut:
         if body.review_at is not None and body.review_at.tzinfo is None:
             raise Invalid("review_at needs a time zone (e.g. 2027-06-30T09:00:00Z)")
-        req = HoldRequest(body.reason, _actor(user), body.reference, body.review_at)
+        case = self._case(case_id)
+        req = HoldRequest(body.reason, _actor(user), body.reference, body.review_at, case.id)
         return await self._state(
-            self._case(case_id),
-            lambda h: h.execute_update(CloseCustomerWorkflow.place_legal_hold, req),
+            case, lambda h: h.execute_update(CloseCustomerWorkflow.place_legal_hold, req)
         )
 
     async def release_hold(
         self, case_id: str, hold_id: str, body: schemas.ReasonIn, user: Principal
     ) -> schemas.CaseStateOut:
-        req = HoldReleaseRequest(hold_id, body.reason, _actor(user))
+        case = self._case(case_id)
+        req = HoldReleaseRequest(hold_id, body.reason, _actor(user), case_id=case.id)
         return await self._state(
-            self._case(case_id),
-            lambda h: h.execute_update(CloseCustomerWorkflow.release_legal_hold, req),
+            case, lambda h: h.execute_update(CloseCustomerWorkflow.release_legal_hold, req)
         )
 
     async def change_retention(
@@ -301,19 +301,19 @@ class CaseService:
     ) -> schemas.CaseStateOut:
         if body.retention_end.tzinfo is None:
             raise Invalid("retention_end needs a time zone (e.g. 2029-01-31T00:00:00Z)")
-        req = RetentionChange(body.retention_end, body.reason, _actor(user))
+        case = self._case(case_id)
+        req = RetentionChange(body.retention_end, body.reason, _actor(user), case_id=case.id)
         return await self._state(
-            self._case(case_id),
-            lambda h: h.execute_update(CloseCustomerWorkflow.change_retention, req),
+            case, lambda h: h.execute_update(CloseCustomerWorkflow.change_retention, req)
         )
 
     async def reactivate(
         self, case_id: str, body: schemas.ReasonIn, user: Principal
     ) -> schemas.CaseStateOut:
-        req = ReactivateRequest(body.reason, _actor(user))
+        case = self._managed_case(case_id, user)
+        req = ReactivateRequest(body.reason, _actor(user), case_id=case.id)
         return await self._state(
-            self._managed_case(case_id, user),
-            lambda h: h.execute_update(CloseCustomerWorkflow.reactivate, req),
+            case, lambda h: h.execute_update(CloseCustomerWorkflow.reactivate, req)
         )
 
     async def _state(

@@ -79,7 +79,7 @@ class TriggerService:
         if running in (None, case_id):
             status, answer = 201, {"action": "case_opened", "case_id": case_id}
         else:
-            request = EvidenceRequest(trigger, evidence, actor)
+            request = EvidenceRequest(trigger, evidence, actor, case_id=running)
             added = await add_evidence(client, body.customer_id, request)
             if added == "case_closed":
                 raise Conflict(f"the open case {running} ended meanwhile: deliver again")

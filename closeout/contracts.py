@@ -141,6 +141,8 @@ class EvidenceRequest:
     trigger: Trigger
     evidence: dict[str, Any]
     actor: Actor
+    # The case the request is for: a request copied into another case's workflow is refused.
+    case_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,12 +152,16 @@ class CustomerAnswer:
     comment: str | None = None
     # The signed link the customer followed, if any: each link works once.
     link_id: str | None = None
+    # The case the request is for: a request copied into another case's workflow is refused.
+    case_id: str | None = None
 
 
 @dataclass(frozen=True)
 class CancelRequest:
     reason: str
     actor: Actor
+    # The case the request is for: a request copied into another case's workflow is refused.
+    case_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,8 @@ class HoldRequest:
     reference: str | None = None
     # When compliance should look at the hold again (a reminder goes out then).
     review_at: datetime | None = None
+    # The case the request is for: a request copied into another case's workflow is refused.
+    case_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +180,8 @@ class HoldReleaseRequest:
     hold_id: str
     reason: str
     actor: Actor
+    # The case the request is for: a request copied into another case's workflow is refused.
+    case_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +191,8 @@ class RetentionChange:
     actor: Actor
     # During retention by category: the one category whose end moves (all when None).
     category: DataCategory | None = None
+    # The case the request is for: a request copied into another case's workflow is refused.
+    case_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -191,12 +203,16 @@ class RetentionPeriodsChange:
     periods: dict[DataCategory, timedelta]
     reason: str
     actor: Actor
+    # The case the request is for: a request copied into another case's workflow is refused.
+    case_id: str | None = None
 
 
 @dataclass(frozen=True)
 class ReactivateRequest:
     reason: str
     actor: Actor
+    # The case the request is for: a request copied into another case's workflow is refused.
+    case_id: str | None = None
 
 
 @dataclass(frozen=True)

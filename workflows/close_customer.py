@@ -686,6 +686,7 @@ class CloseCustomerWorkflow:
 
     @add_evidence.validator
     def _validate_add_evidence(self, req: EvidenceRequest) -> None:
+        self._check_case(req.case_id)
         if req.actor.role not in EVIDENCE_ROLES:
             raise reject(f"role {req.actor.role} cannot add evidence to a case", "Forbidden")
         if self.outcome is not None:
@@ -728,6 +729,7 @@ class CloseCustomerWorkflow:
 
     @respond.validator
     def _validate_respond(self, answer: CustomerAnswer) -> None:
+        self._check_case(answer.case_id)
         actor = answer.actor
         if not may_relay_answer(actor.role):
             raise reject(f"role {actor.role} cannot answer for the customer", "Forbidden")
@@ -760,6 +762,7 @@ class CloseCustomerWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, req: CancelRequest) -> None:
+        self._check_case(req.case_id)
         if req.actor.role not in CLOSURE_ROLES:
             raise reject(f"role {req.actor.role} cannot cancel a closure", "Forbidden")
         self._check_owner(req.actor)
@@ -802,6 +805,7 @@ class CloseCustomerWorkflow:
 
     @place_legal_hold.validator
     def _validate_place_hold(self, req: HoldRequest) -> None:
+        self._check_case(req.case_id)
         self._check_hold_role(req.actor)
         if not req.reason.strip():
             raise reject("a legal hold needs a reason", "InvalidRequest")
@@ -832,6 +836,7 @@ class CloseCustomerWorkflow:
 
     @release_legal_hold.validator
     def _validate_release_hold(self, req: HoldReleaseRequest) -> None:
+        self._check_case(req.case_id)
         self._check_hold_role(req.actor)
         if req.hold_id not in self.holds:
             raise reject(f"no active legal hold {req.hold_id} on this case", "UnknownHold")
@@ -861,6 +866,7 @@ class CloseCustomerWorkflow:
 
     @change_retention.validator
     def _validate_change_retention(self, req: RetentionChange) -> None:
+        self._check_case(req.case_id)
         self._check_hold_role(req.actor)
         if self.stage is not Stage.RETENTION or self.outcome is not None:
             raise reject(
@@ -903,6 +909,7 @@ class CloseCustomerWorkflow:
 
     @apply_retention_periods.validator
     def _validate_apply_periods(self, req: RetentionPeriodsChange) -> None:
+        self._check_case(req.case_id)
         self._check_hold_role(req.actor)
         if not req.reason.strip():
             raise reject("applying a changed policy needs a reason", "InvalidRequest")
@@ -927,6 +934,7 @@ class CloseCustomerWorkflow:
 
     @reactivate.validator
     def _validate_reactivate(self, req: ReactivateRequest) -> None:
+        self._check_case(req.case_id)
         if req.actor.role not in CLOSURE_ROLES:
             raise reject(f"role {req.actor.role} cannot reactivate a customer", "Forbidden")
         self._check_owner(req.actor)
@@ -970,6 +978,12 @@ class CloseCustomerWorkflow:
     def _check_hold_role(self, actor: Actor) -> None:
         if actor.role not in COMPLIANCE_ROLES:
             raise reject(f"role {actor.role} cannot manage legal holds or retention", "Forbidden")
+
+    def _check_case(self, case_id: str | None) -> None:
+        """A request names its case (Closeout's own clients always do): one copied out of
+        another case's history into this workflow is refused."""
+        if case_id is not None and case_id != self.input.case_id:
+            raise reject("the request is for another case", "Forbidden")
 
     def _check_owner(self, actor: Actor) -> None:
         """Staff act on a customer they manage; the owner is known once the terms are in

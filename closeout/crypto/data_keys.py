@@ -111,6 +111,10 @@ class DataKeys:
         with self.db.transaction() as connection:
             return int(connection.execute(statement, values).rowcount)
 
+    def existed(self, customer_id: str, scope: str) -> bool:
+        """Whether the customer ever had a key of `scope` (destroyed ones included)."""
+        return self._record(customer_id, scope) is not None
+
     def live(self, customer_id: str, scope: str | None = None) -> int:
         """How many data keys of the customer (of one scope, else all but the history's) can
         still unseal something."""

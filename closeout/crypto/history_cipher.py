@@ -27,6 +27,7 @@ from temporalio.converter import PayloadCodec, SerializationContext, WithSeriali
 
 from closeout.constants import WORKFLOW_ID_PREFIX
 from closeout.crypto.data_keys import HISTORY_SCOPE, DataKeys, KeyDestroyed
+from closeout.crypto.payload_codec import PayloadCipher, refused
 
 ENCODING = b"binary/encrypted-customer"
 CUSTOMER = "customer-id"
@@ -112,10 +113,15 @@ class CustomerHistoryCipher(PayloadCodec, WithSerializationContext):
         return decoded
 
     async def _open(self, payload: Payload) -> Payload:
-        customer_id = payload.metadata.get(CUSTOMER, b"").decode()
+        customer_id = payload.metadata.get(CUSTOMER, b"").decode(errors="replace")
+        if self.customer_id is not None and customer_id != self.customer_id:
+            # Copied out of another customer's case: it opens nowhere but there.
+            return self._untrusted(f"a payload of customer {customer_id!r} in another's case")
         try:
             key = await self._cache.get(customer_id, create=False)
         except KeyDestroyed as exc:
+            if not await asyncio.to_thread(self._cache.keys.existed, customer_id, HISTORY_SCOPE):
+                return self._untrusted(f"no history key was ever made for {customer_id!r}")
             raise HistoryShredded(
                 f"payload of deleted customer {customer_id!r}: its history key was destroyed"
             ) from exc
@@ -124,6 +130,13 @@ class CustomerHistoryCipher(PayloadCodec, WithSerializationContext):
             plain = AESGCM(key).decrypt(
                 data[:NONCE_BYTES], data[NONCE_BYTES:], customer_id.encode()
             )
-        except InvalidTag as exc:
-            raise ValueError("an encrypted payload failed its integrity check") from exc
+        except InvalidTag:
+            return self._untrusted("an encrypted payload failed its integrity check")
         return Payload.FromString(plain)
+
+    def _untrusted(self, why: str) -> Payload:
+        """A forged or misplaced payload: refused like a plain one where those are (workers and
+        clients outside dev mode), so it fails the one request it came with, not the case."""
+        if isinstance(self.inner, PayloadCipher) and not self.inner.accept_plain:
+            return refused()
+        raise ValueError(why)

@@ -43,6 +43,11 @@ def payload_key(master_key: bytes) -> bytes:
     ).derive(master_key)
 
 
+def refused() -> Payload:
+    """The marker standing in for a payload that is not to be trusted."""
+    return Payload(metadata={"encoding": REFUSED_ENCODING})
+
+
 class PlainPayloadRefused(ApplicationError):
     """A payload arrived unencrypted where only Closeout's own encrypted payloads are accepted."""
 
@@ -107,18 +112,23 @@ class PayloadCipher(PayloadCodec):
         for payload in payloads:
             if payload.metadata.get("encoding") != ENCODING:
                 if not self.accept_plain:
-                    decoded.append(Payload(metadata={"encoding": REFUSED_ENCODING}))
+                    decoded.append(refused())
                     continue
                 decoded.append(payload)  # dev mode, or written before payloads were encrypted
                 continue
-            key_id = payload.metadata.get(KEY_ID, b"").decode()
+            key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
             key = self._keys.get(key_id)
             if key is None:
+                # A configuration to mend (a master key still needed was removed): raised, so
+                # the workflow task waits for it rather than failing the case.
                 raise ValueError(f"payload encrypted under master key {key_id!r}, not configured")
             data = payload.data
             try:
                 plain = AESGCM(key).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], None)
             except InvalidTag as exc:
+                if not self.accept_plain:
+                    decoded.append(refused())  # forged or damaged: refused, as plain ones are
+                    continue
                 raise ValueError("an encrypted payload failed its integrity check") from exc
             decoded.append(Payload.FromString(plain))
         return decoded

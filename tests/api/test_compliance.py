@@ -3,12 +3,14 @@ page) and the retention clocks page."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from temporalio.api.common.v1 import Payload
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -17,6 +19,7 @@ from closeout.contracts import AuditEntry, CustomerStep
 from closeout.db import Database
 from closeout.domain import DataCategory, Role, Stage
 from closeout.settings import Settings
+from closeout.temporal import display_codec
 from closeout.tokens import create_token
 from tests.api.conftest import ADMIN, KIM, SAM, ReadModel, sign_in
 from worker import build_activities
@@ -245,11 +248,25 @@ def test_the_web_uis_codec_endpoint(
     sign_in(client, SAM)
     assert client.post("/codec/decode", json={"payloads": [plain]}).status_code == 403
     sign_in(client, KIM)
-    sealed = client.post("/codec/encode", json={"payloads": [plain]}).json()["payloads"]
-    assert b"Mrs Wu" not in base64.b64decode(sealed[0]["data"])
-    opened = client.post("/codec/decode", json={"payloads": sealed})
+    cipher = display_codec(settings)
+    assert cipher is not None
+    proto = Payload(metadata={"encoding": b"json/plain"}, data=b'{"comment": "called Mrs Wu"}')
+    (sealed,) = asyncio.run(cipher.encode([proto]))
+    assert b"Mrs Wu" not in sealed.data
+    as_json = {
+        "metadata": {k: base64.b64encode(v).decode() for k, v in sealed.metadata.items()},
+        "data": base64.b64encode(sealed.data).decode(),
+    }
+    opened = client.post("/codec/decode", json={"payloads": [as_json]})
     assert opened.status_code == 200 and opened.json()["payloads"] == [plain]
     assert opened.headers["access-control-allow-credentials"] == "true"
+    # The UI reads; nothing is sealed for it to send to a workflow.
+    assert client.post("/codec/encode", json={"payloads": [plain]}).status_code in (404, 405)
+    # What cannot be read is a 400 saying so, not a server error.
+    broken = {"metadata": {"encoding": "!!"}, "data": ""}
+    assert client.post("/codec/decode", json={"payloads": [broken]}).status_code == 422
+    tampered = {**as_json, "data": base64.b64encode(sealed.data[:-1] + b"x").decode()}
+    assert client.post("/codec/decode", json={"payloads": [tampered]}).status_code == 400
 
 
 def test_retained_data_only_for_cases_in_retention(

@@ -77,7 +77,6 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/detection"): frozenset({MGR, AD}),
     # the Temporal Web UI's codec calls, with the signed-in session's cookie
     ("POST", "/codec/decode"): frozenset({MGR, CO, AD}),
-    ("POST", "/codec/encode"): frozenset({MGR, CO, AD}),
     ("OPTIONS", "/codec/{operation}"): PUBLIC,
     # public: health, sign-in, the customers' signed links, the dev mail catcher
     ("GET", "/healthz"): PUBLIC,

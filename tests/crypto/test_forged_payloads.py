@@ -12,22 +12,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution
+from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.update.v1 import Input as UpdateInput
+from temporalio.api.update.v1 import Meta as UpdateMeta
+from temporalio.api.update.v1 import Request as UpdateRequest
+from temporalio.api.update.v1 import WaitPolicy
+from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionRequest
 from temporalio.client import (
     Client,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
+from temporalio.converter import WorkflowSerializationContext
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from closeout.cases.repository import CaseRepository
 from closeout.constants import case_workflow_id
-from closeout.contracts import CancelRequest, CloseCustomerInput
+from closeout.contracts import Actor, CancelRequest, CloseCustomerInput
 from closeout.db import Database
 from closeout.demo import SHAPES, add_customer
-from closeout.domain import DEFAULT_CHURN_CLASS, Stage, TaskKind, Trigger
+from closeout.domain import DEFAULT_CHURN_CLASS, Role, Stage, TaskKind, Trigger
 from closeout.settings import Settings
 from closeout.temporal import DATA_CONVERTER, data_converter
 from tests.conftest import make_settings
@@ -37,6 +44,9 @@ from worker import build_activities, build_worker
 from workflows.close_customer import CloseCustomerWorkflow
 
 Handle = WorkflowHandle[CloseCustomerWorkflow, object]
+COMPLETED = (
+    UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
+)
 
 
 @pytest.fixture
@@ -182,3 +192,78 @@ async def test_an_outsiders_start_fails_at_once_and_runs_nothing(
 async def _pending_win_back(handle: Handle) -> bool:
     status = await handle.query(CloseCustomerWorkflow.status)
     return any(t.kind is TaskKind.WIN_BACK for t in status.pending_tasks)
+
+
+async def _send_raw_update(client: Client, workflow_id: str, name: str, payload: Payload) -> Any:
+    """An Update as someone who reaches the server sends it: payloads as they are, unread."""
+    response = await client.workflow_service.update_workflow_execution(
+        UpdateWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+            request=UpdateRequest(
+                meta=UpdateMeta(update_id=str(uuid.uuid4()), identity="outsider"),
+                input=UpdateInput(name=name, args=Payloads(payloads=[payload])),
+            ),
+            wait_policy=WaitPolicy(lifecycle_stage=COMPLETED),
+        )
+    )
+    assert response.outcome.HasField("failure"), "the copied request was accepted"
+    return await client.data_converter.decode_failure(response.outcome.failure)
+
+
+async def test_a_request_copied_into_another_case_is_refused(
+    server: WorkflowEnvironment, production: Settings, db: Database
+) -> None:
+    """A sealed request copied out of one customer's history into another's case opens
+    nowhere but where it was sealed; a request naming another case is refused; neither fails
+    a workflow task."""
+    closeout, _outsider = _clients(server, production)
+    task_queue = f"test-{uuid.uuid4()}"
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        worker = build_worker(
+            closeout, build_activities(production, db, closeout), executor, task_queue
+        )
+        async with worker:
+            a_case, b_case = _case(_customer(db)), _case(_customer(db))
+            handles: list[Handle] = []
+            for case in (a_case, b_case):
+                handles.append(
+                    await closeout.start_workflow(
+                        CloseCustomerWorkflow.run,
+                        case,
+                        id=case_workflow_id(case.customer_id),
+                        task_queue=task_queue,
+                    )
+                )
+            a, b = handles
+            await eventually(lambda: _pending_win_back(b), what="the win-back task")
+            # What A's history would hold: a manager's cancel, sealed under A's history key.
+            sealed_for_a = closeout.data_converter.with_context(
+                WorkflowSerializationContext(closeout.namespace, a.id)
+            )
+            cancel = CancelRequest("paid", Actor("grace@example.com", Role.MANAGER))
+            (copied,) = await sealed_for_a.encode([cancel])
+            refusal = await _send_raw_update(closeout, b.id, "cancel", copied)
+            assert isinstance(refusal, ApplicationError) and refusal.type == "PlainPayloadRefused"
+            damaged = Payload()
+            damaged.CopyFrom(copied)
+            damaged.metadata["customer-id"] = b_case.customer_id.encode()
+            refusal = await _send_raw_update(closeout, b.id, "cancel", damaged)
+            assert isinstance(refusal, ApplicationError) and refusal.type == "PlainPayloadRefused"
+            # Sealed for B but naming A's case.
+            with pytest.raises(WorkflowUpdateFailedError) as elsewhere:
+                await b.execute_update(
+                    CloseCustomerWorkflow.cancel,
+                    CancelRequest("paid", OWNER_ACTOR, case_id=a_case.case_id),
+                )
+            assert getattr(elsewhere.value.cause, "type", "") == "Forbidden"
+            status = await b.query(CloseCustomerWorkflow.status)
+            assert status.outcome is None and status.stage is Stage.WIN_BACK
+            assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in await _events(b)
+            # The real request, naming its own case, is heard.
+            done = await b.execute_update(
+                CloseCustomerWorkflow.cancel,
+                CancelRequest("paid", OWNER_ACTOR, case_id=b_case.case_id),
+            )
+            assert done.outcome is not None
+            await a.terminate("test over")
