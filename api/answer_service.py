@@ -38,7 +38,9 @@ class CustomerAnswers:
         self.temporal = temporal
         self.links = LinkSigner(settings.secret_key)
         self.refused_links = RefusedLinkCounter(
-            self.repo, settings.purpose_key(KeyPurpose.CLIENT_ADDRESSES)
+            self.repo,
+            settings.purpose_key(KeyPurpose.CLIENT_ADDRESSES),
+            per_minute=settings.refused_links_per_minute,
         )
         self.vault = vault_from(settings, db)
 
@@ -83,3 +85,7 @@ class CustomerAnswers:
         """Refused links are counted per client address and minute, and audited without
         personal data: ids, the reason's kind and a count."""
         self.refused_links.refused(client, refusal)
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds a client that has had its refused links for the minute must wait."""
+        return self.refused_links.retry_after(client)

@@ -57,10 +57,14 @@ class RefusedLinkCounter:
         repo: CaseRepository,
         address_key: bytes,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        per_minute: int = 30,
     ) -> None:
         self.repo = repo
         self.clock = clock
+        self.per_minute = per_minute
         self._key = address_key
+        # Refusals per minute and address (the tallies split them by case as well).
+        self._per_address: Counter[tuple[datetime, str]] = Counter()
         self._lock = threading.Lock()
         self._tallies: dict[_Key, _Tally] = {}
         # Per minute, the addresses seen (bounded by MAX_ADDRESSES_PER_MINUTE).
@@ -70,6 +74,17 @@ class RefusedLinkCounter:
         """The keyed digest an address is recorded under: comparable, not readable."""
         return hmac.new(self._key, address.encode(), hashlib.sha256).hexdigest()
 
+    def retry_after(self, address: str) -> int | None:
+        """Seconds until the address may ask again, once it has had its refusals this minute;
+        None while it may."""
+        now = self.clock()
+        minute = _minute(now)
+        with self._lock:
+            over = self._per_address[(minute, address)] >= self.per_minute
+        if not over:
+            return None
+        return max(int((minute + timedelta(minutes=1) - now).total_seconds()), 1)
+
     def refused(self, address: str, refusal: LinkRefused) -> None:
         """Count one refusal; audit it at once when it is the address's first this minute."""
         now = self.clock()
@@ -77,6 +92,7 @@ class RefusedLinkCounter:
         self.flush(before=minute)  # the minutes that are over first: the trail stays in order
         case_id = refusal.link.case_id if refusal.link is not None else None
         with self._lock:
+            self._per_address[(minute, address)] += 1
             seen = self._addresses.setdefault(minute, set())
             if address not in seen:
                 if len(seen) >= MAX_ADDRESSES_PER_MINUTE:
@@ -112,6 +128,8 @@ class RefusedLinkCounter:
             tallies = [(key, self._tallies.pop(key)) for key in done]
             for minute in {key[0] for key in done}:
                 self._addresses.pop(minute, None)
+            for counted in [k for k in self._per_address if before is None or k[0] < before]:
+                del self._per_address[counted]
         written = 0
         for (minute, address, case_id), tally in tallies:
             if tally.count == 0:

@@ -243,6 +243,9 @@ class Settings(BaseSettings):
     # counted in the API process's memory.
     sign_in_limit_per_account: str = "5 per 15 minutes"
     sign_in_limit_per_address: str = "20 per 15 minutes"
+    # Refused customer links (forged, expired, used) a client address may ask for in a minute;
+    # past that it gets 429 until the minute is over. A customer clicks a few at most.
+    refused_links_per_minute: int = Field(default=30, ge=1)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     default_policy: str = "standard"
     policies: dict[str, PolicyConfig] = Field(default_factory=lambda: {"standard": STANDARD_POLICY})

@@ -158,6 +158,12 @@ def check_token(db: Database, token: str, now: datetime | None = None) -> Princi
                 "ask for a new one (`closeout tokens create`)"
             )
         if row.user_id is None:
+            if row.role != Role.INTEGRATION:
+                # Made before tokens had owners, for nobody who signs in: nothing disables it.
+                raise TokenRefused(
+                    "this token belongs to no user: ask for a new one (`closeout tokens create "
+                    "--name EMAIL`)"
+                )
             return Principal(row.name, Role(row.role))
         user = session.get(UserRecord, row.user_id)
         if user is None or user.disabled_at is not None:

@@ -141,3 +141,30 @@ def test_the_upgrade_ties_existing_tokens_to_their_users_and_dates_them(
         assert token.expires_at is not None
         assert now < token.expires_at <= now + DEFAULT_TOKEN_TTL
     db.engine.dispose()
+
+
+def test_a_persons_token_without_a_user_is_refused(database_url: str) -> None:
+    """A token made before tokens had owners, in a person's role for nobody who signs in,
+    would outlive every disabled account: refused; an integration's token still works."""
+    import hashlib
+
+    db = Database.from_url(database_url)
+    with db.engine.begin() as conn:
+        for token, role in (("cot_old-admin", "admin"), ("cot_old-crm", "integration")):
+            conn.execute(
+                text(
+                    "INSERT INTO api_token (id, name, role, token_sha256, created_at, expires_at)"
+                    " VALUES (:id, 'legacy', :role, :sha, :at, :until)"
+                ),
+                {
+                    "id": token,
+                    "role": role,
+                    "sha": hashlib.sha256(token.encode()).hexdigest(),
+                    "at": T0,
+                    "until": datetime.now(UTC) + timedelta(days=30),
+                },
+            )
+    with pytest.raises(TokenRefused, match="belongs to no user"):
+        check_token(db, "cot_old-admin")
+    assert check_token(db, "cot_old-crm").role is Role.INTEGRATION
+    db.engine.dispose()

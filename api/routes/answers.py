@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from api.deps import AnswersDep, SettingsDep
 from api.errors import Conflict, Invalid, NotFound
@@ -89,7 +89,16 @@ def _page(
 def _refused(
     request: Request, settings: SettingsDep, answers: AnswersDep, refusal: LinkRefused
 ) -> Response:
-    answers.record_refusal(refusal, request.client.host if request.client else "unknown")
+    client = request.client.host if request.client else "unknown"
+    answers.record_refusal(refusal, client)
+    wait = answers.retry_after(client)
+    if wait is not None:
+        # A loop of refused links: counted, but no page until the minute is over.
+        return PlainTextResponse(
+            f"Too many refused links from this address: try again in {wait} seconds.",
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
     status = STATUS_FOR_PROBLEM.get(refusal.kind, 409)
     catalog = answers.catalog_of(refusal.link) if refusal.link else DEFAULT_LOCALE
     return _page(request, settings, "refused", status, catalog=catalog, reason=refusal.reason)

@@ -55,9 +55,13 @@ def test_a_request_loop_adds_two_events_a_minute_that_count_every_refusal(
     settings: Settings, db: Database, app_and_clock: tuple[TestClient, Clock]
 ) -> None:
     client, clock = app_and_clock
+    limit = settings.refused_links_per_minute
     for n in range(200):
         page = client.get(f"/r/garbage-{n}")
-        assert page.status_code == 400 and "This link is not valid" in page.text
+        if n < limit - 1:
+            assert page.status_code == 400 and "This link is not valid" in page.text
+        else:  # rate-limited for the rest of the minute: still counted
+            assert page.status_code == 429 and 0 < int(page.headers["retry-after"]) <= 60
         clock.now += timedelta(milliseconds=100)  # 20 s in all: the same minute
     first = _link_events(db)
     assert [(e.action, e.reason, e.details["count"]) for e in first] == [
