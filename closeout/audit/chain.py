@@ -34,6 +34,7 @@ _KEPT_TEXT = {
     "policy",
     "stage",
     "status",
+    "stores_checked",
     "trigger",
 }
 _KEPT_SUFFIXES = ("_id", "_ids", "_sha256", "_at", "_code")

@@ -13,11 +13,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Table, and_, func, select, update
 
 from closeout.audit.chain import non_personal
+from closeout.audit.models import AuditEvent
 from closeout.cases.models import CaseRecord, LegalHoldRecord, NoticeRecord, TaskRecord
 from closeout.db import Database, table_of
 from closeout.detection.models import DetectionCandidate, DetectionExclusion
 
 _CASES = table_of(CaseRecord)
+_EVENTS = table_of(AuditEvent)
+# The name the verification gives events of the customer's cases that still hold words.
+AUDIT_TEXT = "audit_event.reason_and_details"
 
 
 @dataclass(frozen=True)
@@ -136,12 +140,24 @@ class CustomerWords:
         return int(result.rowcount or 0)
 
     def remaining(self, customer_id: str) -> dict[str, int]:
-        """Rows of the customer still holding words, per column (none once deleted)."""
+        """Rows of the customer still holding words, per column (none once deleted); the
+        audit trail's events of their cases too (erased by the chain, which keeps their
+        digests: closeout/audit/chain.py)."""
         found: dict[str, int] = {}
         with self.db.transaction() as connection:
             for item in FREE_TEXT:
                 found[item.name] = self._count(connection, item, customer_id)
+            found[AUDIT_TEXT] = self._audit_count(connection, customer_id)
         return {name: n for name, n in found.items() if n}
+
+    def _audit_count(self, connection: Connection, customer_id: str) -> int:
+        cases = select(_CASES.c.id).where(_CASES.c.customer_id == customer_id)
+        rows = connection.execute(
+            select(_EVENTS.c.reason, _EVENTS.c.details).where(
+                _EVENTS.c.case_id.in_(cases.scalar_subquery()), _EVENTS.c.erased_at.is_(None)
+            )
+        ).all()
+        return sum(1 for reason, details in rows if reason or non_personal(details) != details)
 
     def _count(self, connection: Connection, item: FreeText, customer_id: str) -> int:
         if item.json:

@@ -8,6 +8,7 @@ ids, kinds and dates, and a word put back in any one of them must fail the verif
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from closeout.archive import export_key
-from closeout.cases.erasure import FREE_TEXT, CustomerWords, FreeText
+from closeout.cases.erasure import AUDIT_TEXT, FREE_TEXT, CustomerWords, FreeText
 from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
 from closeout.contracts import HoldPlaced, HoldReleased, OpenTask
 from closeout.crypto.data_keys import KeyDestroyed
@@ -146,6 +147,12 @@ def test_every_listed_column_is_erased_and_scanned(world: World) -> None:
         CustomerWords(world.db).erase(customer)
         world.activities.cases.scrub_recipients(customer, sealed_too=True)
     run(world.activities.verify_deletion, world.step(case_id, customer, "deletion_verified"))
+    # So does an audit event of the case written with words after the erasure.
+    late = audit("customer_answered")
+    world.activities.cases.append_audit(case_id, replace(late, reason=f"{words} called again"))
+    with pytest.raises(ApplicationError, match=AUDIT_TEXT) as exc:
+        run(world.activities.verify_deletion, world.step(case_id, customer, "verified"))
+    assert words not in str(exc.value)
 
 
 def test_exports_are_sealed_and_shredded_with_the_customer(world: World) -> None:
