@@ -102,7 +102,7 @@ def test_bad_tls_settings_are_refused_clearly(
     fill = {"ca": str(pems["ca"]), "cert": str(pems["cert"]), "readme": str(readme)}
     base: dict[str, object] = {
         "dev_mode": True,
-        "secret_key": "s" * 40,
+        "secret_key": "3vX4s8VdTt0WNpuigiVzsEglf3CzIqKZKnux7OWx3vs",
         "master_keys": {"k1": "ZmFrZS1rZXktZm9yLWNvbXBvc2UtdmFsaWRhdGlvbiE="},
     }
     resolved = {k: v.format(**fill) if isinstance(v, str) else v for k, v in values.items()}

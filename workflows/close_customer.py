@@ -986,10 +986,12 @@ class CloseCustomerWorkflow:
             raise reject("the request is for another case", "Forbidden")
 
     def _check_owner(self, actor: Actor) -> None:
-        """Staff act on a customer they manage; the owner is known once the terms are in
-        (the API checks it before asking, this guards every other way in)."""
-        if actor.role != Role.ACCOUNT_MANAGER or self.terms is None:
+        """Staff act on a customer they manage (the API checks it before asking, this guards
+        every other way in); the owner is known once the terms are in."""
+        if actor.role != Role.ACCOUNT_MANAGER:
             return
+        if self.terms is None:
+            raise reject("the case is still starting: try again in a moment", "WrongStage")
         if not owns_customer(actor.role, actor.name, self.terms.owner):
             raise reject(f"this customer is {self.terms.owner}'s, not {actor.name}'s", "Forbidden")
 

@@ -35,6 +35,8 @@ NONCE_BYTES = 12
 # How long a process keeps a customer's history key in memory: a destroyed key stops
 # opening anything here within this time.
 KEY_TTL_SECONDS = 60.0
+# Past this many keys in memory, the expired ones are dropped.
+MAX_CACHED_KEYS = 1024
 
 
 class HistoryShredded(ValueError):
@@ -64,6 +66,8 @@ class _KeyCache:
             return cached[1]
         lookup = self.keys.key_or_create if create else self.keys.key
         key = await asyncio.to_thread(lookup, customer_id, HISTORY_SCOPE)
+        if len(self._found) >= MAX_CACHED_KEYS:  # keys of cases long gone go first
+            self._found = {c: f for c, f in self._found.items() if now - f[0] < self.ttl}
         self._found[customer_id] = (now, key)
         return key
 

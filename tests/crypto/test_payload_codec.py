@@ -60,7 +60,7 @@ async def test_every_process_uses_the_encrypting_converter() -> None:
 
 def _production(**overrides: object) -> Settings:
     values: dict[str, object] = {
-        "secret_key": "s" * 40,
+        "secret_key": "3vX4s8VdTt0WNpuigiVzsEglf3CzIqKZKnux7OWx3vs",
         "master_keys": {"k1": base64.b64encode(os.urandom(32)).decode()},
     }
     return Settings(**{**values, **overrides})  # type: ignore[arg-type]
