@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.accounts = accounts
         app.state.web_sessions = WebSessions(
             db,
-            settings.purpose_key(KeyPurpose.SESSIONS),
+            settings.purpose_key(KeyPurpose.CSRF),
             idle=settings.session_idle,
             max_age=settings.session_max_age,
         )

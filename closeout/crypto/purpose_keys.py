@@ -37,6 +37,8 @@ class KeyPurpose(StrEnum):
     """What a derived key is for; the name is part of the derivation."""
 
     SESSIONS = "sessions"
+    # Forms' CSRF tokens, derived from the session id: apart from the cookie's signature.
+    CSRF = "csrf"
     LINKS = "links"
     EXPORTS = "exports"
     CERTIFICATES = "certificates"
