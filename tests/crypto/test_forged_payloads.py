@@ -104,89 +104,88 @@ def _clients(server: WorkflowEnvironment, settings: Settings) -> tuple[Client, C
     )
 
 
+@pytest.fixture
+async def running(
+    server: WorkflowEnvironment, production: Settings, db: Database
+) -> AsyncIterator[tuple[Client, Client, str]]:
+    """Closeout's client, an outsider's, and the task queue of a worker outside dev mode."""
+    closeout, outsider = _clients(server, production)
+    task_queue = f"test-{uuid.uuid4()}"
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        activities = build_activities(production, db, closeout)
+        async with build_worker(closeout, activities, executor, task_queue):
+            yield closeout, outsider, task_queue
+
+
 async def _events(handle: WorkflowHandle[Any, Any]) -> list[str]:
     return [EventType.Name(e.event_type) async for e in handle.fetch_history_events()]
 
 
 async def test_an_outsiders_update_is_rejected_and_changes_nothing(
-    server: WorkflowEnvironment, production: Settings, db: Database
+    running: tuple[Client, Client, str], db: Database
 ) -> None:
-    closeout, outsider = _clients(server, production)
-    task_queue = f"test-{uuid.uuid4()}"
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        worker = build_worker(
-            closeout, build_activities(production, db, closeout), executor, task_queue
+    closeout, outsider, task_queue = running
+    customer = _customer(db)
+    handle: Handle = await closeout.start_workflow(
+        CloseCustomerWorkflow.run,
+        _case(customer),
+        id=case_workflow_id(customer),
+        task_queue=task_queue,
+    )
+    await eventually(lambda: _pending_win_back(handle), what="the win-back task")
+    forged = outsider.get_workflow_handle_for(CloseCustomerWorkflow.run, handle.id)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await forged.execute_update(
+            CloseCustomerWorkflow.cancel, CancelRequest("forged", OWNER_ACTOR)
         )
-        async with worker:
-            customer = _customer(db)
-            handle: Handle = await closeout.start_workflow(
-                CloseCustomerWorkflow.run,
-                _case(customer),
-                id=case_workflow_id(customer),
-                task_queue=task_queue,
-            )
-            await eventually(lambda: _pending_win_back(handle), what="the win-back task")
-            forged = outsider.get_workflow_handle_for(CloseCustomerWorkflow.run, handle.id)
-            with pytest.raises(WorkflowUpdateFailedError) as refused:
-                await forged.execute_update(
-                    CloseCustomerWorkflow.cancel, CancelRequest("forged", OWNER_ACTOR)
-                )
-            cause = refused.value.cause
-            assert isinstance(cause, ApplicationError) and cause.type == "PlainPayloadRefused"
-            status = await handle.query(CloseCustomerWorkflow.status)
-            assert status.stage is Stage.WIN_BACK and status.outcome is None
-            assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in await _events(handle)
-            # Closeout's own client, with the codec, is heard; its rejections read as the API
-            # maps them to statuses (type and message), though the history holds them encrypted.
-            with pytest.raises(WorkflowUpdateFailedError) as invalid:
-                await handle.execute_update(
-                    CloseCustomerWorkflow.cancel, CancelRequest(" ", OWNER_ACTOR)
-                )
-            rejection = invalid.value.cause
-            assert isinstance(rejection, ApplicationError)
-            assert (rejection.type, rejection.message) == (
-                "InvalidRequest",
-                "a reason is required to cancel",
-            )
-            result = await handle.execute_update(
-                CloseCustomerWorkflow.cancel, CancelRequest("paid up", OWNER_ACTOR)
-            )
-            assert result.outcome is not None
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "PlainPayloadRefused"
+    status = await handle.query(CloseCustomerWorkflow.status)
+    assert status.stage is Stage.WIN_BACK and status.outcome is None
+    assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in await _events(handle)
+    # Closeout's own client, with the codec, is heard; its rejections read as the API
+    # maps them to statuses (type and message), though the history holds them encrypted.
+    with pytest.raises(WorkflowUpdateFailedError) as invalid:
+        await handle.execute_update(CloseCustomerWorkflow.cancel, CancelRequest(" ", OWNER_ACTOR))
+    rejection = invalid.value.cause
+    assert isinstance(rejection, ApplicationError)
+    assert (rejection.type, rejection.message) == (
+        "InvalidRequest",
+        "a reason is required to cancel",
+    )
+    result = await handle.execute_update(
+        CloseCustomerWorkflow.cancel, CancelRequest("paid up", OWNER_ACTOR)
+    )
+    assert result.outcome is not None
 
 
 async def test_an_outsiders_start_fails_at_once_and_runs_nothing(
-    server: WorkflowEnvironment, production: Settings, db: Database
+    running: tuple[Client, Client, str], db: Database
 ) -> None:
-    closeout, outsider = _clients(server, production)
-    task_queue = f"test-{uuid.uuid4()}"
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        worker = build_worker(
-            closeout, build_activities(production, db, closeout), executor, task_queue
-        )
-        async with worker:
-            customer = _customer(db)
-            forged = await outsider.start_workflow(
-                CloseCustomerWorkflow.run,
-                _case(customer),
-                id=case_workflow_id(customer),
-                task_queue=task_queue,
-            )
-            with pytest.raises(WorkflowFailureError) as failed:
-                await closeout.get_workflow_handle(forged.id).result()
-            cause = failed.value.cause
-            assert isinstance(cause, ApplicationError) and cause.type == "PlainPayloadRefused"
-            events = await _events(forged)
-            assert not [e for e in events if "ACTIVITY" in e], events
-            assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in events
-            assert not CaseRepository(db).cases_for_customer(customer)
-            # The business key is free again for a real case.
-            real = await closeout.start_workflow(
-                CloseCustomerWorkflow.run,
-                _case(customer),
-                id=case_workflow_id(customer),
-                task_queue=task_queue,
-            )
-            await eventually(lambda: _pending_win_back(real), what="the real case's task")
+    closeout, outsider, task_queue = running
+    customer = _customer(db)
+    forged = await outsider.start_workflow(
+        CloseCustomerWorkflow.run,
+        _case(customer),
+        id=case_workflow_id(customer),
+        task_queue=task_queue,
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await closeout.get_workflow_handle(forged.id).result()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "PlainPayloadRefused"
+    events = await _events(forged)
+    assert not [e for e in events if "ACTIVITY" in e], events
+    assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in events
+    assert not CaseRepository(db).cases_for_customer(customer)
+    # The business key is free again for a real case.
+    real = await closeout.start_workflow(
+        CloseCustomerWorkflow.run,
+        _case(customer),
+        id=case_workflow_id(customer),
+        task_queue=task_queue,
+    )
+    await eventually(lambda: _pending_win_back(real), what="the real case's task")
 
 
 async def _pending_win_back(handle: Handle) -> bool:
@@ -212,58 +211,52 @@ async def _send_raw_update(client: Client, workflow_id: str, name: str, payload:
 
 
 async def test_a_request_copied_into_another_case_is_refused(
-    server: WorkflowEnvironment, production: Settings, db: Database
+    running: tuple[Client, Client, str], db: Database
 ) -> None:
     """A sealed request copied out of one customer's history into another's case opens
     nowhere but where it was sealed; a request naming another case is refused; neither fails
     a workflow task."""
-    closeout, _outsider = _clients(server, production)
-    task_queue = f"test-{uuid.uuid4()}"
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        worker = build_worker(
-            closeout, build_activities(production, db, closeout), executor, task_queue
+    closeout, _outsider, task_queue = running
+    a_case, b_case = _case(_customer(db)), _case(_customer(db))
+    handles: list[Handle] = []
+    for case in (a_case, b_case):
+        handles.append(
+            await closeout.start_workflow(
+                CloseCustomerWorkflow.run,
+                case,
+                id=case_workflow_id(case.customer_id),
+                task_queue=task_queue,
+            )
         )
-        async with worker:
-            a_case, b_case = _case(_customer(db)), _case(_customer(db))
-            handles: list[Handle] = []
-            for case in (a_case, b_case):
-                handles.append(
-                    await closeout.start_workflow(
-                        CloseCustomerWorkflow.run,
-                        case,
-                        id=case_workflow_id(case.customer_id),
-                        task_queue=task_queue,
-                    )
-                )
-            a, b = handles
-            await eventually(lambda: _pending_win_back(b), what="the win-back task")
-            # What A's history would hold: a manager's cancel, sealed under A's history key.
-            sealed_for_a = closeout.data_converter.with_context(
-                WorkflowSerializationContext(closeout.namespace, a.id)
-            )
-            cancel = CancelRequest("paid", Actor("grace@example.com", Role.MANAGER))
-            (copied,) = await sealed_for_a.encode([cancel])
-            refusal = await _send_raw_update(closeout, b.id, "cancel", copied)
-            assert isinstance(refusal, ApplicationError) and refusal.type == "PlainPayloadRefused"
-            damaged = Payload()
-            damaged.CopyFrom(copied)
-            damaged.metadata["customer-id"] = b_case.customer_id.encode()
-            refusal = await _send_raw_update(closeout, b.id, "cancel", damaged)
-            assert isinstance(refusal, ApplicationError) and refusal.type == "PlainPayloadRefused"
-            # Sealed for B but naming A's case.
-            with pytest.raises(WorkflowUpdateFailedError) as elsewhere:
-                await b.execute_update(
-                    CloseCustomerWorkflow.cancel,
-                    CancelRequest("paid", OWNER_ACTOR, case_id=a_case.case_id),
-                )
-            assert getattr(elsewhere.value.cause, "type", "") == "Forbidden"
-            status = await b.query(CloseCustomerWorkflow.status)
-            assert status.outcome is None and status.stage is Stage.WIN_BACK
-            assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in await _events(b)
-            # The real request, naming its own case, is heard.
-            done = await b.execute_update(
-                CloseCustomerWorkflow.cancel,
-                CancelRequest("paid", OWNER_ACTOR, case_id=b_case.case_id),
-            )
-            assert done.outcome is not None
-            await a.terminate("test over")
+    a, b = handles
+    await eventually(lambda: _pending_win_back(b), what="the win-back task")
+    # What A's history would hold: a manager's cancel, sealed under A's history key.
+    sealed_for_a = closeout.data_converter.with_context(
+        WorkflowSerializationContext(closeout.namespace, a.id)
+    )
+    cancel = CancelRequest("paid", Actor("grace@example.com", Role.MANAGER))
+    (copied,) = await sealed_for_a.encode([cancel])
+    refusal = await _send_raw_update(closeout, b.id, "cancel", copied)
+    assert isinstance(refusal, ApplicationError) and refusal.type == "PlainPayloadRefused"
+    damaged = Payload()
+    damaged.CopyFrom(copied)
+    damaged.metadata["customer-id"] = b_case.customer_id.encode()
+    refusal = await _send_raw_update(closeout, b.id, "cancel", damaged)
+    assert isinstance(refusal, ApplicationError) and refusal.type == "PlainPayloadRefused"
+    # Sealed for B but naming A's case.
+    with pytest.raises(WorkflowUpdateFailedError) as elsewhere:
+        await b.execute_update(
+            CloseCustomerWorkflow.cancel,
+            CancelRequest("paid", OWNER_ACTOR, case_id=a_case.case_id),
+        )
+    assert getattr(elsewhere.value.cause, "type", "") == "Forbidden"
+    status = await b.query(CloseCustomerWorkflow.status)
+    assert status.outcome is None and status.stage is Stage.WIN_BACK
+    assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in await _events(b)
+    # The real request, naming its own case, is heard.
+    done = await b.execute_update(
+        CloseCustomerWorkflow.cancel,
+        CancelRequest("paid", OWNER_ACTOR, case_id=b_case.case_id),
+    )
+    assert done.outcome is not None
+    await a.terminate("test over")
