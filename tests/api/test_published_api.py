@@ -13,10 +13,11 @@ from api.evidence import EVIDENCE_MODELS
 from api.paging import MAX_OFFSET
 from api.schemas import WebhookTrigger
 from closeout.db import Database
-from closeout.demo import seed_demo
+from closeout.demo import seed_demo, seed_demo_users
 from closeout.domain import Role, Trigger
 from closeout.settings import Settings
 from closeout.tokens import create_token
+from closeout.users.accounts import Accounts
 from tests.api.conftest import KIM, ReadModel, sign_in
 from tests.conftest import make_settings
 from tests.support import MailSink
@@ -56,6 +57,7 @@ def test_paging_bounds_hold_on_sqlite_and_postgresql(
     settings = make_settings(tmp_path, database_url, mail)
     db = Database.from_url(database_url)
     seed_demo(db, count=3)
+    seed_demo_users(Accounts(db, dev_mode=True))
     token = create_token(db, "admin@example.com", Role.ADMIN)
     with TestClient(create_app(settings), headers={"Authorization": f"Bearer {token}"}) as api:
         for path in ("/api/cases", "/api/customers", "/api/tasks"):
