@@ -243,6 +243,9 @@ class Settings(BaseSettings):
     # counted in the API process's memory.
     sign_in_limit_per_account: str = "5 per 15 minutes"
     sign_in_limit_per_address: str = "20 per 15 minutes"
+    # Trust ledger entries and certificates made before they named a master key (keyed with
+    # the secret key). Turn off once `closeout keys rekey-records` has moved them.
+    legacy_records: bool = True
     # Refused customer links (forged, expired, used) a client address may ask for in a minute;
     # past that it gets 429 until the minute is over. A customer clicks a few at most.
     refused_links_per_minute: int = Field(default=30, ge=1)
@@ -337,10 +340,10 @@ class Settings(BaseSettings):
         return secret_key_for(self.secret_key, purpose)
 
     def record_keys(self) -> RecordKeys:
-        """The keys of the ledger and the certificates: from the master keys, by id."""
-        return RecordKeys(
-            self.master_key_bytes(), self.active_master_key_id, legacy_secret=self.secret_key
-        )
+        """The keys of the ledger and the certificates: from the master keys, by id (and the
+        secret key for records made before they named a key, while those are trusted)."""
+        legacy = self.secret_key if self.legacy_records else None
+        return RecordKeys(self.master_key_bytes(), self.active_master_key_id, legacy_secret=legacy)
 
     @property
     def suppression_ledger_path(self) -> Path:

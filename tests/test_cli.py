@@ -101,6 +101,12 @@ def test_placeholder_secret_is_refused_outside_dev_mode(tmp_path: Path) -> None:
     assert result.returncode == 2 and "CLOSEOUT_MASTER_KEYS" in result.stderr
     env["CLOSEOUT_MASTER_KEYS"] = json.dumps({"k1": _run(["keys", "new"], env).stdout.strip()})
     assert _run(["db", "upgrade"], env).returncode == 0
+    # Nothing made before records named a master key: nothing to move.
+    moved = _run(["keys", "rekey-records"], env)
+    assert moved.returncode == 0, moved.stderr
+    assert moved.stdout.strip() == (
+        "0 deleted customers named again and 0 certificates signed again under master key k1"
+    )
 
 
 def test_users_add(tmp_path: Path) -> None:

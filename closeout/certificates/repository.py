@@ -172,6 +172,29 @@ class Certificates:
             session.add(certificate)
             return certificate
 
+    def resign_legacy(self, at: datetime) -> tuple[int, list[str]]:
+        """Sign again, under the current master key, every certificate issued before
+        certificates named their key (signed with the secret key): how many, and the ids of
+        those that did not verify (left as they are, for someone to look at)."""
+        resigned, refused = 0, []
+        with self.db.session() as session:
+            for certificate in session.exec(select(DeletionCertificate)).all():
+                if isinstance(certificate.body.get("key_id"), str):
+                    continue
+                if not self.is_authentic(certificate):
+                    refused.append(certificate.id)
+                    continue
+                body = {
+                    **certificate.body,
+                    "key_id": self._keys.current_id,
+                    "resigned": {"at": _iso(at), "previous_sha256": certificate.body_sha256},
+                }
+                certificate.body_sha256, certificate.signature = self.sign(body)
+                certificate.body = body
+                session.add(certificate)
+                resigned += 1
+        return resigned, refused
+
     def for_case(self, case_id: str) -> DeletionCertificate | None:
         with self.db.session() as session:
             return session.exec(

@@ -135,13 +135,19 @@ class FileSuppressionLedger:
 
     def suppress(self, customer_id: str, case_id: str, at: datetime) -> bool:
         """Name a deleted customer; False when the ledger already did (idempotent)."""
+        return self._append(customer_id, case_id, at, unless_named=True)
+
+    def _append(
+        self, customer_id: str, case_id: str, at: datetime, unless_named: bool = False
+    ) -> bool:
         key_id = self._keys.current_id
         ref = self._keys.customer_ref(customer_id, key_id)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("ab+") as fh, self._mutex:
             fcntl.flock(fh, fcntl.LOCK_EX)
             seen = self._catch_up(fh)
-            if not self.refs_of(customer_id).isdisjoint(seen.refs):
+            named = self.refs_of(customer_id) if unless_named else {f"{key_id}:{ref}"}
+            if not named.isdisjoint(seen.refs):
                 return False
             stamp = at.isoformat(timespec="seconds")
             entry = {
@@ -156,6 +162,18 @@ class FileSuppressionLedger:
             fh.flush()
             os.fsync(fh.fileno())
             self._catch_up(fh)
+        return True
+
+    def rekey(self, customer_id: str, case_id: str, at: datetime) -> bool:
+        """Name a customer the ledger knows only by the secret key's old reference again,
+        under the current master key (so that key can be rotated); False if nothing to do."""
+        legacy = self._keys.legacy_customer_ref(customer_id)
+        if legacy is None or legacy not in self.refs():
+            return False
+        current = f"{self._keys.current_id}:{self._keys.customer_ref(customer_id)}"
+        if current in self.refs():
+            return False
+        self._append(customer_id, case_id, at)
         return True
 
     def check(self) -> LedgerCheck:

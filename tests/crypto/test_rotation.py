@@ -4,6 +4,8 @@ verify, because their keys come from the master keys and name their key id."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,8 +15,11 @@ from fastapi.testclient import TestClient
 from temporalio.testing import ActivityEnvironment
 
 from api.app import SESSION_COOKIE, create_app
+from closeout.cases.models import CaseRecord
+from closeout.certificates.models import DeletionCertificate
 from closeout.certificates.repository import Certificates
-from closeout.crypto.keyring import new_master_key
+from closeout.crypto.keyring import customer_ref, new_master_key
+from closeout.crypto.rekey import rekey_records
 from closeout.db import Database
 from closeout.domain import CustomerResponse, Role
 from closeout.links import CustomerLink, LinkKind, LinkSigner
@@ -100,4 +105,74 @@ def test_rotating_the_secret_key(tmp_path: Path, database_url: str, mail: MailSi
     other = world.customer()
     assert ledger_from(new).suppress(other, "case-2", datetime.now(UTC))
     assert ledger_from(new).ref(other).startswith("k2:")
+    db.engine.dispose()
+
+
+def test_records_from_before_key_ids_survive_a_rotation_once_rekeyed(
+    tmp_path: Path, database_url: str, mail: MailSink
+) -> None:
+    """A ledger entry and a certificate made with the secret key (before records named a
+    master key) are moved onto the current master key; the secret key can then rotate, and
+    trusting legacy records be turned off, without forgetting anyone or voiding anything."""
+    old = _settings(tmp_path, database_url, mail)
+    db = Database.from_url(database_url)
+    world = World(old, db)
+    customer = world.customer()
+    case_id = world.case(customer)
+    with db.session() as session:
+        case = session.get(CaseRecord, case_id)
+        assert case is not None
+        case.outcome = "deleted"
+        session.add(case)
+    # What the ledger and a certificate looked like before they named a key.
+    ref, at = customer_ref(old.secret_key, customer), "2026-01-05T10:00:00+00:00"
+    line = {"ref": ref, "case_id": case_id, "at": at, "prev": "0" * 64}
+    line["hash"] = hashlib.sha256(f"{'0' * 64}|{ref}|{case_id}|{at}".encode()).hexdigest()
+    old.suppression_ledger_path.parent.mkdir(parents=True, exist_ok=True)
+    old.suppression_ledger_path.write_text(json.dumps(line) + "\n")
+    legacy = Certificates(db, old.record_keys())
+    body = {"certificate_id": "c-legacy", "case_id": case_id, "customer_id": customer}
+    digest, signature = legacy.sign(body)
+    forged_body = {**body, "certificate_id": "c-forged"}
+    with db.session() as session:
+        for cert_id, cert_body, sig in (
+            ("c-legacy", body, signature),
+            ("c-forged", forged_body, "0" * 64),
+        ):
+            other = case_id if cert_id == "c-legacy" else world.case(world.customer())
+            session.add(
+                DeletionCertificate(
+                    id=cert_id, case_id=other, issued_at=datetime.now(UTC), body=cert_body,
+                    body_sha256=digest, signature=sig,
+                )
+            )  # fmt: skip
+
+    result = rekey_records(db, ledger_from(old), Certificates(db, old.record_keys()))
+    assert (result.ledger_entries, result.certificates, result.unverified) == (1, 1, ["c-forged"])
+    again = rekey_records(db, ledger_from(old), Certificates(db, old.record_keys()))
+    assert (again.ledger_entries, again.certificates) == (0, 0)
+    assert ledger_from(old).check().first_bad_line is None
+
+    rotated = _settings(
+        tmp_path, database_url, mail, secret_key=secrets.token_urlsafe(32), legacy_records=False
+    )
+    assert ledger_from(rotated).is_suppressed(customer)
+    certificates = Certificates(db, rotated.record_keys())
+    moved = certificates.for_case(case_id)
+    assert moved is not None and moved.body["key_id"] == "k1"
+    assert moved.body["resigned"]["previous_sha256"] == digest
+    assert certificates.is_authentic(moved)
+    # Without legacy trust a certificate signed with a (leaked) secret key vouches for nothing.
+    minted = legacy.sign({**body, "certificate_id": "c-minted"})
+    with db.session() as session:
+        session.add(
+            DeletionCertificate(
+                id="c-minted", case_id=world.case(world.customer()), issued_at=datetime.now(UTC),
+                body={**body, "certificate_id": "c-minted"}, body_sha256=minted[0],
+                signature=minted[1],
+            )
+        )  # fmt: skip
+    with db.session() as session:
+        stored = session.get(DeletionCertificate, "c-minted")
+    assert stored is not None and not certificates.is_authentic(stored)
     db.engine.dispose()
