@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from closeout.crm.models import CrmContact, CrmCustomer
 from tests.integration.helpers import decide, new_customer, open_case, open_task, wait_case
@@ -23,7 +24,9 @@ def _words_of(stack: Stack, customer_id: str) -> set[str]:
         customer = session.get(CrmCustomer, customer_id)
         assert customer is not None
         words = {customer.name, customer.email, customer.phone or ""}
-        contacts = session.query(CrmContact).filter(CrmContact.customer_id == customer_id).all()
+        contacts = session.exec(
+            select(CrmContact).where(CrmContact.customer_id == customer_id)
+        ).all()
         words |= {c.email for c in contacts} | {c.name for c in contacts}
     db.engine.dispose()
     return {w for w in words if w}
