@@ -10,16 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, func, select, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, select, update
 
 from closeout.audit.chain import non_personal
 from closeout.audit.models import AuditEvent
 from closeout.cases.models import CaseRecord, LegalHoldRecord, NoticeRecord, TaskRecord
 from closeout.db import Database, table_of
-from closeout.detection.models import DetectionCandidate, DetectionExclusion
+from closeout.detection.models import DetectionCandidate, DetectionExclusion, TriggerDelivery
 
 _CASES = table_of(CaseRecord)
 _EVENTS = table_of(AuditEvent)
+# A webhook's delivery keeps a digest of the body it came with (the customer's evidence, in
+# few enough variants to guess): the row goes with the customer.
+_DELIVERIES = table_of(TriggerDelivery)
+DELIVERIES = "trigger_delivery.body_sha256"
 # The name the verification gives events of the customer's cases that still hold words.
 AUDIT_TEXT = "audit_event.reason_and_details"
 
@@ -74,6 +78,12 @@ def _of_customer(item: FreeText, customer_id: str) -> ColumnElement[bool]:
     return item.table.c.case_id.in_(cases.scalar_subquery())
 
 
+def _deliveries_of(customer_id: str) -> ColumnElement[bool]:
+    cases = select(_CASES.c.id).where(_CASES.c.customer_id == customer_id)
+    case_of: ColumnElement[str] = _DELIVERIES.c.response["case_id"].as_string()
+    return case_of.in_(cases.scalar_subquery())
+
+
 def _holding_words(item: FreeText) -> ColumnElement[bool]:
     column = item.table.c[item.column]
     if item.json:
@@ -122,6 +132,8 @@ class CustomerWords:
                 if item.outbox:
                     continue
                 erased[item.name] = self._erase(connection, item, customer_id)
+            dropped = connection.execute(delete(_DELIVERIES).where(_deliveries_of(customer_id)))
+            erased[DELIVERIES] = int(dropped.rowcount or 0)
         return {name: n for name, n in erased.items() if n}
 
     def _erase(self, connection: Connection, item: FreeText, customer_id: str) -> int:
@@ -148,6 +160,11 @@ class CustomerWords:
             for item in FREE_TEXT:
                 found[item.name] = self._count(connection, item, customer_id)
             found[AUDIT_TEXT] = self._audit_count(connection, customer_id)
+            found[DELIVERIES] = int(
+                connection.execute(
+                    select(func.count()).select_from(_DELIVERIES).where(_deliveries_of(customer_id))
+                ).scalar_one()
+            )
         return {name: n for name, n in found.items() if n}
 
     def _audit_count(self, connection: Connection, customer_id: str) -> int:

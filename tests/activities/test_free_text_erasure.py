@@ -19,12 +19,23 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from closeout.archive import export_key
-from closeout.cases.erasure import AUDIT_TEXT, FREE_TEXT, CustomerWords, FreeText
+from closeout.cases.erasure import (
+    AUDIT_TEXT,
+    DELIVERIES,
+    FREE_TEXT,
+    CustomerWords,
+    FreeText,
+)
 from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
 from closeout.contracts import HoldPlaced, HoldReleased, OpenTask
 from closeout.crypto.data_keys import KeyDestroyed
 from closeout.db import table_of
-from closeout.detection.models import DetectionCandidate, DetectionExclusion, DetectionRun
+from closeout.detection.models import (
+    DetectionCandidate,
+    DetectionExclusion,
+    DetectionRun,
+    TriggerDelivery,
+)
 from closeout.domain import TaskKind
 from tests.activities.conftest import World, audit
 
@@ -75,6 +86,12 @@ def _plant(world: World, customer: str, case_id: str, words: str) -> None:
             )
         )  # fmt: skip
         session.add(
+            TriggerDelivery(
+                idempotency_key=f"crm-{case_id}", body_sha256="d" * 64, status_code=200,
+                response={"action": "evidence_added", "case_id": case_id}, created_at=now,
+            )
+        )  # fmt: skip
+        session.add(
             DetectionExclusion(
                 id=str(uuid.uuid4()), customer_id=customer, reason=f"{words} is renegotiating",
                 created_by="li.na@example.com", created_at=now, expires_at=now + timedelta(30),
@@ -120,11 +137,12 @@ def test_every_listed_column_is_erased_and_scanned(world: World) -> None:
         if any(words in str(v) for v in _values(world, item, customer))
     }
     assert planted == {item.name for item in FREE_TEXT} - {"notice.sealed"}
-    assert set(CustomerWords(world.db).remaining(customer)) == planted
+    assert set(CustomerWords(world.db).remaining(customer)) == planted | {DELIVERIES}
 
     removed = run(world.activities.delete_customer_data, world.step(case_id, customer, "deleted"))
     again = run(world.activities.delete_customer_data, world.step(case_id, customer, "deleted"))
-    assert removed["free_text_fields"] == len(planted) - 1  # the outbox counts on its own
+    # The outbox counts on its own; the webhook's delivery goes with the customer.
+    assert removed["free_text_fields"] == len(planted) - 1 + 1
     assert again["free_text_fields"] == 0
     for item in FREE_TEXT:
         assert not any(words in str(v) for v in _values(world, item, customer)), item.name
