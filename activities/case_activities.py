@@ -43,7 +43,15 @@ from closeout.settings import Settings
 from closeout.suppression.ledger import SuppressionLedger
 
 # Where verification looks for a deleted customer.
-STORES_CHECKED = ("crm", "archive", "exports", "outbox", "data_keys", "read_model_free_text")
+STORES_CHECKED = (
+    "crm",
+    "archive",
+    "exports",
+    "outbox",
+    "data_keys",
+    "read_model_free_text",
+    "suppression_ledger",
+)
 
 
 class CloseoutActivities:

@@ -20,18 +20,21 @@ def _policy(*directives: str) -> str:
 
 BASE = (
     "default-src 'self'",
-    "img-src 'self' data:",
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",
     "frame-ancestors 'none'",
 )
-POLICY = _policy(*BASE, "script-src 'self'", "style-src 'self'")
+IMAGES = "img-src 'self' data:"
+POLICY = _policy(*BASE, IMAGES, "script-src 'self'", "style-src 'self'")
 # The dev mail catcher shows a message's HTML part as the customer sees it: mail clients
 # know no style sheets, so the message styles itself inline (dev mode only).
-CAUGHT_MAIL_POLICY = _policy(*BASE, "script-src 'self'", "style-src 'self' 'unsafe-inline'")
+CAUGHT_MAIL_POLICY = _policy(
+    *BASE, IMAGES, "script-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
 # Swagger UI and ReDoc (dev mode, or CLOSEOUT_API_DOCS=true) start from an inline script and
-# load their code, styles and fonts from public CDNs.
+# load their code, styles, fonts and images from public CDNs (each directive named once: a
+# browser obeys the first of two).
 DOCS_POLICY = _policy(
     *BASE,
     "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",

@@ -79,6 +79,7 @@ def test_certificate_after_verified_deletion(
         "outbox",
         "data_keys",
         "read_model_free_text",
+        "suppression_ledger",
     ]
     assert body["audit_anchor"]["seq"] > 0
     # Verifying again (a retried activity) issues nothing new.

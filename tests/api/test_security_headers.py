@@ -98,3 +98,12 @@ def test_page_templates_hold_no_inline_script_or_style(folder: str) -> None:
     for template in sorted(Path(TEMPLATES_DIR, folder).glob("*.html")):
         found = INLINE_CODE.search(template.read_text())
         assert found is None, f"{template.name}: {found.group(0) if found else ''}"
+
+
+def test_no_policy_names_a_directive_twice() -> None:
+    """A browser obeys the first of two: a second img-src would be dead text."""
+    from api.security_headers import CAUGHT_MAIL_POLICY, DOCS_POLICY, POLICY
+
+    for policy in (POLICY, CAUGHT_MAIL_POLICY, DOCS_POLICY):
+        names = [directive.split()[0] for directive in policy.split("; ")]
+        assert len(names) == len(set(names)), policy

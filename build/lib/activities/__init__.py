@@ -1,0 +1,1 @@
+"""Activities: every side effect of the close-customer process, performed through ports."""

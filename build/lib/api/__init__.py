@@ -1,0 +1,1 @@
+"""The HTTP window onto Closeout: reads the read model, talks to workflows."""

@@ -1,0 +1,152 @@
+"""The FastAPI application: the JSON API, the staff pages and the customers' answer pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from api.access_log import install_access_log_filter
+from api.answer_service import CustomerAnswers
+from api.compliance_service import ComplianceService
+from api.customer_service import CustomerService
+from api.deps import Unauthenticated
+from api.errors import DomainError, Forbidden
+from api.policy_service import PolicyService
+from api.refusals import audit_refusal
+from api.routes import answers, cases, codec, customers, policies, system, tasks, triggers
+from api.security_headers import STATIC_PREFIX, SecurityHeaders
+from api.service import CaseService
+from api.sign_in_limits import SignInLimits
+from api.task_board import TaskBoard
+from api.temporal_gateway import TemporalGateway
+from api.trigger_service import TriggerService
+from api.web import audit, auth, compliance, detection, holds
+from api.web import cases as case_pages
+from api.web import tasks as task_pages
+from api.web.render import render
+from api.web.session import SignInRequired
+from closeout.crypto.purpose_keys import KeyPurpose
+from closeout.db import Database
+from closeout.settings import Settings
+from closeout.users.accounts import Accounts
+from closeout.users.sessions import WebSessions
+
+SESSION_COOKIE = "closeout_session"
+# The pages' style sheets and scripts: the Content-Security-Policy allows no inline ones.
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+ROUTERS: tuple[APIRouter, ...] = (
+    cases.router,
+    tasks.router,
+    triggers.router,
+    customers.router,
+    policies.router,
+    codec.router,
+    system.router,
+    answers.router,
+    auth.router,
+    task_pages.router,
+    case_pages.router,
+    compliance.router,
+    holds.router,
+    audit.router,
+    detection.router,
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    install_access_log_filter()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database.from_url(settings.database_url)
+        temporal = TemporalGateway(settings)
+        accounts = Accounts(db, dev_mode=settings.dev_mode)
+        app.state.settings = settings
+        app.state.db = db
+        app.state.temporal = temporal
+        app.state.accounts = accounts
+        app.state.web_sessions = WebSessions(
+            db,
+            settings.purpose_key(KeyPurpose.CSRF),
+            idle=settings.session_idle,
+            max_age=settings.session_max_age,
+        )
+        app.state.sign_in_limits = SignInLimits(
+            settings.sign_in_limit_per_account, settings.sign_in_limit_per_address
+        )
+        app.state.cases = CaseService(settings, db, temporal, accounts)
+        app.state.answers = CustomerAnswers(settings, db, temporal)
+        app.state.customers = CustomerService(settings, db)
+        app.state.board = TaskBoard(settings, db, accounts, temporal)
+        app.state.triggers = TriggerService(settings, db, temporal)
+        app.state.compliance = ComplianceService(settings, db)
+        app.state.policies = PolicyService(settings, db, temporal)
+        async with app.state.answers.refused_links.flushed_each_minute():
+            yield
+        db.engine.dispose()
+
+    app = FastAPI(
+        title="Closeout",
+        summary="Close customers right: durable, auditable workflows to certified deletion.",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if settings.serves_api_docs else None,
+        docs_url="/docs" if settings.serves_api_docs else None,
+        redoc_url="/redoc" if settings.serves_api_docs else None,
+    )
+    # The cookie only carries a session id (or, before sign-in, a CSRF token), signed with
+    # the sessions' own key: a new secret key ends every session.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.purpose_key(KeyPurpose.SESSIONS).hex(),
+        session_cookie=SESSION_COOKIE,
+        max_age=int(settings.session_max_age.total_seconds()),
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    # Added last, so it wraps the others: sign-in redirects get the headers too.
+    app.add_middleware(
+        SecurityHeaders,
+        https_only=not settings.dev_mode,
+        docs_paths=tuple(
+            p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
+        ),
+    )
+    install_error_pages(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount(STATIC_PREFIX.rstrip("/"), StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """Domain errors as JSON for the API and as pages for people; refusals are audited."""
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
+        if isinstance(exc, Forbidden):
+            audit_refusal(request, exc)
+        if getattr(request.state, "web", False):
+            user = getattr(request.state, "user", None)
+            return render(
+                request, user, "error", exc.status_code, message=exc.message, code=exc.status_code
+            )
+        return JSONResponse({"detail": exc.message, **exc.extra}, status_code=exc.status_code)
+
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(_request: Request, exc: Unauthenticated) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)

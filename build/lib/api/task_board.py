@@ -1,0 +1,268 @@
+"""What staff pages show: inboxes, a task with everything needed to decide, a case's progress.
+
+Reads the read model and the CRM; who may see what is decided here, once, for every page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from api.errors import Forbidden, NotFound
+from api.temporal_gateway import TemporalGateway
+from closeout.access import SUPERVISORS, may_see_case, may_see_task, sees_every_customer
+from closeout.audit.models import AuditEvent
+from closeout.cases.inbox import DUE_SOON, InboxFilter, InboxRow, TaskQueries
+from closeout.cases.models import CaseRecord, TaskRecord
+from closeout.cases.repository import CaseRepository, Page
+from closeout.contracts import CaseStatus
+from closeout.crm.port import AccountHistory
+from closeout.crm.reference import ReferenceCrm
+from closeout.db import Database
+from closeout.domain import (
+    ACCOUNT_MANAGER_GROUP,
+    ALLOWED_DECISIONS,
+    MANAGER_GROUP,
+    STAGE_ORDER,
+    Role,
+    Stage,
+    TaskDecision,
+    TaskKind,
+    TaskStatus,
+)
+from closeout.settings import Settings
+from closeout.suppression.ledger import ledger_from
+from closeout.users.accounts import Accounts, User
+from workflows.close_customer import CloseCustomerWorkflow
+
+# The stages drawn on a case's timeline (closed is the end, drawn by its outcome).
+TIMELINE_STAGES = [s for s in STAGE_ORDER if s not in (Stage.OPENED, Stage.CLOSED)]
+
+
+def queues_of(user: User) -> list[str]:
+    """The group queues a user takes tasks from."""
+    if user.role is Role.ACCOUNT_MANAGER:
+        return [ACCOUNT_MANAGER_GROUP]
+    if user.role in SUPERVISORS:
+        return [MANAGER_GROUP, ACCOUNT_MANAGER_GROUP]
+    return []
+
+
+def due_mark(task: TaskRecord, now: datetime) -> str | None:
+    if task.due_at is None or task.status != TaskStatus.OPEN:
+        return None
+    if task.due_at < now:
+        return "overdue"
+    return "soon" if task.due_at < now + DUE_SOON else None
+
+
+@dataclass(frozen=True)
+class StageStep:
+    stage: Stage
+    state: str  # done, current, upcoming, skipped
+
+
+@dataclass
+class TaskPage:
+    task: TaskRecord
+    case: CaseRecord
+    customer: AccountHistory | None
+    decisions: list[TaskDecision]
+    case_tasks: list[TaskRecord]
+    notices: list[Any]
+    answers: list[AuditEvent]
+    timeline: list[AuditEvent]
+    delegates: list[User]
+    may_decide: bool
+    may_claim: bool
+    may_release: bool
+
+
+@dataclass
+class CasePage:
+    case: CaseRecord
+    customer: AccountHistory | None
+    steps: list[StageStep]
+    tasks: list[TaskRecord]
+    holds: list[Any]
+    timeline: list[AuditEvent]
+    timers: dict[str, datetime | None] = field(default_factory=dict)
+    live: bool = False
+    temporal_url: str = ""
+
+
+class TaskBoard:
+    def __init__(
+        self, settings: Settings, db: Database, accounts: Accounts, temporal: TemporalGateway
+    ) -> None:
+        self.settings = settings
+        self.repo = CaseRepository(db)
+        self.tasks = TaskQueries(db)
+        self.crm = ReferenceCrm(db, ledger_from(settings))
+        self.accounts = accounts
+        self.temporal = temporal
+
+    # ---------------------------------------------------------------- who sees what
+
+    def may_see_task(self, user: User, task: TaskRecord, case: CaseRecord) -> bool:
+        return may_see_task(user.role, user.email, task.assignee, case.owner)
+
+    def may_see_case(self, user: User, case: CaseRecord) -> bool:
+        if sees_every_customer(user.role):
+            return True
+        assignees = (t.assignee for t in self.repo.case_tasks(case.id))
+        return may_see_case(user.role, user.email, case.owner, assignees)
+
+    def visible_task(self, user: User, task_id: str) -> tuple[TaskRecord, CaseRecord]:
+        task = self.repo.get_task(task_id)
+        case = self.repo.get_case(task.case_id) if task else None
+        if task is None or case is None:
+            raise NotFound(f"unknown task {task_id!r}")
+        if not self.may_see_task(user, task, case):
+            raise Forbidden(f"task {task_id} belongs to {task.assignee}, not to you")
+        return task, case
+
+    def visible_case(self, user: User, case_id: str) -> CaseRecord:
+        case = self.repo.get_case(case_id)
+        if case is None:
+            raise NotFound(f"unknown case {case_id!r}")
+        if not self.may_see_case(user, case):
+            raise Forbidden(f"case {case_id} is not one of your customers'")
+        return case
+
+    # ---------------------------------------------------------------- inbox
+
+    def inbox(self, user: User, view: str, f: InboxFilter) -> Page[InboxRow]:
+        if view == "queue":
+            assignees: list[str] | None = queues_of(user)
+        elif view == "all" and user.role in SUPERVISORS:
+            assignees = None
+        else:
+            assignees = [user.email]
+        return self.tasks.inbox(
+            InboxFilter(assignees, f.status, f.kind, f.trigger, f.due, f.sort, f.limit, f.offset),
+            datetime.now(UTC),
+        )
+
+    def inbox_counts(self, user: User) -> dict[str, int]:
+        counts = self.tasks.counts([user.email, *queues_of(user)])
+        return {
+            "mine": counts.get(user.email, 0),
+            "queue": sum(counts.get(q, 0) for q in queues_of(user)),
+        }
+
+    def cases(
+        self,
+        user: User,
+        *,
+        stage: str | None,
+        outcome: str | None,
+        trigger: str | None,
+        owner: str | None,
+        limit: int,
+        offset: int,
+    ) -> Page[CaseRecord]:
+        """Cases, newest first; an account manager sees their own customers' only."""
+        if user.role is Role.ACCOUNT_MANAGER:
+            owner = user.email
+        return self.repo.list_cases(
+            stage=stage,
+            outcome=outcome,
+            open_only=None,
+            trigger=trigger,
+            owner=owner,
+            limit=limit,
+            offset=offset,
+        )
+
+    def customer_names(self, customer_ids: set[str]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for customer_id in customer_ids:
+            c = self.crm.customer(customer_id)
+            names[customer_id] = c.name if c else customer_id
+        return names
+
+    # ---------------------------------------------------------------- task page
+
+    def task_page(self, user: User, task_id: str) -> TaskPage:
+        task, case = self.visible_task(user, task_id)
+        audit = list(self.repo.case_audit(case.id))
+        is_open = task.status == TaskStatus.OPEN
+        supervisor = user.role in SUPERVISORS
+        mine = task.assignee == user.email
+        return TaskPage(
+            task=task,
+            case=case,
+            customer=self.crm.account_history(case.customer_id),
+            decisions=sorted(ALLOWED_DECISIONS[TaskKind(task.kind)]),
+            case_tasks=list(self.repo.case_tasks(case.id)),
+            notices=list(self.repo.case_notices(case.id)),
+            answers=[e for e in audit if e.action.startswith("customer_")],
+            timeline=audit,
+            delegates=[
+                u
+                for u in self.accounts.with_roles(Role.ACCOUNT_MANAGER, Role.MANAGER)
+                if u.email != task.assignee
+            ],
+            may_decide=is_open and (mine or supervisor),
+            may_claim=is_open and task.assignee in queues_of(user),
+            may_release=is_open and (mine or (supervisor and "@" in task.assignee)),
+        )
+
+    # ---------------------------------------------------------------- case page
+
+    async def case_page(self, user: User, case_id: str) -> CasePage:
+        case = self.visible_case(user, case_id)
+        audit = list(self.repo.case_audit(case.id))
+        page = CasePage(
+            case=case,
+            customer=self.crm.account_history(case.customer_id),
+            steps=self._steps(case, audit),
+            tasks=list(self.repo.case_tasks(case.id)),
+            holds=list(self.repo.case_holds(case.id)),
+            timeline=audit,
+            temporal_url=(
+                f"{self.settings.temporal_ui_url}/namespaces/"
+                f"{quote(self.settings.temporal_namespace)}/workflows/"
+                f"{quote(case.workflow_id)}/{quote(case.run_id)}/history"
+            ),
+        )
+        status = await self._live_status(case) if case.outcome is None else None
+        page.live = status is not None
+        page.timers = {
+            "next_timer": status.next_timer if status else None,
+            "effective_at": status.effective_at if status else case.effective_at,
+            "retention_end": status.retention_end if status else case.retention_end,
+        }
+        return page
+
+    def _steps(self, case: CaseRecord, audit: list[AuditEvent]) -> list[StageStep]:
+        entered = {e.details.get("stage") for e in audit if e.action == "stage_entered"}
+        current = Stage(case.stage)
+        steps: list[StageStep] = []
+        for stage in TIMELINE_STAGES:
+            if stage is current and case.outcome is None:
+                state = "current"
+            elif stage in entered:
+                state = "done"
+            elif current is Stage.CLOSED or STAGE_ORDER.index(stage) < STAGE_ORDER.index(current):
+                state = "skipped"
+            else:
+                state = "upcoming"
+            steps.append(StageStep(stage, state))
+        return steps
+
+    async def _live_status(self, case: CaseRecord) -> CaseStatus | None:
+        """The process's own view (timers included); None when Temporal cannot say."""
+        try:
+            client = await self.temporal.client()
+            handle = client.get_workflow_handle_for(
+                CloseCustomerWorkflow.run, case.workflow_id, run_id=case.run_id
+            )
+            return await handle.query(
+                CloseCustomerWorkflow.status, rpc_timeout=timedelta(seconds=3)
+            )
+        except Exception:
+            return None

@@ -1,0 +1,1 @@
+"""The web pages staff use: sign-in, inbox, tasks, cases."""

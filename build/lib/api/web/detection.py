@@ -1,0 +1,42 @@
+"""The detection preview for managers: who the scan would flag now, and the last runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from api.deps import DatabaseDep, SettingsDep
+from api.web.render import render
+from api.web.session import page_for
+from closeout.detection.detector import Detector, Disposition
+from closeout.detection.repository import DetectionRepository
+from closeout.domain import Role
+from closeout.users.accounts import User
+
+router = APIRouter(tags=["web"], include_in_schema=False)
+Managers = Annotated[User, Depends(page_for(Role.MANAGER, Role.ADMIN))]
+SHOWN = 200
+
+
+@router.get("/detection")
+def detection_preview(
+    request: Request, user: Managers, settings: SettingsDep, db: DatabaseDep
+) -> Response:
+    """What tonight's run would do, by trigger and churn class, with the evidence."""
+    scan = Detector(db, settings.detection).scan(datetime.now(UTC))
+    return render(
+        request,
+        user,
+        "detection",
+        scan=scan,
+        counts=scan.counts(),
+        shown=scan.candidates[:SHOWN],
+        new=len(scan.of(Disposition.NEW)),
+        open_cases=len(scan.of(Disposition.OPEN_CASE)),
+        excluded=len(scan.of(Disposition.EXCLUDED)),
+        runs=DetectionRepository(db).runs(10),
+        settings=settings.detection,
+    )

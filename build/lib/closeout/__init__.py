@@ -1,0 +1,1 @@
+"""Closeout: close customers right, from trigger to certified deletion."""

@@ -1,0 +1,1 @@
+"""The read model of close-customer cases: cases, tasks, notices, holds, archives, audit."""

@@ -1,0 +1,189 @@
+"""Every column of the read model that can hold words about a customer, in one list.
+
+Deletion erases them (ids, kinds, dates and numbers stay, so lists and the audit still add up)
+and the verification scans them before a certificate is issued: a word put back fails it. A
+new column that can hold a customer's words belongs in `FREE_TEXT`, or deletion leaves it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, select, update
+
+from closeout.audit.chain import non_personal
+from closeout.audit.models import AuditEvent
+from closeout.cases.models import CaseRecord, LegalHoldRecord, NoticeRecord, TaskRecord
+from closeout.db import Database, table_of
+from closeout.detection.models import DetectionCandidate, DetectionExclusion, TriggerDelivery
+
+_CASES = table_of(CaseRecord)
+_EVENTS = table_of(AuditEvent)
+# A webhook's delivery keeps a digest of the body it came with (the customer's evidence, in
+# few enough variants to guess): the row goes with the customer.
+_DELIVERIES = table_of(TriggerDelivery)
+DELIVERIES = "trigger_delivery.body_sha256"
+# The name the verification gives events of the customer's cases that still hold words.
+AUDIT_TEXT = "audit_event.reason_and_details"
+
+
+@dataclass(frozen=True)
+class FreeText:
+    """A column that may hold the customer's words, and how a row is known to be theirs."""
+
+    table: Table
+    column: str
+    # "customer_id": the row names the customer; "case_id": the row belongs to their case.
+    by: str
+    # Free text, or JSON whose strings go (numbers, ids and dates stay: the audit's rule).
+    json: bool = False
+    # Erased by the outbox once its sealed message is sent, not by `erase_customer_words`:
+    # the deletion confirmation is written before the deletion and sent after it.
+    outbox: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.table.name}.{self.column}"
+
+    @property
+    def blank(self) -> str | None:
+        """What an erased value reads: NULL, or '' where the column must hold something."""
+        return None if self.table.c[self.column].nullable else ""
+
+
+FREE_TEXT: tuple[FreeText, ...] = (
+    # Evidence: a customer's request in their words, a manual case's reason, further triggers.
+    FreeText(_CASES, "evidence", "customer_id", json=True),
+    # Task notes quote the customer ("customer object: ..."); comments explain decisions.
+    FreeText(table_of(TaskRecord), "note", "customer_id"),
+    FreeText(table_of(TaskRecord), "comment", "customer_id"),
+    # Holds name disputes and litigation, often by the customer's name.
+    FreeText(table_of(LegalHoldRecord), "reason", "case_id"),
+    FreeText(table_of(LegalHoldRecord), "reference", "case_id"),
+    FreeText(table_of(LegalHoldRecord), "release_reason", "case_id"),
+    # Why the daily scan left the customer alone, and what it found.
+    FreeText(table_of(DetectionExclusion), "reason", "customer_id"),
+    FreeText(table_of(DetectionCandidate), "evidence", "customer_id", json=True),
+    # Where the notices went, and a message written ahead of the deletion.
+    FreeText(table_of(NoticeRecord), "recipient", "case_id", outbox=True),
+    FreeText(table_of(NoticeRecord), "sealed", "case_id", json=True, outbox=True),
+)
+
+
+def _of_customer(item: FreeText, customer_id: str) -> ColumnElement[bool]:
+    if item.by == "customer_id":
+        return item.table.c.customer_id == customer_id
+    cases = select(_CASES.c.id).where(_CASES.c.customer_id == customer_id)
+    return item.table.c.case_id.in_(cases.scalar_subquery())
+
+
+def _deliveries_of(customer_id: str) -> ColumnElement[bool]:
+    cases = select(_CASES.c.id).where(_CASES.c.customer_id == customer_id)
+    case_of: ColumnElement[str] = _DELIVERIES.c.response["case_id"].as_string()
+    return case_of.in_(cases.scalar_subquery())
+
+
+def _holding_words(item: FreeText) -> ColumnElement[bool]:
+    column = item.table.c[item.column]
+    if item.json:
+        return column.is_not(None)
+    return and_(column.is_not(None), column != "")
+
+
+def _json_rows(
+    connection: Connection, item: FreeText, customer_id: str
+) -> list[tuple[ColumnElement[bool], Any, Any]]:
+    """(the row's key, its value, the value without words) of the customer's rows."""
+    keys = list(item.table.primary_key.columns)
+    rows = connection.execute(
+        select(*keys, item.table.c[item.column]).where(
+            _of_customer(item, customer_id), _holding_words(item)
+        )
+    ).all()
+    return [
+        (
+            and_(*(k == v for k, v in zip(keys, row[:-1], strict=True))),
+            row[-1],
+            _without_words(row[-1]),
+        )
+        for row in rows
+    ]
+
+
+def _without_words(value: Any) -> Any:
+    if isinstance(value, dict):
+        return non_personal(value)
+    return non_personal({"value": value}).get("value")
+
+
+class CustomerWords:
+    """Erases and looks for a customer's words in the read model."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def erase(self, customer_id: str) -> dict[str, int]:
+        """Erase the customer's words from every listed column but the outbox's; rows erased
+        per column. Idempotent: a retry finds nothing left to erase."""
+        erased: dict[str, int] = {}
+        with self.db.transaction() as connection:
+            for item in FREE_TEXT:
+                if item.outbox:
+                    continue
+                erased[item.name] = self._erase(connection, item, customer_id)
+            dropped = connection.execute(delete(_DELIVERIES).where(_deliveries_of(customer_id)))
+            erased[DELIVERIES] = int(dropped.rowcount or 0)
+        return {name: n for name, n in erased.items() if n}
+
+    def _erase(self, connection: Connection, item: FreeText, customer_id: str) -> int:
+        if item.json:
+            changed = 0
+            for row, value, kept in _json_rows(connection, item, customer_id):
+                if kept != value:
+                    connection.execute(update(item.table).where(row).values({item.column: kept}))
+                    changed += 1
+            return changed
+        result = connection.execute(
+            update(item.table)
+            .where(_of_customer(item, customer_id), _holding_words(item))
+            .values({item.column: item.blank})
+        )
+        return int(result.rowcount or 0)
+
+    def remaining(self, customer_id: str) -> dict[str, int]:
+        """Rows of the customer still holding words, per column (none once deleted); the
+        audit trail's events of their cases too (erased by the chain, which keeps their
+        digests: closeout/audit/chain.py)."""
+        found: dict[str, int] = {}
+        with self.db.transaction() as connection:
+            for item in FREE_TEXT:
+                found[item.name] = self._count(connection, item, customer_id)
+            found[AUDIT_TEXT] = self._audit_count(connection, customer_id)
+            found[DELIVERIES] = int(
+                connection.execute(
+                    select(func.count()).select_from(_DELIVERIES).where(_deliveries_of(customer_id))
+                ).scalar_one()
+            )
+        return {name: n for name, n in found.items() if n}
+
+    def _audit_count(self, connection: Connection, customer_id: str) -> int:
+        cases = select(_CASES.c.id).where(_CASES.c.customer_id == customer_id)
+        rows = connection.execute(
+            select(_EVENTS.c.reason, _EVENTS.c.details).where(
+                _EVENTS.c.case_id.in_(cases.scalar_subquery()), _EVENTS.c.erased_at.is_(None)
+            )
+        ).all()
+        return sum(1 for reason, details in rows if reason or non_personal(details) != details)
+
+    def _count(self, connection: Connection, item: FreeText, customer_id: str) -> int:
+        if item.json:
+            rows = _json_rows(connection, item, customer_id)
+            return sum(1 for _key, value, kept in rows if kept != value)
+        return int(
+            connection.execute(
+                select(func.count())
+                .select_from(item.table)
+                .where(_of_customer(item, customer_id), _holding_words(item))
+            ).scalar_one()
+        )

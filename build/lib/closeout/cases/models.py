@@ -1,0 +1,139 @@
+"""Read-model tables, written only by activities (and the token CLI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class CaseRecord(SQLModel, table=True):
+    """One close-customer case: the read-model mirror of one workflow run."""
+
+    __tablename__ = "closure_case"
+
+    id: str = Field(primary_key=True, max_length=36)
+    workflow_id: str = Field(max_length=200, index=True)
+    run_id: str = Field(max_length=64)
+    customer_id: str = Field(max_length=64, index=True)
+    trigger: str = Field(max_length=40, index=True)
+    churn_class: str = Field(max_length=40)
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    policy: str = Field(max_length=64)
+    stage: str = Field(max_length=40, index=True)
+    outcome: str | None = Field(default=None, max_length=40, index=True)
+    opened_by: str = Field(max_length=200)
+    # The customer's account manager and value tier when the case opened (for inbox and lists).
+    owner: str | None = Field(default=None, max_length=200, index=True)
+    value_tier: str | None = Field(default=None, max_length=20)
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+    effective_at: datetime | None = None
+    retention_end: datetime | None = None
+    # Retention by category: [{category, ends_at, deleted_at}] as the workflow last said.
+    category_clocks: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
+    # When the next deletion falls due: the soonest category still kept, or the retention end.
+    next_deletion_at: datetime | None = Field(default=None, index=True)
+
+
+class TaskRecord(SQLModel, table=True):
+    """A human task: win-back, approval, second approval or objection review."""
+
+    __tablename__ = "case_task"
+
+    id: str = Field(primary_key=True, max_length=36)
+    case_id: str = Field(foreign_key="closure_case.id", index=True, max_length=36)
+    customer_id: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=40)
+    status: str = Field(max_length=20, index=True)
+    assignee: str = Field(max_length=200, index=True)
+    created_at: datetime
+    due_at: datetime | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    decision: str | None = Field(default=None, max_length=40)
+    comment: str | None = Field(default=None, max_length=4000)
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = None
+    defer_until: datetime | None = None
+    # Set when the task went past its due date and moved to the managers' group.
+    escalated_at: datetime | None = None
+
+
+class LegalHoldRecord(SQLModel, table=True):
+    __tablename__ = "legal_hold"
+
+    id: str = Field(primary_key=True, max_length=36)
+    case_id: str = Field(foreign_key="closure_case.id", index=True, max_length=36)
+    reason: str = Field(max_length=2000)
+    reference: str | None = Field(default=None, max_length=200)
+    placed_by: str = Field(max_length=200)
+    placed_at: datetime
+    released_by: str | None = Field(default=None, max_length=200)
+    released_at: datetime | None = None
+    release_reason: str | None = Field(default=None, max_length=2000)
+    review_at: datetime | None = Field(default=None, index=True)
+    review_reminded_at: datetime | None = None
+
+
+class NoticeRecord(SQLModel, table=True):
+    """The outbox: one row per message, so a retried send never mails twice."""
+
+    __tablename__ = "notice"
+
+    id: str = Field(primary_key=True, max_length=36)
+    case_id: str = Field(foreign_key="closure_case.id", index=True, max_length=36)
+    kind: str = Field(max_length=40)
+    message_id: str = Field(max_length=200, unique=True)
+    recipient: str | None = Field(default=None, max_length=320)
+    status: str = Field(max_length=20)
+    created_at: datetime
+    sent_at: datetime | None = None
+    # A message rendered ahead of the deletion of the data it needs (the deletion
+    # confirmation): kept only until it is sent, then erased with the recipient.
+    sealed: dict[str, str] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
+
+
+class ArchiveBundleRecord(SQLModel, table=True):
+    __tablename__ = "archive_bundle"
+
+    id: str = Field(primary_key=True, max_length=36)
+    case_id: str = Field(foreign_key="closure_case.id", index=True, max_length=36)
+    customer_id: str = Field(max_length=64, index=True)
+    location: str = Field(max_length=500)
+    manifest_sha256: str = Field(max_length=64)
+    size_bytes: int
+    record_counts: dict[str, int] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    # The data category a split bundle holds; None for the whole-customer backup.
+    category: str | None = Field(default=None, max_length=40)
+    created_at: datetime
+    verified_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the JSON API; only its SHA-256 is stored.
+
+    A person's token belongs to their user (and carries their role); an `integration`
+    token may name a system instead (`user_id` empty).
+    """
+
+    __tablename__ = "api_token"
+    __table_args__ = (UniqueConstraint("token_sha256"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=40)
+    token_sha256: str = Field(max_length=64)
+    created_at: datetime
+    revoked_at: datetime | None = None
+    user_id: str | None = Field(default=None, foreign_key="app_user.id", max_length=36)
+    expires_at: datetime | None = None

@@ -1,0 +1,1 @@
+"""Deletion certificates: what was deleted, where, when, under which policy, verified how."""

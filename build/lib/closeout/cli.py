@@ -1,0 +1,144 @@
+"""The `closeout` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from closeout.audit.cli import audit_app
+from closeout.crypto.cli import keys_app
+from closeout.db import Database, upgrade
+from closeout.demo import seed_demo
+from closeout.policies_cli import policies_app
+from closeout.settings import Settings, refuse_exposed_dev_mode
+from closeout.suppression.cli import suppression_app
+from closeout.tokens_cli import tokens_app
+from closeout.users.cli import users_app
+
+app = typer.Typer(
+    help="Closeout: close customers right, from trigger to certified deletion.",
+    no_args_is_help=True,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+app.add_typer(suppression_app, name="suppression")
+app.add_typer(policies_app, name="policies")
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        typer.echo(f"error: invalid configuration: {messages}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@contextmanager
+def temporal_errors() -> Iterator[None]:
+    """Temporal out of reach is a one-line error and exit code 1, not a traceback."""
+    from closeout.temporal import TemporalUnreachable
+
+    try:
+        yield
+    except TemporalUnreachable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def dev() -> None:
+    """Run everything locally: Temporal dev server, worker, API, mail catcher, demo data."""
+    from closeout.devstack import DevStack, DevStackError
+
+    try:
+        DevStack(load_settings(dev_mode=True)).run()
+    except DevStackError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker for the close-customer workflows and activities."""
+    from worker import run_worker
+
+    logging.basicConfig(level=logging.INFO)
+    settings = load_settings()
+    with temporal_errors():
+        asyncio.run(run_worker(settings))
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="defaults to CLOSEOUT_API_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="defaults to CLOSEOUT_API_PORT")] = None,
+) -> None:
+    """Serve the JSON API."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = load_settings()
+    host = host or settings.api_host
+    try:
+        refuse_exposed_dev_mode(settings.dev_mode, host)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    uvicorn.run(create_app(settings), host=host, port=port or settings.api_port)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the schema migrations."""
+    settings = load_settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at {settings.database_url} is at {revision}")
+
+
+@app.command("seed-demo")
+def seed_demo_command(count: Annotated[int, typer.Option(min=1, max=10_000)] = 50) -> None:
+    """Seed the reference CRM with demo customers (once; a seeded CRM is left alone)."""
+    settings = load_settings()
+    upgrade(settings.database_url)
+    added = seed_demo(Database.from_url(settings.database_url), count=count)
+    typer.echo(
+        f"seeded {added} demo customers"
+        if added
+        else "the CRM already holds customers: nothing seeded"
+    )
+
+
+@app.command()
+def detect(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only show who would be flagged, and why")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Run the detection rules over the CRM now (the daily schedule does the same)."""
+    from closeout.detection.cli import dry_run_report, run_detection
+
+    settings = load_settings()
+    if dry_run:
+        dry_run_report(settings, as_json)
+    else:
+        with temporal_errors():
+            asyncio.run(run_detection(settings, as_json))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app(prog_name="closeout")
+    sys.exit(0)

@@ -1,0 +1,1 @@
+"""The CRM port and the bundled reference CRM."""

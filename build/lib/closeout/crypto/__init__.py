@@ -1,0 +1,1 @@
+"""Encryption of archives: per-customer data keys, wrapped by master keys behind a key port."""

@@ -1,0 +1,1 @@
+"""Finding the customers to close: rules over the CRM, exclusions, runs."""

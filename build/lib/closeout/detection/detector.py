@@ -1,0 +1,143 @@
+"""The scan: every rule once over the CRM, then who is new, who has a case, who is excluded."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import col, select
+
+from closeout.cases.models import CaseRecord
+from closeout.db import Database
+from closeout.detection.models import DetectionExclusion
+from closeout.detection.rules import RULES, Rule
+from closeout.domain import ChurnClass, Trigger
+from closeout.settings import DetectionConfig
+
+
+class Disposition(StrEnum):
+    NEW = "new"  # a case is to be opened
+    OPEN_CASE = "open_case"  # the customer has a case: the trigger becomes further evidence
+    EXCLUDED = "excluded"  # their account manager asked the scan to leave them alone
+
+
+@dataclass(frozen=True)
+class Candidate:
+    customer_id: str
+    trigger: Trigger
+    churn_class: ChurnClass
+    evidence: dict[str, Any]
+    disposition: Disposition = Disposition.NEW
+    case_id: str | None = None
+    also: tuple[Trigger, ...] = ()
+
+
+@dataclass
+class Scan:
+    now: datetime
+    candidates: list[Candidate]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Flagged customers by trigger, churn class and disposition."""
+        return {
+            "trigger": dict(Counter(str(c.trigger) for c in self.candidates)),
+            "churn_class": dict(Counter(str(c.churn_class) for c in self.candidates)),
+            "disposition": dict(Counter(str(c.disposition) for c in self.candidates)),
+        }
+
+    def of(self, disposition: Disposition) -> list[Candidate]:
+        return [c for c in self.candidates if c.disposition is disposition]
+
+
+class Detector:
+    def __init__(self, db: Database, config: DetectionConfig) -> None:
+        self.db = db
+        self.config = config
+
+    def run_rule(self, rule: Rule, now: datetime) -> list[Any]:
+        dialect = self.db.engine.dialect.name
+        with self.db.session() as session:
+            if dialect == "postgresql":
+                # Room to hash a million customers in memory, and no JIT compile for a query
+                # that runs once a day: for this transaction only.
+                session.execute(text(f"SET LOCAL work_mem = '{self.config.postgres_work_mem}'"))
+                session.execute(text("SET LOCAL jit = off"))
+            return list(session.execute(rule.query(self.config, now, dialect)).all())
+
+    def _timed_rule(self, rule: Rule, now: datetime) -> tuple[list[Any], float]:
+        started = time.perf_counter()
+        rows = self.run_rule(rule, now)
+        return rows, time.perf_counter() - started
+
+    def scan(self, now: datetime, progress: Callable[[Trigger], None] | None = None) -> Scan:
+        found: dict[str, Candidate] = {}
+        seconds: dict[str, float] = {}
+        # The rules run side by side on their own connections; their results are taken in
+        # the rules' order, so precedence holds whatever finishes first.
+        with ThreadPoolExecutor(max_workers=self.config.scan_parallelism) as pool:
+            running = [pool.submit(self._timed_rule, rule, now) for rule in RULES]
+            results = [(rule, future.result()) for rule, future in zip(RULES, running, strict=True)]
+        for rule, (rows, took) in results:
+            seconds[rule.trigger] = took
+            for row in rows:
+                earlier = found.get(row.customer_id)
+                if earlier is not None:
+                    found[row.customer_id] = Candidate(
+                        earlier.customer_id,
+                        earlier.trigger,
+                        earlier.churn_class,
+                        earlier.evidence,
+                        also=(*earlier.also, rule.trigger),
+                    )
+                    continue
+                found[row.customer_id] = Candidate(
+                    row.customer_id,
+                    rule.trigger,
+                    rule.churn_class(row),
+                    {k: v for k, v in rule.evidence(row, now).items() if v is not None},
+                )
+            if progress is not None:
+                progress(rule.trigger)
+        started = time.perf_counter()
+        candidates = self._dispose(sorted(found.values(), key=lambda c: c.customer_id), now)
+        seconds["dispositions"] = time.perf_counter() - started
+        return Scan(now, candidates, seconds)
+
+    def _dispose(self, candidates: list[Candidate], now: datetime) -> list[Candidate]:
+        # Open cases and live exclusions are few next to the customers a scan flags: read
+        # them whole, once, rather than asking about each candidate.
+        with self.db.session() as session:
+            open_cases = {
+                customer_id: (case_id, trigger)
+                for customer_id, case_id, trigger in session.exec(
+                    select(CaseRecord.customer_id, CaseRecord.id, CaseRecord.trigger).where(
+                        col(CaseRecord.outcome).is_(None)
+                    )
+                ).all()
+            }
+            excluded = set(
+                session.exec(
+                    select(DetectionExclusion.customer_id).where(
+                        col(DetectionExclusion.expires_at) > now
+                    )
+                ).all()
+            )
+        disposed = []
+        for c in candidates:
+            if c.customer_id in excluded:
+                c = Candidate(**{**c.__dict__, "disposition": Disposition.EXCLUDED})
+            elif c.customer_id in open_cases:
+                case_id, _trigger = open_cases[c.customer_id]
+                c = Candidate(
+                    **{**c.__dict__, "disposition": Disposition.OPEN_CASE, "case_id": case_id}
+                )
+            disposed.append(c)
+        return disposed

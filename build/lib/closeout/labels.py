@@ -1,0 +1,102 @@
+"""Words people read for the process's enums (pages and staff mails), through the catalogs."""
+
+from __future__ import annotations
+
+from closeout.cases.inbox import DueFilter, InboxSort
+from closeout.domain import (
+    ChurnClass,
+    DataCategory,
+    Outcome,
+    Role,
+    Stage,
+    TaskDecision,
+    TaskKind,
+    TaskStatus,
+    Trigger,
+    ValueTier,
+)
+from closeout.i18n import N_
+
+LABELS: dict[str, str] = {
+    # stages
+    Stage.OPENED: N_("Opened"),
+    Stage.WIN_BACK: N_("Win-back"),
+    Stage.NOTICE: N_("Notice"),
+    Stage.APPROVAL: N_("Approval"),
+    Stage.AWAITING_EFFECTIVE_DATE: N_("Effective date"),
+    Stage.BACKUP: N_("Backup"),
+    Stage.REVOKE_ACCESS: N_("Revoke access"),
+    Stage.ARCHIVE: N_("Archive"),
+    Stage.RETENTION: N_("Retention"),
+    Stage.DELETION: N_("Deletion"),
+    Stage.CLOSED: N_("Closed"),
+    # outcomes
+    Outcome.RETAINED: N_("Retained"),
+    Outcome.REJECTED: N_("Rejected"),
+    Outcome.CANCELLED: N_("Cancelled"),
+    Outcome.REACTIVATED: N_("Reactivated"),
+    Outcome.DELETED: N_("Deleted"),
+    # task kinds
+    TaskKind.WIN_BACK: N_("Win-back"),
+    TaskKind.APPROVAL: N_("Approval"),
+    TaskKind.SECOND_APPROVAL: N_("Second approval"),
+    TaskKind.OBJECTION_REVIEW: N_("Objection review"),
+    TaskKind.CONTACT_REVIEW: N_("Contact review"),
+    # task status
+    TaskStatus.OPEN: N_("Open"),
+    TaskStatus.DONE: N_("Done"),
+    TaskStatus.CANCELLED: N_("Cancelled"),
+    # decisions
+    TaskDecision.APPROVE: N_("Approve"),
+    TaskDecision.REJECT: N_("Reject"),
+    TaskDecision.DEFER: N_("Defer"),
+    TaskDecision.REQUEST_INFO: N_("Request information"),
+    TaskDecision.RETAINED: N_("Customer retained"),
+    TaskDecision.FAILED: N_("Win-back failed"),
+    # data categories
+    DataCategory.MARKETING_DATA: N_("Marketing data"),
+    DataCategory.CONTACT_DATA: N_("Contact data"),
+    DataCategory.INTERACTION_HISTORY: N_("Interaction history"),
+    DataCategory.CONTRACTS: N_("Contracts"),
+    DataCategory.ACCOUNTING_RECORDS: N_("Invoices and accounting records"),
+    # triggers
+    Trigger.INACTIVITY: N_("Inactivity"),
+    Trigger.PAYMENT_ARREARS: N_("Payment arrears"),
+    Trigger.UNPROFITABLE: N_("Unprofitable"),
+    Trigger.RESOURCE_DRAIN: N_("Resource drain"),
+    Trigger.RELATIONSHIP_BREAKDOWN: N_("Relationship breakdown"),
+    Trigger.UNREACHABLE: N_("Unreachable"),
+    Trigger.CUSTOMER_REQUEST: N_("Customer request"),
+    Trigger.FRAUD: N_("Fraud"),
+    Trigger.MANUAL: N_("Manual"),
+    # churn classes
+    ChurnClass.NATURAL: N_("Natural"),
+    ChurnClass.COMPETITIVE: N_("Competitive"),
+    ChurnClass.FAULT: N_("Our fault"),
+    ChurnClass.NON_MALICIOUS: N_("Non-malicious"),
+    ChurnClass.RETALIATORY: N_("Retaliatory"),
+    ChurnClass.MALICIOUS: N_("Malicious"),
+    # value tiers
+    ValueTier.STANDARD: N_("Standard"),
+    ValueTier.HIGH: N_("High value"),
+    ValueTier.KEY: N_("Key account"),
+    # roles
+    Role.ACCOUNT_MANAGER: N_("Account manager"),
+    Role.MANAGER: N_("Manager"),
+    Role.COMPLIANCE_OFFICER: N_("Compliance officer"),
+    Role.ADMIN: N_("Administrator"),
+    Role.INTEGRATION: N_("Integration"),
+    # inbox
+    InboxSort.DUE: N_("Due date"),
+    InboxSort.NEWEST: N_("Newest"),
+    InboxSort.VALUE: N_("Value"),
+    DueFilter.OVERDUE: N_("Overdue"),
+    DueFilter.SOON: N_("Due soon"),
+    "group:account-managers": N_("Account managers' queue"),
+    "group:managers": N_("Managers' queue"),
+}
+
+
+def label(value: object) -> str:
+    """The catalog key for an enum value (the value itself when it has none)."""
+    return LABELS.get(str(value), str(value)) if value is not None else ""

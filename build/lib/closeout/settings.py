@@ -1,0 +1,373 @@
+"""The one Settings object: read once from CLOSEOUT_* variables and passed down."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import time, timedelta
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from limits import parse as parse_rate_limit
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from closeout.crypto.keyring import decode_master_key, dev_master_key
+from closeout.crypto.purpose_keys import (
+    GENERATE_SECRET,
+    KeyPurpose,
+    RecordKeys,
+    secret_key_for,
+    secret_weakness,
+)
+from closeout.domain import DataCategory, ValueTier
+from closeout.temporal_tls import check_temporal_tls
+
+# A placeholder that only dev mode accepts: the validator below refuses it elsewhere.
+DEV_SECRET = "dev-only-secret-change-me"  # nosec B105
+DEV_MASTER_KEY_ID = "dev"
+
+
+class PolicyConfig(BaseModel):
+    """The durations a named closure policy sets (ISO-8601 durations or seconds)."""
+
+    win_back_window: timedelta
+    notice_period: timedelta
+    approval_due: timedelta
+    retention: timedelta
+    # A reminder this long before the effective date; none when unset.
+    reminder_before: timedelta | None = None
+    # The assignee of a task is reminded this long before it is due (none when unset); an
+    # overdue task escalates to the managers' group.
+    task_reminder_before: timedelta | None = timedelta(days=1)
+    # Tell the customer once their data is deleted (the last message they get from us).
+    deletion_confirmation: bool = False
+    four_eyes_tiers: list[ValueTier] = Field(
+        default_factory=lambda: [ValueTier.HIGH, ValueTier.KEY]
+    )
+    # Retention per data category, counted from the archive date; a category not named is
+    # kept for `retention`. Empty (and no jurisdictions): every category is kept for
+    # `retention` and deleted at once.
+    category_retention: dict[DataCategory, timedelta] = Field(default_factory=dict)
+    # Per jurisdiction (the customer's country, ISO 3166 alpha-2): periods replacing the
+    # ones above for customers there.
+    jurisdictions: dict[str, dict[DataCategory, timedelta]] = Field(default_factory=dict)
+
+    def periods_for(self, country: str | None) -> dict[DataCategory, timedelta] | None:
+        """Each category's retention for a customer in `country`; None: one period for all."""
+        if not self.category_retention and not self.jurisdictions:
+            return None
+        periods = {c: self.category_retention.get(c, self.retention) for c in DataCategory}
+        periods.update(self.jurisdictions.get((country or "").upper(), {}))
+        return periods
+
+
+YEAR = timedelta(days=365)
+
+# The documented default periods (README, "Retention by data category"): a starting point
+# to confirm with counsel, not legal advice.
+DEFAULT_CATEGORY_RETENTION = {
+    # No purpose is left once the customer is gone.
+    DataCategory.MARKETING_DATA: timedelta(0),
+    # Long enough to answer an objection or welcome the customer back.
+    DataCategory.CONTACT_DATA: timedelta(days=90),
+    # Disputes about service are raised within a year.
+    DataCategory.INTERACTION_HISTORY: YEAR,
+    # The general limitation period for contractual claims (PRC Civil Code art. 188; BGB 195).
+    DataCategory.CONTRACTS: 3 * YEAR,
+    # Books and vouchers: 10 years (HGB 257, AO 147).
+    DataCategory.ACCOUNTING_RECORDS: 10 * YEAR,
+}
+DEFAULT_JURISDICTIONS = {
+    # Accounting vouchers and books: 30 years (Accounting Archives Management Measures, art. 14).
+    "CN": {DataCategory.ACCOUNTING_RECORDS: 30 * YEAR},
+    # Commercial letters, contracts among them: 6 years (HGB 257).
+    "DE": {DataCategory.CONTRACTS: 6 * YEAR},
+}
+
+STANDARD_POLICY = PolicyConfig(
+    win_back_window=timedelta(days=14),
+    notice_period=timedelta(days=30),
+    approval_due=timedelta(days=7),
+    retention=timedelta(days=3 * 365),
+    reminder_before=timedelta(days=7),
+    category_retention=DEFAULT_CATEGORY_RETENTION,
+    jurisdictions=DEFAULT_JURISDICTIONS,
+)
+
+# Waits of seconds so a newcomer watches a whole case, approval included, in about a minute.
+DEMO_POLICY = PolicyConfig(
+    win_back_window=timedelta(seconds=8),
+    notice_period=timedelta(seconds=10),
+    approval_due=timedelta(minutes=5),
+    retention=timedelta(seconds=20),
+    reminder_before=timedelta(seconds=4),
+    task_reminder_before=timedelta(minutes=2),
+    deletion_confirmation=True,
+    category_retention={
+        DataCategory.MARKETING_DATA: timedelta(0),
+        DataCategory.CONTACT_DATA: timedelta(seconds=8),
+        DataCategory.INTERACTION_HISTORY: timedelta(seconds=12),
+        DataCategory.CONTRACTS: timedelta(seconds=16),
+        DataCategory.ACCOUNTING_RECORDS: timedelta(seconds=20),
+    },
+)
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class DetectionConfig(BaseModel):
+    """Thresholds of the daily detection rules (domain §1) and when the scan runs."""
+
+    inactivity_days: int = Field(default=180, ge=1)
+    arrears_min_invoices: int = Field(default=2, ge=1)
+    arrears_min_amount_cents: int = Field(default=100_000, ge=0)
+    arrears_min_days_overdue: int = Field(default=30, ge=0)
+    profit_window_days: int = Field(default=365, ge=1)
+    support_hour_cost_cents: int = Field(default=8_000, ge=0)
+    # Flagged when the margin over the window falls below this (a loss: below zero).
+    unprofitable_below_margin_percent: float = 0.0
+    drain_window_days: int = Field(default=90, ge=1)
+    # Support hours this many times the median of the customer's value tier.
+    drain_ratio: float = Field(default=3.0, gt=1)
+    complaint_window_days: int = Field(default=90, ge=1)
+    complaint_min: int = Field(default=3, ge=1)
+    unreachable_min_bounces: int = Field(default=3, ge=1)
+    unreachable_days: int = Field(default=60, ge=1)
+    # The daily run, in this time zone; how many cases it starts at once.
+    daily_at: time = time(2, 30)
+    time_zone: str = "UTC"
+    max_concurrent_starts: int = Field(default=20, ge=1, le=500)
+    # How many rules query the CRM at once, each on its own connection.
+    scan_parallelism: int = Field(default=3, ge=1, le=16)
+    # PostgreSQL only: work_mem for the scan's transactions (hash joins over every customer).
+    postgres_work_mem: str = Field(default="256MB", pattern=r"^[1-9][0-9]*(kB|MB|GB)$")
+    page_size: int = Field(default=500, ge=1, le=10_000)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_exposed_dev_mode(dev_mode: bool, host: str) -> None:
+    """Dev mode (demo password, built-in secrets) only ever answers this machine."""
+    if dev_mode and not is_loopback(host):
+        raise ValueError(
+            f"dev mode only serves a loopback address (127.0.0.1, ::1 or localhost), "
+            f"not {host!r}: its demo users' password and built-in secrets are public; "
+            "turn CLOSEOUT_DEV_MODE off to serve other machines"
+        )
+
+
+class Settings(BaseSettings):
+    """Configuration of every Closeout process."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOSEOUT_", env_nested_delimiter="__")
+
+    dev_mode: bool = False
+    var_dir: Path = Path("var")
+    database_url: str = "sqlite:///var/closeout.db"
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+    # TLS to the Temporal frontend: on when set true, or when a CA, a client certificate, a
+    # server name or an API key is set. A client certificate with its key gives mutual TLS.
+    temporal_tls_enabled: bool | None = None
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    # The name the server's certificate carries, when it is not the address's host.
+    temporal_tls_server_name: str | None = None
+    # Sent as `Authorization: Bearer <key>` (Temporal Cloud, or a server with an authorizer).
+    temporal_api_key: SecretStr | None = None
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    # /docs, /redoc and /openapi.json: served in dev mode, elsewhere only when this is true
+    # (a published schema maps every operation for whoever finds the server).
+    api_docs: bool = False
+    # Where customers reach the answer pages; defaults to the API's own address.
+    public_base_url: str | None = None
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = 10.0
+    # CA bundle that signed the SMTP server's certificate, when it is not a public CA.
+    smtp_ca_file: Path | None = None
+    mail_from: str = "Closeout <closeout@example.com>"
+    company_name: str = "Example Company"
+    company_contact: str = "privacy@example.com"
+
+    archive_dir: Path = Path("var/archive")
+    # The suppression ledger (keyed hashes of deleted customers). Keep it apart from the
+    # database's backups, on storage that only appends: it is what stops a restored database
+    # copy from bringing a deleted customer back. Defaults to var_dir/suppression-ledger.jsonl.
+    suppression_ledger: Path | None = None
+    mail_catcher_dir: Path = Path("var/mail")
+
+    secret_key: str = DEV_SECRET
+    # Master keys that wrap the customers' data keys: id -> 32 bytes, base64. New data keys
+    # are wrapped with `master_key_id` (the only key when there is one); older ids stay
+    # until `closeout keys rotate` re-wrapped everything. Dev mode derives one when unset.
+    master_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    master_key_id: str | None = None
+    # Temporal payloads (workflow inputs, Update arguments, activity results) are encrypted
+    # with keys derived from the master keys; the server stores ciphertext only.
+    payload_encryption: bool = True
+    # Outside dev mode a plain payload is refused, so nobody without the master keys can start
+    # a case or send an Update. Set true only while histories from before encryption drain.
+    accept_plain_payloads: bool = False
+    # Signed-in sessions: how long they last at most, how long they survive unused, and
+    # whether the cookie is sent over HTTPS only (by default it is, except in dev mode).
+    session_max_age: timedelta = timedelta(hours=8)
+    session_idle: timedelta = timedelta(hours=2)
+    session_cookie_secure: bool | None = None
+    link_ttl: timedelta = timedelta(days=30)
+    # How long a customer's data export can be downloaded.
+    export_ttl: timedelta = timedelta(days=7)
+    # Sign-in attempts allowed per account and per client address ("N per M minutes");
+    # counted in the API process's memory.
+    sign_in_limit_per_account: str = "5 per 15 minutes"
+    sign_in_limit_per_address: str = "20 per 15 minutes"
+    # Trust ledger entries and certificates made before they named a master key (keyed with
+    # the secret key). Turn off once `closeout keys rekey-records` has moved them.
+    legacy_records: bool = True
+    # Refused customer links (forged, expired, used) a client address may ask for in a minute;
+    # past that it gets 429 until the minute is over. A customer clicks a few at most.
+    refused_links_per_minute: int = Field(default=30, ge=1)
+    detection: DetectionConfig = Field(default_factory=DetectionConfig)
+    default_policy: str = "standard"
+    policies: dict[str, PolicyConfig] = Field(default_factory=lambda: {"standard": STANDARD_POLICY})
+
+    @field_validator("sign_in_limit_per_account", "sign_in_limit_per_address")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            parse_rate_limit(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a limit like '5 per 15 minutes'") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if not self.dev_mode and self.secret_key == DEV_SECRET:
+            raise ValueError(
+                "CLOSEOUT_SECRET_KEY must be set to a real secret outside dev mode "
+                "(the built-in value only works with CLOSEOUT_DEV_MODE=true)"
+            )
+        weakness = None if self.dev_mode else secret_weakness(self.secret_key)
+        if weakness is not None:
+            raise ValueError(
+                f"CLOSEOUT_SECRET_KEY is too weak ({weakness}): it must hold 32 random bytes, "
+                f"e.g. 43 base64url characters or 64 hex digits; generate one with "
+                f"`{GENERATE_SECRET}`"
+            )
+        refuse_exposed_dev_mode(self.dev_mode, self.api_host)
+        if not self.dev_mode and not self.master_keys:
+            raise ValueError(
+                "CLOSEOUT_MASTER_KEYS must hold at least one master key outside dev mode "
+                "(generate one with `closeout keys new`)"
+            )
+        for key_id, key in self.master_keys.items():
+            decode_master_key(key_id, key.get_secret_value())
+        if self.master_keys and self.active_master_key_id not in self.master_keys:
+            raise ValueError(
+                f"CLOSEOUT_MASTER_KEY_ID names {self.master_key_id!r}, which is not among "
+                f"CLOSEOUT_MASTER_KEYS ({', '.join(sorted(self.master_keys))})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_temporal_tls(self) -> Settings:
+        check_temporal_tls(self)
+        return self
+
+    @property
+    def temporal_tls(self) -> bool:
+        """Whether connections to Temporal use TLS."""
+        if self.temporal_tls_enabled is not None:
+            return self.temporal_tls_enabled
+        return any(value is not None for value in self.temporal_tls_options().values()) or (
+            self.temporal_api_key is not None
+        )
+
+    def temporal_tls_options(self) -> dict[str, object]:
+        return {
+            "CLOSEOUT_TEMPORAL_TLS_CA_FILE": self.temporal_tls_ca_file,
+            "CLOSEOUT_TEMPORAL_TLS_CERT_FILE": self.temporal_tls_cert_file,
+            "CLOSEOUT_TEMPORAL_TLS_KEY_FILE": self.temporal_tls_key_file,
+            "CLOSEOUT_TEMPORAL_TLS_SERVER_NAME": self.temporal_tls_server_name,
+        }
+
+    @property
+    def plain_payloads_accepted(self) -> bool:
+        """Whether a Temporal payload may arrive unencrypted (dev mode, or while draining)."""
+        return self.dev_mode or self.accept_plain_payloads
+
+    @property
+    def active_master_key_id(self) -> str:
+        if self.master_key_id is not None:
+            return self.master_key_id
+        if not self.master_keys:
+            return DEV_MASTER_KEY_ID
+        if len(self.master_keys) == 1:
+            return next(iter(self.master_keys))
+        raise ValueError(
+            "CLOSEOUT_MASTER_KEY_ID must say which of several master keys wraps new data keys"
+        )
+
+    def master_key_bytes(self) -> dict[str, bytes]:
+        if not self.master_keys:
+            return {DEV_MASTER_KEY_ID: dev_master_key(self.secret_key)}
+        return {k: decode_master_key(k, v.get_secret_value()) for k, v in self.master_keys.items()}
+
+    def purpose_key(self, purpose: KeyPurpose) -> bytes:
+        """The key of a short-lived purpose (sessions, links, exports), from the secret key."""
+        return secret_key_for(self.secret_key, purpose)
+
+    def record_keys(self) -> RecordKeys:
+        """The keys of the ledger and the certificates: from the master keys, by id (and the
+        secret key for records made before they named a key, while those are trusted)."""
+        legacy = self.secret_key if self.legacy_records else None
+        return RecordKeys(self.master_key_bytes(), self.active_master_key_id, legacy_secret=legacy)
+
+    @property
+    def suppression_ledger_path(self) -> Path:
+        return self.suppression_ledger or self.var_dir / "suppression-ledger.jsonl"
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return not self.dev_mode
+
+    @property
+    def serves_api_docs(self) -> bool:
+        return self.dev_mode or self.api_docs
+
+    @property
+    def base_url(self) -> str:
+        """The public address of the API, without a trailing slash."""
+        return (self.public_base_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+    @cached_property
+    def available_policies(self) -> dict[str, PolicyConfig]:
+        """The configured policies, plus the `demo` policy in dev mode."""
+        policies = dict(self.policies)
+        if self.dev_mode:
+            policies.setdefault("demo", DEMO_POLICY)
+        return policies

@@ -1,0 +1,134 @@
+"""The Closeout worker: runs the close-customer workflows and their activities."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.case_activities import CloseoutActivities
+from activities.detection import DetectionActivities
+from activities.expired_data import HousekeepingActivities
+from activities.notice_sending import NoticeActivities
+from activities.retention import RetentionActivities
+from activities.staff_notices import StaffActivities
+from closeout.cases.repository import CaseRepository
+from closeout.certificates.repository import Certificates
+from closeout.constants import TASK_QUEUE
+from closeout.crm.reference import ReferenceCrm
+from closeout.crypto.vault import vault_from
+from closeout.db import Database
+from closeout.mail import SmtpMailer
+from closeout.schedules import ensure_schedules
+from closeout.settings import Settings
+from closeout.suppression.enforcement import SuppressionEnforcer
+from closeout.suppression.ledger import ledger_from
+from closeout.temporal import cache_workflow_bytecode, connect
+from closeout.users.accounts import Accounts
+from workflows.close_customer import CloseCustomerWorkflow
+from workflows.detection import DetectionWorkflow
+from workflows.housekeeping import HousekeepingWorkflow
+
+WORKFLOWS: list[type] = [CloseCustomerWorkflow, HousekeepingWorkflow, DetectionWorkflow]
+
+
+@dataclass(frozen=True)
+class Activities:
+    """The activity objects a worker serves, each bound to its real adapters."""
+
+    cases: CloseoutActivities
+    notices: NoticeActivities
+    staff: StaffActivities
+    housekeeping: HousekeepingActivities
+    detection: DetectionActivities
+    retention: RetentionActivities
+
+    def functions(self) -> list[Callable[..., Any]]:
+        """Every bound @activity.defn method of the activity objects."""
+        return [
+            getattr(obj, name)
+            for obj in (
+                self.cases,
+                self.notices,
+                self.staff,
+                self.housekeeping,
+                self.detection,
+                self.retention,
+            )
+            for name, member in vars(type(obj)).items()
+            if hasattr(member, "__temporal_activity_definition")
+        ]
+
+
+def build_activities(settings: Settings, db: Database, client: Client | None = None) -> Activities:
+    """Wire the activities to their real adapters (and the Temporal client detection uses to
+    start cases; connected on first use when not given)."""
+    clients: list[Client] = [client] if client is not None else []
+
+    async def temporal() -> Client:
+        if not clients:
+            clients.append(await connect(settings))
+        return clients[0]
+
+    cases = CaseRepository(db)
+    mailer = SmtpMailer(settings)
+    vault = vault_from(settings, db)
+    archive = vault.store
+    ledger = ledger_from(settings)
+    crm = ReferenceCrm(db, ledger)
+    certificates = Certificates(db, settings.record_keys())
+    return Activities(
+        cases=CloseoutActivities(
+            settings=settings,
+            crm=crm,
+            cases=cases,
+            vault=vault,
+            certificates=certificates,
+            ledger=ledger,
+        ),
+        notices=NoticeActivities(settings, crm, cases, mailer),
+        staff=StaffActivities(settings, cases, Accounts(db, dev_mode=settings.dev_mode), mailer),
+        housekeeping=HousekeepingActivities(
+            settings, cases, archive, SuppressionEnforcer(ledger, crm, vault, cases), temporal
+        ),
+        detection=DetectionActivities(settings, db, temporal),
+        retention=RetentionActivities(crm, cases, vault, certificates),
+    )
+
+
+def build_worker(
+    client: Client,
+    activities: Activities,
+    executor: ThreadPoolExecutor,
+    task_queue: str = TASK_QUEUE,
+) -> Worker:
+    cache_workflow_bytecode(WORKFLOWS)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities.functions(),
+        activity_executor=executor,
+        max_concurrent_activities=executor._max_workers,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    db = Database.from_url(settings.database_url)
+    client = await connect(settings)
+    await ensure_schedules(client, settings)
+    with ThreadPoolExecutor(max_workers=32) as executor:
+        worker = build_worker(client, build_activities(settings, db, client), executor)
+        logging.getLogger("closeout.worker").info("worker polling task queue %s", TASK_QUEUE)
+        await worker.run()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(run_worker(Settings()))

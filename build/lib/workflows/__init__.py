@@ -1,0 +1,1 @@
+"""Workflows: the deterministic close-customer process, no I/O."""
