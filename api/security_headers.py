@@ -29,9 +29,7 @@ IMAGES = "img-src 'self' data:"
 POLICY = _policy(*BASE, IMAGES, "script-src 'self'", "style-src 'self'")
 # The dev mail catcher shows a message's HTML part as the customer sees it: mail clients
 # know no style sheets, so the message styles itself inline (dev mode only).
-CAUGHT_MAIL_POLICY = _policy(
-    *BASE, IMAGES, "script-src 'self'", "style-src 'self' 'unsafe-inline'"
-)
+CAUGHT_MAIL_POLICY = _policy(*BASE, IMAGES, "script-src 'self'", "style-src 'self' 'unsafe-inline'")
 # Swagger UI and ReDoc (dev mode, or CLOSEOUT_API_DOCS=true) start from an inline script and
 # load their code, styles, fonts and images from public CDNs (each directive named once: a
 # browser obeys the first of two).
