@@ -22,15 +22,16 @@ from closeout.cases.models import (
 )
 from closeout.certificates.models import DeletionCertificate
 from closeout.contracts import CaseStatus
-from closeout.crm.models import RESTORED_TABLES
+from closeout.crm.models import CATEGORY_TABLES, RESTORED_TABLES
 from closeout.crm.reference import ReferenceCrm
-from closeout.domain import DataCategory, NoticeKind, TaskStatus
+from closeout.domain import DataCategory, NoticeKind, Stage, TaskStatus
 from tests.model.world import CaseWorld
 
 # Deleting the customer's data, wholly or by category: never under a hold, never unbacked.
 DELETIONS = ("categories_deleted", "customer_data_deleted")
 # Steps that need a verified backup before them.
 NEED_BACKUP = ("access_revoked", "customer_archived", *DELETIONS)
+CATEGORY_OF = {table: c for c, tables in CATEGORY_TABLES.items() for table in tables}
 # Customer notices sent at most once per case; a data export goes out once per request.
 ONCE_PER_CASE = frozenset(NoticeKind) - {NoticeKind.DATA_EXPORT}
 
@@ -47,6 +48,7 @@ class Observed:
     notices: list[tuple[str, str, str, str]]  # (id, kind, status, message_id)
     bundles: list[tuple[str, str | None, bool, bool]]  # (id, category, verified, deleted)
     bundle_counts: dict[str, dict[str, int]]  # live bundles' record counts
+    whole_counts: dict[str, int]  # the whole-customer backup's record counts
     certificates: int
     remaining: dict[str, int]
     grants_none: bool
@@ -125,6 +127,7 @@ def observe(world: CaseWorld, status: CaseStatus) -> Observed:
             (b.id, b.category, b.verified_at is not None, b.deleted_at is not None) for b in bundles
         ],
         bundle_counts={b.id: dict(b.record_counts) for b in bundles if b.deleted_at is None},
+        whole_counts=next((dict(b.record_counts) for b in bundles if b.category is None), {}),
         certificates=len(certificates),
         remaining=crm.remaining_records(customer_id),
         grants_none=crm.access_grants(customer_id).none,
@@ -143,6 +146,7 @@ def check_all(seen: Observed) -> None:
     check_backup_first(seen)
     check_no_deletion_under_hold(seen)
     check_no_deletion_before_end(seen)
+    check_archive_kept(seen)
     check_access_after_archive(seen)
     check_notices_once(seen)
     check_one_backup_one_certificate(seen)
@@ -198,6 +202,30 @@ def check_no_deletion_before_end(seen: Observed) -> None:
         kept = {c.category for c in seen.status.category_clocks if c.deleted_at is None}
         live = {b[1] for b in seen.bundles if b[1] is not None and not b[3]}
         assert live == {str(c) for c in kept}, f"bundles {live} for categories kept {kept}"
+
+
+def check_archive_kept(seen: Observed) -> None:
+    """In retention every archived record is still in a live bundle, unless its category was
+    deleted: nothing is lost between the backup and the deletion steps."""
+    status = seen.status
+    whole = [b for b in seen.bundles if b[1] is None]
+    if status.stage is not Stage.RETENTION or status.outcome is not None or not whole:
+        return
+    backed_up = seen.whole_counts
+    deleted = {str(c) for c in deleted_categories(status)}
+    live: dict[str, int] = {}
+    for counts in seen.bundle_counts.values():
+        for table, n in counts.items():
+            live[table] = max(live.get(table, 0), n)
+    lost = {
+        table: (live.get(table, 0), n)
+        for table, n in backed_up.items()
+        if n
+        and table != "customer"
+        and live.get(table, 0) < n
+        and str(CATEGORY_OF[table]) not in deleted
+    }
+    assert not lost, f"archived records lost before any deletion (kept, backed up): {lost}"
 
 
 def check_access_after_archive(seen: Observed) -> None:
