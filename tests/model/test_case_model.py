@@ -65,7 +65,7 @@ from tests.workflows.conftest import (
 )
 from workflows.close_customer import CloseCustomerWorkflow
 
-EXAMPLES = int(os.environ.get("CLOSEOUT_MODEL_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("CLOSEOUT_MODEL_EXAMPLES", "40"))
 STEPS = int(os.environ.get("CLOSEOUT_MODEL_STEPS", "15"))
 MODEL_SETTINGS = settings(
     max_examples=EXAMPLES,
