@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test install system-deps lint bench-throughput bench-detect clean
+.PHONY: dev test test-deep install system-deps lint bench-throughput bench-detect clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: install
 
 test: install system-deps lint
 	$(BIN)/pytest
+
+# The model-based test of the case with thousands of examples instead of `make test`'s few.
+MODEL_EXAMPLES ?= 2000
+test-deep: install
+	CLOSEOUT_MODEL_EXAMPLES=$(MODEL_EXAMPLES) $(BIN)/pytest tests/model -q
 
 bench-throughput: install
 	$(BIN)/python bench/throughput.py

@@ -107,7 +107,11 @@ def build_worker(
     activities: Activities,
     executor: ThreadPoolExecutor,
     task_queue: str = TASK_QUEUE,
+    cached_workflows: int = 1000,
 ) -> Worker:
+    """The worker of every close-customer, housekeeping and detection workflow. With
+    `cached_workflows=0` each workflow task replays the case's history (no sticky queue), as
+    the time-skipping test server needs when a worker is replaced mid-case."""
     cache_workflow_bytecode(WORKFLOWS)
     return Worker(
         client,
@@ -116,6 +120,7 @@ def build_worker(
         activities=activities.functions(),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
+        max_cached_workflows=cached_workflows,
     )
 
 

@@ -924,6 +924,10 @@ class CloseCustomerWorkflow:
             )
         if any(p < timedelta(0) for p in req.periods.values()):
             raise reject("a retention period cannot be negative", "InvalidRequest")
+        # A case archived under periods for some categories only would split its backup into
+        # those and drop the rest before any deletion: a policy names every category, or none.
+        if req.periods and set(req.periods) != set(DataCategory):
+            raise reject("a policy's periods name every data category, or none", "InvalidRequest")
 
     @workflow.update
     async def reactivate(self, req: ReactivateRequest) -> StageResult:
