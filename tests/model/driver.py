@@ -35,7 +35,7 @@ class CaseDriver(RuleBasedStateMachine):
         self.handle: CaseHandle | None = None
         self.status: CaseStatus | None = None
         self.seen: Observed | None = None
-        self.elapsed = timedelta(0)
+        self.skipped = timedelta(0)
         self.approvers: list[str] = []
         self.triggers: set[Trigger] = set()
         self.links = 0
@@ -74,7 +74,7 @@ class CaseDriver(RuleBasedStateMachine):
                 break
             step = max(near) - now + timedelta(minutes=1)
             self.world.sleep(step)
-            self.elapsed += step
+            self.skipped += step
             self.world.settle(self.case)
         self.status = status
         return observe(self.world, status)

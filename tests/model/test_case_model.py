@@ -339,12 +339,12 @@ class CaseMachine(CaseDriver):
 
     # ------------------------------------------------------------------ time and crashes
 
-    @precondition(lambda self: self.elapsed < TIME_BUDGET - timedelta(minutes=1))
+    @precondition(lambda self: self.skipped < TIME_BUDGET - timedelta(minutes=1))
     @rule(jump=JUMPS)
     def time_passes(self, jump: timedelta) -> None:
-        jump = min(jump, TIME_BUDGET - self.elapsed)
+        jump = min(jump, TIME_BUDGET - self.skipped)
         self.world.sleep(jump)
-        self.elapsed += jump
+        self.skipped += jump
         self.step_done()
 
     @precondition(lambda self: self.open() and self.now_status.next_timer is not None)
@@ -353,10 +353,10 @@ class CaseMachine(CaseDriver):
         """Time runs to the case's next deadline (the window, the effective date, an end)."""
         deadline = self.now_status.next_timer
         jump = timedelta(0) if deadline is None else deadline - self.now() + timedelta(minutes=1)
-        jump = min(jump, TIME_BUDGET - self.elapsed)
+        jump = min(jump, TIME_BUDGET - self.skipped)
         if jump > timedelta(0):
             self.world.sleep(jump)
-            self.elapsed += jump
+            self.skipped += jump
         self.step_done()
 
     @precondition(lambda self: self.handle is not None)

@@ -1,1 +1,0 @@
-"""Activities: every side effect of the close-customer process, performed through ports."""

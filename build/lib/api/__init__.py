@@ -1,1 +1,0 @@
-"""The HTTP window onto Closeout: reads the read model, talks to workflows."""

@@ -1,1 +1,0 @@
-"""The web pages staff use: sign-in, inbox, tasks, cases."""

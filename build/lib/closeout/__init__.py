@@ -1,1 +1,0 @@
-"""Closeout: close customers right, from trigger to certified deletion."""

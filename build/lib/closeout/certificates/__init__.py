@@ -1,1 +1,0 @@
-"""Deletion certificates: what was deleted, where, when, under which policy, verified how."""

@@ -1,1 +1,0 @@
-"""The CRM port and the bundled reference CRM."""

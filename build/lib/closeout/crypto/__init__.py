@@ -1,1 +1,0 @@
-"""Encryption of archives: per-customer data keys, wrapped by master keys behind a key port."""

@@ -1,1 +1,0 @@
-"""Finding the customers to close: rules over the CRM, exclusions, runs."""

@@ -1,1 +1,0 @@
-"""People who sign in to Closeout's web pages."""

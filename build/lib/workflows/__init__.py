@@ -1,1 +1,0 @@
-"""Workflows: the deterministic close-customer process, no I/O."""
