@@ -18,7 +18,7 @@ from activities.expired_data import HousekeepingActivities
 from activities.notice_sending import NoticeActivities
 from activities.retention import RetentionActivities
 from activities.staff_notices import StaffActivities
-from closeout.cases.repository import CaseRepository
+from closeout.cases.repository import case_repository
 from closeout.certificates.repository import Certificates
 from closeout.constants import TASK_QUEUE
 from closeout.crm.reference import ReferenceCrm
@@ -76,7 +76,7 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
             clients.append(await connect(settings))
         return clients[0]
 
-    cases = CaseRepository(db)
+    cases = case_repository(settings, db)
     mailer = SmtpMailer(settings)
     vault = vault_from(settings, db)
     archive = vault.store

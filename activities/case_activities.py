@@ -35,7 +35,7 @@ from closeout.contracts import (
 )
 from closeout.crm.models import MINIMISED_TABLES, RESTORED_TABLES
 from closeout.crm.port import CrmPort, CustomerNotFound
-from closeout.crypto.data_keys import ARCHIVE_SCOPE, KeyDestroyed
+from closeout.crypto.data_keys import ARCHIVE_SCOPE, OUTBOX_SCOPE, KeyDestroyed
 from closeout.crypto.envelope import Unreadable
 from closeout.crypto.vault import ArchiveVault, category_scope
 from closeout.domain import CustomerStatus, DataCategory
@@ -312,7 +312,11 @@ class CloseoutActivities:
         remaining = self.crm.remaining_records(step.customer_id)
         bundles = customer_keys(self.archive, step.customer_id)
         addresses = self.cases.outbox_addresses(step.customer_id)
-        keys = self.vault.keys.live(step.customer_id)
+        # The outbox key outlives the deletion only until the last message written ahead of
+        # it is sent, which comes before this check.
+        keys = self.vault.keys.live(step.customer_id) + self.vault.keys.live(
+            step.customer_id, OUTBOX_SCOPE
+        )
         words = self.words.remaining(step.customer_id)
         if remaining or bundles or addresses or keys or words:
             # Names columns and counts only: never the words found.

@@ -23,7 +23,7 @@ from closeout.contracts import (
 from closeout.db import Database
 from closeout.detection.detector import Detector, Disposition
 from closeout.detection.models import DetectionCandidate
-from closeout.detection.repository import DetectionRepository
+from closeout.detection.repository import detection_repository
 from closeout.domain import SYSTEM_ACTOR, ChurnClass, Trigger
 from closeout.settings import Settings
 
@@ -36,7 +36,7 @@ class DetectionActivities:
     ) -> None:
         self.settings = settings
         self.detector = Detector(db, settings.detection)
-        self.runs = DetectionRepository(db)
+        self.runs = detection_repository(settings, db)
         self._client = client
 
     @activity.defn

@@ -12,7 +12,7 @@ from api.link_refusals import RefusedLinkCounter
 from api.service import case_state
 from api.temporal_gateway import TemporalGateway
 from closeout.cases.models import CaseRecord
-from closeout.cases.repository import CaseRepository
+from closeout.cases.repository import case_repository
 from closeout.contracts import Actor, CustomerAnswer
 from closeout.crm.reference import ReferenceCrm
 from closeout.crypto.data_keys import KeyDestroyed
@@ -33,7 +33,7 @@ CUSTOMER = Actor("customer", CUSTOMER_ACTOR_ROLE)
 
 class CustomerAnswers:
     def __init__(self, settings: Settings, db: Database, temporal: TemporalGateway) -> None:
-        self.repo = CaseRepository(db)
+        self.repo = case_repository(settings, db)
         self.crm = ReferenceCrm(db, ledger_from(settings))
         self.temporal = temporal
         self.links = LinkSigner(settings.secret_key)

@@ -11,7 +11,7 @@ from typing import Any
 from api.errors import Conflict, NotFound
 from closeout.archive import read_bundle
 from closeout.cases.models import CaseRecord, LegalHoldRecord
-from closeout.cases.repository import CaseRepository
+from closeout.cases.repository import case_repository
 from closeout.certificates.models import DeletionCertificate
 from closeout.certificates.repository import Certificates
 from closeout.contracts import AuditEntry
@@ -82,7 +82,7 @@ def _aware(at: datetime) -> datetime:
 class ComplianceService:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.db = db
-        self.repo = CaseRepository(db)
+        self.repo = case_repository(settings, db)
         self.certificates = Certificates(db, settings.record_keys())
         self.vault = vault_from(settings, db)
 

@@ -9,11 +9,11 @@ from api.errors import Forbidden, Invalid, NotFound
 from api.service import case_summary
 from closeout.access import owns_customer, sees_every_customer
 from closeout.cases.models import CaseRecord
-from closeout.cases.repository import CaseRepository
+from closeout.cases.repository import case_repository
 from closeout.crm.models import CrmCustomer
 from closeout.crm.reference import ReferenceCrm
 from closeout.db import Database
-from closeout.detection.repository import DetectionRepository
+from closeout.detection.repository import detection_repository
 from closeout.settings import Settings
 from closeout.suppression.ledger import ledger_from
 from closeout.tokens import Principal
@@ -24,9 +24,9 @@ MAX_EXCLUSION = timedelta(days=366)
 
 class CustomerService:
     def __init__(self, settings: Settings, db: Database) -> None:
-        self.repo = CaseRepository(db)
+        self.repo = case_repository(settings, db)
         self.crm = ReferenceCrm(db, ledger_from(settings))
-        self.detection = DetectionRepository(db)
+        self.detection = detection_repository(settings, db)
 
     def search(
         self, q: str | None, status: str | None, limit: int, offset: int, user: Principal

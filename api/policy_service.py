@@ -12,7 +12,7 @@ from api.errors import NotFound
 from api.service import run_update
 from api.temporal_gateway import TemporalGateway
 from closeout.cases.models import CaseRecord
-from closeout.cases.repository import CaseRepository
+from closeout.cases.repository import case_repository
 from closeout.contracts import Actor, CaseStatus, RetentionPeriodsChange
 from closeout.db import Database
 from closeout.domain import DataCategory
@@ -71,7 +71,7 @@ def _moves(status: CaseStatus, new: dict[DataCategory, timedelta]) -> list[Categ
 class PolicyService:
     def __init__(self, settings: Settings, db: Database, temporal: TemporalGateway) -> None:
         self.settings = settings
-        self.repo = CaseRepository(db)
+        self.repo = case_repository(settings, db)
         self.temporal = temporal
 
     def _policy(self, name: str) -> PolicyConfig:

@@ -32,7 +32,7 @@ from closeout.access import (
 )
 from closeout.case_start import start_case
 from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
-from closeout.cases.repository import CaseRepository
+from closeout.cases.repository import case_repository
 from closeout.constants import case_workflow_id
 from closeout.contracts import (
     Actor,
@@ -88,7 +88,7 @@ class CaseService:
     ) -> None:
         self.settings = settings
         self.accounts = accounts
-        self.repo = CaseRepository(db)
+        self.repo = case_repository(settings, db)
         self.crm = ReferenceCrm(db, ledger_from(settings))
         self.temporal = temporal
 

@@ -16,7 +16,7 @@ from closeout.access import SUPERVISORS, may_see_case, may_see_task, sees_every_
 from closeout.audit.models import AuditEvent
 from closeout.cases.inbox import DUE_SOON, InboxFilter, InboxRow, TaskQueries
 from closeout.cases.models import CaseRecord, TaskRecord
-from closeout.cases.repository import CaseRepository, Page
+from closeout.cases.repository import Page, case_repository
 from closeout.contracts import CaseStatus
 from closeout.crm.port import AccountHistory
 from closeout.crm.reference import ReferenceCrm
@@ -98,8 +98,8 @@ class TaskBoard:
         self, settings: Settings, db: Database, accounts: Accounts, temporal: TemporalGateway
     ) -> None:
         self.settings = settings
-        self.repo = CaseRepository(db)
-        self.tasks = TaskQueries(db)
+        self.repo = case_repository(settings, db)
+        self.tasks = TaskQueries(db, self.repo.sealed)
         self.crm = ReferenceCrm(db, ledger_from(settings))
         self.accounts = accounts
         self.temporal = temporal

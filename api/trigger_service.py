@@ -16,11 +16,11 @@ from api.errors import Conflict, Invalid, NotFound
 from api.evidence import validated_evidence
 from api.temporal_gateway import TemporalGateway
 from closeout.case_start import add_evidence, start_case
-from closeout.cases.repository import CaseRepository
+from closeout.cases.repository import case_repository
 from closeout.contracts import Actor, CloseCustomerInput, EvidenceRequest
 from closeout.crm.reference import ReferenceCrm
 from closeout.db import Database
-from closeout.detection.repository import DetectionRepository
+from closeout.detection.repository import detection_repository
 from closeout.domain import DEFAULT_CHURN_CLASS, Trigger
 from closeout.settings import Settings
 from closeout.suppression.ledger import ledger_from
@@ -35,8 +35,8 @@ def body_digest(body: schemas.TriggerIn) -> str:
 class TriggerService:
     def __init__(self, settings: Settings, db: Database, temporal: TemporalGateway) -> None:
         self.settings = settings
-        self.deliveries = DetectionRepository(db)
-        self.cases = CaseRepository(db)
+        self.deliveries = detection_repository(settings, db)
+        self.cases = case_repository(settings, db)
         self.crm = ReferenceCrm(db, ledger_from(settings))
         self.temporal = temporal
 

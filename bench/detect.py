@@ -46,7 +46,7 @@ from closeout.crm.models import (
 )
 from closeout.db import Database, upgrade
 from closeout.detection.detector import Candidate, Detector, Scan
-from closeout.detection.repository import DetectionRepository
+from closeout.detection.repository import detection_repository
 from closeout.detection.rules import RULES
 from closeout.domain import ChurnClass, Trigger
 from closeout.settings import DetectionConfig, Settings
@@ -290,7 +290,7 @@ async def start_rates(args: argparse.Namespace, root: Path) -> tuple[float, floa
             Candidate(f"c{i:07d}", Trigger.INACTIVITY, ChurnClass.NATURAL, {"inactive_days": 400})
             for i in range(args.starts)
         ]
-        DetectionRepository(db).record_scan(run_id, Scan(datetime.now(UTC), flagged))
+        detection_repository(settings, db).record_scan(run_id, Scan(datetime.now(UTC), flagged))
 
         # Cases start as the worker starts them: with the payload codec's encryption.
         sealing = Client(

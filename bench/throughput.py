@@ -36,7 +36,7 @@ from temporalio.worker import Worker
 
 from bench.bare_workflow import BareCaseWorkflow, BareShape, bare_step
 from closeout.cases.models import TaskRecord
-from closeout.cases.repository import CaseRepository
+from closeout.cases.repository import CaseRepository, case_repository
 from closeout.contracts import Actor, CloseCustomerInput, DecisionRequest
 from closeout.db import Database, upgrade
 from closeout.demo import add_customer
@@ -302,9 +302,9 @@ async def main() -> None:
         with db.session() as session:
             for i in range(args.cases + 1 + args.warmup):
                 add_customer(session, f"bench-{i:05d}", name=f"Bench {i}", owner=OWNER.name)
-        inbox = Inbox(CaseRepository(db))
         # The SMTP server runs in its own process, as a real one would.
         smtp_port = free_port()
+        inbox = Inbox(case_repository(bench_settings(url, smtp_port, root / "archive"), db))
         smtp = subprocess.Popen(  # noqa: ASYNC220 - a server process that outlives this call
             [
                 sys.executable,

@@ -23,7 +23,7 @@ from temporalio.service import TLSConfig
 from closeout.crypto.data_keys import DataKeys
 from closeout.crypto.history_cipher import CustomerHistoryCipher
 from closeout.crypto.payload_codec import PayloadCipher, RefusingPayloadConverter
-from closeout.crypto.vault import key_ring
+from closeout.crypto.vault import data_keys_from
 from closeout.db import Database
 from closeout.settings import Settings
 
@@ -35,7 +35,7 @@ def _keys_of(settings: Settings, keys: DataKeys | None) -> DataKeys:
     """The data keys that hold customers' history keys: the settings' database if not given."""
     if keys is not None:
         return keys
-    return DataKeys(Database.from_url(settings.database_url), key_ring(settings))
+    return data_keys_from(settings, Database.from_url(settings.database_url))
 
 
 def data_converter(settings: Settings, keys: DataKeys | None = None) -> DataConverter:

@@ -16,6 +16,11 @@ from typing import Any, TypeVar
 
 from aiosmtpd.controller import Controller
 
+from closeout.audit.chain import ChainReport, verify
+from closeout.cases.repository import CaseRepository, case_repository
+from closeout.db import Database
+from closeout.settings import Settings
+
 VENV_BIN = Path(sys.executable).parent
 T = TypeVar("T")
 
@@ -101,3 +106,15 @@ def assert_deleted_in_order(actions: list[str]) -> None:
     missing = [step for step, at in zip(DELETION_STEPS, positions, strict=True) if at < 0]
     assert not missing, f"missing audit steps: {missing}"
     assert positions == sorted(positions), f"steps out of order: {actions}"
+
+
+def read_model(db: Database, settings: Settings | None = None) -> CaseRepository:
+    """The read model as the worker and the API build it: words sealed under the master keys
+    of `settings` (dev mode's when none are given)."""
+    return case_repository(settings or Settings(dev_mode=True, database_url="sqlite://"), db)
+
+
+def chain_report(db: Database, settings: Settings | None = None) -> ChainReport:
+    """The whole audit chain walked, sealed content opened as `closeout audit verify` does."""
+    with db.session() as session:
+        return verify(session, read_model(db, settings).sealed.events_opener())

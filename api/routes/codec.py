@@ -22,10 +22,9 @@ from temporalio.api.common.v1 import Payload
 from api.deps import DatabaseDep, SettingsDep
 from api.errors import BadRequest, Gone, Invalid
 from api.web.session import page_for
-from closeout.crypto.data_keys import DataKeys
 from closeout.crypto.history_cipher import HistoryShredded
 from closeout.crypto.keyring import KeyUnavailable
-from closeout.crypto.vault import key_ring
+from closeout.crypto.vault import data_keys_from
 from closeout.domain import Role
 from closeout.settings import Settings
 from closeout.temporal import display_codec
@@ -83,7 +82,7 @@ async def decode(
     body: PayloadsJSON, _user: Reader, settings: SettingsDep, db: DatabaseDep
 ) -> Response:
     """Encrypted payloads in, plain ones out (410 for a deleted customer's case)."""
-    codec = display_codec(settings, DataKeys(db, key_ring(settings)))
+    codec = display_codec(settings, data_keys_from(settings, db))
     payloads = [_to_proto(p) for p in body.payloads]
     if codec is not None:
         try:

@@ -9,13 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from api.deps import DatabaseDep
+from api.deps import DatabaseDep, SettingsDep
 from api.paging import PageNumber
 from api.web.render import render
 from api.web.session import Compliance, CsrfChecked
 from closeout.audit.chain import ChainReport, verify
 from closeout.audit.search import AuditFilter, AuditSearch
-from closeout.cases.repository import CaseRepository
+from closeout.cases.repository import case_repository
 from closeout.contracts import AuditEntry
 from closeout.users.accounts import User
 
@@ -51,12 +51,13 @@ Filter = Annotated[AuditFilter, Depends(audit_filter)]
 def _page(
     request: Request,
     user: User,
+    settings: SettingsDep,
     db: DatabaseDep,
     where: AuditFilter,
     page: int,
     chain: ChainReport | None = None,
 ) -> Response:
-    search = AuditSearch(db)
+    search = AuditSearch(db, case_repository(settings, db).sealed.events_opener)
     rows, total = search.page(where, PER_PAGE, (page - 1) * PER_PAGE)
     return render(
         request,
@@ -77,19 +78,21 @@ def _page(
 def audit_page(
     request: Request,
     user: Compliance,
+    settings: SettingsDep,
     db: DatabaseDep,
     where: Filter,
     page: PageNumber = 1,
 ) -> Response:
     """Audit events, newest first, by case, actor, action and date."""
-    return _page(request, user, db, where, page)
+    return _page(request, user, settings, db, where, page)
 
 
 @router.get("/compliance/audit.csv")
-def audit_csv(user: Compliance, db: DatabaseDep, where: Filter) -> Response:
+def audit_csv(user: Compliance, settings: SettingsDep, db: DatabaseDep, where: Filter) -> Response:
     """The matching events in chain order, as CSV; the export itself is audited."""
     now = datetime.now(UTC)
-    CaseRepository(db).append_audit(
+    cases = case_repository(settings, db)
+    cases.append_audit(
         None,
         AuditEntry(str(uuid.uuid4()), user.email, "audit_exported", now, None, {
             "case_id": where.case_id, "action": where.action,
@@ -99,15 +102,17 @@ def audit_csv(user: Compliance, db: DatabaseDep, where: Filter) -> Response:
     )  # fmt: skip
     name = f"closeout-audit-{now:%Y%m%dT%H%M%SZ}.csv"
     return StreamingResponse(
-        AuditSearch(db).csv_lines(where),
+        AuditSearch(db, cases.sealed.events_opener).csv_lines(where),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
 @router.post("/compliance/audit/verify", dependencies=[CsrfChecked])
-def audit_verify(request: Request, user: Compliance, db: DatabaseDep) -> Response:
+def audit_verify(
+    request: Request, user: Compliance, settings: SettingsDep, db: DatabaseDep
+) -> Response:
     """Walk the whole hash chain now (what `closeout audit verify` does) and show the result."""
     with db.session() as session:
-        report = verify(session)
-    return _page(request, user, db, AuditFilter(), 1, chain=report)
+        report = verify(session, case_repository(settings, db).sealed.events_opener())
+    return _page(request, user, settings, db, AuditFilter(), 1, chain=report)

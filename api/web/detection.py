@@ -12,7 +12,7 @@ from api.deps import DatabaseDep, SettingsDep
 from api.web.render import render
 from api.web.session import page_for
 from closeout.detection.detector import Detector, Disposition
-from closeout.detection.repository import DetectionRepository
+from closeout.detection.repository import detection_repository
 from closeout.domain import Role
 from closeout.users.accounts import User
 
@@ -37,6 +37,6 @@ def detection_preview(
         new=len(scan.of(Disposition.NEW)),
         open_cases=len(scan.of(Disposition.OPEN_CASE)),
         excluded=len(scan.of(Disposition.EXCLUDED)),
-        runs=DetectionRepository(db).runs(10),
+        runs=detection_repository(settings, db).runs(10),
         settings=settings.detection,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -107,26 +107,51 @@ _INSERT = insert(_EVENTS)
 _SET_HEAD = update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(hash=bindparam("new_hash"))
 
 
-def append(session: Session, case_id: str | None, entry: AuditEntry) -> bool:
+# An event's reason and details read back from what the row keeps (sealed under the
+# customer's key, say); the chain's digests are always of the plain content.
+Content = Callable[[str | None, dict[str, Any]], tuple[str | None, dict[str, Any]]]
+
+
+def canonical_details(details: dict[str, Any]) -> dict[str, Any]:
+    """The details as the chain keeps and digests them (dates as ISO text, keys sorted)."""
+    normalised: dict[str, Any] = json.loads(_canonical(details))
+    return normalised
+
+
+def append(
+    session: Session,
+    case_id: str | None,
+    entry: AuditEntry,
+    stored: tuple[str | None, dict[str, Any]] | None = None,
+) -> bool:
     """Chain one event to the end of the trail; False when it was already written.
 
     Core statements on the session's connection: appends run in every activity, and the ORM's
     bookkeeping around them cost more than the statements themselves.
     """
     session.flush()  # rows changed before the append are written first, as they always were
-    return append_on(session.connection(), case_id, entry)
+    return append_on(session.connection(), case_id, entry, stored)
 
 
-def append_on(connection: Connection, case_id: str | None, entry: AuditEntry) -> bool:
-    """`append` inside a transaction already open on `connection`."""
+def append_on(
+    connection: Connection,
+    case_id: str | None,
+    entry: AuditEntry,
+    stored: tuple[str | None, dict[str, Any]] | None = None,
+) -> bool:
+    """`append` inside a transaction already open on `connection`; `stored` is what the row
+    keeps of the entry's reason and canonical details, when not those themselves."""
     if connection.execute(_EXISTS, {"event_id": entry.event_id}).first():
         return False
     seq, prev_hash = connection.execute(_CLAIM).one()
-    details = json.loads(_canonical(entry.details))
+    details = canonical_details(entry.details)
     content = content_digest(entry.reason, details)
     digest = _digest(
         int(seq), entry.event_id, case_id, entry.at, entry.actor, entry.action, content, prev_hash
     )
+    reason = entry.reason
+    if stored is not None:
+        reason, details = stored
     connection.execute(
         _INSERT,
         {
@@ -136,7 +161,7 @@ def append_on(connection: Connection, case_id: str | None, entry: AuditEntry) ->
             "at": entry.at,
             "actor": entry.actor,
             "action": entry.action,
-            "reason": entry.reason,
+            "reason": reason,
             "details": details,
             "content_sha256": content,
             "prev_hash": prev_hash,
@@ -232,7 +257,9 @@ class ChainReport:
         return self.first_break is None
 
 
-def _walk(events: Iterable[AuditEvent], head: AuditChainHead | None) -> ChainReport:
+def _walk(
+    events: Iterable[AuditEvent], head: AuditChainHead | None, read: Content | None = None
+) -> ChainReport:
     expected_seq, prev_hash = 1, GENESIS
     count = erased_count = 0
     erased: dict[int, str] = {}
@@ -252,7 +279,10 @@ def _walk(events: Iterable[AuditEvent], head: AuditChainHead | None) -> ChainRep
             problem = "changed: its hash does not match its facts"
             return ChainReport(count, erased_count, ChainBreak(event.seq, event.id, problem))
         if event.erased_at is None:
-            if content_digest(event.reason, event.details) != event.content_sha256:
+            reason, details = (event.reason, event.details)
+            if read is not None:
+                reason, details = read(reason, details)
+            if content_digest(reason, details) != event.content_sha256:
                 problem = "changed: its reason or details do not match their digest"
                 return ChainReport(count, erased_count, ChainBreak(event.seq, event.id, problem))
         else:
@@ -272,10 +302,11 @@ def _walk(events: Iterable[AuditEvent], head: AuditChainHead | None) -> ChainRep
     return ChainReport(count, erased_count, None)
 
 
-def verify(session: Session, batch: int = 5_000) -> ChainReport:
-    """Walk the whole trail in order; report the first link that does not hold."""
+def verify(session: Session, read: Content | None = None, batch: int = 5_000) -> ChainReport:
+    """Walk the whole trail in order; report the first link that does not hold. `read` opens
+    sealed content (without it, a sealed event reads as changed)."""
     head = session.get(AuditChainHead, HEAD_ID)
     events = session.exec(
         select(AuditEvent).order_by(col(AuditEvent.seq)).execution_options(yield_per=batch)
     )
-    return _walk(events, head)
+    return _walk(events, head, read)

@@ -22,12 +22,13 @@ def audit_verify(
 ) -> None:
     """Walk the audit trail's hash chain and check every deletion certificate's anchor in it;
     report the first broken link and every certificate that does not hold (exit 1 if any)."""
+    from closeout.cases.repository import case_repository
     from closeout.cli import load_settings
 
     settings = load_settings()
     db = Database.from_url(settings.database_url)
     with db.session() as session:
-        report = verify(session)
+        report = verify(session, case_repository(settings, db).sealed.events_opener())
         anchors = check_anchors(session, Certificates(db, settings.record_keys()))
     broken = report.first_break
     if as_json:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -25,7 +25,8 @@ class AuditEvent(SQLModel, table=True):
     at: datetime = Field(index=True)
     actor: str = Field(max_length=200)
     action: str = Field(max_length=80)
-    reason: str | None = Field(default=None, max_length=4000)
+    # Sealed when it holds words about a customer (closeout/cases/sealing.py).
+    reason: str | None = Field(default=None, sa_column=Column(Text))
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     content_sha256: str = Field(max_length=64)
     prev_hash: str = Field(max_length=64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from closeout.audit.chain import Content
 from closeout.audit.models import AuditEvent
 from closeout.db import Database
 
@@ -48,8 +49,18 @@ class AuditFilter:
 
 
 class AuditSearch:
-    def __init__(self, db: Database) -> None:
+    """Reads events with their free text opened: `read` opens what was sealed under a
+    customer's key (closeout/cases/sealing.py), once per walk."""
+
+    def __init__(self, db: Database, read: Callable[[], Content] | None = None) -> None:
         self.db = db
+        self.read = read
+
+    def _opened(self, rows: Sequence[AuditEvent], read: Content | None) -> Sequence[AuditEvent]:
+        if read is not None:
+            for e in rows:
+                e.reason, e.details = read(e.reason, e.details)
+        return rows
 
     def page(self, where: AuditFilter, limit: int, offset: int) -> tuple[Sequence[AuditEvent], int]:
         """Newest first."""
@@ -59,7 +70,7 @@ class AuditSearch:
             rows = session.exec(
                 query.order_by(col(AuditEvent.seq).desc()).limit(limit).offset(offset)
             ).all()
-        return rows, int(total)
+        return self._opened(rows, self.read() if self.read else None), int(total)
 
     def actions(self) -> list[str]:
         with self.db.session() as session:
@@ -71,6 +82,7 @@ class AuditSearch:
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
         last = 0
+        read = self.read() if self.read else None
         while True:
             with self.db.session() as session:
                 rows = session.exec(
@@ -79,7 +91,7 @@ class AuditSearch:
                     .order_by(col(AuditEvent.seq))
                     .limit(batch)
                 ).all()
-            for e in rows:
+            for e in self._opened(rows, read):
                 writer.writerow(
                     (
                         e.seq,

@@ -1,6 +1,8 @@
 """Every column of the read model that can hold words about a customer, in one list.
 
-Deletion erases them (ids, kinds, dates and numbers stay, so lists and the audit still add up)
+They are sealed under the customer's own data key as they are written (closeout/cases/
+sealing.py), so the copies a database keeps of old row versions die with that key. Deletion
+also erases them (ids, kinds, dates and numbers stay, so lists and the audit still add up)
 and the verification scans them before a certificate is issued: a word put back fails it. A
 new column that can hold a customer's words belongs in `FREE_TEXT`, or deletion leaves it.
 """
@@ -15,6 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, sel
 from closeout.audit.chain import non_personal
 from closeout.audit.models import AuditEvent
 from closeout.cases.models import CaseRecord, LegalHoldRecord, NoticeRecord, TaskRecord
+from closeout.crypto.data_keys import OUTBOX_SCOPE, WORDS_SCOPE
 from closeout.db import Database, table_of
 from closeout.detection.models import DetectionCandidate, DetectionExclusion, TriggerDelivery
 
@@ -41,6 +44,11 @@ class FreeText:
     # Erased by the outbox once its sealed message is sent, not by `erase_customer_words`:
     # the deletion confirmation is written before the deletion and sent after it.
     outbox: bool = False
+
+    @property
+    def scope(self) -> str:
+        """The customer's data key the column is sealed under (closeout/crypto/words.py)."""
+        return OUTBOX_SCOPE if self.outbox else WORDS_SCOPE
 
     @property
     def name(self) -> str:

@@ -13,7 +13,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from closeout.cases.models import CaseRecord, TaskRecord
-from closeout.cases.repository import Page
+from closeout.cases.reads import Page
+from closeout.cases.sealing import SealedWords
 from closeout.db import Database
 from closeout.domain import TaskStatus, ValueTier
 
@@ -59,8 +60,9 @@ _TIER_RANK = case_when(
 
 
 class TaskQueries:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealed: SealedWords) -> None:
         self.db = db
+        self.sealed = sealed
 
     def inbox(self, f: InboxFilter, now: datetime) -> Page[InboxRow]:
         query = select(TaskRecord, CaseRecord).join(
@@ -91,7 +93,9 @@ class TaskQueries:
             rows = session.exec(
                 query.order_by(*order, col(TaskRecord.id)).limit(f.limit).offset(f.offset)
             ).all()
-            return Page([InboxRow(t, c) for t, c in rows], int(total))
+        tasks = self.sealed.open([t for t, _c in rows])
+        cases = self.sealed.open([c for _t, c in rows])
+        return Page([InboxRow(t, c) for t, c in zip(tasks, cases, strict=True)], int(total))
 
     def counts(self, assignees: Sequence[str]) -> dict[str, int]:
         """Open tasks per assignee, for the inbox's tabs."""

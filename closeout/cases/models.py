@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -54,9 +54,10 @@ class TaskRecord(SQLModel, table=True):
     assignee: str = Field(max_length=200, index=True)
     created_at: datetime
     due_at: datetime | None = None
-    note: str | None = Field(default=None, max_length=2000)
+    # The customer's words: sealed (closeout/cases/sealing.py), so of no fixed length.
+    note: str | None = Field(default=None, sa_column=Column(Text))
     decision: str | None = Field(default=None, max_length=40)
-    comment: str | None = Field(default=None, max_length=4000)
+    comment: str | None = Field(default=None, sa_column=Column(Text))
     decided_by: str | None = Field(default=None, max_length=200)
     decided_at: datetime | None = None
     defer_until: datetime | None = None
@@ -69,13 +70,14 @@ class LegalHoldRecord(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     case_id: str = Field(foreign_key="closure_case.id", index=True, max_length=36)
-    reason: str = Field(max_length=2000)
-    reference: str | None = Field(default=None, max_length=200)
+    # Sealed words (closeout/cases/sealing.py), of no fixed length.
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    reference: str | None = Field(default=None, sa_column=Column(Text))
     placed_by: str = Field(max_length=200)
     placed_at: datetime
     released_by: str | None = Field(default=None, max_length=200)
     released_at: datetime | None = None
-    release_reason: str | None = Field(default=None, max_length=2000)
+    release_reason: str | None = Field(default=None, sa_column=Column(Text))
     review_at: datetime | None = Field(default=None, index=True)
     review_reminded_at: datetime | None = None
 
@@ -89,7 +91,8 @@ class NoticeRecord(SQLModel, table=True):
     case_id: str = Field(foreign_key="closure_case.id", index=True, max_length=36)
     kind: str = Field(max_length=40)
     message_id: str = Field(max_length=200, unique=True)
-    recipient: str | None = Field(default=None, max_length=320)
+    # Sealed under the customer's outbox key (closeout/cases/outbox.py).
+    recipient: str | None = Field(default=None, sa_column=Column(Text))
     status: str = Field(max_length=20)
     created_at: datetime
     sent_at: datetime | None = None

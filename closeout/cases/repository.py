@@ -1,30 +1,30 @@
-"""All SQL of the read model. Every write is idempotent: a retried activity writes once."""
+"""All SQL of the read model. Every write is idempotent: a retried activity writes once.
+
+The customer's words (notes, comments, hold reasons, evidence in their words, the audit's free
+text of their cases) are sealed before they are written and opened as they are read
+(closeout/cases/sealing.py): no transaction waits on a key being made.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
-from sqlalchemy import Table, bindparam, func, insert, or_
+from sqlalchemy import Table, bindparam, insert
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import SQLModel, select
 
 from closeout.audit import chain
-from closeout.audit.models import AuditEvent
-from closeout.cases.models import (
-    ArchiveBundleRecord,
-    CaseRecord,
-    LegalHoldRecord,
-    NoticeRecord,
-    TaskRecord,
-)
+from closeout.cases.bundles import Bundles
+from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
+from closeout.cases.outbox import Outbox
+from closeout.cases.reads import CaseReads, Page
+from closeout.cases.sealing import SealedAudit, SealedWords
 from closeout.contracts import (
     AuditEntry,
-    BackupResult,
     CaseChange,
     CaseOpened,
     CloseTask,
@@ -34,35 +34,33 @@ from closeout.contracts import (
     OpenTask,
     TaskReassigned,
 )
+from closeout.crypto.vault import data_keys_from
 from closeout.db import Database, table_of
 from closeout.domain import Stage, TaskStatus
+from closeout.settings import Settings
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
+__all__ = ["CaseRepository", "Page", "case_repository"]
 
 # The writes every case makes many times run as Core statements built once: building a
 # statement, or the ORM's unit of work around a one-row change, costs more than running it.
 _CASES = table_of(CaseRecord)
 _TASKS = table_of(TaskRecord)
+_HOLDS = table_of(LegalHoldRecord)
 _CASE_EXISTS = sa_select(_CASES.c.id).where(_CASES.c.id == bindparam("key"))
 _UPDATE_CASE = sa_update(_CASES).where(_CASES.c.id == bindparam("key"))
 _TASK_EXISTS = sa_select(_TASKS.c.id).where(_TASKS.c.id == bindparam("key"))
-_TASK_STATE = sa_select(_TASKS.c.case_id, _TASKS.c.status).where(_TASKS.c.id == bindparam("key"))
-_UPDATE_TASK = sa_update(_TASKS).where(_TASKS.c.id == bindparam("key"))
-_NOTICES = table_of(NoticeRecord)
-_NOTICE = sa_select(_NOTICES).where(_NOTICES.c.id == bindparam("key"))
-_NOTICE_STATE = sa_select(
-    _NOTICES.c.case_id, _NOTICES.c.status, _NOTICES.c.sealed.is_not(None).label("sealed")
-).where(_NOTICES.c.id == bindparam("key"))
-_UPDATE_NOTICE = sa_update(_NOTICES).where(_NOTICES.c.id == bindparam("key"))
-_BUNDLES = table_of(ArchiveBundleRecord)
-_BUNDLE = sa_select(_BUNDLES).where(_BUNDLES.c.id == bindparam("key"))
-_BUNDLE_STATE = sa_select(_BUNDLES.c.verified_at, _BUNDLES.c.deleted_at).where(
-    _BUNDLES.c.id == bindparam("key")
+_TASK_STATE = sa_select(_TASKS.c.case_id, _TASKS.c.status, _TASKS.c.customer_id).where(
+    _TASKS.c.id == bindparam("key")
 )
-_UPDATE_BUNDLE = sa_update(_BUNDLES).where(_BUNDLES.c.id == bindparam("key"))
+_UPDATE_TASK = sa_update(_TASKS).where(_TASKS.c.id == bindparam("key"))
+_HOLD = sa_select(_HOLDS.c.case_id, _HOLDS.c.released_at, _HOLDS.c.review_reminded_at).where(
+    _HOLDS.c.id == bindparam("key")
+)
+_UPDATE_HOLD = sa_update(_HOLDS).where(_HOLDS.c.id == bindparam("key"))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _columns(table: Table, row: SQLModel) -> dict[str, Any]:
@@ -70,22 +68,30 @@ def _columns(table: Table, row: SQLModel) -> dict[str, Any]:
     return {column.name: getattr(row, column.name) for column in table.columns}
 
 
-def append_audit(session: Session, case_id: str | None, entry: AuditEntry) -> None:
-    chain.append(session, case_id, entry)
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: Sequence[T]
-    total: int
-
-
-class CaseRepository:
-    def __init__(self, db: Database) -> None:
+class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
+    def __init__(self, db: Database, sealed: SealedWords) -> None:
         self.db = db
+        self.sealed = sealed
+
+    # ------------------------------------------------------------ the audit of a case
+
+    def append_audit(self, case_id: str | None, entry: AuditEntry) -> None:
+        stored = self._stored_audit(case_id, entry)
+        with self.db.transaction() as connection:
+            chain.append_on(connection, case_id, entry, stored)
+
+    def erase_customer_audit(self, customer_id: str, erasure: AuditEntry) -> list[int]:
+        """Erase the personal content of every audit event of the customer's cases."""
+        with self.db.session() as session:
+            case_ids = session.exec(
+                select(CaseRecord.id).where(CaseRecord.customer_id == customer_id)
+            ).all()
+            erased: list[int] = []
+            for n, case_id in enumerate(sorted(case_ids)):
+                derived = str(uuid5(NAMESPACE_URL, f"{erasure.event_id}/{case_id}"))
+                entry = erasure if n == 0 else replace(erasure, event_id=derived)
+                erased += chain.erase_case_content(session, case_id, entry)
+            return erased
 
     # ------------------------------------------------------------ writes (activities only)
 
@@ -109,30 +115,34 @@ class CaseRepository:
             opened_at=opened.audit.at,
             updated_at=opened.audit.at,
         )
+        values = self.sealed.seal(_CASES.name, c.customer_id, _columns(_CASES, row))
+        stored = self._stored_audit(c.case_id, opened.audit, c.customer_id)
         with self.db.transaction() as connection:
             if connection.execute(_CASE_EXISTS, {"key": c.case_id}).first() is None:
-                connection.execute(insert(_CASES), _columns(_CASES, row))
-            chain.append_on(connection, c.case_id, opened.audit)
+                connection.execute(insert(_CASES), values)
+            chain.append_on(connection, c.case_id, opened.audit, stored)
 
     def add_evidence(self, added: EvidenceAdded) -> None:
         """Further evidence, kept on the case under `further` (once per audit event)."""
-        with self.db.session() as session:
-            case = session.get(CaseRecord, added.case_id)
-            if case is None:
-                raise LookupError(f"no case {added.case_id}")
-            if session.get(AuditEvent, added.audit.event_id) is None:
-                further = [*case.evidence.get("further", [])]
-                further.append(
-                    {
-                        "trigger": str(added.trigger),
-                        "at": added.audit.at.isoformat(),
-                        "by": added.audit.actor,
-                        "evidence": added.evidence,
-                    }
-                )
-                case.evidence = {**case.evidence, "further": further}
-                session.add(case)
-            append_audit(session, added.case_id, added.audit)
+        case = self.get_case(added.case_id)
+        if case is None:
+            raise LookupError(f"no case {added.case_id}")
+        further = [*case.evidence.get("further", [])]
+        further.append(
+            {
+                "trigger": str(added.trigger),
+                "at": added.audit.at.isoformat(),
+                "by": added.audit.actor,
+                "evidence": added.evidence,
+            }
+        )
+        evidence = self.sealed.seal(
+            _CASES.name, case.customer_id, {"evidence": {**case.evidence, "further": further}}
+        )
+        stored = self._stored_audit(added.case_id, added.audit, case.customer_id)
+        with self.db.transaction() as connection:
+            if chain.append_on(connection, added.case_id, added.audit, stored):
+                connection.execute(_UPDATE_CASE, {"key": added.case_id, **evidence})
 
     def apply_case_change(self, change: CaseChange) -> None:
         values: dict[str, Any] = {"updated_at": change.audit.at}
@@ -157,12 +167,13 @@ class CaseRepository:
                 }
                 for c in change.category_clocks
             ]
+        stored = self._stored_audit(change.case_id, change.audit)
         with self.db.transaction() as connection:
             if connection.execute(_CASE_EXISTS, {"key": change.case_id}).first() is None:
                 raise LookupError(f"no case {change.case_id}")
             # The audit event and the change are one transaction: an event written means the
             # change was too, by an earlier attempt.
-            if chain.append_on(connection, change.case_id, change.audit):
+            if chain.append_on(connection, change.case_id, change.audit, stored):
                 connection.execute(_UPDATE_CASE, {"key": change.case_id, **values})
 
     def open_task(self, task: OpenTask) -> None:
@@ -177,462 +188,105 @@ class CaseRepository:
             due_at=task.due_at,
             note=task.note,
         )
+        values = self.sealed.seal(_TASKS.name, task.customer_id, _columns(_TASKS, row))
+        stored = self._stored_audit(task.case_id, task.audit, task.customer_id)
         with self.db.transaction() as connection:
             if connection.execute(_TASK_EXISTS, {"key": task.task_id}).first() is None:
-                connection.execute(insert(_TASKS), _columns(_TASKS, row))
-            chain.append_on(connection, task.case_id, task.audit)
+                connection.execute(insert(_TASKS), values)
+            chain.append_on(connection, task.case_id, task.audit, stored)
 
     def reassign_task(self, change: TaskReassigned) -> None:
-        with self.db.session() as session:
-            task = session.get(TaskRecord, change.task_id)
-            if task is None:
-                raise LookupError(f"no task {change.task_id}")
-            task.assignee = change.assignee
-            if change.note:
-                task.note = change.note
-            if change.escalated and task.escalated_at is None:
-                task.escalated_at = change.audit.at
-            session.add(task)
-            append_audit(session, task.case_id, change.audit)
+        with self.db.transaction() as connection:
+            found = connection.execute(_TASK_STATE, {"key": change.task_id}).first()
+        if found is None:
+            raise LookupError(f"no task {change.task_id}")
+        values: dict[str, Any] = {"assignee": change.assignee}
+        if change.note:
+            values |= self.sealed.seal(_TASKS.name, found.customer_id, {"note": change.note})
+        stored = self._stored_audit(found.case_id, change.audit, found.customer_id)
+        with self.db.transaction() as connection:
+            if change.escalated:
+                connection.execute(
+                    sa_update(_TASKS)
+                    .where(_TASKS.c.id == change.task_id, _TASKS.c.escalated_at.is_(None))
+                    .values(escalated_at=change.audit.at)
+                )
+            connection.execute(_UPDATE_TASK, {"key": change.task_id, **values})
+            chain.append_on(connection, found.case_id, change.audit, stored)
 
     def close_task(self, close: CloseTask) -> None:
         with self.db.transaction() as connection:
             found = connection.execute(_TASK_STATE, {"key": close.task_id}).first()
-            if found is None:
-                raise LookupError(f"no task {close.task_id}")
-            case_id, status = found
-            if status == TaskStatus.OPEN:
-                connection.execute(
-                    _UPDATE_TASK,
-                    {
-                        "key": close.task_id,
-                        "status": close.status,
-                        "decision": close.decision,
-                        "comment": close.comment,
-                        "decided_by": close.decided_by,
-                        "decided_at": close.audit.at,
-                        "defer_until": close.defer_until,
-                    },
+        if found is None:
+            raise LookupError(f"no task {close.task_id}")
+        case_id, _status, customer_id = found
+        comment = self.sealed.seal(_TASKS.name, customer_id, {"comment": close.comment})
+        stored = self._stored_audit(case_id, close.audit, customer_id)
+        with self.db.transaction() as connection:
+            connection.execute(
+                sa_update(_TASKS)
+                .where(_TASKS.c.id == close.task_id, _TASKS.c.status == TaskStatus.OPEN)
+                .values(
+                    status=close.status,
+                    decision=close.decision,
+                    decided_by=close.decided_by,
+                    decided_at=close.audit.at,
+                    defer_until=close.defer_until,
+                    **comment,
                 )
-            chain.append_on(connection, case_id, close.audit)
+            )
+            chain.append_on(connection, case_id, close.audit, stored)
 
     def record_hold_placed(self, hold: HoldPlaced) -> None:
-        with self.db.session() as session:
-            if session.get(LegalHoldRecord, hold.hold_id) is None:
-                session.add(
-                    LegalHoldRecord(
-                        id=hold.hold_id,
-                        case_id=hold.case_id,
-                        reason=hold.reason,
-                        reference=hold.reference,
-                        placed_by=hold.placed_by,
-                        placed_at=hold.audit.at,
-                        review_at=hold.review_at,
-                    )
-                )
-            append_audit(session, hold.case_id, hold.audit)
-
-    def holds_due_for_review(self, now: datetime) -> Sequence[LegalHoldRecord]:
-        """Active holds whose review date has come and whose reminder has not gone out."""
-        with self.db.session() as session:
-            return session.exec(
-                select(LegalHoldRecord).where(
-                    col(LegalHoldRecord.released_at).is_(None),
-                    col(LegalHoldRecord.review_at).is_not(None),
-                    col(LegalHoldRecord.review_at) <= now,
-                    col(LegalHoldRecord.review_reminded_at).is_(None),
-                )
-            ).all()
+        customer_id = self._customer_of(hold.case_id)
+        row = LegalHoldRecord(
+            id=hold.hold_id,
+            case_id=hold.case_id,
+            reason=hold.reason,
+            reference=hold.reference,
+            placed_by=hold.placed_by,
+            placed_at=hold.audit.at,
+            review_at=hold.review_at,
+        )
+        values = _columns(_HOLDS, row)
+        if customer_id is not None:
+            values = self.sealed.seal(_HOLDS.name, customer_id, values)
+        stored = self._stored_audit(hold.case_id, hold.audit, customer_id)
+        with self.db.transaction() as connection:
+            if connection.execute(_HOLD, {"key": hold.hold_id}).first() is None:
+                connection.execute(insert(_HOLDS), values)
+            chain.append_on(connection, hold.case_id, hold.audit, stored)
 
     def mark_hold_reminded(self, hold_id: str, audit: AuditEntry) -> None:
-        with self.db.session() as session:
-            hold = session.get(LegalHoldRecord, hold_id)
-            if hold is None or hold.review_reminded_at is not None:
-                return
-            hold.review_reminded_at = audit.at
-            session.add(hold)
-            append_audit(session, hold.case_id, audit)
-
-    def holds(self, active: bool, limit: int = 200) -> Sequence[LegalHoldRecord]:
-        """Active holds by review date, or released ones, most recent first."""
-        query = select(LegalHoldRecord)
-        if active:
-            query = query.where(col(LegalHoldRecord.released_at).is_(None)).order_by(
-                col(LegalHoldRecord.review_at).is_(None),
-                col(LegalHoldRecord.review_at),
-                col(LegalHoldRecord.placed_at),
-            )
-        else:
-            query = query.where(col(LegalHoldRecord.released_at).is_not(None)).order_by(
-                col(LegalHoldRecord.released_at).desc()
-            )
-        with self.db.session() as session:
-            return session.exec(query.limit(limit)).all()
+        with self.db.transaction() as connection:
+            found = connection.execute(_HOLD, {"key": hold_id}).first()
+        if found is None or found.review_reminded_at is not None:
+            return
+        stored = self._stored_audit(found.case_id, audit)
+        with self.db.transaction() as connection:
+            connection.execute(_UPDATE_HOLD, {"key": hold_id, "review_reminded_at": audit.at})
+            chain.append_on(connection, found.case_id, audit, stored)
 
     def record_hold_released(self, release: HoldReleased) -> None:
-        with self.db.session() as session:
-            hold = session.get(LegalHoldRecord, release.hold_id)
-            if hold is None:
-                raise LookupError(f"no legal hold {release.hold_id}")
-            if hold.released_at is None:
-                hold.released_at = release.audit.at
-                hold.released_by = release.released_by
-                hold.release_reason = release.reason
-                session.add(hold)
-            append_audit(session, hold.case_id, release.audit)
-
-    def erase_customer_audit(self, customer_id: str, erasure: AuditEntry) -> list[int]:
-        """Erase the personal content of every audit event of the customer's cases."""
-        with self.db.session() as session:
-            case_ids = session.exec(
-                select(CaseRecord.id).where(CaseRecord.customer_id == customer_id)
-            ).all()
-            erased: list[int] = []
-            for n, case_id in enumerate(sorted(case_ids)):
-                entry = (
-                    erasure
-                    if n == 0
-                    else replace(
-                        erasure, event_id=str(uuid5(NAMESPACE_URL, f"{erasure.event_id}/{case_id}"))
-                    )
-                )
-                erased += chain.erase_case_content(session, case_id, entry)
-            return erased
-
-    def append_audit(self, case_id: str | None, entry: AuditEntry) -> None:
         with self.db.transaction() as connection:
-            chain.append_on(connection, case_id, entry)
-
-    # outbox
-
-    def notice(self, notice_id: str) -> NoticeRecord | None:
-        with self.db.session() as session:
-            return session.get(NoticeRecord, notice_id)
-
-    def prepare_notice(
-        self, notice_id: str, case_id: str, kind: str, message_id: str
-    ) -> NoticeRecord:
+            found = connection.execute(_HOLD, {"key": release.hold_id}).first()
+        if found is None:
+            raise LookupError(f"no legal hold {release.hold_id}")
+        customer_id = self._customer_of(found.case_id)
+        values: dict[str, Any] = {"release_reason": release.reason}
+        if customer_id is not None:
+            values = self.sealed.seal(_HOLDS.name, customer_id, values)
+        stored = self._stored_audit(found.case_id, release.audit, customer_id)
         with self.db.transaction() as connection:
-            found = connection.execute(_NOTICE, {"key": notice_id}).first()
-            if found is not None:
-                return NoticeRecord.model_validate(found._mapping)
-            notice = NoticeRecord(
-                id=notice_id,
-                case_id=case_id,
-                kind=kind,
-                message_id=message_id,
-                status="pending",
-                created_at=_now(),
-            )
-            connection.execute(insert(_NOTICES), _columns(_NOTICES, notice))
-            return notice
-
-    def begin_sending(self, notice_id: str) -> bool:
-        """Mark the notice as handed to the SMTP server; True if an earlier attempt was cut
-        off there (the server may or may not have accepted it)."""
-        with self.db.transaction() as connection:
-            found = connection.execute(_NOTICE_STATE, {"key": notice_id}).first()
-            if found is None:
-                raise LookupError(f"no notice {notice_id}")
-            if found.status == "sending":
-                return True
-            connection.execute(_UPDATE_NOTICE, {"key": notice_id, "status": "sending"})
-            return False
-
-    def release_sending(self, notice_id: str) -> None:
-        """The attempt failed before the server took the message: nothing was delivered."""
-        with self.db.session() as session:
-            notice = session.get(NoticeRecord, notice_id)
-            if notice is not None and notice.status == "sending":
-                notice.status = "pending"
-                session.add(notice)
-
-    def seal_notice(self, notice_id: str, recipient: str, message: dict[str, str]) -> None:
-        with self.db.session() as session:
-            notice = session.get(NoticeRecord, notice_id)
-            if notice is None:
-                raise LookupError(f"no notice {notice_id}")
-            if notice.status == "pending":
-                notice.recipient, notice.sealed, notice.status = recipient, message, "sealed"
-                session.add(notice)
-
-    def scrub_recipients(self, customer_id: str, sealed_too: bool = False) -> int:
-        """Forget where the customer's notices went (sealed ones wait to be sent first,
-        unless `sealed_too`: a deleted customer found again gets no message)."""
-        with self.db.session() as session:
-            query = (
-                select(NoticeRecord)
-                .join(CaseRecord, col(CaseRecord.id) == col(NoticeRecord.case_id))
-                .where(
-                    CaseRecord.customer_id == customer_id,
-                    or_(
-                        col(NoticeRecord.recipient).is_not(None),
-                        col(NoticeRecord.sealed).is_not(None),
-                    ),
-                )
-            )
-            if not sealed_too:
-                query = query.where(col(NoticeRecord.sealed).is_(None))
-            rows = session.exec(query).all()
-            for row in rows:
-                row.recipient = None
-                row.sealed = None
-                session.add(row)
-            return len(rows)
-
-    def outbox_addresses(self, customer_id: str) -> int:
-        """Notices of the customer's cases that still hold an address or a sealed message."""
-        with self.db.session() as session:
-            return int(
-                session.exec(
-                    select(func.count())
-                    .select_from(NoticeRecord)
-                    .join(CaseRecord, col(CaseRecord.id) == col(NoticeRecord.case_id))
-                    .where(
-                        CaseRecord.customer_id == customer_id,
-                        or_(
-                            col(NoticeRecord.recipient).is_not(None),
-                            col(NoticeRecord.sealed).is_not(None),
-                        ),
-                    )
-                ).one()
-            )
-
-    def mark_notice(
-        self, notice_id: str, status: str, recipient: str | None, audit: AuditEntry
-    ) -> None:
-        with self.db.transaction() as connection:
-            found = connection.execute(_NOTICE_STATE, {"key": notice_id}).first()
-            if found is None:
-                raise LookupError(f"no notice {notice_id}")
             connection.execute(
-                _UPDATE_NOTICE,
-                {
-                    "key": notice_id,
-                    "status": status,
-                    "sent_at": _now() if status == "sent" else None,
-                    # A sealed message is sent once and then forgotten, its address with it.
-                    "recipient": None if found.sealed else recipient,
-                    "sealed": None,
-                },
+                sa_update(_HOLDS)
+                .where(_HOLDS.c.id == release.hold_id, _HOLDS.c.released_at.is_(None))
+                .values(released_at=release.audit.at, released_by=release.released_by, **values)
             )
-            chain.append_on(connection, found.case_id, audit)
+            chain.append_on(connection, found.case_id, release.audit, stored)
 
-    # archive bundles
 
-    def record_bundle(
-        self, case_id: str, customer_id: str, result: BackupResult, category: str | None = None
-    ) -> None:
-        written: dict[str, Any] = {
-            "location": result.location,
-            "manifest_sha256": result.manifest_sha256,
-            "size_bytes": result.size_bytes,
-            "record_counts": result.record_counts,
-        }
-        with self.db.transaction() as connection:
-            if connection.execute(_BUNDLE_STATE, {"key": result.bundle_id}).first() is not None:
-                connection.execute(_UPDATE_BUNDLE, {"key": result.bundle_id, **written})
-                return
-            bundle = ArchiveBundleRecord(
-                id=result.bundle_id,
-                case_id=case_id,
-                customer_id=customer_id,
-                location=result.location,
-                manifest_sha256=result.manifest_sha256,
-                size_bytes=result.size_bytes,
-                record_counts=result.record_counts,
-                category=category,
-                created_at=_now(),
-            )
-            connection.execute(insert(_BUNDLES), _columns(_BUNDLES, bundle))
-
-    def bundle(self, bundle_id: str) -> ArchiveBundleRecord | None:
-        with self.db.transaction() as connection:
-            found = connection.execute(_BUNDLE, {"key": bundle_id}).first()
-        return None if found is None else ArchiveBundleRecord.model_validate(found._mapping)
-
-    def live_bundles(self, case_id: str) -> Sequence[ArchiveBundleRecord]:
-        """The case's bundles not yet deleted, whole backup first, then by category."""
-        with self.db.session() as session:
-            rows = session.exec(
-                select(ArchiveBundleRecord).where(
-                    ArchiveBundleRecord.case_id == case_id,
-                    col(ArchiveBundleRecord.deleted_at).is_(None),
-                )
-            ).all()
-        return sorted(rows, key=lambda r: (r.category is not None, r.category or "", r.id))
-
-    def mark_bundle(self, bundle_id: str, *, verified: bool = False, deleted: bool = False) -> None:
-        with self.db.transaction() as connection:
-            found = connection.execute(_BUNDLE_STATE, {"key": bundle_id}).first()
-            if found is None:
-                return
-            marks: dict[str, datetime] = {}
-            if verified and found.verified_at is None:
-                marks["verified_at"] = _now()
-            if deleted and found.deleted_at is None:
-                marks["deleted_at"] = _now()
-            if marks:
-                connection.execute(_UPDATE_BUNDLE, {"key": bundle_id, **marks})
-
-    # ------------------------------------------------------------ reads (API)
-
-    def get_case(self, case_id: str) -> CaseRecord | None:
-        with self.db.session() as session:
-            return session.get(CaseRecord, case_id)
-
-    def open_case_for(self, customer_id: str) -> CaseRecord | None:
-        with self.db.session() as session:
-            return session.exec(
-                select(CaseRecord)
-                .where(CaseRecord.customer_id == customer_id, col(CaseRecord.outcome).is_(None))
-                .order_by(col(CaseRecord.opened_at).desc())
-            ).first()
-
-    def cases_for_customer(self, customer_id: str) -> Sequence[CaseRecord]:
-        with self.db.session() as session:
-            return session.exec(
-                select(CaseRecord)
-                .where(CaseRecord.customer_id == customer_id)
-                .order_by(col(CaseRecord.opened_at).desc())
-            ).all()
-
-    def customers_with_open_cases(self, customer_ids: Sequence[str]) -> set[str]:
-        with self.db.session() as session:
-            rows = session.exec(
-                select(CaseRecord.customer_id).where(
-                    col(CaseRecord.customer_id).in_(customer_ids), col(CaseRecord.outcome).is_(None)
-                )
-            ).all()
-            return set(rows)
-
-    def list_cases(
-        self,
-        *,
-        stage: str | None,
-        outcome: str | None,
-        open_only: bool | None,
-        limit: int,
-        offset: int,
-        trigger: str | None = None,
-        owner: str | None = None,
-    ) -> Page[CaseRecord]:
-        query = select(CaseRecord)
-        if trigger:
-            query = query.where(CaseRecord.trigger == trigger)
-        if owner:
-            query = query.where(CaseRecord.owner == owner)
-        if stage:
-            query = query.where(CaseRecord.stage == stage)
-        if outcome:
-            query = query.where(CaseRecord.outcome == outcome)
-        if open_only is True:
-            query = query.where(col(CaseRecord.outcome).is_(None))
-        elif open_only is False:
-            query = query.where(col(CaseRecord.outcome).is_not(None))
-        with self.db.session() as session:
-            total = session.exec(select(func.count()).select_from(query.subquery())).one()
-            items = session.exec(
-                query.order_by(col(CaseRecord.opened_at).desc(), col(CaseRecord.id))
-                .limit(limit)
-                .offset(offset)
-            ).all()
-            return Page(items, int(total))
-
-    def open_cases_under(self, policy: str) -> Sequence[CaseRecord]:
-        """The open cases that run under a policy."""
-        with self.db.session() as session:
-            return session.exec(
-                select(CaseRecord)
-                .where(CaseRecord.policy == policy, col(CaseRecord.outcome).is_(None))
-                .order_by(col(CaseRecord.opened_at), col(CaseRecord.id))
-            ).all()
-
-    def retention_clocks(self, due_before: datetime | None) -> Sequence[CaseRecord]:
-        """Archived cases waiting for their retention end, soonest first."""
-        query = select(CaseRecord).where(
-            CaseRecord.stage == Stage.RETENTION, col(CaseRecord.outcome).is_(None)
-        )
-        if due_before is not None:
-            query = query.where(col(CaseRecord.next_deletion_at) < due_before)
-        with self.db.session() as session:
-            return session.exec(
-                query.order_by(col(CaseRecord.next_deletion_at), col(CaseRecord.id))
-            ).all()
-
-    def active_holds(self, case_ids: Sequence[str]) -> dict[str, list[LegalHoldRecord]]:
-        with self.db.session() as session:
-            rows = session.exec(
-                select(LegalHoldRecord).where(
-                    col(LegalHoldRecord.case_id).in_(case_ids),
-                    col(LegalHoldRecord.released_at).is_(None),
-                )
-            ).all()
-        holds: dict[str, list[LegalHoldRecord]] = {}
-        for h in rows:
-            holds.setdefault(h.case_id, []).append(h)
-        return holds
-
-    def case_tasks(self, case_id: str, status: str | None = None) -> Sequence[TaskRecord]:
-        query = select(TaskRecord).where(TaskRecord.case_id == case_id)
-        if status:
-            query = query.where(TaskRecord.status == status)
-        with self.db.session() as session:
-            return session.exec(
-                query.order_by(col(TaskRecord.created_at), col(TaskRecord.id))
-            ).all()
-
-    def case_audit(self, case_id: str) -> Sequence[AuditEvent]:
-        with self.db.session() as session:
-            return session.exec(
-                select(AuditEvent)
-                .where(AuditEvent.case_id == case_id)
-                .order_by(col(AuditEvent.at), col(AuditEvent.id))
-            ).all()
-
-    def case_holds(self, case_id: str) -> Sequence[LegalHoldRecord]:
-        with self.db.session() as session:
-            return session.exec(
-                select(LegalHoldRecord)
-                .where(LegalHoldRecord.case_id == case_id)
-                .order_by(col(LegalHoldRecord.placed_at))
-            ).all()
-
-    def case_notices(self, case_id: str) -> Sequence[NoticeRecord]:
-        with self.db.session() as session:
-            return session.exec(
-                select(NoticeRecord)
-                .where(NoticeRecord.case_id == case_id)
-                .order_by(col(NoticeRecord.created_at))
-            ).all()
-
-    def get_task(self, task_id: str) -> TaskRecord | None:
-        with self.db.session() as session:
-            return session.get(TaskRecord, task_id)
-
-    def list_tasks(
-        self,
-        *,
-        status: str | None,
-        assignee: str | None,
-        limit: int,
-        offset: int,
-        among: Sequence[str] | None = None,
-    ) -> Page[TaskRecord]:
-        query = select(TaskRecord)
-        if among is not None:
-            query = query.where(col(TaskRecord.assignee).in_(among))
-        if status:
-            query = query.where(TaskRecord.status == status)
-        if assignee:
-            query = query.where(TaskRecord.assignee == assignee)
-        with self.db.session() as session:
-            total = session.exec(select(func.count()).select_from(query.subquery())).one()
-            items = session.exec(
-                query.order_by(
-                    col(TaskRecord.due_at), col(TaskRecord.created_at), col(TaskRecord.id)
-                )
-                .limit(limit)
-                .offset(offset)
-            ).all()
-            return Page(items, int(total))
+def case_repository(settings: Settings, db: Database) -> CaseRepository:
+    """The read model with the customer's words sealed under keys of the settings' master
+    keys: the one place it is built."""
+    return CaseRepository(db, SealedWords(data_keys_from(settings, db)))

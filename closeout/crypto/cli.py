@@ -5,10 +5,9 @@ from __future__ import annotations
 import typer
 
 from closeout.certificates.repository import Certificates
-from closeout.crypto.data_keys import DataKeys
 from closeout.crypto.keyring import new_master_key
 from closeout.crypto.rekey import rekey_records
-from closeout.crypto.vault import key_ring
+from closeout.crypto.vault import data_keys_from
 from closeout.db import Database
 from closeout.suppression.ledger import ledger_from
 
@@ -32,7 +31,7 @@ def keys_rotate() -> None:
     from closeout.cli import load_settings
 
     settings = load_settings()
-    keys = DataKeys(Database.from_url(settings.database_url), key_ring(settings))
+    keys = data_keys_from(settings, Database.from_url(settings.database_url))
     result = keys.rotate()
     noun = "data key" if result.rewrapped == 1 else "data keys"
     typer.echo(
@@ -65,3 +64,23 @@ def keys_rekey_records() -> None:
             err=True,
         )
         raise typer.Exit(1)
+
+
+@keys_app.command("seal-words")
+def keys_seal_words() -> None:
+    """Seal the customers' words that rows written by an earlier version hold in the clear
+    (notes, comments, hold reasons, evidence, addresses, the audit's free text), each under
+    its customer's own key; run once after upgrading. A second run seals nothing."""
+    from closeout.cases.repository import case_repository
+    from closeout.cases.reseal import seal_plain_words
+    from closeout.cli import load_settings
+
+    settings = load_settings()
+    db = Database.from_url(settings.database_url)
+    result = seal_plain_words(db, case_repository(settings, db).sealed)
+    total = sum(result.sealed.values())
+    typer.echo(
+        f"{total} values sealed" + "".join(f"\n  {k}: {n}" for k, n in result.sealed.items())
+    )
+    if result.skipped:
+        typer.echo(f"{result.skipped} left as they are: their customer's key was destroyed")

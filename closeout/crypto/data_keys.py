@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,6 +23,14 @@ ARCHIVE_SCOPE = "archive"
 # outlives the deletion of their data until their case workflow has closed, so it is left out
 # of "all the customer's keys" and destroyed on its own.
 HISTORY_SCOPE = "history"
+# The key of the words the read model holds about a customer (closeout/crypto/words.py):
+# notes, comments, reasons, evidence in their words, the audit's free text of their cases.
+WORDS_SCOPE = "words"
+# The key of the outbox's addresses and of a message written ahead of the deletion: it
+# outlives the deletion until that last message is sent, then goes (closeout/cases/outbox.py).
+OUTBOX_SCOPE = "outbox"
+# Keys destroyed on their own, not with "all the customer's keys".
+_OWN_TIME = (HISTORY_SCOPE, OUTBOX_SCOPE)
 
 
 class KeyDestroyed(Exception):
@@ -47,7 +56,7 @@ _DESTROY = (
     .values(wrapped=None, master_key_id=None, destroyed_at=bindparam("now"))
 )
 _DESTROY_SCOPE = _DESTROY.where(_IN_SCOPE)
-_NOT_HISTORY = _KEYS.c.scope != HISTORY_SCOPE
+_NOT_OWN_TIME = _KEYS.c.scope.not_in(_OWN_TIME)
 
 
 def _context(record: DataKeyRecord) -> bytes:
@@ -105,11 +114,29 @@ class DataKeys:
         """Destroy the customer's data keys, of one scope or all but the history's
         (crypto-shredding); how many were live."""
         values = {"customer": customer_id, "now": datetime.now(UTC)}
-        statement = _DESTROY.where(_NOT_HISTORY)
+        statement = _DESTROY.where(_NOT_OWN_TIME)
         if scope is not None:
             statement, values["in_scope"] = _DESTROY_SCOPE, scope
         with self.db.transaction() as connection:
             return int(connection.execute(statement, values).rowcount)
+
+    def keys_of(self, customer_ids: Sequence[str], scope: str) -> dict[str, bytes | None]:
+        """The live keys of `scope` of several customers, looked up at once; None for a
+        customer whose key was destroyed or never made."""
+        found: dict[str, bytes | None] = dict.fromkeys(customer_ids)
+        if not customer_ids:
+            return found
+        with self.db.transaction() as connection:
+            rows = connection.execute(
+                sa_select(_KEYS).where(
+                    _KEYS.c.customer_id.in_(list(customer_ids)), _KEYS.c.scope == scope
+                )
+            ).all()
+        for row in rows:
+            record = DataKeyRecord.model_validate(row._mapping)
+            if record.wrapped is not None:
+                found[record.customer_id] = self._unwrap(record)
+        return found
 
     def existed(self, customer_id: str, scope: str) -> bool:
         """Whether the customer ever had a key of `scope` (destroyed ones included)."""
@@ -118,7 +145,7 @@ class DataKeys:
     def live(self, customer_id: str, scope: str | None = None) -> int:
         """How many data keys of the customer (of one scope, else all but the history's) can
         still unseal something."""
-        statement, values = _LIVE.where(_NOT_HISTORY), {"customer": customer_id}
+        statement, values = _LIVE.where(_NOT_OWN_TIME), {"customer": customer_id}
         if scope is not None:
             statement, values["in_scope"] = _LIVE_SCOPE, scope
         with self.db.transaction() as connection:
@@ -128,7 +155,7 @@ class DataKeys:
         """Customers with a live key (of one scope, else of any but the history's)."""
         query = select(DataKeyRecord.customer_id).where(col(DataKeyRecord.wrapped).is_not(None))
         if scope is None:
-            query = query.where(DataKeyRecord.scope != HISTORY_SCOPE)
+            query = query.where(col(DataKeyRecord.scope).not_in(_OWN_TIME))
         else:
             query = query.where(DataKeyRecord.scope == scope)
         with self.db.session() as session:

@@ -81,8 +81,11 @@ def key_ring(settings: Settings) -> LocalKeyRing:
     return LocalKeyRing(settings.master_key_bytes(), settings.active_master_key_id)
 
 
+def data_keys_from(settings: Settings, db: Database) -> DataKeys:
+    """The customers' data keys, wrapped by the settings' master keys: built here only."""
+    return DataKeys(db, key_ring(settings))
+
+
 def vault_from(settings: Settings, db: Database) -> ArchiveVault:
     """The archive store and data keys the settings name: the one place they are built."""
-    return ArchiveVault(
-        FilesystemArchiveStore(settings.archive_dir), DataKeys(db, key_ring(settings))
-    )
+    return ArchiveVault(FilesystemArchiveStore(settings.archive_dir), data_keys_from(settings, db))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -16,7 +16,8 @@ class DetectionExclusion(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     customer_id: str = Field(max_length=64, index=True)
-    reason: str = Field(max_length=2000)
+    # Sealed words (closeout/cases/sealing.py), of no fixed length.
+    reason: str = Field(sa_column=Column(Text, nullable=False))
     created_by: str = Field(max_length=200)
     created_at: datetime
     expires_at: datetime = Field(index=True)

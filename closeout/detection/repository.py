@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from closeout.db import Database
+from closeout.cases.sealing import SealedWords
+from closeout.crypto.vault import data_keys_from
+from closeout.db import Database, table_of
 from closeout.detection.detector import Scan
 from closeout.detection.models import (
     DetectionCandidate,
@@ -18,11 +20,18 @@ from closeout.detection.models import (
     DetectionRun,
     TriggerDelivery,
 )
+from closeout.settings import Settings
+
+_CANDIDATES = table_of(DetectionCandidate).name
 
 
 class DetectionRepository:
-    def __init__(self, db: Database) -> None:
+    """Reasons for exclusions and findings in words are sealed under the customer's key
+    (closeout/cases/sealing.py)."""
+
+    def __init__(self, db: Database, sealed: SealedWords) -> None:
         self.db = db
+        self.sealed = sealed
 
     # runs and their candidates
 
@@ -42,7 +51,9 @@ class DetectionRepository:
                     customer_id=c.customer_id,
                     trigger=c.trigger,
                     churn_class=c.churn_class,
-                    evidence=c.evidence,
+                    evidence=self.sealed.seal(_CANDIDATES, c.customer_id, {"evidence": c.evidence})[
+                        "evidence"
+                    ],
                     status=c.disposition,
                     case_id=c.case_id,
                 )
@@ -60,9 +71,10 @@ class DetectionRepository:
         if after is not None:
             query = query.where(col(DetectionCandidate.customer_id) > after)
         with self.db.session() as session:
-            return session.exec(
+            rows = session.exec(
                 query.order_by(col(DetectionCandidate.customer_id)).limit(limit)
             ).all()
+        return self.sealed.open(rows)
 
     def mark(self, run_id: str, outcomes: dict[str, str]) -> None:
         """What became of a page of candidates, in one transaction."""
@@ -103,25 +115,28 @@ class DetectionRepository:
     def exclude(
         self, customer_id: str, reason: str, by: str, until: datetime
     ) -> DetectionExclusion:
+        sealed = self.sealed.text(customer_id, reason) or ""
         with self.db.session() as session:
             row = DetectionExclusion(
                 id=str(uuid.uuid4()),
                 customer_id=customer_id,
-                reason=reason,
+                reason=sealed,
                 created_by=by,
                 created_at=datetime.now(UTC),
                 expires_at=until,
             )
             session.add(row)
-            return row
+        row.reason = reason
+        return row
 
     def exclusions(self, customer_id: str) -> Sequence[DetectionExclusion]:
         with self.db.session() as session:
-            return session.exec(
+            rows = session.exec(
                 select(DetectionExclusion)
                 .where(DetectionExclusion.customer_id == customer_id)
                 .order_by(col(DetectionExclusion.created_at))
             ).all()
+        return self.sealed.open(rows)
 
     # webhook deliveries
 
@@ -146,3 +161,8 @@ class DetectionRepository:
             )
             session.add(row)
             return row
+
+
+def detection_repository(settings: Settings, db: Database) -> DetectionRepository:
+    """Detection's tables, customers' words sealed under keys of the settings' master keys."""
+    return DetectionRepository(db, SealedWords(data_keys_from(settings, db)))

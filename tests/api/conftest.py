@@ -30,6 +30,7 @@ from closeout.domain import (
 )
 from closeout.settings import Settings
 from closeout.users.accounts import DEMO_PASSWORD, Accounts
+from tests.support import read_model as sealed_read_model
 
 LI = "li.na@example.com"
 SAM = "sam.okafor@example.com"
@@ -107,7 +108,7 @@ def web_settings(settings: Settings) -> Settings:
 def read_model(db: Database) -> ReadModel:
     seed_demo(db, count=12)
     seed_demo_users(Accounts(db, dev_mode=True))
-    return ReadModel(CaseRepository(db))
+    return ReadModel(sealed_read_model(db))
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from closeout.domain import CustomerResponse
 from closeout.links import CustomerLink, LinkKind, LinkSigner
 from closeout.settings import Settings
 from tests.api.conftest import ReadModel
+from tests.support import read_model
 
 ATTACKER, CUSTOMER = "203.0.113.7", "198.51.100.20"
 
@@ -41,14 +42,14 @@ def app_and_clock(settings: Settings) -> Iterator[tuple[TestClient, Clock]]:
 
 
 def _link_events(db: Database) -> list[AuditEvent]:
+    """The refused links' events, their reasons opened as compliance reads them."""
     with db.session() as session:
-        return list(
-            session.exec(
-                select(AuditEvent)
-                .where(col(AuditEvent.actor) == "customer-link")
-                .order_by(col(AuditEvent.seq))
-            ).all()
-        )
+        events = session.exec(
+            select(AuditEvent)
+            .where(col(AuditEvent.actor) == "customer-link")
+            .order_by(col(AuditEvent.seq))
+        ).all()
+    return read_model(db).sealed.open_events(events)
 
 
 def test_a_request_loop_adds_two_events_a_minute_that_count_every_refusal(

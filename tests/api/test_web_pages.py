@@ -10,20 +10,21 @@ from sqlmodel import select
 
 from api.app import SESSION_COOKIE, create_app
 from closeout.audit.models import AuditEvent
-from closeout.cases.repository import CaseRepository
 from closeout.contracts import AuditEntry, CloseTask
 from closeout.db import Database
 from closeout.domain import TaskDecision, TaskStatus
 from closeout.settings import Settings
 from closeout.users.accounts import DEMO_PASSWORD, Accounts
 from tests.api.conftest import GRACE, KIM, LI, SAM, Scene, csrf_of, sign_in
+from tests.support import read_model
 
 
 def denials(db: Database) -> list[AuditEvent]:
+    """The refusals' events, opened as compliance reads them."""
     with db.session() as session:
-        return list(
-            session.exec(select(AuditEvent).where(AuditEvent.action == "access_denied")).all()
-        )
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == "access_denied"))
+        found = list(events.all())
+    return read_model(db).sealed.open_events(found)
 
 
 def test_pages_send_strangers_to_the_sign_in_form(client: TestClient, scene: Scene) -> None:
@@ -166,7 +167,7 @@ def test_session_cookie_is_secure_outside_dev_mode(
 def test_stale_decisions_are_explained_and_change_nothing(
     client: TestClient, scene: Scene, db: Database
 ) -> None:
-    repo = CaseRepository(db)
+    repo = read_model(db)
     repo.close_task(
         CloseTask(
             scene.sam_task,

@@ -15,18 +15,17 @@ from sqlmodel import col, select
 from closeout.audit.chain import event_digest, verify
 from closeout.audit.models import AuditChainHead, AuditEvent
 from closeout.cases.models import CaseRecord
-from closeout.cases.repository import CaseRepository
 from closeout.certificates.anchors import check_anchors
 from closeout.certificates.models import DeletionCertificate
 from closeout.certificates.repository import Certificates
 from closeout.contracts import AuditEntry
 from closeout.db import Database, upgrade
 from closeout.settings import Settings
-from tests.support import VENV_BIN
+from tests.support import VENV_BIN, read_model
 
 
 def _append(db: Database, count: int) -> None:
-    repo = CaseRepository(db)
+    repo = read_model(db)
     for n in range(count):
         repo.append_audit(
             None,

@@ -14,10 +14,9 @@ from sqlmodel import col, select
 
 from closeout.audit.chain import ERASURE_ACTION, verify
 from closeout.audit.models import AuditEvent
-from closeout.cases.repository import CaseRepository
 from closeout.contracts import AuditEntry
 from closeout.db import Database, upgrade
-from tests.support import VENV_BIN
+from tests.support import VENV_BIN, read_model
 
 
 def entry(action: str, reason: str | None = None, **details: object) -> AuditEntry:
@@ -27,7 +26,7 @@ def entry(action: str, reason: str | None = None, **details: object) -> AuditEnt
 
 
 def trail(db: Database, count: int, case_id: str | None = None) -> list[AuditEntry]:
-    repo = CaseRepository(db)
+    repo = read_model(db)
     entries = [
         entry(f"step_{n}", reason=f"because of Shop {n}", count=n, note=f"called Shop {n}")
         for n in range(count)
@@ -51,7 +50,7 @@ def tamper(db: Database, sql: str, **params: object) -> None:
 def test_appends_chain_and_a_retry_writes_once(database_url: str) -> None:
     db = Database.from_url(database_url)
     entries = trail(db, 5)
-    CaseRepository(db).append_audit(None, entries[2])  # a retried activity
+    read_model(db).append_audit(None, entries[2])  # a retried activity
     with db.session() as session:
         seqs = session.exec(select(AuditEvent.seq).order_by(col(AuditEvent.seq))).all()
         result = verify(session)
@@ -61,7 +60,7 @@ def test_appends_chain_and_a_retry_writes_once(database_url: str) -> None:
 
 def test_concurrent_appends_stay_one_chain(database_url: str) -> None:
     db = Database.from_url(database_url)
-    repo = CaseRepository(db)
+    repo = read_model(db)
 
     def write(n: int) -> None:
         for attempt in range(20):
@@ -120,7 +119,7 @@ def test_deleted_rows_are_found(database_url: str) -> None:
 
 def test_erasure_keeps_the_chain_and_no_personal_text(database_url: str) -> None:
     db = Database.from_url(database_url)
-    repo = CaseRepository(db)
+    repo = read_model(db)
     case_id = str(uuid.uuid4())
     _insert_case(db, case_id, "cust-erase")
     trail(db, 3, case_id)

@@ -29,7 +29,6 @@ from temporalio.converter import WorkflowSerializationContext
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from closeout.cases.repository import CaseRepository
 from closeout.constants import case_workflow_id
 from closeout.contracts import Actor, CancelRequest, CloseCustomerInput
 from closeout.db import Database
@@ -38,7 +37,7 @@ from closeout.domain import DEFAULT_CHURN_CLASS, Role, Stage, TaskKind, Trigger
 from closeout.settings import Settings
 from closeout.temporal import DATA_CONVERTER, data_converter
 from tests.conftest import make_settings
-from tests.support import VENV_BIN, MailSink, eventually
+from tests.support import VENV_BIN, MailSink, eventually, read_model
 from tests.workflows.conftest import OWNER, OWNER_ACTOR
 from worker import build_activities, build_worker
 from workflows.close_customer import CloseCustomerWorkflow
@@ -177,7 +176,7 @@ async def test_an_outsiders_start_fails_at_once_and_runs_nothing(
     events = await _events(forged)
     assert not [e for e in events if "ACTIVITY" in e], events
     assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in events
-    assert not CaseRepository(db).cases_for_customer(customer)
+    assert not read_model(db).cases_for_customer(customer)
     # The business key is free again for a real case.
     real = await closeout.start_workflow(
         CloseCustomerWorkflow.run,

@@ -6,7 +6,6 @@ import uuid
 from datetime import timedelta
 
 from api.evidence import EVIDENCE_MODELS
-from closeout.cases.repository import CaseRepository
 from closeout.contracts import AuditEntry, CaseOpened, CloseCustomerInput
 from closeout.detection.detector import Detector, Disposition, Scan
 from closeout.detection.models import DetectionExclusion
@@ -14,6 +13,7 @@ from closeout.detection.rules import RULES
 from closeout.domain import ChurnClass, Trigger
 from closeout.settings import DetectionConfig
 from tests.detection.conftest import NOW, HandMadeCrm
+from tests.support import read_model
 
 CONFIG = DetectionConfig()
 
@@ -133,7 +133,7 @@ def test_unreachable_edges(crm: HandMadeCrm) -> None:
 
 def _open_case(crm: HandMadeCrm, customer_id: str) -> str:
     case_id = str(uuid.uuid4())
-    CaseRepository(crm.db).record_case_opened(
+    read_model(crm.db).record_case_opened(
         CaseOpened(
             CloseCustomerInput(
                 case_id, customer_id, Trigger.MANUAL, ChurnClass.FAULT, "standard", "x"

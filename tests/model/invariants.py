@@ -114,7 +114,14 @@ def observe(world: CaseWorld, status: CaseStatus) -> Observed:
         certificates = session.exec(
             select(DeletionCertificate).where(DeletionCertificate.case_id == case_id)
         ).all()
-        report = chain.verify(session)
+        report = chain.verify(session, world.harness.cases.sealed.events_opener())
+    sealed = world.harness.cases.sealed
+    events, tasks, holds, notices = (
+        sealed.open_events(events),
+        sealed.open(tasks),
+        sealed.open(holds),
+        sealed.open(notices),
+    )
     profile = crm.get_profile(customer_id)
     return Observed(
         status=status,

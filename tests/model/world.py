@@ -23,13 +23,12 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from closeout.cases.repository import CaseRepository
 from closeout.db import Database
 from closeout.demo import add_customer
 from closeout.domain import ValueTier
 from closeout.temporal import DATA_CONVERTER
 from tests.conftest import make_settings
-from tests.support import VENV_BIN, MailSink, eventually
+from tests.support import VENV_BIN, MailSink, eventually, read_model
 from tests.workflows.conftest import OWNER, Harness
 from worker import build_activities, build_worker
 from workflows.close_customer import CloseCustomerWorkflow
@@ -101,7 +100,7 @@ class CaseWorld:
             mail,
             self.settings,
             self.task_queue,
-            CaseRepository(self.db),
+            read_model(self.db, self.settings),
         )
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = STEP_TIMEOUT) -> T:

@@ -36,7 +36,7 @@ from closeout.domain import (
 )
 from closeout.settings import Settings
 from closeout.temporal import DATA_CONVERTER
-from tests.support import VENV_BIN, MailSink, eventually
+from tests.support import VENV_BIN, MailSink, eventually, read_model
 from worker import build_activities, build_worker
 from workflows.close_customer import CloseCustomerWorkflow
 
@@ -172,5 +172,5 @@ async def harness(
         )
         async with worker:
             yield Harness(
-                time_env, time_env.client, db, mail, settings, task_queue, CaseRepository(db)
+                time_env, time_env.client, db, mail, settings, task_queue, read_model(db, settings)
             )

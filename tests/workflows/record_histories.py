@@ -19,7 +19,6 @@ from aiosmtpd.controller import Controller
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from closeout.cases.repository import CaseRepository
 from closeout.contracts import (
     Actor,
     AssignRequest,
@@ -40,7 +39,7 @@ from closeout.domain import (
 )
 from closeout.temporal import DATA_CONVERTER
 from tests.conftest import make_settings
-from tests.support import VENV_BIN, Refusing, free_port, start_mail_sink
+from tests.support import VENV_BIN, Refusing, free_port, read_model, start_mail_sink
 from tests.workflows.conftest import COMPLIANCE, MANAGER_ACTOR, OTHER_AM, OWNER_ACTOR, Harness
 from worker import build_activities, build_worker
 from workflows.close_customer import CloseCustomerWorkflow
@@ -171,7 +170,9 @@ async def main(suffix: str, only: list[str]) -> None:
                 async with build_worker(
                     env.client, build_activities(settings, db), executor, queue
                 ):
-                    h = Harness(env, env.client, db, sink, settings, queue, CaseRepository(db))
+                    h = Harness(
+                        env, env.client, db, sink, settings, queue, read_model(db, settings)
+                    )
                     for name, (tier, drive) in SCENARIOS.items():
                         if only and name not in only:
                             continue

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from closeout.constants import case_workflow_id
 from closeout.contracts import DetectionInput, DetectionSummary
 from closeout.detection.detector import Detector, Disposition
-from closeout.detection.repository import DetectionRepository
+from closeout.detection.repository import detection_repository
 from closeout.domain import Trigger
 from tests.support import eventually
 from tests.workflows.conftest import Harness
@@ -29,7 +29,7 @@ async def test_detection_opens_what_the_dry_run_previews(harness: Harness) -> No
     inactive = harness.add_customer(trigger=Trigger.INACTIVITY)
     healthy = harness.add_customer()
     excluded = harness.add_customer(trigger=Trigger.PAYMENT_ARREARS)
-    runs = DetectionRepository(harness.db)
+    runs = detection_repository(harness.settings, harness.db)
     runs.exclude(
         excluded, "renegotiating", "li.na@example.com", datetime.now(UTC) + timedelta(days=30)
     )

@@ -17,7 +17,6 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from closeout.cases.repository import CaseRepository
 from closeout.contracts import CaseResult, PurgeRequest
 from closeout.crypto.data_keys import HISTORY_SCOPE, DataKeys
 from closeout.crypto.history_cipher import ENCODING, HistoryShredded
@@ -26,7 +25,7 @@ from closeout.db import Database
 from closeout.domain import Outcome, TaskDecision, TaskKind
 from closeout.settings import Settings
 from closeout.temporal import data_converter
-from tests.support import VENV_BIN, MailSink
+from tests.support import VENV_BIN, MailSink, read_model
 from tests.workflows.conftest import Harness
 from worker import Activities, build_activities, build_worker
 from workflows.close_customer import CloseCustomerWorkflow
@@ -47,7 +46,7 @@ async def sealed(
     with ThreadPoolExecutor(max_workers=16) as executor:
         async with build_worker(env.client, activities, executor, task_queue):
             yield (
-                Harness(env, env.client, db, mail, settings, task_queue, CaseRepository(db)),
+                Harness(env, env.client, db, mail, settings, task_queue, read_model(db, settings)),
                 activities,
             )
     await env.shutdown()
