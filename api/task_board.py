@@ -5,7 +5,7 @@ Reads the read model and the CRM; who may see what is decided here, once, for ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -142,7 +142,7 @@ class TaskBoard:
         else:
             assignees = [user.email]
         return self.tasks.inbox(
-            InboxFilter(assignees, f.status, f.kind, f.trigger, f.due, f.sort, f.limit, f.offset),
+            replace(f, assignees=assignees),
             datetime.now(UTC),
         )
 
@@ -163,6 +163,7 @@ class TaskBoard:
         owner: str | None,
         limit: int,
         offset: int,
+        count_up_to: int | None = None,
     ) -> Page[CaseRecord]:
         """Cases, newest first; an account manager sees their own customers' only."""
         if user.role is Role.ACCOUNT_MANAGER:
@@ -175,14 +176,12 @@ class TaskBoard:
             owner=owner,
             limit=limit,
             offset=offset,
+            count_up_to=count_up_to,
         )
 
     def customer_names(self, customer_ids: set[str]) -> dict[str, str]:
-        names: dict[str, str] = {}
-        for customer_id in customer_ids:
-            c = self.crm.customer(customer_id)
-            names[customer_id] = c.name if c else customer_id
-        return names
+        found = self.crm.names(customer_ids)
+        return {customer_id: found.get(customer_id, customer_id) for customer_id in customer_ids}
 
     # ---------------------------------------------------------------- task page
 

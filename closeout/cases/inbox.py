@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import case as case_when
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from closeout.cases.models import CaseRecord, TaskRecord
-from closeout.cases.repository import Page
+from closeout.cases.repository import Page, count_of
 from closeout.db import Database
 from closeout.domain import TaskStatus, ValueTier
 
@@ -43,6 +45,8 @@ class InboxFilter:
     sort: InboxSort = InboxSort.DUE
     limit: int = 25
     offset: int = 0
+    # Count the matching tasks up to this many (all when None).
+    count_up_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,36 @@ _TIER_RANK = case_when(
 )
 
 
+Row = tuple[TaskRecord, CaseRecord]
+
+
+def _soonest_due(
+    session: Session, queries: Sequence[Select[TaskRecord, CaseRecord]], offset: int, limit: int
+) -> list[Row]:
+    """Soonest due first, tasks without a due date last, by id among equals: each query
+    read in index order (dated, then undated) up to the page's end, and merged."""
+
+    def merged(extra: Any, order: Any, key: Any) -> list[Row]:
+        parts = [
+            [(t, c) for t, c in session.exec(q.where(extra).order_by(*order).limit(offset + limit))]
+            for q in queries
+        ]
+        return list(heapq.merge(*parts, key=key))
+
+    dated = merged(
+        col(TaskRecord.due_at).is_not(None),
+        [col(TaskRecord.due_at), col(TaskRecord.id)],
+        lambda r: (r[0].due_at, r[0].id),
+    )
+    page = dated[offset : offset + limit]
+    if len(page) == limit:
+        return page
+    # Short of a page: every dated task was read, the undated ones follow them.
+    skip = max(0, offset - len(dated))
+    undated = merged(col(TaskRecord.due_at).is_(None), [col(TaskRecord.id)], lambda r: r[0].id)
+    return page + undated[skip : skip + limit - len(page)]
+
+
 class TaskQueries:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -66,8 +100,6 @@ class TaskQueries:
         query = select(TaskRecord, CaseRecord).join(
             CaseRecord, col(CaseRecord.id) == col(TaskRecord.case_id)
         )
-        if f.assignees is not None:
-            query = query.where(col(TaskRecord.assignee).in_(f.assignees))
         if f.status is not None:
             query = query.where(TaskRecord.status == f.status)
         if f.kind:
@@ -80,18 +112,32 @@ class TaskQueries:
             query = query.where(
                 col(TaskRecord.due_at) >= now, col(TaskRecord.due_at) < now + DUE_SOON
             )
-        orders: dict[InboxSort, list[Any]] = {
-            InboxSort.DUE: [col(TaskRecord.due_at).is_(None), col(TaskRecord.due_at)],
-            InboxSort.NEWEST: [col(TaskRecord.created_at).desc()],
-            InboxSort.VALUE: [_TIER_RANK, col(TaskRecord.due_at)],
-        }
-        order = orders[f.sort]
+        # One query per assignee, so each reads its tasks in the inbox index's order.
+        per_assignee = (
+            [query]
+            if f.assignees is None
+            else [query.where(TaskRecord.assignee == a) for a in dict.fromkeys(f.assignees)]
+        )
+        everyone = query
+        if f.assignees is not None:
+            everyone = query.where(col(TaskRecord.assignee).in_(f.assignees))
         with self.db.session() as session:
-            total = session.exec(select(func.count()).select_from(query.subquery())).one()
-            rows = session.exec(
-                query.order_by(*order, col(TaskRecord.id)).limit(f.limit).offset(f.offset)
-            ).all()
-            return Page([InboxRow(t, c) for t, c in rows], int(total))
+            total, capped = count_of(session, everyone, f.count_up_to)
+            if f.sort is InboxSort.DUE:
+                rows = _soonest_due(session, per_assignee, f.offset, f.limit)
+            else:
+                orders: dict[InboxSort, list[Any]] = {
+                    InboxSort.NEWEST: [col(TaskRecord.created_at).desc()],
+                    InboxSort.VALUE: [_TIER_RANK, col(TaskRecord.due_at)],
+                }
+                rows = list(
+                    session.exec(
+                        everyone.order_by(*orders[f.sort], col(TaskRecord.id))
+                        .limit(f.limit)
+                        .offset(f.offset)
+                    ).all()
+                )
+            return Page([InboxRow(t, c) for t, c in rows], total, capped)
 
     def counts(self, assignees: Sequence[str]) -> dict[str, int]:
         """Open tasks per assignee, for the inbox's tabs."""

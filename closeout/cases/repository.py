@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 from uuid import NAMESPACE_URL, uuid5
 
-from sqlalchemy import Table, bindparam, func, insert, or_
+from sqlalchemy import Table, and_, bindparam, func, insert, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlmodel import Session, SQLModel, col, select
 
 from closeout.audit import chain
 from closeout.audit.models import AuditEvent
+from closeout.cases import forecast
 from closeout.cases.models import (
     ArchiveBundleRecord,
     CaseRecord,
@@ -47,6 +48,10 @@ def _now() -> datetime:
 _CASES = table_of(CaseRecord)
 _TASKS = table_of(TaskRecord)
 _CASE_EXISTS = sa_select(_CASES.c.id).where(_CASES.c.id == bindparam("key"))
+# What decides when a case's deletions fall due (see `forecast.due_days`).
+_CASE_CLOCKS = sa_select(
+    _CASES.c.stage, _CASES.c.outcome, _CASES.c.category_clocks, _CASES.c.retention_end
+).where(_CASES.c.id == bindparam("key"))
 _UPDATE_CASE = sa_update(_CASES).where(_CASES.c.id == bindparam("key"))
 _TASK_EXISTS = sa_select(_TASKS.c.id).where(_TASKS.c.id == bindparam("key"))
 _TASK_STATE = sa_select(_TASKS.c.case_id, _TASKS.c.status).where(_TASKS.c.id == bindparam("key"))
@@ -81,6 +86,19 @@ T = TypeVar("T")
 class Page(Generic[T]):
     items: Sequence[T]
     total: int
+    # The count stopped at `total`: there are more (a list counts up to a bound it is asked
+    # for, so a page costs the same however many rows match).
+    capped: bool = False
+
+
+def count_of(session: Session, query: Any, up_to: int | None) -> tuple[int, bool]:
+    """How many rows `query` matches, or `up_to` and True when there are more."""
+    if up_to is None:
+        return int(session.exec(select(func.count()).select_from(query.subquery())).one()), False
+    found = int(
+        session.exec(select(func.count()).select_from(query.limit(up_to + 1).subquery())).one()
+    )
+    return min(found, up_to), found > up_to
 
 
 class CaseRepository:
@@ -158,12 +176,20 @@ class CaseRepository:
                 for c in change.category_clocks
             ]
         with self.db.transaction() as connection:
-            if connection.execute(_CASE_EXISTS, {"key": change.case_id}).first() is None:
+            found = connection.execute(_CASE_CLOCKS, {"key": change.case_id}).first()
+            if found is None:
                 raise LookupError(f"no case {change.case_id}")
             # The audit event and the change are one transaction: an event written means the
             # change was too, by an earlier attempt.
             if chain.append_on(connection, change.case_id, change.audit):
                 connection.execute(_UPDATE_CASE, {"key": change.case_id, **values})
+                before = dict(found._mapping)
+                forecast.move_case(
+                    connection,
+                    change.case_id,
+                    forecast.due_days(before),
+                    forecast.due_days({**before, **values}),
+                )
 
     def open_task(self, task: OpenTask) -> None:
         row = TaskRecord(
@@ -218,7 +244,8 @@ class CaseRepository:
 
     def record_hold_placed(self, hold: HoldPlaced) -> None:
         with self.db.session() as session:
-            if session.get(LegalHoldRecord, hold.hold_id) is None:
+            placed = session.get(LegalHoldRecord, hold.hold_id) is None
+            if placed:
                 session.add(
                     LegalHoldRecord(
                         id=hold.hold_id,
@@ -231,6 +258,8 @@ class CaseRepository:
                     )
                 )
             append_audit(session, hold.case_id, hold.audit)
+            if placed:
+                self._count_holds(session, hold.case_id, placed=True)
 
     def holds_due_for_review(self, now: datetime) -> Sequence[LegalHoldRecord]:
         """Active holds whose review date has come and whose reminder has not gone out."""
@@ -274,12 +303,27 @@ class CaseRepository:
             hold = session.get(LegalHoldRecord, release.hold_id)
             if hold is None:
                 raise LookupError(f"no legal hold {release.hold_id}")
-            if hold.released_at is None:
+            released = hold.released_at is None
+            if released:
                 hold.released_at = release.audit.at
                 hold.released_by = release.released_by
                 hold.release_reason = release.reason
                 session.add(hold)
             append_audit(session, hold.case_id, release.audit)
+            if released:
+                self._count_holds(session, hold.case_id, placed=False)
+
+    @staticmethod
+    def _count_holds(session: Session, case_id: str, placed: bool) -> None:
+        """After a hold was placed or released: the case's deletions move between due and
+        held when it was the first hold placed or the last one released."""
+        session.flush()
+        connection = session.connection()
+        active = forecast.active_holds(connection, case_id)
+        if active == (1 if placed else 0):
+            found = connection.execute(_CASE_CLOCKS, {"key": case_id}).first()
+            if found is not None:
+                forecast.hold_changed(connection, found._mapping, held=placed)
 
     def erase_customer_audit(self, customer_id: str, erasure: AuditEntry) -> list[int]:
         """Erase the personal content of every audit event of the customer's cases."""
@@ -516,6 +560,7 @@ class CaseRepository:
         offset: int,
         trigger: str | None = None,
         owner: str | None = None,
+        count_up_to: int | None = None,
     ) -> Page[CaseRecord]:
         query = select(CaseRecord)
         if trigger:
@@ -531,13 +576,14 @@ class CaseRepository:
         elif open_only is False:
             query = query.where(col(CaseRecord.outcome).is_not(None))
         with self.db.session() as session:
-            total = session.exec(select(func.count()).select_from(query.subquery())).one()
+            total, capped = count_of(session, query, count_up_to)
             items = session.exec(
-                query.order_by(col(CaseRecord.opened_at).desc(), col(CaseRecord.id))
+                # Both descending, so the index in this order serves it (ties are rare).
+                query.order_by(col(CaseRecord.opened_at).desc(), col(CaseRecord.id).desc())
                 .limit(limit)
                 .offset(offset)
             ).all()
-            return Page(items, int(total))
+            return Page(items, total, capped)
 
     def open_cases_under(self, policy: str) -> Sequence[CaseRecord]:
         """The open cases that run under a policy."""
@@ -548,17 +594,35 @@ class CaseRepository:
                 .order_by(col(CaseRecord.opened_at), col(CaseRecord.id))
             ).all()
 
-    def retention_clocks(self, due_before: datetime | None) -> Sequence[CaseRecord]:
-        """Archived cases waiting for their retention end, soonest first."""
+    def retention_clocks(
+        self, due_before: datetime | None, after: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[CaseRecord]:
+        """Archived cases waiting for their next deletion, soonest first: `limit` of them
+        after the case `after` names (its next deletion and id), read in index order."""
         query = select(CaseRecord).where(
-            CaseRecord.stage == Stage.RETENTION, col(CaseRecord.outcome).is_(None)
+            CaseRecord.stage == Stage.RETENTION,
+            col(CaseRecord.outcome).is_(None),
+            col(CaseRecord.next_deletion_at).is_not(None),
         )
         if due_before is not None:
             query = query.where(col(CaseRecord.next_deletion_at) < due_before)
+        if after is not None:
+            at, case_id = after
+            query = query.where(
+                or_(
+                    col(CaseRecord.next_deletion_at) > at,
+                    and_(col(CaseRecord.next_deletion_at) == at, col(CaseRecord.id) > case_id),
+                )
+            )
         with self.db.session() as session:
             return session.exec(
-                query.order_by(col(CaseRecord.next_deletion_at), col(CaseRecord.id))
+                query.order_by(col(CaseRecord.next_deletion_at), col(CaseRecord.id)).limit(limit)
             ).all()
+
+    def deletions_due(self, before: date) -> list[tuple[date, bool, int]]:
+        """Deletions due before a day (overdue ones too), per day, held or not."""
+        with self.db.transaction() as connection:
+            return forecast.due_until(connection, before)
 
     def active_holds(self, case_ids: Sequence[str]) -> dict[str, list[LegalHoldRecord]]:
         with self.db.session() as session:
