@@ -220,7 +220,10 @@ class ReferenceCrm:
 
     def names(self, customer_ids: Iterable[str]) -> dict[str, str]:
         """Customers' names by id, in one query (for lists); a customer not found is left out."""
-        wanted = [c for c in set(customer_ids) if not self._suppressed(c)]
+        wanted = set(customer_ids)
+        if self.ledger is not None:
+            suppressed = self.ledger.refs()  # the ledger read once for the whole list
+            wanted = {c for c in wanted if self.ledger.refs_of(c).isdisjoint(suppressed)}
         if not wanted:
             return {}
         with self.db.transaction() as connection:

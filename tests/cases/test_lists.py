@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from closeout.cases.inbox import InboxFilter, InboxSort, TaskQueries
 from closeout.cases.repository import CaseRepository
@@ -17,9 +18,11 @@ from closeout.contracts import (
     OpenTask,
 )
 from closeout.crm.reference import ReferenceCrm
+from closeout.crypto.purpose_keys import RecordKeys
 from closeout.db import Database
 from closeout.demo import add_customer
 from closeout.domain import ChurnClass, Stage, TaskKind, Trigger
+from closeout.suppression.ledger import FileSuppressionLedger
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 PEOPLE = ("li.na@example.com", "sam.okafor@example.com", "group:account-managers")
@@ -124,7 +127,7 @@ def test_retention_clocks_come_a_page_at_a_time(database_url: str) -> None:
     assert [c.id for c in soon] == want[:6]
 
 
-def test_names_come_in_one_query(database_url: str) -> None:
+def test_names_come_in_one_query(database_url: str, tmp_path: Path) -> None:
     db = Database.from_url(database_url)
     with db.session() as session:
         for n in range(3):
@@ -132,3 +135,6 @@ def test_names_come_in_one_query(database_url: str) -> None:
     names = ReferenceCrm(db).names({"cust-0", "cust-2", "nobody"})
     assert names == {"cust-0": "Shop 0", "cust-2": "Shop 2"}
     assert ReferenceCrm(db).names(set()) == {}
+    ledger = FileSuppressionLedger(tmp_path / "ledger.jsonl", RecordKeys({"k1": bytes(32)}, "k1"))
+    ledger.suppress("cust-2", "case-2", NOW)
+    assert ReferenceCrm(db, ledger).names({"cust-0", "cust-2"}) == {"cust-0": "Shop 0"}
