@@ -21,6 +21,7 @@ import asyncio
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,7 +30,7 @@ import psycopg
 
 from bench.scale_load import link_burst, staff_load
 from bench.scale_pages import Timing, measure_pages, percentile, serving
-from bench.scale_seed import grow
+from bench.scale_seed import Grown, grow, grown_before
 from bench.scale_worker import worker_memory
 from closeout.db import Database, upgrade
 from closeout.demo import seed_demo_users
@@ -47,51 +48,66 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:7.1f}"
 
 
-def pages_at(url: str, root: Path, open_cases: int, args: argparse.Namespace,
-             load: bool) -> dict[str, Timing]:  # fmt: skip
+def grown_database(url: str, open_cases: int, args: argparse.Namespace) -> Grown:
     upgrade(url)
     db = Database.from_url(url)
     seed_demo_users(Accounts(db, dev_mode=True))
     archived = open_cases * args.archived_per_open
     print(f"growing {open_cases:,} open cases and {archived:,} archived customers",
           file=sys.stderr)  # fmt: skip
-    grown = grow(db, open_cases, archived)
-    print(f"  {grown.rows:,} rows", file=sys.stderr)
-    with serving(url, root, LOAD_ENV) as (api, bare):
-        timings = measure_pages(api, bare, grown, args.requests)
-        for name, t in timings.items():
-            page95, bare95 = percentile(t.page, 0.95), percentile(t.bare, 0.95)
-            print(
-                f"[{open_cases:>7,} open] {name:<17} page p50 {ms(percentile(t.page, 0.5))} "
-                f"p95 {ms(page95)} ms | bare p50 {ms(percentile(t.bare, 0.5))} "
-                f"p95 {ms(bare95)} ms | page/bare p95 {page95 / bare95:.1f}",
-                flush=True,
-            )
-        if load:
-            staff = asyncio.run(staff_load(api, db, grown, args.clients, args.each))
-            print(staff.line(f"[{open_cases:>7,} open] {args.clients} staff clients"))
-            burst = asyncio.run(link_burst(api, grown, args.clicks))
-            print(burst.line(f"[{open_cases:>7,} open] burst of {args.clicks} link clicks"))
-            print(f"ratio load_failures={staff.failed + burst.failed}")
+    grown = grown_before(db, open_cases, archived) or grow(db, open_cases, archived)
+    print(f"  {grown.rows:,} rows written", file=sys.stderr)
     db.engine.dispose()
-    return timings
+    return grown
 
 
-def page_figures(name: str, make_url: object, args: argparse.Namespace, root: Path) -> None:
-    small, grown = args.open
-    by_size = {}
-    for size in (small, grown):
-        url = make_url(size)  # type: ignore[operator]
-        by_size[size] = pages_at(
-            url, root, size, args, load=size == grown and "load" not in args.skip
+def print_pages(open_cases: int, timings: dict[str, Timing]) -> None:
+    for name, t in timings.items():
+        page95, bare95 = percentile(t.page, 0.95), percentile(t.bare, 0.95)
+        print(
+            f"[{open_cases:>7,} open] {name:<17} page p50 {ms(percentile(t.page, 0.5))} "
+            f"p95 {ms(page95)} ms | bare p50 {ms(percentile(t.bare, 0.5))} "
+            f"p95 {ms(bare95)} ms | page/bare p95 {page95 / bare95:.1f}",
+            flush=True,
         )
-    for page, t in by_size[grown].items():
-        s = by_size[small][page]
+
+
+def load_figures(api: str, url: str, grown: Grown, args: argparse.Namespace) -> None:
+    db = Database.from_url(url)
+    staff = asyncio.run(staff_load(api, db, grown, args.clients, args.each))
+    print(staff.line(f"[{grown.open_cases:>7,} open] {args.clients} staff clients"))
+    burst = asyncio.run(link_burst(api, grown, args.clicks))
+    print(burst.line(f"[{grown.open_cases:>7,} open] burst of {args.clicks} link clicks"))
+    print(f"ratio load_failures={staff.failed + burst.failed}")
+    db.engine.dispose()
+
+
+def page_figures(
+    name: str, make_url: Callable[[int], str], args: argparse.Namespace, root: Path
+) -> None:
+    """Both sizes served at once and measured in turns; then the load on the grown one."""
+    small, big = args.open
+    urls = {n: make_url(n) for n in (small, big)}
+    grown = {n: grown_database(urls[n], n, args) for n in (small, big)}
+    with (
+        serving(urls[small], root, LOAD_ENV) as (small_api, small_bare),
+        serving(urls[big], root, LOAD_ENV) as (big_api, big_bare),
+    ):
+        at_small, at_big = measure_pages(
+            [(small_api, small_bare, grown[small]), (big_api, big_bare, grown[big])],
+            args.requests,
+        )
+        print_pages(small, at_small)
+        print_pages(big, at_big)
+        if "load" not in args.skip:
+            load_figures(big_api, urls[big], grown[big], args)
+    for page, t in at_big.items():
         p95 = percentile(t.page, 0.95)
         print(
-            f"ratio {name} {page}: page/bare p95 at {grown:,} "
+            f"ratio {name} {page}: page/bare p95 at {big:,} "
             f"{p95 / percentile(t.bare, 0.95):.2f} (target <= 3), "
-            f"p95 {grown:,}/{small:,} {p95 / percentile(s.page, 0.95):.2f} (target <= 1.5)"
+            f"p95 {big:,}/{small:,} {p95 / percentile(at_small[page].page, 0.95):.2f} "
+            "(target <= 1.5)"
         )
 
 
@@ -111,6 +127,9 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=1_000)
     parser.add_argument("--skip", nargs="*", default=[], choices=["pages", "worker", "load"])
     parser.add_argument("--quick", action="store_true", help="a smoke run at tiny sizes")
+    parser.add_argument(
+        "--data", type=Path, help="keep the grown SQLite databases here, and use them again"
+    )
     args = parser.parse_args()
     # Stopped by a signal, the servers and the worker it started are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -121,7 +140,8 @@ def main() -> None:
         root = Path(tmp)
         if "pages" not in args.skip:
             if "sqlite" in args.db:
-                page_figures("sqlite", lambda n: f"sqlite:///{root}/pages-{n}.db", args, root)
+                data = args.data or root
+                page_figures("sqlite", lambda n: f"sqlite:///{data}/pages-{n}.db", args, root)
             if "postgresql" in args.db:
                 with running_postgres() as server:
 

@@ -113,12 +113,16 @@ def _time(get: Callable[[int], httpx.Response], i: int, what: str) -> float:
     return took
 
 
-def measure_pages(api: str, bare: str, grown: Grown, requests: int) -> dict[str, Timing]:
-    """Each page `requests` times after a few unmeasured, each followed by its twin."""
+Pages = dict[str, tuple[Callable[[int], httpx.Response], Callable[[int], httpx.Response]]]
+
+
+def _pages(api: str, bare: str, grown: Grown, clients: list[httpx.Client]) -> Pages:
+    """Each page a signed-in person asks for, with its twin."""
     manager, officer = signed_in(api, SIGNED_IN), signed_in(api, COMPLIANCE_OFFICER)
     raw = httpx.Client(base_url=bare, timeout=60)
+    clients += [manager, officer, raw]
     tasks = grown.signed_in_tasks
-    pages: dict[str, tuple[Callable[[int], httpx.Response], Callable[[int], httpx.Response]]] = {
+    return {
         "inbox": (
             lambda i: manager.get("/inbox"),
             lambda i: raw.get("/raw/inbox", params={"who": SIGNED_IN}),
@@ -136,16 +140,28 @@ def measure_pages(api: str, bare: str, grown: Grown, requests: int) -> dict[str,
             lambda i: raw.get("/raw/compliance"),
         ),
     }
-    timings: dict[str, Timing] = {}
-    for name, (page, twin) in pages.items():
+
+
+def measure_pages(sizes: list[tuple[str, str, Grown]], requests: int) -> list[dict[str, Timing]]:
+    """Each page `requests` times at every size (API, twin, grown database), after a few
+    unmeasured: the sizes take turns request by request, each page followed by its twin, so
+    all of them meet the machine in the same state however its other work comes and goes."""
+    clients: list[httpx.Client] = []
+    at_size = [_pages(api, bare, grown, clients) for api, bare, grown in sizes]
+    timings: list[dict[str, Timing]] = [{} for _ in sizes]
+    for name in at_size[0]:
         for i in range(max(3, requests // 10)):
-            _time(page, i, name)
-            _time(twin, i, f"{name} twin")
-        took = Timing([], [])
+            for pages in at_size:
+                page, twin = pages[name]
+                _time(page, i, name)
+                _time(twin, i, f"{name} twin")
+        for n in range(len(sizes)):
+            timings[n][name] = Timing([], [])
         for i in range(requests):
-            took.page.append(_time(page, i, name))
-            took.bare.append(_time(twin, i, f"{name} twin"))
-        timings[name] = took
-    for client in (manager, officer, raw):
+            for n, pages in enumerate(at_size):
+                page, twin = pages[name]
+                timings[n][name].page.append(_time(page, i, name))
+                timings[n][name].bare.append(_time(twin, i, f"{name} twin"))
+    for client in clients:
         client.close()
     return timings

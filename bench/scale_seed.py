@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.engine import Connection
 
 from closeout.audit.models import AuditEvent
@@ -211,3 +211,18 @@ def grow(db: Database, open_cases: int, archived: int, seed: int = 14) -> Grown:
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(maintenance))
     return Grown(open_cases, archived, written, signed_in)
+
+
+def grown_before(db: Database, open_cases: int, archived: int) -> Grown | None:
+    """The database grown by an earlier run at these sizes (`--data`), or None."""
+    cases, tasks = table_of(CaseRecord), table_of(TaskRecord)
+    with db.transaction() as conn:
+        found = conn.execute(select(func.count()).select_from(cases)).scalar_one()
+        if found != open_cases + archived:
+            return None
+        signed_in = conn.execute(
+            select(tasks.c.id)
+            .where(tasks.c.assignee == SIGNED_IN, tasks.c.status == TaskStatus.OPEN)
+            .order_by(tasks.c.id)
+        ).scalars()
+        return Grown(open_cases, archived, 0, list(signed_in))
