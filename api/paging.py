@@ -23,7 +23,7 @@ PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="which page, fr
 
 # A page's list counts its rows up to this many past the page shown, not all of them: the
 # count of a list that grows with the business would otherwise cost more with every row.
-COUNT_AHEAD = 500
+COUNT_AHEAD = 200
 
 
 @dataclass(frozen=True)

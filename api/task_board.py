@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from api.errors import Forbidden, NotFound
+from api.paging import COUNT_AHEAD
 from api.temporal_gateway import TemporalGateway
 from closeout.access import SUPERVISORS, may_see_case, may_see_task, sees_every_customer
 from closeout.audit.models import AuditEvent
@@ -146,11 +147,16 @@ class TaskBoard:
             datetime.now(UTC),
         )
 
-    def inbox_counts(self, user: User) -> dict[str, int]:
-        counts = self.tasks.counts([user.email, *queues_of(user)])
+    def inbox_counts(self, user: User) -> dict[str, str]:
+        """The tabs' counts, "200+" past COUNT_AHEAD (counting further costs every look)."""
+        counts = self.tasks.counts([user.email, *queues_of(user)], up_to=COUNT_AHEAD)
+
+        def shown(n: int) -> str:
+            return f"{COUNT_AHEAD}+" if n > COUNT_AHEAD else str(n)
+
         return {
-            "mine": counts.get(user.email, 0),
-            "queue": sum(counts.get(q, 0) for q in queues_of(user)),
+            "mine": shown(counts.get(user.email, 0)),
+            "queue": shown(sum(counts.get(q, 0) for q in queues_of(user))),
         }
 
     def cases(

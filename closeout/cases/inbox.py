@@ -97,20 +97,26 @@ class TaskQueries:
         self.db = db
 
     def inbox(self, f: InboxFilter, now: datetime) -> Page[InboxRow]:
-        query = select(TaskRecord, CaseRecord).join(
-            CaseRecord, col(CaseRecord.id) == col(TaskRecord.case_id)
-        )
+        on_task: list[Any] = []
         if f.status is not None:
-            query = query.where(TaskRecord.status == f.status)
+            on_task.append(TaskRecord.status == f.status)
         if f.kind:
-            query = query.where(TaskRecord.kind == f.kind)
+            on_task.append(TaskRecord.kind == f.kind)
+        if f.due is DueFilter.OVERDUE:
+            on_task.append(col(TaskRecord.due_at) < now)
+        elif f.due is DueFilter.SOON:
+            on_task += [col(TaskRecord.due_at) >= now, col(TaskRecord.due_at) < now + DUE_SOON]
+        query = (
+            select(TaskRecord, CaseRecord)
+            .join(CaseRecord, col(CaseRecord.id) == col(TaskRecord.case_id))
+            .where(*on_task)
+        )
+        # Counted from the tasks alone unless a case's fact filters them.
+        counted = select(TaskRecord.id).where(*on_task)
         if f.trigger:
             query = query.where(CaseRecord.trigger == f.trigger)
-        if f.due is DueFilter.OVERDUE:
-            query = query.where(col(TaskRecord.due_at) < now)
-        elif f.due is DueFilter.SOON:
-            query = query.where(
-                col(TaskRecord.due_at) >= now, col(TaskRecord.due_at) < now + DUE_SOON
+            counted = counted.join(CaseRecord, col(CaseRecord.id) == col(TaskRecord.case_id)).where(
+                CaseRecord.trigger == f.trigger
             )
         # One query per assignee, so each reads its tasks in the inbox index's order.
         per_assignee = (
@@ -121,8 +127,9 @@ class TaskQueries:
         everyone = query
         if f.assignees is not None:
             everyone = query.where(col(TaskRecord.assignee).in_(f.assignees))
+            counted = counted.where(col(TaskRecord.assignee).in_(f.assignees))
         with self.db.session() as session:
-            total, capped = count_of(session, everyone, f.count_up_to)
+            total, capped = count_of(session, counted, f.count_up_to)
             if f.sort is InboxSort.DUE:
                 rows = _soonest_due(session, per_assignee, f.offset, f.limit)
             else:
@@ -139,14 +146,18 @@ class TaskQueries:
                 )
             return Page([InboxRow(t, c) for t, c in rows], total, capped)
 
-    def counts(self, assignees: Sequence[str]) -> dict[str, int]:
-        """Open tasks per assignee, for the inbox's tabs."""
+    def counts(self, assignees: Sequence[str], up_to: int | None = None) -> dict[str, int]:
+        """Open tasks per assignee, for the inbox's tabs: each counted up to `up_to` + 1
+        (`up_to` + 1 meaning "more than `up_to`"), or all of them."""
         with self.db.session() as session:
-            rows = session.exec(
-                select(TaskRecord.assignee, func.count())
-                .where(
-                    col(TaskRecord.assignee).in_(assignees), TaskRecord.status == TaskStatus.OPEN
+            found: dict[str, int] = {}
+            for assignee in dict.fromkeys(assignees):
+                open_tasks = select(TaskRecord.id).where(
+                    TaskRecord.assignee == assignee, TaskRecord.status == TaskStatus.OPEN
                 )
-                .group_by(col(TaskRecord.assignee))
-            ).all()
-            return {a: int(n) for a, n in rows}
+                if up_to is not None:
+                    open_tasks = open_tasks.limit(up_to + 1)
+                found[assignee] = int(
+                    session.exec(select(func.count()).select_from(open_tasks.subquery())).one()
+                )
+            return found

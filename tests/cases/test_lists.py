@@ -101,6 +101,10 @@ def test_counts_stop_at_the_bound_asked_for(database_url: str) -> None:
     assert [c.id for c in owned.items] == [f"case-{n:04d}" for n in (11, 9, 7, 5, 3, 1)]
     inbox = queries.inbox(InboxFilter(PEOPLE[:1], limit=5, count_up_to=8), NOW)
     assert (inbox.total, inbox.capped, len(inbox.items)) == (8, True, 5)
+    fraud = queries.inbox(InboxFilter(PEOPLE[:1], trigger=Trigger.FRAUD), NOW)
+    assert (fraud.total, fraud.items) == (0, [])
+    assert queries.counts([PEOPLE[0], PEOPLE[1]], up_to=5) == {PEOPLE[0]: 6, PEOPLE[1]: 0}
+    assert queries.counts([PEOPLE[0]]) == {PEOPLE[0]: 12}
 
 
 def test_retention_clocks_come_a_page_at_a_time(database_url: str) -> None:
