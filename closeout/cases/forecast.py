@@ -28,7 +28,11 @@ _SHIFT = (
     .values(deletions=_DAYS.c.deletions + bindparam("by"))
 )
 _ADD = insert(_DAYS)
-_EMPTY = sa_delete(_DAYS).where(_DAYS.c.deletions <= 0)
+_EMPTIED = sa_delete(_DAYS).where(
+    _DAYS.c.day == bindparam("key_day"),
+    _DAYS.c.held == bindparam("key_held"),
+    _DAYS.c.deletions <= 0,
+)
 _ACTIVE_HOLDS = select(func.count()).where(
     _HOLDS.c.case_id == bindparam("case_id"), _HOLDS.c.released_at.is_(None)
 )
@@ -57,11 +61,12 @@ def due_days(case: Mapping[str, Any] | RowMapping) -> list[date]:
 def shift(connection: Connection, days: Iterable[date], held: bool, by: int) -> None:
     """Add `by` deletions on each of `days` (a day twice: twice)."""
     for day, n in Counter(days).items():
-        moved = connection.execute(_SHIFT, {"key_day": day, "key_held": held, "by": by * n})
+        key = {"key_day": day, "key_held": held}
+        moved = connection.execute(_SHIFT, {**key, "by": by * n})
         if moved.rowcount == 0:
             connection.execute(_ADD, {"day": day, "held": held, "deletions": by * n})
-    if by < 0:
-        connection.execute(_EMPTY)
+        elif by < 0:
+            connection.execute(_EMPTIED, key)  # a day with nothing left due is no row
 
 
 def active_holds(connection: Connection, case_id: str) -> int:
