@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test test-deep install system-deps lint bench-throughput bench-detect clean
+.PHONY: dev test test-deep install system-deps lint bench-throughput bench-detect bench-scale clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench-throughput: install
 
 bench-detect: install system-deps
 	$(BIN)/python bench/detect.py
+
+bench-scale: install system-deps
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

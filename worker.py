@@ -26,7 +26,7 @@ from closeout.crypto.vault import vault_from
 from closeout.db import Database
 from closeout.mail import SmtpMailer
 from closeout.schedules import ensure_schedules
-from closeout.settings import Settings
+from closeout.settings import WORKER_CACHED_WORKFLOWS, Settings
 from closeout.suppression.enforcement import SuppressionEnforcer
 from closeout.suppression.ledger import ledger_from
 from closeout.temporal import cache_workflow_bytecode, connect
@@ -107,7 +107,7 @@ def build_worker(
     activities: Activities,
     executor: ThreadPoolExecutor,
     task_queue: str = TASK_QUEUE,
-    cached_workflows: int = 1000,
+    cached_workflows: int = WORKER_CACHED_WORKFLOWS,
 ) -> Worker:
     """The worker of every close-customer, housekeeping and detection workflow. With
     `cached_workflows=0` each workflow task replays the case's history (no sticky queue), as
@@ -129,7 +129,12 @@ async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
     await ensure_schedules(client, settings)
     with ThreadPoolExecutor(max_workers=32) as executor:
-        worker = build_worker(client, build_activities(settings, db, client), executor)
+        worker = build_worker(
+            client,
+            build_activities(settings, db, client),
+            executor,
+            cached_workflows=settings.worker_cached_workflows,
+        )
         logging.getLogger("closeout.worker").info("worker polling task queue %s", TASK_QUEUE)
         await worker.run()
 

@@ -54,21 +54,12 @@ class WeekBar:
 class RetentionBoard:
     rows: list[RetentionRow]
     weeks: list[WeekBar]
+    # The next page starts after this case (its next deletion and id); None on the last.
+    more_after: tuple[datetime, str] | None = None
 
     @property
     def busiest(self) -> int:
         return max((w.due + w.held for w in self.weeks), default=0)
-
-
-def _deletions(case: CaseRecord) -> list[datetime]:
-    """When the case's next deletions fall due: each category still kept, or its end."""
-    if case.category_clocks:
-        return [
-            datetime.fromisoformat(c["ends_at"])
-            for c in case.category_clocks
-            if c.get("deleted_at") is None
-        ]
-    return [case.retention_end] if case.retention_end else []
 
 
 def _days(until: datetime, now: datetime) -> int:
@@ -86,22 +77,20 @@ class ComplianceService:
         self.certificates = Certificates(db, settings.record_keys())
         self.vault = vault_from(settings, db)
 
-    def retention_board(self, within_days: int | None, now: datetime) -> RetentionBoard:
-        """Archived cases with each category's countdown, filtered by when the next deletion
-        falls due; and the deletions due over the next 90 days, week by week."""
-        everyone = self.repo.retention_clocks(None)
-        holds = self.repo.active_holds([c.id for c in everyone])
-        horizon = now + timedelta(days=CHART_DAYS)
-        weeks = [WeekBar(now + timedelta(weeks=n), 0, 0) for n in range(-(-CHART_DAYS // 7))]
-        for case in everyone:
-            for due in _deletions(case):
-                due = _aware(due)
-                if due < horizon:
-                    n = max(0, (due - now).days // 7)
-                    bar = weeks[n]
-                    held = bool(holds.get(case.id))
-                    weeks[n] = WeekBar(bar.starts, bar.due + (not held), bar.held + held)
+    def retention_board(
+        self,
+        within_days: int | None,
+        now: datetime,
+        after: tuple[datetime, str] | None = None,
+        per_page: int = 50,
+    ) -> RetentionBoard:
+        """A page of archived cases with each category's countdown, soonest deletion first,
+        filtered by when the next deletion falls due; and the deletions due over the next 90
+        days, week by week (counted per day as the cases change, not from the cases)."""
         limit = now + timedelta(days=within_days) if within_days else None
+        found = self.repo.retention_clocks(limit, after, per_page + 1)
+        cases, more = found[:per_page], len(found) > per_page
+        holds = self.repo.active_holds([c.id for c in cases])
         rows = [
             RetentionRow(
                 case,
@@ -117,11 +106,25 @@ class ComplianceService:
                     for c in case.category_clocks or []
                 ],
             )
-            for case in everyone
-            if limit is None
-            or (case.next_deletion_at is not None and _aware(case.next_deletion_at) < limit)
+            for case in cases
         ]
-        return RetentionBoard(rows, weeks)
+        last = cases[-1] if more else None
+        return RetentionBoard(
+            rows,
+            self._weeks(now),
+            (last.next_deletion_at, last.id) if last and last.next_deletion_at else None,
+        )
+
+    def _weeks(self, now: datetime) -> list[WeekBar]:
+        today = now.astimezone(UTC).date()
+        weeks = [WeekBar(now + timedelta(weeks=n), 0, 0) for n in range(-(-CHART_DAYS // 7))]
+        for day, held, count in self.repo.deletions_due(today + timedelta(days=CHART_DAYS)):
+            n = max(0, (day - today).days // 7)
+            bar = weeks[n]
+            weeks[n] = WeekBar(
+                bar.starts, bar.due + (0 if held else count), bar.held + (count if held else 0)
+            )
+        return weeks
 
     def holds(
         self,

@@ -5,12 +5,13 @@ Reads the read model and the CRM; who may see what is decided here, once, for ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from api.errors import Forbidden, NotFound
+from api.paging import COUNT_AHEAD
 from api.temporal_gateway import TemporalGateway
 from closeout.access import SUPERVISORS, may_see_case, may_see_task, sees_every_customer
 from closeout.audit.models import AuditEvent
@@ -142,15 +143,20 @@ class TaskBoard:
         else:
             assignees = [user.email]
         return self.tasks.inbox(
-            InboxFilter(assignees, f.status, f.kind, f.trigger, f.due, f.sort, f.limit, f.offset),
+            replace(f, assignees=assignees),
             datetime.now(UTC),
         )
 
-    def inbox_counts(self, user: User) -> dict[str, int]:
-        counts = self.tasks.counts([user.email, *queues_of(user)])
+    def inbox_counts(self, user: User) -> dict[str, str]:
+        """The tabs' counts, "200+" past COUNT_AHEAD (counting further costs every look)."""
+        counts = self.tasks.counts([user.email, *queues_of(user)], up_to=COUNT_AHEAD)
+
+        def shown(n: int) -> str:
+            return f"{COUNT_AHEAD}+" if n > COUNT_AHEAD else str(n)
+
         return {
-            "mine": counts.get(user.email, 0),
-            "queue": sum(counts.get(q, 0) for q in queues_of(user)),
+            "mine": shown(counts.get(user.email, 0)),
+            "queue": shown(sum(counts.get(q, 0) for q in queues_of(user))),
         }
 
     def cases(
@@ -163,6 +169,7 @@ class TaskBoard:
         owner: str | None,
         limit: int,
         offset: int,
+        count_up_to: int | None = None,
     ) -> Page[CaseRecord]:
         """Cases, newest first; an account manager sees their own customers' only."""
         if user.role is Role.ACCOUNT_MANAGER:
@@ -175,14 +182,12 @@ class TaskBoard:
             owner=owner,
             limit=limit,
             offset=offset,
+            count_up_to=count_up_to,
         )
 
     def customer_names(self, customer_ids: set[str]) -> dict[str, str]:
-        names: dict[str, str] = {}
-        for customer_id in customer_ids:
-            c = self.crm.customer(customer_id)
-            names[customer_id] = c.name if c else customer_id
-        return names
+        found = self.crm.names(customer_ids)
+        return {customer_id: found.get(customer_id, customer_id) for customer_id in customer_ids}
 
     # ---------------------------------------------------------------- task page
 

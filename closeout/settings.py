@@ -63,6 +63,7 @@ class PolicyConfig(BaseModel):
 
 
 YEAR = timedelta(days=365)
+WORKER_CACHED_WORKFLOWS = 100
 
 # The documented default periods (README, "Retention by data category"): a starting point
 # to confirm with counsel, not legal advice.
@@ -249,6 +250,10 @@ class Settings(BaseSettings):
     # Refused customer links (forged, expired, used) a client address may ask for in a minute;
     # past that it gets 429 until the minute is over. A customer clicks a few at most.
     refused_links_per_minute: int = Field(default=30, ge=1)
+    # Workflows the worker keeps in memory between their tasks (each some 0.4 MiB). Enough for
+    # the cases moving at once; a case waiting longer (for a decision, in retention) leaves
+    # the cache and replays its history when it moves again.
+    worker_cached_workflows: int = Field(default=WORKER_CACHED_WORKFLOWS, ge=0)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     default_policy: str = "standard"
     policies: dict[str, PolicyConfig] = Field(default_factory=lambda: {"standard": STANDARD_POLICY})

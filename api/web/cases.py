@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from api import schemas
 from api.deps import BoardDep, CaseServiceDep, CustomerServiceDep
 from api.errors import DomainError
-from api.paging import PageNumber
+from api.paging import COUNT_AHEAD, PageNumber, pager
 from api.task_board import TaskBoard
 from api.web.render import choice, render
 from api.web.session import Anyone, CsrfChecked, Staff, principal
@@ -50,6 +50,7 @@ def cases_list(
         owner=owner or None,
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
+        count_up_to=(page - 1) * PAGE_SIZE + COUNT_AHEAD,
     )
     return render(
         request,
@@ -57,9 +58,8 @@ def cases_list(
         "cases",
         cases=found.items,
         names=board.customer_names({c.customer_id for c in found.items}),
-        total=found.total,
         page=page,
-        pages=max(1, -(-found.total // PAGE_SIZE)),
+        pager=pager(page, PAGE_SIZE, found.total, found.capped),
         filters={**filters, "owner": owner or ""},
         stages=list(Stage),
         outcomes=list(Outcome),

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from api import schemas
 from api.deps import BoardDep, CaseServiceDep
 from api.errors import DomainError, Forbidden
-from api.paging import PageNumber
+from api.paging import COUNT_AHEAD, PageNumber, pager
 from api.refusals import audit_refusal
 from api.task_board import TaskBoard, due_mark
 from api.web.render import choice, render
@@ -45,6 +45,7 @@ def inbox(
         sort=choice(InboxSort, sort, "sort") or InboxSort.DUE,
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
+        count_up_to=(page - 1) * PAGE_SIZE + COUNT_AHEAD,
     )
     rows = board.inbox(user, view, f)
     now = datetime.now(UTC)
@@ -54,9 +55,8 @@ def inbox(
         "inbox",
         rows=[(r, due_mark(r.task, now)) for r in rows.items],
         names=board.customer_names({r.case.customer_id for r in rows.items}),
-        total=rows.total,
         page=page,
-        pages=max(1, -(-rows.total // PAGE_SIZE)),
+        pager=pager(page, PAGE_SIZE, rows.total, rows.capped),
         counts=board.inbox_counts(user),
         view=view,
         filters={"kind": f.kind, "trigger": f.trigger, "due": f.due, "sort": f.sort},

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -13,6 +13,13 @@ class CaseRecord(SQLModel, table=True):
     """One close-customer case: the read-model mirror of one workflow run."""
 
     __tablename__ = "closure_case"
+    # The lists' orders, so a page reads its rows from an index instead of sorting them all:
+    # newest first (everyone's, or one account manager's), and the retention clocks.
+    __table_args__ = (
+        Index("ix_closure_case_opened", "opened_at", "id"),
+        Index("ix_closure_case_owner_opened", "owner", "opened_at", "id"),
+        Index("ix_closure_case_stage_next_deletion", "stage", "next_deletion_at", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
     workflow_id: str = Field(max_length=200, index=True)
@@ -45,6 +52,11 @@ class TaskRecord(SQLModel, table=True):
     """A human task: win-back, approval, second approval or objection review."""
 
     __tablename__ = "case_task"
+    # Inboxes, soonest due first: one assignee's tasks of one status, or everyone's.
+    __table_args__ = (
+        Index("ix_case_task_inbox", "assignee", "status", "due_at", "id"),
+        Index("ix_case_task_status_due", "status", "due_at", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
     case_id: str = Field(foreign_key="closure_case.id", index=True, max_length=36)
@@ -63,6 +75,16 @@ class TaskRecord(SQLModel, table=True):
     defer_until: datetime | None = None
     # Set when the task went past its due date and moved to the managers' group.
     escalated_at: datetime | None = None
+
+
+class DeletionForecast(SQLModel, table=True):
+    """How many deletions fall due on a day, held or not: the retention page's chart."""
+
+    __tablename__ = "deletion_forecast"
+
+    day: date = Field(primary_key=True)
+    held: bool = Field(primary_key=True)
+    deletions: int
 
 
 class LegalHoldRecord(SQLModel, table=True):

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Generic, TypeVar
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func
-from sqlmodel import col, select
+from sqlalchemy import and_, func, or_
+from sqlmodel import Session, col, select
 
 from closeout.audit.models import AuditEvent
+from closeout.cases import forecast
 from closeout.cases.models import CaseRecord, LegalHoldRecord, NoticeRecord, TaskRecord
 from closeout.cases.sealing import SealedWords
 from closeout.db import Database
@@ -24,6 +25,19 @@ T = TypeVar("T")
 class Page(Generic[T]):
     items: Sequence[T]
     total: int
+    # The count stopped at `total`: there are more (a list counts up to a bound it is asked
+    # for, so a page costs the same however many rows match).
+    capped: bool = False
+
+
+def count_of(session: Session, query: Any, up_to: int | None) -> tuple[int, bool]:
+    """How many rows `query` matches, or `up_to` and True when there are more."""
+    if up_to is None:
+        return int(session.exec(select(func.count()).select_from(query.subquery())).one()), False
+    found = int(
+        session.exec(select(func.count()).select_from(query.limit(up_to + 1).subquery())).one()
+    )
+    return min(found, up_to), found > up_to
 
 
 class CaseReads:
@@ -72,6 +86,7 @@ class CaseReads:
         offset: int,
         trigger: str | None = None,
         owner: str | None = None,
+        count_up_to: int | None = None,
     ) -> Page[CaseRecord]:
         query = select(CaseRecord)
         if trigger:
@@ -87,13 +102,14 @@ class CaseReads:
         elif open_only is False:
             query = query.where(col(CaseRecord.outcome).is_not(None))
         with self.db.session() as session:
-            total = session.exec(select(func.count()).select_from(query.subquery())).one()
+            total, capped = count_of(session, query, count_up_to)
             items = session.exec(
-                query.order_by(col(CaseRecord.opened_at).desc(), col(CaseRecord.id))
+                # Both descending, so the index in this order serves it (ties are rare).
+                query.order_by(col(CaseRecord.opened_at).desc(), col(CaseRecord.id).desc())
                 .limit(limit)
                 .offset(offset)
             ).all()
-        return Page(self.sealed.open(items), int(total))
+        return Page(self.sealed.open(items), total, capped)
 
     def open_cases_under(self, policy: str) -> Sequence[CaseRecord]:
         """The open cases that run under a policy."""
@@ -105,18 +121,36 @@ class CaseReads:
             ).all()
         return self.sealed.open(rows)
 
-    def retention_clocks(self, due_before: datetime | None) -> Sequence[CaseRecord]:
-        """Archived cases waiting for their retention end, soonest first."""
+    def retention_clocks(
+        self, due_before: datetime | None, after: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[CaseRecord]:
+        """Archived cases waiting for their next deletion, soonest first: `limit` of them
+        after the case `after` names (its next deletion and id), read in index order."""
         query = select(CaseRecord).where(
-            CaseRecord.stage == Stage.RETENTION, col(CaseRecord.outcome).is_(None)
+            CaseRecord.stage == Stage.RETENTION,
+            col(CaseRecord.outcome).is_(None),
+            col(CaseRecord.next_deletion_at).is_not(None),
         )
         if due_before is not None:
             query = query.where(col(CaseRecord.next_deletion_at) < due_before)
+        if after is not None:
+            at, case_id = after
+            query = query.where(
+                or_(
+                    col(CaseRecord.next_deletion_at) > at,
+                    and_(col(CaseRecord.next_deletion_at) == at, col(CaseRecord.id) > case_id),
+                )
+            )
         with self.db.session() as session:
             rows = session.exec(
-                query.order_by(col(CaseRecord.next_deletion_at), col(CaseRecord.id))
+                query.order_by(col(CaseRecord.next_deletion_at), col(CaseRecord.id)).limit(limit)
             ).all()
         return self.sealed.open(rows)
+
+    def deletions_due(self, before: date) -> list[tuple[date, bool, int]]:
+        """Deletions due before a day (overdue ones too), per day, held or not."""
+        with self.db.transaction() as connection:
+            return forecast.due_until(connection, before)
 
     def active_holds(self, case_ids: Sequence[str]) -> dict[str, list[LegalHoldRecord]]:
         with self.db.session() as session:

@@ -12,16 +12,17 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlmodel import SQLModel, select
 
 from closeout.audit import chain
+from closeout.cases import forecast
 from closeout.cases.bundles import Bundles
 from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
 from closeout.cases.outbox import Outbox
-from closeout.cases.reads import CaseReads, Page
+from closeout.cases.reads import CaseReads, Page, count_of
 from closeout.cases.sealing import SealedAudit, SealedWords
 from closeout.contracts import (
     AuditEntry,
@@ -39,7 +40,7 @@ from closeout.db import Database, table_of
 from closeout.domain import Stage, TaskStatus
 from closeout.settings import Settings
 
-__all__ = ["CaseRepository", "Page", "case_repository"]
+__all__ = ["CaseRepository", "Page", "case_repository", "count_of"]
 
 # The writes every case makes many times run as Core statements built once: building a
 # statement, or the ORM's unit of work around a one-row change, costs more than running it.
@@ -47,6 +48,10 @@ _CASES = table_of(CaseRecord)
 _TASKS = table_of(TaskRecord)
 _HOLDS = table_of(LegalHoldRecord)
 _CASE_EXISTS = sa_select(_CASES.c.id).where(_CASES.c.id == bindparam("key"))
+# What decides when a case's deletions fall due (see `forecast.due_days`).
+_CASE_CLOCKS = sa_select(
+    _CASES.c.stage, _CASES.c.outcome, _CASES.c.category_clocks, _CASES.c.retention_end
+).where(_CASES.c.id == bindparam("key"))
 _UPDATE_CASE = sa_update(_CASES).where(_CASES.c.id == bindparam("key"))
 _TASK_EXISTS = sa_select(_TASKS.c.id).where(_TASKS.c.id == bindparam("key"))
 _TASK_STATE = sa_select(_TASKS.c.case_id, _TASKS.c.status, _TASKS.c.customer_id).where(
@@ -169,12 +174,20 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
             ]
         stored = self._stored_audit(change.case_id, change.audit)
         with self.db.transaction() as connection:
-            if connection.execute(_CASE_EXISTS, {"key": change.case_id}).first() is None:
+            found = connection.execute(_CASE_CLOCKS, {"key": change.case_id}).first()
+            if found is None:
                 raise LookupError(f"no case {change.case_id}")
             # The audit event and the change are one transaction: an event written means the
             # change was too, by an earlier attempt.
             if chain.append_on(connection, change.case_id, change.audit, stored):
                 connection.execute(_UPDATE_CASE, {"key": change.case_id, **values})
+                before = dict(found._mapping)
+                forecast.move_case(
+                    connection,
+                    change.case_id,
+                    forecast.due_days(before),
+                    forecast.due_days({**before, **values}),
+                )
 
     def open_task(self, task: OpenTask) -> None:
         row = TaskRecord(
@@ -253,9 +266,12 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
             values = self.sealed.seal(_HOLDS.name, customer_id, values)
         stored = self._stored_audit(hold.case_id, hold.audit, customer_id)
         with self.db.transaction() as connection:
-            if connection.execute(_HOLD, {"key": hold.hold_id}).first() is None:
+            placed = connection.execute(_HOLD, {"key": hold.hold_id}).first() is None
+            if placed:
                 connection.execute(insert(_HOLDS), values)
             chain.append_on(connection, hold.case_id, hold.audit, stored)
+            if placed:
+                _count_holds(connection, hold.case_id, placed=True)
 
     def mark_hold_reminded(self, hold_id: str, audit: AuditEntry) -> None:
         with self.db.transaction() as connection:
@@ -278,12 +294,24 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
             values = self.sealed.seal(_HOLDS.name, customer_id, values)
         stored = self._stored_audit(found.case_id, release.audit, customer_id)
         with self.db.transaction() as connection:
-            connection.execute(
+            released = connection.execute(
                 sa_update(_HOLDS)
                 .where(_HOLDS.c.id == release.hold_id, _HOLDS.c.released_at.is_(None))
                 .values(released_at=release.audit.at, released_by=release.released_by, **values)
-            )
+            ).rowcount
             chain.append_on(connection, found.case_id, release.audit, stored)
+            if released:
+                _count_holds(connection, found.case_id, placed=False)
+
+
+def _count_holds(connection: Connection, case_id: str, placed: bool) -> None:
+    """After a hold was placed or released: the case's deletions move between due and held
+    when it was the first hold placed or the last one released."""
+    active = forecast.active_holds(connection, case_id)
+    if active == (1 if placed else 0):
+        found = connection.execute(_CASE_CLOCKS, {"key": case_id}).first()
+        if found is not None:
+            forecast.hold_changed(connection, found._mapping, held=placed)
 
 
 def case_repository(settings: Settings, db: Database) -> CaseRepository:

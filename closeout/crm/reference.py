@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -54,6 +54,9 @@ _PROFILE = sa_select(
     _CUSTOMERS.c.status,
     _CUSTOMERS.c.country,
 ).where(_CUSTOMERS.c.id == bindparam("key"))
+_NAMES = sa_select(_CUSTOMERS.c.id, _CUSTOMERS.c.name).where(
+    _CUSTOMERS.c.id.in_(bindparam("ids", expanding=True))
+)
 _CONTACTS = table_of(CrmContact)
 # The customer's own address, or the contact marked primary (else the first) when there is one.
 _FIRST_CONTACT = (
@@ -214,6 +217,18 @@ class ReferenceCrm:
             return None
         with self.db.session() as session:
             return session.get(CrmCustomer, customer_id)
+
+    def names(self, customer_ids: Iterable[str]) -> dict[str, str]:
+        """Customers' names by id, in one query (for lists); a customer not found is left out."""
+        wanted = set(customer_ids)
+        if self.ledger is not None:
+            suppressed = self.ledger.refs()  # the ledger read once for the whole list
+            wanted = {c for c in wanted if self.ledger.refs_of(c).isdisjoint(suppressed)}
+        if not wanted:
+            return {}
+        with self.db.transaction() as connection:
+            rows = connection.execute(_NAMES, {"ids": wanted})
+            return {row.id: row.name for row in rows}
 
     def get_profile(self, customer_id: str) -> CustomerProfile | None:
         if self._suppressed(customer_id):

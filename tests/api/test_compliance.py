@@ -173,6 +173,38 @@ def test_retention_page_counts_down_each_category(
     assert f"/cases/{soon}" in due_soon and f"/cases/{later}" not in due_soon
 
 
+def test_retention_page_goes_a_page_at_a_time(
+    db: Database, read_model: ReadModel, client: TestClient
+) -> None:
+    import re
+    from datetime import timedelta
+
+    from closeout.contracts import CaseChange
+
+    now = datetime.now(UTC)
+    cases = []
+    for n in range(30):
+        case_id = read_model.case(f"cust-{n % 12 + 1:04d}")
+        read_model.repo.apply_case_change(
+            CaseChange(case_id, AuditEntry(str(uuid.uuid4()), "system", "archived", now),
+                       stage=Stage.RETENTION, retention_end=now + timedelta(days=10 + n))
+        )  # fmt: skip
+        cases.append(case_id)
+    sign_in(client, KIM)
+    first = client.get("/compliance").text
+    shown = [c for c in cases if f"/cases/{c}" in first]
+    assert shown == cases[:25] and "First page" not in first
+    found = re.search(r'href="(/compliance\?after=[^"]+)">Next', first)
+    assert found, "the first page links to the next"
+    second = client.get(found.group(1).replace("&amp;", "&"))
+    assert second.status_code == 200
+    assert [c for c in cases if f"/cases/{c}" in second.text] == cases[25:]
+    assert "First page" in second.text and ">Next<" not in second.text
+    assert "30 due, 0 on hold" not in first  # the chart counts by week
+    weekly = re.findall(r"(\d+) due, 0 on hold", first)
+    assert sum(int(n) for n in weekly) == 30
+
+
 def test_holds_page_lists_holds_by_review_date(
     db: Database, read_model: ReadModel, client: TestClient
 ) -> None:

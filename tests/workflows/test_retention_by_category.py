@@ -26,7 +26,7 @@ from closeout.contracts import (
     RetentionChange,
 )
 from closeout.crm.reference import ReferenceCrm
-from closeout.crypto.data_keys import ARCHIVE_SCOPE, DataKeys
+from closeout.crypto.data_keys import ARCHIVE_SCOPE, WORDS_SCOPE, DataKeys
 from closeout.crypto.vault import key_ring
 from closeout.domain import CustomerResponse, DataCategory, Outcome, Role, Stage, TaskKind
 from closeout.settings import STANDARD_POLICY, Settings
@@ -75,7 +75,9 @@ async def test_each_category_is_deleted_when_its_own_period_ends(harness: Harnes
     assert len(store.keys(f"{customer}/")) == len(C) - 1
     keys = DataKeys(harness.db, key_ring(harness.settings))
     assert keys.live(customer, ARCHIVE_SCOPE) == 0  # the split backup's key went with it
-    assert keys.live(customer) == len(C) - 1
+    # The categories' keys but the deleted one's, and the key of the customer's words.
+    assert keys.live(customer) == len(C) - 1 + 1
+    assert keys.live(customer, WORDS_SCOPE) == 1
 
     await harness.env.sleep(timedelta(days=91))
     status = await until_deleted(harness, handle, C.CONTACT_DATA)
