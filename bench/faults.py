@@ -50,11 +50,12 @@ class Tally:
     finished: int = 0
     duplicates: int = 0
     losses: int = 0
+    resent: int = 0
 
     def row(self) -> str:
         return (
             f"| {self.fault} | {self.injected} | {self.cases} | {self.finished} "
-            f"| {self.duplicates} | {self.losses} |"
+            f"| {self.duplicates} | {self.losses} | {self.resent} |"
         )
 
 
@@ -139,6 +140,7 @@ async def run_fault(
         tally.finished += verdict.right
         tally.duplicates += len(verdict.duplicates)
         tally.losses += len(verdict.losses)
+        tally.resent += verdict.resent
         if not verdict.right:
             print(f"  {tally.fault}: {verdict}", flush=True)
     tally.losses += len(failures)
@@ -235,13 +237,16 @@ async def main() -> None:
         await run_round(args, number, tallies)
     minutes = (time.monotonic() - started) / 60
     print(f"\n{args.rounds} round(s), read model on {args.db}, {minutes:.0f} min\n")
-    print("| fault | faults injected | cases | finished right | duplicates | losses |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print(
+        "| fault | faults injected | cases | finished right | duplicates | losses "
+        "| resent, same Message-ID |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for tally in tallies.values():
         print(tally.row())
     total = Tally("total")
     for tally in tallies.values():
-        for name in ("injected", "cases", "finished", "duplicates", "losses"):
+        for name in ("injected", "cases", "finished", "duplicates", "losses", "resent"):
             setattr(total, name, getattr(total, name) + getattr(tally, name))
     print(total.row())
     if total.duplicates or total.losses or total.finished < total.cases:

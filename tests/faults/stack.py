@@ -71,9 +71,6 @@ class FaultStack(Stack):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
-    def kill_worker(self) -> None:
-        self.kill(WORKER)
-
     def start_temporal(self) -> None:
         # A restarted server listens on the same port, on the same file.
         self._spawn("temporal", self.temporal_command)
@@ -89,11 +86,6 @@ class FaultStack(Stack):
     def start_mail(self) -> None:
         self.controller = Controller(self.mail, hostname="127.0.0.1", port=self.mail.port)
         self.controller.start()
-
-    def stop(self) -> None:
-        super().stop()
-        if self.controller is not None:
-            self.controller = None
 
 
 def _policies() -> str:
