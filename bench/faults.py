@@ -13,13 +13,15 @@ read model on SQLite or PostgreSQL) and runs, one after the other:
 
 Every case must end deleted with one backup, one revocation, each mail once by Message-ID
 and one certificate; the audit chain must verify. The table counts faults injected, cases
-finished right, duplicates and losses.
+finished right, duplicates, losses, and messages received again under their one Message-ID
+after a send the audit trail flags as uncertain.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 import time
@@ -166,47 +168,57 @@ def fresh_stack(db: str, root: Path) -> Iterator[FaultStack]:
 
 
 async def run_round(args: argparse.Namespace, number: int, tallies: dict[str, Tally]) -> None:
-    moment = Moment.BEFORE if number % 2 else Moment.AFTER
     root = Path(tempfile.mkdtemp(prefix=f"closeout-faults-{number}-"))
-    with fresh_stack(args.db, root) as stack:
+    try:
+        with fresh_stack(args.db, root) as stack:
+            await _run_faults(args, number, stack, tallies)
+    finally:
+        if args.keep:
+            print(f"round {number}: logs and stores kept in {root}", flush=True)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
-        def fresh(n: int = CASES_PER_FAULT) -> list[FaultCase]:
-            return [FaultCase() for _ in range(n)]
 
-        if "stage" in tallies:
-            print(f"round {number}: worker killed in each stage ({moment})", flush=True)
-            stages = [FaultCase(stage, moment) for stage in STAGES]
-            await run_fault(stack, tallies["stage"], stages, None)
+async def _run_faults(
+    args: argparse.Namespace, number: int, stack: FaultStack, tallies: dict[str, Tally]
+) -> None:
+    moment = Moment.BEFORE if number % 2 else Moment.AFTER
 
-        if "temporal" in tallies:
-            print(f"round {number}: Temporal dev server killed and restarted", flush=True)
-            await run_fault(stack, tallies["temporal"], fresh(), lambda c: _kill_temporal(stack, c))
+    def fresh(n: int = CASES_PER_FAULT) -> list[FaultCase]:
+        return [FaultCase() for _ in range(n)]
 
-        if "smtp" in tallies:
-            print(f"round {number}: SMTP refusing connections {args.smtp_outage:.0f} s", flush=True)
-            await run_fault(
-                stack,
-                tallies["smtp"],
-                fresh(),
-                lambda c: _smtp_outage(stack, args.smtp_outage),
-                stagger=args.smtp_outage / (CASES_PER_FAULT + 1),
-            )
+    if "stage" in tallies:
+        print(f"round {number}: worker killed in each stage ({moment})", flush=True)
+        stages = [FaultCase(stage, moment) for stage in STAGES]
+        await run_fault(stack, tallies["stage"], stages, None)
 
-        if "database" in tallies and stack.postgres is not None:
-            print(f"round {number}: database down for {args.db_outage:.0f} s", flush=True)
-            await run_fault(
-                stack,
-                tallies["database"],
-                fresh(),
-                lambda c: _database_outage(stack, c, args.db_outage),
-            )
+    if "temporal" in tallies:
+        print(f"round {number}: Temporal dev server killed and restarted", flush=True)
+        await run_fault(stack, tallies["temporal"], fresh(), lambda c: _kill_temporal(stack, c))
 
-        if "workers" in tallies:
-            print(f"round {number}: two workers, one killed", flush=True)
-            stack.start_worker(SECOND_WORKER)
-            await run_fault(
-                stack, tallies["workers"], fresh(), lambda c: _one_of_two_workers(stack, c)
-            )
+    if "smtp" in tallies:
+        print(f"round {number}: SMTP refusing connections {args.smtp_outage:.0f} s", flush=True)
+        await run_fault(
+            stack,
+            tallies["smtp"],
+            fresh(),
+            lambda c: _smtp_outage(stack, args.smtp_outage),
+            stagger=args.smtp_outage / (CASES_PER_FAULT + 1),
+        )
+
+    if "database" in tallies and stack.postgres is not None:
+        print(f"round {number}: database down for {args.db_outage:.0f} s", flush=True)
+        await run_fault(
+            stack,
+            tallies["database"],
+            fresh(),
+            lambda c: _database_outage(stack, c, args.db_outage),
+        )
+
+    if "workers" in tallies:
+        print(f"round {number}: two workers, one killed", flush=True)
+        stack.start_worker(SECOND_WORKER)
+        await run_fault(stack, tallies["workers"], fresh(), lambda c: _one_of_two_workers(stack, c))
 
 
 async def main() -> None:
@@ -215,6 +227,9 @@ async def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--smtp-outage", type=float, default=120, help="seconds")
     parser.add_argument("--db-outage", type=float, default=60, help="seconds")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep each round's logs and stores (under /tmp)"
+    )
     parser.add_argument(
         "--faults",
         default="stage,temporal,smtp,database,workers",
