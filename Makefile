@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test test-deep install system-deps lint bench-throughput bench-detect bench-scale clean
+.PHONY: dev test test-deep install system-deps lint bench-throughput bench-detect bench-scale bench-faults clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ bench-detect: install system-deps
 
 bench-scale: install system-deps
 	$(BIN)/python bench/scale.py
+
+# The fault matrix on the real stack, FAULT_ROUNDS times, the read model on FAULT_DB.
+FAULT_ROUNDS ?= 1
+FAULT_DB ?= sqlite
+bench-faults: install system-deps
+	$(BIN)/python bench/faults.py --rounds $(FAULT_ROUNDS) --db $(FAULT_DB)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

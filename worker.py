@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from activities.case_activities import CloseoutActivities
 from activities.detection import DetectionActivities
@@ -24,6 +24,7 @@ from closeout.constants import TASK_QUEUE
 from closeout.crm.reference import ReferenceCrm
 from closeout.crypto.vault import vault_from
 from closeout.db import Database
+from closeout.heartbeats import HeartbeatWhileRunning
 from closeout.mail import SmtpMailer
 from closeout.schedules import ensure_schedules
 from closeout.settings import WORKER_CACHED_WORKFLOWS, Settings
@@ -108,10 +109,12 @@ def build_worker(
     executor: ThreadPoolExecutor,
     task_queue: str = TASK_QUEUE,
     cached_workflows: int = WORKER_CACHED_WORKFLOWS,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     """The worker of every close-customer, housekeeping and detection workflow. With
     `cached_workflows=0` each workflow task replays the case's history (no sticky queue), as
-    the time-skipping test server needs when a worker is replaced mid-case."""
+    the time-skipping test server needs when a worker is replaced mid-case. `interceptors` run
+    inside the worker's own heartbeats."""
     cache_workflow_bytecode(WORKFLOWS)
     return Worker(
         client,
@@ -121,10 +124,11 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         max_cached_workflows=cached_workflows,
+        interceptors=[HeartbeatWhileRunning(), *interceptors],
     )
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings, interceptors: Sequence[Interceptor] = ()) -> None:
     db = Database.from_url(settings.database_url)
     client = await connect(settings)
     await ensure_schedules(client, settings)
@@ -134,6 +138,7 @@ async def run_worker(settings: Settings) -> None:
             build_activities(settings, db, client),
             executor,
             cached_workflows=settings.worker_cached_workflows,
+            interceptors=interceptors,
         )
         logging.getLogger("closeout.worker").info("worker polling task queue %s", TASK_QUEUE)
         await worker.run()

@@ -108,12 +108,15 @@ MAIL = StepOptions(
     timedelta(seconds=60),
     RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10)),
 )
-# Long data steps heartbeat, so a worker that dies mid-step is noticed within seconds.
+# Long data steps heartbeat (the worker sends them while the step runs), so a worker that dies
+# mid-step is noticed within seconds.
 DATA_STEP = StepOptions(
     timedelta(hours=2),
     RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5)),
     heartbeat=timedelta(seconds=10),
 )
+# Verifications read whole bundles and scan every store: the worker heartbeats them too, so a
+# worker lost mid-check costs seconds, not the ten minutes of the step's timeout.
 VERIFY = StepOptions(
     timedelta(minutes=10),
     RetryPolicy(
@@ -121,6 +124,7 @@ VERIFY = StepOptions(
         maximum_interval=timedelta(minutes=1),
         maximum_attempts=10,
     ),
+    heartbeat=timedelta(seconds=10),
 )
 
 # workflow.patched ids: each guards a change to the commands a running case emits.
