@@ -265,6 +265,10 @@ class CloseoutActivities:
         bundles = 0
         for key in customer_keys(self.archive, step.customer_id):
             bundles += int(self.archive.delete(key))
+        # Every bundle of the case went with the store's files: the whole backup and the
+        # categories' bundles still kept until now.
+        for record in self.cases.live_bundles(step.case_id):
+            self.cases.mark_bundle(record.id, deleted=True)
         if step.bundle_id is not None:
             self.cases.mark_bundle(step.bundle_id, deleted=True)
         # Destroying the data key makes any copy of the bundles (backups) unreadable.

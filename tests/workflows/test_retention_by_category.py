@@ -116,6 +116,8 @@ async def test_each_category_is_deleted_when_its_own_period_ends(harness: Harnes
     result: CaseResult = await handle.result()
     assert result.outcome is Outcome.DELETED
     assert crm.remaining_records(customer) == {} and store.keys(f"{customer}/") == []
+    # The read model says so too: no bundle of the case is left standing.
+    assert harness.cases.live_bundles(result.case_id) == []
     certificate = Certificates(harness.db, harness.settings.record_keys()).for_case(result.case_id)
     assert certificate is not None
     steps = [d["categories"] for d in certificate.body["deletions"]]
