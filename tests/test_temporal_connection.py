@@ -154,7 +154,9 @@ async def test_tls_and_mutual_tls_through_a_terminating_proxy(
 ) -> None:
     ca = trustme.CA()
     pems = _pems(tmp_path, ca)
-    async with tls_proxy(dev_server, server_context(ca, require_client_cert=False)) as address:
+    seen: list[dict[str, str]] = []
+    context = server_context(ca, require_client_cert=False)
+    async with tls_proxy(dev_server, context, seen) as address:
         tls = Settings(
             dev_mode=True,
             temporal_address=address,
@@ -165,6 +167,9 @@ async def test_tls_and_mutual_tls_through_a_terminating_proxy(
         client = await connect(tls)
         assert await client.service_client.check_health(timeout=timedelta(seconds=5))
         assert client.api_key == "key-123"
+        # The key reaches the server with every call, as a bearer token an authorizer checks.
+        calls = [h for h in seen if h.get(":path", "").startswith("/temporal.api.")]
+        assert calls and all(h.get("authorization") == "Bearer key-123" for h in calls)
         # A certificate from another CA is not trusted.
         other = tmp_path / "other-ca.pem"
         other.write_bytes(trustme.CA().cert_pem.bytes())
