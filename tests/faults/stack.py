@@ -62,7 +62,7 @@ class FaultStack(Stack):
     temporal_command: list[str] = field(default_factory=list)
     postgres: PostgresServer | None = None
 
-    def start_worker(self, name: str = WORKER) -> subprocess.Popen[bytes]:  # type: ignore[override]
+    def start_worker(self, name: str = WORKER) -> subprocess.Popen[bytes]:
         return self._spawn(name, [sys.executable, "-m", "tests.faults.worker"])
 
     def kill(self, name: str = WORKER) -> None:
