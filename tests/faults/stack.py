@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 from aiosmtpd.controller import Controller
 
 from closeout.db import Database, upgrade
 from closeout.demo import seed_demo_users
-from closeout.devstack import api_command, temporal_server_command
+from closeout.devstack import temporal_server_command
 from closeout.domain import DataCategory, Role
 from closeout.mailcatcher import MailCatcherHandler
 from closeout.settings import PolicyConfig
@@ -147,15 +146,7 @@ def start_fault_stack(root: Path, postgres: PostgresServer | None = None) -> Ite
         db.engine.dispose()
         stack.start_temporal()
         stack.start_worker()
-        stack._spawn("api", api_command("127.0.0.1", api_port))
-
-        def healthy() -> bool:
-            try:
-                return httpx.get(f"{stack.api_url}/healthz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        _wait(healthy, "API")
+        stack.start_api(api_port)
         yield stack
     finally:
         stack.stop()

@@ -91,6 +91,18 @@ class Stack:
         self.procs[name] = proc
         return proc
 
+    def start_api(self, port: int) -> None:
+        """The API on `port`, once it answers its health check."""
+        self._spawn("api", api_command("127.0.0.1", port))
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{self.api_url}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        _wait(healthy, "API")
+
     def start_worker(self) -> subprocess.Popen[bytes]:
         return self._spawn("worker", [sys.executable, "-m", "worker"])
 
@@ -177,15 +189,7 @@ def start_stack(root: Path) -> Iterator[Stack]:
         )
         _wait(lambda: _port_open(temporal_port), "Temporal dev server")
         stack.start_worker()
-        stack._spawn("api", api_command("127.0.0.1", api_port))
-
-        def healthy() -> bool:
-            try:
-                return httpx.get(f"{stack.api_url}/healthz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        _wait(healthy, "API")
+        stack.start_api(api_port)
         yield stack
     finally:
         stack.stop()
