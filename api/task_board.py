@@ -117,10 +117,10 @@ class TaskBoard:
         return may_see_case(user.role, user.email, case.owner, assignees)
 
     def visible_task(self, user: User, task_id: str) -> tuple[TaskRecord, CaseRecord]:
-        task = self.repo.get_task(task_id)
-        case = self.repo.get_case(task.case_id) if task else None
-        if task is None or case is None:
+        found = self.repo.task_with_case(task_id)
+        if found is None:
             raise NotFound(f"unknown task {task_id!r}")
+        task, case = found
         if not self.may_see_task(user, task, case):
             raise Forbidden(f"task {task_id} belongs to {task.assignee}, not to you")
         return task, case
@@ -193,7 +193,8 @@ class TaskBoard:
 
     def task_page(self, user: User, task_id: str) -> TaskPage:
         task, case = self.visible_task(user, task_id)
-        audit = list(self.repo.case_audit(case.id))
+        file = self.repo.case_file(case.id, notices=True)
+        audit = list(file.timeline)
         is_open = task.status == TaskStatus.OPEN
         supervisor = user.role in SUPERVISORS
         mine = task.assignee == user.email
@@ -202,8 +203,8 @@ class TaskBoard:
             case=case,
             customer=self.crm.account_history(case.customer_id),
             decisions=sorted(ALLOWED_DECISIONS[TaskKind(task.kind)]),
-            case_tasks=list(self.repo.case_tasks(case.id)),
-            notices=list(self.repo.case_notices(case.id)),
+            case_tasks=list(file.tasks),
+            notices=list(file.notices),
             answers=[e for e in audit if e.action.startswith("customer_")],
             timeline=audit,
             delegates=[
@@ -220,13 +221,14 @@ class TaskBoard:
 
     async def case_page(self, user: User, case_id: str) -> CasePage:
         case = self.visible_case(user, case_id)
-        audit = list(self.repo.case_audit(case.id))
+        file = self.repo.case_file(case.id, holds=True)
+        audit = list(file.timeline)
         page = CasePage(
             case=case,
             customer=self.crm.account_history(case.customer_id),
             steps=self._steps(case, audit),
-            tasks=list(self.repo.case_tasks(case.id)),
-            holds=list(self.repo.case_holds(case.id)),
+            tasks=list(file.tasks),
+            holds=list(file.holds),
             timeline=audit,
             temporal_url=(
                 f"{self.settings.temporal_ui_url}/namespaces/"

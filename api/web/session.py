@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from api.errors import Forbidden
 from closeout.domain import Role
 from closeout.tokens import Principal
-from closeout.users.accounts import Accounts, User
+from closeout.users.accounts import Accounts, User, user_from
 from closeout.users.sessions import WebSessions
 
 SESSION_ID = "sid"
@@ -105,10 +105,10 @@ def sign_out(request: Request) -> None:
     request.session.clear()
 
 
-def signed_in(request: Request, accounts: AccountsDep, sessions: WebSessionsDep) -> User:
+def signed_in(request: Request, sessions: WebSessionsDep) -> User:
     session_id = _session_id(request)
-    user_id = sessions.user_of(session_id) if session_id is not None else None
-    user = accounts.get(user_id) if user_id is not None else None
+    found = sessions.signed_in(session_id) if session_id is not None else None
+    user = user_from(found) if found is not None else None
     request.state.web = True
     if user is None:
         request.session.clear()

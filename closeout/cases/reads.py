@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from closeout.audit.models import AuditEvent
 from closeout.cases import forecast
@@ -19,6 +20,17 @@ from closeout.db import Database
 from closeout.domain import Stage
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """What a case's pages show beside the case: its tasks, timeline, and the notices or
+    holds asked for (empty when not), read in one transaction."""
+
+    tasks: Sequence[TaskRecord]
+    timeline: Sequence[AuditEvent]
+    notices: Sequence[NoticeRecord] = ()
+    holds: Sequence[LegalHoldRecord] = ()
 
 
 @dataclass(frozen=True)
@@ -196,41 +208,51 @@ class CaseReads:
         return self.sealed.open(rows)
 
     def case_tasks(self, case_id: str, status: str | None = None) -> Sequence[TaskRecord]:
-        query = select(TaskRecord).where(TaskRecord.case_id == case_id)
+        query = _tasks_of(case_id)
         if status:
             query = query.where(TaskRecord.status == status)
         with self.db.session() as session:
-            rows = session.exec(
-                query.order_by(col(TaskRecord.created_at), col(TaskRecord.id))
-            ).all()
+            rows = session.exec(query).all()
         return self.sealed.open(rows)
 
     def case_audit(self, case_id: str) -> Sequence[AuditEvent]:
         with self.db.session() as session:
-            rows = session.exec(
-                select(AuditEvent)
-                .where(AuditEvent.case_id == case_id)
-                .order_by(col(AuditEvent.at), col(AuditEvent.id))
-            ).all()
+            rows = session.exec(_events_of(case_id)).all()
         return self.sealed.open_events(rows)
 
     def case_holds(self, case_id: str) -> Sequence[LegalHoldRecord]:
         with self.db.session() as session:
-            rows = session.exec(
-                select(LegalHoldRecord)
-                .where(LegalHoldRecord.case_id == case_id)
-                .order_by(col(LegalHoldRecord.placed_at))
-            ).all()
+            rows = session.exec(_holds_of(case_id)).all()
         return self.sealed.open(rows)
 
     def case_notices(self, case_id: str) -> Sequence[NoticeRecord]:
         with self.db.session() as session:
-            rows = session.exec(
-                select(NoticeRecord)
-                .where(NoticeRecord.case_id == case_id)
-                .order_by(col(NoticeRecord.created_at))
-            ).all()
+            rows = session.exec(_notices_of(case_id)).all()
         return self.sealed.open(rows)
+
+    def task_with_case(self, task_id: str) -> tuple[TaskRecord, CaseRecord] | None:
+        """A task and its case, read together; None when either is unknown."""
+        with self.db.session() as session:
+            task = session.get(TaskRecord, task_id)
+            case = session.get(CaseRecord, task.case_id) if task is not None else None
+        if task is None or case is None:
+            return None
+        self.sealed.open([task, case])
+        return task, case
+
+    def case_file(self, case_id: str, *, notices: bool = False, holds: bool = False) -> CaseFile:
+        """A case's tasks and timeline, and its notices or holds if asked, in one read."""
+        with self.db.session() as session:
+            tasks = session.exec(_tasks_of(case_id)).all()
+            events = session.exec(_events_of(case_id)).all()
+            sent = session.exec(_notices_of(case_id)).all() if notices else []
+            held = session.exec(_holds_of(case_id)).all() if holds else []
+        return CaseFile(
+            tasks=self.sealed.open(tasks),
+            timeline=self.sealed.open_events(events),
+            notices=self.sealed.open(sent),
+            holds=self.sealed.open(held),
+        )
 
     def get_task(self, task_id: str) -> TaskRecord | None:
         with self.db.session() as session:
@@ -263,3 +285,35 @@ class CaseReads:
                 .offset(offset)
             ).all()
         return Page(self.sealed.open(items), int(total))
+
+
+def _tasks_of(case_id: str) -> SelectOfScalar[TaskRecord]:
+    return (
+        select(TaskRecord)
+        .where(TaskRecord.case_id == case_id)
+        .order_by(col(TaskRecord.created_at), col(TaskRecord.id))
+    )
+
+
+def _events_of(case_id: str) -> SelectOfScalar[AuditEvent]:
+    return (
+        select(AuditEvent)
+        .where(AuditEvent.case_id == case_id)
+        .order_by(col(AuditEvent.at), col(AuditEvent.id))
+    )
+
+
+def _holds_of(case_id: str) -> SelectOfScalar[LegalHoldRecord]:
+    return (
+        select(LegalHoldRecord)
+        .where(LegalHoldRecord.case_id == case_id)
+        .order_by(col(LegalHoldRecord.placed_at))
+    )
+
+
+def _notices_of(case_id: str) -> SelectOfScalar[NoticeRecord]:
+    return (
+        select(NoticeRecord)
+        .where(NoticeRecord.case_id == case_id)
+        .order_by(col(NoticeRecord.created_at))
+    )

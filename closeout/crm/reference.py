@@ -12,14 +12,9 @@ from sqlmodel import Session, SQLModel, col, select
 
 from closeout.crm.models import (
     CHILD_TABLES,
-    CrmComplaint,
     CrmContact,
     CrmCustomer,
-    CrmInteraction,
-    CrmInvoice,
-    CrmOrder,
     CrmPortalUser,
-    CrmSupportTicket,
 )
 from closeout.crm.port import (
     AccessGrants,
@@ -58,6 +53,44 @@ _NAMES = sa_select(_CUSTOMERS.c.id, _CUSTOMERS.c.name).where(
     _CUSTOMERS.c.id.in_(bindparam("ids", expanding=True))
 )
 _CONTACTS = table_of(CrmContact)
+
+
+def _of_customer(table: Table, *columns: Any) -> Any:
+    """A scalar subquery over one customer's rows of a child table."""
+    return sa_select(*columns).where(table.c.customer_id == _CUSTOMERS.c.id).scalar_subquery()
+
+
+def _recent(table: Table, at: str) -> Any:
+    return (
+        sa_select(table)
+        .where(table.c.customer_id == bindparam("key"))
+        .order_by(table.c[at].desc())
+        .limit(bindparam("n"))
+    )
+
+
+_ORDERS, _INVOICES = _CHILDREN["orders"], _CHILDREN["invoices"]
+_INTERACTIONS, _TICKETS = _CHILDREN["interactions"], _CHILDREN["support_tickets"]
+# The task and case pages' account history: the customer and every aggregate in one statement.
+_HISTORY = sa_select(
+    _CUSTOMERS.c.name,
+    _CUSTOMERS.c.owner,
+    _CUSTOMERS.c.value_tier,
+    _CUSTOMERS.c.status,
+    _CUSTOMERS.c.created_at,
+    _of_customer(_ORDERS, func.count()).label("orders"),
+    _of_customer(_ORDERS, func.coalesce(func.sum(_ORDERS.c.amount_cents), 0)).label("order_value"),
+    _of_customer(_ORDERS, func.max(_ORDERS.c.ordered_at)).label("last_order"),
+    sa_select(func.coalesce(func.sum(_INVOICES.c.amount_cents), 0))
+    .where(_INVOICES.c.customer_id == _CUSTOMERS.c.id, _INVOICES.c.paid_at.is_(None))
+    .scalar_subquery()
+    .label("unpaid"),
+    _of_customer(_INTERACTIONS, func.count()).label("interactions"),
+    _of_customer(_INTERACTIONS, func.max(_INTERACTIONS.c.at)).label("last_interaction"),
+    _of_customer(_TICKETS, func.coalesce(func.sum(_TICKETS.c.hours), 0.0)).label("hours"),
+).where(_CUSTOMERS.c.id == bindparam("key"))
+_RECENT_INVOICES = _recent(_INVOICES, "issued_at")
+_RECENT_COMPLAINTS = _recent(_CHILDREN["complaints"], "at")
 # The customer's own address, or the contact marked primary (else the first) when there is one.
 _FIRST_CONTACT = (
     sa_select(_CONTACTS.c.email, _CONTACTS.c.name)
@@ -241,53 +274,22 @@ class ReferenceCrm:
         """Orders, invoices, complaints and contacts of one customer, aggregated in SQL."""
         if self._suppressed(customer_id):
             return None
-        with self.db.session() as session:
-            c = session.get(CrmCustomer, customer_id)
+        with self.db.transaction() as connection:
+            c = connection.execute(_HISTORY, {"key": customer_id}).first()
             if c is None:
                 return None
-            orders, order_value, last_order = session.exec(
-                select(
-                    func.count(), func.coalesce(func.sum(CrmOrder.amount_cents), 0),
-                    func.max(CrmOrder.ordered_at),
-                ).where(CrmOrder.customer_id == customer_id)
-            ).one()  # fmt: skip
-            unpaid = session.exec(
-                select(func.coalesce(func.sum(CrmInvoice.amount_cents), 0)).where(
-                    CrmInvoice.customer_id == customer_id, col(CrmInvoice.paid_at).is_(None)
-                )
-            ).one()
-            invoices = session.exec(
-                select(CrmInvoice)
-                .where(CrmInvoice.customer_id == customer_id)
-                .order_by(col(CrmInvoice.issued_at).desc())
-                .limit(recent)
-            ).all()
-            complaints = session.exec(
-                select(CrmComplaint)
-                .where(CrmComplaint.customer_id == customer_id)
-                .order_by(col(CrmComplaint.at).desc())
-                .limit(recent)
-            ).all()
-            interactions, last_interaction = session.exec(
-                select(func.count(), func.max(CrmInteraction.at)).where(
-                    CrmInteraction.customer_id == customer_id
-                )
-            ).one()
-            hours = session.exec(
-                select(func.coalesce(func.sum(CrmSupportTicket.hours), 0.0)).where(
-                    CrmSupportTicket.customer_id == customer_id
-                )
-            ).one()
+            invoices = connection.execute(_RECENT_INVOICES, {"key": customer_id, "n": recent})
+            complaints = connection.execute(_RECENT_COMPLAINTS, {"key": customer_id, "n": recent})
             return AccountHistory(
                 name=c.name,
                 owner=c.owner,
                 value_tier=c.value_tier,
                 status=c.status,
                 customer_since=c.created_at,
-                orders=int(orders),
-                order_value_cents=int(order_value),
-                last_order_at=last_order,
-                unpaid_cents=int(unpaid),
+                orders=int(c.orders),
+                order_value_cents=int(c.order_value),
+                last_order_at=c.last_order,
+                unpaid_cents=int(c.unpaid),
                 recent_invoices=[
                     InvoiceLine(i.number, i.issued_at, i.due_at, i.amount_cents, i.paid_at)
                     for i in invoices
@@ -295,9 +297,9 @@ class ReferenceCrm:
                 complaints=[
                     ComplaintLine(x.at, x.subject, x.is_dispute, x.resolved_at) for x in complaints
                 ],
-                interactions=int(interactions),
-                last_interaction_at=last_interaction,
-                support_hours=float(hours),
+                interactions=int(c.interactions),
+                last_interaction_at=c.last_interaction,
+                support_hours=float(c.hours),
             )
 
     def primary_contact(self, customer_id: str) -> MailContact | None:

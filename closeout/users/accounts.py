@@ -54,7 +54,7 @@ class UserListing:
     disabled_at: datetime | None
 
 
-def _user(row: UserRecord) -> User:
+def user_from(row: UserRecord) -> User:
     return User(row.id, row.email, row.display_name, Role(row.role), row.locale)
 
 
@@ -110,7 +110,7 @@ class Accounts:
                 created_at=datetime.now(UTC),
             )
             session.add(row)
-            return _user(row)
+            return user_from(row)
 
     def authenticate(self, email: str, password: str) -> User | None:
         """The user with this e-mail and password, if enabled; None otherwise.
@@ -128,17 +128,17 @@ class Accounts:
                 return None
             if password == DEMO_PASSWORD and not self.dev_mode:
                 return None
-            return _user(row)
+            return user_from(row)
 
     def get(self, user_id: str) -> User | None:
         with self.db.session() as session:
             row = session.get(UserRecord, user_id)
-            return _user(row) if row is not None and row.disabled_at is None else None
+            return user_from(row) if row is not None and row.disabled_at is None else None
 
     def by_email(self, email: str) -> User | None:
         with self.db.session() as session:
             row = self._find(session, email.strip().lower())
-            return _user(row) if row is not None and row.disabled_at is None else None
+            return user_from(row) if row is not None and row.disabled_at is None else None
 
     def set_locale(self, user_id: str, locale: str) -> None:
         with self.db.session() as session:
@@ -181,7 +181,7 @@ class Accounts:
             session.add(row)
             if before != role:
                 _audit(session, actor, "user_role_changed", email=row.email, was=before, role=role)
-            return _user(row)
+            return user_from(row)
 
     def listing(self) -> list[UserListing]:
         """Every user, disabled ones included, by e-mail."""
@@ -199,7 +199,7 @@ class Accounts:
                 .where(col(UserRecord.role).in_(roles), col(UserRecord.disabled_at).is_(None))
                 .order_by(col(UserRecord.email))
             ).all()
-            return [_user(r) for r in rows]
+            return [user_from(r) for r in rows]
 
     def count(self) -> int:
         with self.db.session() as session:

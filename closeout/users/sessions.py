@@ -13,10 +13,10 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, or_
-from sqlmodel import col
+from sqlmodel import col, select
 
 from closeout.db import Database
-from closeout.users.models import WebSession
+from closeout.users.models import UserRecord, WebSession
 
 # Seen again within this, a session's last-seen time is not rewritten: a page of a few
 # requests costs one read each, not one write each.
@@ -63,11 +63,22 @@ class WebSessions:
 
     def user_of(self, session_id: str, now: datetime | None = None) -> str | None:
         """The signed-in user's id, or None when the session ended, lapsed or never was."""
+        found = self.signed_in(session_id, now)
+        return None if found is None else found.id
+
+    def signed_in(self, session_id: str, now: datetime | None = None) -> UserRecord | None:
+        """The signed-in user, read with their session in one query; None when the session
+        ended, lapsed or never was, or the user is disabled."""
         now = now or datetime.now(UTC)
         with self.db.session() as session:
-            row = session.get(WebSession, _digest(session_id))
-            if row is None:
+            found = session.exec(
+                select(WebSession, UserRecord)
+                .join(UserRecord, col(UserRecord.id) == col(WebSession.user_id))
+                .where(col(WebSession.id_sha256) == _digest(session_id))
+            ).first()
+            if found is None:
                 return None
+            row, user = found
             seen = _aware(row.last_seen_at)
             if now - seen >= self.idle or now - _aware(row.created_at) >= self.max_age:
                 session.delete(row)
@@ -75,7 +86,7 @@ class WebSessions:
             if now - seen >= TOUCH_EVERY:
                 row.last_seen_at = now
                 session.add(row)
-            return row.user_id
+            return user if user.disabled_at is None else None
 
     def end(self, session_id: str) -> None:
         """Sign out: the session's id is worth nothing from now on."""

@@ -1,5 +1,6 @@
 """The lists read in index order: the inbox's soonest-due order across assignees and pages,
-counts that stop at a bound, the retention clocks a page at a time, names in one query."""
+counts that stop at a bound, the retention clocks a page at a time, names in one query; the
+pages' other reads (a customer's account history, a case's file) in one transaction each."""
 
 from __future__ import annotations
 
@@ -16,6 +17,14 @@ from closeout.contracts import (
     CaseOpened,
     CloseCustomerInput,
     OpenTask,
+)
+from closeout.crm.models import (
+    CrmComplaint,
+    CrmCustomer,
+    CrmInteraction,
+    CrmInvoice,
+    CrmOrder,
+    CrmSupportTicket,
 )
 from closeout.crm.reference import ReferenceCrm
 from closeout.crypto.purpose_keys import RecordKeys
@@ -143,3 +152,45 @@ def test_names_come_in_one_query(database_url: str, tmp_path: Path) -> None:
     ledger = FileSuppressionLedger(tmp_path / "ledger.jsonl", RecordKeys({"k1": bytes(32)}, "k1"))
     ledger.suppress("cust-2", "case-2", NOW)
     assert ReferenceCrm(db, ledger).names({"cust-0", "cust-2"}) == {"cust-0": "Shop 0"}
+
+
+def test_account_history_adds_up_in_one_read(database_url: str, tmp_path: Path) -> None:
+    db = Database.from_url(database_url)
+    day = timedelta(days=1)
+    with db.session() as session:
+        session.add(CrmCustomer(id="bare", name="Bare Shop", email="bare@example.com",
+                                owner=PEOPLE[0], created_at=NOW))  # fmt: skip
+        session.add(CrmCustomer(id="full", name="Full Shop", email="full@example.com",
+                                owner=PEOPLE[1], created_at=NOW - 400 * day))  # fmt: skip
+        session.flush()  # the customer before the rows that name it
+        for n in range(7):
+            session.add(CrmOrder(id=f"o{n}", customer_id="full", ordered_at=NOW - n * day,
+                                 amount_cents=1000 + n))  # fmt: skip
+            session.add(CrmInvoice(id=f"i{n}", customer_id="full", number=f"INV-{n}",
+                                   issued_at=NOW - n * day, due_at=NOW - n * day + 30 * day,
+                                   amount_cents=500, paid_at=None if n < 2 else NOW))  # fmt: skip
+            session.add(CrmComplaint(id=f"c{n}", customer_id="full", at=NOW - n * day,
+                                     subject=f"late delivery {n}", is_dispute=n == 0))  # fmt: skip
+        for n in range(3):
+            session.add(CrmInteraction(id=f"x{n}", customer_id="full", at=NOW - n * day,
+                                       channel="call", summary="asked about prices"))  # fmt: skip
+            session.add(CrmSupportTicket(id=f"s{n}", customer_id="full", opened_at=NOW,
+                                         hours=1.5))  # fmt: skip
+    crm = ReferenceCrm(db)
+    full = crm.account_history("full", recent=5)
+    assert full is not None and full.name == "Full Shop" and full.owner == PEOPLE[1]
+    assert (full.orders, full.order_value_cents) == (7, 7 * 1000 + sum(range(7)))
+    assert full.last_order_at is not None and full.last_order_at.replace(tzinfo=UTC) == NOW
+    assert full.unpaid_cents == 2 * 500
+    assert [i.number for i in full.recent_invoices] == [f"INV-{n}" for n in range(5)]
+    assert [c.subject for c in full.complaints] == [f"late delivery {n}" for n in range(5)]
+    assert full.complaints[0].is_dispute and not full.complaints[1].is_dispute
+    assert (full.interactions, full.support_hours) == (3, 4.5)
+    bare = crm.account_history("bare")
+    assert bare is not None and bare.name == "Bare Shop"
+    assert (bare.orders, bare.order_value_cents, bare.unpaid_cents) == (0, 0, 0)
+    assert (bare.interactions, bare.support_hours, bare.last_order_at) == (0, 0.0, None)
+    assert crm.account_history("nobody") is None
+    ledger = FileSuppressionLedger(tmp_path / "ledger.jsonl", RecordKeys({"k1": bytes(32)}, "k1"))
+    ledger.suppress("full", "case-full", NOW)
+    assert ReferenceCrm(db, ledger).account_history("full") is None
