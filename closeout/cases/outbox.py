@@ -19,6 +19,7 @@ from closeout.audit import chain
 from closeout.cases.models import CaseRecord, NoticeRecord
 from closeout.cases.sealing import SealedAudit
 from closeout.contracts import AuditEntry
+from closeout.crypto.data_keys import KeyDestroyed
 from closeout.db import table_of
 
 _CASES = table_of(CaseRecord)
@@ -157,7 +158,15 @@ class Outbox(SealedAudit):
         # A sealed message is sent once and then forgotten, its address with it.
         address = None
         if not found.sealed and recipient:
-            address = self.sealed.seal(_NOTICES.name, found.customer_id, {"recipient": recipient})
+            try:
+                address = self.sealed.seal(
+                    _NOTICES.name, found.customer_id, {"recipient": recipient}
+                )
+            except KeyDestroyed:
+                # The outbox key went with the last message written ahead (the contact data
+                # was deleted): where this one went is not kept. The mail has left; failing
+                # here would only send it again.
+                address = None
         stored = self._stored_audit(found.case_id, audit, found.customer_id)
         with self.db.transaction() as connection:
             connection.execute(

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from closeout.contracts import ReactivateRequest, RetentionPeriodsChange
 from closeout.crm.reference import ReferenceCrm
-from closeout.domain import DataCategory, Outcome, Stage, TaskKind
+from closeout.domain import DataCategory, NoticeKind, Outcome, Stage, TaskKind
 from tests.conftest import YEAR
+from tests.support import eventually
 from tests.workflows.conftest import COMPLIANCE, OWNER_ACTOR, Harness
 from workflows.close_customer import CloseCustomerWorkflow
 
@@ -37,3 +42,37 @@ async def test_a_policy_naming_only_some_categories_loses_nothing(harness: Harne
     assert result.outcome is Outcome.REACTIVATED
     held = ReferenceCrm(harness.db).remaining_records(customer)
     assert all(held.get(table, 0) > 0 for table in ("interactions", "portal_users")), held
+
+
+async def test_a_notice_after_the_last_written_ahead_one_is_sent_once(harness: Harness) -> None:
+    """Retention by category: the contact data's deletion confirmation was the last message
+    written ahead, so once sent the outbox key went with it. A reactivation afterwards sends
+    an ordinary notice, whose address the outbox then failed to seal under the destroyed
+    key: the step failed after the mail had left, and every retry sent it again (five
+    copies under one Message-ID). The address of such a notice is not kept; it goes once."""
+    customer = harness.add_customer()
+    handle = await harness.start(customer, policy="by-category")
+    await harness.approve_closure(handle)
+    await harness.stage(handle, Stage.RETENTION)
+    await harness.env.sleep(timedelta(days=91))
+
+    async def contact_data_deleted() -> bool:
+        status = await harness.status(handle)
+        return any(
+            c.category is DataCategory.CONTACT_DATA and c.deleted_at is not None
+            for c in status.category_clocks
+        )
+
+    await eventually(contact_data_deleted, what="the contact data deleted")
+    result = await handle.execute_update(
+        CloseCustomerWorkflow.reactivate, ReactivateRequest("came back", OWNER_ACTOR)
+    )
+    assert result.outcome is Outcome.REACTIVATED
+    # Before the fix the notice's step failed and was retried for ever: a guard, not a target.
+    case_result = await asyncio.wait_for(handle.result(), timeout=120)
+    assert case_result.outcome is Outcome.REACTIVATED
+    sent = Counter(str(m["Message-ID"]) for m in harness.mail.messages)
+    assert sent and max(sent.values()) == 1, sent
+    notices = {n.kind: n for n in harness.cases.case_notices(case_result.case_id)}
+    assert notices[NoticeKind.REACTIVATED].status == "sent"
+    assert notices[NoticeKind.REACTIVATED].recipient is None  # where it went is not kept
