@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from closeout.access import Refusal
+
 
 class DomainError(Exception):
     status_code = 400
@@ -50,16 +52,16 @@ class Unavailable(DomainError):
 
 # The workflow validators' rejection types and the status each one means.
 UPDATE_REJECTIONS: dict[str, type[DomainError]] = {
-    "UnknownTask": NotFound,
-    "UnknownHold": NotFound,
-    "TaskAlreadyDecided": Conflict,
-    "TaskClaimed": Conflict,
-    "TaskNotClaimed": Conflict,
-    "LinkUsed": Conflict,
-    "EvidenceKnown": Conflict,
-    "WrongStage": Conflict,
-    "InvalidDecision": Invalid,
-    "InvalidRequest": Invalid,
-    "FourEyes": Invalid,
-    "Forbidden": Forbidden,
+    Refusal.UNKNOWN_TASK: NotFound,
+    Refusal.UNKNOWN_HOLD: NotFound,
+    Refusal.TASK_ALREADY_DECIDED: Conflict,
+    Refusal.TASK_CLAIMED: Conflict,
+    Refusal.TASK_NOT_CLAIMED: Conflict,
+    Refusal.LINK_USED: Conflict,
+    Refusal.EVIDENCE_KNOWN: Conflict,
+    Refusal.WRONG_STAGE: Conflict,
+    Refusal.INVALID_DECISION: Invalid,
+    Refusal.INVALID_REQUEST: Invalid,
+    Refusal.FOUR_EYES: Invalid,
+    Refusal.FORBIDDEN: Forbidden,
 }

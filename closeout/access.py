@@ -8,6 +8,7 @@ do I/O or read the clock).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 
 from closeout.domain import ACCOUNT_MANAGER_GROUP, CUSTOMER_ACTOR_ROLE, SYSTEM_ACTOR, Role
 
@@ -29,6 +30,24 @@ EVIDENCE_ROLES = frozenset({*TRIGGER_ROLES, *CLOSURE_ROLES, SYSTEM_ACTOR})
 PEOPLE_ROLES = READER_ROLES
 # Who may be given a task by delegation.
 DELEGATE_ROLES = frozenset({Role.ACCOUNT_MANAGER, Role.MANAGER})
+
+
+class Refusal(StrEnum):
+    """Why a request to a case is refused: the type of the workflow validator's error, which
+    the API turns into its HTTP status (api/errors.py)."""
+
+    FORBIDDEN = "Forbidden"  # the actor's role or ownership does not allow it
+    WRONG_STAGE = "WrongStage"  # not at this point of the case
+    INVALID_REQUEST = "InvalidRequest"  # a reason, date or field missing or wrong
+    INVALID_DECISION = "InvalidDecision"  # a decision this task does not take, or incomplete
+    FOUR_EYES = "FourEyes"  # the second approval must come from someone else
+    UNKNOWN_TASK = "UnknownTask"
+    UNKNOWN_HOLD = "UnknownHold"
+    TASK_ALREADY_DECIDED = "TaskAlreadyDecided"
+    TASK_CLAIMED = "TaskClaimed"  # someone already took it
+    TASK_NOT_CLAIMED = "TaskNotClaimed"  # a group's task: claim it first
+    LINK_USED = "LinkUsed"
+    EVIDENCE_KNOWN = "EvidenceKnown"
 
 
 def sees_every_customer(role: str) -> bool:

@@ -160,7 +160,9 @@ def cache_workflow_bytecode(workflows: Iterable[type]) -> list[str]:
     a read-only tree is logged and left as it is.
     """
     written = []
-    for name in sorted({w.__module__ for w in workflows}):
+    # A workflow's own module and those of the classes it is built from (its parts).
+    modules = {c.__module__ for w in workflows for c in w.__mro__ if c.__module__ != "builtins"}
+    for name in sorted(modules):
         source = getattr(sys.modules[name], "__file__", None)
         if source is None or not source.endswith(".py"):
             continue

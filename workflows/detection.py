@@ -7,10 +7,8 @@ as new every few pages, so a run over a million customers keeps a short history.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.detection import DetectionActivities
@@ -22,8 +20,7 @@ with workflow.unsafe.imports_passed_through():
         ScanRequest,
         ScanSummary,
     )
-
-RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+    from workflows.options import BATCH, BOOKKEEPING, SCAN
 
 
 @workflow.defn
@@ -35,9 +32,7 @@ class DetectionWorkflow:
         scan: ScanSummary = await workflow.execute_activity_method(
             DetectionActivities.scan_candidates,
             ScanRequest(run_id, workflow.now()),
-            start_to_close_timeout=timedelta(minutes=30),
-            heartbeat_timeout=None,
-            retry_policy=RETRY,
+            **SCAN,
         )
         if state.phase == "scan":
             state = replace(state, phase="open")
@@ -52,8 +47,7 @@ class DetectionWorkflow:
                 outcome: PageOutcome = await workflow.execute_activity_method(
                     step,
                     CandidatePage(run_id, state.after, state.page_size),
-                    start_to_close_timeout=timedelta(minutes=10),
-                    retry_policy=RETRY,
+                    **BATCH,
                 )
                 pages += 1
                 state = replace(
@@ -71,7 +65,6 @@ class DetectionWorkflow:
         await workflow.execute_activity_method(
             DetectionActivities.finish_detection_run,
             summary,
-            start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=RETRY,
+            **BOOKKEEPING,
         )
         return summary

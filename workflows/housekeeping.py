@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.expired_data import HousekeepingActivities
     from activities.staff_notices import StaffActivities
     from closeout.contracts import PurgeRequest, PurgeResult
+    from workflows.options import BATCH, SWEEP
 
 
 # Deleted customers found again (a restored copy) are deleted again, every run.
@@ -31,30 +29,24 @@ class HousekeepingWorkflow:
         purged = await workflow.execute_activity_method(
             HousekeepingActivities.purge_expired_exports,
             PurgeRequest(workflow.now()),
-            start_to_close_timeout=timedelta(minutes=10),
-            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            **BATCH,
         )
         if workflow.patched(PATCH_SUPPRESSION):
             await workflow.execute_activity_method(
                 HousekeepingActivities.enforce_suppression,
                 PurgeRequest(workflow.now()),
-                start_to_close_timeout=timedelta(minutes=30),
-                heartbeat_timeout=timedelta(minutes=2),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+                **SWEEP,
             )
         if workflow.patched(PATCH_HOLD_REVIEWS):
             await workflow.execute_activity_method(
                 StaffActivities.remind_hold_reviews,
                 PurgeRequest(workflow.now()),
-                start_to_close_timeout=timedelta(minutes=10),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+                **BATCH,
             )
         if workflow.patched(PATCH_HISTORY_SHREDDING):
             await workflow.execute_activity_method(
                 HousekeepingActivities.shred_deleted_histories,
                 PurgeRequest(workflow.now()),
-                start_to_close_timeout=timedelta(minutes=30),
-                heartbeat_timeout=timedelta(minutes=2),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+                **SWEEP,
             )
         return purged

@@ -15,7 +15,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from closeout.temporal import DATA_CONVERTER
-from workflows.close_customer import (
+from workflows.case.state import (
     PATCH_CONTACT_REVIEW,
     PATCH_DATA_EXPORT,
     PATCH_DECIDE_AFTER_RECORDED,
@@ -23,8 +23,8 @@ from workflows.close_customer import (
     PATCH_REMINDER,
     PATCH_RETENTION_BY_CATEGORY,
     PATCH_TASK_ESCALATION,
-    CloseCustomerWorkflow,
 )
+from workflows.close_customer import CloseCustomerWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 

@@ -1,0 +1,151 @@
+"""The case in retention: each data category kept until its own end and every legal hold is
+released, then deleted and the deletion verified; or the customer reactivated."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.case_activities import CloseoutActivities
+    from activities.notice_sending import NoticeActivities
+    from activities.retention import RetentionActivities
+    from closeout.domain import DataCategory, NoticeKind, Stage
+    from workflows.case.state import PATCH_DELETION_CONFIRMATION
+    from workflows.options import DATA_STEP, MAIL, VERIFY
+    from workflows.retention import RetentionClocks
+
+# The process itself runs in the sandbox: its parts are imported afresh for every run.
+from workflows.case.tasks import CaseTasks
+
+
+class CaseRetention(CaseTasks):
+    async def _retain(self) -> bool:
+        """Wait out retention and every legal hold; True when the customer is reactivated."""
+        assert self.retention_end is not None
+        await self._enter(Stage.RETENTION, retention_end=self.retention_end)
+        if self.clocks is not None:
+            return await self._retain_by_category(self.clocks)
+        while True:
+            if self.reactivate_request is not None:
+                return True
+            now = workflow.now()
+            if not self.holds and now >= self.retention_end:
+                # Synchronously with the check, so no hold can slip in between.
+                self.stage = Stage.DELETION
+                self.next_timer = None
+                return False
+            self._retention_changed = False
+            self.next_timer = None if self.holds else self.retention_end
+            timeout = None if self.holds else self.retention_end - now
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._retention_changed or self.reactivate_request is not None,
+                    timeout=timeout,
+                )
+
+    async def _retain_by_category(self, clocks: RetentionClocks) -> bool:
+        """Delete each category when its own period ends and no hold stands; hand the last
+        ones to the deletion stage. True when the customer is reactivated."""
+        while True:
+            if self.reactivate_request is not None:
+                return True
+            now = workflow.now()
+            due = [] if self.holds else clocks.due(now)
+            if due and len(due) == len(clocks.remaining()):
+                self.stage = Stage.DELETION  # with the check: no hold slips in between
+                self.next_timer = None
+                return False
+            if due:
+                await self._delete_categories(due)
+                continue
+            self._retention_changed = False
+            self.next_timer = None if self.holds else clocks.next_end()
+            timeout = None if self.next_timer is None else max(self.next_timer - now, timedelta(0))
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._retention_changed or self.reactivate_request is not None,
+                    timeout=timeout,
+                )
+
+    async def _delete_categories(self, categories: list[DataCategory]) -> None:
+        assert self.clocks is not None
+        confirmation = await self._seal_confirmation(categories)
+        step = self._step("categories_deleted", categories=categories)
+        await self._run(RetentionActivities.delete_categories, step, DATA_STEP)
+        self.clocks.mark_deleted(categories, workflow.now())
+        await self._run(
+            RetentionActivities.verify_categories_deleted,
+            self._step("category_deletion_verified", categories=categories),
+            VERIFY,
+        )
+        if confirmation is not None:
+            await self._notify(NoticeKind.DELETION_CONFIRMATION, notice_id=confirmation)
+        self.retention_end = self.clocks.last_end()
+        await self._record_retention(
+            self._audit(
+                "retention_clock_advanced",
+                categories=[str(c) for c in categories],
+                retention_end=self.retention_end.isoformat(),
+            )
+        )
+
+    async def _seal_confirmation(self, categories: list[DataCategory]) -> str | None:
+        """With retention by category, the customer hears of the deletion when their contact
+        data goes: the message is sealed while it can still be written, sent right after."""
+        if (
+            self.terms is None
+            or not self.terms.deletion_confirmation
+            or self.clocks is None
+            or DataCategory.CONTACT_DATA not in categories
+        ):
+            return None
+        notice_id = str(workflow.uuid4())
+        kept = [c for c in self.clocks.remaining() if c not in categories]
+        notice = self._notice(NoticeKind.DELETION_CONFIRMATION, notice_id)
+        if kept:
+            notice = replace(notice, kept_until=max(self.clocks.ends[c] for c in kept))
+        sealed = await self._run(NoticeActivities.seal_notice, notice, MAIL)
+        return notice_id if sealed else None
+
+    async def _reactivate(self) -> None:
+        assert self.reactivate_request is not None
+        await self._run(
+            CloseoutActivities.restore_customer,
+            self._step("customer_reactivated", actor=self.reactivate_request.actor.name),
+            DATA_STEP,
+        )
+        await self._notify(NoticeKind.REACTIVATED)
+
+    async def _delete(self) -> None:
+        await self._record("stage_entered", stage=Stage.DELETION, change_stage=True)
+        confirmation: str | None = None
+        remaining = self.clocks.remaining() if self.clocks is not None else []
+        if self.clocks is not None:
+            confirmation = await self._seal_confirmation(remaining)
+        elif (
+            self.terms is not None
+            and self.terms.deletion_confirmation
+            and workflow.patched(PATCH_DELETION_CONFIRMATION)
+        ):
+            # Written while the customer's name and address still exist, sent once they don't.
+            confirmation = str(workflow.uuid4())
+            sealed = await self._run(
+                NoticeActivities.seal_notice,
+                self._notice(NoticeKind.DELETION_CONFIRMATION, confirmation),
+                MAIL,
+            )
+            confirmation = confirmation if sealed else None
+        await self._run(
+            CloseoutActivities.delete_customer_data,
+            self._step("customer_data_deleted", categories=remaining),
+            DATA_STEP,
+        )
+        if self.clocks is not None:
+            self.clocks.mark_deleted(remaining, workflow.now())
+        if confirmation is not None:
+            await self._notify(NoticeKind.DELETION_CONFIRMATION, notice_id=confirmation)
+        await self._run(CloseoutActivities.verify_deletion, self._step("deletion_verified"), VERIFY)
