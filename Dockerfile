@@ -8,6 +8,7 @@ COPY closeout ./closeout
 COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
+COPY cli ./cli
 COPY templates ./templates
 COPY static ./static
 COPY worker.py ./

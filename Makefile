@@ -24,7 +24,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/bandit -c pyproject.toml -q -r closeout workflows activities api worker.py
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/bandit -c pyproject.toml -q -r closeout workflows activities api cli worker.py
 
 test: install system-deps lint
 	$(BIN)/pytest

@@ -26,7 +26,6 @@ from closeout.crypto.vault import vault_from
 from closeout.db import Database
 from closeout.heartbeats import HeartbeatWhileRunning
 from closeout.mail import SmtpMailer
-from closeout.schedules import ensure_schedules
 from closeout.settings import WORKER_CACHED_WORKFLOWS, Settings
 from closeout.suppression.enforcement import SuppressionEnforcer
 from closeout.suppression.ledger import ledger_from
@@ -35,6 +34,7 @@ from closeout.users.accounts import Accounts
 from workflows.close_customer import CloseCustomerWorkflow
 from workflows.detection import DetectionWorkflow
 from workflows.housekeeping import HousekeepingWorkflow
+from workflows.schedules import ensure_schedules
 
 WORKFLOWS: list[type] = [CloseCustomerWorkflow, HousekeepingWorkflow, DetectionWorkflow]
 

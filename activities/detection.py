@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from temporalio import activity
 from temporalio.client import Client
 
-from closeout.case_start import add_evidence, start_case
 from closeout.contracts import (
     Actor,
     CandidatePage,
@@ -26,6 +25,7 @@ from closeout.detection.models import DetectionCandidate
 from closeout.detection.repository import detection_repository
 from closeout.domain import SYSTEM_ACTOR, ChurnClass, Trigger
 from closeout.settings import Settings
+from workflows.case_start import add_evidence, start_case
 
 DETECTION_ACTOR = Actor("detection", SYSTEM_ACTOR)
 

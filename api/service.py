@@ -30,7 +30,6 @@ from closeout.access import (
     owns_customer,
     sees_every_customer,
 )
-from closeout.case_start import start_case
 from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
 from closeout.cases.repository import case_repository
 from closeout.constants import case_workflow_id
@@ -61,6 +60,7 @@ from closeout.settings import Settings
 from closeout.suppression.ledger import ledger_from
 from closeout.tokens import Principal
 from closeout.users.accounts import Accounts
+from workflows.case_start import start_case
 from workflows.close_customer import CloseCustomerWorkflow
 
 R = TypeVar("R")

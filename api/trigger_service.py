@@ -15,7 +15,6 @@ from api import schemas
 from api.errors import Conflict, Invalid, NotFound
 from api.evidence import validated_evidence
 from api.temporal_gateway import TemporalGateway
-from closeout.case_start import add_evidence, start_case
 from closeout.cases.repository import case_repository
 from closeout.contracts import Actor, CloseCustomerInput, EvidenceRequest
 from closeout.crm.reference import ReferenceCrm
@@ -25,6 +24,7 @@ from closeout.domain import DEFAULT_CHURN_CLASS, Trigger
 from closeout.settings import Settings
 from closeout.suppression.ledger import ledger_from
 from closeout.tokens import Principal
+from workflows.case_start import add_evidence, start_case
 
 
 def body_digest(body: schemas.TriggerIn) -> str:

@@ -12,15 +12,15 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from closeout.audit.cli import audit_app
-from closeout.crypto.cli import keys_app
+from cli.audit import audit_app
+from cli.keys import keys_app
+from cli.policies import policies_app
+from cli.suppression import suppression_app
+from cli.tokens import tokens_app
+from cli.users import users_app
 from closeout.db import Database, upgrade
 from closeout.demo import seed_demo
-from closeout.policies_cli import policies_app
 from closeout.settings import Settings, refuse_exposed_dev_mode
-from closeout.suppression.cli import suppression_app
-from closeout.tokens_cli import tokens_app
-from closeout.users.cli import users_app
 
 app = typer.Typer(
     help="Closeout: close customers right, from trigger to certified deletion.",
@@ -129,7 +129,7 @@ def detect(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Run the detection rules over the CRM now (the daily schedule does the same)."""
-    from closeout.detection.cli import dry_run_report, run_detection
+    from cli.detection import dry_run_report, run_detection
 
     settings = load_settings()
     if dry_run:

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
+from cli.tokens import operator
 from closeout.db import Database, upgrade
 from closeout.domain import Role
-from closeout.tokens_cli import operator
 from closeout.users.accounts import Accounts, UserError
 
 users_app = typer.Typer(help="People who sign in to the web pages.", no_args_is_help=True)
@@ -16,7 +16,7 @@ ROLES_HELP = "account_manager, manager, compliance_officer or admin"
 
 
 def _accounts() -> Accounts:
-    from closeout.cli import load_settings
+    from cli.main import load_settings
 
     settings = load_settings()
     upgrade(settings.database_url)

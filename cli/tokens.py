@@ -24,7 +24,7 @@ tokens_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
 
 
 def _database() -> Database:
-    from closeout.cli import load_settings
+    from cli.main import load_settings
 
     return Database.from_url(load_settings().database_url)
 

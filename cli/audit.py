@@ -22,8 +22,8 @@ def audit_verify(
 ) -> None:
     """Walk the audit trail's hash chain and check every deletion certificate's anchor in it;
     report the first broken link and every certificate that does not hold (exit 1 if any)."""
+    from cli.main import load_settings
     from closeout.cases.repository import case_repository
-    from closeout.cli import load_settings
 
     settings = load_settings()
     db = Database.from_url(settings.database_url)

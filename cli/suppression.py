@@ -25,7 +25,7 @@ def suppression_check(
 ) -> None:
     """Look for customers the ledger names as deleted in the CRM, the archive and the data
     keys (exit 1 if any). Run it right after restoring a database or archive backup."""
-    from closeout.cli import load_settings
+    from cli.main import load_settings
     from worker import build_activities
 
     settings = load_settings()

@@ -28,7 +28,7 @@ def keys_rotate() -> None:
     the same while suppression ledger entries or deletion certificates name them (both
     record the master key id their keys are derived from).
     """
-    from closeout.cli import load_settings
+    from cli.main import load_settings
 
     settings = load_settings()
     keys = data_keys_from(settings, Database.from_url(settings.database_url))
@@ -47,7 +47,7 @@ def keys_rekey_records() -> None:
     certificates signed with the secret key are signed again (each keeps the digest it had).
     Afterwards set CLOSEOUT_LEGACY_RECORDS=false: the secret key then vouches for nothing
     long-lived, and rotating it loses nothing."""
-    from closeout.cli import load_settings
+    from cli.main import load_settings
 
     settings = load_settings()
     db = Database.from_url(settings.database_url)
@@ -71,9 +71,9 @@ def keys_seal_words() -> None:
     """Seal the customers' words that rows written by an earlier version hold in the clear
     (notes, comments, hold reasons, evidence, addresses, the audit's free text), each under
     its customer's own key; run once after upgrading. A second run seals nothing."""
+    from cli.main import load_settings
     from closeout.cases.repository import case_repository
     from closeout.cases.reseal import seal_plain_words
-    from closeout.cli import load_settings
 
     settings = load_settings()
     db = Database.from_url(settings.database_url)

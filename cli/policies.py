@@ -21,7 +21,7 @@ policies_app = typer.Typer(help="Retention policies and the cases they run.", no
 def _service() -> PolicyService:
     from api.policy_service import PolicyService
     from api.temporal_gateway import TemporalGateway
-    from closeout.cli import load_settings
+    from cli.main import load_settings
 
     settings = load_settings()
     return PolicyService(

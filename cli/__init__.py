@@ -1,0 +1,1 @@
+"""The `closeout` command line: one module per group of commands, `cli/main.py` the root."""
