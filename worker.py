@@ -21,7 +21,7 @@ from activities.staff_notices import StaffActivities
 from closeout.cases.repository import case_repository
 from closeout.certificates.repository import Certificates
 from closeout.constants import TASK_QUEUE
-from closeout.crm.reference import ReferenceCrm
+from closeout.crm.adapters import crm_from
 from closeout.crypto.vault import vault_from
 from closeout.db import Database
 from closeout.heartbeats import HeartbeatWhileRunning
@@ -82,7 +82,7 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
     vault = vault_from(settings, db)
     archive = vault.store
     ledger = ledger_from(settings)
-    crm = ReferenceCrm(db, ledger)
+    crm = crm_from(settings, db, ledger)
     certificates = Certificates(db, settings.record_keys())
     return Activities(
         cases=CloseoutActivities(

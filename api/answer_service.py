@@ -7,24 +7,21 @@ client address and minute) rather than trusted.
 from __future__ import annotations
 
 from api import schemas
+from api.adapters import ApiAdapters
 from api.errors import Conflict, NotFound
 from api.link_refusals import RefusedLinkCounter
 from api.service import case_state
 from api.temporal_gateway import TemporalGateway
 from closeout.cases.models import CaseRecord
-from closeout.cases.repository import case_repository
 from closeout.contracts import Actor, CustomerAnswer
-from closeout.crm.reference import ReferenceCrm
 from closeout.crypto.data_keys import KeyDestroyed
 from closeout.crypto.envelope import Unreadable
 from closeout.crypto.purpose_keys import KeyPurpose
 from closeout.crypto.vault import vault_from
-from closeout.db import Database
 from closeout.domain import CUSTOMER_ACTOR_ROLE
 from closeout.i18n import catalog_for
 from closeout.links import CustomerLink, LinkRefused, LinkSigner
 from closeout.settings import Settings
-from closeout.suppression.ledger import ledger_from
 from workflows.close_customer import CloseCustomerWorkflow
 
 # The actor of an answer a customer gives themselves; the workflow wants its link with it.
@@ -32,9 +29,12 @@ CUSTOMER = Actor("customer", CUSTOMER_ACTOR_ROLE)
 
 
 class CustomerAnswers:
-    def __init__(self, settings: Settings, db: Database, temporal: TemporalGateway) -> None:
-        self.repo = case_repository(settings, db)
-        self.crm = ReferenceCrm(db, ledger_from(settings))
+    def __init__(
+        self, settings: Settings, adapters: ApiAdapters, temporal: TemporalGateway
+    ) -> None:
+        db = adapters.db
+        self.repo = adapters.cases
+        self.crm = adapters.crm
         self.temporal = temporal
         self.links = LinkSigner(settings.secret_key)
         self.refused_links = RefusedLinkCounter(

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.access_log import install_access_log_filter
+from api.adapters import ApiAdapters
 from api.answer_service import CustomerAnswers
 from api.compliance_service import ComplianceService
 from api.customer_service import CustomerService
@@ -82,11 +83,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sign_in_limits = SignInLimits(
             settings.sign_in_limit_per_account, settings.sign_in_limit_per_address
         )
-        app.state.cases = CaseService(settings, db, temporal, accounts)
-        app.state.answers = CustomerAnswers(settings, db, temporal)
-        app.state.customers = CustomerService(settings, db)
-        app.state.board = TaskBoard(settings, db, accounts, temporal)
-        app.state.triggers = TriggerService(settings, db, temporal)
+        adapters = ApiAdapters.build(settings, db)
+        app.state.cases = CaseService(settings, adapters, temporal, accounts)
+        app.state.answers = CustomerAnswers(settings, adapters, temporal)
+        app.state.customers = CustomerService(settings, adapters)
+        app.state.board = TaskBoard(settings, adapters, accounts, temporal)
+        app.state.triggers = TriggerService(settings, adapters, temporal)
         app.state.compliance = ComplianceService(settings, db)
         app.state.policies = PolicyService(settings, db, temporal)
         async with app.state.answers.refused_links.flushed_each_minute():

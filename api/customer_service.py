@@ -5,17 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from api import schemas
+from api.adapters import ApiAdapters
 from api.errors import Forbidden, Invalid, NotFound
 from api.service import case_summary
 from closeout.access import owns_customer, sees_every_customer
 from closeout.cases.models import CaseRecord
-from closeout.cases.repository import case_repository
-from closeout.crm.models import CrmCustomer
-from closeout.crm.reference import ReferenceCrm
-from closeout.db import Database
+from closeout.crm.port import CustomerDetails
 from closeout.detection.repository import detection_repository
 from closeout.settings import Settings
-from closeout.suppression.ledger import ledger_from
 from closeout.tokens import Principal
 
 # Exclusions are for a while, not for ever.
@@ -23,10 +20,10 @@ MAX_EXCLUSION = timedelta(days=366)
 
 
 class CustomerService:
-    def __init__(self, settings: Settings, db: Database) -> None:
-        self.repo = case_repository(settings, db)
-        self.crm = ReferenceCrm(db, ledger_from(settings))
-        self.detection = detection_repository(settings, db)
+    def __init__(self, settings: Settings, adapters: ApiAdapters) -> None:
+        self.repo = adapters.cases
+        self.crm = adapters.crm
+        self.detection = detection_repository(settings, adapters.db)
 
     def search(
         self, q: str | None, status: str | None, limit: int, offset: int, user: Principal
@@ -42,7 +39,7 @@ class CustomerService:
             items=items, total=total, limit=limit, offset=offset
         )
 
-    def _out(self, c: CrmCustomer, open_case: CaseRecord | None) -> schemas.CustomerOut:
+    def _out(self, c: CustomerDetails, open_case: CaseRecord | None) -> schemas.CustomerOut:
         return schemas.CustomerOut(
             id=c.id,
             name=c.name,

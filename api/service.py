@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -12,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import schemas
+from api.adapters import ApiAdapters
 from api.errors import (
     UPDATE_REJECTIONS,
     Conflict,
@@ -31,7 +31,6 @@ from closeout.access import (
     sees_every_customer,
 )
 from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
-from closeout.cases.repository import case_repository
 from closeout.constants import case_workflow_id
 from closeout.contracts import (
     Actor,
@@ -46,8 +45,6 @@ from closeout.contracts import (
     RetentionChange,
     StageResult,
 )
-from closeout.crm.reference import ReferenceCrm
-from closeout.db import Database
 from closeout.domain import (
     ACCOUNT_MANAGER_GROUP,
     DEFAULT_CHURN_CLASS,
@@ -57,10 +54,9 @@ from closeout.domain import (
     TaskStatus,
 )
 from closeout.settings import Settings
-from closeout.suppression.ledger import ledger_from
 from closeout.tokens import Principal
 from closeout.users.accounts import Accounts
-from workflows.case_start import start_case
+from workflows.case_start import open_case as open_case_at_once
 from workflows.close_customer import CloseCustomerWorkflow
 
 R = TypeVar("R")
@@ -84,12 +80,16 @@ def hold_out(h: LegalHoldRecord) -> schemas.LegalHoldOut:
 
 class CaseService:
     def __init__(
-        self, settings: Settings, db: Database, temporal: TemporalGateway, accounts: Accounts
+        self,
+        settings: Settings,
+        adapters: ApiAdapters,
+        temporal: TemporalGateway,
+        accounts: Accounts,
     ) -> None:
         self.settings = settings
         self.accounts = accounts
-        self.repo = case_repository(settings, db)
-        self.crm = ReferenceCrm(db, ledger_from(settings))
+        self.repo = adapters.cases
+        self.crm = adapters.crm
         self.temporal = temporal
 
     # ---------------------------------------------------------------- opening a case
@@ -117,26 +117,19 @@ class CaseService:
             opened_by=user.name,
             evidence=evidence,
         )
-        workflow_id = case_workflow_id(body.customer_id)
-        running = await start_case(await self.temporal.client(), case)
-        if running is not None:
-            raise self._already_open(body.customer_id, running)
-        stage = await self._first_stage(case.case_id)
-        return schemas.CaseCreated(case_id=case.case_id, workflow_id=workflow_id, stage=stage)
+        opened = await open_case_at_once(await self.temporal.client(), case)
+        if isinstance(opened, str):
+            raise self._already_open(body.customer_id, opened)
+        return schemas.CaseCreated(
+            case_id=case.case_id,
+            workflow_id=case_workflow_id(body.customer_id),
+            stage=Stage.OPENED if opened is None else opened.stage,
+        )
 
     def _already_open(self, customer_id: str, case_id: str) -> Conflict:
         return Conflict(
             f"customer {customer_id!r} already has an open case {case_id}", case_id=case_id
         )
-
-    async def _first_stage(self, case_id: str) -> Stage:
-        """Give the worker a moment to record the case, so the caller can read it at once."""
-        for _ in range(50):
-            record = self.repo.get_case(case_id)
-            if record is not None:
-                return Stage(record.stage)
-            await asyncio.sleep(0.1)
-        return Stage.OPENED
 
     # ---------------------------------------------------------------- reading
 

@@ -10,18 +10,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from api.adapters import ApiAdapters
 from api.errors import Forbidden, NotFound
 from api.paging import COUNT_AHEAD
 from api.temporal_gateway import TemporalGateway
-from closeout.access import SUPERVISORS, may_see_case, may_see_task, sees_every_customer
+from closeout.access import (
+    DELEGATE_ROLES,
+    SUPERVISORS,
+    may_see_case,
+    may_see_task,
+    sees_every_customer,
+)
 from closeout.audit.models import AuditEvent
 from closeout.cases.inbox import DUE_SOON, InboxFilter, InboxRow, TaskQueries
 from closeout.cases.models import CaseRecord, TaskRecord
-from closeout.cases.repository import Page, case_repository
+from closeout.cases.repository import Page
 from closeout.contracts import CaseStatus
 from closeout.crm.port import AccountHistory
-from closeout.crm.reference import ReferenceCrm
-from closeout.db import Database
 from closeout.domain import (
     ACCOUNT_MANAGER_GROUP,
     ALLOWED_DECISIONS,
@@ -34,7 +39,6 @@ from closeout.domain import (
     TaskStatus,
 )
 from closeout.settings import Settings
-from closeout.suppression.ledger import ledger_from
 from closeout.users.accounts import Accounts, User
 from workflows.close_customer import CloseCustomerWorkflow
 
@@ -96,12 +100,16 @@ class CasePage:
 
 class TaskBoard:
     def __init__(
-        self, settings: Settings, db: Database, accounts: Accounts, temporal: TemporalGateway
+        self,
+        settings: Settings,
+        adapters: ApiAdapters,
+        accounts: Accounts,
+        temporal: TemporalGateway,
     ) -> None:
         self.settings = settings
-        self.repo = case_repository(settings, db)
-        self.tasks = TaskQueries(db, self.repo.sealed)
-        self.crm = ReferenceCrm(db, ledger_from(settings))
+        self.repo = adapters.cases
+        self.tasks = TaskQueries(adapters.db, self.repo.sealed)
+        self.crm = adapters.crm
         self.accounts = accounts
         self.temporal = temporal
 
@@ -208,9 +216,7 @@ class TaskBoard:
             answers=[e for e in audit if e.action.startswith("customer_")],
             timeline=audit,
             delegates=[
-                u
-                for u in self.accounts.with_roles(Role.ACCOUNT_MANAGER, Role.MANAGER)
-                if u.email != task.assignee
+                u for u in self.accounts.with_roles(*DELEGATE_ROLES) if u.email != task.assignee
             ],
             may_decide=is_open and (mine or supervisor),
             may_claim=is_open and task.assignee in queues_of(user),

@@ -12,17 +12,14 @@ import uuid
 from typing import Any
 
 from api import schemas
+from api.adapters import ApiAdapters
 from api.errors import Conflict, Invalid, NotFound
 from api.evidence import validated_evidence
 from api.temporal_gateway import TemporalGateway
-from closeout.cases.repository import case_repository
 from closeout.contracts import Actor, CloseCustomerInput, EvidenceRequest
-from closeout.crm.reference import ReferenceCrm
-from closeout.db import Database
 from closeout.detection.repository import detection_repository
 from closeout.domain import DEFAULT_CHURN_CLASS, Trigger
 from closeout.settings import Settings
-from closeout.suppression.ledger import ledger_from
 from closeout.tokens import Principal
 from workflows.case_start import add_evidence, start_case
 
@@ -33,11 +30,13 @@ def body_digest(body: schemas.TriggerIn) -> str:
 
 
 class TriggerService:
-    def __init__(self, settings: Settings, db: Database, temporal: TemporalGateway) -> None:
+    def __init__(
+        self, settings: Settings, adapters: ApiAdapters, temporal: TemporalGateway
+    ) -> None:
         self.settings = settings
-        self.deliveries = detection_repository(settings, db)
-        self.cases = case_repository(settings, db)
-        self.crm = ReferenceCrm(db, ledger_from(settings))
+        self.deliveries = detection_repository(settings, adapters.db)
+        self.cases = adapters.cases
+        self.crm = adapters.crm
         self.temporal = temporal
 
     async def receive(

@@ -30,6 +30,9 @@ EVIDENCE_ROLES = frozenset({*TRIGGER_ROLES, *CLOSURE_ROLES, SYSTEM_ACTOR})
 PEOPLE_ROLES = READER_ROLES
 # Who may be given a task by delegation.
 DELEGATE_ROLES = frozenset({Role.ACCOUNT_MANAGER, Role.MANAGER})
+# Who may read a case's history in the Temporal Web UI through the codec: those who answer
+# for cases and records, not every account manager.
+HISTORY_READERS = frozenset({*SUPERVISORS, *COMPLIANCE_ROLES})
 
 
 class Refusal(StrEnum):

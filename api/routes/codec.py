@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from google.protobuf.message import DecodeError
 from pydantic import BaseModel, Field
@@ -21,17 +20,14 @@ from temporalio.api.common.v1 import Payload
 
 from api.deps import DatabaseDep, SettingsDep
 from api.errors import BadRequest, Gone, Invalid
-from api.web.session import page_for
+from api.web.session import HistoryReaders
 from closeout.crypto.history_cipher import HistoryShredded
 from closeout.crypto.keyring import KeyUnavailable
 from closeout.crypto.vault import data_keys_from
-from closeout.domain import Role
 from closeout.settings import Settings
 from closeout.temporal import display_codec
-from closeout.users.accounts import User
 
 router = APIRouter(prefix="/codec", tags=["codec"], include_in_schema=False)
-Reader = Annotated[User, Depends(page_for(Role.MANAGER, Role.COMPLIANCE_OFFICER, Role.ADMIN))]
 
 
 class PayloadJSON(BaseModel):
@@ -79,7 +75,7 @@ def codec_preflight(operation: str, settings: SettingsDep) -> Response:
 
 @router.post("/decode")
 async def decode(
-    body: PayloadsJSON, _user: Reader, settings: SettingsDep, db: DatabaseDep
+    body: PayloadsJSON, _user: HistoryReaders, settings: SettingsDep, db: DatabaseDep
 ) -> Response:
     """Encrypted payloads in, plain ones out (410 for a deleted customer's case)."""
     codec = display_codec(settings, data_keys_from(settings, db))

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.deps import DatabaseDep, SettingsDep
 from api.web.render import render
-from api.web.session import page_for
+from api.web.session import Managers
 from closeout.detection.detector import Detector, Disposition
 from closeout.detection.repository import detection_repository
-from closeout.domain import Role
-from closeout.users.accounts import User
 
 router = APIRouter(tags=["web"], include_in_schema=False)
-Managers = Annotated[User, Depends(page_for(Role.MANAGER, Role.ADMIN))]
 SHOWN = 200
 
 

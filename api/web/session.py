@@ -13,6 +13,13 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from api.errors import Forbidden
+from closeout.access import (
+    CLOSURE_ROLES,
+    COMPLIANCE_ROLES,
+    HISTORY_READERS,
+    READER_ROLES,
+    SUPERVISORS,
+)
 from closeout.domain import Role
 from closeout.tokens import Principal
 from closeout.users.accounts import Accounts, User, user_from
@@ -135,12 +142,12 @@ def page_for(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
     return check
 
 
-Staff = Annotated[User, Depends(page_for(Role.ACCOUNT_MANAGER, Role.MANAGER, Role.ADMIN))]
-Anyone = Annotated[
-    User,
-    Depends(page_for(Role.ACCOUNT_MANAGER, Role.MANAGER, Role.COMPLIANCE_OFFICER, Role.ADMIN)),
-]
-Compliance = Annotated[User, Depends(page_for(Role.COMPLIANCE_OFFICER, Role.ADMIN))]
+# The pages ask closeout/access.py who may open them, as the JSON API and the workflow do.
+Staff = Annotated[User, Depends(page_for(*CLOSURE_ROLES))]
+Anyone = Annotated[User, Depends(page_for(*READER_ROLES))]
+Compliance = Annotated[User, Depends(page_for(*COMPLIANCE_ROLES))]
+Managers = Annotated[User, Depends(page_for(*SUPERVISORS))]
+HistoryReaders = Annotated[User, Depends(page_for(*HISTORY_READERS))]
 
 
 def principal(user: User) -> Principal:

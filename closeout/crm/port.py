@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,6 +18,22 @@ class CustomerProfile:
     locale: str
     status: str
     country: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerDetails:
+    """A customer as staff look them up: who they are and how to reach them."""
+
+    id: str
+    name: str
+    email: str
+    phone: str | None
+    owner: str
+    value_tier: str
+    locale: str
+    status: str
+    created_at: datetime
+    closed_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -116,6 +132,19 @@ class CrmPort(Protocol):
     """A CRM Closeout can close customers in. Every method is idempotent."""
 
     def get_profile(self, customer_id: str) -> CustomerProfile | None: ...
+
+    def customer(self, customer_id: str) -> CustomerDetails | None: ...
+
+    def search(
+        self, q: str | None, status: str | None, limit: int, offset: int, owner: str | None = None
+    ) -> tuple[list[CustomerDetails], int]:
+        """Customers whose name, e-mail or id contains `q` (of one owner, if given), by id;
+        and how many match."""
+        ...
+
+    def names(self, customer_ids: Iterable[str]) -> dict[str, str]:
+        """Customers' names by id, in one look-up (for lists); one not found is left out."""
+        ...
 
     def primary_contact(self, customer_id: str) -> MailContact | None: ...
 

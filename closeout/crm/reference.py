@@ -20,6 +20,7 @@ from closeout.crm.port import (
     AccessGrants,
     AccountHistory,
     ComplaintLine,
+    CustomerDetails,
     CustomerExport,
     CustomerNotFound,
     CustomerProfile,
@@ -187,6 +188,13 @@ def _row_from_json(model: type[SQLModel], data: dict[str, Any]) -> SQLModel:
     return model.model_validate(data)
 
 
+def _details(c: CrmCustomer) -> CustomerDetails:
+    return CustomerDetails(
+        c.id, c.name, c.email, c.phone, c.owner, c.value_tier, c.locale, c.status,
+        c.created_at, c.closed_at,
+    )  # fmt: skip
+
+
 class ReferenceCrm:
     """The bundled CRM, in the same database as the read model (tables `crm_*`)."""
 
@@ -221,7 +229,7 @@ class ReferenceCrm:
 
     def search(
         self, q: str | None, status: str | None, limit: int, offset: int, owner: str | None = None
-    ) -> tuple[list[CrmCustomer], int]:
+    ) -> tuple[list[CustomerDetails], int]:
         """Customers whose name, e-mail or id contains `q` (of one owner, if given), by id;
         and how many match."""
         query = select(CrmCustomer)
@@ -243,13 +251,14 @@ class ReferenceCrm:
             rows = session.exec(
                 query.order_by(col(CrmCustomer.id)).limit(limit).offset(offset)
             ).all()
-            return list(rows), int(total)
+            return [_details(r) for r in rows], int(total)
 
-    def customer(self, customer_id: str) -> CrmCustomer | None:
+    def customer(self, customer_id: str) -> CustomerDetails | None:
         if self._suppressed(customer_id):
             return None
         with self.db.session() as session:
-            return session.get(CrmCustomer, customer_id)
+            found = session.get(CrmCustomer, customer_id)
+            return None if found is None else _details(found)
 
     def names(self, customer_ids: Iterable[str]) -> dict[str, str]:
         """Customers' names by id, in one query (for lists); a customer not found is left out."""
