@@ -3,13 +3,21 @@ the API, webhooks and detection."""
 
 from __future__ import annotations
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+import contextlib
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from closeout.constants import TASK_QUEUE, case_workflow_id
-from closeout.contracts import CloseCustomerInput, EvidenceRequest
+from closeout.contracts import CaseStatus, CloseCustomerInput, EvidenceRequest
 from workflows.close_customer import CloseCustomerWorkflow
 
 
@@ -32,6 +40,41 @@ async def start_case(
         ).query(CloseCustomerWorkflow.status)
         return running.case_id
     return None
+
+
+# How long opening a case waits for the worker to record it before answering without it.
+OPENED_WITHIN = timedelta(seconds=10)
+
+
+async def open_case(
+    client: Client, case: CloseCustomerInput, task_queue: str = TASK_QUEUE
+) -> CaseStatus | str | None:
+    """Start the case and ask it, in the same call (Update-with-Start), for the case as the
+    read model now holds it; the case id of the run already open, if one is; None when the
+    case started but no worker recorded it within OPENED_WITHIN (it will when one runs)."""
+    start = WithStartWorkflowOperation(
+        CloseCustomerWorkflow.run,
+        case,
+        id=case_workflow_id(case.customer_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+    try:
+        return await client.execute_update_with_start_workflow(
+            CloseCustomerWorkflow.opened, start_workflow_operation=start, rpc_timeout=OPENED_WITHIN
+        )
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        return None
+    except (WorkflowAlreadyStartedError, RPCError) as exc:
+        # A server that leaves out the details says ALREADY_EXISTS without the typed error.
+        if isinstance(exc, RPCError) and exc.status is not RPCStatusCode.ALREADY_EXISTS:
+            raise
+        with contextlib.suppress(WorkflowAlreadyStartedError, RPCError):
+            await start.workflow_handle()  # the start's own outcome, taken so none is left
+        running = await client.get_workflow_handle_for(
+            CloseCustomerWorkflow.run, case_workflow_id(case.customer_id)
+        ).query(CloseCustomerWorkflow.status)
+        return running.case_id
 
 
 async def add_evidence(client: Client, customer_id: str, request: EvidenceRequest) -> str:

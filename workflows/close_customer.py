@@ -81,6 +81,7 @@ class CloseCustomerWorkflow(ClosingRequests):
                 ),
             ),
         )
+        self.case_recorded = True  # the read model has the case: `opened` answers
         try:
             if skips_win_back(input.trigger, input.churn_class):
                 await self._record(
@@ -299,6 +300,13 @@ class CloseCustomerWorkflow(ClosingRequests):
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return CaseResult(self.input.case_id, outcome)
+
+    @workflow.update
+    async def opened(self) -> CaseStatus:
+        """The case as soon as the read model has it: sent with the start (Update-with-Start),
+        so opening a case answers with the case, no polling. Changes nothing."""
+        await workflow.wait_condition(lambda: self.case_recorded)
+        return self.status()
 
     @workflow.query
     def status(self) -> CaseStatus:

@@ -88,6 +88,8 @@ class CaseState:
         self.reactivate_request: ReactivateRequest | None = None
         self.customer_stays = False
         self.used_links: set[str] = set()
+        # The read model has the case (its first step done).
+        self.case_recorded = False
         self.evidence_triggers: set[Trigger] = {input.trigger}
         # A review kept the customer (an objection or contact review was rejected): the
         # closure is off and the customer stays.
