@@ -12,7 +12,7 @@ COPY cli ./cli
 COPY templates ./templates
 COPY static ./static
 COPY worker.py ./
-RUN pip install --no-cache-dir -e . && useradd --system --home /app closeout \
+RUN pip install --no-cache-dir . && useradd --system --home /app closeout \
     && mkdir -p /data/archive && chown closeout /data/archive
 USER closeout
 EXPOSE 8000
