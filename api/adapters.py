@@ -1,13 +1,16 @@
 """What the API's services work through, built once when the API starts (as the worker does):
-the database, the read model's repository and the CRM behind its port."""
+the database, the read model's repository, the CRM behind its port, the archive vault and
+the certificates."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from closeout.cases.repository import CaseRepository, case_repository
+from closeout.certificates.repository import Certificates
 from closeout.crm.adapters import crm_from
 from closeout.crm.port import CrmPort
+from closeout.crypto.vault import ArchiveVault, vault_from
 from closeout.db import Database
 from closeout.settings import Settings
 
@@ -17,7 +20,15 @@ class ApiAdapters:
     db: Database
     cases: CaseRepository
     crm: CrmPort
+    vault: ArchiveVault
+    certificates: Certificates
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> ApiAdapters:
-        return cls(db, case_repository(settings, db), crm_from(settings, db))
+        return cls(
+            db,
+            case_repository(settings, db),
+            crm_from(settings, db),
+            vault_from(settings, db),
+            Certificates(db, settings.record_keys()),
+        )

@@ -17,7 +17,6 @@ from closeout.contracts import Actor, CustomerAnswer
 from closeout.crypto.data_keys import KeyDestroyed
 from closeout.crypto.envelope import Unreadable
 from closeout.crypto.purpose_keys import KeyPurpose
-from closeout.crypto.vault import vault_from
 from closeout.domain import CUSTOMER_ACTOR_ROLE
 from closeout.i18n import catalog_for
 from closeout.links import CustomerLink, LinkRefused, LinkSigner
@@ -32,7 +31,6 @@ class CustomerAnswers:
     def __init__(
         self, settings: Settings, adapters: ApiAdapters, temporal: TemporalGateway
     ) -> None:
-        db = adapters.db
         self.repo = adapters.cases
         self.crm = adapters.crm
         self.temporal = temporal
@@ -42,7 +40,7 @@ class CustomerAnswers:
             settings.purpose_key(KeyPurpose.CLIENT_ADDRESSES),
             per_minute=settings.refused_links_per_minute,
         )
-        self.vault = vault_from(settings, db)
+        self.vault = adapters.vault
 
     def _case(self, link: CustomerLink) -> CaseRecord:
         case = self.repo.get_case(link.case_id)

@@ -89,8 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.customers = CustomerService(settings, adapters)
         app.state.board = TaskBoard(settings, adapters, accounts, temporal)
         app.state.triggers = TriggerService(settings, adapters, temporal)
-        app.state.compliance = ComplianceService(settings, db)
-        app.state.policies = PolicyService(settings, db, temporal)
+        app.state.compliance = ComplianceService(adapters)
+        app.state.policies = PolicyService(settings, adapters.cases, temporal)
+        app.state.adapters = adapters
         async with app.state.answers.refused_links.flushed_each_minute():
             yield
         db.engine.dispose()

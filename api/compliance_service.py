@@ -8,18 +8,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from api.adapters import ApiAdapters
 from api.errors import Conflict, NotFound
 from closeout.archive import read_bundle
 from closeout.cases.models import CaseRecord, LegalHoldRecord
-from closeout.cases.repository import case_repository
 from closeout.certificates.models import DeletionCertificate
-from closeout.certificates.repository import Certificates
 from closeout.contracts import AuditEntry
 from closeout.crypto.data_keys import ARCHIVE_SCOPE
-from closeout.crypto.vault import category_scope, vault_from
-from closeout.db import Database
+from closeout.crypto.vault import category_scope
 from closeout.domain import Stage
-from closeout.settings import Settings
 from closeout.tokens import Principal
 
 CHART_DAYS = 90
@@ -71,11 +68,11 @@ def _aware(at: datetime) -> datetime:
 
 
 class ComplianceService:
-    def __init__(self, settings: Settings, db: Database) -> None:
-        self.db = db
-        self.repo = case_repository(settings, db)
-        self.certificates = Certificates(db, settings.record_keys())
-        self.vault = vault_from(settings, db)
+    def __init__(self, adapters: ApiAdapters) -> None:
+        self.db = adapters.db
+        self.repo = adapters.cases
+        self.certificates = adapters.certificates
+        self.vault = adapters.vault
 
     def retention_board(
         self,

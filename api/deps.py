@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.adapters import ApiAdapters
 from api.answer_service import CustomerAnswers
 from api.compliance_service import ComplianceService
 from api.customer_service import CustomerService
@@ -42,6 +43,7 @@ def from_state(name: str, kind: type[T]) -> Callable[[Request], T]:
 
 SettingsDep = Annotated[Settings, Depends(from_state("settings", Settings))]
 DatabaseDep = Annotated[Database, Depends(from_state("db", Database))]
+AdaptersDep = Annotated[ApiAdapters, Depends(from_state("adapters", ApiAdapters))]
 CaseServiceDep = Annotated[CaseService, Depends(from_state("cases", CaseService))]
 AnswersDep = Annotated[CustomerAnswers, Depends(from_state("answers", CustomerAnswers))]
 CustomerServiceDep = Annotated[CustomerService, Depends(from_state("customers", CustomerService))]

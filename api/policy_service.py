@@ -12,9 +12,8 @@ from api.errors import NotFound
 from api.service import run_update
 from api.temporal_gateway import TemporalGateway
 from closeout.cases.models import CaseRecord
-from closeout.cases.repository import case_repository
+from closeout.cases.repository import CaseRepository
 from closeout.contracts import Actor, CaseStatus, RetentionPeriodsChange
-from closeout.db import Database
 from closeout.domain import DataCategory
 from closeout.settings import PolicyConfig, Settings
 from closeout.tokens import Principal
@@ -69,9 +68,11 @@ def _moves(status: CaseStatus, new: dict[DataCategory, timedelta]) -> list[Categ
 
 
 class PolicyService:
-    def __init__(self, settings: Settings, db: Database, temporal: TemporalGateway) -> None:
+    def __init__(
+        self, settings: Settings, cases: CaseRepository, temporal: TemporalGateway
+    ) -> None:
         self.settings = settings
-        self.repo = case_repository(settings, db)
+        self.repo = cases
         self.temporal = temporal
 
     def _policy(self, name: str) -> PolicyConfig:

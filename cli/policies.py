@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from closeout.cases.repository import case_repository
 from closeout.db import Database
 from closeout.domain import Role
 from closeout.tokens import Principal
@@ -24,9 +25,8 @@ def _service() -> PolicyService:
     from cli.main import load_settings
 
     settings = load_settings()
-    return PolicyService(
-        settings, Database.from_url(settings.database_url), TemporalGateway(settings)
-    )
+    db = Database.from_url(settings.database_url)
+    return PolicyService(settings, case_repository(settings, db), TemporalGateway(settings))
 
 
 def _print(result: PolicyChanges, as_json: bool) -> None:

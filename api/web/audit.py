@@ -9,13 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from api.deps import DatabaseDep, SettingsDep
+from api.deps import AdaptersDep, DatabaseDep, SettingsDep
 from api.paging import PageNumber
 from api.web.render import render
 from api.web.session import Compliance, CsrfChecked
 from closeout.audit.chain import ChainReport, verify
 from closeout.audit.search import AuditFilter, AuditSearch
-from closeout.cases.repository import case_repository
 from closeout.contracts import AuditEntry
 from closeout.users.accounts import User
 
@@ -57,7 +56,7 @@ def _page(
     page: int,
     chain: ChainReport | None = None,
 ) -> Response:
-    search = AuditSearch(db, case_repository(settings, db).sealed.events_opener)
+    search = AuditSearch(db, request.app.state.adapters.cases.sealed.events_opener)
     rows, total = search.page(where, PER_PAGE, (page - 1) * PER_PAGE)
     return render(
         request,
@@ -88,10 +87,10 @@ def audit_page(
 
 
 @router.get("/compliance/audit.csv")
-def audit_csv(user: Compliance, settings: SettingsDep, db: DatabaseDep, where: Filter) -> Response:
+def audit_csv(user: Compliance, adapters: AdaptersDep, where: Filter) -> Response:
     """The matching events in chain order, as CSV; the export itself is audited."""
     now = datetime.now(UTC)
-    cases = case_repository(settings, db)
+    db, cases = adapters.db, adapters.cases
     cases.append_audit(
         None,
         AuditEntry(str(uuid.uuid4()), user.email, "audit_exported", now, None, {
@@ -114,5 +113,5 @@ def audit_verify(
 ) -> Response:
     """Walk the whole hash chain now (what `closeout audit verify` does) and show the result."""
     with db.session() as session:
-        report = verify(session, case_repository(settings, db).sealed.events_opener())
+        report = verify(session, request.app.state.adapters.cases.sealed.events_opener())
     return _page(request, user, settings, db, AuditFilter(), 1, chain=report)

@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import select
 from temporalio.client import WorkflowUpdateFailedError
 
+from api.adapters import ApiAdapters
 from api.compliance_service import ComplianceService
 from api.policy_service import PolicyService
 from api.temporal_gateway import TemporalGateway
@@ -97,7 +98,8 @@ async def test_each_category_is_deleted_when_its_own_period_ends(harness: Harnes
             ),
         )
     assert "no longer applies" in str(refused.value.cause)
-    kept = ComplianceService(harness.settings, harness.db).retained_data(
+    adapters = ApiAdapters.build(harness.settings, harness.db)
+    kept = ComplianceService(adapters).retained_data(
         status.case_id, Principal("kim", Role.COMPLIANCE_OFFICER)
     )
     assert kept["tables"]["invoices"] and "contacts" not in kept["tables"]
@@ -225,7 +227,7 @@ async def test_a_changed_policy_is_previewed_then_applied_to_running_cases(
     }
     changed = BY_CATEGORY.model_copy(update={"category_retention": shorter})
     settings = Settings(**{**harness.settings.model_dump(), "policies": {POLICY: changed}})
-    service = PolicyService(settings, harness.db, TemporalGateway(settings, harness.client))
+    service = PolicyService(settings, harness.cases, TemporalGateway(settings, harness.client))
 
     preview = await service.changes(POLICY)
     assert preview.open_cases == 2 and preview.untouched == {}
