@@ -163,9 +163,8 @@ class Outbox(SealedAudit):
                     _NOTICES.name, found.customer_id, {"recipient": recipient}
                 )
             except KeyDestroyed:
-                # The outbox key went with the last message written ahead (the contact data
-                # was deleted): where this one went is not kept. The mail has left; failing
-                # here would only send it again.
+                # The mail has left: failing here would only send it again. (The outbox key
+                # is renewed when it was destroyed, so this is a last guard.)
                 address = None
         stored = self._stored_audit(found.case_id, audit, found.customer_id)
         with self.db.transaction() as connection:

@@ -31,6 +31,8 @@ WORDS_SCOPE = "words"
 OUTBOX_SCOPE = "outbox"
 # Keys destroyed on their own, not with "all the customer's keys".
 _OWN_TIME = (HISTORY_SCOPE, OUTBOX_SCOPE)
+# Keys never made again once destroyed: they go with the customer's deletion, for good.
+_FOR_GOOD = (WORDS_SCOPE, HISTORY_SCOPE)
 
 
 class KeyDestroyed(Exception):
@@ -89,10 +91,26 @@ class DataKeys:
         return self._unwrap(record)
 
     def key_or_create(self, customer_id: str, scope: str = ARCHIVE_SCOPE) -> bytes:
-        """The customer's data key, created on first use (two creators agree on one)."""
+        """The customer's data key, created on first use (two creators agree on one).
+
+        A destroyed key stays destroyed (KeyDestroyed) once the customer is deleted for good
+        (their words key destroyed, see `destroy`), and the keys of words and case histories
+        always do. Any other destroyed key (a backup's, a category's, the outbox's) of a
+        customer still here is renewed: one reactivated after part of their data went can be
+        closed again, and that case needs keys of its own; what the old key sealed stays
+        unreadable."""
         record = self._record(customer_id, scope)
+        if (
+            record is not None
+            and record.wrapped is None
+            and scope not in _FOR_GOOD
+            and not self._gone(customer_id)
+        ):
+            return self._renew(record)
         if record is not None:
             return self._unwrap(record)
+        if scope != WORDS_SCOPE and self._gone(customer_id):
+            raise KeyDestroyed(f"customer {customer_id!r} was deleted: no key is made again")
         record = DataKeyRecord(
             id=str(uuid.uuid4()),
             customer_id=customer_id,
@@ -110,15 +128,56 @@ class DataKeys:
             return self.key(customer_id, scope)  # another attempt created it first: use theirs
         return key
 
+    def _renew(self, record: DataKeyRecord) -> bytes:
+        """A new key in a destroyed key's row (the first of two renewers wins; both use it)."""
+        key = os.urandom(KEY_BYTES)
+        renewed = DataKeyRecord.model_validate(
+            {**record.model_dump(), "created_at": datetime.now(UTC), "destroyed_at": None}
+        )
+        wrapped = self.ring.wrap(key, _context(renewed))
+        with self.db.transaction() as connection:
+            won = connection.execute(
+                update(_KEYS)
+                .where(_KEYS.c.id == record.id, _KEYS.c.wrapped.is_(None))
+                .values(
+                    wrapped=base64.b64encode(wrapped.blob).decode(),
+                    master_key_id=wrapped.master_key_id,
+                    created_at=renewed.created_at,
+                    destroyed_at=None,
+                )
+            ).rowcount
+        return key if won else self.key(record.customer_id, record.scope)
+
     def destroy(self, customer_id: str, scope: str | None = None) -> int:
         """Destroy the customer's data keys, of one scope or all but the history's
         (crypto-shredding); how many were live."""
-        values = {"customer": customer_id, "now": datetime.now(UTC)}
+        now = datetime.now(UTC)
+        values = {"customer": customer_id, "now": now}
         statement = _DESTROY.where(_NOT_OWN_TIME)
         if scope is not None:
             statement, values["in_scope"] = _DESTROY_SCOPE, scope
         with self.db.transaction() as connection:
-            return int(connection.execute(statement, values).rowcount)
+            destroyed = int(connection.execute(statement, values).rowcount)
+        if scope is None:
+            self._mark_gone(customer_id, now)
+        return destroyed
+
+    def _mark_gone(self, customer_id: str, at: datetime) -> None:
+        """The customer is deleted for good: their words key is destroyed, made destroyed
+        if they never had one, so that no key of theirs is ever made or renewed again."""
+        tombstone = DataKeyRecord(
+            id=str(uuid.uuid4()), customer_id=customer_id, scope=WORDS_SCOPE,
+            created_at=at, destroyed_at=at,
+        )  # fmt: skip
+        try:
+            with self.db.transaction() as connection:
+                connection.execute(insert(_KEYS), tombstone.model_dump())
+        except IntegrityError:
+            pass  # they had one: destroyed above
+
+    def _gone(self, customer_id: str) -> bool:
+        found = self._record(customer_id, WORDS_SCOPE)
+        return found is not None and found.wrapped is None
 
     def keys_of(self, customer_ids: Sequence[str], scope: str) -> dict[str, bytes | None]:
         """The live keys of `scope` of several customers, looked up at once; None for a

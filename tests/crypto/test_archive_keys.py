@@ -13,7 +13,13 @@ from sqlmodel import select
 from temporalio.testing import ActivityEnvironment
 
 from closeout.archive import bundle_key, read_bundle
-from closeout.crypto.data_keys import DataKeys, KeyDestroyed
+from closeout.crypto.data_keys import (
+    ARCHIVE_SCOPE,
+    OUTBOX_SCOPE,
+    WORDS_SCOPE,
+    DataKeys,
+    KeyDestroyed,
+)
 from closeout.crypto.envelope import MAGIC, Unreadable, open_sealed
 from closeout.crypto.keyring import (
     KeyUnavailable,
@@ -22,7 +28,7 @@ from closeout.crypto.keyring import (
     new_master_key,
 )
 from closeout.crypto.models import DataKeyRecord
-from closeout.crypto.vault import ArchiveVault
+from closeout.crypto.vault import ArchiveVault, key_ring
 from closeout.db import Database
 from closeout.settings import Settings
 from tests.activities.conftest import World
@@ -78,10 +84,15 @@ def test_deletion_destroys_the_key_so_backup_copies_are_unreadable(world: World)
     with pytest.raises(KeyDestroyed):
         world.activities.vault.get_bundle(customer, bundle_id)
     with world.db.session() as session:
-        record = session.exec(
+        records = session.exec(
             select(DataKeyRecord).where(DataKeyRecord.customer_id == customer)
-        ).one()
-    assert record.wrapped is None and record.destroyed_at is not None
+        ).all()
+    # The backup's key, and the mark that the customer is gone for good (a destroyed words
+    # key): no key of theirs is made again.
+    assert {r.scope for r in records} == {ARCHIVE_SCOPE, WORDS_SCOPE}
+    assert all(r.wrapped is None and r.destroyed_at is not None for r in records)
+    with pytest.raises(KeyDestroyed):
+        DataKeys(world.db, key_ring(world.settings)).key_or_create(customer, ARCHIVE_SCOPE)
 
 
 def test_reactivation_restores_from_the_sealed_archive(world: World) -> None:
@@ -173,3 +184,28 @@ def test_keys_cli_creates_and_rotates(tmp_path: Path) -> None:
     assert "1 data key re-wrapped under master key k2" in rotated.stdout
     with db.session() as session:
         assert session.exec(select(DataKeyRecord.master_key_id)).one() == "k2"
+
+
+def test_a_customer_still_here_gets_new_keys_one_deleted_for_good_never(world: World) -> None:
+    """A key destroyed with part of a customer's data (a category's, a split backup's, the
+    outbox's) is renewed for their next case; what it sealed stays unreadable. Once the
+    customer is deleted for good no key of theirs is made again."""
+    keys = DataKeys(world.db, key_ring(world.settings))
+    vault = ArchiveVault(world.activities.archive, keys)
+    customer = world.customer()
+    vault.put_bundle(customer, "b-1", b"orders of the first case")
+    assert keys.destroy(customer, ARCHIVE_SCOPE) == 1
+    with pytest.raises(KeyDestroyed):
+        vault.get_bundle(customer, "b-1")
+    keys.key_or_create(customer, ARCHIVE_SCOPE)  # the next case's backup
+    assert keys.live(customer, ARCHIVE_SCOPE) == 1
+    with pytest.raises(Unreadable):
+        vault.get_bundle(customer, "b-1")  # the old key's bundle stays unreadable
+    vault.put_bundle(customer, "b-2", b"orders of the second case")
+    assert vault.get_bundle(customer, "b-2") == b"orders of the second case"
+
+    keys.destroy(customer)  # deleted for good
+    for scope in (ARCHIVE_SCOPE, OUTBOX_SCOPE, WORDS_SCOPE, "category:contracts"):
+        with pytest.raises(KeyDestroyed):
+            keys.key_or_create(customer, scope)
+    assert keys.live(customer) == 0

@@ -49,7 +49,8 @@ async def test_a_notice_after_the_last_written_ahead_one_is_sent_once(harness: H
     written ahead, so once sent the outbox key went with it. A reactivation afterwards sends
     an ordinary notice, whose address the outbox then failed to seal under the destroyed
     key: the step failed after the mail had left, and every retry sent it again (five
-    copies under one Message-ID). The address of such a notice is not kept; it goes once."""
+    copies under one Message-ID). The outbox key is renewed for what comes after; the
+    notice goes once."""
     customer = harness.add_customer()
     handle = await harness.start(customer, policy="by-category")
     await harness.approve_closure(handle)
@@ -75,4 +76,4 @@ async def test_a_notice_after_the_last_written_ahead_one_is_sent_once(harness: H
     assert sent and max(sent.values()) == 1, sent
     notices = {n.kind: n for n in harness.cases.case_notices(case_result.case_id)}
     assert notices[NoticeKind.REACTIVATED].status == "sent"
-    assert notices[NoticeKind.REACTIVATED].recipient is None  # where it went is not kept
+    assert notices[NoticeKind.REACTIVATED].recipient  # the customer is back: it is kept

@@ -41,6 +41,10 @@ POLICY = "by-category"
 C = DataCategory
 
 
+async def _async(value: bool) -> bool:
+    return value
+
+
 def deleted(status: CaseStatus) -> set[DataCategory]:
     return {c.category for c in status.category_clocks if c.deleted_at is not None}
 
@@ -210,6 +214,36 @@ async def test_one_categorys_end_moves_and_reactivation_restores_what_is_left(
     assert crm.get_profile(customer).status == "active"  # type: ignore[union-attr]
     store = FilesystemArchiveStore(harness.settings.archive_dir)
     assert store.keys(f"{customer}/") == []
+
+
+async def test_a_customer_closed_again_after_a_reactivation_is_told_of_each_deletion(
+    harness: Harness,
+) -> None:
+    """The first case's deletion confirmation was the last message written ahead, so the
+    outbox key went with it; the customer came back, and their next case must still be able
+    to write its own confirmation ahead (before, it failed on the destroyed key for ever)."""
+
+    def confirmations() -> int:
+        return sum("has been deleted" in str(m["Subject"]) for m in harness.mail.messages)
+
+    customer = harness.add_customer()
+    first = await harness.start(customer, policy=POLICY)
+    await harness.approve_closure(first)
+    await harness.stage(first, Stage.RETENTION)
+    await harness.env.sleep(timedelta(days=91))
+    await until_deleted(harness, first, C.CONTACT_DATA)
+    assert confirmations() == 1
+    await first.execute_update(
+        CloseCustomerWorkflow.reactivate, ReactivateRequest("came back", OWNER_ACTOR)
+    )
+    assert (await first.result()).outcome is Outcome.REACTIVATED
+
+    second = await harness.start(customer, policy=POLICY)
+    await harness.approve_closure(second)
+    await harness.stage(second, Stage.RETENTION)
+    await harness.env.sleep(timedelta(days=91))
+    await until_deleted(harness, second, C.CONTACT_DATA)
+    await eventually(lambda: _async(confirmations() == 2), what="the second confirmation")
 
 
 async def test_a_changed_policy_is_previewed_then_applied_to_running_cases(
