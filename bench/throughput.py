@@ -1,15 +1,18 @@
 """Close-customer cases per second on the dev server, against a bare workflow of the same shape.
 
-    python bench/throughput.py [--cases 800] [--concurrency 50] [--rounds 4]
+    python bench/throughput.py [--cases 800] [--concurrency 50] [--rounds 4] [--mode mixed]
 
 Both run against the same Temporal dev server (a SQLite file in WAL mode, as `closeout dev`
-runs it), in alternating rounds, their workers in one process of their own. A round holds at
-least four times as many workflows as run at once: the start and the tail of a round, when
-fewer are in flight, must not weigh much, or the rate measured is a latency. Each case:
-win-back failed and approval given through two Updates, a notice period and a retention timer,
-every activity real (SQLite read model and CRM, SMTP to a local aiosmtpd, archive on disk).
-The bare workflow runs as many no-op activities around two Updates awaited under a deadline
-and two timers of the same length.
+runs it), their workers in one process of their own: by default both kinds in flight together,
+started in one random order per round (`--mode mixed`), the ratio that of the mean time a
+workflow of each kind holds one of the `--concurrency` slots, with its spread over the rounds;
+`--mode alternate` runs one kind after the other each round, as earlier figures were taken.
+A round holds at least four times as many workflows as run at once: the start and the tail of
+a round, when fewer are in flight, must not weigh much, or the rate measured is a latency.
+Each case: win-back failed and approval given through two Updates, a notice period and a
+retention timer, every activity real (SQLite read model and CRM, SMTP to a local aiosmtpd,
+archive on disk). The bare workflow runs as many no-op activities around two Updates awaited
+under a deadline and two timers of the same length.
 The last line is `ratio=<case rate / bare rate>`.
 """
 
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -176,6 +181,58 @@ async def alternate(
     return count / seconds["bare"], count / seconds["case"]
 
 
+async def _timed_together(
+    batch: list[tuple[str, int]],
+    concurrency: int,
+    kinds: dict[str, Callable[[int], Awaitable[None]]],
+) -> dict[str, list[float]]:
+    """Run the batch in its order, `concurrency` at a time: how long each took, by kind."""
+    gate = asyncio.Semaphore(concurrency)
+    took: dict[str, list[float]] = {kind: [] for kind in kinds}
+
+    async def timed(kind: str, i: int) -> None:
+        async with gate:
+            started = time.perf_counter()
+            await kinds[kind](i)
+            took[kind].append(time.perf_counter() - started)
+
+    await asyncio.gather(*(timed(kind, i) for kind, i in batch))
+    return took
+
+
+async def mixed(
+    count: int,
+    rounds: int,
+    concurrency: int,
+    bare: Callable[[int], Awaitable[None]],
+    case: Callable[[int], Awaitable[None]],
+    seed: int,
+) -> tuple[float, list[float]]:
+    """The ratio of the two kinds' costs with both in flight together: each round starts its
+    bare workflows and its cases in one random order, `concurrency` at a time, so both meet
+    the server in the same state. A kind's cost is the mean time one of its workflows holds a
+    slot: at equal concurrency, rate = concurrency / mean time, so case/bare rate is the bare
+    mean over the case mean. Returns the ratio over all rounds and each round's."""
+    rng = random.Random(seed)
+    spent: dict[str, list[float]] = {"bare": [], "case": []}
+    per_round = []
+    bounds = [count * r // rounds for r in range(rounds + 1)]
+    for r in range(rounds):
+        batch = [(kind, i) for i in range(bounds[r], bounds[r + 1]) for kind in ("bare", "case")]
+        rng.shuffle(batch)
+        took = await _timed_together(batch, concurrency, {"bare": bare, "case": case})
+        ratio = statistics.fmean(took["bare"]) / statistics.fmean(took["case"])
+        per_round.append(ratio)
+        for kind in spent:
+            spent[kind] += took[kind]
+        print(
+            f"round {r + 1}: bare {statistics.fmean(took['bare']):.2f} s, "
+            f"case {statistics.fmean(took['case']):.2f} s a workflow, ratio {ratio:.2f}",
+            flush=True,
+        )
+    return statistics.fmean(spent["bare"]) / statistics.fmean(spent["case"]), per_round
+
+
 async def case_shape(client: Client, inbox: Inbox, queue: str, customer_id: str) -> BareShape:
     """Count a real case's activities around its Updates and timers, for the bare twin."""
     await run_case(client, inbox, queue, customer_id)
@@ -266,9 +323,14 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=800)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=4, help="rounds the cases are split into")
     parser.add_argument(
-        "--rounds", type=int, default=4, help="alternating rounds the cases are split into"
+        "--mode",
+        choices=["mixed", "alternate"],
+        default="mixed",
+        help="both kinds in flight together (default), or one kind after the other per round",
     )
+    parser.add_argument("--seed", type=int, default=1, help="the mixed rounds' start order")
     parser.add_argument(
         "--warmup", type=int, default=100, help="workflows of each kind run first, unmeasured"
     )
@@ -355,25 +417,33 @@ async def main() -> None:
                 lambda i: run_case(env.client, inbox, queue, f"bench-{i:05d}"),
             )
             print(f"warm-up: {args.warmup} of each, not measured", flush=True)
-            bare, cases = await alternate(
-                args.cases,
-                args.rounds,
-                args.concurrency,
-                lambda i: run_bare(env.client, bare_queue, shape),
-                lambda i: run_case(env.client, inbox, queue, f"bench-{i:05d}"),
-            )
+            run_one_bare = lambda i: run_bare(env.client, bare_queue, shape)  # noqa: E731
+            run_one_case = lambda i: run_case(env.client, inbox, queue, f"bench-{i:05d}")  # noqa: E731
+            if args.mode == "mixed":
+                ratio, per_round = await mixed(
+                    args.cases, args.rounds, args.concurrency, run_one_bare, run_one_case,
+                    args.seed,
+                )  # fmt: skip
+            else:
+                bare, cases = await alternate(
+                    args.cases, args.rounds, args.concurrency, run_one_bare, run_one_case
+                )
+                ratio, per_round = cases / bare, []
         finally:
             workers.terminate()
             workers.wait()
             await env.shutdown()
             smtp.terminate()
         print(
-            f"cases={args.cases} concurrency={args.concurrency} rounds={args.rounds} "
-            f"warmup={args.warmup} poll={POLL}s"
+            f"mode={args.mode} cases={args.cases} concurrency={args.concurrency} "
+            f"rounds={args.rounds} warmup={args.warmup} poll={POLL}s"
         )
-        print(f"bare workflow: {bare:.2f}/s")
-        print(f"close-customer case: {cases:.2f}/s")
-        print(f"ratio={cases / bare:.2f}")
+        if per_round:
+            print(f"spread over rounds: {min(per_round):.2f} to {max(per_round):.2f}")
+        else:
+            print(f"bare workflow: {bare:.2f}/s")
+            print(f"close-customer case: {cases:.2f}/s")
+        print(f"ratio={ratio:.2f}")
 
 
 if __name__ == "__main__":
