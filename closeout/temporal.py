@@ -160,8 +160,10 @@ def cache_workflow_bytecode(workflows: Iterable[type]) -> list[str]:
     a read-only tree is logged and left as it is.
     """
     written = []
-    # A workflow's own module and those of the classes it is built from (its parts).
+    # A workflow's own module, those of the classes it is built from (its parts), and the
+    # packages they sit in (imported first).
     modules = {c.__module__ for w in workflows for c in w.__mro__ if c.__module__ != "builtins"}
+    modules |= {name.rsplit(".", n)[0] for name in modules for n in range(1, name.count(".") + 1)}
     for name in sorted(modules):
         source = getattr(sys.modules[name], "__file__", None)
         if source is None or not source.endswith(".py"):
