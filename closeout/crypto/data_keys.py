@@ -109,7 +109,7 @@ class DataKeys:
             return self._renew(record)
         if record is not None:
             return self._unwrap(record)
-        if scope != WORDS_SCOPE and self._gone(customer_id):
+        if self._gone(customer_id):  # (a words key, had they one, was found above)
             raise KeyDestroyed(f"customer {customer_id!r} was deleted: no key is made again")
         record = DataKeyRecord(
             id=str(uuid.uuid4()),
