@@ -298,7 +298,8 @@ def test_the_web_uis_codec_endpoint(
     # What cannot be read is a 400 saying so, not a server error.
     broken = {"metadata": {"encoding": "!!"}, "data": ""}
     assert client.post("/codec/decode", json={"payloads": [broken]}).status_code == 422
-    tampered = {**as_json, "data": base64.b64encode(sealed.data[:-1] + b"x").decode()}
+    flipped = sealed.data[:-1] + bytes([sealed.data[-1] ^ 1])  # always a changed byte
+    tampered = {**as_json, "data": base64.b64encode(flipped).decode()}
     assert client.post("/codec/decode", json={"payloads": [tampered]}).status_code == 400
 
 
