@@ -17,6 +17,7 @@ from closeout.contracts import Actor, CaseStatus, RetentionPeriodsChange
 from closeout.domain import DataCategory
 from closeout.settings import PolicyConfig, Settings
 from closeout.tokens import Principal
+from workflows.case_handles import case_status
 from workflows.close_customer import CloseCustomerWorkflow
 
 
@@ -84,9 +85,8 @@ class PolicyService:
 
     async def _status(self, case: CaseRecord) -> CaseStatus | None:
         client = await self.temporal.client()
-        handle = client.get_workflow_handle(case.workflow_id, run_id=case.run_id)
         try:
-            return await handle.query(CloseCustomerWorkflow.status)
+            return await case_status(client, case.workflow_id, case.id)
         except RPCError:
             return None
 

@@ -56,6 +56,7 @@ from closeout.domain import (
 from closeout.settings import Settings
 from closeout.tokens import Principal
 from closeout.users.accounts import Accounts
+from workflows.case_handles import case_handle
 from workflows.case_start import open_case as open_case_at_once
 from workflows.close_customer import CloseCustomerWorkflow
 
@@ -345,13 +346,16 @@ async def run_update(
     if case.outcome is not None:
         raise Conflict(f"case {case.id} is closed ({case.outcome})")
     client = await temporal.client()
-    handle = client.get_workflow_handle(case.workflow_id, run_id=case.run_id)
+    handle = case_handle(client, case.workflow_id, case.run_id)
     try:
         return await call(handle)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type in UPDATE_REJECTIONS:
             raise UPDATE_REJECTIONS[cause.type](cause.message) from exc
+        if isinstance(cause, ApplicationError) and "expected but not found" in cause.message:
+            # The run the case is now in (retention, say) takes no such request.
+            raise Conflict(f"case {case.id} takes no such request at its stage") from exc
         raise DomainError(f"the case refused the request: {cause}") from exc
     except RPCError as exc:
         if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):

@@ -40,7 +40,7 @@ from closeout.domain import (
 )
 from closeout.settings import Settings
 from closeout.users.accounts import Accounts, User
-from workflows.close_customer import CloseCustomerWorkflow
+from workflows.case_handles import case_status
 
 # The stages drawn on a case's timeline (closed is the end, drawn by its outcome).
 TIMELINE_STAGES = [s for s in STAGE_ORDER if s not in (Stage.OPENED, Stage.CLOSED)]
@@ -271,11 +271,8 @@ class TaskBoard:
         """The process's own view (timers included); None when Temporal cannot say."""
         try:
             client = await self.temporal.client()
-            handle = client.get_workflow_handle_for(
-                CloseCustomerWorkflow.run, case.workflow_id, run_id=case.run_id
-            )
-            return await handle.query(
-                CloseCustomerWorkflow.status, rpc_timeout=timedelta(seconds=3)
+            return await case_status(
+                client, case.workflow_id, case.id, rpc_timeout=timedelta(seconds=3)
             )
         except Exception:
             return None

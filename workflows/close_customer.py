@@ -9,6 +9,7 @@ retention_requests.py) and their rules (rules.py).
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CloseoutActivities
@@ -20,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
         CaseStatus,
         CloseCustomerInput,
         CustomerStatusChange,
-        TaskView,
         TermsRequest,
     )
     from closeout.domain import (
@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.case.state import (
         PATCH_REMINDER,
         PATCH_RETENTION_BY_CATEGORY,
+        PATCH_RETENTION_WORKFLOW,
         CaseCancelled,
         CaseState,
         CaseTask,
@@ -49,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.case.closing_requests import ClosingRequests
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class CloseCustomerWorkflow(ClosingRequests):
     """Win-back → notice → approval → effective date → backup → revoke → archive → retention
     → deletion, for one customer."""
@@ -103,16 +104,10 @@ class CloseCustomerWorkflow(ClosingRequests):
             )
         await self._revoke_access()
         await self._archive()
-        if await self._retain():
-            await self._reactivate()
-            assert self.reactivate_request is not None
-            return await self._finish(
-                Outcome.REACTIVATED,
-                self.reactivate_request.reason,
-                actor=self.reactivate_request.actor.name,
-            )
-        await self._delete()
-        return await self._finish(Outcome.DELETED, "retention ended; deletion verified")
+        if workflow.patched(PATCH_RETENTION_WORKFLOW):
+            # Retention is RetentionWorkflow's, under the same workflow id: this run ends here.
+            await self._continue_in_retention()
+        return await self._end_retention(await self._retain())
 
     async def _win_back(self) -> bool:
         """True when the customer stays."""
@@ -282,54 +277,9 @@ class CloseCustomerWorkflow(ClosingRequests):
             self._step("closure_compensated", actor=actor, reason=reason),
         )
 
-    async def _finish(self, outcome: Outcome, reason: str, actor: str = SYSTEM_ACTOR) -> CaseResult:
-        self.outcome = outcome
-        self.stage = Stage.CLOSED
-        self.next_timer = None
-        for task in list(self.tasks.values()):
-            if not task.closed:
-                await self._close_task(task, TaskStatus.CANCELLED, "task_cancelled", reason=reason)
-        await self._do(
-            CloseoutActivities.record_case_change,
-            CaseChange(
-                self.input.case_id,
-                self._audit("case_closed", actor=actor, reason=reason, outcome=outcome),
-                stage=Stage.CLOSED,
-                outcome=outcome,
-            ),
-        )
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return CaseResult(self.input.case_id, outcome)
-
     @workflow.update
     async def opened(self) -> CaseStatus:
         """The case as soon as the read model has it: sent with the start (Update-with-Start),
         so opening a case answers with the case, no polling. Changes nothing."""
         await workflow.wait_condition(lambda: self.case_recorded)
         return self.status()
-
-    @workflow.query
-    def status(self) -> CaseStatus:
-        """Stage, timers and pending tasks, straight from the process."""
-        return CaseStatus(
-            case_id=self.input.case_id,
-            customer_id=self.input.customer_id,
-            stage=self.stage,
-            outcome=self.outcome,
-            trigger=self.input.trigger,
-            churn_class=self.input.churn_class,
-            policy=self.input.policy,
-            pending_tasks=[
-                TaskView(t.task_id, t.kind, t.assignee, t.created_at, t.due_at)
-                for t in self.tasks.values()
-                if t.recorded and not t.closed and t.decision is None
-            ],
-            legal_holds=list(self.holds.values()),
-            effective_at=self.effective_at,
-            retention_end=self.retention_end,
-            next_timer=self.next_timer,
-            category_clocks=self.clocks.views() if self.clocks is not None else [],
-            jurisdiction=self.terms.jurisdiction if self.terms else None,
-            category_retention=self.terms.category_retention if self.terms else None,
-            retention_started_at=self.clocks.started_at if self.clocks is not None else None,
-        )

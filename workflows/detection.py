@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.detection import DetectionActivities
@@ -23,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.options import BATCH, BOOKKEEPING, SCAN
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class DetectionWorkflow:
     @workflow.run
     async def run(self, state: DetectionInput) -> DetectionSummary:

@@ -148,6 +148,26 @@ SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None
 POLICIES = {"deleted_with_confirmation": "confirming", "deleted_by_category": "by-category"}
 
 
+async def record_runs(h: Harness, handle: Handle, stem: str) -> None:
+    """Every run of the case, the first as STEM.json and each one it continued as new into
+    (retention, renewed every year) as STEM.runN.json."""
+    run_id = handle.first_execution_run_id
+    number = 1
+    while run_id:
+        history = await h.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        name = f"{stem}.json" if number == 1 else f"{stem}.run{number}.json"
+        (HISTORIES / name).write_text(history.to_json())
+        print(f"recorded {name}: {len(history.events)} events")
+        last = history.events[-1]
+        continued = last.HasField("workflow_execution_continued_as_new_event_attributes")
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if continued
+            else None
+        )
+        number += 1
+
+
 async def main(suffix: str, only: list[str]) -> None:
     HISTORIES.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -184,9 +204,7 @@ async def main(suffix: str, only: list[str]) -> None:
                         )
                         await drive(h, handle)
                         await handle.result()
-                        history = await handle.fetch_history()
-                        (HISTORIES / f"{name}{suffix}.json").write_text(history.to_json())
-                        print(f"recorded {name}: {len(history.events)} events")
+                        await record_runs(h, handle, f"{name}{suffix}")
         finally:
             await env.shutdown()
             controller.stop()

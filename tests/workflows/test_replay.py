@@ -22,9 +22,11 @@ from workflows.case.state import (
     PATCH_DELETION_CONFIRMATION,
     PATCH_REMINDER,
     PATCH_RETENTION_BY_CATEGORY,
+    PATCH_RETENTION_WORKFLOW,
     PATCH_TASK_ESCALATION,
 )
 from workflows.close_customer import CloseCustomerWorkflow
+from workflows.retention_workflow import RetentionWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -65,6 +67,16 @@ PATCHES_BY_SUFFIX = {
         PATCH_TASK_ESCALATION,
         PATCH_RETENTION_BY_CATEGORY,
     },
+    "-retention-workflow": {
+        PATCH_DECIDE_AFTER_RECORDED,
+        PATCH_REMINDER,
+        PATCH_TASK_ESCALATION,
+        PATCH_RETENTION_WORKFLOW,
+    },
+}
+# Patches the by-category and confirming scenarios add to that set.
+BY_SCENARIO = {
+    "deleted_by_category": {PATCH_RETENTION_BY_CATEGORY},
 }
 
 
@@ -79,6 +91,8 @@ def test_patched_histories_carry_their_patch_markers() -> None:
         "deleted_by_category-retention-by-category",
     } <= stems
     for path in HISTORIES:
+        if ".run" in path.stem:
+            continue  # a later run of a case: see the test below
         expected = next(
             (
                 patches
@@ -87,13 +101,42 @@ def test_patched_histories_carry_their_patch_markers() -> None:
             ),
             set(),
         )
+        if path.stem.endswith("-retention-workflow"):
+            expected = expected | BY_SCENARIO.get(path.stem.split("-")[0], set())
         assert _patch_ids(path) == expected, path.name
+
+
+def _workflow_type(path: Path) -> str:
+    first = json.loads(path.read_text())["events"][0]
+    return str(first["workflowExecutionStartedEventAttributes"]["workflowType"]["name"])
+
+
+def test_cases_in_retention_continue_as_new_into_retention_runs() -> None:
+    """Since the retention-workflow patch, a case's closing run ends by continuing as new into
+    RetentionWorkflow, and a case kept past a year renews itself as another run of it."""
+    closing = [p for p in HISTORIES if p.stem.endswith("-retention-workflow")]
+    assert {p.stem.split("-")[0] for p in closing} >= {
+        "deleted_with_hold",
+        "reactivated",
+        "deleted_by_category",
+    }
+    for path in closing:
+        events = json.loads(path.read_text())["events"]
+        continued = events[-1]["workflowExecutionContinuedAsNewEventAttributes"]
+        assert continued["workflowType"]["name"] == "RetentionWorkflow", path.name
+        later = sorted(HISTORIES[0].parent.glob(f"{path.stem}.run*.json"))
+        assert later, path.name
+        assert {_workflow_type(p) for p in later} == {"RetentionWorkflow"}
+    renewed = [p for p in HISTORIES if p.stem.endswith(".run3")]
+    assert renewed, "no case recorded a yearly renewal of its retention run"
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_history_replays(path: Path) -> None:
     stored = json.loads(path.read_text())  # noqa: ASYNC240 - a small file, read once
     history = WorkflowHistory.from_json("close-customer-replay", stored)
-    replayer = Replayer(workflows=[CloseCustomerWorkflow], data_converter=DATA_CONVERTER)
+    replayer = Replayer(
+        workflows=[CloseCustomerWorkflow, RetentionWorkflow], data_converter=DATA_CONVERTER
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

@@ -1,9 +1,7 @@
-"""Requests while the case closes: staff decide and take tasks, add evidence, cancel; the
-customer (or staff for them) answers. Each Update's rules are in workflows/case/rules.py."""
+"""Requests while the case closes: staff decide, take and delegate tasks, or cancel the
+closure. Each Update's rules are in workflows/case/rules.py."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from temporalio import workflow
 
@@ -13,31 +11,24 @@ with workflow.unsafe.imports_passed_through():
         AssignRequest,
         AssignResult,
         CancelRequest,
-        CustomerAnswer,
         DecisionRequest,
         DecisionResult,
-        EvidenceAdded,
-        EvidenceRequest,
         StageResult,
         TaskReassigned,
     )
     from closeout.domain import (
-        CustomerResponse,
-        NoticeKind,
-        Stage,
         TaskDecision,
         TaskKind,
         TaskStatus,
     )
     from workflows.case import rules
-    from workflows.case.state import PATCH_DATA_EXPORT, PATCH_DECIDE_AFTER_RECORDED
-    from workflows.options import DATA_STEP
+    from workflows.case.state import PATCH_DECIDE_AFTER_RECORDED
 
 # The process itself runs in the sandbox: its parts are imported afresh for every run.
-from workflows.case.retention_requests import RetentionRequests
+from workflows.case.case_requests import CaseRequests
 
 
-class ClosingRequests(RetentionRequests):
+class ClosingRequests(CaseRequests):
     @workflow.update
     async def decide(self, req: DecisionRequest) -> DecisionResult:
         """An account manager's decision on one of the case's tasks."""
@@ -97,62 +88,6 @@ class ClosingRequests(RetentionRequests):
     @assign.validator
     def _validate_assign(self, req: AssignRequest) -> None:
         rules.check_assign(self, req)
-
-    @workflow.update
-    async def add_evidence(self, req: EvidenceRequest) -> StageResult:
-        """A further trigger for this customer: kept on the case, once per trigger."""
-        self.evidence_triggers.add(req.trigger)
-        await self._do(
-            CloseoutActivities.record_evidence,
-            EvidenceAdded(
-                self.input.case_id,
-                req.trigger,
-                req.evidence,
-                self._audit("evidence_added", actor=req.actor.name, trigger=req.trigger),
-            ),
-        )
-        return StageResult(self.stage, self.outcome)
-
-    @add_evidence.validator
-    def _validate_add_evidence(self, req: EvidenceRequest) -> None:
-        rules.check_add_evidence(self, req)
-
-    @workflow.update
-    async def respond(self, answer: CustomerAnswer) -> StageResult:
-        """The customer's answer: stay, object, confirm the closure, or ask for their data."""
-        response = answer.response
-        action = f"customer_{response}"
-        extra: dict[str, Any] = {}
-        if answer.link_id is not None:
-            self.used_links.add(answer.link_id)
-            extra["link_id"] = answer.link_id
-        if response is CustomerResponse.STAY and self.stage is Stage.WIN_BACK:
-            self.customer_stays = True
-            await self._record(action, actor=answer.actor.name, reason=answer.comment, **extra)
-        elif response in (CustomerResponse.STAY, CustomerResponse.OBJECT):
-            await self._record(action, actor=answer.actor.name, reason=answer.comment, **extra)
-            assert self.terms is not None
-            await self._open_task(
-                TaskKind.OBJECTION_REVIEW,
-                self.terms.owner,
-                workflow.now() + self.terms.approval_due,
-                note=f"customer {response}: {answer.comment or '(no text)'}",
-            )
-        else:
-            await self._record(action, actor=answer.actor.name, reason=answer.comment, **extra)
-            if response is CustomerResponse.DOWNLOAD_DATA and workflow.patched(PATCH_DATA_EXPORT):
-                export_id = str(workflow.uuid4())
-                await self._run(
-                    CloseoutActivities.prepare_data_export,
-                    self._step("data_export_prepared", bundle_id=export_id),
-                    DATA_STEP,
-                )
-                await self._notify(NoticeKind.DATA_EXPORT, notice_id=export_id)
-        return StageResult(self.stage, self.outcome)
-
-    @respond.validator
-    def _validate_respond(self, answer: CustomerAnswer) -> None:
-        rules.check_respond(self, answer)
 
     @workflow.update
     async def cancel(self, req: CancelRequest) -> StageResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -13,13 +13,17 @@ with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CloseoutActivities
     from activities.notice_sending import NoticeActivities
     from activities.retention import RetentionActivities
-    from closeout.domain import DataCategory, NoticeKind, Stage
-    from workflows.case.state import PATCH_DELETION_CONFIRMATION
+    from closeout.contracts import CaseResult
+    from closeout.domain import DataCategory, NoticeKind, Outcome, Stage
+    from workflows.case.state import MAX_RUN_EVENTS, PATCH_DELETION_CONFIRMATION
     from workflows.options import DATA_STEP, MAIL, VERIFY
     from workflows.retention import RetentionClocks
 
 # The process itself runs in the sandbox: its parts are imported afresh for every run.
 from workflows.case.tasks import CaseTasks
+
+# The workflow type a case in retention continues as (workflows/retention_workflow.py).
+RETENTION_WORKFLOW = "RetentionWorkflow"
 
 
 class CaseRetention(CaseTasks):
@@ -27,6 +31,12 @@ class CaseRetention(CaseTasks):
         """Wait out retention and every legal hold; True when the customer is reactivated."""
         assert self.retention_end is not None
         await self._enter(Stage.RETENTION, retention_end=self.retention_end)
+        return await self._wait_out_retention()
+
+    async def _wait_out_retention(self) -> bool:
+        """Retention entered: wait for its end and every hold's release (deleting each
+        category on its own date); True when the customer is reactivated."""
+        assert self.retention_end is not None
         if self.clocks is not None:
             return await self._retain_by_category(self.clocks)
         while True:
@@ -38,14 +48,11 @@ class CaseRetention(CaseTasks):
                 self.stage = Stage.DELETION
                 self.next_timer = None
                 return False
+            if await self._renewed(now):
+                continue
             self._retention_changed = False
             self.next_timer = None if self.holds else self.retention_end
-            timeout = None if self.holds else self.retention_end - now
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._retention_changed or self.reactivate_request is not None,
-                    timeout=timeout,
-                )
+            await self._wait_for_change(None if self.holds else self.retention_end)
 
     async def _retain_by_category(self, clocks: RetentionClocks) -> bool:
         """Delete each category when its own period ends and no hold stands; hand the last
@@ -62,14 +69,72 @@ class CaseRetention(CaseTasks):
             if due:
                 await self._delete_categories(due)
                 continue
+            if await self._renewed(now):
+                continue
             self._retention_changed = False
             self.next_timer = None if self.holds else clocks.next_end()
-            timeout = None if self.next_timer is None else max(self.next_timer - now, timedelta(0))
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._retention_changed or self.reactivate_request is not None,
-                    timeout=timeout,
-                )
+            await self._wait_for_change(self.next_timer)
+
+    async def _wait_for_change(self, until: datetime | None) -> None:
+        """Until `until`, a change to retention (a hold, a new end) or a reactivation; a run
+        that continues as new wakes at its renewal date too."""
+        now = workflow.now()
+        if self.renew_at is not None:
+            until = self.renew_at if until is None else min(until, self.renew_at)
+        timeout = None if until is None else max(until - now, timedelta(0))
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._retention_changed or self.reactivate_request is not None,
+                timeout=timeout,
+            )
+
+    async def _renewed(self, now: datetime) -> bool:
+        """Continue as new when this run is a year old, its history long, or a newer build
+        of the workers made current; False when it is not time yet; True when a reactivation
+        came in while requests finished."""
+        if self.renew_at is None:
+            return False  # the path of cases that retain inside CloseCustomerWorkflow
+        info = workflow.info()
+        if (
+            now < self.renew_at
+            and info.get_current_history_length() < MAX_RUN_EVENTS
+            and not info.is_continue_as_new_suggested()
+            and not info.is_target_worker_deployment_version_changed()
+        ):
+            return False
+        await self._continue_in_retention()
+        return True
+
+    async def _continue_in_retention(self) -> None:
+        """Hand the case to a new run of RetentionWorkflow once every request in flight has
+        finished; the new run picks up the worker deployment's current build. Returns only if
+        a reactivation came in meanwhile (it is honoured on this run)."""
+        await workflow.wait_condition(
+            lambda: (
+                self.reactivate_request is not None
+                or (workflow.all_handlers_finished() and all(w.done() for w in self.watchers))
+            )
+        )
+        if self.reactivate_request is not None:
+            return
+        workflow.continue_as_new(
+            args=[self.retention_input()],
+            workflow=RETENTION_WORKFLOW,
+            initial_versioning_behavior=workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE,
+        )
+
+    async def _end_retention(self, reactivated: bool) -> CaseResult:
+        """Retention is over: the customer is back, or their data is deleted and verified."""
+        if reactivated:
+            await self._reactivate()
+            assert self.reactivate_request is not None
+            return await self._finish(
+                Outcome.REACTIVATED,
+                self.reactivate_request.reason,
+                actor=self.reactivate_request.actor.name,
+            )
+        await self._delete()
+        return await self._finish(Outcome.DELETED, "retention ended; deletion verified")
 
     async def _delete_categories(self, categories: list[DataCategory]) -> None:
         assert self.clocks is not None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -29,6 +29,13 @@ PATCH_DATA_EXPORT = "data-export-on-request"
 PATCH_TASK_ESCALATION = "task-reminder-and-escalation"
 PATCH_DELETION_CONFIRMATION = "deletion-confirmation"
 PATCH_RETENTION_BY_CATEGORY = "retention-by-category"
+# Archived cases continue as new into RetentionWorkflow instead of waiting out retention here.
+PATCH_RETENTION_WORKFLOW = "retention-workflow"
+
+# A case in retention continues as new at least this often, and whenever its run's history
+# has this many events, so no run of a case kept for decades is longer than a year's.
+RENEW_EVERY = timedelta(days=365)
+MAX_RUN_EVENTS = 400
 
 # Tasks whose due date escalates them; a win-back task's due date ends the window by itself.
 ESCALATING_TASKS = frozenset(
@@ -65,6 +72,28 @@ class CaseTask:
         return not self.closed and self.decision is None
 
 
+@dataclass(frozen=True)
+class RetentionInput:
+    """What a case in retention carries from one run to the next: whom it is about, the terms
+    it runs under, the category clocks, the holds standing, and what was done before."""
+
+    case: CloseCustomerInput
+    terms: CaseTerms
+    retention_end: datetime
+    clocks: RetentionClocks | None = None
+    holds: dict[str, HoldView] = field(default_factory=dict)
+    bundle: BackupResult | None = None
+    effective_at: datetime | None = None
+    evidence_triggers: list[Trigger] = field(default_factory=list)
+    used_links: list[str] = field(default_factory=list)
+    # The closing stages' tasks, all settled: a late decision on one is refused as before.
+    tasks: list[CaseTask] = field(default_factory=list)
+    # False for the first run (archived, retention not yet entered); True for every later one.
+    entered: bool = False
+    # Runs of retention so far, this one included.
+    run: int = 1
+
+
 class CaseState:
     """The case's state. Plain data: the request rules (workflows/case/rules.py) read it
     outside any workflow too."""
@@ -95,3 +124,39 @@ class CaseState:
         # closure is off and the customer stays.
         self.review_kept_customer = False
         self._retention_changed = False
+        # When a run in retention continues as new (None: it never does, as on the old path).
+        self.renew_at: datetime | None = None
+        self.retention_run = 1
+
+    def retention_input(self) -> RetentionInput:
+        """The case as the next run of retention takes it over."""
+        assert self.terms is not None and self.retention_end is not None
+        return RetentionInput(
+            case=self.input,
+            terms=self.terms,
+            retention_end=self.retention_end,
+            clocks=self.clocks,
+            holds=dict(self.holds),
+            bundle=self.bundle,
+            effective_at=self.effective_at,
+            evidence_triggers=sorted(self.evidence_triggers),
+            used_links=sorted(self.used_links),
+            tasks=list(self.tasks.values()),
+            entered=self.stage is Stage.RETENTION,
+            run=self.retention_run + 1 if self.stage is Stage.RETENTION else 1,
+        )
+
+    def take_over(self, carried: RetentionInput) -> None:
+        """Start from what the previous run carried."""
+        self.terms = carried.terms
+        self.retention_end = carried.retention_end
+        self.clocks = carried.clocks
+        self.holds = dict(carried.holds)
+        self.bundle = carried.bundle
+        self.effective_at = carried.effective_at
+        self.evidence_triggers = {self.input.trigger, *carried.evidence_triggers}
+        self.used_links = set(carried.used_links)
+        self.tasks = {t.task_id: t for t in carried.tasks}
+        self.stage = Stage.RETENTION if carried.entered else Stage.ARCHIVE
+        self.retention_run = carried.run
+        self.case_recorded = True

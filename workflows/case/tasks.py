@@ -14,12 +14,22 @@ with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CloseoutActivities
     from activities.notice_sending import NoticeActivities
     from activities.staff_notices import StaffActivities
-    from closeout.contracts import CloseTask, OpenTask, SendNotice, StaffNotice, TaskReassigned
+    from closeout.contracts import (
+        CaseChange,
+        CaseResult,
+        CloseTask,
+        OpenTask,
+        SendNotice,
+        StaffNotice,
+        TaskReassigned,
+    )
     from closeout.domain import (
         MANAGER_GROUP,
         SYSTEM_ACTOR,
         NoticeKind,
+        Outcome,
         StaffNoticeKind,
+        Stage,
         TaskDecision,
         TaskKind,
         TaskStatus,
@@ -191,3 +201,22 @@ class CaseTasks(CaseSteps):
                 note=f"the customer's mail server refused the {kind} notice for good: correct the "
                 "contact data and approve to go on, or reject to keep the customer",
             )
+
+    async def _finish(self, outcome: Outcome, reason: str, actor: str = SYSTEM_ACTOR) -> CaseResult:
+        self.outcome = outcome
+        self.stage = Stage.CLOSED
+        self.next_timer = None
+        for task in list(self.tasks.values()):
+            if not task.closed:
+                await self._close_task(task, TaskStatus.CANCELLED, "task_cancelled", reason=reason)
+        await self._do(
+            CloseoutActivities.record_case_change,
+            CaseChange(
+                self.input.case_id,
+                self._audit("case_closed", actor=actor, reason=reason, outcome=outcome),
+                stage=Stage.CLOSED,
+                outcome=outcome,
+            ),
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return CaseResult(self.input.case_id, outcome)
