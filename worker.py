@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Interceptor, Worker
+from temporalio.worker import Interceptor, Worker, WorkerDeploymentConfig
 
 from activities.case_activities import CloseoutActivities
 from activities.detection import DetectionActivities
@@ -24,6 +24,7 @@ from closeout.constants import TASK_QUEUE
 from closeout.crm.adapters import crm_from
 from closeout.crypto.vault import vault_from
 from closeout.db import Database
+from closeout.deployment import build_id, deployment_config, make_current_if_none
 from closeout.heartbeats import HeartbeatWhileRunning
 from closeout.mail import SmtpMailer
 from closeout.settings import WORKER_CACHED_WORKFLOWS, Settings
@@ -34,9 +35,15 @@ from closeout.users.accounts import Accounts
 from workflows.close_customer import CloseCustomerWorkflow
 from workflows.detection import DetectionWorkflow
 from workflows.housekeeping import HousekeepingWorkflow
+from workflows.retention_workflow import RetentionWorkflow
 from workflows.schedules import ensure_schedules
 
-WORKFLOWS: list[type] = [CloseCustomerWorkflow, HousekeepingWorkflow, DetectionWorkflow]
+WORKFLOWS: list[type] = [
+    CloseCustomerWorkflow,
+    RetentionWorkflow,
+    HousekeepingWorkflow,
+    DetectionWorkflow,
+]
 
 
 @dataclass(frozen=True)
@@ -110,11 +117,13 @@ def build_worker(
     task_queue: str = TASK_QUEUE,
     cached_workflows: int = WORKER_CACHED_WORKFLOWS,
     interceptors: Sequence[Interceptor] = (),
+    deployment: WorkerDeploymentConfig | None = None,
 ) -> Worker:
     """The worker of every close-customer, housekeeping and detection workflow. With
     `cached_workflows=0` each workflow task replays the case's history (no sticky queue), as
     the time-skipping test server needs when a worker is replaced mid-case. `interceptors` run
-    inside the worker's own heartbeats."""
+    inside the worker's own heartbeats. `deployment`: the Worker Deployment version it polls
+    as (None: unversioned, as on the time-skipping test server)."""
     cache_workflow_bytecode(WORKFLOWS)
     return Worker(
         client,
@@ -125,6 +134,7 @@ def build_worker(
         max_concurrent_activities=executor._max_workers,
         max_cached_workflows=cached_workflows,
         interceptors=[HeartbeatWhileRunning(), *interceptors],
+        deployment_config=deployment,
     )
 
 
@@ -132,6 +142,14 @@ async def run_worker(settings: Settings, interceptors: Sequence[Interceptor] = (
     db = Database.from_url(settings.database_url)
     client = await connect(settings)
     await ensure_schedules(client, settings)
+    log = logging.getLogger("closeout.worker")
+    deployment = deployment_config(settings)
+    if deployment is not None:
+        build = build_id(settings)
+        # A first install makes its build current; a later build waits for a release
+        # (`closeout deployment set-current`).
+        if await make_current_if_none(client, build):
+            log.info("build %s is the first of deployment closeout: made current", build)
     with ThreadPoolExecutor(max_workers=32) as executor:
         worker = build_worker(
             client,
@@ -139,8 +157,13 @@ async def run_worker(settings: Settings, interceptors: Sequence[Interceptor] = (
             executor,
             cached_workflows=settings.worker_cached_workflows,
             interceptors=interceptors,
+            deployment=deployment,
         )
-        logging.getLogger("closeout.worker").info("worker polling task queue %s", TASK_QUEUE)
+        log.info(
+            "worker polling task queue %s%s",
+            TASK_QUEUE,
+            f" as build {build_id(settings)} of deployment closeout" if deployment else "",
+        )
         await worker.run()
 
 

@@ -13,6 +13,7 @@ import typer
 from pydantic import ValidationError
 
 from cli.audit import audit_app
+from cli.deployment import deployment_app
 from cli.keys import keys_app
 from cli.policies import policies_app
 from cli.suppression import suppression_app
@@ -34,6 +35,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(suppression_app, name="suppression")
 app.add_typer(policies_app, name="policies")
+app.add_typer(deployment_app, name="deployment")
 
 
 def load_settings(**overrides: object) -> Settings:

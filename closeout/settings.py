@@ -254,6 +254,10 @@ class Settings(BaseSettings):
     # the cases moving at once; a case waiting longer (for a decision, in retention) leaves
     # the cache and replays its history when it moves again.
     worker_cached_workflows: int = Field(default=WORKER_CACHED_WORKFLOWS, ge=0)
+    # Workers join the Temporal Worker Deployment `closeout` as this build (default: the
+    # package version); off, they poll unversioned (a server without worker deployments).
+    worker_versioning: bool = True
+    build_id: str | None = Field(default=None, min_length=1, max_length=255)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     default_policy: str = "standard"
     policies: dict[str, PolicyConfig] = Field(default_factory=lambda: {"standard": STANDARD_POLICY})

@@ -83,10 +83,16 @@ class Stack:
         """A client that reads the stack's encrypted payloads, as its processes do."""
         return await connect(self.settings)
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115
         proc = subprocess.Popen(
-            args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            env=env or self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.procs[name] = proc
         return proc
@@ -105,6 +111,12 @@ class Stack:
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         return self._spawn("worker", [sys.executable, "-m", "worker"])
+
+    def start_build_worker(self, build: str) -> subprocess.Popen[bytes]:
+        """One more worker, polling as `build` of the worker deployment; not made current (a
+        worker makes its build current only on a first install)."""
+        env = {**self.env, "CLOSEOUT_BUILD_ID": build}
+        return self._spawn(f"worker-{build}", [sys.executable, "-m", "worker"], env)
 
     def kill_worker(self) -> None:
         proc = self.procs.pop("worker")
@@ -130,7 +142,7 @@ class Stack:
             self.controller.stop()
 
 
-def start_stack(root: Path) -> Iterator[Stack]:
+def start_stack(root: Path, **env_overrides: str) -> Iterator[Stack]:
     root.mkdir(parents=True, exist_ok=True)
     # Messages are kept for assertions and, as the dev catcher does, as files for /dev/mail.
     mail = CaughtMailSink(free_port(), catcher=MailCatcherHandler(root / "mailbox"))
@@ -153,6 +165,7 @@ def start_stack(root: Path) -> Iterator[Stack]:
         # limit is the account limit's business here (tests/api/test_sign_in.py tests both).
         "CLOSEOUT_SIGN_IN_LIMIT_PER_ADDRESS": "500 per 15 minutes",
         "PYTHONUNBUFFERED": "1",
+        **env_overrides,
     }
     stack = Stack(
         root,
