@@ -22,6 +22,9 @@ class BareShape:
     before_first_timer: int
     before_second_timer: int
     after_second_timer: int
+    # Of the activities before the second timer, how many run before the workflow continues
+    # as new into its second run (as a case continues into retention after its archive step).
+    before_continue_as_new: int
     first_timer: timedelta
     second_timer: timedelta
     update_deadline: timedelta
@@ -52,16 +55,11 @@ class BareCaseWorkflow:
                 await self._steps(shape.between_updates)
         await self._steps(shape.before_first_timer)
         await workflow.sleep(shape.first_timer)
-        await self._steps(shape.before_second_timer)
-        await workflow.sleep(shape.second_timer)
-        await self._steps(shape.after_second_timer)
-        return self.updates
+        await _steps(shape.before_continue_as_new)
+        workflow.continue_as_new(args=[shape], workflow=BareRetentionWorkflow.run)
 
     async def _steps(self, count: int) -> None:
-        for n in range(count):
-            await workflow.execute_activity(
-                bare_step, n, start_to_close_timeout=timedelta(seconds=30)
-            )
+        await _steps(count)
 
     @workflow.update
     async def decide(self, steps: int) -> int:
@@ -72,3 +70,20 @@ class BareCaseWorkflow:
     @workflow.query
     def waiting_for_update(self) -> bool:
         return self.waiting
+
+
+@workflow.defn
+class BareRetentionWorkflow:
+    """The bare case's second run, as RetentionWorkflow is the case's."""
+
+    @workflow.run
+    async def run(self, shape: BareShape) -> int:
+        await _steps(shape.before_second_timer - shape.before_continue_as_new)
+        await workflow.sleep(shape.second_timer)
+        await _steps(shape.after_second_timer)
+        return 2
+
+
+async def _steps(count: int) -> None:
+    for n in range(count):
+        await workflow.execute_activity(bare_step, n, start_to_close_timeout=timedelta(seconds=30))

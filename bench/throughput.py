@@ -35,11 +35,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bench.bare_workflow import BareCaseWorkflow, BareShape, bare_step
+from bench.bare_workflow import BareCaseWorkflow, BareRetentionWorkflow, BareShape, bare_step
 from closeout.cases.models import TaskRecord
 from closeout.cases.repository import CaseRepository, case_repository
 from closeout.contracts import Actor, CloseCustomerInput, DecisionRequest
@@ -233,21 +234,47 @@ async def mixed(
     return statistics.fmean(spent["bare"]) / statistics.fmean(spent["case"]), per_round
 
 
+async def case_events(
+    client: Client, workflow_id: str, run: Awaitable[None]
+) -> list[tuple[int, HistoryEvent]]:
+    """Run the case, then every event of every run of its chain, each with its run's number."""
+    await run
+    events: list[tuple[int, HistoryEvent]] = []
+    handle = client.get_workflow_handle(workflow_id)
+    run_id = (await handle.describe()).raw_description.workflow_execution_info.first_run_id
+    number = 0
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        events += [(number, e) for e in history.events]
+        last = history.events[-1]
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+            else ""
+        )
+        number += 1
+    return events
+
+
 async def case_shape(client: Client, inbox: Inbox, queue: str, customer_id: str) -> BareShape:
     """Count a real case's activities around its Updates and timers, for the bare twin."""
-    await run_case(client, inbox, queue, customer_id)
-    history = await client.get_workflow_handle(f"close-customer-{customer_id}").fetch_history()
+    events = await case_events(
+        client, f"close-customer-{customer_id}", run_case(client, inbox, queue, customer_id)
+    )
     fired = {
-        e.timer_fired_event_attributes.started_event_id
-        for e in history.events
+        (run, e.timer_fired_event_attributes.started_event_id)
+        for run, e in events
         if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED
     }
-    deadlines = sum(e.event_type == EventType.EVENT_TYPE_TIMER_CANCELED for e in history.events)
+    deadlines = sum(e.event_type == EventType.EVENT_TYPE_TIMER_CANCELED for _, e in events)
     runs: list[int] = [0]
     in_updates: list[int] = []
     inside = False
-    for event in history.events:
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+    continued_after: int | None = None
+    for run, event in events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            continued_after = runs[-1]
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             if inside:
                 in_updates[-1] += 1
             else:
@@ -258,14 +285,24 @@ async def case_shape(client: Client, inbox: Inbox, queue: str, customer_id: str)
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
             inside = False
             runs.append(0)
-        elif event.event_type == EventType.EVENT_TYPE_TIMER_STARTED and event.event_id in fired:
+        elif (
+            event.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+            and (run, event.event_id) in fired
+        ):
             runs.append(0)
     # A decision that is already there when the case starts waiting needs no deadline timer,
     # so a case has up to two; the bare twin always starts both.
-    if len(in_updates) != 2 or len(runs) != 5 or len(fired) != 2 or deadlines > 2:
+    if (
+        len(in_updates) != 2
+        or len(runs) != 5
+        or len(fired) != 2
+        or deadlines > 2
+        or continued_after is None
+    ):
         raise RuntimeError(
             f"the case no longer has the bench's shape: {len(in_updates)} updates, "
-            f"{len(fired)} timers fired, {deadlines} deadlines cancelled"
+            f"{len(fired)} timers fired, {deadlines} deadlines cancelled, "
+            f"continued as new: {continued_after is not None}"
         )
     before_first, between, before_timer, between_timers, after = runs
     return BareShape(
@@ -275,6 +312,7 @@ async def case_shape(client: Client, inbox: Inbox, queue: str, customer_id: str)
         before_first_timer=before_timer,
         before_second_timer=between_timers,
         after_second_timer=after,
+        before_continue_as_new=continued_after,
         first_timer=NOTICE,
         second_timer=RETENTION,
         update_deadline=UPDATE_DEADLINE,
@@ -308,11 +346,12 @@ async def serve_workers(
         case_worker = build_worker(
             client, build_activities(bench_settings(url, smtp_port, archive), db), executor, queue
         )
-        cache_workflow_bytecode([BareCaseWorkflow])  # as build_worker does for the case's
+        bare = [BareCaseWorkflow, BareRetentionWorkflow]
+        cache_workflow_bytecode(bare)  # as build_worker does for the case's
         bare_worker = Worker(
             client,
             task_queue=queue + "-bare",
-            workflows=[BareCaseWorkflow],
+            workflows=bare,
             activities=[bare_step],
             max_concurrent_activities=64,
         )

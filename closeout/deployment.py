@@ -47,7 +47,9 @@ def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
     return WorkerDeploymentConfig(
         version=WorkerDeploymentVersion(DEPLOYMENT, build_id(settings)),
         use_worker_versioning=True,
-        # Every workflow type says its own behaviour; this covers any that does not.
+        # Every workflow type is pinned: a run finishes on the build it started on. (Given
+        # here, not per type: a type that declares a behaviour cannot run on an unversioned
+        # worker against a server with worker deployments.)
         default_versioning_behavior=VersioningBehavior.PINNED,
     )
 

@@ -9,7 +9,6 @@ retention_requests.py) and their rules (rules.py).
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CloseoutActivities
@@ -50,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.case.closing_requests import ClosingRequests
 
 
-@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
+@workflow.defn
 class CloseCustomerWorkflow(ClosingRequests):
     """Win-back → notice → approval → effective date → backup → revoke → archive → retention
     → deletion, for one customer."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from temporalio import workflow
-from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.detection import DetectionActivities
@@ -24,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.options import BATCH, BOOKKEEPING, SCAN
 
 
-@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
+@workflow.defn
 class DetectionWorkflow:
     @workflow.run
     async def run(self, state: DetectionInput) -> DetectionSummary:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.expired_data import HousekeepingActivities
@@ -20,7 +19,7 @@ PATCH_HOLD_REVIEWS = "hold-review-reminders"
 PATCH_HISTORY_SHREDDING = "history-shredding"
 
 
-@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
+@workflow.defn
 class HousekeepingWorkflow:
     """Remove expired data exports and customers the suppression ledger says are deleted;
     remind compliance of legal holds due for review; shred deleted customers' histories."""

@@ -12,7 +12,6 @@ the worker deployment.
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -34,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.case.case_requests import CaseRequests
 
 
-@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
+@workflow.defn
 class RetentionWorkflow(CaseRequests):
     """Retention → deletion by category → verified deletion, or reactivation."""
 

@@ -126,3 +126,25 @@ def test_a_release_moves_retention_to_the_new_build_and_leaves_closing_stages_pi
     assert closing_runs[0] == ("CloseCustomerWorkflow", {OLD})
     assert all(builds == {NEW} for _, builds in closing_runs[1:]) and len(closing_runs) >= 2
     assert runs(stack, fresh) == [("CloseCustomerWorkflow", {NEW})]
+
+
+@pytest.fixture(scope="module")
+def unversioned_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    path = Path(tmp_path_factory.mktemp("unversioned"))
+    yield from start_stack(path, CLOSEOUT_WORKER_VERSIONING="false")
+
+
+def test_workers_without_versioning_run_cases_on_a_server_that_has_it(
+    unversioned_stack: Stack,
+) -> None:
+    """CLOSEOUT_WORKER_VERSIONING=false: the worker polls unversioned, joins no deployment,
+    and cases run through to retention as before."""
+    stack = unversioned_stack
+    with stack.client("owner") as api:
+        customer = new_customer(stack)
+        case_id = open_case(api, customer)["case_id"]
+        decide(api, open_task(api, case_id, "win_back")["id"], "failed")
+        decide(api, open_task(api, case_id, "approval")["id"], "approve", comment="gone")
+        wait_case(api, case_id, stage="retention")
+    assert runs(stack, customer)[0] == ("CloseCustomerWorkflow", {""})
+    assert "current build (none)" in closeout(stack, "deployment", "show").stdout
