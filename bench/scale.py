@@ -122,6 +122,11 @@ def main() -> None:
     parser.add_argument(
         "--cached-workflows", type=int, help="the worker's workflow cache (else its setting)"
     )
+    parser.add_argument(
+        "--straight-to-retention",
+        action="store_true",
+        help="start the worker's cases as retention runs (bench/scale_worker.py)",
+    )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--each", type=int, default=40, help="requests per staff client")
     parser.add_argument("--clicks", type=int, default=1_000)
@@ -153,7 +158,8 @@ def main() -> None:
                     page_figures("postgresql", fresh, args, root)
         if "worker" not in args.skip:
             figures = asyncio.run(worker_memory(root / "worker", args.retention,
-                                                args.cached_workflows))  # fmt: skip
+                                                args.cached_workflows,
+                                                args.straight_to_retention))  # fmt: skip
             for size, rss in figures:
                 print(f"worker RSS with {size:>6,} cases in retention: {rss:6.0f} MiB")
             (first, low), (last, high) = figures[1], figures[-1]

@@ -7,6 +7,13 @@ policy with a one-second notice period and a ten-year retention; the account man
 decisions (win-back failed, approve) are given as soon as the tasks show in the read model.
 A case counts once the read model shows it in retention; the worker's resident memory is
 read from /proc once every case has come to rest there.
+
+With `straight=True` (`bench/scale.py --straight-to-retention`) the cases skip the closing
+stages, which take a second or two each: each gets its case row (stage retention, through the
+repository the activities write with) and its workflow is started as the retention run a case
+continues into each year (`RetentionWorkflow`, already entered, ten years to go). The worker
+holds such a run exactly as it holds one that came through the whole process; the activities
+of the closing stages are not exercised.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.client import Client
@@ -28,7 +36,15 @@ from temporalio.client import Client
 from bench.throughput import Inbox
 from closeout.cases.repository import CaseRepository, case_repository
 from closeout.constants import TASK_QUEUE
-from closeout.contracts import Actor, CloseCustomerInput, DecisionRequest
+from closeout.contracts import (
+    Actor,
+    AuditEntry,
+    CaseChange,
+    CaseOpened,
+    CaseTerms,
+    CloseCustomerInput,
+    DecisionRequest,
+)
 from closeout.db import Database, upgrade
 from closeout.demo import add_customer, seed_demo_users
 from closeout.devstack import temporal_server_command
@@ -37,7 +53,9 @@ from closeout.settings import Settings
 from closeout.temporal import connect
 from closeout.users.accounts import Accounts
 from tests.support import free_port
+from workflows.case.state import RetentionInput
 from workflows.close_customer import CloseCustomerWorkflow
+from workflows.retention_workflow import RetentionWorkflow
 
 OWNER = Actor("li.na@example.com", Role.ACCOUNT_MANAGER)
 POLICY: dict[str, object] = {
@@ -126,7 +144,9 @@ async def to_retention(client: Client, inbox: Inbox, repo: CaseRepository, n: in
         await asyncio.sleep(0.5)
 
 
-async def fill(client: Client, settings: Settings, db: Database, first: int, last: int) -> None:
+async def fill(
+    client: Client, settings: Settings, db: Database, first: int, last: int, straight: bool
+) -> None:
     """Cases first..last-1 into retention, AT_ONCE at a time."""
     with db.session() as session:
         for n in range(first, last):
@@ -138,12 +158,51 @@ async def fill(client: Client, settings: Settings, db: Database, first: int, las
     async def one(n: int) -> None:
         nonlocal done
         async with gate:
-            await to_retention(client, inbox, repo, n)
+            if straight:
+                await straight_to_retention(client, repo, n)
+            else:
+                await to_retention(client, inbox, repo, n)
         done += 1
         if done % 100 == 0:
             print(f"  in retention: {first + done:,}", file=sys.stderr, flush=True)
 
     await asyncio.gather(*(one(n) for n in range(first, last)))
+
+
+TERMS = CaseTerms(
+    owner=OWNER.name,
+    value_tier="standard",
+    win_back_window=timedelta(hours=1),
+    notice_period=timedelta(seconds=1),
+    approval_due=timedelta(days=1),
+    retention=timedelta(days=3650),
+    four_eyes=False,
+)
+
+
+async def straight_to_retention(client: Client, repo: CaseRepository, n: int) -> None:
+    """Case `n` recorded in retention and its retention run started (see the module doc)."""
+    customer_id = f"mem-{n:06d}"
+    case = CloseCustomerInput(str(uuid.uuid4()), customer_id, Trigger.INACTIVITY,
+                              ChurnClass.NATURAL, "bench", "bench")  # fmt: skip
+    now = datetime.now(UTC)
+    end = now + TERMS.retention
+    workflow_id = f"close-customer-{customer_id}"
+
+    def audit(action: str) -> AuditEntry:
+        return AuditEntry(str(uuid.uuid4()), "system", action, now)
+
+    opened = CaseOpened(case, workflow_id, str(uuid.uuid4()), audit("case_opened"))
+    await asyncio.to_thread(repo.record_case_opened, opened, OWNER.name, "standard")
+    change = CaseChange(case.case_id, audit("stage_entered"), stage=Stage.RETENTION,
+                        retention_end=end)  # fmt: skip
+    await asyncio.to_thread(repo.apply_case_change, change)
+    await client.start_workflow(
+        RetentionWorkflow.run,
+        RetentionInput(case=case, terms=TERMS, retention_end=end, entered=True),
+        id=workflow_id,
+        task_queue=TASK_QUEUE,
+    )
 
 
 async def settle_and_read(pid: int, seconds: float = 15) -> float:
@@ -157,7 +216,7 @@ async def settle_and_read(pid: int, seconds: float = 15) -> float:
 
 
 async def worker_memory(
-    root: Path, sizes: list[int], cached_workflows: int | None
+    root: Path, sizes: list[int], cached_workflows: int | None, straight: bool = False
 ) -> list[tuple[int, float]]:
     """(cases in retention, worker RSS MiB), first with none, then at each size in turn."""
     with running(root, cached_workflows) as (settings, pid):
@@ -168,7 +227,7 @@ async def worker_memory(
         reached = 0
         for size in sizes:
             started = time.perf_counter()
-            await fill(client, settings, db, reached, size)
+            await fill(client, settings, db, reached, size, straight)
             took = time.perf_counter() - started
             print(f"  {size - reached:,} cases into retention in {took:.0f} s", file=sys.stderr)
             reached = size
