@@ -20,9 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,17 +27,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from temporalio.client import WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
 from closeout.contracts import HoldReleaseRequest, HoldRequest, RetentionPeriodsChange
-from closeout.db import Database, upgrade
 from closeout.domain import DataCategory, Stage
 from closeout.settings import STANDARD_POLICY
-from closeout.temporal import DATA_CONVERTER
-from tests.conftest import make_settings
-from tests.support import VENV_BIN, read_model, start_mail_sink
 from tests.workflows.conftest import COMPLIANCE, Harness
-from worker import build_activities, build_worker
+from tests.workflows.standalone import standalone_harness
+from workflows.case_handles import case_histories
 from workflows.close_customer import CloseCustomerWorkflow
 
 YEAR = timedelta(days=365)
@@ -59,19 +52,15 @@ def periods(years: int, shift_days: int = 0) -> dict[DataCategory, timedelta]:
 
 async def runs_of(h: Harness, handle: WorkflowHandle[CloseCustomerWorkflow, object]) -> list[Run]:
     """Every run of the case, from its first to the one that ended it."""
-    found: list[Run] = []
-    run_id = handle.first_execution_run_id
-    while run_id:
-        history = await h.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
-        started = history.events[0].workflow_execution_started_event_attributes
-        found.append(Run(started.workflow_type.name, len(history.events)))
-        last = history.events[-1]
-        run_id = (
-            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-            if last.HasField("workflow_execution_continued_as_new_event_attributes")
-            else None
+    assert handle.first_execution_run_id is not None
+    histories = await case_histories(h.client, handle.id, handle.first_execution_run_id)
+    return [
+        Run(
+            history.events[0].workflow_execution_started_event_attributes.workflow_type.name,
+            len(history.events),
         )
-    return found
+        for history in histories
+    ]
 
 
 async def keep(h: Harness, years: int) -> list[Run]:
@@ -112,53 +101,27 @@ async def main() -> None:
     parser.add_argument("--years", type=int, nargs="+", default=[1, 10, 30])
     args = parser.parse_args()
     years = sorted(args.years)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        url = f"sqlite:///{root}/closeout.db"
-        upgrade(url)
-        sink, controller = start_mail_sink()
-        policies = {
-            f"kept-{n}": STANDARD_POLICY.model_copy(
-                update={"category_retention": periods(n), "jurisdictions": {}}
-            )
-            for n in years
-        }
-        settings = make_settings(root, url, sink, policies=policies)
-        db = Database.from_url(url)
-        env = await WorkflowEnvironment.start_time_skipping(
-            data_converter=DATA_CONVERTER,
-            test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
+    policies = {
+        f"kept-{n}": STANDARD_POLICY.model_copy(
+            update={"category_retention": periods(n), "jurisdictions": {}}
         )
-        largest: dict[int, int] = {}
-        try:
-            with ThreadPoolExecutor(max_workers=16) as executor:
-                queue = f"history-{uuid.uuid4()}"
-                async with build_worker(
-                    env.client, build_activities(settings, db), executor, queue
-                ):
-                    h = Harness(
-                        env, env.client, db, sink, settings, queue, read_model(db, settings)
-                    )
-                    for n in years:
-                        found = await keep(h, n)
-                        for number, run in enumerate(found, 1):
-                            print(
-                                f"{n:>2} years  run {number:>2}  {run.workflow_type:<22} "
-                                f"{run.events:>5} events"
-                            )
-                        retention = [
-                            r.events for r in found if r.workflow_type != found[0].workflow_type
-                        ]
-                        largest[n] = max(r.events for r in found)
-                        print(
-                            f"{n:>2} years  {len(found)} runs, {sum(r.events for r in found)} "
-                            f"events in all; largest run {largest[n]}, largest retention run "
-                            f"{max(retention)}",
-                            flush=True,
-                        )
-        finally:
-            await env.shutdown()
-            controller.stop()
+        for n in years
+    }
+    largest: dict[int, int] = {}
+    async with standalone_harness("history", policies=policies) as h:
+        for n in years:
+            found = await keep(h, n)
+            for number, run in enumerate(found, 1):
+                print(
+                    f"{n:>2} years  run {number:>2}  {run.workflow_type:<22} {run.events:>5} events"
+                )
+            retention = [r.events for r in found[1:]]
+            largest[n] = max(r.events for r in found)
+            print(
+                f"{n:>2} years  {len(found)} runs, {sum(r.events for r in found)} events in all; "
+                f"largest run {largest[n]}, largest retention run {max(retention)}",
+                flush=True,
+            )
     print(f"ratio={largest[years[-1]] / largest[years[0]]:.2f}")
 
 

@@ -51,6 +51,7 @@ from closeout.settings import PolicyConfig, Settings
 from closeout.temporal import DATA_CONVERTER, cache_workflow_bytecode
 from tests.support import VENV_BIN, free_port
 from worker import build_activities, build_worker
+from workflows.case_handles import case_histories
 from workflows.close_customer import CloseCustomerWorkflow
 
 NOTICE = timedelta(seconds=1)
@@ -239,21 +240,10 @@ async def case_events(
 ) -> list[tuple[int, HistoryEvent]]:
     """Run the case, then every event of every run of its chain, each with its run's number."""
     await run
-    events: list[tuple[int, HistoryEvent]] = []
-    handle = client.get_workflow_handle(workflow_id)
-    run_id = (await handle.describe()).raw_description.workflow_execution_info.first_run_id
-    number = 0
-    while run_id:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        events += [(number, e) for e in history.events]
-        last = history.events[-1]
-        run_id = (
-            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-            if last.HasField("workflow_execution_continued_as_new_event_attributes")
-            else ""
-        )
-        number += 1
-    return events
+    described = await client.get_workflow_handle(workflow_id).describe()
+    first_run = described.raw_description.workflow_execution_info.first_run_id
+    histories = await case_histories(client, workflow_id, first_run)
+    return [(number, e) for number, history in enumerate(histories) for e in history.events]
 
 
 async def case_shape(client: Client, inbox: Inbox, queue: str, customer_id: str) -> BareShape:

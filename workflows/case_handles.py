@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 
 from closeout.contracts import CaseStatus
 from workflows.close_customer import CloseCustomerWorkflow
@@ -31,3 +31,22 @@ async def case_status(
         CloseCustomerWorkflow.status, rpc_timeout=rpc_timeout
     )
     return status if status.case_id == case_id else None
+
+
+async def case_histories(
+    client: Client, workflow_id: str, first_run_id: str
+) -> list[WorkflowHistory]:
+    """Every run of a case's chain, oldest first: the closing run, then each run of retention
+    it continued as new into."""
+    histories: list[WorkflowHistory] = []
+    run_id: str | None = first_run_id
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+            else None
+        )
+    return histories

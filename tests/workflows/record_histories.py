@@ -8,16 +8,12 @@ it, e.g. the patch it introduces) and every older set must keep replaying.
 from __future__ import annotations
 
 import asyncio
-import tempfile
-import uuid
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from temporalio.client import WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
 from closeout.contracts import (
     Actor,
@@ -28,7 +24,6 @@ from closeout.contracts import (
     HoldRequest,
     ReactivateRequest,
 )
-from closeout.db import Database, upgrade
 from closeout.domain import (
     Assignment,
     CustomerResponse,
@@ -37,11 +32,10 @@ from closeout.domain import (
     TaskKind,
     ValueTier,
 )
-from closeout.temporal import DATA_CONVERTER
-from tests.conftest import make_settings
-from tests.support import VENV_BIN, Refusing, free_port, read_model, start_mail_sink
+from tests.support import Refusing, free_port
 from tests.workflows.conftest import COMPLIANCE, MANAGER_ACTOR, OTHER_AM, OWNER_ACTOR, Harness
-from worker import build_activities, build_worker
+from tests.workflows.standalone import standalone_harness
+from workflows.case_handles import case_histories
 from workflows.close_customer import CloseCustomerWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -151,64 +145,37 @@ POLICIES = {"deleted_with_confirmation": "confirming", "deleted_by_category": "b
 async def record_runs(h: Harness, handle: Handle, stem: str) -> None:
     """Every run of the case, the first as STEM.json and each one it continued as new into
     (retention, renewed every year) as STEM.runN.json."""
-    run_id = handle.first_execution_run_id
-    number = 1
-    while run_id:
-        history = await h.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+    assert handle.first_execution_run_id is not None
+    runs = await case_histories(h.client, handle.id, handle.first_execution_run_id)
+    for number, history in enumerate(runs, 1):
         name = f"{stem}.json" if number == 1 else f"{stem}.run{number}.json"
         (HISTORIES / name).write_text(history.to_json())
         print(f"recorded {name}: {len(history.events)} events")
-        last = history.events[-1]
-        continued = last.HasField("workflow_execution_continued_as_new_event_attributes")
-        run_id = (
-            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-            if continued
-            else None
-        )
-        number += 1
 
 
 async def main(suffix: str, only: list[str]) -> None:
     HISTORIES.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        url = f"sqlite:///{root}/closeout.db"
-        upgrade(url)
-        sink, controller = start_mail_sink()
-        refusing = Refusing(free_port())
-        refusing_controller = Controller(refusing, hostname="127.0.0.1", port=refusing.port)
-        refusing_controller.start()
-        settings = make_settings(root, url, sink)
-        db = Database.from_url(url)
-        env = await WorkflowEnvironment.start_time_skipping(
-            data_converter=DATA_CONVERTER,
-            test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
-        )
-        try:
-            with ThreadPoolExecutor(max_workers=32) as executor:
-                queue = f"record-{uuid.uuid4()}"
-                async with build_worker(
-                    env.client, build_activities(settings, db), executor, queue
-                ):
-                    h = Harness(
-                        env, env.client, db, sink, settings, queue, read_model(db, settings)
-                    )
-                    for name, (tier, drive) in SCENARIOS.items():
-                        if only and name not in only:
-                            continue
-                        h.settings.smtp_port = (
-                            refusing.port if name == "refused_notice_reviewed" else sink.port
-                        )
-                        handle = await h.start(
-                            h.add_customer(tier=tier), policy=POLICIES.get(name, "standard")
-                        )
-                        await drive(h, handle)
-                        await handle.result()
-                        await record_runs(h, handle, f"{name}{suffix}")
-        finally:
-            await env.shutdown()
-            controller.stop()
-            refusing_controller.stop()
+    refusing = Refusing(free_port())
+    refusing_controller = Controller(refusing, hostname="127.0.0.1", port=refusing.port)
+    refusing_controller.start()
+    try:
+        async with standalone_harness("record") as h:
+            accepting = h.settings.smtp_port
+            for name, (tier, drive) in SCENARIOS.items():
+                if only and name not in only:
+                    continue
+                # The refused notice's scenario meets a mail server that refuses everything.
+                h.settings.smtp_port = (
+                    refusing.port if name == "refused_notice_reviewed" else accepting
+                )
+                handle = await h.start(
+                    h.add_customer(tier=tier), policy=POLICIES.get(name, "standard")
+                )
+                await drive(h, handle)
+                await handle.result()
+                await record_runs(h, handle, f"{name}{suffix}")
+    finally:
+        refusing_controller.stop()
 
 
 if __name__ == "__main__":
