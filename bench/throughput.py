@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
-import statistics
+import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -41,6 +39,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.bare_workflow import BareCaseWorkflow, BareRetentionWorkflow, BareShape, bare_step
+from bench.throughput_rounds import CpuMeter, alternate, child_running, measure, mixed
 from closeout.cases.models import TaskRecord
 from closeout.cases.repository import CaseRepository, case_repository
 from closeout.contracts import Actor, CloseCustomerInput, DecisionRequest
@@ -138,101 +137,6 @@ async def run_bare(client: Client, queue: str, shape: BareShape) -> None:
             await asyncio.sleep(POLL)
         await handle.execute_update(BareCaseWorkflow.decide, steps)
     await handle.result()
-
-
-async def measure(indexes: range, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
-    """Seconds to run one workflow per index, `concurrency` at a time."""
-    gate = asyncio.Semaphore(concurrency)
-
-    async def guarded(i: int) -> None:
-        async with gate:
-            await one(i)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(guarded(i) for i in indexes))
-    return time.perf_counter() - started
-
-
-async def alternate(
-    count: int,
-    rounds: int,
-    concurrency: int,
-    bare: Callable[[int], Awaitable[None]],
-    case: Callable[[int], Awaitable[None]],
-) -> tuple[float, float]:
-    """Both rates, measured in alternating rounds (bare first, then case first, …).
-
-    The server's store grows with every finished workflow and slows down as it does: run one
-    kind after the other and the second always meets a fuller store than the first.
-    """
-    seconds = {"bare": 0.0, "case": 0.0}
-    bounds = [count * r // rounds for r in range(rounds + 1)]
-    for r in range(rounds):
-        batch = range(bounds[r], bounds[r + 1])
-        order = [("bare", bare), ("case", case)]
-        rates = {}
-        for name, one in order if r % 2 == 0 else reversed(order):
-            took = await measure(batch, concurrency, one)
-            seconds[name] += took
-            rates[name] = len(batch) / took
-        print(
-            f"round {r + 1}: bare {rates['bare']:.2f}/s, case {rates['case']:.2f}/s, "
-            f"ratio {rates['case'] / rates['bare']:.2f}",
-            flush=True,
-        )
-    return count / seconds["bare"], count / seconds["case"]
-
-
-async def _timed_together(
-    batch: list[tuple[str, int]],
-    concurrency: int,
-    kinds: dict[str, Callable[[int], Awaitable[None]]],
-) -> dict[str, list[float]]:
-    """Run the batch in its order, `concurrency` at a time: how long each took, by kind."""
-    gate = asyncio.Semaphore(concurrency)
-    took: dict[str, list[float]] = {kind: [] for kind in kinds}
-
-    async def timed(kind: str, i: int) -> None:
-        async with gate:
-            started = time.perf_counter()
-            await kinds[kind](i)
-            took[kind].append(time.perf_counter() - started)
-
-    await asyncio.gather(*(timed(kind, i) for kind, i in batch))
-    return took
-
-
-async def mixed(
-    count: int,
-    rounds: int,
-    concurrency: int,
-    bare: Callable[[int], Awaitable[None]],
-    case: Callable[[int], Awaitable[None]],
-    seed: int,
-) -> tuple[float, list[float]]:
-    """The ratio of the two kinds' costs with both in flight together: each round starts its
-    bare workflows and its cases in one random order, `concurrency` at a time, so both meet
-    the server in the same state. A kind's cost is the mean time one of its workflows holds a
-    slot: at equal concurrency, rate = concurrency / mean time, so case/bare rate is the bare
-    mean over the case mean. Returns the ratio over all rounds and each round's."""
-    rng = random.Random(seed)
-    spent: dict[str, list[float]] = {"bare": [], "case": []}
-    per_round = []
-    bounds = [count * r // rounds for r in range(rounds + 1)]
-    for r in range(rounds):
-        batch = [(kind, i) for i in range(bounds[r], bounds[r + 1]) for kind in ("bare", "case")]
-        rng.shuffle(batch)
-        took = await _timed_together(batch, concurrency, {"bare": bare, "case": case})
-        ratio = statistics.fmean(took["bare"]) / statistics.fmean(took["case"])
-        per_round.append(ratio)
-        for kind in spent:
-            spent[kind] += took[kind]
-        print(
-            f"round {r + 1}: bare {statistics.fmean(took['bare']):.2f} s, "
-            f"case {statistics.fmean(took['case']):.2f} s a workflow, ratio {ratio:.2f}",
-            flush=True,
-        )
-    return statistics.fmean(spent["bare"]) / statistics.fmean(spent["case"]), per_round
 
 
 async def case_events(
@@ -432,6 +336,14 @@ async def main() -> None:
                 str(smtp_port),
             ]
         )
+        meter = CpuMeter(
+            {
+                "server": child_running(os.getpid(), "start-dev"),
+                "workers": workers.pid,
+                "mail": smtp.pid,
+                "bench": os.getpid(),
+            }
+        )
         try:
             shape = await case_shape(env.client, inbox, queue, f"bench-{args.cases:05d}")
             print(f"shape: {shape}")
@@ -455,7 +367,7 @@ async def main() -> None:
                 )  # fmt: skip
             else:
                 bare, cases = await alternate(
-                    args.cases, args.rounds, args.concurrency, run_one_bare, run_one_case
+                    args.cases, args.rounds, args.concurrency, run_one_bare, run_one_case, meter
                 )
                 ratio, per_round = cases / bare, []
         finally:
@@ -472,6 +384,8 @@ async def main() -> None:
         else:
             print(f"bare workflow: {bare:.2f}/s")
             print(f"close-customer case: {cases:.2f}/s")
+            for kind in ("bare", "case"):
+                print(f"CPU a {kind} workflow: {meter.per_workflow(kind, args.cases)}")
         print(f"ratio={ratio:.2f}")
 
 
