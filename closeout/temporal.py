@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import (
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
@@ -25,10 +24,12 @@ from closeout.crypto.history_cipher import CustomerHistoryCipher
 from closeout.crypto.payload_codec import PayloadCipher, RefusingPayloadConverter
 from closeout.crypto.vault import data_keys_from
 from closeout.db import Database
+from closeout.payload_converter import SharedAdaptersPayloadConverter
 from closeout.settings import Settings
 
-# Pydantic for Closeout's dataclasses and models; the processes add encryption (below).
-DATA_CONVERTER = pydantic_data_converter
+# Pydantic for Closeout's dataclasses and models, each type's adapter built once per process;
+# the processes add encryption (below).
+DATA_CONVERTER = DataConverter(payload_converter_class=SharedAdaptersPayloadConverter)
 
 
 def _keys_of(settings: Settings, keys: DataKeys | None) -> DataKeys:

@@ -24,9 +24,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import EncodingPayloadConverter, PayloadCodec
 from temporalio.exceptions import ApplicationError
+
+from closeout.payload_converter import SharedAdaptersPayloadConverter
 
 ENCODING = b"binary/encrypted"
 # Stands in for a plain payload outside dev mode; no converter ever turns it into a value.
@@ -74,7 +75,7 @@ class RefusedPayloadConverter(EncodingPayloadConverter):
         raise PlainPayloadRefused()
 
 
-class RefusingPayloadConverter(PydanticPayloadConverter):
+class RefusingPayloadConverter(SharedAdaptersPayloadConverter):
     """The pydantic payload converter that also understands the codec's refusal marker."""
 
     def __init__(self) -> None:
