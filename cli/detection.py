@@ -23,6 +23,7 @@ WHAT_HAPPENS = {
     Disposition.NEW: "would open a case",
     Disposition.OPEN_CASE: "would add evidence to the open case",
     Disposition.EXCLUDED: "excluded by the account manager",
+    Disposition.COOLING_DOWN: "left alone: cooling down after a case",
 }
 
 
@@ -41,6 +42,7 @@ def _candidate(c: Candidate) -> dict[str, Any]:
         "case_id": c.case_id,
         "also": list(c.also),
         "evidence": c.evidence,
+        "why": c.why,
     }
 
 
@@ -59,7 +61,7 @@ def dry_run_report(settings: Settings, as_json: bool) -> None:
         facts = ", ".join(f"{k}={v}" for k, v in c.evidence.items())
         typer.echo(
             f"{c.customer_id:<20} {c.trigger:<24} {c.churn_class:<14} "
-            f"{WHAT_HAPPENS[c.disposition]}  ({facts})"
+            f"{WHAT_HAPPENS[c.disposition]}  ({facts})" + (f"\n{'':<20} {c.why}" if c.why else "")
         )
     counts = scan.counts()
     typer.echo("")
@@ -70,7 +72,8 @@ def dry_run_report(settings: Settings, as_json: bool) -> None:
     typer.echo(
         f"flagged {len(scan.candidates)}: {new} new cases, "
         f"{len(scan.of(Disposition.OPEN_CASE))} open cases, "
-        f"{len(scan.of(Disposition.EXCLUDED))} excluded (dry run: nothing changed)"
+        f"{len(scan.of(Disposition.EXCLUDED))} excluded, "
+        f"{len(scan.of(Disposition.COOLING_DOWN))} cooling down (dry run: nothing changed)"
     )
 
 

@@ -20,7 +20,7 @@ from closeout.crypto.purpose_keys import (
     secret_key_for,
     secret_weakness,
 )
-from closeout.domain import DataCategory, ValueTier
+from closeout.domain import DataCategory, Outcome, Trigger, ValueTier
 from closeout.temporal_tls import check_temporal_tls
 
 # A placeholder that only dev mode accepts: the validator below refuses it elsewhere.
@@ -121,6 +121,10 @@ class SmtpSecurity(StrEnum):
     TLS = "tls"
 
 
+# The ends of a case after which detection leaves the customer alone for a while.
+COOLING_OUTCOMES = (Outcome.RETAINED, Outcome.REJECTED, Outcome.CANCELLED)
+
+
 class DetectionConfig(BaseModel):
     """Thresholds of the daily detection rules (domain §1) and when the scan runs."""
 
@@ -148,6 +152,37 @@ class DetectionConfig(BaseModel):
     # PostgreSQL only: work_mem for the scan's transactions (hash joins over every customer).
     postgres_work_mem: str = Field(default="256MB", pattern=r"^[1-9][0-9]*(kB|MB|GB)$")
     page_size: int = Field(default=500, ge=1, le=10_000)
+    # A customer whose case ended retained, rejected or cancelled is not flagged again for
+    # this long (per outcome in `cool_down_by_outcome`), unless one of `cool_down_breakers`
+    # catches them or their evidence got materially worse: the measure of the trigger that
+    # flags them reached `cool_down_worse_factor` times what their ended case recorded.
+    cool_down: timedelta = timedelta(days=90)
+    cool_down_by_outcome: dict[Outcome, timedelta] = Field(default_factory=dict)
+    cool_down_breakers: tuple[Trigger, ...] = (Trigger.FRAUD, Trigger.CUSTOMER_REQUEST)
+    cool_down_worse_factor: float = Field(default=2.0, gt=1)
+
+    @field_validator("cool_down_by_outcome")
+    @classmethod
+    def _cooling_outcomes(cls, value: dict[Outcome, timedelta]) -> dict[Outcome, timedelta]:
+        wrong = sorted(set(value) - set(COOLING_OUTCOMES))
+        if wrong:
+            raise ValueError(
+                f"no cool-down follows {', '.join(wrong)}: only "
+                f"{', '.join(COOLING_OUTCOMES)} cases are followed by one"
+            )
+        if any(d < timedelta(0) for d in value.values()):
+            raise ValueError("a cool-down cannot be negative")
+        return value
+
+    @field_validator("cool_down")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("a cool-down cannot be negative")
+        return value
+
+    def cool_down_after(self, outcome: Outcome) -> timedelta:
+        return self.cool_down_by_outcome.get(outcome, self.cool_down)
 
 
 def is_loopback(host: str) -> bool:

@@ -9,19 +9,22 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from closeout.contracts import AuditEntry, CaseChange, CaseOpened, CloseCustomerInput
 from closeout.crm.models import CrmCustomer, CrmInvoice
 from closeout.crypto.keyring import new_master_key
 from closeout.db import Database
-from closeout.domain import Role
+from closeout.domain import ChurnClass, Outcome, Role, Trigger
 from closeout.tokens import authenticate
 from closeout.users.accounts import DEMO_PASSWORD, Accounts
-from tests.support import VENV_BIN, free_port
+from tests.support import VENV_BIN, free_port, read_model
 
 CLOSEOUT = str(VENV_BIN / "closeout")
 
@@ -88,8 +91,58 @@ def test_detect_dry_run(tmp_path: Path) -> None:
     assert "rules" in as_json.stderr  # the progress bar, off stdout
     text = _run(["detect", "--dry-run"], env)
     assert text.stdout.strip().splitlines()[-1] == (
-        "flagged 6: 6 new cases, 0 open cases, 0 excluded (dry run: nothing changed)"
+        "flagged 6: 6 new cases, 0 open cases, 0 excluded, 0 cooling down "
+        "(dry run: nothing changed)"
     )
+    # The arrears customer was won back yesterday: left alone, and the preview says why.
+    case_id = _won_back_yesterday(env, arrears["customer_id"])
+    cooled = json.loads(_run(["detect", "--dry-run", "--json"], env).stdout)
+    held = next(c for c in cooled["candidates"] if c["customer_id"] == arrears["customer_id"])
+    assert held["disposition"] == "cooling_down" and held["case_id"] == case_id
+    assert (
+        held["why"].startswith("cooling down until ")
+        and f"case {case_id} ended retained" in (held["why"])
+    )
+    lines = _run(["detect", "--dry-run"], env).stdout.strip().splitlines()
+    assert lines[-1] == (
+        "flagged 6: 5 new cases, 0 open cases, 0 excluded, 1 cooling down "
+        "(dry run: nothing changed)"
+    )
+    assert any("left alone: cooling down after a case" in line for line in lines)
+    assert any(line.strip() == held["why"] for line in lines)
+
+
+def _won_back_yesterday(env: dict[str, str], customer_id: str) -> str:
+    """A case of the customer that ended retained a day ago, as the read model records it."""
+    db = Database.from_url(env["CLOSEOUT_DATABASE_URL"])
+    repo = read_model(db)
+    case_id = str(uuid.uuid4())
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    repo.record_case_opened(
+        CaseOpened(
+            CloseCustomerInput(
+                case_id,
+                customer_id,
+                Trigger.PAYMENT_ARREARS,
+                ChurnClass.NON_MALICIOUS,
+                "standard",
+                "x",
+            ),
+            f"close-customer-{customer_id}",
+            "run",
+            AuditEntry(str(uuid.uuid4()), "x", "case_opened", yesterday - timedelta(days=9)),
+        )
+    )
+    repo.apply_case_change(
+        CaseChange(
+            case_id,
+            AuditEntry(str(uuid.uuid4()), "x", "won_back", yesterday),
+            None,
+            Outcome.RETAINED,
+        )
+    )
+    db.engine.dispose()
+    return case_id
 
 
 def test_placeholder_secret_is_refused_outside_dev_mode(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ def detection_preview(
         new=len(scan.of(Disposition.NEW)),
         open_cases=len(scan.of(Disposition.OPEN_CASE)),
         excluded=len(scan.of(Disposition.EXCLUDED)),
+        cooling_down=len(scan.of(Disposition.COOLING_DOWN)),
         runs=detection_repository(settings, db).runs(10),
         settings=settings.detection,
     )

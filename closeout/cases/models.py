@@ -19,6 +19,8 @@ class CaseRecord(SQLModel, table=True):
         Index("ix_closure_case_opened", "opened_at", "id"),
         Index("ix_closure_case_owner_opened", "owner", "opened_at", "id"),
         Index("ix_closure_case_stage_next_deletion", "stage", "next_deletion_at", "id"),
+        # Detection's cool-down: the cases ended lately, by outcome.
+        Index("ix_closure_case_outcome_closed", "outcome", "closed_at"),
     )
 
     id: str = Field(primary_key=True, max_length=36)

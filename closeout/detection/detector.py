@@ -1,4 +1,5 @@
-"""The scan: every rule once over the CRM, then who is new, who has a case, who is excluded."""
+"""The scan: every rule once over the CRM, then who is new, who has a case, who is excluded,
+who is cooling down after a case that ended."""
 
 from __future__ import annotations
 
@@ -7,25 +8,29 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlalchemy import text
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from closeout.cases.models import CaseRecord
-from closeout.db import Database
+from closeout.db import Database, table_of
 from closeout.detection.models import DetectionExclusion
-from closeout.detection.rules import RULES, Rule
-from closeout.domain import ChurnClass, Trigger
-from closeout.settings import DetectionConfig
+from closeout.detection.rules import RULES, Rule, severity
+from closeout.domain import ChurnClass, Outcome, Trigger
+from closeout.settings import COOLING_OUTCOMES, DetectionConfig
+
+_CASES = table_of(CaseRecord)
 
 
 class Disposition(StrEnum):
     NEW = "new"  # a case is to be opened
     OPEN_CASE = "open_case"  # the customer has a case: the trigger becomes further evidence
     EXCLUDED = "excluded"  # their account manager asked the scan to leave them alone
+    COOLING_DOWN = "cooling_down"  # their last case ended not long ago (settings: cool_down)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,20 @@ class Candidate:
     disposition: Disposition = Disposition.NEW
     case_id: str | None = None
     also: tuple[Trigger, ...] = ()
+    # Why the scan disposed of them so, when a rule of the scan's own decided it.
+    why: str | None = None
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A case of the customer that ended not long ago, and the cool-down that follows it."""
+
+    case_id: str
+    outcome: Outcome
+    closed_at: datetime
+    until: datetime
+    trigger: Trigger
+    evidence: dict[str, Any]
 
 
 @dataclass
@@ -112,8 +131,10 @@ class Detector:
         return Scan(now, candidates, seconds)
 
     def _dispose(self, candidates: list[Candidate], now: datetime) -> list[Candidate]:
-        # Open cases and live exclusions are few next to the customers a scan flags: read
-        # them whole, once, rather than asking about each candidate.
+        # Open cases, live exclusions and the cases ended within the longest cool-down are few
+        # next to the customers a scan flags: read them whole, once, rather than asking about
+        # each candidate.
+        longest = max(self.config.cool_down_after(o) for o in COOLING_OUTCOMES)
         with self.db.session() as session:
             open_cases = {
                 customer_id: (case_id, trigger)
@@ -130,6 +151,7 @@ class Detector:
                     )
                 ).all()
             )
+            ended = self._cooling(session, now, longest) if longest > timedelta(0) else {}
         disposed = []
         for c in candidates:
             if c.customer_id in excluded:
@@ -139,5 +161,62 @@ class Detector:
                 c = Candidate(
                     **{**c.__dict__, "disposition": Disposition.OPEN_CASE, "case_id": case_id}
                 )
+            elif c.customer_id in ended:
+                c = self._after_cool_down(c, ended[c.customer_id])
             disposed.append(c)
         return disposed
+
+    def _cooling(self, session: Session, now: datetime, longest: timedelta) -> dict[str, Ended]:
+        """Each customer's latest case among those whose cool-down still runs."""
+        cooling: dict[str, Ended] = {}
+        rows = session.execute(
+            sa_select(
+                _CASES.c.customer_id,
+                _CASES.c.id,
+                _CASES.c.outcome,
+                _CASES.c.closed_at,
+                _CASES.c.trigger,
+                _CASES.c.evidence,
+            ).where(
+                _CASES.c.outcome.in_([str(o) for o in COOLING_OUTCOMES]),
+                _CASES.c.closed_at > now - longest,
+            )
+        ).all()
+        for customer_id, case_id, outcome, closed_at, trigger, evidence in rows:
+            closed = closed_at if closed_at.tzinfo else closed_at.replace(tzinfo=now.tzinfo)
+            until = closed + self.config.cool_down_after(Outcome(outcome))
+            if until <= now:
+                continue
+            earlier = cooling.get(customer_id)
+            if earlier is None or closed > earlier.closed_at:
+                cooling[customer_id] = Ended(
+                    case_id, Outcome(outcome), closed, until, Trigger(trigger), evidence or {}
+                )
+        return cooling
+
+    def _after_cool_down(self, c: Candidate, ended: Ended) -> Candidate:
+        """Left alone until the cool-down ends, unless a stronger trigger or much worse
+        evidence of the same ground caught them; either way the candidate says why."""
+        since = f"case {ended.case_id} ended {ended.outcome} on {ended.closed_at.date()}"
+        breakers = self.config.cool_down_breakers
+        stronger = next((t for t in (c.trigger, *c.also) if t in breakers), None)
+        if stronger is not None:
+            return Candidate(**{**c.__dict__, "why": f"{stronger} ends the cool-down ({since})"})
+        now_bad = severity(c.trigger, c.evidence)
+        then_bad = severity(c.trigger, ended.evidence) if ended.trigger == c.trigger else None
+        factor = self.config.cool_down_worse_factor
+        if now_bad is not None and then_bad is not None and now_bad >= factor * then_bad > 0:
+            why = (
+                f"flagged in its cool-down: {c.trigger} got worse, {now_bad:g} against "
+                f"{then_bad:g} when {since}"
+            )
+            return Candidate(**{**c.__dict__, "why": why})
+        why = f"cooling down until {ended.until.date()}: {since}"
+        return Candidate(
+            **{
+                **c.__dict__,
+                "disposition": Disposition.COOLING_DOWN,
+                "case_id": ended.case_id,
+                "why": why,
+            }
+        )

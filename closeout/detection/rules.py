@@ -321,3 +321,42 @@ RULES: Sequence[Rule] = (
         lambda _row: DEFAULT_CHURN_CLASS[Trigger.RESOURCE_DRAIN],
     ),
 )
+
+
+# ---------------------------------------------------------------- how bad it is
+
+
+def _number(evidence: dict[str, Any], key: str) -> float | None:
+    value = evidence.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _loss(evidence: dict[str, Any]) -> float | None:
+    margin = _number(evidence, "margin_percent")
+    return -margin if margin is not None and margin < 0 else None
+
+
+def _grievances(evidence: dict[str, Any]) -> float | None:
+    found = [evidence.get(key) for key in ("complaint_ids", "dispute_ids")]
+    lists = [ids for ids in found if isinstance(ids, list)]
+    return float(sum(len(ids) for ids in lists)) if lists else None
+
+
+# What grows as the ground of a trigger gets worse, read from its evidence: a customer in a
+# cool-down is flagged again when it reached a multiple of what their ended case recorded.
+SEVERITY: dict[Trigger, Callable[[dict[str, Any]], float | None]] = {
+    Trigger.PAYMENT_ARREARS: lambda e: _number(e, "overdue_amount_cents"),
+    Trigger.RELATIONSHIP_BREAKDOWN: _grievances,
+    Trigger.UNREACHABLE: lambda e: _number(e, "bounced_emails"),
+    Trigger.INACTIVITY: lambda e: _number(e, "inactive_days"),
+    Trigger.UNPROFITABLE: _loss,
+    Trigger.RESOURCE_DRAIN: lambda e: _number(e, "support_hours"),
+}
+
+
+def severity(trigger: Trigger, evidence: dict[str, Any]) -> float | None:
+    """How bad the ground of `trigger` is by this evidence; None when it does not say."""
+    measure = SEVERITY.get(trigger)
+    return None if measure is None else measure(evidence)

@@ -10,12 +10,12 @@ from sqlmodel import select
 
 from api.app import SESSION_COOKIE, create_app
 from closeout.audit.models import AuditEvent
-from closeout.contracts import AuditEntry, CloseTask
+from closeout.contracts import AuditEntry, CaseChange, CloseTask
 from closeout.db import Database
-from closeout.domain import TaskDecision, TaskStatus
+from closeout.domain import Outcome, TaskDecision, TaskStatus
 from closeout.settings import Settings
 from closeout.users.accounts import DEMO_PASSWORD, Accounts
-from tests.api.conftest import GRACE, KIM, LI, SAM, Scene, csrf_of, sign_in
+from tests.api.conftest import GRACE, KIM, LI, SAM, ReadModel, Scene, csrf_of, sign_in
 from tests.support import read_model
 
 
@@ -203,13 +203,29 @@ def test_manual_case_form_needs_a_reason(client: TestClient, scene: Scene) -> No
     assert fraud.status_code == 422 and "fraud report" in fraud.text
 
 
-def test_managers_preview_the_detection_run(client: TestClient, scene: Scene) -> None:
+def test_managers_preview_the_detection_run(
+    client: TestClient, scene: Scene, read_model: ReadModel
+) -> None:
     sign_in(client, GRACE)
     page = client.get("/detection")
     assert page.status_code == 200
     # The demo's flagged customers, less those whose case the scene opened.
     assert 'data-customer="cust-0004"' in page.text and "A case opens" in page.text
     assert "Evidence for the open case" in page.text  # cust-0001 and cust-0002 have cases
+    assert '<dd id="cooling-down">0</dd>' in page.text
+    # cust-0004 was just won back: the preview leaves them alone and says until when.
+    won_back = read_model.case("cust-0004")
+    now = datetime.now(UTC)
+    read_model.repo.apply_case_change(
+        CaseChange(
+            won_back, AuditEntry(str(uuid.uuid4()), LI, "won_back", now), outcome=Outcome.RETAINED
+        )
+    )
+    page = client.get("/detection")
+    assert '<dd id="cooling-down">1</dd>' in page.text
+    row = page.text.split('data-customer="cust-0004"')[1].split("</tr>")[0]
+    assert f'<a href="/cases/{won_back}">Cooling down after a case</a>' in row
+    assert f"case {won_back} ended retained on {now.date()}" in row
     client.cookies.clear()
     sign_in(client, SAM)
     assert client.get("/detection").status_code == 403
