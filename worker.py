@@ -105,7 +105,7 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
         housekeeping=HousekeepingActivities(
             settings, cases, archive, SuppressionEnforcer(ledger, crm, vault, cases), temporal
         ),
-        detection=DetectionActivities(settings, db, temporal),
+        detection=DetectionActivities(settings, db, crm, temporal),
         retention=RetentionActivities(crm, cases, vault, certificates),
     )
 

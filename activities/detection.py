@@ -19,6 +19,7 @@ from closeout.contracts import (
     ScanRequest,
     ScanSummary,
 )
+from closeout.crm.port import CrmPort
 from closeout.db import Database
 from closeout.detection.detector import Detector, Disposition
 from closeout.detection.models import DetectionCandidate
@@ -32,9 +33,14 @@ DETECTION_ACTOR = Actor("detection", SYSTEM_ACTOR)
 
 class DetectionActivities:
     def __init__(
-        self, settings: Settings, db: Database, client: Callable[[], Awaitable[Client]]
+        self,
+        settings: Settings,
+        db: Database,
+        crm: CrmPort,
+        client: Callable[[], Awaitable[Client]],
     ) -> None:
         self.settings = settings
+        self.crm = crm
         self.detector = Detector(db, settings.detection)
         self.runs = detection_repository(settings, db)
         self._client = client
@@ -88,6 +94,7 @@ class DetectionActivities:
         async def start(client: Client, row: DetectionCandidate) -> str:
             # The same run always gives the same case id: a retried page starts nothing twice.
             case_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{page.run_id}/{row.customer_id}"))
+            policy = await self._policy_of(row.customer_id, Trigger(row.trigger))
             running = await start_case(
                 client,
                 CloseCustomerInput(
@@ -95,7 +102,7 @@ class DetectionActivities:
                     customer_id=row.customer_id,
                     trigger=Trigger(row.trigger),
                     churn_class=ChurnClass(row.churn_class),
-                    policy=self.settings.default_policy,
+                    policy=policy,
                     opened_by=DETECTION_ACTOR.name,
                     evidence=row.evidence,
                 ),
@@ -105,6 +112,15 @@ class DetectionActivities:
             return "started" if running in (None, case_id) else "already_open"
 
         return await self._each(page, Disposition.NEW, start)
+
+    async def _policy_of(self, customer_id: str, trigger: Trigger) -> str:
+        """The policy the settings' rules give the customer's case (their tier and country
+        read only when a rule asks)."""
+        if not self.settings.policy_rules:
+            return self.settings.default_policy
+        profile = await asyncio.to_thread(self.crm.get_profile, customer_id)
+        tier, country = (profile.value_tier, profile.country) if profile else (None, None)
+        return self.settings.policy_for(trigger, tier, country)
 
     @activity.defn
     async def add_evidence_to_open_cases(self, page: CandidatePage) -> PageOutcome:

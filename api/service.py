@@ -97,13 +97,15 @@ class CaseService:
 
     async def open_case(self, body: schemas.CaseIn, user: Principal) -> schemas.CaseCreated:
         evidence = validated_evidence(body.trigger, body.evidence)
-        policy = body.policy or self.settings.default_policy
-        if policy not in self.settings.available_policies:
+        if body.policy is not None and body.policy not in self.settings.available_policies:
             known = ", ".join(sorted(self.settings.available_policies))
-            raise Invalid(f"unknown policy {policy!r} (known: {known})")
+            raise Invalid(f"unknown policy {body.policy!r} (known: {known})")
         profile = self.crm.get_profile(body.customer_id)
         if profile is None:
             raise NotFound(f"unknown customer {body.customer_id!r}")
+        policy = body.policy or self.settings.policy_for(
+            body.trigger, profile.value_tier, profile.country
+        )
         if not owns_customer(user.role, user.name, profile.owner):
             raise Forbidden(f"customer {body.customer_id} is {profile.owner}'s, not yours")
         existing = self.repo.open_case_for(body.customer_id)

@@ -54,11 +54,14 @@ class TriggerService:
             return prior.status_code, prior.response, True
         trigger = Trigger(body.trigger)
         evidence = validated_evidence(trigger, body.evidence)
-        policy = body.policy or self.settings.default_policy
-        if policy not in self.settings.available_policies:
-            raise Invalid(f"unknown policy {policy!r}")
-        if self.crm.get_profile(body.customer_id) is None:
+        if body.policy is not None and body.policy not in self.settings.available_policies:
+            raise Invalid(f"unknown policy {body.policy!r}")
+        profile = self.crm.get_profile(body.customer_id)
+        if profile is None:
             raise NotFound(f"unknown customer {body.customer_id!r}")
+        policy = body.policy or self.settings.policy_for(
+            trigger, profile.value_tier, profile.country
+        )
         actor = Actor(user.name, user.role)
         client = await self.temporal.client()
         # The key fixes the case id: two racing deliveries cannot open two cases.

@@ -35,6 +35,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.detection import DetectionActivities
 from closeout.contracts import CandidatePage
+from closeout.crm.adapters import crm_from
 from closeout.crm.models import (
     CrmComplaint,
     CrmContact,
@@ -45,11 +46,12 @@ from closeout.crm.models import (
     CrmSupportTicket,
 )
 from closeout.db import Database, upgrade
+from closeout.detection.config import DetectionConfig
 from closeout.detection.detector import Candidate, Detector, Scan
 from closeout.detection.repository import detection_repository
 from closeout.detection.rules import RULES
 from closeout.domain import ChurnClass, Trigger
-from closeout.settings import DetectionConfig, Settings
+from closeout.settings import Settings
 from closeout.temporal import data_converter
 from tests.postgres import running_postgres
 from tests.support import VENV_BIN
@@ -302,7 +304,7 @@ async def start_rates(args: argparse.Namespace, root: Path) -> tuple[float, floa
         async def client_of() -> Client:
             return sealing
 
-        activities = DetectionActivities(settings, db, client_of)
+        activities = DetectionActivities(settings, db, crm_from(settings, db), client_of)
         after: str | None = None
 
         async def all_pages() -> int:

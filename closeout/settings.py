@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from datetime import time, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +20,8 @@ from closeout.crypto.purpose_keys import (
     secret_key_for,
     secret_weakness,
 )
-from closeout.domain import DataCategory, Outcome, Trigger, ValueTier
+from closeout.detection.config import DetectionConfig
+from closeout.domain import DataCategory, Trigger, ValueTier
 from closeout.temporal_tls import check_temporal_tls
 
 # A placeholder that only dev mode accepts: the validator below refuses it elsewhere.
@@ -115,74 +116,27 @@ DEMO_POLICY = PolicyConfig(
 )
 
 
+class PolicyRule(BaseModel):
+    """A case opened without a named policy gets the policy of the first rule whose every given
+    condition holds (`CLOSEOUT_POLICY_RULES`, a JSON list); none holding: `default_policy`."""
+
+    policy: str = Field(min_length=1)
+    trigger: Trigger | None = None
+    value_tier: ValueTier | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+
+    def holds(self, trigger: Trigger, value_tier: str | None, country: str | None) -> bool:
+        return (
+            (self.trigger is None or self.trigger == trigger)
+            and (self.value_tier is None or self.value_tier == value_tier)
+            and (self.country is None or self.country == (country or "").upper())
+        )
+
+
 class SmtpSecurity(StrEnum):
     NONE = "none"
     STARTTLS = "starttls"
     TLS = "tls"
-
-
-# The ends of a case after which detection leaves the customer alone for a while.
-COOLING_OUTCOMES = (Outcome.RETAINED, Outcome.REJECTED, Outcome.CANCELLED)
-
-
-class DetectionConfig(BaseModel):
-    """Thresholds of the daily detection rules (domain §1) and when the scan runs."""
-
-    inactivity_days: int = Field(default=180, ge=1)
-    arrears_min_invoices: int = Field(default=2, ge=1)
-    arrears_min_amount_cents: int = Field(default=100_000, ge=0)
-    arrears_min_days_overdue: int = Field(default=30, ge=0)
-    profit_window_days: int = Field(default=365, ge=1)
-    support_hour_cost_cents: int = Field(default=8_000, ge=0)
-    # Flagged when the margin over the window falls below this (a loss: below zero).
-    unprofitable_below_margin_percent: float = 0.0
-    drain_window_days: int = Field(default=90, ge=1)
-    # Support hours this many times the median of the customer's value tier.
-    drain_ratio: float = Field(default=3.0, gt=1)
-    complaint_window_days: int = Field(default=90, ge=1)
-    complaint_min: int = Field(default=3, ge=1)
-    unreachable_min_bounces: int = Field(default=3, ge=1)
-    unreachable_days: int = Field(default=60, ge=1)
-    # The daily run, in this time zone; how many cases it starts at once.
-    daily_at: time = time(2, 30)
-    time_zone: str = "UTC"
-    max_concurrent_starts: int = Field(default=20, ge=1, le=500)
-    # How many rules query the CRM at once, each on its own connection.
-    scan_parallelism: int = Field(default=3, ge=1, le=16)
-    # PostgreSQL only: work_mem for the scan's transactions (hash joins over every customer).
-    postgres_work_mem: str = Field(default="256MB", pattern=r"^[1-9][0-9]*(kB|MB|GB)$")
-    page_size: int = Field(default=500, ge=1, le=10_000)
-    # A customer whose case ended retained, rejected or cancelled is not flagged again for
-    # this long (per outcome in `cool_down_by_outcome`), unless one of `cool_down_breakers`
-    # catches them or their evidence got materially worse: the measure of the trigger that
-    # flags them reached `cool_down_worse_factor` times what their ended case recorded.
-    cool_down: timedelta = timedelta(days=90)
-    cool_down_by_outcome: dict[Outcome, timedelta] = Field(default_factory=dict)
-    cool_down_breakers: tuple[Trigger, ...] = (Trigger.FRAUD, Trigger.CUSTOMER_REQUEST)
-    cool_down_worse_factor: float = Field(default=2.0, gt=1)
-
-    @field_validator("cool_down_by_outcome")
-    @classmethod
-    def _cooling_outcomes(cls, value: dict[Outcome, timedelta]) -> dict[Outcome, timedelta]:
-        wrong = sorted(set(value) - set(COOLING_OUTCOMES))
-        if wrong:
-            raise ValueError(
-                f"no cool-down follows {', '.join(wrong)}: only "
-                f"{', '.join(COOLING_OUTCOMES)} cases are followed by one"
-            )
-        if any(d < timedelta(0) for d in value.values()):
-            raise ValueError("a cool-down cannot be negative")
-        return value
-
-    @field_validator("cool_down")
-    @classmethod
-    def _not_negative(cls, value: timedelta) -> timedelta:
-        if value < timedelta(0):
-            raise ValueError("a cool-down cannot be negative")
-        return value
-
-    def cool_down_after(self, outcome: Outcome) -> timedelta:
-        return self.cool_down_by_outcome.get(outcome, self.cool_down)
 
 
 def is_loopback(host: str) -> bool:
@@ -295,6 +249,7 @@ class Settings(BaseSettings):
     build_id: str | None = Field(default=None, min_length=1, max_length=255)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     default_policy: str = "standard"
+    policy_rules: list[PolicyRule] = Field(default_factory=list)
     policies: dict[str, PolicyConfig] = Field(default_factory=lambda: {"standard": STANDARD_POLICY})
 
     @field_validator("sign_in_limit_per_account", "sign_in_limit_per_address")
@@ -334,6 +289,25 @@ class Settings(BaseSettings):
                 f"CLOSEOUT_MASTER_KEYS ({', '.join(sorted(self.master_keys))})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _known_policies(self) -> Settings:
+        # Not the cached property: a copy with other policies must not find it filled in.
+        known = {**self.policies, **({"demo": DEMO_POLICY} if self.dev_mode else {})}
+        for n, rule in enumerate(self.policy_rules, start=1):
+            if rule.policy not in known:
+                raise ValueError(
+                    f"CLOSEOUT_POLICY_RULES: rule {n} names the unknown policy {rule.policy!r} "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+        return self
+
+    def policy_for(self, trigger: Trigger, value_tier: str | None, country: str | None) -> str:
+        """The policy of a case opened without one: the first rule that holds, or the default."""
+        for rule in self.policy_rules:
+            if rule.holds(trigger, value_tier, country):
+                return rule.policy
+        return self.default_policy
 
     @model_validator(mode="after")
     def _check_temporal_tls(self) -> Settings:

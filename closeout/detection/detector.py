@@ -18,10 +18,10 @@ from sqlmodel import Session, col, select
 
 from closeout.cases.models import CaseRecord
 from closeout.db import Database, table_of
+from closeout.detection.config import COOLING_OUTCOMES, DetectionConfig
 from closeout.detection.models import DetectionExclusion
 from closeout.detection.rules import RULES, Rule, severity
 from closeout.domain import ChurnClass, Outcome, Trigger
-from closeout.settings import COOLING_OUTCOMES, DetectionConfig
 
 _CASES = table_of(CaseRecord)
 

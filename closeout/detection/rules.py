@@ -24,8 +24,8 @@ from closeout.crm.models import (
     CrmOrder,
     CrmSupportTicket,
 )
+from closeout.detection.config import DetectionConfig
 from closeout.domain import DEFAULT_CHURN_CLASS, ChurnClass, CustomerStatus, Trigger
-from closeout.settings import DetectionConfig
 
 ACTIVE = col(CrmCustomer.status) == CustomerStatus.ACTIVE
 Query = Select[*tuple[Any, ...]]

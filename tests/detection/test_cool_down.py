@@ -12,9 +12,10 @@ import pytest
 from pydantic import ValidationError
 
 from closeout.contracts import AuditEntry, CaseChange, CaseOpened, CloseCustomerInput
+from closeout.detection.config import DetectionConfig
 from closeout.detection.detector import Candidate, Detector, Disposition
 from closeout.domain import ChurnClass, Outcome, Trigger
-from closeout.settings import DetectionConfig, Settings
+from closeout.settings import Settings
 from tests.detection.conftest import NOW, HandMadeCrm
 from tests.support import read_model
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from api.evidence import EVIDENCE_MODELS
 from closeout.contracts import AuditEntry, CaseOpened, CloseCustomerInput
+from closeout.detection.config import DetectionConfig
 from closeout.detection.detector import Detector, Disposition, Scan
 from closeout.detection.models import DetectionExclusion
 from closeout.detection.rules import RULES
 from closeout.domain import ChurnClass, Trigger
-from closeout.settings import DetectionConfig
 from tests.detection.conftest import NOW, HandMadeCrm
 from tests.support import read_model
 

@@ -10,4 +10,6 @@ from tests.integration.stack import Stack, start_stack
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    yield from start_stack(Path(tmp_path_factory.mktemp("stack")))
+    # A key customer's own request gets the quick demo policy by rule (the webhook test).
+    rules = '[{"trigger": "customer_request", "value_tier": "key", "policy": "demo"}]'
+    yield from start_stack(Path(tmp_path_factory.mktemp("stack")), CLOSEOUT_POLICY_RULES=rules)

@@ -12,7 +12,7 @@ from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
 
 from closeout.constants import DETECTION_SCHEDULE_ID, HOUSEKEEPING_SCHEDULE_ID
 from closeout.contracts import DetectionSummary, PurgeResult
-from closeout.domain import Trigger
+from closeout.domain import Trigger, ValueTier
 from tests.integration.helpers import decide, new_customer, open_case, open_task, wait_case
 from tests.integration.stack import Stack
 from tests.support import assert_deleted_in_order
@@ -323,3 +323,16 @@ def test_crm_webhooks_are_idempotent_and_validated(stack: Stack) -> None:
         assert case["trigger"] == "customer_request"
         assert [f["trigger"] for f in case["evidence"]["further"]] == ["fraud"]
         assert case["opened_by"] == "crm@example.com"
+        assert case["policy"] == "standard"  # the default: no rule holds for the tier
+
+    # The settings' rules choose the policy of a case the delivery names none for.
+    key_customer = new_customer(stack, tier=ValueTier.KEY)
+    with stack.client("integration") as crm:
+        opened = crm.post(
+            "/api/triggers",
+            json={**request, "customer_id": key_customer},
+            headers={"Idempotency-Key": "delivery-0006"},
+        )
+        assert opened.status_code == 201, opened.text
+    with stack.client("admin") as api:
+        assert api.get(f"/api/cases/{opened.json()['case_id']}").json()["policy"] == "demo"
