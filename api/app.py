@@ -30,6 +30,7 @@ from api.temporal_gateway import TemporalGateway
 from api.trigger_service import TriggerService
 from api.web import audit, auth, compliance, detection, holds
 from api.web import cases as case_pages
+from api.web import customers as customer_pages
 from api.web import tasks as task_pages
 from api.web.render import render
 from api.web.session import SignInRequired
@@ -58,6 +59,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     holds.router,
     audit.router,
     detection.router,
+    customer_pages.router,
 )
 
 

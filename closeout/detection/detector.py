@@ -166,30 +166,41 @@ class Detector:
             disposed.append(c)
         return disposed
 
-    def _cooling(self, session: Session, now: datetime, longest: timedelta) -> dict[str, Ended]:
+    def cool_down_of(self, customer_id: str, now: datetime) -> Ended | None:
+        """The cool-down the customer is in now, after their latest case that ended so."""
+        longest = max(self.config.cool_down_after(o) for o in COOLING_OUTCOMES)
+        if longest <= timedelta(0):
+            return None
+        with self.db.session() as session:
+            return self._cooling(session, now, longest, customer_id).get(customer_id)
+
+    def _cooling(
+        self, session: Session, now: datetime, longest: timedelta, customer_id: str | None = None
+    ) -> dict[str, Ended]:
         """Each customer's latest case among those whose cool-down still runs."""
         cooling: dict[str, Ended] = {}
-        rows = session.execute(
-            sa_select(
-                _CASES.c.customer_id,
-                _CASES.c.id,
-                _CASES.c.outcome,
-                _CASES.c.closed_at,
-                _CASES.c.trigger,
-                _CASES.c.evidence,
-            ).where(
-                _CASES.c.outcome.in_([str(o) for o in COOLING_OUTCOMES]),
-                _CASES.c.closed_at > now - longest,
-            )
-        ).all()
-        for customer_id, case_id, outcome, closed_at, trigger, evidence in rows:
+        query = sa_select(
+            _CASES.c.customer_id,
+            _CASES.c.id,
+            _CASES.c.outcome,
+            _CASES.c.closed_at,
+            _CASES.c.trigger,
+            _CASES.c.evidence,
+        ).where(
+            _CASES.c.outcome.in_([str(o) for o in COOLING_OUTCOMES]),
+            _CASES.c.closed_at > now - longest,
+        )
+        if customer_id is not None:
+            query = query.where(_CASES.c.customer_id == customer_id)
+        rows = session.execute(query).all()
+        for customer, case_id, outcome, closed_at, trigger, evidence in rows:
             closed = closed_at if closed_at.tzinfo else closed_at.replace(tzinfo=now.tzinfo)
             until = closed + self.config.cool_down_after(Outcome(outcome))
             if until <= now:
                 continue
-            earlier = cooling.get(customer_id)
+            earlier = cooling.get(customer)
             if earlier is None or closed > earlier.closed_at:
-                cooling[customer_id] = Ended(
+                cooling[customer] = Ended(
                     case_id, Outcome(outcome), closed, until, Trigger(trigger), evidence or {}
                 )
         return cooling

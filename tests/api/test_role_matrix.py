@@ -7,6 +7,8 @@ path, in the owner axis): nobody adds a page or an endpoint without saying who m
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -75,6 +77,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/compliance/certificates/{case_id}"): COMPLIANCE,
     ("GET", "/compliance/certificates/{case_id}/download"): COMPLIANCE,
     ("GET", "/detection"): frozenset({MGR, AD}),
+    ("GET", "/customers/{customer_id}"): READERS,
+    ("POST", "/customers/{customer_id}/exclusions"): STAFF,
     # the Temporal Web UI's codec calls, with the signed-in session's cookie
     ("POST", "/codec/decode"): frozenset({MGR, CO, AD}),
     ("OPTIONS", "/codec/{operation}"): PUBLIC,
@@ -195,6 +199,7 @@ def test_anonymous_callers_get_401_or_the_sign_in_form(client: TestClient) -> No
 # ---------------------------------------------------------------- owner / not owner
 
 FUTURE = "2099-01-31T00:00:00Z"
+SOON = (date.today() + timedelta(days=30)).isoformat()
 # A request each route would accept from the owner, so that what decides is who asks.
 JSON_BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("POST", "/api/cases/{case_id}/customer-response"): {"response": "object", "comment": "no"},
@@ -209,6 +214,7 @@ JSON_BODIES: dict[tuple[str, str], dict[str, object]] = {
 PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/tasks/{task_id}/decision"): {"decision": "approve", "comment": "ok"},
     ("POST", "/tasks/{task_id}/{action}"): {},
+    ("POST", "/customers/{customer_id}/exclusions"): {"reason": "talks", "until": SOON},
 }
 OBJECTS = ("{case_id}", "{task_id}", "{customer_id}")
 

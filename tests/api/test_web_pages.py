@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlmodel import select
 
 from api.app import SESSION_COOKIE, create_app
@@ -229,3 +230,52 @@ def test_managers_preview_the_detection_run(
     client.cookies.clear()
     sign_in(client, SAM)
     assert client.get("/detection").status_code == 403
+
+
+def test_a_customer_s_page_shows_their_cases_and_what_detection_does_with_them(
+    client: TestClient, scene: Scene, read_model: ReadModel
+) -> None:
+    csrf = sign_in(client, SAM)  # cust-0001 is Sam's
+    page = client.get("/customers/cust-0001")
+    assert page.status_code == 200
+    assert f'data-case="{scene.sam_case}"' in page.text
+    assert "No cool-down: no case of theirs ended lately." in page.text
+    assert "Never excluded from detection." in page.text and 'id="exclude-form"' in page.text
+    # The case page leads here.
+    assert 'href="/customers/cust-0001"' in client.get(f"/cases/{scene.sam_case}").text
+
+    def exclude(reason: str, until: str, customer: str = "cust-0001") -> Response:
+        form = {"csrf_token": csrf, "reason": reason, "until": until}
+        return client.post(f"/customers/{customer}/exclusions", data=form)
+
+    soon = (datetime.now(UTC) + timedelta(days=30)).date()
+    no_reason = exclude(" ", soon.isoformat())
+    assert no_reason.status_code == 422 and "an exclusion needs a reason" in no_reason.text
+    too_far = exclude("renegotiating", (soon + timedelta(days=400)).isoformat())
+    assert too_far.status_code == 422 and "at most a year away" in too_far.text
+    assert 'value="renegotiating"' in too_far.text  # what was typed comes back
+    done = exclude("renegotiating", soon.isoformat())
+    assert done.status_code == 303 and done.headers["location"].endswith("?excluded=1")
+    page = client.get(done.headers["location"])
+    row = page.text.split('id="exclusions"')[1].split("</table>")[0]
+    assert "renegotiating" in row and SAM in row and "in force" in row
+
+    # A case of theirs that ended lately: the page says until when detection waits.
+    read_model.repo.apply_case_change(
+        CaseChange(
+            scene.sam_case,
+            AuditEntry(str(uuid.uuid4()), SAM, "won_back", datetime.now(UTC)),
+            outcome=Outcome.RETAINED,
+        )
+    )
+    cooling = client.get("/customers/cust-0001").text.split('id="cool-down"')[1].split("</p>")[0]
+    assert f"after case {scene.sam_case[:8]} ended" in cooling
+
+    # Another account manager's customer: refused; compliance reads it, without the form.
+    assert client.get("/customers/cust-0003").status_code == 403
+    assert exclude("mine now", soon.isoformat(), "cust-0003").status_code == 403
+    client.cookies.clear()
+    sign_in(client, KIM)
+    seen = client.get("/customers/cust-0003")
+    assert seen.status_code == 200 and 'id="exclude-form"' not in seen.text
+    assert client.get("/customers/no-such-customer").status_code == 404
