@@ -5,6 +5,7 @@ from __future__ import annotations
 from closeout.cases.inbox import DueFilter, InboxSort
 from closeout.domain import (
     ChurnClass,
+    CustomerResponse,
     DataCategory,
     Outcome,
     Role,
@@ -94,6 +95,15 @@ LABELS: dict[str, str] = {
     DueFilter.SOON: N_("Due soon"),
     "group:account-managers": N_("Account managers' queue"),
     "group:managers": N_("Managers' queue"),
+    # a customer's answers, and how staff got one that did not come through the link
+    CustomerResponse.STAY: N_("Stay: keep the account"),
+    CustomerResponse.OBJECT: N_("Object to the closure"),
+    CustomerResponse.CONFIRM_CLOSURE: N_("Confirm the closure"),
+    CustomerResponse.DOWNLOAD_DATA: N_("Ask for their data"),
+    "phone": N_("Phone"),
+    "letter": N_("Letter"),
+    "in person": N_("In person"),
+    "e-mail": N_("E-mail"),
 }
 
 

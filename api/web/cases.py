@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -16,13 +17,25 @@ from api.paging import COUNT_AHEAD, PageNumber, pager
 from api.task_board import TaskBoard
 from api.web.render import choice, render
 from api.web.session import Anyone, CsrfChecked, Staff, principal
-from closeout.domain import ChurnClass, Outcome, Stage, Trigger
+from closeout.access import COMPLIANCE_ROLES, owns_customer
+from closeout.domain import ChurnClass, CustomerResponse, Outcome, Stage, Trigger
 from closeout.users.accounts import User
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 PAGE_SIZE = 25
 # What a person may open a case for by hand; the others come from detection and webhooks.
 MANUAL_TRIGGERS = (Trigger.MANUAL, Trigger.CUSTOMER_REQUEST, Trigger.FRAUD)
+# Where a customer's answer still counts: before the closing takes effect.
+ANSWERABLE = (Stage.WIN_BACK, Stage.NOTICE, Stage.APPROVAL, Stage.AWAITING_EFFECTIVE_DATE)
+
+
+class AnswerChannel(StrEnum):
+    """How an answer reached staff when it did not come through the customer's link."""
+
+    PHONE = "phone"
+    LETTER = "letter"
+    IN_PERSON = "in person"
+    EMAIL = "e-mail"
 
 
 @router.get("/cases")
@@ -168,8 +181,14 @@ async def render_case_page(
     status: int = 200,
     hold_error: str | None = None,
     hold_form: dict[str, Any] | None = None,
+    action_error: str | None = None,
+    action_form: dict[str, Any] | None = None,
 ) -> Response:
     page = await board.case_page(user, case_id)
+    case = page.case
+    stage = Stage(case.stage)
+    open_case = case.outcome is None
+    manages = owns_customer(user.role, user.email, case.owner)
     return render(
         request,
         user,
@@ -179,6 +198,17 @@ async def render_case_page(
         customer_name=page.customer.name if page.customer else page.case.customer_id,
         decided=request.query_params.get("decided"),
         hold_placed=request.query_params.get("hold") == "placed",
+        done=request.query_params.get("done"),
         hold_error=hold_error,
         hold_form=hold_form or {},
+        action_error=action_error,
+        action_form=action_form or {},
+        # The forms each person may use at this point of the case; the workflow decides
+        # all the same, and its refusal comes back here.
+        may_cancel=manages and open_case and stage.cancellable,
+        may_reactivate=manages and open_case and stage is Stage.RETENTION,
+        may_record_answer=manages and open_case and stage in ANSWERABLE,
+        may_move_retention=user.role in COMPLIANCE_ROLES and open_case and stage is Stage.RETENTION,
+        responses=list(CustomerResponse),
+        channels=list(AnswerChannel),
     )

@@ -70,6 +70,10 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/compliance/holds"): COMPLIANCE,
     ("POST", "/compliance/holds/{hold_id}/release"): COMPLIANCE,
     ("POST", "/cases/{case_id}/legal-holds"): COMPLIANCE,
+    ("POST", "/cases/{case_id}/cancel"): STAFF,
+    ("POST", "/cases/{case_id}/reactivate"): STAFF,
+    ("POST", "/cases/{case_id}/customer-answer"): STAFF,
+    ("POST", "/cases/{case_id}/retention"): COMPLIANCE,
     ("GET", "/compliance/audit"): COMPLIANCE,
     ("GET", "/compliance/audit.csv"): COMPLIANCE,
     ("POST", "/compliance/audit/verify"): COMPLIANCE,
@@ -215,6 +219,9 @@ PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/tasks/{task_id}/decision"): {"decision": "approve", "comment": "ok"},
     ("POST", "/tasks/{task_id}/{action}"): {},
     ("POST", "/customers/{customer_id}/exclusions"): {"reason": "talks", "until": SOON},
+    ("POST", "/cases/{case_id}/cancel"): {"reason": "paid up"},
+    ("POST", "/cases/{case_id}/reactivate"): {"reason": "came back"},
+    ("POST", "/cases/{case_id}/customer-answer"): {"response": "stay", "channel": "phone"},
 }
 OBJECTS = ("{case_id}", "{task_id}", "{customer_id}")
 

@@ -13,7 +13,7 @@ from api.app import SESSION_COOKIE, create_app
 from closeout.audit.models import AuditEvent
 from closeout.contracts import AuditEntry, CaseChange, CloseTask
 from closeout.db import Database
-from closeout.domain import Outcome, TaskDecision, TaskStatus
+from closeout.domain import Outcome, Stage, TaskDecision, TaskStatus
 from closeout.settings import Settings
 from closeout.users.accounts import DEMO_PASSWORD, Accounts
 from tests.api.conftest import GRACE, KIM, LI, SAM, ReadModel, Scene, csrf_of, sign_in
@@ -279,3 +279,63 @@ def test_a_customer_s_page_shows_their_cases_and_what_detection_does_with_them(
     seen = client.get("/customers/cust-0003")
     assert seen.status_code == 200 and 'id="exclude-form"' not in seen.text
     assert client.get("/customers/no-such-customer").status_code == 404
+
+
+def _at_stage(read_model: ReadModel, case_id: str, stage: Stage) -> None:
+    read_model.repo.apply_case_change(
+        CaseChange(
+            case_id, AuditEntry(str(uuid.uuid4()), "system", "stage", datetime.now(UTC)), stage
+        )
+    )
+
+
+def test_a_case_page_offers_the_actions_its_viewer_may_take_at_its_stage(
+    client: TestClient, scene: Scene, read_model: ReadModel
+) -> None:
+    _at_stage(read_model, scene.sam_case, Stage.WIN_BACK)
+    sign_in(client, SAM)
+    page = client.get(f"/cases/{scene.sam_case}").text
+    assert 'id="record-answer"' in page and 'id="cancel-case"' in page
+    assert 'id="reactivate-customer"' not in page and 'id="move-retention"' not in page
+    assert 'value="phone"' in page and 'value="stay"' in page
+    # Another account manager's case offers nothing (the page itself is refused).
+    assert client.get(f"/cases/{scene.li_case}").status_code == 403
+
+    _at_stage(read_model, scene.sam_case, Stage.RETENTION)
+    page = client.get(f"/cases/{scene.sam_case}").text
+    assert 'id="reactivate-customer"' in page
+    assert 'id="cancel-case"' not in page and 'id="record-answer"' not in page
+    assert 'id="move-retention"' not in page  # compliance's
+
+    client.cookies.clear()
+    sign_in(client, KIM)
+    page = client.get(f"/cases/{scene.sam_case}").text
+    assert 'id="move-retention"' in page and 'id="reactivate-customer"' not in page
+
+
+def test_a_case_action_without_its_reason_comes_back_explained(
+    client: TestClient, scene: Scene, read_model: ReadModel
+) -> None:
+    _at_stage(read_model, scene.sam_case, Stage.WIN_BACK)
+    csrf = sign_in(client, SAM)
+    refused = client.post(
+        f"/cases/{scene.sam_case}/cancel", data={"csrf_token": csrf, "reason": "  "}
+    )
+    assert refused.status_code == 422
+    assert '<p class="error" role="alert" id="action-error">cancelling needs a reason</p>' in (
+        refused.text
+    )
+    unknown = client.post(
+        f"/cases/{scene.sam_case}/customer-answer",
+        data={"csrf_token": csrf, "response": "maybe", "channel": "phone"},
+    )
+    assert unknown.status_code == 422
+    client.cookies.clear()
+    csrf = sign_in(client, KIM)
+    _at_stage(read_model, scene.sam_case, Stage.RETENTION)
+    no_date = client.post(
+        f"/cases/{scene.sam_case}/retention",
+        data={"csrf_token": csrf, "reason": "tax audit", "retention_end": ""},
+    )
+    assert no_date.status_code == 422
+    assert "needs a date and a reason" in no_date.text and 'value="tax audit"' in no_date.text

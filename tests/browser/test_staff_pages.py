@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -175,3 +176,46 @@ def test_open_a_manual_case_from_the_form(stack: Stack, page: Page) -> None:
         cases = api.get("/api/cases", params={"open": True}).json()["items"]
     mine = [c for c in cases if c["customer_id"] == customer]
     assert len(mine) == 1 and mine[0]["opened_by"] == SAM
+
+
+def test_record_an_answer_cancel_and_see_the_customer_cool_down(stack: Stack, page: Page) -> None:
+    customer = new_customer(stack, owner=SAM)
+    with stack.client("admin") as api:
+        case_id = str(open_case(api, customer)["case_id"])
+        open_task(api, case_id, "win_back", timeout=90)
+    sign_in(page, stack, SAM)
+    page.goto(f"{stack.api_url}/cases/{case_id}")
+    # An answer the customer gave by phone, recorded as theirs.
+    page.get_by_label("Their answer").select_option("object")
+    page.get_by_label("Given by").select_option("phone")
+    page.get_by_label("What they said").fill("on leave until March, please wait")
+    screenshot(page, "staff-case-actions")
+    page.get_by_role("button", name="Record answer").click()
+    expect(page.locator(".notice")).to_contain_text("The customer's answer was recorded.")
+    with stack.client("admin") as api:
+        timeline = api.get(f"/api/cases/{case_id}").json()["timeline"]
+    answered = [e for e in timeline if e["action"] == "customer_object"]
+    assert answered and answered[0]["actor"] == SAM
+    assert answered[0]["reason"] == "phone: on leave until March, please wait"
+
+    # Cancelling needs a reason; with one, the closure is undone.
+    page.get_by_role("button", name="Cancel closure").click()
+    expect(page.locator("#action-error")).to_have_text("cancelling needs a reason")
+    page.get_by_label("Cancel the closure: why").fill("paid everything, by phone")
+    page.get_by_role("button", name="Cancel closure").click()
+    expect(page.locator(".notice")).to_contain_text("The closure was cancelled")
+    with stack.client("admin") as api:
+        wait_case(api, case_id, outcome="cancelled", timeout=90)
+
+    # The customer's page: the cases, the cool-down after this one, an exclusion by form.
+    page.get_by_role("link", name=customer, exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/customers/{customer}$"))
+    expect(page.locator(f'tr[data-case="{case_id}"]')).to_contain_text("Cancelled")
+    expect(page.locator("#cool-down")).to_contain_text(f"after case {case_id[:8]} ended")
+    page.get_by_label("Why the scan should leave them alone").fill("renegotiating the contract")
+    page.get_by_label("Until (at most a year away)").fill(
+        (date.today() + timedelta(days=60)).isoformat()
+    )
+    page.get_by_role("button", name="Exclude").click()
+    expect(page.locator("#exclusions")).to_contain_text("renegotiating the contract")
+    screenshot(page, "staff-customer")

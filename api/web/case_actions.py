@@ -1,0 +1,149 @@
+"""What staff do to a case from its page, under the same rules, errors and audit as the JSON
+API: cancel it (until access is revoked), reactivate the customer (in retention), record an
+answer the customer gave by phone or letter, move the retention end (compliance)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from api import schemas
+from api.deps import BoardDep, CaseServiceDep
+from api.errors import DomainError, Forbidden
+from api.web.cases import AnswerChannel, render_case_page
+from api.web.session import Compliance, CsrfChecked, Staff, principal
+from closeout.domain import CustomerResponse
+from closeout.users.accounts import User
+
+router = APIRouter(tags=["web"], include_in_schema=False)
+
+
+class ReasonForm(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+
+
+class AnswerForm(BaseModel):
+    response: CustomerResponse
+    channel: AnswerChannel
+    comment: str = Field(default="", max_length=3900)
+
+
+class RetentionForm(BaseModel):
+    retention_end: date | None = None
+    reason: str = Field(default="", max_length=2000)
+
+
+async def _act(
+    request: Request,
+    user: User,
+    board: BoardDep,
+    case_id: str,
+    shown: dict[str, Any],
+    call: Callable[[], Awaitable[object]],
+    done: str,
+) -> Response:
+    """Run the request; a refusal comes back to the case's page, explained, with the form as
+    it was filled in (a 403 is the error page, and audited, as anywhere)."""
+    try:
+        await call()
+    except DomainError as exc:
+        if isinstance(exc, Forbidden):
+            raise
+        return await render_case_page(
+            request, user, board, case_id, exc.status_code, action_error=exc.message,
+            action_form=shown,
+        )  # fmt: skip
+    return RedirectResponse(f"/cases/{case_id}?done={done}", status_code=303)
+
+
+async def _refuse(
+    request: Request, user: User, board: BoardDep, case_id: str, error: str, shown: dict[str, Any]
+) -> Response:
+    return await render_case_page(
+        request, user, board, case_id, 422, action_error=error, action_form=shown
+    )
+
+
+@router.post("/cases/{case_id}/cancel", dependencies=[CsrfChecked])
+async def cancel_case(
+    case_id: str,
+    request: Request,
+    user: Staff,
+    board: BoardDep,
+    cases: CaseServiceDep,
+    form: Annotated[ReasonForm, Form()],
+) -> Response:
+    """Cancel the closure before access is revoked: what was done is undone."""
+    shown = {"cancel_reason": form.reason}
+    if not form.reason.strip():
+        return await _refuse(request, user, board, case_id, "cancelling needs a reason", shown)
+    body = schemas.ReasonIn(reason=form.reason.strip())
+    call = lambda: cases.cancel(case_id, body, principal(user))  # noqa: E731
+    return await _act(request, user, board, case_id, shown, call, "cancelled")
+
+
+@router.post("/cases/{case_id}/reactivate", dependencies=[CsrfChecked])
+async def reactivate_customer(
+    case_id: str,
+    request: Request,
+    user: Staff,
+    board: BoardDep,
+    cases: CaseServiceDep,
+    form: Annotated[ReasonForm, Form()],
+) -> Response:
+    """Bring the customer back during retention: what is not deleted yet is restored."""
+    shown = {"reactivate_reason": form.reason}
+    if not form.reason.strip():
+        error = "reactivating needs a reason"
+        return await _refuse(request, user, board, case_id, error, shown)
+    body = schemas.ReasonIn(reason=form.reason.strip())
+    call = lambda: cases.reactivate(case_id, body, principal(user))  # noqa: E731
+    return await _act(request, user, board, case_id, shown, call, "reactivated")
+
+
+@router.post("/cases/{case_id}/customer-answer", dependencies=[CsrfChecked])
+async def record_customer_answer(
+    case_id: str,
+    request: Request,
+    user: Staff,
+    board: BoardDep,
+    cases: CaseServiceDep,
+    form: Annotated[AnswerForm, Form()],
+) -> Response:
+    """An answer the customer gave by phone, letter or in person: recorded as theirs, with
+    who took it (the signed-in user) and how."""
+    comment = f"{form.channel}: {form.comment.strip()}" if form.comment.strip() else form.channel
+    body = schemas.CustomerResponseIn(response=form.response, comment=comment)
+    shown = {"answer_comment": form.comment}
+    call = lambda: cases.respond(case_id, body, principal(user))  # noqa: E731
+    return await _act(request, user, board, case_id, shown, call, "answer_recorded")
+
+
+@router.post("/cases/{case_id}/retention", dependencies=[CsrfChecked])
+async def move_retention_end(
+    case_id: str,
+    request: Request,
+    user: Compliance,
+    board: BoardDep,
+    cases: CaseServiceDep,
+    form: Annotated[RetentionForm, Form()],
+) -> Response:
+    """Move the retention end of every category still kept, with a reason."""
+    shown = {
+        "retention_reason": form.reason,
+        "retention_end": form.retention_end.isoformat() if form.retention_end else "",
+    }
+    if form.retention_end is None or not form.reason.strip():
+        error = "moving the retention end needs a date and a reason"
+        return await _refuse(request, user, board, case_id, error, shown)
+    body = schemas.RetentionIn(
+        reason=form.reason.strip(),
+        retention_end=datetime.combine(form.retention_end, time(0), UTC),
+    )
+    call = lambda: cases.change_retention(case_id, body, principal(user))  # noqa: E731
+    return await _act(request, user, board, case_id, shown, call, "retention_moved")
