@@ -19,6 +19,7 @@ from api.web.render import choice, render
 from api.web.session import Anyone, CsrfChecked, Staff, principal
 from closeout.access import COMPLIANCE_ROLES, owns_customer
 from closeout.domain import ChurnClass, CustomerResponse, Outcome, Stage, Trigger
+from closeout.settings import Settings
 from closeout.users.accounts import User
 
 router = APIRouter(tags=["web"], include_in_schema=False)
@@ -86,6 +87,7 @@ class NewCaseForm(BaseModel):
     reason: str = Field(default="", max_length=2000)
     reference: str = Field(default="", max_length=200)
     churn_class: ChurnClass | None = None
+    policy: str = Field(default="", max_length=64)
 
     def evidence(self, today: datetime) -> dict[str, Any]:
         reason = self.reason.strip()
@@ -111,6 +113,7 @@ def _new_case_page(
     form: dict[str, Any] | None = None,
 ) -> Response:
     found = customers.search(q, "active", 20, 0, principal(user)) if q else None
+    settings: Settings = request.app.state.settings
     return render(
         request,
         user,
@@ -120,6 +123,7 @@ def _new_case_page(
         found=found.items if found else [],
         triggers=MANUAL_TRIGGERS,
         churn_classes=list(ChurnClass),
+        policies=sorted(settings.available_policies),
         error=error,
         form=form or {},
     )
@@ -159,6 +163,7 @@ async def open_case(
         trigger=form.trigger,
         evidence=form.evidence(datetime.now(UTC)),
         churn_class=form.churn_class,
+        policy=form.policy or None,
     )
     try:
         created = await cases.open_case(body, principal(user))

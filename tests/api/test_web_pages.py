@@ -202,6 +202,11 @@ def test_manual_case_form_needs_a_reason(client: TestClient, scene: Scene) -> No
     assert detected.status_code == 422 and "opened by detection" in detected.text
     fraud = client.post("/cases/new", data={**form, "trigger": "fraud", "reason": "chargebacks"})
     assert fraud.status_code == 422 and "fraud report" in fraud.text
+    # A policy may be chosen among the configured ones; an unknown one is refused, named.
+    assert '<option value="by-category" >by-category</option>' in found.text
+    unknown = client.post("/cases/new", data={**form, "reason": "abuse", "policy": "fast"})
+    assert unknown.status_code == 422 and "unknown policy &#39;fast&#39;" in unknown.text
+    assert '<option value="fast"' not in unknown.text
 
 
 def test_managers_preview_the_detection_run(

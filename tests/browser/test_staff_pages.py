@@ -167,6 +167,7 @@ def test_open_a_manual_case_from_the_form(stack: Stack, page: Page) -> None:
     expect(page.get_by_label("Customer id")).to_have_value(customer)
     page.get_by_label("Trigger").select_option("manual")
     page.get_by_label("Reason").fill("abusive language towards support, twice")
+    page.get_by_label("Policy").select_option("demo")
     screenshot(page, "staff-new-case")
     page.get_by_role("button", name="Open the case").click()
     expect(page).to_have_url(re.compile(r"/cases/[0-9a-f-]{36}$"))
@@ -175,7 +176,7 @@ def test_open_a_manual_case_from_the_form(stack: Stack, page: Page) -> None:
     with stack.client("admin") as api:
         cases = api.get("/api/cases", params={"open": True}).json()["items"]
     mine = [c for c in cases if c["customer_id"] == customer]
-    assert len(mine) == 1 and mine[0]["opened_by"] == SAM
+    assert len(mine) == 1 and mine[0]["opened_by"] == SAM and mine[0]["policy"] == "demo"
 
 
 def test_record_an_answer_cancel_and_see_the_customer_cool_down(stack: Stack, page: Page) -> None:
