@@ -28,7 +28,7 @@ from api.sign_in_limits import SignInLimits
 from api.task_board import TaskBoard
 from api.temporal_gateway import TemporalGateway
 from api.trigger_service import TriggerService
-from api.web import audit, auth, case_actions, compliance, detection, holds
+from api.web import audit, auth, bulk, case_actions, compliance, detection, holds
 from api.web import cases as case_pages
 from api.web import customers as customer_pages
 from api.web import tasks as task_pages
@@ -61,6 +61,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     detection.router,
     customer_pages.router,
     case_actions.router,
+    bulk.router,
 )
 
 

@@ -104,6 +104,13 @@ LABELS: dict[str, str] = {
     "letter": N_("Letter"),
     "in person": N_("In person"),
     "e-mail": N_("E-mail"),
+    # the inbox's actions on several tasks, and what became of each
+    "bulk:claim": N_("Claim them"),
+    "bulk:approve": N_("Approve them (approval tasks)"),
+    "bulk:failed": N_("Win-back failed (win-back tasks)"),
+    "claimed": N_("Claimed"),
+    "approved": N_("Approved"),
+    "win-back failed": N_("Win-back failed"),
 }
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -19,6 +20,7 @@ from api.web.render import choice, render
 from api.web.session import CsrfChecked, Staff, principal
 from closeout.cases.inbox import DueFilter, InboxFilter, InboxSort
 from closeout.domain import Assignment, TaskDecision, TaskKind, Trigger
+from closeout.users.accounts import User
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 PAGE_SIZE = 20
@@ -47,12 +49,27 @@ def inbox(
         offset=(page - 1) * PAGE_SIZE,
         count_up_to=(page - 1) * PAGE_SIZE + COUNT_AHEAD,
     )
+    return inbox_page(request, user, board, view, f, page)
+
+
+def inbox_page(
+    request: Request,
+    user: User,
+    board: TaskBoard,
+    view: str,
+    f: InboxFilter,
+    page: int = 1,
+    status: int = 200,
+    **extra: Any,
+) -> Response:
+    """The inbox as filtered; `extra` for what a bulk action came back with."""
     rows = board.inbox(user, view, f)
     now = datetime.now(UTC)
     return render(
         request,
         user,
         "inbox",
+        status,
         rows=[(r, due_mark(r.task, now)) for r in rows.items],
         names=board.customer_names({r.case.customer_id for r in rows.items}),
         page=page,
@@ -64,7 +81,17 @@ def inbox(
         triggers=list(Trigger),
         sorts=list(InboxSort),
         dues=list(DueFilter),
+        bulk_actions=list(BulkAction),
+        **extra,
     )
+
+
+class BulkAction(StrEnum):
+    """What the inbox does to several tasks at once, each task its own request."""
+
+    CLAIM = "claim"
+    APPROVE = "approve"  # approval tasks
+    WIN_BACK_FAILED = "failed"  # win-back tasks
 
 
 def _task_page(

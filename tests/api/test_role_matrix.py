@@ -59,6 +59,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/"): EVERYONE,
     ("POST", "/preferences/language"): EVERYONE,
     ("GET", "/inbox"): STAFF,
+    ("POST", "/inbox/bulk"): STAFF,
     ("GET", "/tasks/{task_id}"): STAFF,
     ("POST", "/tasks/{task_id}/decision"): STAFF,
     ("POST", "/tasks/{task_id}/{action}"): STAFF,

@@ -344,3 +344,33 @@ def test_a_case_action_without_its_reason_comes_back_explained(
     )
     assert no_date.status_code == 422
     assert "needs a date and a reason" in no_date.text and 'value="tax audit"' in no_date.text
+
+
+def test_bulk_actions_answer_for_each_task_on_its_own(
+    client: TestClient, db: Database, scene: Scene
+) -> None:
+    csrf = sign_in(client, SAM)
+    inbox = client.get("/inbox").text
+    assert f'<input type="checkbox" name="task_id" value="{scene.sam_task}" form="bulk"' in inbox
+    nothing = client.post("/inbox/bulk", data={"csrf_token": csrf, "action": "claim"})
+    assert nothing.status_code == 422 and "tick at least one task" in nothing.text
+
+    # Sam's win-back task does not take an approval; Li Na's task is not Sam's to touch.
+    ticked = {"csrf_token": csrf, "action": "approve", "task_id": [scene.sam_task, scene.li_task]}
+    answered = client.post("/inbox/bulk", data=ticked)
+    assert answered.status_code == 200
+    rows = {
+        task: answered.text.split(f'data-bulk-task="{task}"')[1].split("</tr>")[0]
+        for task in (scene.sam_task, scene.li_task)
+    }
+    assert "only approval tasks take this decision, not win_back" in rows[scene.sam_task]
+    assert f"task {scene.li_task} belongs to" in rows[scene.li_task]
+    assert all("Refused" in row for row in rows.values())
+    repo = read_model(db)
+    task = repo.get_task(scene.sam_task)
+    assert task is not None and task.status == TaskStatus.OPEN  # nothing changed
+    with db.session() as session:
+        denied = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "access_denied", AuditEvent.actor == SAM)
+        ).all()
+    assert len(denied) == 1  # the refusal of Li Na's task, audited

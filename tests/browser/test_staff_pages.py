@@ -220,3 +220,22 @@ def test_record_an_answer_cancel_and_see_the_customer_cool_down(stack: Stack, pa
     page.get_by_role("button", name="Exclude").click()
     expect(page.locator("#exclusions")).to_contain_text("renegotiating the contract")
     screenshot(page, "staff-customer")
+
+
+def test_approve_several_tasks_at_once(stack: Stack, page: Page) -> None:
+    cases = [case_at_approval(stack, SAM) for _ in range(2)]
+    sign_in(page, stack, SAM)
+    with stack.client("admin") as api:
+        tasks = [open_task(api, case_id, "approval")["id"] for case_id in cases]
+    for task_id in tasks:
+        page.locator(f'tr[data-task="{task_id}"] input[type=checkbox]').check()
+    page.get_by_label("With the ticked tasks").select_option("approve")
+    screenshot(page, "staff-inbox-bulk")
+    page.get_by_role("button", name="Go").click()
+    for task_id in tasks:
+        expect(page.locator(f'tr[data-bulk-task="{task_id}"]')).to_contain_text("Approved")
+    expect(page.locator(f'tr[data-task="{tasks[0]}"]')).to_have_count(0)  # done: gone
+    screenshot(page, "staff-inbox-bulk-done")
+    with stack.client("admin") as api:
+        for case_id in cases:
+            wait_case(api, case_id, outcome="deleted", timeout=120)
