@@ -148,6 +148,12 @@ class RetentionIn(ReasonIn):
     retention_end: datetime
 
 
+class ChurnClassIn(ReasonIn):
+    """Why the customer really left, corrected with a reason."""
+
+    churn_class: ChurnClass
+
+
 class CaseStateOut(BaseModel):
     case_id: str
     stage: Stage

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -35,6 +36,7 @@ from closeout.constants import case_workflow_id
 from closeout.contracts import (
     Actor,
     AssignRequest,
+    AuditEntry,
     CancelRequest,
     CloseCustomerInput,
     CustomerAnswer,
@@ -302,6 +304,21 @@ class CaseService:
         return await self._state(
             case, lambda h: h.execute_update(CloseCustomerWorkflow.change_retention, req)
         )
+
+    def correct_churn_class(
+        self, case_id: str, body: schemas.ChurnClassIn, user: Principal
+    ) -> schemas.CaseSummary:
+        """Correct the case's churn class, for the record and the figures: the process goes on
+        as it was opened. Asking for the class the case already has changes nothing."""
+        case = self._managed_case(case_id, user)
+        if case.churn_class != body.churn_class:
+            details = {"from": case.churn_class, "to": str(body.churn_class)}
+            audit = AuditEntry(
+                str(uuid.uuid4()), user.name, "churn_class_corrected", datetime.now(UTC),
+                body.reason.strip(), details,
+            )  # fmt: skip
+            self.repo.correct_churn_class(case.id, body.churn_class, audit)
+        return case_summary(self._case(case_id))
 
     async def reactivate(
         self, case_id: str, body: schemas.ReasonIn, user: Principal

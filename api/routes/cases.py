@@ -90,6 +90,15 @@ async def customer_response(
     return await cases.respond(case_id, body, user)
 
 
+@router.post("/{case_id}/churn-class")
+def correct_churn_class(
+    case_id: str, body: schemas.ChurnClassIn, user: AccountManager, cases: CaseServiceDep
+) -> schemas.CaseSummary:
+    """Correct why the customer left (the churn class), with a reason: for the record and the
+    figures, the process goes on as it was opened."""
+    return cases.correct_churn_class(case_id, body, user)
+
+
 @router.post("/{case_id}/cancel", status_code=202)
 async def cancel(
     case_id: str, body: schemas.ReasonIn, user: AccountManager, cases: CaseServiceDep

@@ -17,7 +17,7 @@ from api.deps import BoardDep, CaseServiceDep
 from api.errors import DomainError, Forbidden
 from api.web.cases import AnswerChannel, render_case_page
 from api.web.session import Compliance, CsrfChecked, Staff, principal
-from closeout.domain import CustomerResponse
+from closeout.domain import ChurnClass, CustomerResponse
 from closeout.users.accounts import User
 
 router = APIRouter(tags=["web"], include_in_schema=False)
@@ -31,6 +31,11 @@ class AnswerForm(BaseModel):
     response: CustomerResponse
     channel: AnswerChannel
     comment: str = Field(default="", max_length=3900)
+
+
+class ChurnClassForm(BaseModel):
+    churn_class: ChurnClass
+    reason: str = Field(default="", max_length=2000)
 
 
 class RetentionForm(BaseModel):
@@ -147,3 +152,25 @@ async def move_retention_end(
     )
     call = lambda: cases.change_retention(case_id, body, principal(user))  # noqa: E731
     return await _act(request, user, board, case_id, shown, call, "retention_moved")
+
+
+@router.post("/cases/{case_id}/churn-class", dependencies=[CsrfChecked])
+async def correct_churn_class(
+    case_id: str,
+    request: Request,
+    user: Staff,
+    board: BoardDep,
+    cases: CaseServiceDep,
+    form: Annotated[ChurnClassForm, Form()],
+) -> Response:
+    """Correct why the customer left, with a reason (for the record and the figures)."""
+    shown = {"churn_reason": form.reason}
+    if not form.reason.strip():
+        error = "correcting the churn class needs a reason"
+        return await _refuse(request, user, board, case_id, error, shown)
+    body = schemas.ChurnClassIn(churn_class=form.churn_class, reason=form.reason.strip())
+
+    async def call() -> object:
+        return cases.correct_churn_class(case_id, body, principal(user))
+
+    return await _act(request, user, board, case_id, shown, call, "churn_corrected")

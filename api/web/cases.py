@@ -214,6 +214,8 @@ async def render_case_page(
         may_reactivate=manages and open_case and stage is Stage.RETENTION,
         may_record_answer=manages and open_case and stage in ANSWERABLE,
         may_move_retention=user.role in COMPLIANCE_ROLES and open_case and stage is Stage.RETENTION,
+        may_correct_churn=manages,
+        churn_classes=list(ChurnClass),
         responses=list(CustomerResponse),
         channels=list(AnswerChannel),
     )

@@ -98,6 +98,21 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
                 erased += chain.erase_case_content(session, case_id, entry)
             return erased
 
+    # ------------------------------------------------------------ corrections by staff
+
+    def correct_churn_class(self, case_id: str, churn_class: str, audit: AuditEntry) -> bool:
+        """A person corrects why the customer left (the case's churn class), for the record and
+        the figures; the event (from, to, why) and the change are one transaction. False when
+        the event was already written (a retry)."""
+        stored = self._stored_audit(case_id, audit)
+        with self.db.transaction() as connection:
+            if not chain.append_on(connection, case_id, audit, stored):
+                return False
+            connection.execute(
+                _UPDATE_CASE, {"key": case_id, "churn_class": churn_class, "updated_at": audit.at}
+            )
+            return True
+
     # ------------------------------------------------------------ writes (activities only)
 
     def record_case_opened(

@@ -40,6 +40,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/cases/{case_id}/retained-data"): COMPLIANCE,
     ("POST", "/api/cases/{case_id}/customer-response"): STAFF,
     ("POST", "/api/cases/{case_id}/cancel"): STAFF,
+    ("POST", "/api/cases/{case_id}/churn-class"): STAFF,
     ("POST", "/api/cases/{case_id}/reactivate"): STAFF,
     ("POST", "/api/cases/{case_id}/legal-holds"): COMPLIANCE,
     ("POST", "/api/cases/{case_id}/legal-holds/{hold_id}/release"): COMPLIANCE,
@@ -72,6 +73,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/compliance/holds/{hold_id}/release"): COMPLIANCE,
     ("POST", "/cases/{case_id}/legal-holds"): COMPLIANCE,
     ("POST", "/cases/{case_id}/cancel"): STAFF,
+    ("POST", "/cases/{case_id}/churn-class"): STAFF,
     ("POST", "/cases/{case_id}/reactivate"): STAFF,
     ("POST", "/cases/{case_id}/customer-answer"): STAFF,
     ("POST", "/cases/{case_id}/retention"): COMPLIANCE,
@@ -209,6 +211,7 @@ SOON = (date.today() + timedelta(days=30)).isoformat()
 JSON_BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("POST", "/api/cases/{case_id}/customer-response"): {"response": "object", "comment": "no"},
     ("POST", "/api/cases/{case_id}/cancel"): {"reason": "paid up"},
+    ("POST", "/api/cases/{case_id}/churn-class"): {"churn_class": "competitive", "reason": "x"},
     ("POST", "/api/cases/{case_id}/reactivate"): {"reason": "came back"},
     ("POST", "/api/tasks/{task_id}/decision"): {"decision": "approve", "comment": "ok"},
     ("POST", "/api/tasks/{task_id}/claim"): {},
@@ -221,6 +224,7 @@ PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/tasks/{task_id}/{action}"): {},
     ("POST", "/customers/{customer_id}/exclusions"): {"reason": "talks", "until": SOON},
     ("POST", "/cases/{case_id}/cancel"): {"reason": "paid up"},
+    ("POST", "/cases/{case_id}/churn-class"): {"churn_class": "competitive", "reason": "x"},
     ("POST", "/cases/{case_id}/reactivate"): {"reason": "came back"},
     ("POST", "/cases/{case_id}/customer-answer"): {"response": "stay", "channel": "phone"},
 }
