@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
-from closeout.i18n import format_when, translations
+from closeout.i18n import format_money, format_when, translations
 from closeout.labels import label
 from closeout.mail import TEMPLATES_DIR
 
 _templates: dict[str, Jinja2Templates] = {}
+DEFAULT_CURRENCY = "EUR"
 
 
 def templates_for(catalog: str) -> Jinja2Templates:
@@ -27,6 +30,11 @@ def templates_for(catalog: str) -> Jinja2Templates:
         env.filters["when"] = when
         catalog_translations = translations(catalog)
         env.filters["label"] = lambda value: catalog_translations.gettext(label(value))
-        env.filters["money"] = lambda cents: f"{(cents or 0) / 100:,.2f}"
+
+        @pass_context
+        def money(context: Context, cents: int | None) -> str:
+            return format_money(cents, context.get("currency", DEFAULT_CURRENCY), catalog)
+
+        env.filters["money"] = money
         _templates[catalog] = templates
     return _templates[catalog]

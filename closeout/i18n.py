@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gettext
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_currency
 from babel.support import Translations
 
 LOCALES_DIR = Path(__file__).parent / "locales"
@@ -48,3 +50,8 @@ def format_when(moment: datetime | None, catalog: str = DEFAULT_LOCALE) -> str:
     if moment is None:
         return "-"
     return format_datetime(moment, DATE_FORMATS[catalog], tzinfo=None, locale=catalog) + " UTC"
+
+
+def format_money(cents: int | None, currency: str, catalog: str = DEFAULT_LOCALE) -> str:
+    """An amount kept in cents, as money in the reader's language (symbol, separators)."""
+    return format_currency(Decimal(cents or 0) / 100, currency, locale=catalog)

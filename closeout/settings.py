@@ -200,6 +200,9 @@ class Settings(BaseSettings):
     smtp_ca_file: Path | None = None
     mail_from: str = "Closeout <closeout@example.com>"
     company_name: str = "Example Company"
+    # The currency the CRM's amounts (kept in cents) are in, ISO 4217: pages show them as
+    # money in the reader's language.
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     company_contact: str = "privacy@example.com"
 
     archive_dir: Path = Path("var/archive")

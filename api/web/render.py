@@ -36,6 +36,7 @@ def render(
         "csrf": csrf_token(request),
         "lang": catalog.replace("_", "-"),
         "company": settings.company_name,
+        "currency": settings.currency,
         "dev_mode": settings.dev_mode,
         "path": request.url.path,
     }

@@ -12,8 +12,10 @@ from sqlmodel import select
 from api.app import SESSION_COOKIE, create_app
 from closeout.audit.models import AuditEvent
 from closeout.contracts import AuditEntry, CaseChange, CloseTask
+from closeout.crm.reference import ReferenceCrm
 from closeout.db import Database
 from closeout.domain import Outcome, Stage, TaskDecision, TaskStatus
+from closeout.i18n import format_money
 from closeout.settings import Settings
 from closeout.users.accounts import DEMO_PASSWORD, Accounts
 from tests.api.conftest import GRACE, KIM, LI, SAM, ReadModel, Scene, csrf_of, sign_in
@@ -374,3 +376,17 @@ def test_bulk_actions_answer_for_each_task_on_its_own(
             select(AuditEvent).where(AuditEvent.action == "access_denied", AuditEvent.actor == SAM)
         ).all()
     assert len(denied) == 1  # the refusal of Li Na's task, audited
+
+
+def test_amounts_read_as_money_in_the_reader_s_language(
+    client: TestClient, db: Database, scene: Scene
+) -> None:
+    history = ReferenceCrm(db).account_history("cust-0001")
+    assert history is not None and history.order_value_cents > 100_000
+    csrf = sign_in(client, SAM)
+    page = client.get(f"/tasks/{scene.sam_task}").text
+    orders = format_money(history.order_value_cents, "EUR", "en")
+    assert orders.startswith("€") and "," in orders and f" · {orders} · " in page
+    client.post("/preferences/language", data={"csrf_token": csrf, "language": "zh-CN"})
+    chinese = client.get(f"/tasks/{scene.sam_task}").text
+    assert f" · {format_money(history.order_value_cents, 'EUR', 'zh_CN')} · " in chinese
