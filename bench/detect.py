@@ -196,13 +196,24 @@ median AS (
   WHERE rn = (cnt + 1) / 2 OR rn = (cnt + 2) / 2 GROUP BY tier),
 drain AS (
   SELECT load.customer_id FROM load JOIN median ON median.tier = load.tier
-  WHERE median.m > 0 AND load.hours >= median.m * :ratio)
+  WHERE median.m > 0 AND load.hours >= median.m * :ratio),
+windows AS (
+  SELECT o.customer_id,
+         SUM(CASE WHEN o.ordered_at >= :drop_recent THEN 1 ELSE 0 END) AS recent,
+         SUM(CASE WHEN o.ordered_at < :drop_recent THEN 1 ELSE 0 END) AS before
+  FROM crm_order o JOIN crm_customer c ON c.id = o.customer_id
+  WHERE c.status = 'active' AND o.ordered_at >= :drop_before AND o.ordered_at < :now
+  GROUP BY o.customer_id),
+declining AS (
+  SELECT customer_id FROM windows
+  WHERE before >= :drop_min_orders AND recent * 100 <= before * (100 - :drop_percent))
 SELECT customer_id, 'payment_arrears' AS trigger FROM arrears
 UNION ALL SELECT customer_id, 'relationship_breakdown' FROM breakdown
 UNION ALL SELECT customer_id, 'unreachable' FROM unreachable
 UNION ALL SELECT customer_id, 'inactivity' FROM inactive
 UNION ALL SELECT customer_id, 'unprofitable' FROM unprofitable
 UNION ALL SELECT customer_id, 'resource_drain' FROM drain
+UNION ALL SELECT customer_id, 'inactivity' FROM declining
 """
 
 
@@ -220,6 +231,9 @@ def hand_written(db: Database, cfg: DetectionConfig, now: datetime) -> int:
         "inactive": days(cfg.inactivity_days),
         "profit_since": days(cfg.profit_window_days),
         "drain_since": days(cfg.drain_window_days),
+        "drop_recent": days(cfg.order_drop_window_days),
+        "drop_before": days(2 * cfg.order_drop_window_days),
+        "now": now,
     }
     query = text(HAND_WRITTEN).bindparams(
         *(bindparam(name, value, type_=moment) for name, value in params.items()),
@@ -230,6 +244,8 @@ def hand_written(db: Database, cfg: DetectionConfig, now: datetime) -> int:
         hour_cost=cfg.support_hour_cost_cents,
         margin=cfg.unprofitable_below_margin_percent,
         ratio=cfg.drain_ratio,
+        drop_min_orders=cfg.order_drop_min_orders,
+        drop_percent=cfg.order_drop_min_percent,
     )
     with db.engine.connect() as conn:
         return len({row[0] for row in conn.execute(query)})
@@ -251,7 +267,7 @@ def measure(name: str, url: str, args: argparse.Namespace) -> tuple[float, float
     detector = Detector(db, cfg)
     for rule in RULES:
         found, seconds = timed(partial(detector.run_rule, rule, now))
-        print(f"[{name}] rule {rule.trigger:<24} {len(found):>7} flagged  {seconds:6.2f} s")
+        print(f"[{name}] rule {rule.name:<24} {len(found):>7} flagged  {seconds:6.2f} s")
     scan, scan_s = timed(lambda: detector.scan(now))
     flagged, hand_s = timed(lambda: hand_written(db, cfg, now))
     print(f"[{name}] whole scan {len(scan.candidates):>7} customers  {scan_s:6.2f} s")

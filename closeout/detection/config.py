@@ -29,6 +29,10 @@ class DetectionConfig(BaseModel):
     drain_ratio: float = Field(default=3.0, gt=1)
     complaint_window_days: int = Field(default=90, ge=1)
     complaint_min: int = Field(default=3, ge=1)
+    # Declining orders: the last window's orders against the window before.
+    order_drop_window_days: int = Field(default=90, ge=7)
+    order_drop_min_orders: int = Field(default=4, ge=1)
+    order_drop_min_percent: float = Field(default=60.0, gt=0, le=100)
     unreachable_min_bounces: int = Field(default=3, ge=1)
     unreachable_days: int = Field(default=60, ge=1)
     # The daily run, in this time zone; how many cases it starts at once.

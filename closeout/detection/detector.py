@@ -105,10 +105,12 @@ class Detector:
             running = [pool.submit(self._timed_rule, rule, now) for rule in RULES]
             results = [(rule, future.result()) for rule, future in zip(RULES, running, strict=True)]
         for rule, (rows, took) in results:
-            seconds[rule.trigger] = took
+            seconds[rule.name] = took
             for row in rows:
                 earlier = found.get(row.customer_id)
                 if earlier is not None:
+                    if rule.trigger in (earlier.trigger, *earlier.also):
+                        continue  # a second rule of the same ground adds nothing
                     found[row.customer_id] = Candidate(
                         earlier.customer_id,
                         earlier.trigger,

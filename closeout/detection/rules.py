@@ -50,6 +50,12 @@ class Rule:
     query: Callable[[DetectionConfig, datetime, str], Query]
     evidence: Callable[[Any, datetime], dict[str, Any]]
     churn_class: Callable[[Any], ChurnClass] = lambda _row: ChurnClass.NATURAL
+    # A second rule for the same trigger names itself (its timing is reported under it).
+    label: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label or str(self.trigger)
 
 
 # ---------------------------------------------------------------- inactivity
@@ -103,6 +109,44 @@ def _inactivity_evidence(row: Any, now: datetime) -> dict[str, Any]:
         "last_interaction_date": (
             row.last_interaction.date().isoformat() if row.last_interaction else None
         ),
+    }
+
+
+# ---------------------------------------------------------------- declining orders
+
+
+def declining_orders(cfg: DetectionConfig, now: datetime, dialect: str = "sqlite") -> Query:
+    """Still ordering, but far less: the orders of the last window against the window before,
+    flagged when they fell by `order_drop_min_percent` or more from at least
+    `order_drop_min_orders`."""
+    window = timedelta(days=cfg.order_drop_window_days)
+    recent_since = now - window
+    at = col(CrmOrder.ordered_at)
+    recent = func.sum(case((at >= recent_since, 1), else_=0))
+    before = func.sum(case((at < recent_since, 1), else_=0))
+    return (
+        select(
+            col(CrmOrder.customer_id).label("customer_id"),
+            recent.label("recent"),
+            before.label("before"),
+            func.max(at).label("last_order"),
+        )
+        .join(CrmCustomer, col(CrmCustomer.id) == col(CrmOrder.customer_id))
+        .where(ACTIVE, at >= recent_since - window, at < now)
+        .group_by(col(CrmOrder.customer_id))
+        .having(
+            before >= cfg.order_drop_min_orders,
+            recent * 100 <= before * (100 - cfg.order_drop_min_percent),
+        )
+    )
+
+
+def _declining_evidence(row: Any, now: datetime) -> dict[str, Any]:
+    before, recent = int(row.before), int(row.recent)
+    return {
+        "inactive_days": _days(now, row.last_order),
+        "last_order_date": row.last_order.date().isoformat() if row.last_order else None,
+        "order_drop_percent": round(100 * (before - recent) / before, 1),
     }
 
 
@@ -308,6 +352,8 @@ RULES: Sequence[Rule] = (
     Rule(Trigger.UNREACHABLE, unreachable, _unreachable_evidence),
     # Buying nothing and saying nothing explains a case better than what it costs.
     Rule(Trigger.INACTIVITY, inactivity, _inactivity_evidence),
+    # Buying far less than before: the same ground, caught before the silence is complete.
+    Rule(Trigger.INACTIVITY, declining_orders, _declining_evidence, label="declining_orders"),
     Rule(
         Trigger.UNPROFITABLE,
         unprofitable,

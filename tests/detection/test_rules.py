@@ -177,3 +177,45 @@ def test_the_detector_flags_each_customer_once_and_disposes(crm: HandMadeCrm) ->
     assert by_id["exclusion-expired"].disposition is Disposition.NEW
     assert scan.counts()["disposition"] == {"new": 2, "open_case": 1, "excluded": 1}
     assert set(scan.seconds) >= {str(r.trigger) for r in RULES}
+
+
+def test_declining_orders_edges(crm: HandMadeCrm) -> None:
+    # Windows of 90 days: the last one (0-90 days ago) against the one before (90-180).
+    def orders(customer_id: str, before: int, recent: int, recent_at: float = 10) -> None:
+        crm.customer(customer_id)
+        for n in range(before):
+            crm.order(customer_id, 100 + n)
+        for n in range(recent):
+            crm.order(customer_id, recent_at + n)
+
+    orders("fell-75", before=4, recent=1)
+    orders("fell-60", before=5, recent=2)  # exactly the threshold
+    orders("fell-50", before=4, recent=2)
+    orders("too-few-before", before=3, recent=0)
+    orders("stopped", before=4, recent=0)
+    orders("steady", before=4, recent=4)
+    crm.customer("on-the-edge")
+    for n in range(4):
+        crm.order("on-the-edge", 100 + n)
+    for _ in range(2):  # exactly 90 days ago: the last window's (else: 6 before, none since)
+        crm.order("on-the-edge", 90)
+    rule = next(r for r in RULES if r.name == "declining_orders")
+    rows = Detector(crm.db, CONFIG).run_rule(rule, NOW)
+    found = {row.customer_id: rule.evidence(row, NOW) for row in rows}
+    assert set(found) == {"fell-75", "fell-60", "stopped"}
+    assert found["fell-75"] == {
+        "inactive_days": 10,
+        "last_order_date": (NOW - timedelta(days=10)).date().isoformat(),
+        "order_drop_percent": 75.0,
+    }
+    assert found["fell-60"]["order_drop_percent"] == 60.0
+    assert found["stopped"]["order_drop_percent"] == 100.0
+    assert found["stopped"]["inactive_days"] == 100
+    for evidence in found.values():  # valid evidence of the inactivity trigger
+        EVIDENCE_MODELS[Trigger.INACTIVITY].model_validate(evidence)
+
+    # In the scan, a customer the silence rule catches too is flagged once, for inactivity.
+    scan = Detector(crm.db, CONFIG).scan(NOW)
+    by_id = {c.customer_id: c for c in scan.candidates}
+    assert by_id["fell-75"].trigger is Trigger.INACTIVITY and by_id["fell-75"].also == ()
+    assert "declining_orders" in scan.seconds
