@@ -60,12 +60,20 @@ def temporal_errors() -> Iterator[None]:
 
 
 @app.command()
-def dev() -> None:
+def dev(
+    demo_cases: Annotated[
+        bool,
+        typer.Option(
+            "--demo-cases/--no-demo-cases",
+            help="open a handful of demo cases in different stages, through the API",
+        ),
+    ] = True,
+) -> None:
     """Run everything locally: Temporal dev server, worker, API, mail catcher, demo data."""
     from closeout.devstack import DevStack, DevStackError
 
     try:
-        DevStack(load_settings(dev_mode=True)).run()
+        DevStack(load_settings(dev_mode=True), demo_cases=demo_cases).run()
     except DevStackError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -6,6 +6,7 @@ the API as child processes, prints where everything is, and stops them all on Ct
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import socket
 # The dev stack starts its own fixed commands (the Temporal CLI, the worker, the API).
 import subprocess  # nosec B404
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,6 +23,8 @@ import httpx
 
 from closeout.db import Database, upgrade
 from closeout.demo import DEMO_USERS, seed_demo, seed_demo_users
+from closeout.demo_cases import DEMO_SUMMARY, seed_demo_cases
+from closeout.demo_cases import log as demo_log
 from closeout.domain import Role
 from closeout.mailcatcher import start_mail_catcher
 from closeout.settings import Settings
@@ -109,10 +113,11 @@ def prepare(settings: Settings) -> tuple[Database, str, int]:
 
 
 class DevStack:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, demo_cases: bool = True) -> None:
         if not settings.dev_mode:
             raise DevStackError("`closeout dev` runs in dev mode only (CLOSEOUT_DEV_MODE=true)")
         self.settings = settings
+        self.demo_cases = demo_cases
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.logs = settings.var_dir / "logs"
         temporal = settings.temporal_address.rsplit(":", 1)
@@ -176,10 +181,29 @@ class DevStack:
             if worker.poll() is not None:
                 raise DevStackError("the worker exited; see var/logs/worker.log")
             self._banner(token, seeded)
+            if self.demo_cases:
+                self._open_demo_cases(f"http://{s.api_host}:{s.api_port}", token)
             self._supervise()
         finally:
             self.stop()
             catcher.stop()
+
+    def _open_demo_cases(self, api: str, token: str) -> None:
+        """The demo cases, opened and moved in the background through the API (their log in
+        var/logs/demo-cases.log); a failure there stops nothing else."""
+        handler = logging.FileHandler(self.logs / "demo-cases.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        demo_log.addHandler(handler)
+        demo_log.setLevel(logging.INFO)
+
+        def run() -> None:
+            try:
+                opened = seed_demo_cases(api, token)
+                demo_log.info("demo cases ready: %d opened now", len(opened))
+            except Exception:  # the stack goes on without them
+                demo_log.exception("demo cases could not all be opened")
+
+        threading.Thread(target=run, name="demo-cases", daemon=True).start()
 
     def _banner(self, token: str, seeded: int) -> None:
         s = self.settings
@@ -202,6 +226,7 @@ Closeout is running (dev mode). Ctrl-C stops everything; data stays in {s.var_di
   Database         {s.database_url}
   Logs             {self.logs}/
   Demo customers   {"seeded 50 (cust-0001 … cust-0050)" if seeded else "already seeded"}
+  Demo cases       {"opening in the background: " + DEMO_SUMMARY if self.demo_cases else "off"}
   Sign in          {api}/login   (password {DEMO_PASSWORD} for every demo user)
 {users}
   Admin token      {token}      (also in {s.var_dir}/dev-token)

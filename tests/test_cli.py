@@ -21,6 +21,7 @@ from closeout.contracts import AuditEntry, CaseChange, CaseOpened, CloseCustomer
 from closeout.crm.models import CrmCustomer, CrmInvoice
 from closeout.crypto.keyring import new_master_key
 from closeout.db import Database
+from closeout.demo_cases import DEMO_CASES
 from closeout.domain import ChurnClass, Outcome, Role, Trigger
 from closeout.tokens import authenticate
 from closeout.users.accounts import DEMO_PASSWORD, Accounts
@@ -238,6 +239,35 @@ def _read_banner(proc: subprocess.Popen[str]) -> str:
     raise AssertionError("closeout dev did not start:\n" + "".join(lines))
 
 
+def _demo_cases_at_rest(api: str, headers: dict[str, str]) -> dict[str, dict[str, object]]:
+    """The demo cases once each reached its stage: by customer, its id, stage, outcome, pending
+    task kinds and active holds."""
+    wanted = {d.customer_id for d in DEMO_CASES}
+    deadline = time.monotonic() + 150
+    while True:
+        found: dict[str, dict[str, object]] = {}
+        for c in httpx.get(f"{api}/api/cases", headers=headers).json()["items"]:
+            if c["customer_id"] in wanted:
+                case = httpx.get(f"{api}/api/cases/{c['id']}", headers=headers).json()
+                found[c["customer_id"]] = {
+                    "id": c["id"],
+                    "stage": case["stage"],
+                    "outcome": case["outcome"],
+                    "pending": sorted(t["kind"] for t in case["pending_tasks"]),
+                    "holds": sum(1 for h in case["legal_holds"] if h["active"]),
+                }
+        done = (
+            len(found) == len(wanted)
+            and found["cust-0005"]["outcome"] == "deleted"
+            and found["cust-0002"]["holds"] == 1
+            and found["cust-0003"]["pending"] == ["approval"]
+        )
+        if done:
+            return found
+        assert time.monotonic() < deadline, f"the demo cases never came to rest: {found}"
+        time.sleep(1)
+
+
 def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
     ports = {name: free_port() for name in ("temporal", "ui", "api", "smtp")}
     proc = _start_dev(tmp_path, ports)
@@ -261,6 +291,17 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
             },
         )
         assert created.status_code == 201, created.text
+        assert "Demo cases       opening in the background" in banner
+        demo = _demo_cases_at_rest(api, headers)
+        assert demo["cust-0001"]["pending"] == ["win_back"]
+        assert demo["cust-0006"]["pending"] == ["win_back"]
+        assert demo["cust-0003"]["pending"] == ["approval"]
+        assert demo["cust-0002"]["stage"] == "retention" and demo["cust-0002"]["holds"] == 1
+        assert demo["cust-0005"]["outcome"] == "deleted"
+        certificate = httpx.get(
+            f"{api}/api/cases/{demo['cust-0005']['id']}/certificate", headers=headers
+        )
+        assert certificate.status_code == 200 and certificate.json()["authentic"]
 
         def win_back_mail() -> list[dict[str, str]]:
             return [m for m in httpx.get(f"{api}/dev/mail").json() if "keep you" in m["subject"]]
@@ -288,7 +329,10 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
                     data={"email": email, "password": "closeout-demo", "csrf_token": csrf[1]},
                 )
                 assert signed.status_code == 303 and signed.headers["location"] == "/inbox"
-                assert browser.get("/inbox").status_code == 200
+                # Work at once: Sam's win-back offer; everyone's tasks for the manager.
+                view = "mine" if email.startswith("sam") else "all"
+                inbox = browser.get("/inbox", params={"view": view})
+                assert inbox.status_code == 200 and "data-task=" in inbox.text
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
@@ -299,8 +343,10 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
     try:
         banner = _read_banner(again)
         assert "already seeded" in banner and token in banner
-        case = httpx.get(f"http://127.0.0.1:{ports['api']}/api/cases", headers=headers).json()
-        assert case["total"] == 1 and case["items"][0]["customer_id"] == "cust-0007"
+        time.sleep(2)  # the demo cases' look: every demo customer has a case, none is opened
+        cases = httpx.get(f"http://127.0.0.1:{ports['api']}/api/cases", headers=headers).json()
+        customers = sorted(c["customer_id"] for c in cases["items"])
+        assert customers == sorted([*(d.customer_id for d in DEMO_CASES), "cust-0007"])
     finally:
         again.send_signal(signal.SIGINT)
         assert again.wait(timeout=60) == 0
