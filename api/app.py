@@ -21,7 +21,17 @@ from api.deps import Unauthenticated
 from api.errors import DomainError, Forbidden
 from api.policy_service import PolicyService
 from api.refusals import audit_refusal
-from api.routes import answers, cases, codec, customers, policies, system, tasks, triggers
+from api.routes import (
+    answers,
+    cases,
+    codec,
+    customers,
+    insights,
+    policies,
+    system,
+    tasks,
+    triggers,
+)
 from api.security_headers import STATIC_PREFIX, SecurityHeaders
 from api.service import CaseService
 from api.sign_in_limits import SignInLimits
@@ -31,6 +41,7 @@ from api.trigger_service import TriggerService
 from api.web import audit, auth, bulk, case_actions, compliance, detection, holds
 from api.web import cases as case_pages
 from api.web import customers as customer_pages
+from api.web import insights as insight_pages
 from api.web import tasks as task_pages
 from api.web.render import render
 from api.web.session import SignInRequired
@@ -62,6 +73,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     customer_pages.router,
     case_actions.router,
     bulk.router,
+    insights.router,
+    insight_pages.router,
 )
 
 

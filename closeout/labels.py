@@ -111,6 +111,22 @@ LABELS: dict[str, str] = {
     "claimed": N_("Claimed"),
     "approved": N_("Approved"),
     "win-back failed": N_("Win-back failed"),
+    # insights: the funnel's steps, the win-back breakdowns, how long holds have stood
+    "funnel:opened": N_("Opened"),
+    "funnel:won_back": N_("Won back"),
+    "funnel:rejected": N_("Rejected"),
+    "funnel:cancelled": N_("Cancelled"),
+    "funnel:archived": N_("Archived"),
+    "funnel:deleted": N_("Deleted"),
+    "funnel:reactivated": N_("Reactivated"),
+    "by:trigger": N_("Trigger"),
+    "by:churn_class": N_("Churn class"),
+    "by:value_tier": N_("Value tier"),
+    "by:owner": N_("Account manager"),
+    "hold-age:under 30 days": N_("Under 30 days"),
+    "hold-age:30 to 90 days": N_("30 to 90 days"),
+    "hold-age:90 days to a year": N_("90 days to a year"),
+    "hold-age:over a year": N_("Over a year"),
 }
 
 

@@ -56,6 +56,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/customers"): READERS,
     ("GET", "/api/customers/{customer_id}"): READERS,
     ("POST", "/api/customers/{customer_id}/exclusions"): STAFF,
+    ("GET", "/api/insights"): READERS,
     # pages (signed-in sessions)
     ("GET", "/"): EVERYONE,
     ("POST", "/preferences/language"): EVERYONE,
@@ -85,6 +86,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/compliance/certificates/{case_id}/download"): COMPLIANCE,
     ("GET", "/detection"): frozenset({MGR, AD}),
     ("GET", "/customers/{customer_id}"): READERS,
+    ("GET", "/insights"): READERS,
+    ("GET", "/insights.csv"): READERS,
     ("POST", "/customers/{customer_id}/exclusions"): STAFF,
     # the Temporal Web UI's codec calls, with the signed-in session's cookie
     ("POST", "/codec/decode"): frozenset({MGR, CO, AD}),

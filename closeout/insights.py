@@ -1,0 +1,163 @@
+"""Why customers leave and how well win-back works: aggregates over the read model's cases and
+holds, each one grouped query, the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+
+from closeout.cases.models import CaseRecord, LegalHoldRecord
+from closeout.db import Database, table_of
+from closeout.domain import Outcome, Stage
+
+_CASES = table_of(CaseRecord)
+_HOLDS = table_of(LegalHoldRecord)
+# Reached the archive: in retention or deletion now, or ended after it.
+_ARCHIVED = or_(
+    _CASES.c.outcome.in_([str(Outcome.DELETED), str(Outcome.REACTIVATED)]),
+    and_(
+        _CASES.c.outcome.is_(None),
+        _CASES.c.stage.in_([str(Stage.RETENTION), str(Stage.DELETION)]),
+    ),
+)
+HOLD_AGES = ((30, "under 30 days"), (90, "30 to 90 days"), (365, "90 days to a year"))
+
+
+class Dimension(StrEnum):
+    """What the win-back rate is broken down by."""
+
+    TRIGGER = "trigger"
+    CHURN_CLASS = "churn_class"
+    VALUE_TIER = "value_tier"
+    OWNER = "owner"
+
+
+@dataclass(frozen=True)
+class InsightsFilter:
+    """Cases opened in [since, until), narrowed by owner, trigger, churn class, value tier."""
+
+    since: datetime
+    until: datetime
+    owner: str | None = None
+    trigger: str | None = None
+    churn_class: str | None = None
+    value_tier: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found = [_CASES.c.opened_at >= self.since, _CASES.c.opened_at < self.until]
+        for name in ("owner", "trigger", "churn_class", "value_tier"):
+            value = getattr(self, name)
+            if value is not None:
+                found.append(_CASES.c[name] == value)
+        return found
+
+
+@dataclass(frozen=True)
+class Funnel:
+    opened: int
+    won_back: int
+    rejected: int
+    cancelled: int
+    archived: int
+    deleted: int
+    reactivated: int
+
+    def rates(self) -> dict[str, float]:
+        """Each step as a share of the cases opened (0 when none were)."""
+        counts = {k: v for k, v in self.__dict__.items() if k != "opened"}
+        return {k: round(v / self.opened, 4) if self.opened else 0.0 for k, v in counts.items()}
+
+
+class Insights:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _month(self, column: Any) -> Any:
+        if self.db.engine.dialect.name == "postgresql":
+            return func.to_char(column, "YYYY-MM")
+        return func.strftime("%Y-%m", column)
+
+    def opened(self, f: InsightsFilter) -> list[dict[str, Any]]:
+        """Cases opened per month, trigger and churn class."""
+        month = self._month(_CASES.c.opened_at).label("month")
+        query = (
+            select(month, _CASES.c.trigger, _CASES.c.churn_class, func.count().label("cases"))
+            .where(*f.conditions())
+            .group_by(month, _CASES.c.trigger, _CASES.c.churn_class)
+            .order_by(month, _CASES.c.trigger, _CASES.c.churn_class)
+        )
+        with self.db.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def funnel(self, f: InsightsFilter) -> Funnel:
+        """Opened, then how the cases ended or how far they went."""
+
+        def count(condition: ColumnElement[bool]) -> Any:
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+        def ended(outcome: Outcome) -> Any:
+            return count(_CASES.c.outcome == str(outcome))
+
+        query = select(
+            func.count(),
+            ended(Outcome.RETAINED),
+            ended(Outcome.REJECTED),
+            ended(Outcome.CANCELLED),
+            count(_ARCHIVED),
+            ended(Outcome.DELETED),
+            ended(Outcome.REACTIVATED),
+        ).where(*f.conditions())
+        with self.db.engine.connect() as conn:
+            row = conn.execute(query).one()
+        return Funnel(*(int(v) for v in row))
+
+    def win_back(self, f: InsightsFilter, by: Dimension) -> list[dict[str, Any]]:
+        """Of the cases that ended, the share won back, per value of `by`."""
+        key = _CASES.c[str(by)]
+        won = func.sum(case((_CASES.c.outcome == str(Outcome.RETAINED), 1), else_=0))
+        query = (
+            select(key.label("key"), func.count().label("ended"), won.label("won_back"))
+            .where(*f.conditions(), _CASES.c.outcome.is_not(None))
+            .group_by(key)
+            .order_by(key)
+        )
+        with self.db.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(query)]
+        for r in rows:
+            r["won_back"] = int(r["won_back"])
+            r["rate"] = round(r["won_back"] / r["ended"], 4) if r["ended"] else 0.0
+        return rows
+
+    def deletions(self, f: InsightsFilter) -> list[dict[str, Any]]:
+        """Customers deleted per month (when their case closed), of the cases in `f`."""
+        month = self._month(_CASES.c.closed_at).label("month")
+        query = (
+            select(month, func.count().label("deleted"))
+            .where(*f.conditions(), _CASES.c.outcome == str(Outcome.DELETED))
+            .group_by(month)
+            .order_by(month)
+        )
+        with self.db.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def holds(self, now: datetime, owner: str | None = None) -> list[dict[str, Any]]:
+        """Legal holds standing now, by how long they have stood."""
+        placed = _HOLDS.c.placed_at
+        buckets = [(placed > now - timedelta(days=days), label) for days, label in HOLD_AGES]
+        age = case(*buckets, else_="over a year").label("age")
+        query = (
+            select(age, func.count().label("holds"))
+            .select_from(_HOLDS.join(_CASES, _CASES.c.id == _HOLDS.c.case_id))
+            .where(_HOLDS.c.released_at.is_(None))
+            .group_by(age)
+        )
+        if owner is not None:
+            query = query.where(_CASES.c.owner == owner)
+        with self.db.engine.connect() as conn:
+            counts = {r.age: int(r.holds) for r in conn.execute(query)}
+        order = [label for _days, label in HOLD_AGES] + ["over a year"]
+        return [{"age": label, "holds": counts.get(label, 0)} for label in order]

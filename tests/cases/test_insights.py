@@ -1,0 +1,123 @@
+"""The insights' aggregates at their edges, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from closeout.cases.repository import CaseRepository
+from closeout.contracts import AuditEntry, CaseChange, CaseOpened, CloseCustomerInput, HoldPlaced
+from closeout.db import Database
+from closeout.domain import ChurnClass, Outcome, Stage, Trigger
+from closeout.insights import Dimension, Insights, InsightsFilter
+from tests.support import read_model
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+SAM, LI = "sam.okafor@example.com", "li.na@example.com"
+
+
+def _entry(action: str, at: datetime) -> AuditEntry:
+    return AuditEntry(str(uuid.uuid4()), "x", action, at)
+
+
+def _case(
+    repo: CaseRepository,
+    opened: datetime,
+    trigger: Trigger = Trigger.INACTIVITY,
+    churn: ChurnClass = ChurnClass.NATURAL,
+    owner: str = SAM,
+    tier: str = "standard",
+    stage: Stage | None = None,
+    outcome: Outcome | None = None,
+    closed: datetime | None = None,
+) -> str:
+    case_id = str(uuid.uuid4())
+    customer = f"c-{uuid.uuid4().hex[:8]}"
+    repo.record_case_opened(
+        CaseOpened(
+            CloseCustomerInput(case_id, customer, trigger, churn, "standard", "x"),
+            f"close-customer-{customer}",
+            "run",
+            _entry("case_opened", opened),
+        ),
+        owner=owner,
+        value_tier=tier,
+    )
+    if stage is not None or outcome is not None:
+        at = closed or opened + timedelta(days=1)
+        repo.apply_case_change(CaseChange(case_id, _entry("change", at), stage, outcome))
+    return case_id
+
+
+def test_opened_funnel_and_win_back_at_their_edges(database_url: str) -> None:
+    db = Database.from_url(database_url)
+    repo = read_model(db)
+    october, november = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+    _case(repo, october, outcome=Outcome.RETAINED)  # the period's first instant: in
+    _case(repo, october + timedelta(days=3), Trigger.PAYMENT_ARREARS, ChurnClass.NON_MALICIOUS,
+          outcome=Outcome.REJECTED)  # fmt: skip
+    _case(repo, november, Trigger.PAYMENT_ARREARS, ChurnClass.NON_MALICIOUS, owner=LI,
+          tier="key", outcome=Outcome.RETAINED)  # fmt: skip
+    _case(repo, november + timedelta(days=1), outcome=Outcome.CANCELLED)
+    _case(repo, november + timedelta(days=2), stage=Stage.RETENTION)  # archived, not ended
+    _case(repo, november + timedelta(days=3), outcome=Outcome.DELETED,
+          closed=november + timedelta(days=20))  # fmt: skip
+    _case(repo, november + timedelta(days=4), stage=Stage.WIN_BACK)  # still open
+    _case(repo, NOW, outcome=Outcome.RETAINED)  # the period's end: out
+    _case(repo, october - timedelta(seconds=1), outcome=Outcome.RETAINED)  # before: out
+    insights = Insights(db)
+    f = InsightsFilter(october, NOW)
+
+    opened = insights.opened(f)
+    assert opened == [
+        {"month": "2026-10", "trigger": "inactivity", "churn_class": "natural", "cases": 1},
+        {"month": "2026-10", "trigger": "payment_arrears", "churn_class": "non_malicious",
+         "cases": 1},
+        {"month": "2026-11", "trigger": "inactivity", "churn_class": "natural", "cases": 4},
+        {"month": "2026-11", "trigger": "payment_arrears", "churn_class": "non_malicious",
+         "cases": 1},
+    ]  # fmt: skip
+
+    funnel = insights.funnel(f)
+    assert (funnel.opened, funnel.won_back, funnel.rejected, funnel.cancelled) == (7, 2, 1, 1)
+    assert (funnel.archived, funnel.deleted, funnel.reactivated) == (2, 1, 0)
+    assert funnel.rates()["won_back"] == round(2 / 7, 4)
+
+    by_trigger = {r["key"]: r for r in insights.win_back(f, Dimension.TRIGGER)}
+    assert by_trigger["inactivity"] == {"key": "inactivity", "ended": 3, "won_back": 1,
+                                        "rate": round(1 / 3, 4)}  # fmt: skip
+    assert by_trigger["payment_arrears"]["rate"] == 0.5
+    by_owner = {r["key"]: r["ended"] for r in insights.win_back(f, Dimension.OWNER)}
+    assert by_owner == {SAM: 4, LI: 1}
+    only_li = InsightsFilter(october, NOW, owner=LI)
+    assert insights.funnel(only_li).opened == 1
+    key = InsightsFilter(october, NOW, value_tier="key", trigger="payment_arrears")
+    assert insights.win_back(key, Dimension.VALUE_TIER) == [
+        {"key": "key", "ended": 1, "won_back": 1, "rate": 1.0}
+    ]
+    assert insights.deletions(f) == [{"month": "2026-11", "deleted": 1}]
+    empty = InsightsFilter(NOW, NOW + timedelta(days=1), churn_class="malicious")
+    assert insights.funnel(empty).rates()["won_back"] == 0.0
+    db.engine.dispose()
+
+
+def test_holds_standing_by_age(database_url: str) -> None:
+    db = Database.from_url(database_url)
+    repo = read_model(db)
+    now = datetime.now(UTC)
+    for days, owner in ((1, SAM), (29, SAM), (31, LI), (200, SAM), (400, SAM)):
+        case_id = _case(repo, now - timedelta(days=500), owner=owner, stage=Stage.RETENTION)
+        placed = now - timedelta(days=days)
+        repo.record_hold_placed(
+            HoldPlaced(str(uuid.uuid4()), case_id, "audit", None, "kim",
+                       _entry("legal_hold_placed", placed))
+        )  # fmt: skip
+    insights = Insights(db)
+    assert insights.holds(now) == [
+        {"age": "under 30 days", "holds": 2},
+        {"age": "30 to 90 days", "holds": 1},
+        {"age": "90 days to a year", "holds": 1},
+        {"age": "over a year", "holds": 1},
+    ]
+    assert [h["holds"] for h in insights.holds(now, owner=LI)] == [0, 1, 0, 0]
+    db.engine.dispose()
