@@ -1,0 +1,193 @@
+"""The insights' views at scale, against the hand-written aggregate query each one needs.
+
+    python bench/insights.py [--cases 1000000] [--db sqlite postgresql]
+
+The read model's cases (and a legal hold on one in a hundred) are written directly: the views
+read rows, not workflows. Cases opened over two years, spread over triggers, churn classes,
+value tiers, fifty owners and every outcome. Each view is timed over the whole two years
+(the median of three runs) on SQLite and on PostgreSQL, beside the same question written by
+hand in SQL. Targets: each view ≤ 1 s, and at most 3 times its hand-written query. The last line is
+`ratio=<the worst view / hand-written ratio>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+from sqlalchemy import text
+
+from closeout.cases.models import CaseRecord, LegalHoldRecord
+from closeout.db import Database, table_of, upgrade
+from closeout.domain import ChurnClass, Outcome, Stage, Trigger
+from closeout.insights import Dimension, Insights, InsightsFilter
+from tests.postgres import running_postgres
+
+BATCH = 20_000
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
+SPAN = timedelta(days=730)
+ENDS = [None, Outcome.RETAINED, Outcome.REJECTED, Outcome.CANCELLED, Outcome.DELETED,
+        Outcome.DELETED, Outcome.REACTIVATED, None]  # fmt: skip
+
+
+def _case(i: int, rng: random.Random) -> dict[str, Any]:
+    opened = NOW - SPAN * rng.random()
+    outcome = rng.choice(ENDS)
+    stage = Stage.CLOSED if outcome else rng.choice([Stage.WIN_BACK, Stage.RETENTION])
+    return {
+        "id": str(uuid.UUID(int=rng.getrandbits(128))),
+        "workflow_id": f"close-customer-b{i}",
+        "run_id": "run",
+        "customer_id": f"b{i:07d}",
+        "trigger": str(rng.choice(list(Trigger))),
+        "churn_class": str(rng.choice(list(ChurnClass))),
+        "evidence": {},
+        "policy": "standard",
+        "stage": str(stage),
+        "outcome": str(outcome) if outcome else None,
+        "opened_by": "bench",
+        "owner": f"owner-{i % 50:02d}@example.com",
+        "value_tier": rng.choice(["standard", "standard", "high", "key"]),
+        "opened_at": opened,
+        "updated_at": opened,
+        "closed_at": opened + timedelta(days=rng.randint(1, 90)) if outcome else None,
+    }
+
+
+def load(db: Database, cases: int, seed: int = 3) -> None:
+    rng = random.Random(seed)
+    cases_table, holds_table = table_of(CaseRecord), table_of(LegalHoldRecord)
+    with db.engine.begin() as conn:
+        for start in range(0, cases, BATCH):
+            rows = [_case(i, rng) for i in range(start, min(start + BATCH, cases))]
+            conn.execute(cases_table.insert(), rows)
+            holds = [
+                {
+                    "id": str(uuid.uuid4()),
+                    "case_id": r["id"],
+                    "reason": "bench",
+                    "placed_by": "bench",
+                    "placed_at": NOW - timedelta(days=rng.randint(0, 700)),
+                    "released_at": None if rng.random() < 0.7 else NOW,
+                }
+                for r in rows
+                if rng.random() < 0.01
+            ]
+            if holds:
+                conn.execute(holds_table.insert(), holds)
+    maintenance = "ANALYZE" if db.engine.dialect.name == "sqlite" else "VACUUM ANALYZE"
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(maintenance))
+
+
+def _month(dialect: str, column: str) -> str:
+    if dialect == "postgresql":
+        return f"to_char({column}, 'YYYY-MM')"
+    return f"strftime('%Y-%m', {column})"
+
+
+def hand_written(dialect: str) -> dict[str, str]:
+    """Each view's question, written by hand."""
+    period = "opened_at >= :since AND opened_at < :until"
+    won = "SUM(CASE WHEN outcome = 'retained' THEN 1 ELSE 0 END)"
+    return {
+        "opened": f"SELECT {_month(dialect, 'opened_at')} AS m, trigger, churn_class, COUNT(*) "
+        f"FROM closure_case WHERE {period} GROUP BY 1, 2, 3",
+        "funnel": "SELECT COUNT(*), "
+        + ", ".join(
+            f"SUM(CASE WHEN outcome = '{o}' THEN 1 ELSE 0 END)"
+            for o in ("retained", "rejected", "cancelled", "deleted", "reactivated")
+        )
+        + ", SUM(CASE WHEN outcome IN ('deleted', 'reactivated') OR (outcome IS NULL AND "
+        f"stage IN ('retention', 'deletion')) THEN 1 ELSE 0 END) FROM closure_case WHERE {period}",
+        "win_back": f"SELECT trigger, COUNT(*), {won} FROM closure_case "
+        f"WHERE {period} AND outcome IS NOT NULL GROUP BY trigger",
+        "deletions": f"SELECT {_month(dialect, 'closed_at')}, COUNT(*) FROM closure_case "
+        f"WHERE {period} AND outcome = 'deleted' GROUP BY 1",
+        "holds": "SELECT CASE WHEN h.placed_at > :d30 THEN 1 WHEN h.placed_at > :d90 THEN 2 "
+        "WHEN h.placed_at > :d365 THEN 3 ELSE 4 END, COUNT(*) FROM legal_hold h "
+        "JOIN closure_case c ON c.id = h.case_id WHERE h.released_at IS NULL GROUP BY 1",
+    }
+
+
+def _median(run: Callable[[], object]) -> float:
+    took = []
+    for _ in range(3):
+        started = time.perf_counter()
+        run()
+        took.append(time.perf_counter() - started)
+    return statistics.median(took)
+
+
+def measure(name: str, url: str, cases: int) -> float:
+    upgrade(url)
+    db = Database.from_url(url)
+    started = time.perf_counter()
+    load(db, cases)
+    print(f"[{name}] {cases:,} cases written in {time.perf_counter() - started:.1f} s", flush=True)
+    insights = Insights(db)
+    f = InsightsFilter(NOW - SPAN, NOW + timedelta(days=1))
+    views: dict[str, Callable[[], object]] = {
+        "opened": lambda: insights.opened(f),
+        "funnel": lambda: insights.funnel(f),
+        "win_back": lambda: insights.win_back(f, Dimension.TRIGGER),
+        "deletions": lambda: insights.deletions(f),
+        "holds": lambda: insights.holds(NOW),
+    }
+    params = {
+        "since": f.since,
+        "until": f.until,
+        "d30": NOW - timedelta(days=30),
+        "d90": NOW - timedelta(days=90),
+        "d365": NOW - timedelta(days=365),
+    }
+    worst = 0.0
+    with db.engine.connect() as conn:
+        for view, sql in hand_written(db.engine.dialect.name).items():
+            query = text(sql)
+            used = {k: v for k, v in params.items() if f":{k}" in sql}
+            ours = _median(views[view])
+
+            def by_hand(q: Any = query, p: dict[str, Any] = used) -> object:
+                return conn.execute(q, p).all()
+
+            hand = _median(by_hand)
+            worst = max(worst, ours / hand)
+            print(f"[{name}] {view:<10} {ours:6.3f} s   hand-written {hand:6.3f} s   "
+                  f"ratio {ours / hand:5.2f}", flush=True)  # fmt: skip
+    db.engine.dispose()
+    return worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--db", nargs="+", default=["sqlite", "postgresql"],
+                        choices=["sqlite", "postgresql"])  # fmt: skip
+    args = parser.parse_args()
+    ratios = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if "sqlite" in args.db:
+            ratios.append(measure("sqlite", f"sqlite:///{tmp}/insights.db", args.cases))
+        if "postgresql" in args.db:
+            with running_postgres() as server:
+                with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+                    conn.execute('CREATE DATABASE "insights"')
+                ratios.append(measure("postgresql", f"{server}/insights", args.cases))
+    print(f"ratio={max(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main()
