@@ -239,3 +239,26 @@ def test_approve_several_tasks_at_once(stack: Stack, page: Page) -> None:
     with stack.client("admin") as api:
         for case_id in cases:
             wait_case(api, case_id, outcome="deleted", timeout=120)
+
+
+def test_insights_for_a_manager(stack: Stack, page: Page) -> None:
+    customer = new_customer(stack, owner=SAM)
+    with stack.client("admin") as api:
+        case_id = str(open_case(api, customer)["case_id"])
+        open_task(api, case_id, "win_back", timeout=90)
+    sign_in(page, stack, GRACE)
+    page.get_by_role("link", name="Insights").click()
+    expect(page).to_have_url(re.compile(r"/insights$"))
+    opened = page.locator('#funnel tr[data-step="opened"]')
+    expect(opened).to_be_visible()
+    assert int(opened.locator("td").nth(1).inner_text()) >= 1
+    page.get_by_label("Trigger").select_option("inactivity")
+    page.get_by_label("Win-back rate by").select_option("owner")
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(r"trigger=inactivity"))
+    expect(page.locator("#opened tr[data-trigger]")).to_have_count(1)
+    screenshot(page, "staff-insights")
+    with page.expect_download() as download:
+        page.locator("#funnel").get_by_role("link", name="Download as CSV").click()
+    saved = download.value.path()
+    assert saved is not None and saved.read_text().startswith("step,cases,rate")
