@@ -18,7 +18,7 @@ from closeout.insights import Dimension, Insights, InsightsFilter
 
 # The longest period one report covers; the default is the last year.
 MOST = timedelta(days=366 * 5)
-SECTIONS = ("opened", "funnel", "win_back", "deletions", "holds")
+SECTIONS = ("opened", "funnel", "win_back", "approval_sla", "tasks", "deletions", "holds")
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,8 @@ def report(db: Database, f: InsightsFilter, by: Dimension, now: datetime) -> dic
         "opened": insights.opened(f),
         "funnel": {"counts": asdict(funnel), "rates": funnel.rates()},
         "win_back": {"by": str(by), "rows": insights.win_back(f, by)},
+        "approval_sla": insights.approval_sla(f),
+        "tasks": insights.tasks_per_owner(f),
         "deletions": insights.deletions(f),
         "holds": insights.holds(now, f.owner),
     }
@@ -98,6 +100,8 @@ def section_csv(data: dict[str, Any], section: str) -> str:
         rows = [{"step": k, "cases": v, "rate": rates.get(k, 1.0)} for k, v in counts.items()]
     elif section == "win_back":
         rows = data["win_back"]["rows"]
+    elif section == "approval_sla":
+        rows = [{"approvals": k, "tasks": v} for k, v in data["approval_sla"].items()]
     else:
         rows = data[section]
     out = io.StringIO()

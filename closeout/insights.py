@@ -10,12 +10,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
-from closeout.cases.models import CaseRecord, LegalHoldRecord
+from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
 from closeout.db import Database, table_of
-from closeout.domain import Outcome, Stage
+from closeout.domain import Outcome, Stage, TaskKind
 
 _CASES = table_of(CaseRecord)
 _HOLDS = table_of(LegalHoldRecord)
+_TASKS = table_of(TaskRecord)
+_APPROVALS = [str(TaskKind.APPROVAL), str(TaskKind.SECOND_APPROVAL)]
 # Reached the archive: in retention or deletion now, or ended after it.
 _ARCHIVED = or_(
     _CASES.c.outcome.in_([str(Outcome.DELETED), str(Outcome.REACTIVATED)]),
@@ -161,3 +163,49 @@ class Insights:
             counts = {r.age: int(r.holds) for r in conn.execute(query)}
         order = [label for _days, label in HOLD_AGES] + ["over a year"]
         return [{"age": label, "holds": counts.get(label, 0)} for label in order]
+
+    def approval_sla(self, f: InsightsFilter) -> dict[str, int]:
+        """The approvals of the cases in `f`: decided on time, decided late, escalated to the
+        managers (whenever decided), still open and not yet due."""
+        t = _TASKS.c
+        escalated = t.escalated_at.is_not(None)
+        decided = t.decided_at.is_not(None)
+
+        def count(condition: ColumnElement[bool]) -> Any:
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+        query = (
+            select(
+                count(and_(~escalated, decided, or_(t.due_at.is_(None), t.decided_at <= t.due_at))),
+                count(and_(~escalated, decided, t.decided_at > t.due_at)),
+                count(escalated),
+                count(and_(~escalated, ~decided)),
+            )
+            .select_from(_TASKS.join(_CASES, _CASES.c.id == t.case_id))
+            .where(*f.conditions(), t.kind.in_(_APPROVALS))
+        )
+        with self.db.engine.connect() as conn:
+            on_time, late, escalated_n, waiting = (int(v) for v in conn.execute(query).one())
+        return {"on_time": on_time, "late": late, "escalated": escalated_n, "open": waiting}
+
+    def tasks_per_owner(self, f: InsightsFilter) -> list[dict[str, Any]]:
+        """The tasks of the cases in `f` by whom they are with: open, or decided by them."""
+        t = _TASKS.c
+        who = func.coalesce(t.decided_by, t.assignee).label("who")
+        query = (
+            select(
+                who,
+                func.sum(case((t.decided_at.is_(None), 1), else_=0)).label("open"),
+                func.sum(case((t.decided_at.is_not(None), 1), else_=0)).label("decided"),
+                func.sum(case((t.escalated_at.is_not(None), 1), else_=0)).label("escalated"),
+            )
+            .select_from(_TASKS.join(_CASES, _CASES.c.id == t.case_id))
+            .where(*f.conditions())
+            .group_by(who)
+            .order_by(who)
+        )
+        with self.db.engine.connect() as conn:
+            return [
+                {k: (int(v) if k != "who" else v) for k, v in r._mapping.items()}
+                for r in conn.execute(query)
+            ]

@@ -6,14 +6,23 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from closeout.cases.repository import CaseRepository
-from closeout.contracts import AuditEntry, CaseChange, CaseOpened, CloseCustomerInput, HoldPlaced
+from closeout.contracts import (
+    AuditEntry,
+    CaseChange,
+    CaseOpened,
+    CloseCustomerInput,
+    CloseTask,
+    HoldPlaced,
+    OpenTask,
+    TaskReassigned,
+)
 from closeout.db import Database
-from closeout.domain import ChurnClass, Outcome, Stage, Trigger
+from closeout.domain import ChurnClass, Outcome, Stage, TaskDecision, TaskKind, TaskStatus, Trigger
 from closeout.insights import Dimension, Insights, InsightsFilter
 from tests.support import read_model
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-SAM, LI = "sam.okafor@example.com", "li.na@example.com"
+SAM, LI, GRACE = "sam.okafor@example.com", "li.na@example.com", "grace.manager@example.com"
 
 
 def _entry(action: str, at: datetime) -> AuditEntry:
@@ -120,4 +129,42 @@ def test_holds_standing_by_age(database_url: str) -> None:
         {"age": "over a year", "holds": 1},
     ]
     assert [h["holds"] for h in insights.holds(now, owner=LI)] == [0, 1, 0, 0]
+    db.engine.dispose()
+
+
+def test_approvals_on_time_late_escalated_and_tasks_per_owner(database_url: str) -> None:
+    db = Database.from_url(database_url)
+    repo = read_model(db)
+    opened = datetime(2026, 11, 2, tzinfo=UTC)
+    due = opened + timedelta(days=7)
+
+    def approval(decided: datetime | None, escalate: bool = False, by: str = SAM) -> None:
+        case_id = _case(repo, opened, owner=by, stage=Stage.APPROVAL)
+        task_id = str(uuid.uuid4())
+        repo.open_task(OpenTask(task_id, case_id, "c", TaskKind.APPROVAL, by, due,
+                                _entry("task_opened", opened)))  # fmt: skip
+        if escalate:
+            escalation = _entry("task_escalated", due)
+            repo.reassign_task(
+                TaskReassigned(task_id, "group:managers", escalation, escalated=True)
+            )
+        if decided is not None:
+            repo.close_task(CloseTask(task_id, TaskStatus.DONE, _entry("task_decided", decided),
+                                      TaskDecision.APPROVE, "ok", by))  # fmt: skip
+
+    approval(due)  # exactly at the due date: on time
+    approval(due - timedelta(days=1), by=LI)
+    approval(due + timedelta(seconds=1))  # late
+    approval(due + timedelta(days=2), escalate=True, by=GRACE)  # escalated, decided after
+    approval(None)  # still open
+    insights = Insights(db)
+    f = InsightsFilter(opened, opened + timedelta(days=30))
+    assert insights.approval_sla(f) == {"on_time": 2, "late": 1, "escalated": 1, "open": 1}
+    per = {r["who"]: r for r in insights.tasks_per_owner(f)}
+    assert per[SAM] == {"who": SAM, "open": 1, "decided": 2, "escalated": 0}
+    assert per[GRACE] == {"who": GRACE, "open": 0, "decided": 1, "escalated": 1}
+    assert per[LI]["decided"] == 1
+    assert insights.approval_sla(InsightsFilter(opened, opened + timedelta(days=30), owner=LI)) == {
+        "on_time": 1, "late": 0, "escalated": 0, "open": 0
+    }  # fmt: skip
     db.engine.dispose()
