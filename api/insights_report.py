@@ -18,7 +18,17 @@ from closeout.insights import Dimension, Insights, InsightsFilter
 
 # The longest period one report covers; the default is the last year.
 MOST = timedelta(days=366 * 5)
-SECTIONS = ("opened", "funnel", "win_back", "approval_sla", "tasks", "deletions", "holds")
+SECTIONS = (
+    "opened",
+    "funnel",
+    "win_back",
+    "answers",
+    "time_in_stage",
+    "approval_sla",
+    "tasks",
+    "deletions",
+    "holds",
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,8 @@ def report(db: Database, f: InsightsFilter, by: Dimension, now: datetime) -> dic
         "opened": insights.opened(f),
         "funnel": {"counts": asdict(funnel), "rates": funnel.rates()},
         "win_back": {"by": str(by), "rows": insights.win_back(f, by)},
+        "answers": insights.answers(f),
+        "time_in_stage": insights.time_in_stage(f),
         "approval_sla": insights.approval_sla(f),
         "tasks": insights.tasks_per_owner(f),
         "deletions": insights.deletions(f),

@@ -3,6 +3,8 @@ holds, each one grouped query, the same on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import statistics
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -10,13 +12,16 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
+from closeout.audit.models import AuditEvent
 from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
 from closeout.db import Database, table_of
-from closeout.domain import Outcome, Stage, TaskKind
+from closeout.domain import STAGE_ORDER, CustomerResponse, Outcome, Stage, TaskKind
 
 _CASES = table_of(CaseRecord)
 _HOLDS = table_of(LegalHoldRecord)
 _TASKS = table_of(TaskRecord)
+_EVENTS = table_of(AuditEvent)
+_ANSWERS = {f"customer_{r}": str(r) for r in CustomerResponse}
 _APPROVALS = [str(TaskKind.APPROVAL), str(TaskKind.SECOND_APPROVAL)]
 # Reached the archive: in retention or deletion now, or ended after it.
 _ARCHIVED = or_(
@@ -27,6 +32,16 @@ _ARCHIVED = or_(
     ),
 )
 HOLD_AGES = ((30, "under 30 days"), (90, "30 to 90 days"), (365, "90 days to a year"))
+
+
+def _hours(seconds: list[float]) -> dict[str, float]:
+    """Median and 90th percentile (nearest rank) of durations, in hours."""
+    ordered = sorted(seconds)
+    p90 = ordered[max(0, -(-9 * len(ordered) // 10) - 1)]
+    return {
+        "median_hours": round(statistics.median(ordered) / 3600, 2),
+        "p90_hours": round(p90 / 3600, 2),
+    }
 
 
 class Dimension(StrEnum):
@@ -209,3 +224,47 @@ class Insights:
                 {k: (int(v) if k != "who" else v) for k, v in r._mapping.items()}
                 for r in conn.execute(query)
             ]
+
+    def time_in_stage(self, f: InsightsFilter) -> list[dict[str, Any]]:
+        """How long the cases in `f` stayed in each stage they left (median, p90), from the
+        audit trail's stage entries and closings."""
+        e = _EVENTS.c
+        query = (
+            select(e.case_id, e.action, e.at, e.details)
+            .select_from(_EVENTS.join(_CASES, _CASES.c.id == e.case_id))
+            .where(*f.conditions(), e.action.in_(["stage_entered", "case_closed"]))
+            .order_by(e.case_id, e.seq)
+        )
+        spans: dict[str, list[float]] = defaultdict(list)
+        current: tuple[str | None, str | None, datetime | None] = (None, None, None)
+        with self.db.engine.connect() as conn:
+            for case_id, action, at, details in conn.execute(query):
+                was_case, was_stage, since = current
+                if was_case == case_id and was_stage is not None and since is not None:
+                    spans[was_stage].append((at - since).total_seconds())
+                stage = (details or {}).get("stage") if action == "stage_entered" else None
+                current = (case_id, stage, at)
+        return [
+            {"stage": str(s), "cases": len(spans[str(s)]), **_hours(spans[str(s)])}
+            for s in STAGE_ORDER
+            if spans.get(str(s))
+        ]
+
+    def answers(self, f: InsightsFilter) -> list[dict[str, Any]]:
+        """Which answers the customers of the cases in `f` gave, and how long after their case
+        opened (median, p90)."""
+        e = _EVENTS.c
+        query = (
+            select(e.action, e.at, _CASES.c.opened_at)
+            .select_from(_EVENTS.join(_CASES, _CASES.c.id == e.case_id))
+            .where(*f.conditions(), e.action.in_(list(_ANSWERS)))
+        )
+        took: dict[str, list[float]] = defaultdict(list)
+        with self.db.engine.connect() as conn:
+            for action, at, opened in conn.execute(query):
+                took[_ANSWERS[action]].append((at - opened).total_seconds())
+        return [
+            {"answer": answer, "answers": len(took[answer]), **_hours(took[answer])}
+            for answer in _ANSWERS.values()
+            if took.get(answer)
+        ]

@@ -168,3 +168,41 @@ def test_approvals_on_time_late_escalated_and_tasks_per_owner(database_url: str)
         "on_time": 1, "late": 0, "escalated": 0, "open": 0
     }  # fmt: skip
     db.engine.dispose()
+
+
+def test_time_in_each_stage_and_the_customers_answers(database_url: str) -> None:
+    db = Database.from_url(database_url)
+    repo = read_model(db)
+    opened = datetime(2026, 11, 2, tzinfo=UTC)
+    hour = timedelta(hours=1)
+
+    def staged(hours_in_win_back: int, answer: str | None, answered_after: int = 0) -> None:
+        case_id = _case(repo, opened)
+        for stage, at in (
+            (Stage.WIN_BACK, opened),
+            (Stage.NOTICE, opened + hours_in_win_back * hour),
+        ):
+            entered = AuditEntry(str(uuid.uuid4()), "x", "stage_entered", at, None,
+                                 {"stage": str(stage)})  # fmt: skip
+            repo.apply_case_change(CaseChange(case_id, entered, stage))
+        closed = opened + (hours_in_win_back + 10) * hour
+        repo.apply_case_change(CaseChange(case_id, _entry("case_closed", closed),
+                                          Stage.CLOSED, Outcome.CANCELLED))  # fmt: skip
+        if answer is not None:
+            repo.append_audit(case_id, _entry(f"customer_{answer}", opened + answered_after * hour))
+
+    staged(2, "stay", 1)
+    staged(4, "object", 3)
+    staged(6, "object", 5)
+    staged(8, None)
+    insights = Insights(db)
+    f = InsightsFilter(opened, opened + timedelta(days=30))
+    stages = {r["stage"]: r for r in insights.time_in_stage(f)}
+    assert stages["win_back"] == {"stage": "win_back", "cases": 4, "median_hours": 5.0,
+                                  "p90_hours": 8.0}  # fmt: skip
+    assert stages["notice"]["median_hours"] == 10.0 and stages["notice"]["cases"] == 4
+    answers = {r["answer"]: r for r in insights.answers(f)}
+    assert answers["object"] == {"answer": "object", "answers": 2, "median_hours": 4.0,
+                                 "p90_hours": 5.0}  # fmt: skip
+    assert answers["stay"]["answers"] == 1 and "confirm_closure" not in answers
+    db.engine.dispose()
