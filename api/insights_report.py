@@ -27,6 +27,7 @@ SECTIONS = (
     "approval_sla",
     "tasks",
     "deletions",
+    "retention_load",
     "holds",
 )
 
@@ -99,6 +100,7 @@ def report(db: Database, f: InsightsFilter, by: Dimension, now: datetime) -> dic
         "approval_sla": insights.approval_sla(f),
         "tasks": insights.tasks_per_owner(f),
         "deletions": insights.deletions(f),
+        "retention_load": insights.retention_load(f.owner),
         "holds": insights.holds(now, f.owner),
     }
 

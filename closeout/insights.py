@@ -268,3 +268,28 @@ class Insights:
             for answer in _ANSWERS.values()
             if took.get(answer)
         ]
+
+    def retention_load(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """The customers archived now, by data category and the year that category falls due
+        for deletion (a case without category clocks counts under "all_categories", by its
+        retention end)."""
+        query = select(_CASES.c.category_clocks, _CASES.c.retention_end).where(
+            _CASES.c.outcome.is_(None),
+            _CASES.c.stage.in_([str(Stage.RETENTION), str(Stage.DELETION)]),
+        )
+        if owner is not None:
+            query = query.where(_CASES.c.owner == owner)
+        load: dict[tuple[str, int], int] = defaultdict(int)
+        with self.db.engine.connect() as conn:
+            for clocks, retention_end in conn.execute(query):
+                if clocks:
+                    for clock in clocks:
+                        if clock.get("deleted_at") is None:
+                            year = datetime.fromisoformat(clock["ends_at"]).year
+                            load[(clock["category"], year)] += 1
+                elif retention_end is not None:
+                    load[("all_categories", retention_end.year)] += 1
+        return [
+            {"category": category, "year": year, "customers": n}
+            for (category, year), n in sorted(load.items())
+        ]

@@ -127,6 +127,7 @@ LABELS: dict[str, str] = {
     "hold-age:30 to 90 days": N_("30 to 90 days"),
     "hold-age:90 days to a year": N_("90 days to a year"),
     "hold-age:over a year": N_("Over a year"),
+    "all_categories": N_("All categories"),
     "sla:on_time": N_("Decided on time"),
     "sla:late": N_("Decided late"),
     "sla:escalated": N_("Escalated to the managers"),

@@ -10,6 +10,7 @@ from closeout.contracts import (
     AuditEntry,
     CaseChange,
     CaseOpened,
+    CategoryClock,
     CloseCustomerInput,
     CloseTask,
     HoldPlaced,
@@ -17,7 +18,16 @@ from closeout.contracts import (
     TaskReassigned,
 )
 from closeout.db import Database
-from closeout.domain import ChurnClass, Outcome, Stage, TaskDecision, TaskKind, TaskStatus, Trigger
+from closeout.domain import (
+    ChurnClass,
+    DataCategory,
+    Outcome,
+    Stage,
+    TaskDecision,
+    TaskKind,
+    TaskStatus,
+    Trigger,
+)
 from closeout.insights import Dimension, Insights, InsightsFilter
 from tests.support import read_model
 
@@ -205,4 +215,39 @@ def test_time_in_each_stage_and_the_customers_answers(database_url: str) -> None
     assert answers["object"] == {"answer": "object", "answers": 2, "median_hours": 4.0,
                                  "p90_hours": 5.0}  # fmt: skip
     assert answers["stay"]["answers"] == 1 and "confirm_closure" not in answers
+    db.engine.dispose()
+
+
+def test_retention_load_by_category_and_year(database_url: str) -> None:
+    db = Database.from_url(database_url)
+    repo = read_model(db)
+    opened = datetime(2025, 1, 2, tzinfo=UTC)
+
+    def archived(clocks: list[tuple[DataCategory, int, bool]] | None, owner: str = SAM) -> None:
+        case_id = _case(repo, opened, owner=owner)
+        views = None
+        if clocks is not None:
+            views = [
+                CategoryClock(category, datetime(year, 6, 1, tzinfo=UTC),
+                              datetime(2026, 1, 1, tzinfo=UTC) if gone else None)
+                for category, year, gone in clocks
+            ]  # fmt: skip
+        end = datetime(2029, 3, 1, tzinfo=UTC)
+        repo.apply_case_change(CaseChange(case_id, _entry("stage_entered", opened), Stage.RETENTION,
+                                          retention_end=end, category_clocks=views))  # fmt: skip
+
+    archived([(DataCategory.CONTACT_DATA, 2027, False), (DataCategory.ACCOUNTING_RECORDS, 2035,
+              False), (DataCategory.MARKETING_DATA, 2025, True)])  # fmt: skip
+    archived([(DataCategory.CONTACT_DATA, 2027, False)], owner=LI)
+    archived(None)  # one retention end for everything
+    _case(repo, opened, outcome=Outcome.DELETED)  # gone: not archived now
+    insights = Insights(db)
+    assert insights.retention_load() == [
+        {"category": "accounting_records", "year": 2035, "customers": 1},
+        {"category": "all_categories", "year": 2029, "customers": 1},
+        {"category": "contact_data", "year": 2027, "customers": 2},
+    ]
+    assert insights.retention_load(owner=LI) == [
+        {"category": "contact_data", "year": 2027, "customers": 1}
+    ]
     db.engine.dispose()
