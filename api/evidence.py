@@ -26,27 +26,33 @@ class _Evidence(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class InactivityEvidence(_Evidence):
+class _DetectedEvidence(_Evidence):
+    # The competitor the CRM says the customer moved to or talks with (churn class
+    # competitive), when it says one.
+    competitor: str | None = Field(default=None, max_length=200)
+
+
+class InactivityEvidence(_DetectedEvidence):
     inactive_days: int = Field(ge=0)
     last_order_date: date | None = None
     last_interaction_date: date | None = None
     order_drop_percent: float | None = Field(default=None, ge=0, le=100)
 
 
-class PaymentArrearsEvidence(_Evidence):
+class PaymentArrearsEvidence(_DetectedEvidence):
     invoice_ids: list[str] = Field(min_length=1)
     overdue_amount_cents: int = Field(ge=0)
     days_overdue: int = Field(ge=0)
     default_count: int = Field(default=0, ge=0)
 
 
-class UnprofitableEvidence(_Evidence):
+class UnprofitableEvidence(_DetectedEvidence):
     revenue_cents: int = Field(ge=0)
     cost_to_serve_cents: int = Field(ge=0)
     margin_percent: float
 
 
-class ResourceDrainEvidence(_Evidence):
+class ResourceDrainEvidence(_DetectedEvidence):
     ticket_count: int = Field(ge=0)
     support_hours: float = Field(ge=0)
     ratio_to_segment_median: float = Field(gt=0)
@@ -56,7 +62,7 @@ def _non_empty(name: str) -> dict[str, Any]:
     return {"required": [name], "properties": {name: {"minItems": 1}}}
 
 
-class RelationshipBreakdownEvidence(_Evidence):
+class RelationshipBreakdownEvidence(_DetectedEvidence):
     # The rule of `_something` below, published: at least one of the three.
     model_config = ConfigDict(
         json_schema_extra={
@@ -82,7 +88,7 @@ class RelationshipBreakdownEvidence(_Evidence):
         return self
 
 
-class UnreachableEvidence(_Evidence):
+class UnreachableEvidence(_DetectedEvidence):
     bounced_emails: int = Field(default=0, ge=0)
     failed_calls: int = Field(default=0, ge=0)
     days_without_answer: int = Field(ge=0)

@@ -22,6 +22,9 @@ class CrmCustomer(SQLModel, table=True):
     locale: str = Field(default="en", max_length=16)
     # Where the customer is (ISO 3166 alpha-2): which jurisdiction's retention applies.
     country: str | None = Field(default=None, max_length=2)
+    # The competitor the customer moved to or talks with, as the account team recorded it:
+    # detection then calls the churn competitive.
+    competitor: str | None = Field(default=None, max_length=200)
     status: str = Field(default="active", max_length=32, index=True)
     created_at: datetime
     closed_at: datetime | None = None

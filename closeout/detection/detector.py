@@ -17,10 +17,11 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from closeout.cases.models import CaseRecord
+from closeout.crm.models import CrmCustomer
 from closeout.db import Database, table_of
 from closeout.detection.config import COOLING_OUTCOMES, DetectionConfig
 from closeout.detection.models import DetectionExclusion
-from closeout.detection.rules import RULES, Rule, severity
+from closeout.detection.rules import ACTIVE, RULES, Rule, severity
 from closeout.domain import ChurnClass, Outcome, Trigger
 
 _CASES = table_of(CaseRecord)
@@ -128,9 +129,35 @@ class Detector:
             if progress is not None:
                 progress(rule.trigger)
         started = time.perf_counter()
-        candidates = self._dispose(sorted(found.values(), key=lambda c: c.customer_id), now)
+        flagged = self._competitive(sorted(found.values(), key=lambda c: c.customer_id))
+        candidates = self._dispose(flagged, now)
         seconds["dispositions"] = time.perf_counter() - started
         return Scan(now, candidates, seconds)
+
+    def _competitive(self, candidates: list[Candidate]) -> list[Candidate]:
+        """A customer the CRM says moved to (or talks with) a competitor: their churn is
+        competitive, the competitor in the evidence, unless the rule that caught them
+        already named a churn of another kind than natural."""
+        with self.db.session() as session:
+            rivals = dict(
+                session.exec(
+                    select(CrmCustomer.id, CrmCustomer.competitor).where(
+                        col(CrmCustomer.competitor).is_not(None), ACTIVE
+                    )
+                ).all()
+            )
+        return [
+            Candidate(
+                **{
+                    **c.__dict__,
+                    "churn_class": ChurnClass.COMPETITIVE,
+                    "evidence": {**c.evidence, "competitor": rivals[c.customer_id]},
+                }
+            )
+            if c.customer_id in rivals and c.churn_class is ChurnClass.NATURAL
+            else c
+            for c in candidates
+        ]
 
     def _dispose(self, candidates: list[Candidate], now: datetime) -> list[Candidate]:
         # Open cases, live exclusions and the cases ended within the longest cool-down are few

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from api.evidence import EVIDENCE_MODELS
 from closeout.contracts import AuditEntry, CaseOpened, CloseCustomerInput
+from closeout.crm.models import CrmCustomer
 from closeout.detection.config import DetectionConfig
 from closeout.detection.detector import Detector, Disposition, Scan
 from closeout.detection.models import DetectionExclusion
@@ -219,3 +220,26 @@ def test_declining_orders_edges(crm: HandMadeCrm) -> None:
     by_id = {c.customer_id: c for c in scan.candidates}
     assert by_id["fell-75"].trigger is Trigger.INACTIVITY and by_id["fell-75"].also == ()
     assert "declining_orders" in scan.seconds
+
+
+def test_a_customer_gone_to_a_competitor_is_competitive_churn(crm: HandMadeCrm) -> None:
+    crm.customer("went-to-rival", age_days=900)  # no order, no word: inactive
+    crm.customer("quiet")
+    crm.customer("owes-and-left")
+    crm.invoice("owes-and-left", 40)
+    crm.invoice("owes-and-left", 40)
+    with crm.db.session() as session:
+        for customer_id in ("went-to-rival", "owes-and-left"):
+            row = session.get(CrmCustomer, customer_id)
+            assert row is not None
+            row.competitor = "Rival GmbH"
+            session.add(row)
+    by_id = {c.customer_id: c for c in Detector(crm.db, CONFIG).scan(NOW).candidates}
+    rival = by_id["went-to-rival"]
+    assert rival.churn_class is ChurnClass.COMPETITIVE
+    assert rival.evidence["competitor"] == "Rival GmbH"
+    EVIDENCE_MODELS[rival.trigger].model_validate(rival.evidence)
+    assert by_id["quiet"].churn_class is ChurnClass.NATURAL
+    # The arrears rule named its own kind of churn: it stands.
+    assert by_id["owes-and-left"].churn_class is ChurnClass.NON_MALICIOUS
+    assert "competitor" not in by_id["owes-and-left"].evidence
