@@ -8,7 +8,10 @@ import io
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Depends
+from fastapi import Query as FastQuery
 
 from api.errors import Forbidden, Invalid
 from closeout.access import sees_every_customer
@@ -41,6 +44,25 @@ class Query:
     churn_class: str | None = None
     value_tier: str | None = None
     by: str | None = None
+
+
+Text = Annotated[str | None, FastQuery(max_length=200)]
+
+
+def query_of(
+    since: date | None = None,
+    until: date | None = None,
+    owner: Text = None,
+    trigger: Text = None,
+    churn_class: Text = None,
+    value_tier: Text = None,
+    by: Text = None,
+) -> Query:
+    """The report's filters from a request's query string (a FastAPI dependency)."""
+    return Query(since, until, owner, trigger, churn_class, value_tier, by)
+
+
+QueryDep = Annotated[Query, Depends(query_of)]
 
 
 def _known(kind: type[StrEnum], value: str | None, name: str) -> str | None:

@@ -74,6 +74,31 @@ async def _refuse(
     )
 
 
+# What each reasoned action's refusal says when its reason is missing.
+NEEDS_A_REASON = {
+    "cancel": "cancelling needs a reason",
+    "reactivate": "reactivating needs a reason",
+}
+
+
+async def _with_reason(
+    request: Request,
+    user: User,
+    board: BoardDep,
+    case_id: str,
+    reason: str,
+    action: str,
+    send: Callable[[schemas.ReasonIn], Awaitable[object]],
+    done: str,
+) -> Response:
+    """An action that takes a reason alone: refused here without one, else sent."""
+    shown = {f"{action}_reason": reason}
+    if not reason.strip():
+        return await _refuse(request, user, board, case_id, NEEDS_A_REASON[action], shown)
+    body = schemas.ReasonIn(reason=reason.strip())
+    return await _act(request, user, board, case_id, shown, lambda: send(body), done)
+
+
 @router.post("/cases/{case_id}/cancel", dependencies=[CsrfChecked])
 async def cancel_case(
     case_id: str,
@@ -84,12 +109,10 @@ async def cancel_case(
     form: Annotated[ReasonForm, Form()],
 ) -> Response:
     """Cancel the closure before access is revoked: what was done is undone."""
-    shown = {"cancel_reason": form.reason}
-    if not form.reason.strip():
-        return await _refuse(request, user, board, case_id, "cancelling needs a reason", shown)
-    body = schemas.ReasonIn(reason=form.reason.strip())
-    call = lambda: cases.cancel(case_id, body, principal(user))  # noqa: E731
-    return await _act(request, user, board, case_id, shown, call, "cancelled")
+    send = lambda body: cases.cancel(case_id, body, principal(user))  # noqa: E731
+    return await _with_reason(
+        request, user, board, case_id, form.reason, "cancel", send, "cancelled"
+    )
 
 
 @router.post("/cases/{case_id}/reactivate", dependencies=[CsrfChecked])
@@ -102,13 +125,10 @@ async def reactivate_customer(
     form: Annotated[ReasonForm, Form()],
 ) -> Response:
     """Bring the customer back during retention: what is not deleted yet is restored."""
-    shown = {"reactivate_reason": form.reason}
-    if not form.reason.strip():
-        error = "reactivating needs a reason"
-        return await _refuse(request, user, board, case_id, error, shown)
-    body = schemas.ReasonIn(reason=form.reason.strip())
-    call = lambda: cases.reactivate(case_id, body, principal(user))  # noqa: E731
-    return await _act(request, user, board, case_id, shown, call, "reactivated")
+    send = lambda body: cases.reactivate(case_id, body, principal(user))  # noqa: E731
+    return await _with_reason(
+        request, user, board, case_id, form.reason, "reactivate", send, "reactivated"
+    )
 
 
 @router.post("/cases/{case_id}/customer-answer", dependencies=[CsrfChecked])

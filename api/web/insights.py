@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.deps import DatabaseDep
-from api.insights_report import SECTIONS, report, report_filter, section_csv
+from api.insights_report import SECTIONS, QueryDep, report, report_filter, section_csv
 from api.insights_report import Query as ReportQuery
 from api.web.render import render
 from api.web.session import Anyone
@@ -18,7 +18,6 @@ from closeout.domain import ChurnClass, Trigger, ValueTier
 from closeout.insights import Dimension
 
 router = APIRouter(tags=["web"], include_in_schema=False)
-Text = Annotated[str | None, Query(max_length=200)]
 BAR = 240  # the longest bar, in pixels
 
 
@@ -36,20 +35,8 @@ def _data(user: Anyone, db: DatabaseDep, q: ReportQuery) -> tuple[dict[str, Any]
 
 
 @router.get("/insights")
-def insights_page(
-    request: Request,
-    user: Anyone,
-    db: DatabaseDep,
-    since: date | None = None,
-    until: date | None = None,
-    owner: Text = None,
-    trigger: Text = None,
-    churn_class: Text = None,
-    value_tier: Text = None,
-    by: Text = None,
-) -> Response:
+def insights_page(request: Request, user: Anyone, db: DatabaseDep, q: QueryDep) -> Response:
     """Why customers leave and how well win-back works, for a period and a slice of cases."""
-    q = ReportQuery(since, until, owner, trigger, churn_class, value_tier, by)
     data, shown = _data(user, db, q)
     by_trigger: dict[str, int] = {}
     for row in data["opened"]:
@@ -76,17 +63,10 @@ def insights_page(
 def insights_csv(
     user: Anyone,
     db: DatabaseDep,
+    q: QueryDep,
     section: Annotated[str, Query(max_length=20)] = "funnel",
-    since: date | None = None,
-    until: date | None = None,
-    owner: Text = None,
-    trigger: Text = None,
-    churn_class: Text = None,
-    value_tier: Text = None,
-    by: Text = None,
 ) -> Response:
     """One section of the report as CSV, for a spreadsheet."""
-    q = ReportQuery(since, until, owner, trigger, churn_class, value_tier, by)
     data, _shown = _data(user, db, q)
     return Response(
         section_csv(data, section),
