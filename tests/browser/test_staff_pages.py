@@ -44,6 +44,15 @@ def case_at_approval(stack: Stack, owner: str, tier: ValueTier = ValueTier.STAND
     return case_id
 
 
+def case_at_win_back(stack: Stack, owner: str) -> tuple[str, str]:
+    """A new customer's case waiting on its win-back task: (customer id, case id)."""
+    customer = new_customer(stack, owner=owner)
+    with stack.client("admin") as api:
+        case_id = str(open_case(api, customer)["case_id"])
+        open_task(api, case_id, "win_back", timeout=90)
+    return customer, case_id
+
+
 def until_shown(page: Page, selector: str, check: Callable[[str], bool], what: str) -> None:
     """The case page shows the read model as the decision left it; the workflow moves the case
     on a moment later: reload until the page shows it."""
@@ -180,10 +189,7 @@ def test_open_a_manual_case_from_the_form(stack: Stack, page: Page) -> None:
 
 
 def test_record_an_answer_cancel_and_see_the_customer_cool_down(stack: Stack, page: Page) -> None:
-    customer = new_customer(stack, owner=SAM)
-    with stack.client("admin") as api:
-        case_id = str(open_case(api, customer)["case_id"])
-        open_task(api, case_id, "win_back", timeout=90)
+    customer, case_id = case_at_win_back(stack, SAM)
     sign_in(page, stack, SAM)
     page.goto(f"{stack.api_url}/cases/{case_id}")
     # An answer the customer gave by phone, recorded as theirs.
@@ -242,10 +248,7 @@ def test_approve_several_tasks_at_once(stack: Stack, page: Page) -> None:
 
 
 def test_insights_for_a_manager(stack: Stack, page: Page) -> None:
-    customer = new_customer(stack, owner=SAM)
-    with stack.client("admin") as api:
-        case_id = str(open_case(api, customer)["case_id"])
-        open_task(api, case_id, "win_back", timeout=90)
+    case_at_win_back(stack, SAM)
     sign_in(page, stack, GRACE)
     page.get_by_role("link", name="Insights").click()
     expect(page).to_have_url(re.compile(r"/insights$"))
