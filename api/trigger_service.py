@@ -21,7 +21,7 @@ from closeout.detection.repository import detection_repository
 from closeout.domain import DEFAULT_CHURN_CLASS, Trigger
 from closeout.settings import Settings
 from closeout.tokens import Principal
-from workflows.case_start import add_evidence, start_case
+from workflows.case_start import add_evidence, open_case
 
 
 def body_digest(body: schemas.TriggerIn) -> str:
@@ -66,7 +66,9 @@ class TriggerService:
         client = await self.temporal.client()
         # The key fixes the case id: two racing deliveries cannot open two cases.
         case_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"trigger/{key}"))
-        running = await start_case(
+        # Opened as the API opens a case: the answer waits (a few seconds at most) for the
+        # worker to record it, so the integrator can read the case it was just given.
+        opened = await open_case(
             client,
             CloseCustomerInput(
                 case_id=case_id,
@@ -78,7 +80,8 @@ class TriggerService:
                 evidence=evidence,
             ),
         )
-        if running in (None, case_id):
+        running = opened if isinstance(opened, str) else case_id
+        if running == case_id:
             status, answer = 201, {"action": "case_opened", "case_id": case_id}
         else:
             request = EvidenceRequest(trigger, evidence, actor, case_id=running)
