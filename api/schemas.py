@@ -9,7 +9,15 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.evidence import described_by_trigger
-from closeout.domain import ChurnClass, CustomerResponse, Outcome, Stage, TaskDecision, Trigger
+from closeout.domain import (
+    ChurnClass,
+    CustomerResponse,
+    DataCategory,
+    Outcome,
+    Stage,
+    TaskDecision,
+    Trigger,
+)
 
 
 class CaseIn(BaseModel):
@@ -85,8 +93,18 @@ class CaseSummary(BaseModel):
     retention_end: datetime | None
 
 
+class CategoryClockOut(BaseModel):
+    """One data category's retention clock: when it falls due, and when it was deleted."""
+
+    category: DataCategory
+    ends_at: datetime
+    deleted_at: datetime | None
+
+
 class CaseDetail(CaseSummary):
     evidence: dict[str, Any]
+    # During retention by category: each category's clock (None: one period for all).
+    category_clocks: list[CategoryClockOut] | None
     pending_tasks: list[TaskOut]
     tasks: list[TaskOut]
     legal_holds: list[LegalHoldOut]
@@ -146,6 +164,11 @@ class LegalHoldIn(ReasonIn):
 
 class RetentionIn(ReasonIn):
     retention_end: datetime
+    category: DataCategory | None = Field(
+        default=None,
+        description="During retention by category: the one category whose end moves "
+        "(every category still kept when left out)",
+    )
 
 
 class ChurnClassIn(ReasonIn):

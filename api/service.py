@@ -172,6 +172,7 @@ class CaseService:
         return schemas.CaseDetail(
             **case_summary(case).model_dump(),
             evidence=case.evidence,
+            category_clocks=case.category_clocks,
             pending_tasks=[t for t in tasks if t.status == TaskStatus.OPEN],
             tasks=tasks,
             legal_holds=[hold_out(h) for h in self.repo.case_holds(case_id)],
@@ -300,7 +301,9 @@ class CaseService:
         if body.retention_end.tzinfo is None:
             raise Invalid("retention_end needs a time zone (e.g. 2029-01-31T00:00:00Z)")
         case = self._case(case_id)
-        req = RetentionChange(body.retention_end, body.reason, _actor(user), case_id=case.id)
+        req = RetentionChange(
+            body.retention_end, body.reason, _actor(user), body.category, case_id=case.id
+        )
         return await self._state(
             case, lambda h: h.execute_update(CloseCustomerWorkflow.change_retention, req)
         )

@@ -10,14 +10,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from api import schemas
 from api.deps import BoardDep, CaseServiceDep
 from api.errors import DomainError, Forbidden
 from api.web.cases import AnswerChannel, render_case_page
 from api.web.session import Compliance, CsrfChecked, Staff, principal
-from closeout.domain import ChurnClass, CustomerResponse
+from closeout.domain import ChurnClass, CustomerResponse, DataCategory
 from closeout.users.accounts import User
 
 router = APIRouter(tags=["web"], include_in_schema=False)
@@ -40,6 +40,8 @@ class ChurnClassForm(BaseModel):
 
 class RetentionForm(BaseModel):
     retention_end: date | None = None
+    # One category still kept, or every one when empty.
+    category: Annotated[DataCategory | None, BeforeValidator(lambda v: v or None)] = None
     reason: str = Field(default="", max_length=2000)
 
 
@@ -158,9 +160,10 @@ async def move_retention_end(
     cases: CaseServiceDep,
     form: Annotated[RetentionForm, Form()],
 ) -> Response:
-    """Move the retention end of every category still kept, with a reason."""
+    """Move the retention end of one category still kept, or of all, with a reason."""
     shown = {
         "retention_reason": form.reason,
+        "retention_category": str(form.category or ""),
         "retention_end": form.retention_end.isoformat() if form.retention_end else "",
     }
     if form.retention_end is None or not form.reason.strip():
@@ -169,6 +172,7 @@ async def move_retention_end(
     body = schemas.RetentionIn(
         reason=form.reason.strip(),
         retention_end=datetime.combine(form.retention_end, time(0), UTC),
+        category=form.category,
     )
     call = lambda: cases.change_retention(case_id, body, principal(user))  # noqa: E731
     return await _act(request, user, board, case_id, shown, call, "retention_moved")

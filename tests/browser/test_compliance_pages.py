@@ -77,3 +77,61 @@ def test_hold_keeps_the_data_past_its_clock_then_release_and_certificate(
     with page.expect_download() as download:
         page.get_by_role("link", name="Download (JSON)").click()
     assert download.value.suggested_filename.startswith("deletion-certificate-")
+
+
+def test_move_one_category_correct_the_churn_class_and_reactivate(stack: Stack, page: Page) -> None:
+    case_id = case_at_approval(stack, SAM)
+    with stack.client("admin") as api:
+        # A hold keeps every category past its clock, so there is time to act on them.
+        held = api.post(f"/api/cases/{case_id}/legal-holds", json={"reason": "tax audit"})
+        assert held.status_code == 201, held.text
+        approval = open_task(api, case_id, "approval")
+        assert decide(api, approval["id"], "approve", comment="no answer").status_code == 202
+        wait_case(api, case_id, stage="retention", timeout=120)
+
+    # Kim moves the contracts' end only: the other categories keep theirs.
+    sign_in(page, stack, KIM)
+    page.goto(f"{stack.api_url}/cases/{case_id}")
+    expect(page.locator("#category-clocks")).not_to_contain_text("2031")
+    page.get_by_label("Data category").select_option("contracts")
+    page.get_by_label("New retention end").fill("2031-01-31")
+    page.get_by_label("Why", exact=True).fill("warranty claims until 2031")
+    screenshot(page, "compliance-move-one-category")
+    page.get_by_role("button", name="Move retention end").click()
+    expect(page.locator(".notice")).to_contain_text("The retention end was moved.")
+    expect(page.locator("#category-clocks")).to_contain_text("Contracts: 2031-01-31")
+    with stack.client("admin") as api:
+        case = api.get(f"/api/cases/{case_id}").json()
+    ends = {c["category"]: c["ends_at"][:10] for c in case["category_clocks"]}
+    assert ends["contracts"] == "2031-01-31"
+    assert sum(end == "2031-01-31" for end in ends.values()) == 1, ends
+    moved = [e for e in case["timeline"] if e["action"] == "retention_changed"]
+    assert moved and moved[-1]["actor"] == KIM
+    assert moved[-1]["reason"] == "warranty claims until 2031"
+
+    # Without a reason the move is refused, explained, the form kept as filled in.
+    page.get_by_label("Data category").select_option("contracts")
+    page.get_by_label("New retention end").fill("2032-01-31")
+    page.get_by_label("Why", exact=True).fill("")
+    page.get_by_role("button", name="Move retention end").click()
+    expect(page.locator("#action-error")).to_have_text(
+        "moving the retention end needs a date and a reason"
+    )
+    expect(page.get_by_label("Data category")).to_have_value("contracts")
+    expect(page.get_by_label("New retention end")).to_have_value("2032-01-31")
+
+    # Sam, the owner, corrects the churn class and brings the customer back.
+    sign_in(page, stack, SAM)
+    page.goto(f"{stack.api_url}/cases/{case_id}")
+    page.get_by_label("Why the customer really left").select_option("competitive")
+    page.get_by_label("Why the correction").fill("told us they moved to a competitor")
+    page.get_by_role("button", name="Correct churn class").click()
+    expect(page.locator(".notice")).to_contain_text("The churn class was corrected.")
+    page.get_by_label("Reactivate the customer: why").fill("signed a new contract")
+    page.get_by_role("button", name="Reactivate").click()
+    expect(page.locator(".notice")).to_contain_text("The customer is being reactivated")
+    with stack.client("admin") as api:
+        ended = wait_case(api, case_id, outcome="reactivated", timeout=120)
+    assert ended["churn_class"] == "competitive"
+    corrected = [e for e in ended["timeline"] if e["action"] == "churn_class_corrected"]
+    assert corrected and corrected[0]["details"] == {"from": "natural", "to": "competitive"}
