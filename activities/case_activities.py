@@ -108,6 +108,7 @@ class CloseoutActivities:
             opened,
             owner=profile.owner if profile else None,
             value_tier=profile.value_tier if profile else None,
+            country=profile.country if profile else None,
         )
 
     @activity.defn

@@ -44,6 +44,7 @@ class Query:
     churn_class: str | None = None
     value_tier: str | None = None
     by: str | None = None
+    country: str | None = None
 
 
 Text = Annotated[str | None, FastQuery(max_length=200)]
@@ -57,9 +58,10 @@ def query_of(
     churn_class: Text = None,
     value_tier: Text = None,
     by: Text = None,
+    country: Text = None,
 ) -> Query:
     """The report's filters from a request's query string (a FastAPI dependency)."""
-    return Query(since, until, owner, trigger, churn_class, value_tier, by)
+    return Query(since, until, owner, trigger, churn_class, value_tier, by, country)
 
 
 QueryDep = Annotated[Query, Depends(query_of)]
@@ -73,6 +75,16 @@ def _known(kind: type[StrEnum], value: str | None, name: str) -> str | None:
     except ValueError:
         known = ", ".join(str(k) for k in kind)
         raise Invalid(f"unknown {name} {value!r} (known: {known})") from None
+
+
+def _country(value: str | None) -> str | None:
+    """An ISO 3166 alpha-2 code, as the CRM gives it ("de" is "DE")."""
+    if not value:
+        return None
+    code = value.strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise Invalid(f"country must be a two-letter ISO 3166 code (e.g. DE, CN), not {value!r}")
+    return code
 
 
 def report_filter(q: Query, role: str, name: str, today: date) -> tuple[InsightsFilter, Dimension]:
@@ -96,6 +108,7 @@ def report_filter(q: Query, role: str, name: str, today: date) -> tuple[Insights
         trigger=_known(Trigger, q.trigger, "trigger"),
         churn_class=_known(ChurnClass, q.churn_class, "churn class"),
         value_tier=_known(ValueTier, q.value_tier, "value tier"),
+        country=_country(q.country),
     )
     by = Dimension(_known(Dimension, q.by, "breakdown") or Dimension.TRIGGER)
     return f, by
@@ -113,6 +126,7 @@ def report(db: Database, f: InsightsFilter, by: Dimension, now: datetime) -> dic
             "trigger": f.trigger,
             "churn_class": f.churn_class,
             "value_tier": f.value_tier,
+            "country": f.country,
         },
         "opened": insights.opened(f),
         "funnel": {"counts": asdict(funnel), "rates": funnel.rates()},

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from closeout.audit.models import AuditEvent
-from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
+from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord, opened_month_of
 from closeout.db import Database, table_of
 from closeout.domain import STAGE_ORDER, CustomerResponse, Outcome, Stage, TaskKind
 
@@ -55,7 +55,8 @@ class Dimension(StrEnum):
 
 @dataclass(frozen=True)
 class InsightsFilter:
-    """Cases opened in [since, until), narrowed by owner, trigger, churn class, value tier."""
+    """Cases opened in [since, until), narrowed by owner, trigger, churn class, value tier and
+    the customer's country."""
 
     since: datetime
     until: datetime
@@ -63,10 +64,17 @@ class InsightsFilter:
     trigger: str | None = None
     churn_class: str | None = None
     value_tier: str | None = None
+    country: str | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        found = [_CASES.c.opened_at >= self.since, _CASES.c.opened_at < self.until]
-        for name in ("owner", "trigger", "churn_class", "value_tier"):
+        # The months first: the range the insights' index is read over (then the moments).
+        found = [
+            _CASES.c.opened_month >= opened_month_of(self.since),
+            _CASES.c.opened_month <= opened_month_of(self.until),
+            _CASES.c.opened_at >= self.since,
+            _CASES.c.opened_at < self.until,
+        ]
+        for name in ("owner", "trigger", "churn_class", "value_tier", "country"):
             value = getattr(self, name)
             if value is not None:
                 found.append(_CASES.c[name] == value)
@@ -94,13 +102,14 @@ class Insights:
         self.db = db
 
     def _month(self, column: Any) -> Any:
+        """The UTC month of a moment, as `opened_month_of` says it."""
         if self.db.engine.dialect.name == "postgresql":
-            return func.to_char(column, "YYYY-MM")
-        return func.strftime("%Y-%m", column)
+            return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+        return func.substr(column, 1, 7)  # SQLite holds UTC moments as ISO text
 
     def opened(self, f: InsightsFilter) -> list[dict[str, Any]]:
         """Cases opened per month, trigger and churn class."""
-        month = self._month(_CASES.c.opened_at).label("month")
+        month = _CASES.c.opened_month.label("month")
         query = (
             select(month, _CASES.c.trigger, _CASES.c.churn_class, func.count().label("cases"))
             .where(*f.conditions())

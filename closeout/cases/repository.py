@@ -20,7 +20,7 @@ from sqlmodel import SQLModel, select
 from closeout.audit import chain
 from closeout.cases import forecast
 from closeout.cases.bundles import Bundles
-from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord
+from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord, opened_month_of
 from closeout.cases.outbox import Outbox
 from closeout.cases.reads import CaseReads, Page, count_of
 from closeout.cases.sealing import SealedAudit, SealedWords
@@ -116,7 +116,11 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
     # ------------------------------------------------------------ writes (activities only)
 
     def record_case_opened(
-        self, opened: CaseOpened, owner: str | None = None, value_tier: str | None = None
+        self,
+        opened: CaseOpened,
+        owner: str | None = None,
+        value_tier: str | None = None,
+        country: str | None = None,
     ) -> None:
         c = opened.case
         row = CaseRecord(
@@ -132,7 +136,9 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
             opened_by=c.opened_by,
             owner=owner,
             value_tier=value_tier,
+            country=country,
             opened_at=opened.audit.at,
+            opened_month=opened_month_of(opened.audit.at),
             updated_at=opened.audit.at,
         )
         values = self.sealed.seal(_CASES.name, c.customer_id, _columns(_CASES, row))

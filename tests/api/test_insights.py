@@ -33,6 +33,8 @@ def test_the_json_report_for_a_manager_and_for_an_account_manager(
     sam = _api(client, db, SAM, Role.ACCOUNT_MANAGER)
     own = client.get("/api/insights", headers=sam).json()
     assert own["filter"]["owner"] == SAM and own["funnel"]["counts"]["opened"] == 1
+    lower = client.get("/api/insights", headers=sam, params={"country": "de"}).json()
+    assert lower["filter"]["country"] == "DE"
     refused = client.get("/api/insights", headers=sam, params={"owner": LI})
     assert refused.status_code == 403 and "own customers" in refused.text
 
@@ -47,6 +49,8 @@ def test_bad_filters_are_refused_with_a_reason(
         ({"since": "2026-11-30", "until": "2026-11-01"}, "since must come before until"),
         ({"since": "2010-01-01", "until": "2026-01-01"}, "five years at most"),
         ({"since": "yesterday"}, "since"),
+        ({"country": "Germany"}, "country must be a two-letter ISO 3166 code"),
+        ({"country": "1A"}, "country must be a two-letter"),
     ):
         answer = client.get("/api/insights", headers=headers, params=params)
         assert answer.status_code == 422 and reason in answer.text, (params, answer.text)

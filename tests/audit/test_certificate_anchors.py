@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from closeout.audit.chain import event_digest, verify
 from closeout.audit.models import AuditChainHead, AuditEvent
-from closeout.cases.models import CaseRecord
+from closeout.cases.models import CaseRecord, opened_month_of
 from closeout.certificates.anchors import check_anchors
 from closeout.certificates.models import DeletionCertificate
 from closeout.certificates.repository import Certificates
@@ -49,6 +49,7 @@ def _certified_case(db: Database, certificates: Certificates) -> DeletionCertifi
                 policy="standard",
                 stage="closed",
                 opened_at=now,
+                opened_month=opened_month_of(now),
                 updated_at=now,
                 opened_by="li.na@example.com",
                 evidence={},

@@ -189,7 +189,7 @@ def test_closeout_audit_verify(tmp_path: Path) -> None:
 
 
 def _insert_case(db: Database, case_id: str, customer_id: str) -> None:
-    from closeout.cases.models import CaseRecord
+    from closeout.cases.models import CaseRecord, opened_month_of
 
     with db.session() as session:
         session.add(
@@ -203,6 +203,7 @@ def _insert_case(db: Database, case_id: str, customer_id: str) -> None:
                 policy="standard",
                 stage="retention",
                 opened_at=datetime.now(UTC),
+                opened_month=opened_month_of(datetime.now(UTC)),
                 updated_at=datetime.now(UTC),
                 opened_by="li.na@example.com",
                 evidence={},

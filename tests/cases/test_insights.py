@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from closeout.cases.repository import CaseRepository
 from closeout.contracts import (
@@ -49,6 +49,7 @@ def _case(
     stage: Stage | None = None,
     outcome: Outcome | None = None,
     closed: datetime | None = None,
+    country: str | None = "DE",
 ) -> str:
     case_id = str(uuid.uuid4())
     customer = f"c-{uuid.uuid4().hex[:8]}"
@@ -61,6 +62,7 @@ def _case(
         ),
         owner=owner,
         value_tier=tier,
+        country=country,
     )
     if stage is not None or outcome is not None:
         at = closed or opened + timedelta(days=1)
@@ -115,8 +117,36 @@ def test_opened_funnel_and_win_back_at_their_edges(database_url: str) -> None:
         {"key": "key", "ended": 1, "won_back": 1, "rate": 1.0}
     ]
     assert insights.deletions(f) == [{"month": "2026-11", "deleted": 1}]
+    assert insights.funnel(InsightsFilter(october, NOW, country="DE")).opened == 7
+    assert insights.funnel(InsightsFilter(october, NOW, country="CN")).opened == 0
     empty = InsightsFilter(NOW, NOW + timedelta(days=1), churn_class="malicious")
     assert insights.funnel(empty).rates()["won_back"] == 0.0
+    db.engine.dispose()
+
+
+def test_country_and_month_are_the_customers_and_utcs(database_url: str) -> None:
+    """A case opened at 00:30 on 1 December in Shanghai opened in November (UTC); the
+    country is the customer's when the case opened."""
+    db = Database.from_url(database_url)
+    repo = read_model(db)
+    shanghai = timezone(timedelta(hours=8))
+    _case(repo, datetime(2026, 12, 1, 0, 30, tzinfo=shanghai), country="CN")
+    _case(repo, datetime(2026, 12, 1, 0, 30, tzinfo=UTC), country="CN")
+    _case(repo, datetime(2026, 11, 15, tzinfo=UTC), country=None)  # the CRM knew none
+    insights = Insights(db)
+    f = InsightsFilter(datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    assert [(r["month"], r["cases"]) for r in insights.opened(f)] == [
+        ("2026-11", 2),
+        ("2026-12", 1),
+    ]
+    china = InsightsFilter(f.since, f.until, country="CN")
+    assert [(r["month"], r["cases"]) for r in insights.opened(china)] == [
+        ("2026-11", 1),
+        ("2026-12", 1),
+    ]
+    # A period that ends mid-month counts the cases before its end only.
+    half = InsightsFilter(f.since, datetime(2026, 11, 30, 16, 30, tzinfo=UTC))
+    assert insights.funnel(half).opened == 1
     db.engine.dispose()
 
 

@@ -1,0 +1,33 @@
+"""The migrations build exactly the schema the models describe, on SQLite and PostgreSQL: a
+model changed without its migration (or a migration without its model) fails here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from closeout.cases.models import opened_month_of
+from closeout.db import Database
+from closeout.tables import metadata
+
+
+def test_migrations_match_the_models(database_url: str) -> None:
+    db = Database.from_url(database_url)
+    try:
+        with db.engine.connect() as connection:
+            # SQLite keeps no column lengths (migration 0014 changes PostgreSQL's only).
+            postgres = connection.dialect.name == "postgresql"
+            context = MigrationContext.configure(connection, opts={"compare_type": postgres})
+            assert compare_metadata(context, metadata) == []
+    finally:
+        db.engine.dispose()
+
+
+def test_the_month_a_case_opened_in_is_utc() -> None:
+    assert opened_month_of(datetime(2026, 11, 30, 23, 59, tzinfo=UTC)) == "2026-11"
+    # Midnight of 1 December in Shanghai is still November in UTC.
+    shanghai = timezone(timedelta(hours=8))
+    assert opened_month_of(datetime(2026, 12, 1, 0, 30, tzinfo=shanghai)) == "2026-11"
+    assert opened_month_of(datetime(2026, 12, 1, 0, 0)) == "2026-12"  # naive: UTC
