@@ -68,6 +68,10 @@ async def open_case(
     except (WorkflowAlreadyStartedError, RPCError) as exc:
         # A server that leaves out the details says ALREADY_EXISTS without the typed error.
         if isinstance(exc, RPCError) and exc.status is not RPCStatusCode.ALREADY_EXISTS:
+            # A server may answer a call that ran out of time with an unknown error: whether
+            # the case started is then read from its history.
+            if await _started(client, case):
+                return None
             raise
         with contextlib.suppress(WorkflowAlreadyStartedError, RPCError):
             await start.workflow_handle()  # the start's own outcome, taken so none is left
@@ -75,6 +79,19 @@ async def open_case(
             CloseCustomerWorkflow.run, case_workflow_id(case.customer_id)
         ).query(CloseCustomerWorkflow.status)
         return running.case_id
+
+
+async def _started(client: Client, case: CloseCustomerInput) -> bool:
+    """True when the customer's latest run is this case's."""
+    handle = client.get_workflow_handle(case_workflow_id(case.customer_id))
+    try:
+        async for event in handle.fetch_history_events():
+            payloads = event.workflow_execution_started_event_attributes.input.payloads
+            started = await client.data_converter.decode(payloads, [CloseCustomerInput])
+            return bool(started) and started[0].case_id == case.case_id
+    except RPCError:  # no run at all
+        return False
+    return False
 
 
 async def add_evidence(client: Client, customer_id: str, request: EvidenceRequest) -> str:

@@ -52,3 +52,14 @@ async def test_with_no_worker_the_case_opens_and_is_recorded_later(
     assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
     assert harness.cases.get_case(case.case_id) is None  # nothing recorded it yet
     await handle.terminate("the test is over")
+
+
+async def test_whether_a_case_started_is_read_from_its_history(harness: Harness) -> None:
+    """What opening a case falls back on when the server answers with an unknown error."""
+    customer = harness.add_customer()
+    case = _case(customer)
+    assert not await case_start._started(harness.client, case)  # no run at all
+    assert await case_start.start_case(harness.client, case, "no-worker-listens-here") is None
+    assert await case_start._started(harness.client, case)
+    assert not await case_start._started(harness.client, _case(customer))  # another case
+    await harness.client.get_workflow_handle(case_workflow_id(customer)).terminate("done")
