@@ -94,6 +94,23 @@ class UnreachableEvidence(_DetectedEvidence):
     days_without_answer: int = Field(ge=0)
 
 
+class DataQualityEvidence(_Evidence):
+    """A duplicate record (the customers it shares an e-mail, phone or tax id with, and which
+    of those) or one with no way to reach the customer at all."""
+
+    problem: Literal["duplicate", "no_contact"]
+    duplicate_of: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=50
+    )
+    same: list[Literal["email", "phone", "tax_id"]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _duplicates_named(self) -> DataQualityEvidence:
+        if self.problem == "duplicate" and not (self.duplicate_of and self.same):
+            raise ValueError("a duplicate names the records it duplicates and what they share")
+        return self
+
+
 class CustomerRequestEvidence(_Evidence):
     channel: str = Field(min_length=1, max_length=40)
     requested_on: date
@@ -120,6 +137,7 @@ EVIDENCE_MODELS: dict[Trigger, type[_Evidence]] = {
     Trigger.CUSTOMER_REQUEST: CustomerRequestEvidence,
     Trigger.FRAUD: FraudEvidence,
     Trigger.MANUAL: ManualEvidence,
+    Trigger.DATA_QUALITY: DataQualityEvidence,
 }
 
 

@@ -125,6 +125,12 @@ class DecisionIn(BaseModel):
     decision: TaskDecision
     comment: str | None = Field(default=None, max_length=4000)
     defer_until: datetime | None = None
+    merge_into: str | None = Field(
+        default=None,
+        max_length=64,
+        description="a data review's merge: the customer the record duplicates "
+        "(one of its evidence's duplicate_of)",
+    )
 
 
 class DecisionOut(BaseModel):

@@ -227,7 +227,7 @@ class CaseService:
                 + (f": {task.decision} by {task.decided_by}" if task.decision else ""),
             )
         request = DecisionRequest(
-            task_id, body.decision, _actor(user), body.comment, body.defer_until
+            task_id, body.decision, _actor(user), body.comment, body.defer_until, body.merge_into
         )
         result = await self._update(
             case, lambda h: h.execute_update(CloseCustomerWorkflow.decide, request)

@@ -75,8 +75,12 @@ def synthetic_rows(n: int, seed: int, now: datetime) -> Iterator[tuple[Any, dict
     for i in range(n):
         cid = f"c{i:07d}"
         created = now - day * rng.randint(200, 3000)
+        # One record in 97 repeats the e-mail of the one before it; one in 331 has no way to
+        # reach the customer at all (data quality).
+        email = f"c{i - 1:07d}@example.org" if i % 97 == 1 else f"{cid}@example.org"
+        unreachable = i % 331 == 5
         yield CrmCustomer, {
-            "id": cid, "name": f"Customer {i}", "email": f"{cid}@example.org",
+            "id": cid, "name": f"Customer {i}", "email": "" if unreachable else email,
             "phone": None, "owner": f"am{i % 50}@example.com",
             "value_tier": TIERS[i % len(TIERS)], "locale": "en", "status": "active",
             "created_at": created, "closed_at": None,
@@ -102,7 +106,8 @@ def synthetic_rows(n: int, seed: int, now: datetime) -> Iterator[tuple[Any, dict
                                    "at": now - day * (recent + rng.randint(0, 200)),
                                    "summary": "note"}  # fmt: skip
         yield CrmContact, {
-            "id": f"{cid}ct", "customer_id": cid, "name": "Accounts", "email": f"a@{cid}.example",
+            "id": f"{cid}ct", "customer_id": cid, "name": "Accounts",
+            "email": "" if unreachable else f"a@{cid}.example",
             "phone": None, "is_primary": True,
             "bounce_count": 4 if rng.random() < 0.01 else 0,
         }  # fmt: skip
@@ -206,8 +211,30 @@ windows AS (
   GROUP BY o.customer_id),
 declining AS (
   SELECT customer_id FROM windows
-  WHERE before >= :drop_min_orders AND recent * 100 <= before * (100 - :drop_percent))
-SELECT customer_id, 'payment_arrears' AS trigger FROM arrears
+  WHERE before >= :drop_min_orders AND recent * 100 <= before * (100 - :drop_percent)),
+keyed AS (
+  SELECT id, created_at, 'email' AS field, LOWER(TRIM(email)) AS k FROM crm_customer
+  WHERE status = 'active' AND TRIM(email) <> ''
+  UNION ALL
+  SELECT id, created_at, 'phone', REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
+    TRIM(phone), ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '/', ''), '+', '')
+  FROM crm_customer WHERE status = 'active' AND TRIM(phone) <> ''
+  UNION ALL
+  SELECT id, created_at, 'tax_id', UPPER(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(
+    REPLACE(TRIM(tax_id), ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '/', ''), '+', ''))
+  FROM crm_customer WHERE status = 'active' AND TRIM(tax_id) <> ''),
+duplicate AS (
+  SELECT DISTINCT a.id AS customer_id FROM keyed a JOIN keyed b
+  ON b.field = a.field AND b.k = a.k
+  AND (b.created_at < a.created_at OR (b.created_at = a.created_at AND b.id < a.id))),
+no_contact AS (
+  SELECT c.id AS customer_id FROM crm_customer c
+  WHERE c.status = 'active' AND TRIM(c.email) = '' AND COALESCE(TRIM(c.phone), '') = ''
+  AND NOT EXISTS (SELECT 1 FROM crm_contact t WHERE t.customer_id = c.id
+                  AND (TRIM(t.email) <> '' OR COALESCE(TRIM(t.phone), '') <> '')))
+SELECT customer_id, 'data_quality' AS trigger FROM duplicate
+UNION ALL SELECT customer_id, 'data_quality' FROM no_contact
+UNION ALL SELECT customer_id, 'payment_arrears' AS trigger FROM arrears
 UNION ALL SELECT customer_id, 'relationship_breakdown' FROM breakdown
 UNION ALL SELECT customer_id, 'unreachable' FROM unreachable
 UNION ALL SELECT customer_id, 'inactivity' FROM inactive

@@ -107,6 +107,8 @@ class DecisionRequest:
     actor: Actor
     comment: str | None = None
     defer_until: datetime | None = None
+    # A data review merged into another customer: which (one of the duplicates found).
+    merge_into: str | None = None
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,8 @@ class CustomerShape:
     ticket_hours: float = 2.0
     bounces: int = 0
     interactions: int = 6
+    # False: no e-mail or phone anywhere on the record (a data-quality case).
+    reachable: bool = True
 
 
 SHAPES: dict[Trigger | None, CustomerShape] = {
@@ -78,6 +80,7 @@ SHAPES: dict[Trigger | None, CustomerShape] = {
     Trigger.CUSTOMER_REQUEST: CustomerShape(Trigger.CUSTOMER_REQUEST),
     Trigger.FRAUD: CustomerShape(Trigger.FRAUD, overdue_invoices=1),
     Trigger.MANUAL: CustomerShape(Trigger.MANUAL),
+    Trigger.DATA_QUALITY: CustomerShape(Trigger.DATA_QUALITY, reachable=False),
 }
 
 
@@ -99,11 +102,16 @@ def add_customer(
     # Demo data only: seeded so every dev stack shows the same customers; no secret.
     rng = rng or random.Random(customer_id)  # nosec B311
     slug = name.lower().replace(" ", "")
+    phone = f"+86-10-{rng.randint(1000000, 9999999)}"
+
+    def address(box: str) -> str:
+        return f"{box}@{slug}.example" if shape.reachable else ""
+
     customer = CrmCustomer(
         id=customer_id,
         name=name,
-        email=f"billing@{slug}.example",
-        phone=f"+86-10-{rng.randint(1000000, 9999999)}",
+        email=address("billing"),
+        phone=phone if shape.reachable else None,
         owner=owner,
         value_tier=value_tier,
         locale=locale,
@@ -118,7 +126,7 @@ def add_customer(
             id=f"{customer_id}-ct1",
             customer_id=customer_id,
             name=f"{name} Accounts",
-            email=f"accounts@{slug}.example",
+            email=address("accounts"),
             is_primary=True,
             bounce_count=shape.bounces,
         )
@@ -128,7 +136,7 @@ def add_customer(
             id=f"{customer_id}-ct2",
             customer_id=customer_id,
             name=f"{name} Office",
-            email=f"office@{slug}.example",
+            email=address("office"),
         )
     )
     for i in range(shape.orders):

@@ -17,6 +17,9 @@ class Trigger(StrEnum):
     CUSTOMER_REQUEST = "customer_request"
     FRAUD = "fraud"
     MANUAL = "manual"
+    # A duplicate or invalid record (the same e-mail, phone or tax id as another customer, or
+    # no way to reach them): reviewed (merge, invalidate or keep), never closed as it is.
+    DATA_QUALITY = "data_quality"
 
 
 class ChurnClass(StrEnum):
@@ -46,6 +49,8 @@ DEFAULT_CHURN_CLASS: dict[Trigger, ChurnClass] = {
     Trigger.CUSTOMER_REQUEST: ChurnClass.NATURAL,
     Trigger.FRAUD: ChurnClass.MALICIOUS,
     Trigger.MANUAL: ChurnClass.NON_MALICIOUS,
+    # No churn until the review says so: a record merged or invalidated is no customer lost.
+    Trigger.DATA_QUALITY: ChurnClass.NATURAL,
 }
 
 
@@ -96,6 +101,9 @@ class Outcome(StrEnum):
     CANCELLED = "cancelled"
     REACTIVATED = "reactivated"
     DELETED = "deleted"
+    # A data-quality review: the record was a duplicate folded into another, or invalid.
+    MERGED = "merged"
+    INVALIDATED = "invalidated"
 
 
 class TaskKind(StrEnum):
@@ -107,6 +115,8 @@ class TaskKind(StrEnum):
     OBJECTION_REVIEW = "objection_review"
     # A notice was refused for good by the customer's mail server.
     CONTACT_REVIEW = "contact_review"
+    # A duplicate or invalid record: merge it into another customer, invalidate it, or keep it.
+    DATA_REVIEW = "data_review"
 
 
 class TaskStatus(StrEnum):
@@ -150,6 +160,9 @@ class TaskDecision(StrEnum):
     REQUEST_INFO = "request_info"
     RETAINED = "retained"
     FAILED = "failed"
+    MERGE = "merge"
+    INVALIDATE = "invalidate"
+    KEEP = "keep"
 
 
 ALLOWED_DECISIONS: dict[TaskKind, frozenset[TaskDecision]] = {
@@ -164,9 +177,14 @@ ALLOWED_DECISIONS: dict[TaskKind, frozenset[TaskDecision]] = {
     TaskKind.OBJECTION_REVIEW: frozenset({TaskDecision.APPROVE, TaskDecision.REJECT}),
     # Approve = the contact data is dealt with, the closure goes on; reject = the customer stays.
     TaskKind.CONTACT_REVIEW: frozenset({TaskDecision.APPROVE, TaskDecision.REJECT}),
+    TaskKind.DATA_REVIEW: frozenset(
+        {TaskDecision.MERGE, TaskDecision.INVALIDATE, TaskDecision.KEEP}
+    ),
 }
 
-DECISIONS_NEEDING_COMMENT = frozenset({TaskDecision.REJECT, TaskDecision.DEFER})
+DECISIONS_NEEDING_COMMENT = frozenset(
+    {TaskDecision.REJECT, TaskDecision.DEFER, TaskDecision.INVALIDATE}
+)
 
 
 class CustomerResponse(StrEnum):
@@ -209,6 +227,9 @@ class CustomerStatus(StrEnum):
     # Archived, only what retention requires is left: stored, not processed (no mail, no
     # exports except to compliance).
     RESTRICTED = "restricted"
+    # After a data-quality review: folded into another customer's record, or not a customer.
+    MERGED = "merged"
+    INVALID = "invalid"
 
 
 class ValueTier(StrEnum):

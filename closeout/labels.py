@@ -37,12 +37,15 @@ LABELS: dict[str, str] = {
     Outcome.CANCELLED: N_("Cancelled"),
     Outcome.REACTIVATED: N_("Reactivated"),
     Outcome.DELETED: N_("Deleted"),
+    Outcome.MERGED: N_("Merged"),
+    Outcome.INVALIDATED: N_("Invalidated"),
     # task kinds
     TaskKind.WIN_BACK: N_("Win-back"),
     TaskKind.APPROVAL: N_("Approval"),
     TaskKind.SECOND_APPROVAL: N_("Second approval"),
     TaskKind.OBJECTION_REVIEW: N_("Objection review"),
     TaskKind.CONTACT_REVIEW: N_("Contact review"),
+    TaskKind.DATA_REVIEW: N_("Record review"),
     # task status
     TaskStatus.OPEN: N_("Open"),
     TaskStatus.DONE: N_("Done"),
@@ -54,6 +57,9 @@ LABELS: dict[str, str] = {
     TaskDecision.REQUEST_INFO: N_("Request information"),
     TaskDecision.RETAINED: N_("Customer retained"),
     TaskDecision.FAILED: N_("Win-back failed"),
+    TaskDecision.MERGE: N_("Merge into the record it duplicates"),
+    TaskDecision.INVALIDATE: N_("Invalidate the record"),
+    TaskDecision.KEEP: N_("Keep the record as it is"),
     # data categories
     DataCategory.MARKETING_DATA: N_("Marketing data"),
     DataCategory.CONTACT_DATA: N_("Contact data"),
@@ -70,6 +76,7 @@ LABELS: dict[str, str] = {
     Trigger.CUSTOMER_REQUEST: N_("Customer request"),
     Trigger.FRAUD: N_("Fraud"),
     Trigger.MANUAL: N_("Manual"),
+    Trigger.DATA_QUALITY: N_("Data quality"),
     # churn classes
     ChurnClass.NATURAL: N_("Natural"),
     ChurnClass.COMPETITIVE: N_("Competitive"),

@@ -85,14 +85,17 @@ def test_detect_dry_run(tmp_path: Path) -> None:
             "resource_drain",
             "relationship_breakdown",
             "unreachable",
+            "data_quality",  # a record with no e-mail or phone anywhere
         )
     }
+    unreachable = next(c for c in report["candidates"] if c["trigger"] == "data_quality")
+    assert unreachable["evidence"] == {"problem": "no_contact"}
     arrears = next(c for c in report["candidates"] if c["trigger"] == "payment_arrears")
     assert arrears["disposition"] == "new" and arrears["evidence"]["default_count"] == 3
     assert "rules" in as_json.stderr  # the progress bar, off stdout
     text = _run(["detect", "--dry-run"], env)
     assert text.stdout.strip().splitlines()[-1] == (
-        "flagged 6: 6 new cases, 0 open cases, 0 excluded, 0 cooling down "
+        "flagged 7: 7 new cases, 0 open cases, 0 excluded, 0 cooling down "
         "(dry run: nothing changed)"
     )
     # The arrears customer was won back yesterday: left alone, and the preview says why.
@@ -106,7 +109,7 @@ def test_detect_dry_run(tmp_path: Path) -> None:
     )
     lines = _run(["detect", "--dry-run"], env).stdout.strip().splitlines()
     assert lines[-1] == (
-        "flagged 6: 5 new cases, 0 open cases, 0 excluded, 1 cooling down "
+        "flagged 7: 6 new cases, 0 open cases, 0 excluded, 1 cooling down "
         "(dry run: nothing changed)"
     )
     assert any("left alone: cooling down after a case" in line for line in lines)

@@ -1,7 +1,8 @@
 """CloseCustomerWorkflow: one durable process per customer, from trigger to verified deletion.
 
 This file is the process, stage by stage. Its parts live in workflows/case/: the state
-(state.py), how a step is taken (steps.py), tasks and notices (tasks.py), retention and
+(state.py), how a step is taken (steps.py), tasks and notices (tasks.py), the review of a
+duplicate or invalid record instead of a closure (data_review.py), retention and
 deletion (retention_stage.py), the requests it answers (closing_requests.py,
 retention_requests.py) and their rules (rules.py).
 """
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         TaskDecision,
         TaskKind,
         TaskStatus,
+        Trigger,
         skips_win_back,
     )
     from workflows.case.state import (
@@ -47,10 +49,11 @@ with workflow.unsafe.imports_passed_through():
 
 # The process itself runs in the sandbox: its parts are imported afresh for every run.
 from workflows.case.closing_requests import ClosingRequests
+from workflows.case.data_review import DataReview
 
 
 @workflow.defn
-class CloseCustomerWorkflow(ClosingRequests):
+class CloseCustomerWorkflow(ClosingRequests, DataReview):
     """Win-back → notice → approval → effective date → backup → revoke → archive → retention
     → deletion, for one customer."""
 
@@ -83,6 +86,9 @@ class CloseCustomerWorkflow(ClosingRequests):
         )
         self.case_recorded = True  # the read model has the case: `opened` answers
         try:
+            if input.trigger is Trigger.DATA_QUALITY:
+                # A record to review, not a customer to close (no history before has one).
+                return await self._data_review()
             if skips_win_back(input.trigger, input.churn_class):
                 await self._record(
                     "win_back_skipped", reason="fraud or malicious churn: no win-back"

@@ -127,6 +127,7 @@ class DecisionForm(BaseModel):
     decision: TaskDecision
     comment: str = Field(default="", max_length=4000)
     defer_until: date | None = None
+    merge_into: str = Field(default="", max_length=64)
 
 
 @router.post("/tasks/{task_id}/decision", dependencies=[CsrfChecked])
@@ -143,6 +144,7 @@ async def decide(
         decision=form.decision,
         comment=form.comment.strip() or None,
         defer_until=datetime.combine(form.defer_until, time(9), UTC) if form.defer_until else None,
+        merge_into=form.merge_into or None,
     )
     try:
         result = await cases.decide(task_id, body, principal(user))
@@ -150,7 +152,7 @@ async def decide(
         # Stale or refused: explain on the same page; nothing changed.
         if isinstance(exc, Forbidden):
             audit_refusal(request, exc)
-        shown = {"decision": form.decision, "comment": form.comment}
+        shown = {"decision": form.decision, "comment": form.comment, "merge_into": form.merge_into}
         return _task_page(request, user, board, task_id, exc.status_code, exc.message, shown)
     return RedirectResponse(f"/cases/{case.id}?decided={result.decision}", status_code=303)
 

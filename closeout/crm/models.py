@@ -25,6 +25,9 @@ class CrmCustomer(SQLModel, table=True):
     # The competitor the customer moved to or talks with, as the account team recorded it:
     # detection then calls the churn competitive.
     competitor: str | None = Field(default=None, max_length=200)
+    # The company's tax or registration number (VAT id, 统一社会信用代码): two records with
+    # the same one are the same customer.
+    tax_id: str | None = Field(default=None, max_length=64)
     status: str = Field(default="active", max_length=32, index=True)
     created_at: datetime
     closed_at: datetime | None = None

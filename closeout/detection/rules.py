@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal, or_, select
+from sqlalchemy import case, func, literal, or_, select
 from sqlmodel import col
 
 from closeout.crm.models import (
@@ -25,10 +25,16 @@ from closeout.crm.models import (
     CrmSupportTicket,
 )
 from closeout.detection.config import DetectionConfig
-from closeout.domain import DEFAULT_CHURN_CLASS, ChurnClass, CustomerStatus, Trigger
+from closeout.detection.data_quality import (
+    duplicate_evidence,
+    duplicates,
+    no_contact,
+    no_contact_evidence,
+)
+from closeout.detection.query import ACTIVE, Query
+from closeout.domain import DEFAULT_CHURN_CLASS, ChurnClass, Trigger
 
-ACTIVE = col(CrmCustomer.status) == CustomerStatus.ACTIVE
-Query = Select[*tuple[Any, ...]]
+__all__ = ["ACTIVE", "RULES", "Rule", "severity"]
 
 
 def _days(now: datetime, moment: datetime | None) -> int | None:
@@ -336,6 +342,10 @@ def _unreachable_evidence(row: Any, now: datetime) -> dict[str, Any]:
 
 RULES: Sequence[Rule] = (
     # In order of precedence: a customer caught by several rules is flagged for the first.
+    # A record that duplicates another, or cannot be reached at all, is reviewed first: no
+    # win-back offer goes to a duplicate, no closure to a record nobody can be told of.
+    Rule(Trigger.DATA_QUALITY, duplicates, duplicate_evidence, label="duplicate_records"),
+    Rule(Trigger.DATA_QUALITY, no_contact, no_contact_evidence, label="no_contact"),
     Rule(
         Trigger.PAYMENT_ARREARS,
         payment_arrears,

@@ -265,3 +265,35 @@ def test_insights_for_a_manager(stack: Stack, page: Page) -> None:
         page.locator("#funnel").get_by_role("link", name="Download as CSV").click()
     saved = download.value.path()
     assert saved is not None and saved.read_text().startswith("step,cases,rate")
+
+
+def test_review_a_duplicate_record_and_merge_it(stack: Stack, page: Page) -> None:
+    survivor = new_customer(stack, owner=SAM)
+    duplicate = new_customer(stack, owner=SAM)
+    evidence = {"problem": "duplicate", "duplicate_of": [survivor], "same": ["email"]}
+    with stack.client("admin") as api:
+        opened = open_case(api, duplicate, trigger="data_quality", evidence=evidence)
+        case_id = str(opened["case_id"])
+        task = open_task(api, case_id, "data_review", timeout=90)
+    sign_in(page, stack, SAM)
+    page.goto(f"{stack.api_url}/tasks/{task['id']}")
+    expect(page.get_by_text(survivor).first).to_be_visible()  # the evidence names it
+    # A merge without its target is refused on the page, the choice kept.
+    page.get_by_label("Merge into the record it duplicates").check()
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator(".error")).to_contain_text("merge into one of the duplicates found")
+    page.get_by_label("Merge into the record it duplicates").check()
+    page.get_by_label("Merge into (the record it duplicates)").select_option(survivor)
+    page.get_by_label("Comment (required to invalidate)").fill("same company, two sign-ups")
+    screenshot(page, "staff-data-review")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator(".notice")).to_contain_text("Decision recorded")
+    with stack.client("admin") as api:
+        ended = wait_case(api, case_id, outcome="merged", timeout=90)
+        assert api.get(f"/api/customers/{duplicate}").json()["status"] == "merged"
+        assert api.get(f"/api/customers/{survivor}").json()["status"] == "active"
+    merged = [e for e in ended["timeline"] if e["action"] == "customer_merged"]
+    assert merged and merged[0]["details"]["merge_into"] == survivor
+    assert merged[0]["actor"] == SAM
+    page.reload()
+    expect(page.locator("#outcome")).to_have_text("Merged")

@@ -95,6 +95,7 @@ class Harness:
         churn_class: ChurnClass | None = None,
         policy: str = "standard",
         opened_by: str = OWNER,
+        evidence: dict[str, object] | None = None,
     ) -> WorkflowHandle[CloseCustomerWorkflow, object]:
         case = CloseCustomerInput(
             case_id=str(uuid.uuid4()),
@@ -103,7 +104,7 @@ class Harness:
             churn_class=churn_class or DEFAULT_CHURN_CLASS[trigger],
             policy=policy,
             opened_by=opened_by,
-            evidence={"inactive_days": 400},
+            evidence=evidence if evidence is not None else {"inactive_days": 400},
         )
         return await self.client.start_workflow(
             CloseCustomerWorkflow.run,

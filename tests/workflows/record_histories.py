@@ -20,6 +20,7 @@ from closeout.contracts import (
     AssignRequest,
     CancelRequest,
     CustomerAnswer,
+    DecisionRequest,
     HoldReleaseRequest,
     HoldRequest,
     ReactivateRequest,
@@ -30,6 +31,7 @@ from closeout.domain import (
     Stage,
     TaskDecision,
     TaskKind,
+    Trigger,
     ValueTier,
 )
 from tests.support import Refusing, free_port
@@ -128,6 +130,19 @@ async def deleted_by_category(h: Harness, handle: Handle) -> None:
     )
 
 
+async def data_review_merged(h: Harness, handle: Handle) -> None:
+    """A duplicate record reviewed: merged into the older record it duplicates."""
+    task = await h.task(handle, TaskKind.DATA_REVIEW)
+    await handle.execute_update(
+        CloseCustomerWorkflow.decide,
+        DecisionRequest(
+            task.task_id, TaskDecision.MERGE, OWNER_ACTOR, "same company", merge_into=SURVIVOR
+        ),
+    )
+
+
+SURVIVOR = "cust-survivor"
+
 SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None]]]] = {
     "deleted_with_hold": (ValueTier.STANDARD, deleted_with_hold),
     "four_eyes_then_cancelled": (ValueTier.HIGH, four_eyes_then_cancelled),
@@ -137,9 +152,17 @@ SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None
     "escalated_after_claims": (ValueTier.STANDARD, escalated_after_claims),
     "deleted_with_confirmation": (ValueTier.STANDARD, deleted_with_confirmation),
     "deleted_by_category": (ValueTier.STANDARD, deleted_by_category),
+    "data_review_merged": (ValueTier.STANDARD, data_review_merged),
 }
 # Scenarios run under another policy than the standard one.
 POLICIES = {"deleted_with_confirmation": "confirming", "deleted_by_category": "by-category"}
+# Scenarios opened by another trigger than inactivity: (trigger, evidence).
+OPENED_BY = {
+    "data_review_merged": (
+        Trigger.DATA_QUALITY,
+        {"problem": "duplicate", "duplicate_of": [SURVIVOR], "same": ["email"]},
+    ),
+}
 
 
 async def record_runs(h: Harness, handle: Handle, stem: str) -> None:
@@ -168,8 +191,12 @@ async def main(suffix: str, only: list[str]) -> None:
                 h.settings.smtp_port = (
                     refusing.port if name == "refused_notice_reviewed" else accepting
                 )
+                trigger, evidence = OPENED_BY.get(name, (Trigger.INACTIVITY, None))
                 handle = await h.start(
-                    h.add_customer(tier=tier), policy=POLICIES.get(name, "standard")
+                    h.add_customer(tier=tier),
+                    trigger,
+                    policy=POLICIES.get(name, "standard"),
+                    evidence=evidence,
                 )
                 await drive(h, handle)
                 await handle.result()

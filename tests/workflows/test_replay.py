@@ -67,6 +67,8 @@ PATCHES_BY_SUFFIX = {
         PATCH_TASK_ESCALATION,
         PATCH_RETENTION_BY_CATEGORY,
     },
+    # A duplicate record reviewed (trigger data_quality): no closing stage, no patch of its own.
+    "-data-review": {PATCH_DECIDE_AFTER_RECORDED, PATCH_TASK_ESCALATION},
     "-retention-workflow": {
         PATCH_DECIDE_AFTER_RECORDED,
         PATCH_REMINDER,
@@ -89,6 +91,7 @@ def test_patched_histories_carry_their_patch_markers() -> None:
         "escalated_after_claims-task-escalation",
         "deleted_with_confirmation-deletion-confirmation",
         "deleted_by_category-retention-by-category",
+        "data_review_merged-data-review",
     } <= stems
     for path in HISTORIES:
         if ".run" in path.stem:

@@ -140,6 +140,10 @@ def check_decide(case: CaseState, req: DecisionRequest, now: datetime) -> None:
             raise reject("defer needs a defer_until date", Refusal.INVALID_DECISION)
         if req.defer_until <= now:
             raise reject("the defer date must be in the future", Refusal.INVALID_DECISION)
+    if req.decision is TaskDecision.MERGE:
+        check_merge(case, req.merge_into)
+    elif req.merge_into is not None:
+        raise reject("only a merge names a customer to merge into", Refusal.INVALID_DECISION)
     if task.kind is TaskKind.SECOND_APPROVAL:
         if req.actor.name in case.approvers:
             raise reject(
@@ -150,6 +154,24 @@ def check_decide(case: CaseState, req: DecisionRequest, now: datetime) -> None:
             raise reject(
                 "whoever opened a manual case cannot give its second approval", Refusal.FOUR_EYES
             )
+
+
+def duplicates_of(case: CaseState) -> list[str]:
+    """The customers a data-quality case found the same e-mail, phone or tax id with."""
+    found = case.input.evidence.get("duplicate_of")
+    return [str(i) for i in found] if isinstance(found, list) else []
+
+
+def check_merge(case: CaseState, merge_into: str | None) -> None:
+    """A record is merged into one of the duplicates its detection found, never into itself."""
+    duplicates = duplicates_of(case)
+    if not duplicates:
+        raise reject("this record has no duplicate to merge into", Refusal.INVALID_DECISION)
+    if merge_into not in duplicates:
+        raise reject(
+            f"merge into one of the duplicates found: {', '.join(duplicates)}",
+            Refusal.INVALID_DECISION,
+        )
 
 
 def check_assignment(kind: TaskKind, assignee: str, req: AssignRequest) -> None:

@@ -44,6 +44,7 @@ ESCALATING_TASKS = frozenset(
         TaskKind.SECOND_APPROVAL,
         TaskKind.OBJECTION_REVIEW,
         TaskKind.CONTACT_REVIEW,
+        TaskKind.DATA_REVIEW,
     }
 )
 
