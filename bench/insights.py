@@ -116,14 +116,22 @@ def hand_written(dialect: str) -> dict[str, str]:
         "funnel": "SELECT COUNT(*), "
         + ", ".join(
             f"SUM(CASE WHEN outcome = '{o}' THEN 1 ELSE 0 END)"
-            for o in ("retained", "rejected", "cancelled", "deleted", "reactivated")
+            for o in (
+                "retained",
+                "rejected",
+                "cancelled",
+                "deleted",
+                "reactivated",
+                "merged",
+                "invalidated",
+            )
         )
         + ", SUM(CASE WHEN outcome IN ('deleted', 'reactivated') OR (outcome IS NULL AND "
         f"stage IN ('retention', 'deletion')) THEN 1 ELSE 0 END) FROM closure_case WHERE {period}",
         "win_back": f"SELECT trigger, COUNT(*), {won} FROM closure_case "
-        f"WHERE {period} AND outcome IS NOT NULL GROUP BY trigger",
+        f"WHERE {period} AND outcome IS NOT NULL AND trigger <> 'data_quality' GROUP BY trigger",
         "win_back_by_owner": f"SELECT owner, COUNT(*), {won} FROM closure_case "
-        f"WHERE {period} AND outcome IS NOT NULL GROUP BY owner",
+        f"WHERE {period} AND outcome IS NOT NULL AND trigger <> 'data_quality' GROUP BY owner",
         "one_owner": "SELECT opened_month, trigger, churn_class, COUNT(*) FROM closure_case "
         f"WHERE {period} AND owner = :owner GROUP BY 1, 2, 3",
         "one_country": "SELECT COUNT(*), SUM(CASE WHEN outcome = 'retained' THEN 1 ELSE 0 END) "

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from closeout.audit.models import AuditEvent
 from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord, opened_month_of
 from closeout.db import Database, table_of
-from closeout.domain import STAGE_ORDER, CustomerResponse, Outcome, Stage, TaskKind
+from closeout.domain import STAGE_ORDER, CustomerResponse, Outcome, Stage, TaskKind, Trigger
 
 _CASES = table_of(CaseRecord)
 _HOLDS = table_of(LegalHoldRecord)
@@ -31,6 +31,8 @@ _ARCHIVED = or_(
         _CASES.c.stage.in_([str(Stage.RETENTION), str(Stage.DELETION)]),
     ),
 )
+# A case that is a closure, not the review of a duplicate or invalid record.
+_CLOSURE = _CASES.c.trigger != str(Trigger.DATA_QUALITY)
 HOLD_AGES = ((30, "under 30 days"), (90, "30 to 90 days"), (365, "90 days to a year"))
 
 
@@ -90,6 +92,9 @@ class Funnel:
     archived: int
     deleted: int
     reactivated: int
+    # Data-quality reviews: records merged into another, or invalidated.
+    merged: int = 0
+    invalidated: int = 0
 
     def rates(self) -> dict[str, float]:
         """Each step as a share of the cases opened (0 when none were)."""
@@ -136,18 +141,21 @@ class Insights:
             count(_ARCHIVED),
             ended(Outcome.DELETED),
             ended(Outcome.REACTIVATED),
+            ended(Outcome.MERGED),
+            ended(Outcome.INVALIDATED),
         ).where(*f.conditions())
         with self.db.engine.connect() as conn:
             row = conn.execute(query).one()
         return Funnel(*(int(v) for v in row))
 
     def win_back(self, f: InsightsFilter, by: Dimension) -> list[dict[str, Any]]:
-        """Of the cases that ended, the share won back, per value of `by`."""
+        """Of the closures that ended, the share won back, per value of `by` (a data-quality
+        review is no closure: it has no win-back)."""
         key = _CASES.c[str(by)]
         won = func.sum(case((_CASES.c.outcome == str(Outcome.RETAINED), 1), else_=0))
         query = (
             select(key.label("key"), func.count().label("ended"), won.label("won_back"))
-            .where(*f.conditions(), _CASES.c.outcome.is_not(None))
+            .where(*f.conditions(), _CASES.c.outcome.is_not(None), _CLOSURE)
             .group_by(key)
             .order_by(key)
         )

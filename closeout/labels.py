@@ -126,6 +126,8 @@ LABELS: dict[str, str] = {
     "funnel:archived": N_("Archived"),
     "funnel:deleted": N_("Deleted"),
     "funnel:reactivated": N_("Reactivated"),
+    "funnel:merged": N_("Merged into another record"),
+    "funnel:invalidated": N_("Invalidated records"),
     "by:trigger": N_("Trigger"),
     "by:churn_class": N_("Churn class"),
     "by:value_tier": N_("Value tier"),

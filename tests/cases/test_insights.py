@@ -84,6 +84,8 @@ def test_opened_funnel_and_win_back_at_their_edges(database_url: str) -> None:
     _case(repo, november + timedelta(days=3), outcome=Outcome.DELETED,
           closed=november + timedelta(days=20))  # fmt: skip
     _case(repo, november + timedelta(days=4), stage=Stage.WIN_BACK)  # still open
+    _case(repo, november + timedelta(days=5), Trigger.DATA_QUALITY,
+          outcome=Outcome.INVALIDATED)  # fmt: skip
     _case(repo, NOW, outcome=Outcome.RETAINED)  # the period's end: out
     _case(repo, october - timedelta(seconds=1), outcome=Outcome.RETAINED)  # before: out
     insights = Insights(db)
@@ -94,15 +96,17 @@ def test_opened_funnel_and_win_back_at_their_edges(database_url: str) -> None:
         {"month": "2026-10", "trigger": "inactivity", "churn_class": "natural", "cases": 1},
         {"month": "2026-10", "trigger": "payment_arrears", "churn_class": "non_malicious",
          "cases": 1},
+        {"month": "2026-11", "trigger": "data_quality", "churn_class": "natural", "cases": 1},
         {"month": "2026-11", "trigger": "inactivity", "churn_class": "natural", "cases": 4},
         {"month": "2026-11", "trigger": "payment_arrears", "churn_class": "non_malicious",
          "cases": 1},
     ]  # fmt: skip
 
     funnel = insights.funnel(f)
-    assert (funnel.opened, funnel.won_back, funnel.rejected, funnel.cancelled) == (7, 2, 1, 1)
+    assert (funnel.opened, funnel.won_back, funnel.rejected, funnel.cancelled) == (8, 2, 1, 1)
     assert (funnel.archived, funnel.deleted, funnel.reactivated) == (2, 1, 0)
-    assert funnel.rates()["won_back"] == round(2 / 7, 4)
+    assert (funnel.merged, funnel.invalidated) == (0, 1)
+    assert funnel.rates()["won_back"] == round(2 / 8, 4)
 
     by_trigger = {r["key"]: r for r in insights.win_back(f, Dimension.TRIGGER)}
     assert by_trigger["inactivity"] == {"key": "inactivity", "ended": 3, "won_back": 1,
@@ -117,7 +121,7 @@ def test_opened_funnel_and_win_back_at_their_edges(database_url: str) -> None:
         {"key": "key", "ended": 1, "won_back": 1, "rate": 1.0}
     ]
     assert insights.deletions(f) == [{"month": "2026-11", "deleted": 1}]
-    assert insights.funnel(InsightsFilter(october, NOW, country="DE")).opened == 7
+    assert insights.funnel(InsightsFilter(october, NOW, country="DE")).opened == 8
     assert insights.funnel(InsightsFilter(october, NOW, country="CN")).opened == 0
     empty = InsightsFilter(NOW, NOW + timedelta(days=1), churn_class="malicious")
     assert insights.funnel(empty).rates()["won_back"] == 0.0
