@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +51,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# A checkpoint refused (another one running, a reader on an old snapshot) is tried again this
+# many times, this many seconds apart, before the caller hears of it.
+CHECKPOINT_ATTEMPTS = 10
+CHECKPOINT_PAUSE = 0.05
+_CHECKPOINTS = threading.Lock()
+
+
 class Database:
     """Hands out sessions on one engine; every unit of work commits or rolls back whole."""
 
@@ -76,11 +85,18 @@ class Database:
         """
         if self.engine.dialect.name != "sqlite":
             return True
-        with self.engine.connect() as connection:
-            busy, _frames, _copied = connection.exec_driver_sql(
-                "PRAGMA wal_checkpoint(TRUNCATE)"
-            ).one()
-        return not busy
+        # Two checkpoints at once refuse each other at once (no waiting on the other): the
+        # process's own take turns, and a refusal is tried again a few times before giving up.
+        for attempt in range(CHECKPOINT_ATTEMPTS):
+            if attempt:
+                time.sleep(CHECKPOINT_PAUSE)
+            with _CHECKPOINTS, self.engine.connect() as connection:
+                busy, _frames, _copied = connection.exec_driver_sql(
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                ).one()
+            if not busy:
+                return True
+        return False
 
     @contextmanager
     def session(self) -> Iterator[Session]:
