@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from sqlalchemy import text
 
-from bench.insights_history import History, finish, write
+from bench.insights_history import History, finish, write, write_load
 from bench.insights_history import hand_written as history_questions
 from closeout.cases.models import CaseRecord, LegalHoldRecord, opened_month_of
 from closeout.db import Database, table_of, upgrade
@@ -85,14 +85,15 @@ def load(db: Database, cases: int, seed: int = 3, with_history: bool = False) ->
         for start in range(0, cases, BATCH):
             rows = [_case(i, rng) for i in range(start, min(start + BATCH, cases))]
             if with_history:
-                events, tasks = [], []
+                events, tasks, found = [], [], []
                 for row in rows:
-                    more_events, more_tasks = history.of(row)
+                    more_events, more_tasks, more_found = history.of(row)
                     events += more_events
                     tasks += more_tasks
+                    found += more_found
             conn.execute(cases_table.insert(), rows)
             if with_history:
-                write(conn, events, tasks)
+                write(conn, events, tasks, found)
             holds = [
                 {
                     "id": str(uuid.uuid4()),
@@ -107,6 +108,8 @@ def load(db: Database, cases: int, seed: int = 3, with_history: bool = False) ->
             ]
             if holds:
                 conn.execute(holds_table.insert(), holds)
+        if with_history:
+            write_load(conn, history)
     maintenance = "ANALYZE" if db.engine.dialect.name == "sqlite" else "VACUUM ANALYZE"
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(maintenance))

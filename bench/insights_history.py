@@ -1,24 +1,25 @@
 """What the insights read beside the cases, written for `bench/insights.py --history`: each
 case's stage entries and closing in the audit trail, the customers' answers, its win-back and
-approval tasks, and the category clocks of the customers archived now; the hand-written
-queries of the views that read them."""
+approval tasks, and the category clocks of the customers archived now, with the facts the read
+model keeps of them as they happen (closeout/cases/facts.py); the hand-written queries of the
+views that read them."""
 
 from __future__ import annotations
 
-import json
 import random
-import statistics
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
 from closeout.audit.models import AuditEvent
-from closeout.cases.models import TaskRecord
+from closeout.cases import facts
+from closeout.cases.models import InsightFact, RetentionLoad, TaskRecord
 from closeout.db import table_of
 from closeout.domain import DataCategory, Outcome, Stage, TaskKind
+from closeout.insights import Band, percentile_hours
 
 # The stages a case went through, by how it ended (None: still open, by its stage).
 _PASSED = {
@@ -35,11 +36,13 @@ _HASH = "0" * 64
 
 
 class History:
-    """Rows for the audit trail and the tasks, numbered in one sequence across batches."""
+    """Rows for the audit trail, the tasks and the insights' facts, numbered in one sequence
+    across batches; the retention load counted as it goes."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.seq = 0
+        self.load: Counter[tuple[str, str, int]] = Counter()
 
     def _event(self, case_id: str, at: datetime, action: str, **details: Any) -> dict[str, Any]:
         self.seq += 1
@@ -49,8 +52,10 @@ class History:
             "content_sha256": _HASH, "prev_hash": _HASH, "hash": _HASH, "erased_at": None,
         }  # fmt: skip
 
-    def of(self, case: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """(audit events, tasks) of one case; sets its category clocks if archived now."""
+    def of(
+        self, case: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """(audit events, tasks, facts) of one case; sets its category clocks if archived."""
         rng, case_id, at = self.rng, case["id"], case["opened_at"]
         outcome = Outcome(case["outcome"]) if case["outcome"] else None
         if outcome is None:
@@ -61,18 +66,27 @@ class History:
             )
         else:
             passed = _PASSED.get(outcome, [Stage.WIN_BACK])
-        events, tasks = [], []
-        for stage in passed:
+        events, tasks, spans = [], [], []
+        for n, stage in enumerate(passed):
             events.append(self._event(case_id, at, "stage_entered", stage=str(stage)))
             if stage in (Stage.WIN_BACK, Stage.APPROVAL):
                 kind = TaskKind.WIN_BACK if stage is Stage.WIN_BACK else TaskKind.APPROVAL
                 tasks.append(self._task(case, kind, at))
-            at += timedelta(hours=rng.uniform(1, 24 * 20))
+            left = at + timedelta(hours=rng.uniform(1, 24 * 20))
+            if outcome is not None or n < len(passed) - 1:
+                spans.append(
+                    facts.span(case_id, case, "stage", str(stage), (left - at).total_seconds())
+                )
+            at = left
         if outcome is not None:
             events.append(self._event(case_id, at, "case_closed", outcome=str(outcome)))
         if rng.random() < 0.2:
-            answered = case["opened_at"] + timedelta(hours=rng.uniform(1, 24 * 14))
-            events.append(self._event(case_id, answered, rng.choice(_ANSWERS)))
+            took = timedelta(hours=rng.uniform(1, 24 * 14))
+            answer = rng.choice(_ANSWERS)
+            events.append(self._event(case_id, case["opened_at"] + took, answer))
+            spans.append(
+                facts.span(case_id, case, "answer", facts.ANSWERS[answer], took.total_seconds())
+            )
         if outcome is None and case["stage"] == Stage.RETENTION:
             ends = {c: at + timedelta(days=rng.randint(0, 3650)) for c in DataCategory}
             case["category_clocks"] = [
@@ -80,7 +94,16 @@ class History:
                 for c, end in ends.items()
             ]
             case["retention_end"] = max(ends.values())
-        return events, tasks
+        for category, year in facts.load_keys(case):
+            self.load[(case["owner"] or "", category, year)] += 1
+        spans += [facts.task_fact(t, case) for t in tasks]
+        return events, tasks, spans
+
+    def load_rows(self) -> list[dict[str, Any]]:
+        return [
+            {"owner": o, "category": c, "year": y, "customers": n}
+            for (o, c, y), n in self.load.items()
+        ]
 
     def _task(self, case: dict[str, Any], kind: TaskKind, at: datetime) -> dict[str, Any]:
         rng = self.rng
@@ -97,66 +120,56 @@ class History:
 
 
 PERIOD = (
-    "c.opened_month >= :first_month AND c.opened_month <= :last_month "
-    "AND c.opened_at >= :since AND c.opened_at < :until"
+    "opened_month >= :first_month AND opened_month <= :last_month "
+    "AND opened_at >= :since AND opened_at < :until"
 )
 
 
-def _seconds(dialect: str, later: str, earlier: str) -> str:
-    if dialect == "postgresql":
-        return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
-    return f"(julianday({later}) - julianday({earlier})) * 86400"
-
-
 def hand_written(dialect: str) -> dict[str, str]:
-    """The views that read beside the cases, asked by hand."""
-    answers = ", ".join(f"'{a}'" for a in _ANSWERS)
-    stage = (
-        "e.details ->> 'stage'" if dialect == "postgresql" else "json_extract(e.details, '$.stage')"
-    )
+    """The views that read beside the cases, asked by hand of the facts kept for them."""
+    bands = "SELECT name, band, COUNT(*), MIN(seconds), MAX(seconds) FROM insight_fact "
     return {
-        "answers": f"SELECT e.action, {_seconds(dialect, 'e.at', 'c.opened_at')} "
-        f"FROM audit_event e JOIN closure_case c ON c.id = e.case_id "
-        f"WHERE {PERIOD} AND e.action IN ({answers})",
-        "time_in_stage": f"SELECT stage, {_seconds(dialect, 'next_at', 'at')} FROM ("
-        f"SELECT CASE WHEN e.action = 'stage_entered' THEN {stage} END AS stage, e.at, "
-        "LEAD(e.at) OVER (PARTITION BY e.case_id ORDER BY e.seq) AS next_at "
-        "FROM audit_event e JOIN closure_case c ON c.id = e.case_id "
-        f"WHERE {PERIOD} AND e.action IN ('stage_entered', 'case_closed')) s "
-        "WHERE stage IS NOT NULL AND next_at IS NOT NULL",
-        "approval_sla": "SELECT SUM(CASE WHEN t.escalated_at IS NULL AND t.decided_at <= t.due_at "
-        "THEN 1 ELSE 0 END), SUM(CASE WHEN t.escalated_at IS NULL AND t.decided_at > t.due_at "
-        "THEN 1 ELSE 0 END), SUM(CASE WHEN t.escalated_at IS NOT NULL THEN 1 ELSE 0 END) "
-        "FROM case_task t JOIN closure_case c ON c.id = t.case_id "
-        f"WHERE {PERIOD} AND t.kind IN ('approval', 'second_approval')",
-        "tasks": "SELECT COALESCE(t.decided_by, t.assignee), COUNT(*) FROM case_task t "
-        f"JOIN closure_case c ON c.id = t.case_id WHERE {PERIOD} GROUP BY 1",
-        "retention_load": "SELECT category_clocks, retention_end FROM closure_case "
-        "WHERE outcome IS NULL AND stage IN ('retention', 'deletion')",
+        "answers": f"{bands} WHERE kind = 'answer' AND {PERIOD} GROUP BY name, band",
+        "time_in_stage": f"{bands} WHERE kind = 'stage' AND {PERIOD} GROUP BY name, band",
+        "approval_sla": "SELECT "
+        "SUM(CASE WHEN NOT escalated AND decided AND NOT late THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN NOT escalated AND decided AND late THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN escalated THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN NOT escalated AND NOT decided THEN 1 ELSE 0 END) FROM insight_fact "
+        f"WHERE kind = 'task' AND name IN ('approval', 'second_approval') AND {PERIOD}",
+        "tasks": "SELECT who, SUM(CASE WHEN decided THEN 0 ELSE 1 END), "
+        "SUM(CASE WHEN decided THEN 1 ELSE 0 END), SUM(CASE WHEN escalated THEN 1 ELSE 0 END) "
+        f"FROM insight_fact WHERE kind = 'task' AND {PERIOD} GROUP BY who",
+        "retention_load": "SELECT category, year, SUM(customers) FROM retention_load "
+        "GROUP BY category, year",
     }
 
 
 def finish(view: str, rows: list[Any]) -> object:
     """What a hand-written query's rows still need in Python, as the view does it."""
     if view in ("answers", "time_in_stage"):
-        spans: dict[str, list[float]] = defaultdict(list)
-        for key, seconds in rows:
-            spans[key].append(float(seconds))
-        return {
-            k: (statistics.median(v), sorted(v)[-(-9 * len(v) // 10) - 1]) for k, v in spans.items()
-        }
-    if view == "retention_load":
-        load: dict[tuple[str, int], int] = defaultdict(int)
-        for clocks, _end in rows:
-            # SQLite gives the JSON column as text to a hand-written query.
-            for clock in (json.loads(clocks) if isinstance(clocks, str) else clocks) or []:
-                load[(clock["category"], datetime.fromisoformat(clock["ends_at"]).year)] += 1
-        return load
+        spans: dict[str, list[Band]] = defaultdict(list)
+        for name, _band, n, low, high in sorted(rows, key=lambda r: (r[0], r[1])):
+            spans[name].append(Band(int(n), float(low), float(high)))
+        return {name: percentile_hours(bands) for name, bands in spans.items()}
     return rows
 
 
-def write(conn: Connection, events: list[dict[str, Any]], tasks: list[dict[str, Any]]) -> None:
+def write(
+    conn: Connection,
+    events: list[dict[str, Any]],
+    tasks: list[dict[str, Any]],
+    found: list[dict[str, Any]],
+) -> None:
     if events:
         conn.execute(table_of(AuditEvent).insert(), events)
     if tasks:
         conn.execute(table_of(TaskRecord).insert(), tasks)
+    if found:
+        conn.execute(table_of(InsightFact).insert(), found)
+
+
+def write_load(conn: Connection, history: History) -> None:
+    rows = history.load_rows()
+    if rows:
+        conn.execute(table_of(RetentionLoad).insert(), rows)

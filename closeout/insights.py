@@ -1,27 +1,33 @@
 """Why customers leave and how well win-back works: aggregates over the read model's cases and
-holds, each one grouped query, the same on SQLite and PostgreSQL."""
+holds, and over the facts kept beside them as they happen (closeout/cases/facts.py: stage
+spans, answers, tasks, the retention load), each one grouped query, the same on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Table, and_, case, func, literal_column, or_, select
 
-from closeout.audit.models import AuditEvent
-from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord, opened_month_of
+from closeout.cases.facts import ANSWERS
+from closeout.cases.models import (
+    CaseRecord,
+    InsightFact,
+    LegalHoldRecord,
+    RetentionLoad,
+    opened_month_of,
+)
 from closeout.db import Database, table_of
-from closeout.domain import STAGE_ORDER, CustomerResponse, Outcome, Stage, TaskKind, Trigger
+from closeout.domain import STAGE_ORDER, Outcome, Stage, TaskKind, Trigger
 
 _CASES = table_of(CaseRecord)
 _HOLDS = table_of(LegalHoldRecord)
-_TASKS = table_of(TaskRecord)
-_EVENTS = table_of(AuditEvent)
-_ANSWERS = {f"customer_{r}": str(r) for r in CustomerResponse}
+_FACTS = table_of(InsightFact)
+_LOAD = table_of(RetentionLoad)
 _APPROVALS = [str(TaskKind.APPROVAL), str(TaskKind.SECOND_APPROVAL)]
 # Reached the archive: in retention or deletion now, or ended after it.
 _ARCHIVED = or_(
@@ -36,13 +42,37 @@ _CLOSURE = _CASES.c.trigger != str(Trigger.DATA_QUALITY)
 HOLD_AGES = ((30, "under 30 days"), (90, "30 to 90 days"), (365, "90 days to a year"))
 
 
-def _hours(seconds: list[float]) -> dict[str, float]:
-    """Median and 90th percentile (nearest rank) of durations, in hours."""
-    ordered = sorted(seconds)
-    p90 = ordered[max(0, -(-9 * len(ordered) // 10) - 1)]
+@dataclass(frozen=True)
+class Band:
+    """The spans of one band (closeout/cases/facts.py): how many, the shortest, the longest."""
+
+    count: int
+    low: float
+    high: float
+
+
+def ranked(bands: list[Band], rank: int) -> float:
+    """The `rank`-th shortest span (from 1) of bands in their order: exact where its band holds
+    one span or spans of one length, else placed evenly between the band's shortest and
+    longest, so off by less than a band's width (10 %)."""
+    for band in bands:
+        if rank <= band.count:
+            if band.count == 1:
+                return band.low
+            return band.low + (band.high - band.low) * (rank - 1) / (band.count - 1)
+        rank -= band.count
+    raise ValueError("rank past the last span")
+
+
+def percentile_hours(bands: list[Band]) -> dict[str, float]:
+    """Median (the mean of the two middle spans when even) and 90th percentile (nearest rank)
+    of the spans counted in `bands`, in hours."""
+    n = sum(b.count for b in bands)
+    middle = ranked(bands, (n + 1) // 2)
+    median = middle if n % 2 else (middle + ranked(bands, n // 2 + 1)) / 2
     return {
-        "median_hours": round(statistics.median(ordered) / 3600, 2),
-        "p90_hours": round(p90 / 3600, 2),
+        "median_hours": round(median / 3600, 2),
+        "p90_hours": round(ranked(bands, -(-9 * n // 10)) / 3600, 2),
     }
 
 
@@ -68,18 +98,19 @@ class InsightsFilter:
     value_tier: str | None = None
     country: str | None = None
 
-    def conditions(self) -> list[ColumnElement[bool]]:
+    def conditions(self, table: Table = _CASES) -> list[ColumnElement[bool]]:
+        """On the cases, or on the facts (which carry their case's columns)."""
         # The months first: the range the insights' index is read over (then the moments).
         found = [
-            _CASES.c.opened_month >= opened_month_of(self.since),
-            _CASES.c.opened_month <= opened_month_of(self.until),
-            _CASES.c.opened_at >= self.since,
-            _CASES.c.opened_at < self.until,
+            table.c.opened_month >= opened_month_of(self.since),
+            table.c.opened_month <= opened_month_of(self.until),
+            table.c.opened_at >= self.since,
+            table.c.opened_at < self.until,
         ]
         for name in ("owner", "trigger", "churn_class", "value_tier", "country"):
             value = getattr(self, name)
             if value is not None:
-                found.append(_CASES.c[name] == value)
+                found.append(table.c[name] == value)
         return found
 
 
@@ -202,42 +233,34 @@ class Insights:
     def approval_sla(self, f: InsightsFilter) -> dict[str, int]:
         """The approvals of the cases in `f`: decided on time, decided late, escalated to the
         managers (whenever decided), still open and not yet due."""
-        t = _TASKS.c
-        escalated = t.escalated_at.is_not(None)
-        decided = t.decided_at.is_not(None)
+        t = _FACTS.c
 
         def count(condition: ColumnElement[bool]) -> Any:
             return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-        query = (
-            select(
-                count(and_(~escalated, decided, or_(t.due_at.is_(None), t.decided_at <= t.due_at))),
-                count(and_(~escalated, decided, t.decided_at > t.due_at)),
-                count(escalated),
-                count(and_(~escalated, ~decided)),
-            )
-            .select_from(_TASKS.join(_CASES, _CASES.c.id == t.case_id))
-            .where(*f.conditions(), t.kind.in_(_APPROVALS))
-        )
+        query = select(
+            count(and_(~t.escalated, t.decided, ~t.late)),
+            count(and_(~t.escalated, t.decided, t.late)),
+            count(t.escalated),
+            count(and_(~t.escalated, ~t.decided)),
+        ).where(t.kind == "task", t.name.in_(_APPROVALS), *f.conditions(_FACTS))
         with self.db.engine.connect() as conn:
             on_time, late, escalated_n, waiting = (int(v) for v in conn.execute(query).one())
         return {"on_time": on_time, "late": late, "escalated": escalated_n, "open": waiting}
 
     def tasks_per_owner(self, f: InsightsFilter) -> list[dict[str, Any]]:
         """The tasks of the cases in `f` by whom they are with: open, or decided by them."""
-        t = _TASKS.c
-        who = func.coalesce(t.decided_by, t.assignee).label("who")
+        t = _FACTS.c
         query = (
             select(
-                who,
-                func.sum(case((t.decided_at.is_(None), 1), else_=0)).label("open"),
-                func.sum(case((t.decided_at.is_not(None), 1), else_=0)).label("decided"),
-                func.sum(case((t.escalated_at.is_not(None), 1), else_=0)).label("escalated"),
+                t.who,
+                func.sum(case((t.decided, 0), else_=1)).label("open"),
+                func.sum(case((t.decided, 1), else_=0)).label("decided"),
+                func.sum(case((t.escalated, 1), else_=0)).label("escalated"),
             )
-            .select_from(_TASKS.join(_CASES, _CASES.c.id == t.case_id))
-            .where(*f.conditions())
-            .group_by(who)
-            .order_by(who)
+            .where(t.kind == "task", *f.conditions(_FACTS))
+            .group_by(t.who)
+            .order_by(t.who)
         )
         with self.db.engine.connect() as conn:
             return [
@@ -245,71 +268,56 @@ class Insights:
                 for r in conn.execute(query)
             ]
 
-    def time_in_stage(self, f: InsightsFilter) -> list[dict[str, Any]]:
-        """How long the cases in `f` stayed in each stage they left (median, p90), from the
-        audit trail's stage entries and closings."""
-        e = _EVENTS.c
+    def _spans(self, f: InsightsFilter, kind: str) -> dict[str, list[Band]]:
+        """The spans of one kind of the cases in `f`, per name, as counts per band."""
+        t = _FACTS.c
         query = (
-            select(e.case_id, e.action, e.at, e.details)
-            .select_from(_EVENTS.join(_CASES, _CASES.c.id == e.case_id))
-            .where(*f.conditions(), e.action.in_(["stage_entered", "case_closed"]))
-            .order_by(e.case_id, e.seq)
+            select(t.name, t.band, func.count(), func.min(t.seconds), func.max(t.seconds))
+            .where(t.kind == kind, *f.conditions(_FACTS))
+            .group_by(t.name, t.band)
+            .order_by(t.name, t.band)
         )
-        spans: dict[str, list[float]] = defaultdict(list)
-        current: tuple[str | None, str | None, datetime | None] = (None, None, None)
+        found: dict[str, list[Band]] = defaultdict(list)
         with self.db.engine.connect() as conn:
-            for case_id, action, at, details in conn.execute(query):
-                was_case, was_stage, since = current
-                if was_case == case_id and was_stage is not None and since is not None:
-                    spans[was_stage].append((at - since).total_seconds())
-                stage = (details or {}).get("stage") if action == "stage_entered" else None
-                current = (case_id, stage, at)
+            for name, _band, n, low, high in conn.execute(query):
+                found[name].append(Band(int(n), float(low), float(high)))
+        return found
+
+    def time_in_stage(self, f: InsightsFilter) -> list[dict[str, Any]]:
+        """How long the cases in `f` stayed in each stage they left (median, p90)."""
+        spans = self._spans(f, "stage")
         return [
-            {"stage": str(s), "cases": len(spans[str(s)]), **_hours(spans[str(s)])}
+            {"stage": str(s), "cases": sum(b.count for b in spans[s]), **percentile_hours(spans[s])}
             for s in STAGE_ORDER
-            if spans.get(str(s))
+            if spans.get(s)
         ]
 
     def answers(self, f: InsightsFilter) -> list[dict[str, Any]]:
         """Which answers the customers of the cases in `f` gave, and how long after their case
         opened (median, p90)."""
-        e = _EVENTS.c
-        query = (
-            select(e.action, e.at, _CASES.c.opened_at)
-            .select_from(_EVENTS.join(_CASES, _CASES.c.id == e.case_id))
-            .where(*f.conditions(), e.action.in_(list(_ANSWERS)))
-        )
-        took: dict[str, list[float]] = defaultdict(list)
-        with self.db.engine.connect() as conn:
-            for action, at, opened in conn.execute(query):
-                took[_ANSWERS[action]].append((at - opened).total_seconds())
+        took = self._spans(f, "answer")
         return [
-            {"answer": answer, "answers": len(took[answer]), **_hours(took[answer])}
-            for answer in _ANSWERS.values()
-            if took.get(answer)
+            {"answer": a, "answers": sum(b.count for b in took[a]), **percentile_hours(took[a])}
+            for a in ANSWERS.values()
+            if took.get(a)
         ]
 
     def retention_load(self, owner: str | None = None) -> list[dict[str, Any]]:
         """The customers archived now, by data category and the year that category falls due
         for deletion (a case without category clocks counts under "all_categories", by its
         retention end)."""
-        query = select(_CASES.c.category_clocks, _CASES.c.retention_end).where(
-            _CASES.c.outcome.is_(None),
-            _CASES.c.stage.in_([str(Stage.RETENTION), str(Stage.DELETION)]),
+        load = _LOAD.c
+        customers = func.sum(load.customers)
+        query = (
+            select(load.category, load.year, customers)
+            .group_by(load.category, load.year)
+            .having(customers > 0)
+            .order_by(load.category, load.year)
         )
         if owner is not None:
-            query = query.where(_CASES.c.owner == owner)
-        load: dict[tuple[str, int], int] = defaultdict(int)
+            query = query.where(load.owner == owner)
         with self.db.engine.connect() as conn:
-            for clocks, retention_end in conn.execute(query):
-                if clocks:
-                    for clock in clocks:
-                        if clock.get("deleted_at") is None:
-                            year = datetime.fromisoformat(clock["ends_at"]).year
-                            load[(clock["category"], year)] += 1
-                elif retention_end is not None:
-                    load[("all_categories", retention_end.year)] += 1
-        return [
-            {"category": category, "year": year, "customers": n}
-            for (category, year), n in sorted(load.items())
-        ]
+            return [
+                {"category": category, "year": int(year), "customers": int(n)}
+                for category, year, n in conn.execute(query)
+            ]

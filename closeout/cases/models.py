@@ -65,6 +65,9 @@ class CaseRecord(SQLModel, table=True):
     )
     # When the next deletion falls due: the soonest category still kept, or the retention end.
     next_deletion_at: datetime | None = Field(default=None, index=True)
+    # When the case entered its current stage (None before its first and once closed): the
+    # start of the span the insights count when it leaves it.
+    stage_since: datetime | None = None
 
 
 class TaskRecord(SQLModel, table=True):
@@ -104,6 +107,69 @@ class DeletionForecast(SQLModel, table=True):
     day: date = Field(primary_key=True)
     held: bool = Field(primary_key=True)
     deletions: int
+
+
+# What every insights fact carries of its case, to be filtered without reading the cases.
+FACT_DIMENSIONS = (
+    "opened_month", "opened_at", "trigger", "churn_class", "value_tier", "country", "owner",
+)  # fmt: skip
+
+
+class InsightFact(SQLModel, table=True):
+    """What the insights count beside the cases, written as it happens (closeout/cases/facts.py):
+    the time a case spent in a stage it left, an answer its customer gave (and how long after
+    the case opened), a task and how it went. Each carries its case's filter columns, so a view
+    reads one index, in the order it groups by, without sorting or joining a million cases."""
+
+    __tablename__ = "insight_fact"
+    __table_args__ = (
+        UniqueConstraint("kind", "ref"),
+        Index("ix_insight_fact_spans", "kind", "name", "band", "seconds", *FACT_DIMENSIONS),
+        Index(
+            "ix_insight_fact_tasks",
+            "kind",
+            "who",
+            "name",
+            "decided",
+            "escalated",
+            "late",
+            *FACT_DIMENSIONS,
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="closure_case.id", index=True, max_length=36)
+    kind: str = Field(max_length=10)  # stage, answer, task
+    name: str = Field(max_length=40)  # the stage left, the answer, the task's kind
+    ref: str | None = Field(default=None, max_length=36)  # the task's id
+    # A span: its length, and its band (closeout/cases/facts.py) for the percentiles.
+    seconds: float | None = None
+    band: int | None = None
+    # A task: who has it (or decided it), decided, escalated, decided after its due date.
+    who: str | None = Field(default=None, max_length=200)
+    decided: bool = False
+    escalated: bool = False
+    late: bool = False
+    opened_month: str = Field(max_length=7)
+    opened_at: datetime
+    trigger: str = Field(max_length=40)
+    churn_class: str = Field(max_length=40)
+    value_tier: str | None = Field(default=None, max_length=20)
+    country: str | None = Field(default=None, max_length=2)
+    owner: str | None = Field(default=None, max_length=200)
+
+
+class RetentionLoad(SQLModel, table=True):
+    """How many customers archived now keep a data category until a year, per account manager
+    ("" for none): the insights' retention load, moved with each case change as the deletion
+    forecast is."""
+
+    __tablename__ = "retention_load"
+
+    owner: str = Field(primary_key=True, max_length=200)
+    category: str = Field(primary_key=True, max_length=40)
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    customers: int
 
 
 class LegalHoldRecord(SQLModel, table=True):

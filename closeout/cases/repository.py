@@ -18,9 +18,15 @@ from sqlalchemy import update as sa_update
 from sqlmodel import SQLModel, select
 
 from closeout.audit import chain
-from closeout.cases import forecast
+from closeout.cases import facts, forecast
 from closeout.cases.bundles import Bundles
-from closeout.cases.models import CaseRecord, LegalHoldRecord, TaskRecord, opened_month_of
+from closeout.cases.models import (
+    FACT_DIMENSIONS,
+    CaseRecord,
+    LegalHoldRecord,
+    TaskRecord,
+    opened_month_of,
+)
 from closeout.cases.outbox import Outbox
 from closeout.cases.reads import CaseReads, Page, count_of
 from closeout.cases.sealing import SealedAudit, SealedWords
@@ -52,11 +58,16 @@ _CASE_EXISTS = sa_select(_CASES.c.id).where(_CASES.c.id == bindparam("key"))
 _CASE_CLOCKS = sa_select(
     _CASES.c.stage, _CASES.c.outcome, _CASES.c.category_clocks, _CASES.c.retention_end
 ).where(_CASES.c.id == bindparam("key"))
+# ... and what the insights' facts of a change need (`facts.case_changed`, `facts.load_keys`).
+_CASE_BEFORE = sa_select(
+    _CASES.c.stage, _CASES.c.outcome, _CASES.c.category_clocks, _CASES.c.retention_end,
+    _CASES.c.stage_since, *(_CASES.c[d] for d in FACT_DIMENSIONS if d != "stage"),
+).where(_CASES.c.id == bindparam("key"))  # fmt: skip
 _UPDATE_CASE = sa_update(_CASES).where(_CASES.c.id == bindparam("key"))
 _TASK_EXISTS = sa_select(_TASKS.c.id).where(_TASKS.c.id == bindparam("key"))
-_TASK_STATE = sa_select(_TASKS.c.case_id, _TASKS.c.status, _TASKS.c.customer_id).where(
-    _TASKS.c.id == bindparam("key")
-)
+_TASK_STATE = sa_select(
+    _TASKS.c.case_id, _TASKS.c.status, _TASKS.c.customer_id, _TASKS.c.due_at
+).where(_TASKS.c.id == bindparam("key"))
 _UPDATE_TASK = sa_update(_TASKS).where(_TASKS.c.id == bindparam("key"))
 _HOLD = sa_select(_HOLDS.c.case_id, _HOLDS.c.released_at, _HOLDS.c.review_reminded_at).where(
     _HOLDS.c.id == bindparam("key")
@@ -83,7 +94,8 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
     def append_audit(self, case_id: str | None, entry: AuditEntry) -> None:
         stored = self._stored_audit(case_id, entry)
         with self.db.transaction() as connection:
-            chain.append_on(connection, case_id, entry, stored)
+            if chain.append_on(connection, case_id, entry, stored) and case_id is not None:
+                facts.answer_given(connection, case_id, entry.action, entry.at)
 
     def erase_customer_audit(self, customer_id: str, erasure: AuditEntry) -> list[int]:
         """Erase the personal content of every audit event of the customer's cases."""
@@ -111,6 +123,7 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
             connection.execute(
                 _UPDATE_CASE, {"key": case_id, "churn_class": churn_class, "updated_at": audit.at}
             )
+            facts.churn_corrected(connection, case_id, churn_class)
             return True
 
     # ------------------------------------------------------------ writes (activities only)
@@ -195,19 +208,28 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
             ]
         stored = self._stored_audit(change.case_id, change.audit)
         with self.db.transaction() as connection:
-            found = connection.execute(_CASE_CLOCKS, {"key": change.case_id}).first()
+            found = connection.execute(_CASE_BEFORE, {"key": change.case_id}).first()
             if found is None:
                 raise LookupError(f"no case {change.case_id}")
             # The audit event and the change are one transaction: an event written means the
             # change was too, by an earlier attempt.
             if chain.append_on(connection, change.case_id, change.audit, stored):
-                connection.execute(_UPDATE_CASE, {"key": change.case_id, **values})
                 before = dict(found._mapping)
-                forecast.move_case(
+                values |= facts.case_changed(
                     connection,
                     change.case_id,
-                    forecast.due_days(before),
-                    forecast.due_days({**before, **values}),
+                    before,
+                    change.stage,
+                    change.audit.action,
+                    change.audit.at,
+                )
+                connection.execute(_UPDATE_CASE, {"key": change.case_id, **values})
+                after = {**before, **values}
+                forecast.move_case(
+                    connection, change.case_id, forecast.due_days(before), forecast.due_days(after)
+                )
+                facts.move_load(
+                    connection, before["owner"], facts.load_keys(before), facts.load_keys(after)
                 )
 
     def open_task(self, task: OpenTask) -> None:
@@ -227,6 +249,7 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
         with self.db.transaction() as connection:
             if connection.execute(_TASK_EXISTS, {"key": task.task_id}).first() is None:
                 connection.execute(insert(_TASKS), values)
+                facts.task_opened(connection, values)
             chain.append_on(connection, task.case_id, task.audit, stored)
 
     def reassign_task(self, change: TaskReassigned) -> None:
@@ -246,6 +269,7 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
                     .values(escalated_at=change.audit.at)
                 )
             connection.execute(_UPDATE_TASK, {"key": change.task_id, **values})
+            facts.task_reassigned(connection, change.task_id, change.assignee, change.escalated)
             chain.append_on(connection, found.case_id, change.audit, stored)
 
     def close_task(self, close: CloseTask) -> None:
@@ -253,7 +277,7 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
             found = connection.execute(_TASK_STATE, {"key": close.task_id}).first()
         if found is None:
             raise LookupError(f"no task {close.task_id}")
-        case_id, _status, customer_id = found
+        case_id, _status, customer_id, due_at = found
         comment = self.sealed.seal(_TASKS.name, customer_id, {"comment": close.comment})
         stored = self._stored_audit(case_id, close.audit, customer_id)
         with self.db.transaction() as connection:
@@ -269,6 +293,7 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
                     **comment,
                 )
             )
+            facts.task_closed(connection, close.task_id, close.decided_by, close.audit.at, due_at)
             chain.append_on(connection, case_id, close.audit, stored)
 
     def record_hold_placed(self, hold: HoldPlaced) -> None:

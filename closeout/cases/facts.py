@@ -1,0 +1,200 @@
+"""What the insights count beside the cases, written in the same transaction as the change that
+makes it true: the span of a stage a case left, a customer's answer, a task and how it went, and
+the retention load (customers archived now, by category and year of deletion).
+
+Reading these from the audit trail and the tasks costs a join of every case with its events on
+every look, which at a million cases takes seconds; kept as facts, each view reads one index
+(closeout/insights.py). Their writes follow an audit append, which holds the chain head: they
+are serialised, and an append that finds its event already written (a retry) writes no fact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import delete as sa_delete
+
+from closeout.cases.models import FACT_DIMENSIONS, CaseRecord, InsightFact, RetentionLoad
+from closeout.db import table_of
+from closeout.domain import CustomerResponse, Stage
+
+_CASES = table_of(CaseRecord)
+_FACTS = table_of(InsightFact)
+_LOAD = table_of(RetentionLoad)
+ANSWERS = {f"customer_{r}": str(r) for r in CustomerResponse}
+# A span's band: its length in seconds on a scale of steps of 10 %, so the percentiles are
+# read from a count per band (closeout/insights.py) instead of from every span.
+BAND_RATIO = 1.1
+ALL_CATEGORIES = "all_categories"
+
+_CASE_DIMENSIONS = select(*(_CASES.c[d] for d in FACT_DIMENSIONS)).where(
+    _CASES.c.id == bindparam("key")
+)
+_ADD_FACT = insert(_FACTS)
+_TASK_FACT = update(_FACTS).where(_FACTS.c.kind == "task", _FACTS.c.ref == bindparam("key"))
+_LOAD_SHIFT = (
+    update(_LOAD)
+    .where(
+        _LOAD.c.owner == bindparam("key_owner"),
+        _LOAD.c.category == bindparam("key_category"),
+        _LOAD.c.year == bindparam("key_year"),
+    )
+    .values(customers=_LOAD.c.customers + bindparam("by"))
+)
+_LOAD_EMPTIED = sa_delete(_LOAD).where(_LOAD.c.customers <= 0)
+
+
+def band_of(seconds: float) -> int:
+    """The band of a span: n where BAND_RATIO**n <= seconds < BAND_RATIO**(n+1) (0 under 1.1 s)."""
+    if seconds < BAND_RATIO:
+        return 0
+    return math.floor(math.log(seconds) / math.log(BAND_RATIO))
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def dimensions_of(connection: Connection, case_id: str) -> dict[str, Any]:
+    found = connection.execute(_CASE_DIMENSIONS, {"key": case_id}).first()
+    if found is None:
+        raise LookupError(f"no case {case_id}")
+    return dict(found._mapping)
+
+
+def span(
+    case_id: str, dimensions: Mapping[str, Any], kind: str, name: str, seconds: float
+) -> dict[str, Any]:
+    """The row of a span: a stage left, or an answer and how long after the case opened."""
+    seconds = max(0.0, seconds)
+    return {
+        "case_id": case_id, "kind": kind, "name": name, "ref": None, "seconds": seconds,
+        "band": band_of(seconds), "who": None, "decided": False, "escalated": False,
+        "late": False, **{d: dimensions[d] for d in FACT_DIMENSIONS},
+    }  # fmt: skip
+
+
+def case_changed(
+    connection: Connection,
+    case_id: str,
+    before: Mapping[str, Any],
+    stage: str | None,
+    action: str,
+    at: datetime,
+) -> dict[str, Any]:
+    """The facts a case change makes (`before`: the case row with its dimensions): the span of
+    the stage it left, the answer it records. Gives the case's new `stage_since`, if any."""
+    values: dict[str, Any] = {}
+    rows = []
+    if stage is not None and stage != before["stage"]:
+        since = before.get("stage_since")
+        if since is not None:
+            seconds = (_utc(at) - _utc(since)).total_seconds()
+            rows.append(span(case_id, before, "stage", str(before["stage"]), seconds))
+        values["stage_since"] = None if stage == Stage.CLOSED else at
+    if action in ANSWERS:
+        seconds = (_utc(at) - _utc(before["opened_at"])).total_seconds()
+        rows.append(span(case_id, before, "answer", ANSWERS[action], seconds))
+    if rows:
+        connection.execute(_ADD_FACT, rows)
+    return values
+
+
+def answer_given(connection: Connection, case_id: str, action: str, at: datetime) -> None:
+    """An answer recorded outside a case change (an audit event of its own)."""
+    if action in ANSWERS:
+        dimensions = dimensions_of(connection, case_id)
+        case_changed(connection, case_id, {**dimensions, "stage": None}, None, action, at)
+
+
+def task_fact(task: Mapping[str, Any], dimensions: Mapping[str, Any]) -> dict[str, Any]:
+    """The row of a task (a `case_task` row's columns) as it stands: with whom, decided, late."""
+    decided, due = task.get("decided_at"), task.get("due_at")
+    return {
+        "case_id": task["case_id"], "kind": "task", "name": task["kind"], "ref": task["id"],
+        "seconds": None, "band": None, "who": task.get("decided_by") or task["assignee"],
+        "decided": decided is not None, "escalated": task.get("escalated_at") is not None,
+        "late": decided is not None and due is not None and _utc(decided) > _utc(due),
+        **{d: dimensions[d] for d in FACT_DIMENSIONS},
+    }  # fmt: skip
+
+
+def task_opened(connection: Connection, task: Mapping[str, Any]) -> None:
+    connection.execute(_ADD_FACT, task_fact(task, dimensions_of(connection, task["case_id"])))
+
+
+def task_reassigned(connection: Connection, task_id: str, who: str, escalated: bool) -> None:
+    values: dict[str, Any] = {"who": who}
+    if escalated:
+        values["escalated"] = True
+    connection.execute(_TASK_FACT.where(_FACTS.c.decided.is_(False)), {"key": task_id, **values})
+
+
+def task_closed(
+    connection: Connection, task_id: str, by: str | None, at: datetime, due: datetime | None
+) -> None:
+    late = due is not None and _utc(at) > _utc(due)
+    values: dict[str, Any] = {"decided": True, "late": late}
+    if by is not None:
+        values["who"] = by
+    connection.execute(_TASK_FACT.where(_FACTS.c.decided.is_(False)), {"key": task_id, **values})
+
+
+def churn_corrected(connection: Connection, case_id: str, churn_class: str) -> None:
+    connection.execute(
+        update(_FACTS).where(_FACTS.c.case_id == case_id).values(churn_class=churn_class)
+    )
+
+
+# ------------------------------------------------------------ the retention load
+
+
+def load_keys(case: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(category, year of its deletion) of each category an archived case still keeps; a case
+    without category clocks keeps everything until its retention end."""
+    if case.get("outcome") is not None or case.get("stage") not in (
+        Stage.RETENTION,
+        Stage.DELETION,
+    ):
+        return []
+    clocks = case.get("category_clocks")
+    if clocks:
+        return [
+            (str(c["category"]), _year(c["ends_at"])) for c in clocks if c.get("deleted_at") is None
+        ]
+    end = case.get("retention_end")
+    return [(ALL_CATEGORIES, _year(end))] if end is not None else []
+
+
+def _year(at: datetime | str) -> int:
+    moment = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return _utc(moment).astimezone(UTC).year
+
+
+def move_load(
+    connection: Connection,
+    owner: str | None,
+    before: Iterable[tuple[str, int]],
+    after: Iterable[tuple[str, int]],
+) -> None:
+    """A case's kept categories moved from `before` to `after`."""
+    moves = Counter(after)
+    moves.subtract(Counter(before))
+    emptied = False
+    for (category, year), by in moves.items():
+        if by == 0:
+            continue
+        key = {"key_owner": owner or "", "key_category": category, "key_year": year}
+        if connection.execute(_LOAD_SHIFT, {**key, "by": by}).rowcount == 0:
+            connection.execute(
+                insert(_LOAD),
+                {"owner": owner or "", "category": category, "year": year, "customers": by},
+            )
+        emptied = emptied or by < 0
+    if emptied:
+        connection.execute(_LOAD_EMPTIED)  # a year with no one left is no row
