@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from sqlalchemy import text
 
-from bench.insights_history import History, finish, write, write_load
+from bench.insights_history import History, finish, write, write_counts
 from bench.insights_history import hand_written as history_questions
 from closeout.cases.models import CaseRecord, LegalHoldRecord, opened_month_of
 from closeout.db import Database, table_of, upgrade
@@ -109,7 +109,7 @@ def load(db: Database, cases: int, seed: int = 3, with_history: bool = False) ->
             if holds:
                 conn.execute(holds_table.insert(), holds)
         if with_history:
-            write_load(conn, history)
+            write_counts(conn, history)
     maintenance = "ANALYZE" if db.engine.dialect.name == "sqlite" else "VACUUM ANALYZE"
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(maintenance))
@@ -191,6 +191,8 @@ def measure(name: str, url: str, cases: int, with_history: bool = False) -> floa
         "holds": lambda: insights.holds(NOW),
         "answers": lambda: insights.answers(f),
         "time_in_stage": lambda: insights.time_in_stage(f),
+        "stages_one_owner": lambda: insights.time_in_stage(replace(f, owner=OWNER)),
+        "stages_one_country": lambda: insights.time_in_stage(replace(f, country="CN")),
         "approval_sla": lambda: insights.approval_sla(f),
         "tasks": lambda: insights.tasks_per_owner(f),
         "retention_load": lambda: insights.retention_load(),
@@ -201,6 +203,8 @@ def measure(name: str, url: str, cases: int, with_history: bool = False) -> floa
         "owner": OWNER,
         "country": "CN",
         "since": f.since,
+        "since_day": f.since.date(),
+        "until_day": f.until.date(),
         "until": f.until,
         "d30": NOW - timedelta(days=30),
         "d90": NOW - timedelta(days=90),

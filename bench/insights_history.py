@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from closeout.audit.models import AuditEvent
 from closeout.cases import facts
-from closeout.cases.models import InsightFact, RetentionLoad, TaskRecord
+from closeout.cases.models import InsightDay, InsightFact, RetentionLoad, TaskRecord
 from closeout.db import table_of
 from closeout.domain import DataCategory, Outcome, Stage, TaskKind
 from closeout.insights import Band, percentile_hours
@@ -31,7 +31,7 @@ _PASSED = {
                       Stage.DELETION],
 }  # fmt: skip
 _PASSED[Outcome.REACTIVATED] = _PASSED[Outcome.DELETED][:-1]
-_ANSWERS = ["customer_stay", "customer_object", "customer_confirm", "customer_download"]
+_ANSWERS = list(facts.ANSWERS)
 _HASH = "0" * 64
 
 
@@ -43,6 +43,7 @@ class History:
         self.rng = rng
         self.seq = 0
         self.load: Counter[tuple[str, str, int]] = Counter()
+        self.days: dict[tuple[Any, ...], list[Any]] = {}
 
     def _event(self, case_id: str, at: datetime, action: str, **details: Any) -> dict[str, Any]:
         self.seq += 1
@@ -97,7 +98,24 @@ class History:
         for category, year in facts.load_keys(case):
             self.load[(case["owner"] or "", category, year)] += 1
         spans += [facts.task_fact(t, case) for t in tasks]
+        for fact in spans:
+            self._count(fact)
         return events, tasks, spans
+
+    def _count(self, fact: dict[str, Any]) -> None:
+        """Among its day's facts, as `facts.count_in_day` counts it."""
+        key = tuple(facts.day_key(fact).values())
+        seconds = fact["seconds"]
+        found = self.days.setdefault(key, [0, seconds, seconds])
+        found[0] += 1
+        if seconds is not None:
+            found[1], found[2] = min(found[1], seconds), max(found[2], seconds)
+
+    def day_rows(self) -> list[dict[str, Any]]:
+        return [
+            {**dict(zip(facts.DAY_KEY, key, strict=True)), "facts": n, "low": low, "high": high}
+            for key, (n, low, high) in self.days.items()
+        ]
 
     def load_rows(self) -> list[dict[str, Any]]:
         return [
@@ -126,20 +144,29 @@ PERIOD = (
 
 
 def hand_written(dialect: str) -> dict[str, str]:
-    """The views that read beside the cases, asked by hand of the facts kept for them."""
-    bands = "SELECT name, band, COUNT(*), MIN(seconds), MAX(seconds) FROM insight_fact "
+    """The views that read beside the cases, asked by hand of the facts kept for them: over
+    whole days of every case, of the counts per day; narrowed to an owner or a country, of the
+    facts themselves."""
+    days = "day >= :since_day AND day < :until_day"
+    bands = "SELECT name, band, SUM(facts), MIN(low), MAX(high) FROM insight_day "
+    one_by_one = "SELECT name, band, COUNT(*), MIN(seconds), MAX(seconds) FROM insight_fact "
     return {
-        "answers": f"{bands} WHERE kind = 'answer' AND {PERIOD} GROUP BY name, band",
-        "time_in_stage": f"{bands} WHERE kind = 'stage' AND {PERIOD} GROUP BY name, band",
+        "answers": f"{bands} WHERE kind = 'answer' AND {days} GROUP BY name, band",
+        "time_in_stage": f"{bands} WHERE kind = 'stage' AND {days} GROUP BY name, band",
+        "stages_one_owner": f"{one_by_one} WHERE kind = 'stage' AND {PERIOD} AND owner = :owner "
+        "GROUP BY name, band",
+        "stages_one_country": f"{one_by_one} WHERE kind = 'stage' AND {PERIOD} "
+        "AND country = :country GROUP BY name, band",
         "approval_sla": "SELECT "
-        "SUM(CASE WHEN NOT escalated AND decided AND NOT late THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN NOT escalated AND decided AND late THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN escalated THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN NOT escalated AND NOT decided THEN 1 ELSE 0 END) FROM insight_fact "
-        f"WHERE kind = 'task' AND name IN ('approval', 'second_approval') AND {PERIOD}",
-        "tasks": "SELECT who, SUM(CASE WHEN decided THEN 0 ELSE 1 END), "
-        "SUM(CASE WHEN decided THEN 1 ELSE 0 END), SUM(CASE WHEN escalated THEN 1 ELSE 0 END) "
-        f"FROM insight_fact WHERE kind = 'task' AND {PERIOD} GROUP BY who",
+        "SUM(CASE WHEN NOT escalated AND decided AND NOT late THEN facts ELSE 0 END), "
+        "SUM(CASE WHEN NOT escalated AND decided AND late THEN facts ELSE 0 END), "
+        "SUM(CASE WHEN escalated THEN facts ELSE 0 END), "
+        "SUM(CASE WHEN NOT escalated AND NOT decided THEN facts ELSE 0 END) FROM insight_day "
+        f"WHERE kind = 'task' AND name IN ('approval', 'second_approval') AND {days}",
+        "tasks": "SELECT who, SUM(CASE WHEN decided THEN 0 ELSE facts END), "
+        "SUM(CASE WHEN decided THEN facts ELSE 0 END), "
+        "SUM(CASE WHEN escalated THEN facts ELSE 0 END) "
+        f"FROM insight_day WHERE kind = 'task' AND {days} GROUP BY who",
         "retention_load": "SELECT category, year, SUM(customers) FROM retention_load "
         "GROUP BY category, year",
     }
@@ -147,7 +174,7 @@ def hand_written(dialect: str) -> dict[str, str]:
 
 def finish(view: str, rows: list[Any]) -> object:
     """What a hand-written query's rows still need in Python, as the view does it."""
-    if view in ("answers", "time_in_stage"):
+    if view in ("answers", "time_in_stage", "stages_one_owner", "stages_one_country"):
         spans: dict[str, list[Band]] = defaultdict(list)
         for name, _band, n, low, high in sorted(rows, key=lambda r: (r[0], r[1])):
             spans[name].append(Band(int(n), float(low), float(high)))
@@ -169,7 +196,8 @@ def write(
         conn.execute(table_of(InsightFact).insert(), found)
 
 
-def write_load(conn: Connection, history: History) -> None:
-    rows = history.load_rows()
-    if rows:
-        conn.execute(table_of(RetentionLoad).insert(), rows)
+def write_counts(conn: Connection, history: History) -> None:
+    """The retention load and the facts counted per day, once every case is written."""
+    for table, rows in ((RetentionLoad, history.load_rows()), (InsightDay, history.day_rows())):
+        if rows:
+            conn.execute(table_of(table).insert(), rows)

@@ -7,15 +7,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, case, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 
 from closeout.cases.facts import ANSWERS
 from closeout.cases.models import (
     CaseRecord,
+    InsightDay,
     InsightFact,
     LegalHoldRecord,
     RetentionLoad,
@@ -27,6 +38,7 @@ from closeout.domain import STAGE_ORDER, Outcome, Stage, TaskKind, Trigger
 _CASES = table_of(CaseRecord)
 _HOLDS = table_of(LegalHoldRecord)
 _FACTS = table_of(InsightFact)
+_DAY = table_of(InsightDay)
 _LOAD = table_of(RetentionLoad)
 _APPROVALS = [str(TaskKind.APPROVAL), str(TaskKind.SECOND_APPROVAL)]
 # Reached the archive: in retention or deletion now, or ended after it.
@@ -112,6 +124,25 @@ class InsightsFilter:
             if value is not None:
                 found.append(table.c[name] == value)
         return found
+
+    def whole_days_of_everyone(self) -> bool:
+        """Whole days (UTC), no case left out by its trigger, class, tier, country or owner."""
+        names = ("owner", "trigger", "churn_class", "value_tier", "country")
+        return all(getattr(self, n) is None for n in names) and all(
+            at.astimezone(UTC).time() == time(0) for at in (self.since, self.until)
+        )
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a view reads its facts: the table, which of its rows, how many facts a row
+    counts, and a span's shortest and longest."""
+
+    table: Table
+    conditions: list[ColumnElement[bool]]
+    facts: Any
+    low: Any
+    high: Any
 
 
 @dataclass(frozen=True)
@@ -230,35 +261,47 @@ class Insights:
         order = [label for _days, label in HOLD_AGES] + ["over a year"]
         return [{"age": label, "holds": counts.get(label, 0)} for label in order]
 
+    def _facts(self, f: InsightsFilter) -> Source:
+        """Where the facts of the cases in `f` are read: their days' counts when `f` covers
+        whole days (UTC) of every case, else the facts one by one."""
+        if f.whole_days_of_everyone():
+            d = _DAY.c
+            days = [d.day >= f.since.astimezone(UTC).date(), d.day < f.until.astimezone(UTC).date()]
+            return Source(_DAY, days, d.facts, d.low, d.high)
+        t = _FACTS.c
+        return Source(_FACTS, f.conditions(_FACTS), literal(1), t.seconds, t.seconds)
+
     def approval_sla(self, f: InsightsFilter) -> dict[str, int]:
         """The approvals of the cases in `f`: decided on time, decided late, escalated to the
         managers (whenever decided), still open and not yet due."""
-        t = _FACTS.c
+        source = self._facts(f)
+        t = source.table.c
 
         def count(condition: ColumnElement[bool]) -> Any:
-            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+            return func.coalesce(func.sum(case((condition, source.facts), else_=0)), 0)
 
         query = select(
             count(and_(~t.escalated, t.decided, ~t.late)),
             count(and_(~t.escalated, t.decided, t.late)),
             count(t.escalated),
             count(and_(~t.escalated, ~t.decided)),
-        ).where(t.kind == "task", t.name.in_(_APPROVALS), *f.conditions(_FACTS))
+        ).where(t.kind == "task", t.name.in_(_APPROVALS), *source.conditions)
         with self.db.engine.connect() as conn:
             on_time, late, escalated_n, waiting = (int(v) for v in conn.execute(query).one())
         return {"on_time": on_time, "late": late, "escalated": escalated_n, "open": waiting}
 
     def tasks_per_owner(self, f: InsightsFilter) -> list[dict[str, Any]]:
         """The tasks of the cases in `f` by whom they are with: open, or decided by them."""
-        t = _FACTS.c
+        source = self._facts(f)
+        t, n = source.table.c, source.facts
         query = (
             select(
                 t.who,
-                func.sum(case((t.decided, 0), else_=1)).label("open"),
-                func.sum(case((t.decided, 1), else_=0)).label("decided"),
-                func.sum(case((t.escalated, 1), else_=0)).label("escalated"),
+                func.sum(case((t.decided, 0), else_=n)).label("open"),
+                func.sum(case((t.decided, n), else_=0)).label("decided"),
+                func.sum(case((t.escalated, n), else_=0)).label("escalated"),
             )
-            .where(t.kind == "task", *f.conditions(_FACTS))
+            .where(t.kind == "task", *source.conditions)
             .group_by(t.who)
             .order_by(t.who)
         )
@@ -270,10 +313,17 @@ class Insights:
 
     def _spans(self, f: InsightsFilter, kind: str) -> dict[str, list[Band]]:
         """The spans of one kind of the cases in `f`, per name, as counts per band."""
-        t = _FACTS.c
+        source = self._facts(f)
+        t = source.table.c
         query = (
-            select(t.name, t.band, func.count(), func.min(t.seconds), func.max(t.seconds))
-            .where(t.kind == kind, *f.conditions(_FACTS))
+            select(
+                t.name,
+                t.band,
+                func.sum(source.facts),
+                func.min(source.low),
+                func.max(source.high),
+            )
+            .where(t.kind == kind, *source.conditions)
             .group_by(t.name, t.band)
             .order_by(t.name, t.band)
         )

@@ -19,13 +19,21 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy import delete as sa_delete
 
-from closeout.cases.models import FACT_DIMENSIONS, CaseRecord, InsightFact, RetentionLoad
+from closeout.cases.models import (
+    FACT_DIMENSIONS,
+    CaseRecord,
+    InsightDay,
+    InsightFact,
+    RetentionLoad,
+)
 from closeout.db import table_of
 from closeout.domain import CustomerResponse, Stage
 
 _CASES = table_of(CaseRecord)
 _FACTS = table_of(InsightFact)
 _LOAD = table_of(RetentionLoad)
+_DAY = table_of(InsightDay)
+DAY_KEY = ("day", "kind", "name", "band", "who", "decided", "escalated", "late")
 ANSWERS = {f"customer_{r}": str(r) for r in CustomerResponse}
 # A span's band: its length in seconds on a scale of steps of 10 %, so the percentiles are
 # read from a count per band (closeout/insights.py) instead of from every span.
@@ -37,6 +45,11 @@ _CASE_DIMENSIONS = select(*(_CASES.c[d] for d in FACT_DIMENSIONS)).where(
 )
 _ADD_FACT = insert(_FACTS)
 _TASK_FACT = update(_FACTS).where(_FACTS.c.kind == "task", _FACTS.c.ref == bindparam("key"))
+_TASK_STATE = select(_FACTS).where(_FACTS.c.kind == "task", _FACTS.c.ref == bindparam("key"))
+_DAY_WHERE = [_DAY.c[k] == bindparam(f"key_{k}") for k in DAY_KEY]
+_DAY_ROW = select(_DAY.c.facts, _DAY.c.low, _DAY.c.high).where(*_DAY_WHERE)
+_DAY_SET = update(_DAY).where(*_DAY_WHERE)
+_DAY_GONE = sa_delete(_DAY).where(*_DAY_WHERE)
 _LOAD_SHIFT = (
     update(_LOAD)
     .where(
@@ -58,6 +71,49 @@ def band_of(seconds: float) -> int:
 
 def _utc(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def day_key(fact: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a fact is counted among its day's (closeout/cases/models.py `InsightDay`)."""
+    band = fact["band"]
+    return {
+        "day": _utc(fact["opened_at"]).astimezone(UTC).date(),
+        "kind": fact["kind"],
+        "name": fact["name"],
+        "band": -1 if band is None else band,
+        "who": fact["who"] or "",
+        "decided": bool(fact["decided"]),
+        "escalated": bool(fact["escalated"]),
+        "late": bool(fact["late"]),
+    }
+
+
+def count_in_day(connection: Connection, fact: Mapping[str, Any], by: int) -> None:
+    """Count a fact among its day's (`by` 1), or no more (-1)."""
+    key = day_key(fact)
+    params = {f"key_{k}": v for k, v in key.items()}
+    found = connection.execute(_DAY_ROW, params).first()
+    seconds = fact["seconds"]
+    if found is None:
+        if by > 0:
+            values = {"facts": by, "low": seconds, "high": seconds}
+            connection.execute(insert(_DAY), {**key, **values})
+        return
+    facts = found.facts + by
+    if facts <= 0:
+        connection.execute(_DAY_GONE, params)
+        return
+    low, high = found.low, found.high
+    if seconds is not None:
+        low = seconds if low is None else min(low, seconds)
+        high = seconds if high is None else max(high, seconds)
+    connection.execute(_DAY_SET, {**params, "facts": facts, "low": low, "high": high})
+
+
+def _add(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    connection.execute(_ADD_FACT, rows)
+    for row in rows:
+        count_in_day(connection, row, 1)
 
 
 def dimensions_of(connection: Connection, case_id: str) -> dict[str, Any]:
@@ -101,7 +157,7 @@ def case_changed(
         seconds = (_utc(at) - _utc(before["opened_at"])).total_seconds()
         rows.append(span(case_id, before, "answer", ANSWERS[action], seconds))
     if rows:
-        connection.execute(_ADD_FACT, rows)
+        _add(connection, rows)
     return values
 
 
@@ -125,14 +181,25 @@ def task_fact(task: Mapping[str, Any], dimensions: Mapping[str, Any]) -> dict[st
 
 
 def task_opened(connection: Connection, task: Mapping[str, Any]) -> None:
-    connection.execute(_ADD_FACT, task_fact(task, dimensions_of(connection, task["case_id"])))
+    _add(connection, [task_fact(task, dimensions_of(connection, task["case_id"]))])
+
+
+def _task_moved(connection: Connection, task_id: str, values: Mapping[str, Any]) -> None:
+    """A task still open changed (with whom, escalated, decided): its fact and its day's count."""
+    found = connection.execute(_TASK_STATE, {"key": task_id}).first()
+    if found is None or found.decided:
+        return
+    before = dict(found._mapping)
+    connection.execute(_TASK_FACT, {"key": task_id, **values})
+    count_in_day(connection, before, -1)
+    count_in_day(connection, {**before, **values}, 1)
 
 
 def task_reassigned(connection: Connection, task_id: str, who: str, escalated: bool) -> None:
     values: dict[str, Any] = {"who": who}
     if escalated:
         values["escalated"] = True
-    connection.execute(_TASK_FACT.where(_FACTS.c.decided.is_(False)), {"key": task_id, **values})
+    _task_moved(connection, task_id, values)
 
 
 def task_closed(
@@ -142,7 +209,7 @@ def task_closed(
     values: dict[str, Any] = {"decided": True, "late": late}
     if by is not None:
         values["who"] = by
-    connection.execute(_TASK_FACT.where(_FACTS.c.decided.is_(False)), {"key": task_id, **values})
+    _task_moved(connection, task_id, values)
 
 
 def churn_corrected(connection: Connection, case_id: str, churn_class: str) -> None:

@@ -203,13 +203,13 @@ def _history(repo: CaseRepository) -> None:
                                               Stage.CLOSED, Outcome.CANCELLED))  # fmt: skip
 
 
-def _figures(db: Database) -> dict[str, object]:
+def _figures(db: Database, period: InsightsFilter = PERIOD) -> dict[str, object]:
     insights = Insights(db)
     return {
-        "stages": insights.time_in_stage(PERIOD),
-        "answers": insights.answers(PERIOD),
-        "sla": insights.approval_sla(PERIOD),
-        "tasks": insights.tasks_per_owner(PERIOD),
+        "stages": insights.time_in_stage(period),
+        "answers": insights.answers(period),
+        "sla": insights.approval_sla(period),
+        "tasks": insights.tasks_per_owner(period),
         "load": insights.retention_load(),
         "load_li": insights.retention_load(owner=LI),
     }
@@ -221,6 +221,12 @@ def test_migration_0019_fills_the_facts_in_from_the_history(database_url: str) -
     kept = _figures(db)
     assert kept["sla"] == {"on_time": 1, "late": 0, "escalated": 1, "open": 1}
     assert kept["load"] == [{"category": "all_categories", "year": 2031, "customers": 1}]
+    assert {r["who"]: r["decided"] for r in kept["tasks"]} == {LI: 2, SAM: 0}  # type: ignore[attr-defined]
+    # Whole days of every case are read from the counts per day; the same period a second
+    # longer, from the facts one by one: the same figures.
+    assert PERIOD.whole_days_of_everyone()
+    longer = InsightsFilter(PERIOD.since - timedelta(seconds=1), PERIOD.until)
+    assert not longer.whole_days_of_everyone() and _figures(db, longer) == kept
     db.engine.dispose()
     # Back to before the facts, and forward again: filled in from the audit trail and tasks.
     command.downgrade(alembic_config(database_url), "0018")

@@ -1,7 +1,7 @@
 """the insights' facts kept as they happen: each stage span, customer answer and task with its
-case's filter columns (insight_fact), the retention load per owner, category and year
-(retention_load), and when a case entered its current stage (closure_case.stage_since); filled
-in from the audit trail, the tasks and the cases already there
+case's filter columns (insight_fact) and counted per day (insight_day), the retention load per
+owner, category and year (retention_load), and when a case entered its current stage
+(closure_case.stage_since); filled in from the audit trail, the tasks and the cases there
 
 Revision ID: 0019
 Revises: 0018
@@ -53,6 +53,14 @@ _FACTS = sa.table(
     sa.column("late", sa.Boolean()),
     sa.column("opened_at", sqlmodel.sql.sqltypes.UTCDateTime()),
     *(sa.column(name) for name in DIMENSIONS if name != "opened_at"),
+)
+_DAY = sa.table(
+    "insight_day",
+    sa.column("day", sa.Date()),
+    *(sa.column(name) for name in ("kind", "name", "band", "who", "facts", "low", "high")),
+    sa.column("decided", sa.Boolean()),
+    sa.column("escalated", sa.Boolean()),
+    sa.column("late", sa.Boolean()),
 )
 _LOAD = sa.table(
     "retention_load",
@@ -143,9 +151,37 @@ def _tasks(bind: sa.Connection) -> Iterator[dict[str, Any]]:
         }  # fmt: skip
 
 
-def _batches(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+class Days:
+    """The facts counted per day (UTC) of their case's opening, as they go by."""
+
+    def __init__(self) -> None:
+        self.counted: dict[tuple[Any, ...], list[Any]] = {}
+
+    def count(self, fact: dict[str, Any]) -> None:
+        key = (
+            _utc(fact["opened_at"]).astimezone(UTC).date(), fact["kind"], fact["name"],
+            -1 if fact["band"] is None else fact["band"], fact["who"] or "",
+            bool(fact["decided"]), bool(fact["escalated"]), bool(fact["late"]),
+        )  # fmt: skip
+        seconds = fact["seconds"]
+        found = self.counted.setdefault(key, [0, seconds, seconds])
+        found[0] += 1
+        if seconds is not None:
+            found[1] = min(found[1], seconds)
+            found[2] = max(found[2], seconds)
+
+    def rows(self) -> list[dict[str, Any]]:
+        names = ("day", "kind", "name", "band", "who", "decided", "escalated", "late")
+        return [
+            {**dict(zip(names, key, strict=True)), "facts": n, "low": low, "high": high}
+            for key, (n, low, high) in self.counted.items()
+        ]
+
+
+def _batches(rows: Iterator[dict[str, Any]], days: Days) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     for row in rows:
+        days.count(row)
         batch.append(row)
         if len(batch) == BATCH:
             yield batch
@@ -210,6 +246,23 @@ def upgrade() -> None:
         sa.UniqueConstraint("kind", "ref"),
     )
     op.create_table(
+        "insight_day",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("band", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("who", sa.String(length=200), nullable=False),
+        sa.Column("decided", sa.Boolean(), nullable=False),
+        sa.Column("escalated", sa.Boolean(), nullable=False),
+        sa.Column("late", sa.Boolean(), nullable=False),
+        sa.Column("facts", sa.Integer(), nullable=False),
+        sa.Column("low", sa.Float(), nullable=True),
+        sa.Column("high", sa.Float(), nullable=True),
+        sa.PrimaryKeyConstraint(
+            "day", "kind", "name", "band", "who", "decided", "escalated", "late"
+        ),
+    )
+    op.create_table(
         "retention_load",
         sa.Column("owner", sa.String(length=200), nullable=False),
         sa.Column("category", sa.String(length=40), nullable=False),
@@ -224,27 +277,33 @@ def upgrade() -> None:
         "WHERE e.case_id = closure_case.id AND e.action = 'stage_entered' "
         "ORDER BY e.seq DESC LIMIT 1) WHERE outcome IS NULL"
     )
-    for batch in _batches(_spans(bind)):
+    days = Days()
+    for batch in _batches(_spans(bind), days):
         op.bulk_insert(_FACTS, batch)
-    for batch in _batches(_tasks(bind)):
+    for batch in _batches(_tasks(bind), days):
         op.bulk_insert(_FACTS, batch)
+    if days.counted:
+        op.bulk_insert(_DAY, days.rows())
     load = _retention_load(bind)
     if load:
         op.bulk_insert(_LOAD, load)
     # The indexes once the rows are in: built once rather than grown row by row.
     op.create_index("ix_insight_fact_case_id", "insight_fact", ["case_id"], unique=False)
     op.create_index(
-        "ix_insight_fact_spans", "insight_fact", ["kind", "name", "band", "seconds", *DIMENSIONS]
+        "ix_insight_fact_spans",
+        "insight_fact",
+        ["kind", "owner", "name", "band", "seconds", *DIMENSIONS[:-1]],
     )
     op.create_index(
         "ix_insight_fact_tasks",
         "insight_fact",
-        ["kind", "who", "name", "decided", "escalated", "late", *DIMENSIONS],
+        ["kind", "owner", "who", "name", "decided", "escalated", "late", *DIMENSIONS[:-1]],
     )
 
 
 def downgrade() -> None:
     op.drop_table("retention_load")
+    op.drop_table("insight_day")
     op.drop_index("ix_insight_fact_tasks", table_name="insight_fact")
     op.drop_index("ix_insight_fact_spans", table_name="insight_fact")
     op.drop_index("ix_insight_fact_case_id", table_name="insight_fact")
