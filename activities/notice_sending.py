@@ -18,6 +18,7 @@ from closeout.contracts import SendNotice
 from closeout.crm.port import CrmPort, MailContact
 from closeout.domain import CustomerResponse, CustomerStatus, NoticeKind
 from closeout.i18n import catalog_for, format_when, translations
+from closeout.inbound.address import ReplyAddresses
 from closeout.links import CustomerLink, LinkKind, LinkSigner
 from closeout.mail import Mailer, NoticeRenderer, OutgoingMail, PermanentMailError
 from closeout.settings import Settings
@@ -57,6 +58,11 @@ class NoticeActivities:
         self.mailer = mailer
         self.renderer = NoticeRenderer(settings)
         self.links = LinkSigner(settings.secret_key)
+        self.replies = (
+            ReplyAddresses(settings.secret_key, settings.inbound_domain)
+            if settings.inbound_domain
+            else None
+        )
 
     @activity.defn
     async def send_notice(self, notice: SendNotice) -> bool:
@@ -92,7 +98,10 @@ class NoticeActivities:
             subject, text, html = self._render(notice, contact, record.created_at)
         await self._begin_sending(notice)
         try:
-            await self.mailer.send(OutgoingMail(message_id, address, subject, text, html))
+            reply_to = self.replies.address_for(notice.case_id) if self.replies else None
+            await self.mailer.send(
+                OutgoingMail(message_id, address, subject, text, html, reply_to=reply_to)
+            )
         except PermanentMailError as exc:
             await asyncio.to_thread(self.crm.record_bounce, notice.customer_id, address)
             await self._audit_notice(notice, "unreachable", "contact_unreachable")

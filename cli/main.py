@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from cli.audit import audit_app
 from cli.deployment import deployment_app
+from cli.inbound import inbound
 from cli.keys import keys_app
 from cli.policies import policies_app
 from cli.suppression import suppression_app
@@ -36,6 +37,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(suppression_app, name="suppression")
 app.add_typer(policies_app, name="policies")
 app.add_typer(deployment_app, name="deployment")
+app.command()(inbound)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -26,6 +26,8 @@ from closeout.demo import DEMO_USERS, seed_demo, seed_demo_users
 from closeout.demo_cases import DEMO_SUMMARY, seed_demo_cases
 from closeout.demo_cases import log as demo_log
 from closeout.domain import Role
+from closeout.inbound.receiving import inbound_from
+from closeout.inbound.smtp import start_inbound
 from closeout.mailcatcher import start_mail_catcher
 from closeout.settings import Settings
 from closeout.tokens import authenticate, create_token
@@ -112,10 +114,18 @@ def prepare(settings: Settings) -> tuple[Database, str, int]:
     return db, ensure_dev_token(settings, db), seeded
 
 
+# Replies in dev mode: notices carry reply addresses at this domain, and the inbound endpoint
+# takes them on loopback (closeout/inbound/).
+DEV_INBOUND_DOMAIN = "replies.localhost"
+DEV_INBOUND_PORT = 2525
+
+
 class DevStack:
     def __init__(self, settings: Settings, demo_cases: bool = True) -> None:
         if not settings.dev_mode:
             raise DevStackError("`closeout dev` runs in dev mode only (CLOSEOUT_DEV_MODE=true)")
+        if not settings.inbound_domain:
+            settings = settings.model_copy(update={"inbound_domain": DEV_INBOUND_DOMAIN})
         self.settings = settings
         self.demo_cases = demo_cases
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -126,7 +136,12 @@ class DevStack:
 
     def _env(self) -> dict[str, str]:
         # Children inherit the caller's CLOSEOUT_* configuration, forced into dev mode.
-        return {**os.environ, "CLOSEOUT_DEV_MODE": "true", "PYTHONUNBUFFERED": "1"}
+        return {
+            **os.environ,
+            "CLOSEOUT_DEV_MODE": "true",
+            "CLOSEOUT_INBOUND_DOMAIN": str(self.settings.inbound_domain),
+            "PYTHONUNBUFFERED": "1",
+        }
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
@@ -144,6 +159,7 @@ class DevStack:
             ("Temporal Web UI", self.temporal_host, self.ui_port),
             ("API", s.api_host, s.api_port),
             ("SMTP catcher", s.smtp_host, s.smtp_port),
+            ("inbound mail", "127.0.0.1", DEV_INBOUND_PORT),
         ]:
             if _port_open(host, port):
                 raise DevStackError(
@@ -154,9 +170,9 @@ class DevStack:
         s = self.settings
         self._check_ports_free()
         db, token, seeded = prepare(s)
-        db.engine.dispose()
         self.logs.mkdir(parents=True, exist_ok=True)
         catcher = start_mail_catcher(s.mail_catcher_dir, s.smtp_host, s.smtp_port)
+        inbound = start_inbound(inbound_from(s, db), "127.0.0.1", DEV_INBOUND_PORT)
         try:
             temporal = self._spawn(
                 "temporal",
@@ -187,6 +203,8 @@ class DevStack:
         finally:
             self.stop()
             catcher.stop()
+            inbound.stop()
+            db.engine.dispose()
 
     def _open_demo_cases(self, api: str, token: str) -> None:
         """The demo cases, opened and moved in the background through the API (their log in
@@ -223,6 +241,7 @@ Closeout is running (dev mode). Ctrl-C stops everything; data stays in {s.var_di
   Temporal         {s.temporal_address}          (database {s.var_dir}/temporal.db)
   Temporal Web UI  {s.temporal_ui_url}
   SMTP catcher     {s.smtp_host}:{s.smtp_port}
+  Replies (SMTP)   127.0.0.1:{DEV_INBOUND_PORT}   (notices reply to reply+…@{s.inbound_domain})
   Database         {s.database_url}
   Logs             {self.logs}/
   Demo customers   {"seeded 50 (cust-0001 … cust-0050)" if seeded else "already seeded"}

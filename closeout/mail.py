@@ -44,7 +44,7 @@ class MalformedMailError(Exception):
 
 
 # Headers filled from data: a line break in one would start a header of its own.
-_FILLED_HEADERS = ("From", "To", "Subject")
+_FILLED_HEADERS = ("From", "To", "Subject", "Reply-To")
 
 
 _UTF8_QP = Charset("utf-8")
@@ -80,6 +80,8 @@ class OutgoingMail:
     subject: str
     text: str
     html: str
+    # Where the customer's reply goes: the case's own reply address, when replies are on.
+    reply_to: str | None = None
 
 
 class Mailer(Protocol):
@@ -98,7 +100,12 @@ class SmtpMailer:
         Built with the classic MIME classes: the header-parsing policy of `EmailMessage`
         costs three times as much for the same message.
         """
-        values = {"From": self.settings.mail_from, "To": mail.to, "Subject": mail.subject}
+        values = {
+            "From": self.settings.mail_from,
+            "To": mail.to,
+            "Subject": mail.subject,
+            "Reply-To": mail.reply_to or "",
+        }
         for name in _FILLED_HEADERS:
             if "\n" in values[name] or "\r" in values[name]:
                 raise MalformedMailError(
@@ -109,6 +116,8 @@ class SmtpMailer:
         msg["To"] = _address(mail.to)
         msg["Subject"] = _text(mail.subject)
         msg["Message-ID"] = mail.message_id
+        if mail.reply_to:
+            msg["Reply-To"] = mail.reply_to
         msg["Date"] = format_datetime(datetime.now(UTC))
         msg.attach(_part(mail.text, "plain"))
         msg.attach(_part(mail.html, "html"))

@@ -43,6 +43,8 @@ class CaughtMail:
     message_id: str
     text: str
     html: str | None
+    reply_to: str = ""
+    in_reply_to: str = ""
 
 
 def _read(path: Path) -> CaughtMail:
@@ -59,6 +61,8 @@ def _read(path: Path) -> CaughtMail:
         message_id=str(msg["Message-ID"] or ""),
         text=text_part.get_content() if text_part else "",
         html=html_part.get_content() if html_part else None,
+        reply_to=str(msg["Reply-To"] or ""),
+        in_reply_to=str(msg["In-Reply-To"] or ""),
     )
 
 

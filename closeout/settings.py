@@ -204,6 +204,16 @@ class Settings(BaseSettings):
     # money in the reader's language.
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     company_contact: str = "privacy@example.com"
+    # Replies: when set, every notice to a customer carries a Reply-To address of its own at
+    # this domain (`reply+<token>@<domain>`, closeout/inbound/address.py), whose mail reaches
+    # Closeout's inbound endpoint (an MX record or a forwarding rule).
+    inbound_domain: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$",
+    )
+    # The largest message the inbound endpoint accepts (SMTP SIZE); larger ones are refused.
+    inbound_max_bytes: int = Field(default=10 * 1024 * 1024, ge=10_000, le=100 * 1024 * 1024)
 
     archive_dir: Path = Path("var/archive")
     # The suppression ledger (keyed hashes of deleted customers). Keep it apart from the

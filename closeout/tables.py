@@ -8,6 +8,7 @@ import closeout.certificates.models as _certificates
 import closeout.crm.models as _crm
 import closeout.crypto.models as _crypto
 import closeout.detection.models as _detection
+import closeout.inbound.models as _inbound
 import closeout.users.models as _users
 
 metadata = SQLModel.metadata
@@ -18,6 +19,7 @@ __all__ = [
     "_crm",
     "_crypto",
     "_detection",
+    "_inbound",
     "_users",
     "metadata",
 ]

@@ -6,11 +6,13 @@ import json
 import os
 import re
 import signal
+import smtplib
 import socket
 import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -23,6 +25,8 @@ from closeout.crypto.keyring import new_master_key
 from closeout.db import Database
 from closeout.demo_cases import DEMO_CASES
 from closeout.domain import ChurnClass, Outcome, Role, Trigger
+from closeout.inbound.address import ReplyAddresses
+from closeout.settings import DEV_SECRET
 from closeout.tokens import authenticate
 from closeout.users.accounts import DEMO_PASSWORD, Accounts
 from tests.support import VENV_BIN, free_port, read_model
@@ -313,6 +317,20 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         while not win_back_mail() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert win_back_mail(), "the win-back mail never reached the catcher"
+        # The notice replies to its case's own address; a reply there is taken on loopback.
+        # (cust-0001's case waits in win-back; cust-0005's, deleted, takes no more mail.)
+        waiting = ReplyAddresses(DEV_SECRET, "replies.localhost").address_for(
+            demo["cust-0001"]["id"]
+        )
+        [notice] = [m for m in win_back_mail() if m["reply_to"] == waiting]
+        assert notice["reply_to"].startswith("reply+")
+        assert notice["reply_to"].endswith("@replies.localhost") and notice["in_reply_to"] == ""
+        reply = EmailMessage()
+        reply["From"], reply["To"], reply["Subject"] = "ana@example.org", notice["reply_to"], "Re"
+        reply["In-Reply-To"] = notice["message_id"]
+        reply.set_content("Please keep my account.")
+        with smtplib.SMTP("127.0.0.1", 2525, timeout=30) as smtp:
+            assert not smtp.send_message(reply, "ana@example.org", [notice["reply_to"]])
         html = {"Accept": "text/html"}
         listing = httpx.get(f"{api}/dev/mail", headers=html)
         mail_id = win_back_mail()[0]["id"]

@@ -20,6 +20,7 @@ from closeout.cases.models import CaseRecord, LegalHoldRecord, NoticeRecord, Tas
 from closeout.crypto.data_keys import OUTBOX_SCOPE, WORDS_SCOPE
 from closeout.db import Database, table_of
 from closeout.detection.models import DetectionCandidate, DetectionExclusion, TriggerDelivery
+from closeout.inbound.models import InboundAttachment, InboundMessage
 
 _CASES = table_of(CaseRecord)
 _EVENTS = table_of(AuditEvent)
@@ -76,6 +77,12 @@ FREE_TEXT: tuple[FreeText, ...] = (
     # Where the notices went, and a message written ahead of the deletion.
     FreeText(table_of(NoticeRecord), "recipient", "case_id", outbox=True),
     FreeText(table_of(NoticeRecord), "sealed", "case_id", json=True, outbox=True),
+    # What the customer wrote back, and the files they sent with it.
+    FreeText(table_of(InboundMessage), "sender", "customer_id"),
+    FreeText(table_of(InboundMessage), "subject", "customer_id"),
+    FreeText(table_of(InboundMessage), "text", "customer_id"),
+    FreeText(table_of(InboundAttachment), "filename", "customer_id"),
+    FreeText(table_of(InboundAttachment), "content", "customer_id"),
 )
 
 

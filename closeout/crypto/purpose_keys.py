@@ -41,6 +41,8 @@ class KeyPurpose(StrEnum):
     CSRF = "csrf"
     LINKS = "links"
     EXPORTS = "exports"
+    # Per-case reply addresses in notices (closeout/inbound/address.py).
+    REPLIES = "replies"
     CERTIFICATES = "certificates"
     LEDGER = "ledger"
     # Client addresses of refused links, audited as keyed digests.

@@ -28,6 +28,7 @@ from closeout.audit.models import AuditEvent
 from closeout.contracts import SendNotice
 from closeout.crm.models import CrmContact
 from closeout.domain import NoticeKind, Trigger
+from closeout.inbound.address import ReplyAddresses
 from closeout.mail import MalformedMailError, OutgoingMail, SmtpMailer
 from closeout.settings import SmtpSecurity
 from tests.activities.conftest import World, audit
@@ -411,3 +412,25 @@ async def test_a_restricted_customer_gets_no_mail_and_no_export(
             world.step(case_id, customer, "data_export_prepared", str(uuid.uuid4())),
         )
     assert refused.value.type == "Restricted" and refused.value.non_retryable
+
+
+async def test_a_notice_carries_its_case_reply_address_when_replies_are_on(
+    world: World, mail: MailSink
+) -> None:
+    customer = world.customer()
+    case_id = world.case(customer)
+    # Replies off (the default): no Reply-To, answers go by the links only.
+    await ActivityEnvironment().run(
+        world.notices.send_notice, notice(world, customer, case_id, NoticeKind.WIN_BACK)
+    )
+    assert mail.messages[-1]["Reply-To"] is None
+    on = World(
+        world.settings.model_copy(update={"inbound_domain": "replies.example.com"}), world.db
+    )
+    await ActivityEnvironment().run(
+        on.notices.send_notice, notice(on, customer, case_id, NoticeKind.ADVANCE_NOTICE)
+    )
+    reply_to = str(mail.messages[-1]["Reply-To"])
+    assert reply_to.startswith("reply+") and reply_to.endswith("@replies.example.com")
+    replies = ReplyAddresses(world.settings.secret_key, "replies.example.com")
+    assert replies.case_of(reply_to) == case_id

@@ -1,0 +1,1 @@
+"""Mail that comes back: customers' replies, auto-replies and delivery reports."""

@@ -1,0 +1,172 @@
+"""Receiving a message that came back: matched to its case, kept sealed, or refused.
+
+Every message gets one defined outcome, said back to the sending server as an SMTP reply:
+
+- `accepted`: matched to a case by its reply address or, failing that, by the notice it answers
+  (In-Reply-To / References, or the message a delivery report is about); kept, its words and
+  attachments sealed under the customer's data key.
+- `duplicate`: the same message (by its Message-ID) kept already: accepted, kept once.
+- `forged`: sent to an address of the reply form whose token Closeout did not make: refused,
+  nothing kept.
+- `unmatched`: no reply address and no notice it answers: refused, nothing kept (Closeout holds
+  no words of people it cannot tie to a case).
+- `customer_gone`: the case's customer was deleted: refused, nothing kept.
+- `oversized`: over `CLOSEOUT_INBOUND_MAX_BYTES`: refused before it is read.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from closeout.cases.models import CaseRecord, NoticeRecord
+from closeout.cases.sealing import SealedWords
+from closeout.crypto.data_keys import KeyDestroyed
+from closeout.crypto.vault import data_keys_from
+from closeout.db import Database, table_of
+from closeout.domain import Outcome
+from closeout.inbound.address import ForgedReplyAddress, ReplyAddresses
+from closeout.inbound.models import InboundAttachment, InboundMessage
+from closeout.inbound.reading import Attachment, InboundKind, InboundMail, read_mail
+from closeout.settings import Settings
+
+_MESSAGES = table_of(InboundMessage)
+_ATTACHMENTS = table_of(InboundAttachment)
+_CASES = table_of(CaseRecord)
+_NOTICES = table_of(NoticeRecord)
+
+
+class InboundOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    FORGED = "forged"
+    UNMATCHED = "unmatched"
+    CUSTOMER_GONE = "customer_gone"
+    OVERSIZED = "oversized"
+
+    @property
+    def smtp_reply(self) -> str:
+        return _SMTP_REPLIES[self]
+
+
+_SMTP_REPLIES = {
+    InboundOutcome.ACCEPTED: "250 2.0.0 Message accepted",
+    InboundOutcome.DUPLICATE: "250 2.0.0 Message accepted (already received)",
+    InboundOutcome.FORGED: "550 5.1.1 No such recipient",
+    InboundOutcome.UNMATCHED: "550 5.1.1 No such recipient",
+    InboundOutcome.CUSTOMER_GONE: "550 5.1.1 Recipient no longer exists",
+    InboundOutcome.OVERSIZED: "552 5.3.4 Message too big",
+}
+
+
+@dataclass(frozen=True)
+class Received:
+    outcome: InboundOutcome
+    kind: InboundKind | None = None
+    case_id: str | None = None
+    inbound_id: str | None = None
+
+
+def _attachment(attachment: Attachment, inbound_id: str, customer_id: str) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "inbound_id": inbound_id,
+        "customer_id": customer_id,
+        "content_type": attachment.content_type[:100],
+        "size_bytes": attachment.size,
+        "filename": attachment.filename,
+        "content": base64.b64encode(attachment.content).decode(),
+    }
+
+
+class Inbound:
+    """Matches, seals and keeps what comes back; the one writer of the inbound tables."""
+
+    def __init__(
+        self, db: Database, sealed: SealedWords, replies: ReplyAddresses, max_bytes: int
+    ) -> None:
+        self.db = db
+        self.sealed = sealed
+        self.replies = replies
+        self.max_bytes = max_bytes
+
+    def receive(self, raw: bytes, recipients: list[str], now: datetime) -> Received:
+        """One message, as the SMTP envelope delivered it to `recipients`."""
+        if len(raw) > self.max_bytes:
+            return Received(InboundOutcome.OVERSIZED)
+        mail = read_mail(raw)
+        try:
+            case_id = self.replies.case_in(recipients) or self._answered_case(mail)
+        except ForgedReplyAddress:
+            return Received(InboundOutcome.FORGED, mail.kind)
+        if case_id is None:
+            return Received(InboundOutcome.UNMATCHED, mail.kind)
+        with self.db.engine.connect() as conn:
+            case = conn.execute(
+                select(_CASES.c.customer_id, _CASES.c.outcome).where(_CASES.c.id == case_id)
+            ).first()
+        if case is None or case.outcome == Outcome.DELETED:
+            return Received(InboundOutcome.CUSTOMER_GONE, mail.kind, case_id)
+        try:
+            return self._keep(mail, len(raw), case_id, case.customer_id, now)
+        except KeyDestroyed:
+            return Received(InboundOutcome.CUSTOMER_GONE, mail.kind, case_id)
+
+    def _answered_case(self, mail: InboundMail) -> str | None:
+        """The case of the notice the message answers (or reports on), if any."""
+        if not mail.answers:
+            return None
+        with self.db.engine.connect() as conn:
+            return conn.execute(
+                select(_NOTICES.c.case_id).where(_NOTICES.c.message_id.in_(mail.answers)).limit(1)
+            ).scalar()
+
+    def _keep(
+        self, mail: InboundMail, size: int, case_id: str, customer_id: str, now: datetime
+    ) -> Received:
+        inbound_id = str(uuid.uuid4())
+        row = self.sealed.seal(
+            _MESSAGES.name,
+            customer_id,
+            {
+                "id": inbound_id, "case_id": case_id, "customer_id": customer_id,
+                "received_at": now, "kind": str(mail.kind), "message_id": mail.message_id,
+                "status": mail.status, "size_bytes": size, "sender": mail.sender,
+                "subject": mail.subject, "text": mail.text,
+            },
+        )  # fmt: skip
+        files = [
+            self.sealed.seal(
+                _ATTACHMENTS.name, customer_id, _attachment(a, inbound_id, customer_id)
+            )
+            for a in mail.attachments
+        ]
+        with self.db.transaction() as conn:
+            if mail.message_id is not None:
+                kept = conn.execute(
+                    select(_MESSAGES.c.id).where(_MESSAGES.c.message_id == mail.message_id)
+                ).scalar()
+                if kept is not None:
+                    return Received(InboundOutcome.DUPLICATE, mail.kind, case_id, kept)
+            conn.execute(insert(_MESSAGES), row)
+            if files:
+                conn.execute(insert(_ATTACHMENTS), files)
+        return Received(InboundOutcome.ACCEPTED, mail.kind, case_id, inbound_id)
+
+
+def inbound_from(settings: Settings, db: Database) -> Inbound:
+    """The inbound mail of the settings' domain: the one place it is built."""
+    if not settings.inbound_domain:
+        raise ValueError("replies are off: set CLOSEOUT_INBOUND_DOMAIN to the domain they go to")
+    return Inbound(
+        db,
+        SealedWords(data_keys_from(settings, db)),
+        ReplyAddresses(settings.secret_key, settings.inbound_domain),
+        settings.inbound_max_bytes,
+    )

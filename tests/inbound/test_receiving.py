@@ -1,0 +1,170 @@
+"""The inbound endpoint over real SMTP (aiosmtpd on loopback, aiosmtplib sending), on SQLite
+and PostgreSQL: each kind of message that comes back gets its defined outcome, what is kept is
+sealed, and it goes with the customer's words at deletion."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+from sqlmodel import col, select
+
+from closeout.cases.erasure import CustomerWords
+from closeout.cases.models import NoticeRecord
+from closeout.contracts import CaseChange
+from closeout.db import Database, table_of
+from closeout.domain import Outcome, Stage
+from closeout.inbound.models import InboundAttachment, InboundMessage
+from closeout.inbound.receiving import Inbound, InboundOutcome, inbound_from
+from closeout.inbound.smtp import start_inbound
+from tests.cases.test_insights import _case, _entry
+from tests.conftest import make_settings
+from tests.support import MailSink, free_port, read_model
+
+DOMAIN = "replies.example.com"
+NOTICE_ID = "<notice-42@closeout>"
+
+
+class Endpoint:
+    def __init__(self, tmp_path: Path, database_url: str, mail: MailSink) -> None:
+        self.settings = make_settings(
+            tmp_path, database_url, mail, inbound_domain=DOMAIN, inbound_max_bytes=20_000
+        )
+        self.db = Database.from_url(database_url)
+        self.repo = read_model(self.db, self.settings)
+        self.inbound: Inbound = inbound_from(self.settings, self.db)
+        self.port = free_port()
+        self.controller = start_inbound(self.inbound, "127.0.0.1", self.port)
+
+    def case(self) -> tuple[str, str]:
+        case_id = _case(self.repo, datetime(2026, 11, 2, tzinfo=UTC))
+        found = self.repo.get_case(case_id)
+        assert found is not None
+        return case_id, found.customer_id
+
+    async def send(self, msg: EmailMessage, to: str) -> None:
+        await aiosmtplib.send(
+            msg, hostname="127.0.0.1", port=self.port, sender="ana@example.org", recipients=[to]
+        )
+
+    def kept(self, case_id: str) -> list[InboundMessage]:
+        with self.db.session() as session:
+            return list(
+                session.exec(select(InboundMessage).where(col(InboundMessage.case_id) == case_id))
+            )
+
+
+@pytest.fixture
+def endpoint(tmp_path: Path, database_url: str, mail: MailSink) -> Iterator[Endpoint]:
+    found = Endpoint(tmp_path, database_url, mail)
+    yield found
+    found.controller.stop()
+    found.db.engine.dispose()
+
+
+def _reply(
+    body: str, message_id: str | None = None, in_reply_to: str | None = None
+) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "Ana Customer <ana@example.org>"
+    msg["To"] = "someone"
+    msg["Subject"] = "Re: your account"
+    msg["Message-ID"] = message_id or f"<{uuid.uuid4()}@example.org>"
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    msg.set_content(body)
+    return msg
+
+
+async def test_a_reply_to_its_case_address_is_kept_sealed_and_once(endpoint: Endpoint) -> None:
+    case_id, customer = endpoint.case()
+    address = endpoint.inbound.replies.address_for(case_id)
+    msg = _reply("Please keep my account, I was on leave.\n\nOn Monday you wrote:\n> close\n")
+    msg.add_attachment(b"%PDF-1.4 letter", maintype="application", subtype="pdf",
+                       filename="letter.pdf")  # fmt: skip
+    await endpoint.send(msg, address)
+    await endpoint.send(msg, address)  # delivered twice: kept once
+    [kept] = endpoint.kept(case_id)
+    assert kept.kind == "reply" and kept.customer_id == customer
+    assert "leave" not in (kept.text or "")  # sealed in the database
+    [opened] = endpoint.repo.sealed.open([kept])
+    assert opened.text == "Please keep my account, I was on leave."
+    assert opened.sender == "ana@example.org"
+    with endpoint.db.session() as session:
+        [attachment] = session.exec(select(InboundAttachment)).all()
+    assert attachment.size_bytes == 15 and attachment.content_type == "application/pdf"
+    assert "letter" not in (attachment.filename or "")
+    # The customer's deletion erases it, and its verification would find it otherwise.
+    words = CustomerWords(endpoint.db)
+    assert {"inbound_message.text", "inbound_attachment.content"} <= set(words.remaining(customer))
+    words.erase(customer)
+    assert words.remaining(customer) == {}
+
+
+async def test_a_reply_to_another_address_is_matched_by_the_notice_it_answers(
+    endpoint: Endpoint,
+) -> None:
+    case_id, _customer = endpoint.case()
+    with endpoint.db.transaction() as conn:
+        conn.execute(
+            table_of(NoticeRecord).insert(),
+            {"id": str(uuid.uuid4()), "case_id": case_id, "kind": "advance_notice",
+             "message_id": NOTICE_ID, "status": "sent", "created_at": datetime.now(UTC)},
+        )  # fmt: skip
+    await endpoint.send(_reply("Do not close it.", in_reply_to=NOTICE_ID), f"privacy@{DOMAIN}")
+    assert len(endpoint.kept(case_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("to", "in_reply_to", "code"),
+    [
+        ("forged", None, 550),  # a token Closeout did not make
+        (f"privacy@{DOMAIN}", None, 550),  # nothing it answers
+        (f"privacy@{DOMAIN}", "<unknown@elsewhere>", 550),
+    ],
+)
+async def test_what_cannot_be_tied_to_a_case_is_refused_and_not_kept(
+    endpoint: Endpoint, to: str, in_reply_to: str | None, code: int
+) -> None:
+    case_id, _customer = endpoint.case()
+    if to == "forged":
+        other = endpoint.inbound.replies.address_for(str(uuid.uuid4()))
+        mine = endpoint.inbound.replies.address_for(case_id)
+        to = other.split(".")[0] + "." + mine.split(".", 1)[1]
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        await endpoint.send(_reply("hello", in_reply_to=in_reply_to), to)
+    assert refused.value.code == code
+    with endpoint.db.session() as session:
+        assert session.exec(select(InboundMessage)).all() == []
+
+
+async def test_mail_for_another_domain_is_no_relay(endpoint: Endpoint) -> None:
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+        await endpoint.send(_reply("hello"), "someone@example.net")
+
+
+async def test_oversized_mail_is_refused_before_it_is_read(endpoint: Endpoint) -> None:
+    case_id, _customer = endpoint.case()
+    address = endpoint.inbound.replies.address_for(case_id)
+    with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
+        await endpoint.send(_reply("x" * 30_000), address)
+    assert refused.value.code == 552
+    assert endpoint.kept(case_id) == []
+    received = endpoint.inbound.receive(b"x" * 30_000, [address], datetime.now(UTC))
+    assert received.outcome is InboundOutcome.OVERSIZED
+
+
+async def test_mail_for_a_deleted_customer_is_refused_and_not_kept(endpoint: Endpoint) -> None:
+    case_id, _customer = endpoint.case()
+    endpoint.repo.apply_case_change(
+        CaseChange(case_id, _entry("case_closed", datetime.now(UTC)), Stage.CLOSED, Outcome.DELETED)
+    )
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        await endpoint.send(_reply("hello"), endpoint.inbound.replies.address_for(case_id))
+    assert refused.value.code == 550 and "no longer exists" in refused.value.message
+    assert endpoint.kept(case_id) == []
