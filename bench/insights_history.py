@@ -1,8 +1,8 @@
-"""What the insights read beside the cases, written for `bench/insights.py --history`: each
-case's stage entries and closing in the audit trail, the customers' answers, its win-back and
-approval tasks, and the category clocks of the customers archived now, with the facts the read
-model keeps of them as they happen (closeout/cases/facts.py); the hand-written queries of the
-views that read them."""
+"""What the insights read beside the cases, made for `bench/insights.py --history`: each case's
+stages, a customer's answer, its win-back and approval tasks, and the category clocks of the
+customers archived now, as the facts the read model keeps of them as they happen
+(closeout/cases/facts.py), counted per day too; the hand-written queries of the views that
+read them."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from closeout.audit.models import AuditEvent
 from closeout.cases import facts
-from closeout.cases.models import InsightDay, InsightFact, RetentionLoad, TaskRecord
+from closeout.cases.models import InsightDay, InsightFact, RetentionLoad
 from closeout.db import table_of
 from closeout.domain import DataCategory, Outcome, Stage, TaskKind
 from closeout.insights import Band, percentile_hours
@@ -182,16 +181,9 @@ def finish(view: str, rows: list[Any]) -> object:
     return rows
 
 
-def write(
-    conn: Connection,
-    events: list[dict[str, Any]],
-    tasks: list[dict[str, Any]],
-    found: list[dict[str, Any]],
-) -> None:
-    if events:
-        conn.execute(table_of(AuditEvent).insert(), events)
-    if tasks:
-        conn.execute(table_of(TaskRecord).insert(), tasks)
+def write(conn: Connection, found: list[dict[str, Any]]) -> None:
+    """The facts of a batch of cases (their audit events and tasks are not written: no view
+    reads them)."""
     if found:
         conn.execute(table_of(InsightFact).insert(), found)
 

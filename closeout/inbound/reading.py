@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
-from email.utils import parseaddr
 from enum import StrEnum
 from html.parser import HTMLParser
 from typing import cast
@@ -203,7 +202,7 @@ def _report(msg: EmailMessage) -> tuple[InboundKind, str | None, tuple[str, ...]
 def read_mail(raw: bytes) -> InboundMail:
     """What a message that came back is and says."""
     msg = message_from_bytes(raw, policy=policy.default)
-    sender = parseaddr(str(msg.get("From") or ""))[1]
+    sender = str(msg.get("From") or "")
     subject = str(msg.get("Subject") or "")
     message_id = next(iter(_ids(str(msg.get("Message-ID") or ""))), None)
     report = _report(msg)

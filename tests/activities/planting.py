@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 from closeout.contracts import CloseTask, EvidenceAdded, HoldPlaced, HoldReleased, OpenTask
 from closeout.detection.detector import Candidate, Scan
 from closeout.detection.models import TriggerDelivery
 from closeout.detection.repository import DetectionRepository
 from closeout.domain import ChurnClass, TaskDecision, TaskKind, TaskStatus, Trigger
+from closeout.inbound.receiving import inbound_from
 from tests.activities.conftest import World, audit
 
 DAYS_30 = timedelta(days=30)
@@ -61,6 +63,18 @@ def plant_words(world: World, customer: str, case_id: str, words: str) -> None:
     )
     detection.record_scan(str(uuid.uuid4()), Scan(now, [candidate]))
     detection.exclude(customer, f"{words} is renegotiating", "li.na@example.com", now + DAYS_30)
+    # A reply the customer wrote, with a file, received as the inbound endpoint receives it.
+    replies = world.settings.model_copy(update={"inbound_domain": "replies.example.com"})
+    inbound = inbound_from(replies, world.db)
+    reply = EmailMessage()
+    reply["From"] = f"{words} <customer@example.org>"
+    reply["Subject"] = f"Re: {words}'s account"
+    reply["Message-ID"] = f"<{uuid.uuid4()}@example.org>"
+    reply.set_content(f"This is {words}: keep my account.")
+    reply.add_attachment(f"Letter from {words}".encode(), maintype="text", subtype="plain",
+                         filename=f"{words}.txt")  # fmt: skip
+    received = inbound.receive(reply.as_bytes(), [inbound.replies.address_for(case_id)], now)
+    assert received.outcome == "accepted", received
     with world.db.session() as session:
         session.add(
             TriggerDelivery(

@@ -7,6 +7,7 @@ ids, kinds and dates, and a word put back in any one of them must fail the verif
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -54,7 +55,10 @@ def _values(world: World, item: FreeText, customer: str, opened: bool = False) -
     if not opened:
         return values
     words = Words(world.activities.cases.sealed.keys, item.scope)
-    return [words.open(v) for v in values]
+    opened_values = [words.open(v) for v in values]
+    if item.name == "inbound_attachment.content":  # a file's bytes, kept as base64
+        return [base64.b64decode(v).decode(errors="replace") for v in opened_values if v]
+    return opened_values
 
 
 def _put_back(world: World, item: FreeText, customer: str, words: str) -> None:

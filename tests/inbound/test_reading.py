@@ -57,7 +57,7 @@ def test_the_written_part_leaves_the_history_and_signature_out(body: str, writte
     assert written_part(body) == written
     mail = read_mail(_reply(body))
     assert mail.kind is InboundKind.REPLY and mail.text == written
-    assert mail.answers == (NOTICE_ID,) and mail.sender == "ana@example.org"
+    assert mail.answers == (NOTICE_ID,) and mail.sender == "Ana Customer <ana@example.org>"
 
 
 @pytest.mark.parametrize(

@@ -94,7 +94,7 @@ async def test_a_reply_to_its_case_address_is_kept_sealed_and_once(endpoint: End
     assert "leave" not in (kept.text or "")  # sealed in the database
     [opened] = endpoint.repo.sealed.open([kept])
     assert opened.text == "Please keep my account, I was on leave."
-    assert opened.sender == "ana@example.org"
+    assert opened.sender == "Ana Customer <ana@example.org>"
     with endpoint.db.session() as session:
         [attachment] = session.exec(select(InboundAttachment)).all()
     assert attachment.size_bytes == 15 and attachment.content_type == "application/pdf"
