@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from closeout.cases import facts
-from closeout.cases.models import InsightDay, InsightFact, RetentionLoad
+from closeout.cases.models import InsightFact, RetentionLoad
 from closeout.db import table_of
 from closeout.domain import DataCategory, Outcome, Stage, TaskKind
 from closeout.insights import Band, percentile_hours
@@ -42,7 +42,6 @@ class History:
         self.rng = rng
         self.seq = 0
         self.load: Counter[tuple[str, str, int]] = Counter()
-        self.days: dict[tuple[Any, ...], list[Any]] = {}
 
     def _event(self, case_id: str, at: datetime, action: str, **details: Any) -> dict[str, Any]:
         self.seq += 1
@@ -97,24 +96,7 @@ class History:
         for category, year in facts.load_keys(case):
             self.load[(case["owner"] or "", category, year)] += 1
         spans += [facts.task_fact(t, case) for t in tasks]
-        for fact in spans:
-            self._count(fact)
         return events, tasks, spans
-
-    def _count(self, fact: dict[str, Any]) -> None:
-        """Among its day's facts, as `facts.count_in_day` counts it."""
-        key = tuple(facts.day_key(fact).values())
-        seconds = fact["seconds"]
-        found = self.days.setdefault(key, [0, seconds, seconds])
-        found[0] += 1
-        if seconds is not None:
-            found[1], found[2] = min(found[1], seconds), max(found[2], seconds)
-
-    def day_rows(self) -> list[dict[str, Any]]:
-        return [
-            {**dict(zip(facts.DAY_KEY, key, strict=True)), "facts": n, "low": low, "high": high}
-            for key, (n, low, high) in self.days.items()
-        ]
 
     def load_rows(self) -> list[dict[str, Any]]:
         return [
@@ -136,36 +118,29 @@ class History:
         }  # fmt: skip
 
 
-PERIOD = (
-    "opened_month >= :first_month AND opened_month <= :last_month "
-    "AND opened_at >= :since AND opened_at < :until"
-)
-
-
 def hand_written(dialect: str) -> dict[str, str]:
-    """The views that read beside the cases, asked by hand of the facts kept for them: over
-    whole days of every case, of the counts per day; narrowed to an owner or a country, of the
-    facts themselves."""
+    """The views that read beside the cases, asked by hand of the facts' counts per day: of
+    every case, or of one owner's or one country's."""
     days = "day >= :since_day AND day < :until_day"
+    every = f"dimension = '' AND value = '' AND {days}"
     bands = "SELECT name, band, SUM(facts), MIN(low), MAX(high) FROM insight_day "
-    one_by_one = "SELECT name, band, COUNT(*), MIN(seconds), MAX(seconds) FROM insight_fact "
     return {
-        "answers": f"{bands} WHERE kind = 'answer' AND {days} GROUP BY name, band",
-        "time_in_stage": f"{bands} WHERE kind = 'stage' AND {days} GROUP BY name, band",
-        "stages_one_owner": f"{one_by_one} WHERE kind = 'stage' AND {PERIOD} AND owner = :owner "
-        "GROUP BY name, band",
-        "stages_one_country": f"{one_by_one} WHERE kind = 'stage' AND {PERIOD} "
-        "AND country = :country GROUP BY name, band",
+        "answers": f"{bands} WHERE kind = 'answer' AND {every} GROUP BY name, band",
+        "time_in_stage": f"{bands} WHERE kind = 'stage' AND {every} GROUP BY name, band",
+        "stages_one_owner": f"{bands} WHERE kind = 'stage' AND dimension = 'owner' "
+        f"AND value = :owner AND {days} GROUP BY name, band",
+        "stages_one_country": f"{bands} WHERE kind = 'stage' AND dimension = 'country' "
+        f"AND value = :country AND {days} GROUP BY name, band",
         "approval_sla": "SELECT "
         "SUM(CASE WHEN NOT escalated AND decided AND NOT late THEN facts ELSE 0 END), "
         "SUM(CASE WHEN NOT escalated AND decided AND late THEN facts ELSE 0 END), "
         "SUM(CASE WHEN escalated THEN facts ELSE 0 END), "
         "SUM(CASE WHEN NOT escalated AND NOT decided THEN facts ELSE 0 END) FROM insight_day "
-        f"WHERE kind = 'task' AND name IN ('approval', 'second_approval') AND {days}",
+        f"WHERE kind = 'task' AND name IN ('approval', 'second_approval') AND {every}",
         "tasks": "SELECT who, SUM(CASE WHEN decided THEN 0 ELSE facts END), "
         "SUM(CASE WHEN decided THEN facts ELSE 0 END), "
         "SUM(CASE WHEN escalated THEN facts ELSE 0 END) "
-        f"FROM insight_day WHERE kind = 'task' AND {days} GROUP BY who",
+        f"FROM insight_day WHERE kind = 'task' AND {every} GROUP BY who",
         "retention_load": "SELECT category, year, SUM(customers) FROM retention_load "
         "GROUP BY category, year",
     }
@@ -190,6 +165,7 @@ def write(conn: Connection, found: list[dict[str, Any]]) -> None:
 
 def write_counts(conn: Connection, history: History) -> None:
     """The retention load and the facts counted per day, once every case is written."""
-    for table, rows in ((RetentionLoad, history.load_rows()), (InsightDay, history.day_rows())):
-        if rows:
-            conn.execute(table_of(table).insert(), rows)
+    rows = history.load_rows()
+    if rows:
+        conn.execute(table_of(RetentionLoad).insert(), rows)
+    facts.recount_days(conn)

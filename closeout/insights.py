@@ -125,12 +125,18 @@ class InsightsFilter:
                 found.append(table.c[name] == value)
         return found
 
-    def whole_days_of_everyone(self) -> bool:
-        """Whole days (UTC), no case left out by its trigger, class, tier, country or owner."""
-        names = ("owner", "trigger", "churn_class", "value_tier", "country")
-        return all(getattr(self, n) is None for n in names) and all(
-            at.astimezone(UTC).time() == time(0) for at in (self.since, self.until)
-        )
+    def counted_by_day(self) -> tuple[str, str] | None:
+        """The days' counts that answer for these cases (closeout/cases/models.py
+        `InsightDay`): ("", "") for every case, (column, value) for those of one trigger,
+        class, tier, country or owner; None when the period is not whole days (UTC) or more
+        than one of those narrows it."""
+        if any(at.astimezone(UTC).time() != time(0) for at in (self.since, self.until)):
+            return None
+        names = ("trigger", "churn_class", "value_tier", "country", "owner")
+        narrowed = [(n, getattr(self, n)) for n in names if getattr(self, n) is not None]
+        if len(narrowed) > 1:
+            return None
+        return narrowed[0] if narrowed else ("", "")
 
 
 @dataclass(frozen=True)
@@ -263,10 +269,16 @@ class Insights:
 
     def _facts(self, f: InsightsFilter) -> Source:
         """Where the facts of the cases in `f` are read: their days' counts when `f` covers
-        whole days (UTC) of every case, else the facts one by one."""
-        if f.whole_days_of_everyone():
+        whole days (UTC) narrowed by one column at most, else the facts one by one."""
+        counted = f.counted_by_day()
+        if counted is not None:
             d = _DAY.c
-            days = [d.day >= f.since.astimezone(UTC).date(), d.day < f.until.astimezone(UTC).date()]
+            days = [
+                d.dimension == counted[0],
+                d.value == counted[1],
+                d.day >= f.since.astimezone(UTC).date(),
+                d.day < f.until.astimezone(UTC).date(),
+            ]
             return Source(_DAY, days, d.facts, d.low, d.high)
         t = _FACTS.c
         return Source(_FACTS, f.conditions(_FACTS), literal(1), t.seconds, t.seconds)

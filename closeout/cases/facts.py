@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, text, update
 from sqlalchemy import delete as sa_delete
 
 from closeout.cases.models import (
@@ -33,7 +33,20 @@ _CASES = table_of(CaseRecord)
 _FACTS = table_of(InsightFact)
 _LOAD = table_of(RetentionLoad)
 _DAY = table_of(InsightDay)
-DAY_KEY = ("day", "kind", "name", "band", "who", "decided", "escalated", "late")
+DAY_KEY = (
+    "dimension",
+    "value",
+    "kind",
+    "day",
+    "name",
+    "band",
+    "who",
+    "decided",
+    "escalated",
+    "late",
+)
+# What a day's facts are also counted by: a report narrowed by one of these reads its counts.
+DAY_DIMENSIONS = ("trigger", "churn_class", "value_tier", "country", "owner")
 ANSWERS = {f"customer_{r}": str(r) for r in CustomerResponse}
 # A span's band: its length in seconds on a scale of steps of 10 %, so the percentiles are
 # read from a count per band (closeout/insights.py) instead of from every span.
@@ -73,10 +86,22 @@ def _utc(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
+def day_keys(
+    fact: Mapping[str, Any], dimensions: Iterable[str] = ("", *DAY_DIMENSIONS)
+) -> list[dict[str, Any]]:
+    """Where a fact is counted among its day's (closeout/cases/models.py `InsightDay`): with
+    all of them, and with those of its case's trigger, class, tier, country and owner."""
+    return [
+        {**day_key(fact), "dimension": d, "value": (fact[d] or "") if d else ""} for d in dimensions
+    ]
+
+
 def day_key(fact: Mapping[str, Any]) -> dict[str, Any]:
-    """Where a fact is counted among its day's (closeout/cases/models.py `InsightDay`)."""
+    """A fact's day, kind, name, band and state, as its day's counts group them."""
     band = fact["band"]
     return {
+        "dimension": "",
+        "value": "",
         "day": _utc(fact["opened_at"]).astimezone(UTC).date(),
         "kind": fact["kind"],
         "name": fact["name"],
@@ -88,12 +113,45 @@ def day_key(fact: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def count_in_day(connection: Connection, fact: Mapping[str, Any], by: int) -> None:
-    """Count a fact among its day's (`by` 1), or no more (-1)."""
-    key = day_key(fact)
+def count_in_day(
+    connection: Connection,
+    fact: Mapping[str, Any],
+    by: int,
+    dimensions: Iterable[str] = ("", *DAY_DIMENSIONS),
+) -> None:
+    """Count a fact among its day's (`by` 1), or no more (-1), in each of `dimensions`."""
+    for key in day_keys(fact, dimensions):
+        _count_one(connection, key, fact["seconds"], by)
+
+
+def _recount_sql(dialect: str, dimension: str) -> str:
+    day = (
+        "CAST(opened_at AT TIME ZONE 'UTC' AS DATE)"
+        if dialect == "postgresql"
+        else "date(opened_at)"  # SQLite holds UTC moments as text
+    )
+    value = f"COALESCE({dimension}, '')" if dimension else "''"
+    state = f"kind, {day}, name, COALESCE(band, -1), COALESCE(who, ''), decided, escalated, late"
+    grouped = f"{value}, {state}" if dimension else state  # (PostgreSQL groups by no constant)
+    # Only this module's constant column names are put in: no value from outside.
+    return (
+        "INSERT INTO insight_day (dimension, value, kind, day, name, band, who, decided, "  # nosec B608
+        f"escalated, late, facts, low, high) SELECT '{dimension}', {value}, {state}, COUNT(*), "
+        f"MIN(seconds), MAX(seconds) FROM insight_fact GROUP BY {grouped}"
+    )
+
+
+def recount_days(connection: Connection) -> None:
+    """Count every fact among its day's afresh (after facts were written around this module,
+    as the benchmark writes them)."""
+    connection.execute(sa_delete(_DAY))
+    for dimension in ("", *DAY_DIMENSIONS):
+        connection.execute(text(_recount_sql(connection.dialect.name, dimension)))
+
+
+def _count_one(connection: Connection, key: dict[str, Any], seconds: float | None, by: int) -> None:
     params = {f"key_{k}": v for k, v in key.items()}
     found = connection.execute(_DAY_ROW, params).first()
-    seconds = fact["seconds"]
     if found is None:
         if by > 0:
             values = {"facts": by, "low": seconds, "high": seconds}
@@ -213,9 +271,16 @@ def task_closed(
 
 
 def churn_corrected(connection: Connection, case_id: str, churn_class: str) -> None:
+    """The case's facts move to the corrected class, and so do their days' counts by class."""
+    rows = connection.execute(select(_FACTS).where(_FACTS.c.case_id == case_id)).mappings().all()
     connection.execute(
         update(_FACTS).where(_FACTS.c.case_id == case_id).values(churn_class=churn_class)
     )
+    for row in rows:
+        fact = dict(row)
+        if fact["churn_class"] != churn_class:
+            count_in_day(connection, fact, -1, ("churn_class",))
+            count_in_day(connection, {**fact, "churn_class": churn_class}, 1, ("churn_class",))
 
 
 # ------------------------------------------------------------ the retention load

@@ -164,15 +164,18 @@ class InsightFact(SQLModel, table=True):
 
 
 class InsightDay(SQLModel, table=True):
-    """The facts of the cases opened on one day (UTC) counted together, whatever their case's
-    trigger, class, tier, country or owner: what a report over whole days with no such filter
-    reads (a span kind per name and band with its shortest and longest; a task per kind, with
-    whom, and how it went), instead of every fact."""
+    """The facts of the cases opened on one day (UTC) counted together: all of them
+    (`dimension` ""), and those of each trigger, churn class, value tier, country and owner
+    (`dimension` the column, `value` its value). What a report over whole days, narrowed by
+    at most one of those, reads (a span kind per name and band with its shortest and longest;
+    a task per kind, with whom, and how it went), instead of every fact."""
 
     __tablename__ = "insight_day"
 
-    day: date = Field(primary_key=True)
+    dimension: str = Field(primary_key=True, max_length=20)
+    value: str = Field(primary_key=True, max_length=200)
     kind: str = Field(primary_key=True, max_length=10)
+    day: date = Field(primary_key=True)
     name: str = Field(primary_key=True, max_length=40)
     band: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})  # -1: a task
     who: str = Field(primary_key=True, max_length=200)  # "": a span

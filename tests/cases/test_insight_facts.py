@@ -222,11 +222,15 @@ def test_migration_0019_fills_the_facts_in_from_the_history(database_url: str) -
     assert kept["sla"] == {"on_time": 1, "late": 0, "escalated": 1, "open": 1}
     assert kept["load"] == [{"category": "all_categories", "year": 2031, "customers": 1}]
     assert {r["who"]: r["decided"] for r in kept["tasks"]} == {LI: 2, SAM: 0}  # type: ignore[attr-defined]
-    # Whole days of every case are read from the counts per day; the same period a second
-    # longer, from the facts one by one: the same figures.
-    assert PERIOD.whole_days_of_everyone()
+    # Whole days are read from the counts per day; the same period a second longer, from the
+    # facts one by one: the same figures, of every case and of one owner's.
+    assert PERIOD.counted_by_day() == ("", "")
     longer = InsightsFilter(PERIOD.since - timedelta(seconds=1), PERIOD.until)
-    assert not longer.whole_days_of_everyone() and _figures(db, longer) == kept
+    assert longer.counted_by_day() is None and _figures(db, longer) == kept
+    sams = InsightsFilter(PERIOD.since, PERIOD.until, owner=SAM)
+    sams_longer = InsightsFilter(longer.since, PERIOD.until, owner=SAM)
+    assert sams.counted_by_day() == ("owner", SAM)
+    assert _figures(db, sams) == _figures(db, sams_longer) != kept
     db.engine.dispose()
     # Back to before the facts, and forward again: filled in from the audit trail and tasks.
     command.downgrade(alembic_config(database_url), "0018")

@@ -54,14 +54,6 @@ _FACTS = sa.table(
     sa.column("opened_at", sqlmodel.sql.sqltypes.UTCDateTime()),
     *(sa.column(name) for name in DIMENSIONS if name != "opened_at"),
 )
-_DAY = sa.table(
-    "insight_day",
-    sa.column("day", sa.Date()),
-    *(sa.column(name) for name in ("kind", "name", "band", "who", "facts", "low", "high")),
-    sa.column("decided", sa.Boolean()),
-    sa.column("escalated", sa.Boolean()),
-    sa.column("late", sa.Boolean()),
-)
 _LOAD = sa.table(
     "retention_load",
     sa.column("owner"),
@@ -152,37 +144,24 @@ def _tasks(bind: sa.Connection) -> Iterator[dict[str, Any]]:
         }  # fmt: skip
 
 
-class Days:
-    """The facts counted per day (UTC) of their case's opening, as they go by."""
-
-    def __init__(self) -> None:
-        self.counted: dict[tuple[Any, ...], list[Any]] = {}
-
-    def count(self, fact: dict[str, Any]) -> None:
-        key = (
-            _utc(fact["opened_at"]).astimezone(UTC).date(), fact["kind"], fact["name"],
-            -1 if fact["band"] is None else fact["band"], fact["who"] or "",
-            bool(fact["decided"]), bool(fact["escalated"]), bool(fact["late"]),
-        )  # fmt: skip
-        seconds = fact["seconds"]
-        found = self.counted.setdefault(key, [0, seconds, seconds])
-        found[0] += 1
-        if seconds is not None:
-            found[1] = min(found[1], seconds)
-            found[2] = max(found[2], seconds)
-
-    def rows(self) -> list[dict[str, Any]]:
-        names = ("day", "kind", "name", "band", "who", "decided", "escalated", "late")
-        return [
-            {**dict(zip(names, key, strict=True)), "facts": n, "low": low, "high": high}
-            for key, (n, low, high) in self.counted.items()
-        ]
+def _count_days(bind: sa.Connection) -> None:
+    """Every fact among its day's: all of them, and by each of its case's columns."""
+    postgres = bind.dialect.name == "postgresql"
+    day = "CAST(opened_at AT TIME ZONE 'UTC' AS DATE)" if postgres else "date(opened_at)"
+    state = f"kind, {day}, name, COALESCE(band, -1), COALESCE(who, ''), decided, escalated, late"
+    for dimension in ("", "trigger", "churn_class", "value_tier", "country", "owner"):
+        value = f"COALESCE({dimension}, '')" if dimension else "''"
+        grouped = f"{value}, {state}" if dimension else state  # PostgreSQL: no constant
+        op.execute(  # constant column names only
+            "INSERT INTO insight_day (dimension, value, kind, day, name, band, who, decided, "  # nosec B608
+            f"escalated, late, facts, low, high) SELECT '{dimension}', {value}, {state}, "
+            f"COUNT(*), MIN(seconds), MAX(seconds) FROM insight_fact GROUP BY {grouped}"
+        )
 
 
-def _batches(rows: Iterator[dict[str, Any]], days: Days) -> Iterator[list[dict[str, Any]]]:
+def _batches(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     for row in rows:
-        days.count(row)
         batch.append(row)
         if len(batch) == BATCH:
             yield batch
@@ -248,8 +227,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "insight_day",
-        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("dimension", sa.String(length=20), nullable=False),
+        sa.Column("value", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
         sa.Column("name", sa.String(length=40), nullable=False),
         sa.Column("band", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("who", sa.String(length=200), nullable=False),
@@ -260,7 +241,16 @@ def upgrade() -> None:
         sa.Column("low", sa.Float(), nullable=True),
         sa.Column("high", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint(
-            "day", "kind", "name", "band", "who", "decided", "escalated", "late"
+            "dimension",
+            "value",
+            "kind",
+            "day",
+            "name",
+            "band",
+            "who",
+            "decided",
+            "escalated",
+            "late",
         ),
     )
     op.create_table(
@@ -278,13 +268,11 @@ def upgrade() -> None:
         "WHERE e.case_id = closure_case.id AND e.action = 'stage_entered' "
         "ORDER BY e.seq DESC LIMIT 1) WHERE outcome IS NULL"
     )
-    days = Days()
-    for batch in _batches(_spans(bind), days):
+    for batch in _batches(_spans(bind)):
         op.bulk_insert(_FACTS, batch)
-    for batch in _batches(_tasks(bind), days):
+    for batch in _batches(_tasks(bind)):
         op.bulk_insert(_FACTS, batch)
-    if days.counted:
-        op.bulk_insert(_DAY, days.rows())
+    _count_days(bind)
     load = _retention_load(bind)
     if load:
         op.bulk_insert(_LOAD, load)
