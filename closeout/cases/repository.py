@@ -247,10 +247,12 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
         values = self.sealed.seal(_TASKS.name, task.customer_id, _columns(_TASKS, row))
         stored = self._stored_audit(task.case_id, task.audit, task.customer_id)
         with self.db.transaction() as connection:
-            if connection.execute(_TASK_EXISTS, {"key": task.task_id}).first() is None:
+            opened = connection.execute(_TASK_EXISTS, {"key": task.task_id}).first() is None
+            if opened:
                 connection.execute(insert(_TASKS), values)
-                facts.task_opened(connection, values)
             chain.append_on(connection, task.case_id, task.audit, stored)
+            if opened:  # after the append, which holds the chain head: one writer at a time
+                facts.task_opened(connection, values)
 
     def reassign_task(self, change: TaskReassigned) -> None:
         with self.db.transaction() as connection:
@@ -269,8 +271,8 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
                     .values(escalated_at=change.audit.at)
                 )
             connection.execute(_UPDATE_TASK, {"key": change.task_id, **values})
-            facts.task_reassigned(connection, change.task_id, change.assignee, change.escalated)
             chain.append_on(connection, found.case_id, change.audit, stored)
+            facts.task_reassigned(connection, change.task_id, change.assignee, change.escalated)
 
     def close_task(self, close: CloseTask) -> None:
         with self.db.transaction() as connection:
@@ -293,8 +295,8 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
                     **comment,
                 )
             )
-            facts.task_closed(connection, close.task_id, close.decided_by, close.audit.at, due_at)
             chain.append_on(connection, case_id, close.audit, stored)
+            facts.task_closed(connection, close.task_id, close.decided_by, close.audit.at, due_at)
 
     def record_hold_placed(self, hold: HoldPlaced) -> None:
         customer_id = self._customer_of(hold.case_id)
