@@ -320,7 +320,7 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         # The notice replies to its case's own address; a reply there is taken on loopback.
         # (cust-0001's case waits in win-back; cust-0005's, deleted, takes no more mail.)
         waiting = ReplyAddresses(DEV_SECRET, "replies.localhost").address_for(
-            demo["cust-0001"]["id"]
+            str(demo["cust-0001"]["id"])
         )
         [notice] = [m for m in win_back_mail() if m["reply_to"] == waiting]
         assert notice["reply_to"].startswith("reply+")

@@ -49,8 +49,9 @@ class InboundMail:
     # The words written, without the quoted history or the signature.
     text: str
     attachments: tuple[Attachment, ...] = field(default=())
-    # A delivery report's status (RFC 3463: "5.1.1").
+    # A delivery report's status (RFC 3463: "5.1.1") and the address it failed for.
     status: str | None = None
+    failed_recipient: str | None = None
 
 
 _AUTO_SUBJECTS = re.compile(
@@ -61,6 +62,8 @@ _AUTO_SUBJECTS = re.compile(
 _AUTO_PRECEDENCE = {"auto_reply", "bulk", "junk", "list"}
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _STATUS = re.compile(r"^\s*status\s*:\s*([245]\.\d{1,3}\.\d{1,3})", re.IGNORECASE | re.MULTILINE)
+_RECIPIENT = re.compile(r"^\s*final-recipient\s*:\s*rfc822\s*;\s*(\S+@\S+)\s*$",
+                        re.IGNORECASE | re.MULTILINE)  # fmt: skip
 
 # Where the quoted history starts: an attribution line, an Outlook or Gmail separator, a
 # header block of the message answered.
@@ -172,13 +175,23 @@ def _attachments(msg: EmailMessage) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
-def _report(msg: EmailMessage) -> tuple[InboundKind, str | None, tuple[str, ...]] | None:
-    """A delivery status notification's kind, status and the reported message's id."""
+@dataclass(frozen=True)
+class _Report:
+    kind: InboundKind
+    status: str | None
+    reported: tuple[str, ...]
+    recipient: str | None
+
+
+def _report(msg: EmailMessage) -> _Report | None:
+    """A delivery status notification's kind, status, the reported message's id and the
+    address delivery failed for."""
     if msg.get_content_type() != "multipart/report":
         return None
     if (msg.get_param("report-type") or "").lower() != "delivery-status":  # type: ignore[union-attr]
         return None
     status: str | None = None
+    recipient: str | None = None
     reported: tuple[str, ...] = ()
     for part in msg.walk():
         kind = part.get_content_type()
@@ -187,6 +200,8 @@ def _report(msg: EmailMessage) -> tuple[InboundKind, str | None, tuple[str, ...]
             text = "".join(str(p) for p in cast(list[Message], part.get_payload()))
             found = _STATUS.search(text)
             status = status or (found.group(1) if found else None)
+            named = _RECIPIENT.search(text)
+            recipient = recipient or (named.group(1).strip("<>") if named else None)
         elif kind in ("message/rfc822", "text/rfc822-headers"):
             inner = part.get_payload()
             if isinstance(inner, list) and inner and isinstance(inner[0], Message):
@@ -196,7 +211,8 @@ def _report(msg: EmailMessage) -> tuple[InboundKind, str | None, tuple[str, ...]
                     "Message-ID"
                 ))  # fmt: skip
     failed = status is None or status.startswith("5")
-    return (InboundKind.BOUNCE if failed else InboundKind.DELAYED), status, reported
+    kind = InboundKind.BOUNCE if failed else InboundKind.DELAYED
+    return _Report(kind, status, reported, recipient)
 
 
 def read_mail(raw: bytes) -> InboundMail:
@@ -207,8 +223,10 @@ def read_mail(raw: bytes) -> InboundMail:
     message_id = next(iter(_ids(str(msg.get("Message-ID") or ""))), None)
     report = _report(msg)
     if report is not None:
-        kind, status, reported = report
-        return InboundMail(kind, message_id, sender, subject, reported, "", (), status)
+        return InboundMail(
+            report.kind, message_id, sender, subject, report.reported, "", (), report.status,
+            report.recipient,
+        )  # fmt: skip
     answers = _ids(str(msg.get("In-Reply-To") or "")) + _ids(str(msg.get("References") or ""))
     kind = InboundKind.AUTO_REPLY if _is_auto_reply(msg) else InboundKind.REPLY
     text = written_part(_body_text(msg))

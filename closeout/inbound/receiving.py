@@ -4,7 +4,8 @@ Every message gets one defined outcome, said back to the sending server as an SM
 
 - `accepted`: matched to a case by its reply address or, failing that, by the notice it answers
   (In-Reply-To / References, or the message a delivery report is about); kept, its words and
-  attachments sealed under the customer's data key.
+  attachments sealed under the customer's data key. A delivery report that says a notice failed
+  for good (5.x.x) counts a bounce on the contact it failed for, as a refusal while sending does.
 - `duplicate`: the same message (by its Message-ID) kept already: accepted, kept once.
 - `forged`: sent to an address of the reply form whose token Closeout did not make: refused,
   nothing kept.
@@ -27,6 +28,8 @@ from sqlalchemy import insert, select
 
 from closeout.cases.models import CaseRecord, NoticeRecord
 from closeout.cases.sealing import SealedWords
+from closeout.crm.adapters import crm_from
+from closeout.crm.port import CrmPort
 from closeout.crypto.data_keys import KeyDestroyed
 from closeout.crypto.vault import data_keys_from
 from closeout.db import Database, table_of
@@ -89,12 +92,18 @@ class Inbound:
     """Matches, seals and keeps what comes back; the one writer of the inbound tables."""
 
     def __init__(
-        self, db: Database, sealed: SealedWords, replies: ReplyAddresses, max_bytes: int
+        self,
+        db: Database,
+        sealed: SealedWords,
+        replies: ReplyAddresses,
+        max_bytes: int,
+        crm: CrmPort | None = None,
     ) -> None:
         self.db = db
         self.sealed = sealed
         self.replies = replies
         self.max_bytes = max_bytes
+        self.crm = crm
 
     def receive(self, raw: bytes, recipients: list[str], now: datetime) -> Received:
         """One message, as the SMTP envelope delivered it to `recipients`."""
@@ -114,9 +123,13 @@ class Inbound:
         if case is None or case.outcome == Outcome.DELETED:
             return Received(InboundOutcome.CUSTOMER_GONE, mail.kind, case_id)
         try:
-            return self._keep(mail, len(raw), case_id, case.customer_id, now)
+            received = self._keep(mail, len(raw), case_id, case.customer_id, now)
         except KeyDestroyed:
             return Received(InboundOutcome.CUSTOMER_GONE, mail.kind, case_id)
+        bounced = mail.kind is InboundKind.BOUNCE and mail.failed_recipient is not None
+        if received.outcome is InboundOutcome.ACCEPTED and bounced and self.crm is not None:
+            self.crm.record_bounce(case.customer_id, str(mail.failed_recipient))
+        return received
 
     def _answered_case(self, mail: InboundMail) -> str | None:
         """The case of the notice the message answers (or reports on), if any."""
@@ -169,4 +182,5 @@ def inbound_from(settings: Settings, db: Database) -> Inbound:
         SealedWords(data_keys_from(settings, db)),
         ReplyAddresses(settings.secret_key, settings.inbound_domain),
         settings.inbound_max_bytes,
+        crm_from(settings, db),
     )

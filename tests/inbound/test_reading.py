@@ -111,6 +111,7 @@ def test_delivery_reports_name_the_notice_and_their_status(
 ) -> None:
     mail = read_mail(_report(status, action))
     assert (mail.kind, mail.status, mail.answers, mail.text) == (kind, status, (NOTICE_ID,), "")
+    assert mail.failed_recipient == "ana@example.org"
 
 
 def test_html_only_mail_is_reduced_to_its_text() -> None:

@@ -17,9 +17,12 @@ from sqlmodel import col, select
 from closeout.cases.erasure import CustomerWords
 from closeout.cases.models import NoticeRecord
 from closeout.contracts import CaseChange
+from closeout.crm.models import CrmContact
 from closeout.db import Database, table_of
+from closeout.demo import add_customer
 from closeout.domain import Outcome, Stage
 from closeout.inbound.models import InboundAttachment, InboundMessage
+from closeout.inbound.reading import InboundKind
 from closeout.inbound.receiving import Inbound, InboundOutcome, inbound_from
 from closeout.inbound.smtp import start_inbound
 from tests.cases.test_insights import _case, _entry
@@ -168,3 +171,47 @@ async def test_mail_for_a_deleted_customer_is_refused_and_not_kept(endpoint: End
         await endpoint.send(_reply("hello"), endpoint.inbound.replies.address_for(case_id))
     assert refused.value.code == 550 and "no longer exists" in refused.value.message
     assert endpoint.kept(case_id) == []
+
+
+def _delivery_report(notice_id: str, recipient: str, status: str) -> bytes:
+    return (
+        "From: MAILER-DAEMON@mx.example.org\r\nTo: bounces@replies.example.com\r\n"
+        f"Subject: Undelivered Mail\r\nMessage-ID: <dsn-{uuid.uuid4()}@mx.example.org>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; "
+        'boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n'
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org"
+        f"\r\n\r\nFinal-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: {status}\r\n"
+        f"\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {notice_id}\r\n"
+        "\r\n--b--\r\n"
+    ).encode()
+
+
+def test_a_late_bounce_counts_on_the_contact_once_and_a_delay_does_not(
+    endpoint: Endpoint,
+) -> None:
+    case_id, customer = endpoint.case()
+    with endpoint.db.session() as session:
+        add_customer(session, customer, name="Bounce Shop", owner="li.na@example.com")
+        contact = session.exec(
+            select(CrmContact).where(col(CrmContact.customer_id) == customer)
+        ).first()
+    assert contact is not None and contact.bounce_count == 0
+    with endpoint.db.transaction() as conn:
+        conn.execute(
+            table_of(NoticeRecord).insert(),
+            {"id": str(uuid.uuid4()), "case_id": case_id, "kind": "advance_notice",
+             "message_id": NOTICE_ID, "status": "sent", "created_at": datetime.now(UTC)},
+        )  # fmt: skip
+    now = datetime.now(UTC)
+    bounce = _delivery_report(NOTICE_ID, contact.email, "5.1.1")
+    first = endpoint.inbound.receive(bounce, [f"bounces@{DOMAIN}"], now)
+    again = endpoint.inbound.receive(bounce, [f"bounces@{DOMAIN}"], now)
+    delay = _delivery_report(NOTICE_ID, contact.email, "4.4.7")
+    delayed = endpoint.inbound.receive(delay, [f"bounces@{DOMAIN}"], now)
+    assert (first.outcome, first.kind) == (InboundOutcome.ACCEPTED, InboundKind.BOUNCE)
+    assert again.outcome is InboundOutcome.DUPLICATE
+    assert (delayed.outcome, delayed.kind) == (InboundOutcome.ACCEPTED, InboundKind.DELAYED)
+    with endpoint.db.session() as session:
+        found = session.get(CrmContact, contact.id)
+    assert found is not None and found.bounce_count == 1
+    assert sorted(m.kind for m in endpoint.kept(case_id)) == ["bounce", "delayed"]
