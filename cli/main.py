@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -152,5 +153,20 @@ def detect(
 
 
 def main() -> None:  # pragma: no cover - console entry point
-    app(prog_name="closeout")
-    sys.exit(0)
+    """The `closeout` command. It ends without the interpreter's teardown: a command that
+    spoke to Temporal leaves the SDK's runtime threads behind, and those can abort a process
+    while it finalises ("PyGILState_Release", temporalio/sdk-python#300), turning an answer
+    already given into a crash. Output is flushed first; the exit code is the command's."""
+    code: int = 0
+    try:
+        app(prog_name="closeout")
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            code = 1
+        else:
+            code = exc.code or 0
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
