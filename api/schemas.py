@@ -101,6 +101,29 @@ class CategoryClockOut(BaseModel):
     deleted_at: datetime | None
 
 
+class AttachmentOut(BaseModel):
+    filename: str | None
+    content_type: str
+    size_bytes: int
+
+
+class ReplyOut(BaseModel):
+    """Mail that came back on a case: its words as text, its attachments listed only."""
+
+    id: str
+    case_id: str
+    kind: str
+    received_at: datetime
+    sender: str | None
+    subject: str | None
+    text: str | None
+    status: str | None
+    # pending, task, case_closed, not_needed (how it reached the case).
+    handoff: str
+    task_id: str | None
+    attachments: list[AttachmentOut]
+
+
 class CaseDetail(CaseSummary):
     evidence: dict[str, Any]
     # During retention by category: each category's clock (None: one period for all).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -55,6 +56,7 @@ from closeout.domain import (
     Stage,
     TaskStatus,
 )
+from closeout.inbound.replies import Replies
 from closeout.settings import Settings
 from closeout.tokens import Principal
 from closeout.users.accounts import Accounts
@@ -94,6 +96,7 @@ class CaseService:
         self.repo = adapters.cases
         self.crm = adapters.crm
         self.temporal = temporal
+        self.replies = Replies(adapters.db, self.repo.sealed)
 
     # ---------------------------------------------------------------- opening a case
 
@@ -163,11 +166,20 @@ class CaseService:
             offset=offset,
         )
 
-    def get_case(self, case_id: str, user: Principal) -> schemas.CaseDetail:
+    def _visible_case(self, case_id: str, user: Principal) -> tuple[CaseRecord, list[TaskRecord]]:
         case = self._case(case_id)
-        case_tasks = self.repo.case_tasks(case_id)
+        case_tasks = list(self.repo.case_tasks(case_id))
         if not may_see_case(user.role, user.name, case.owner, (t.assignee for t in case_tasks)):
             raise Forbidden(f"case {case_id} is not one of your customers'")
+        return case, case_tasks
+
+    def case_replies(self, case_id: str, user: Principal) -> list[schemas.ReplyOut]:
+        """What came back on the case by mail, oldest first."""
+        self._visible_case(case_id, user)
+        return [schemas.ReplyOut.model_validate(asdict(r)) for r in self.replies.of_case(case_id)]
+
+    def get_case(self, case_id: str, user: Principal) -> schemas.CaseDetail:
+        case, case_tasks = self._visible_case(case_id, user)
         tasks = [task_out(t) for t in case_tasks]
         return schemas.CaseDetail(
             **case_summary(case).model_dump(),

@@ -38,6 +38,7 @@ from closeout.domain import (
     TaskKind,
     TaskStatus,
 )
+from closeout.inbound.replies import Replies, ReplyView
 from closeout.settings import Settings
 from closeout.users.accounts import Accounts, User
 from workflows.case_handles import case_status
@@ -83,6 +84,8 @@ class TaskPage:
     may_decide: bool
     may_claim: bool
     may_release: bool
+    # A customer_reply task: the reply to read.
+    reply: ReplyView | None = None
 
 
 @dataclass
@@ -96,6 +99,8 @@ class CasePage:
     timers: dict[str, datetime | None] = field(default_factory=dict)
     live: bool = False
     temporal_url: str = ""
+    # Mail that came back on the case: replies, automatic replies, delivery reports.
+    replies: list[ReplyView] = field(default_factory=list)
 
 
 class TaskBoard:
@@ -109,6 +114,7 @@ class TaskBoard:
         self.settings = settings
         self.repo = adapters.cases
         self.tasks = TaskQueries(adapters.db, self.repo.sealed)
+        self.replies = Replies(adapters.db, self.repo.sealed)
         self.crm = adapters.crm
         self.accounts = accounts
         self.temporal = temporal
@@ -221,6 +227,7 @@ class TaskBoard:
             may_decide=is_open and (mine or supervisor),
             may_claim=is_open and task.assignee in queues_of(user),
             may_release=is_open and (mine or (supervisor and "@" in task.assignee)),
+            reply=self.replies.of_task(task.id) if task.kind == TaskKind.CUSTOMER_REPLY else None,
         )
 
     # ---------------------------------------------------------------- case page
@@ -236,6 +243,7 @@ class TaskBoard:
             tasks=list(file.tasks),
             holds=list(file.holds),
             timeline=audit,
+            replies=self.replies.of_case(case.id),
             temporal_url=(
                 f"{self.settings.temporal_ui_url}/namespaces/"
                 f"{quote(self.settings.temporal_namespace)}/workflows/"

@@ -170,3 +170,7 @@ def main() -> None:  # pragma: no cover - console entry point
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m cli.main`, as `closeout dev` runs it
+    main()

@@ -25,6 +25,8 @@ TRIGGER_ROLES = frozenset({Role.INTEGRATION, Role.ADMIN})
 # Who may add evidence to an open case: whoever may raise a trigger or open a case, and the
 # scheduled detection.
 EVIDENCE_ROLES = frozenset({*TRIGGER_ROLES, *CLOSURE_ROLES, SYSTEM_ACTOR})
+# Who hands a customer's reply by mail to its case: Closeout's inbound mail service alone.
+REPLY_ROLES = frozenset({SYSTEM_ACTOR})
 # Who signs in to the pages and holds tokens of their own: people. The integration role is
 # another system's, whose tokens alone may name that system instead of a user.
 PEOPLE_ROLES = READER_ROLES

@@ -137,6 +137,24 @@ class AssignResult:
 
 
 @dataclass(frozen=True)
+class ReplyReceived:
+    """A customer's reply to a notice, kept sealed in the read model, handed to its case."""
+
+    inbound_id: str
+    received_at: datetime
+    actor: Actor
+    case_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplyHanded:
+    """The case has the reply: the customer_reply task its owner classifies it in."""
+
+    inbound_id: str
+    task_id: str
+
+
+@dataclass(frozen=True)
 class EvidenceRequest:
     """A further trigger found for a customer whose case is open (detection, a webhook)."""
 
@@ -298,6 +316,8 @@ class OpenTask:
     due_at: datetime | None
     audit: AuditEntry
     note: str | None = None
+    # A customer_reply task: the reply it is about (an inbound_message row).
+    inbound_id: str | None = None
 
 
 @dataclass(frozen=True)

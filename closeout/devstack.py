@@ -26,8 +26,6 @@ from closeout.demo import DEMO_USERS, seed_demo, seed_demo_users
 from closeout.demo_cases import DEMO_SUMMARY, seed_demo_cases
 from closeout.demo_cases import log as demo_log
 from closeout.domain import Role
-from closeout.inbound.receiving import inbound_from
-from closeout.inbound.smtp import start_inbound
 from closeout.mailcatcher import start_mail_catcher
 from closeout.settings import Settings
 from closeout.tokens import authenticate, create_token
@@ -61,6 +59,11 @@ def api_command(host: str, port: int) -> list[str]:
         sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
         "--host", host, "--port", str(port),
     ]  # fmt: skip
+
+
+def inbound_command(host: str, port: int) -> list[str]:
+    """`closeout inbound`: replies taken on `port` and handed to their cases."""
+    return [sys.executable, "-m", "cli.main", "inbound", "--host", host, "--port", str(port)]
 
 
 class DevStackError(RuntimeError):
@@ -117,7 +120,6 @@ def prepare(settings: Settings) -> tuple[Database, str, int]:
 # Replies in dev mode: notices carry reply addresses at this domain, and the inbound endpoint
 # takes them on loopback (closeout/inbound/).
 DEV_INBOUND_DOMAIN = "replies.localhost"
-DEV_INBOUND_PORT = 2525
 
 
 class DevStack:
@@ -159,7 +161,7 @@ class DevStack:
             ("Temporal Web UI", self.temporal_host, self.ui_port),
             ("API", s.api_host, s.api_port),
             ("SMTP catcher", s.smtp_host, s.smtp_port),
-            ("inbound mail", "127.0.0.1", DEV_INBOUND_PORT),
+            ("inbound mail", s.inbound_host, s.inbound_port),
         ]:
             if _port_open(host, port):
                 raise DevStackError(
@@ -172,7 +174,6 @@ class DevStack:
         db, token, seeded = prepare(s)
         self.logs.mkdir(parents=True, exist_ok=True)
         catcher = start_mail_catcher(s.mail_catcher_dir, s.smtp_host, s.smtp_port)
-        inbound = start_inbound(inbound_from(s, db), "127.0.0.1", DEV_INBOUND_PORT)
         try:
             temporal = self._spawn(
                 "temporal",
@@ -190,6 +191,10 @@ class DevStack:
                 lambda: _port_open(self.temporal_host, self.temporal_port), "Temporal", 60, temporal
             )
             worker = self._spawn("worker", [sys.executable, "-m", "worker"])
+            inbound = self._spawn("inbound", inbound_command(s.inbound_host, s.inbound_port))
+            _wait_for(
+                lambda: _port_open(s.inbound_host, s.inbound_port), "inbound mail", 60, inbound
+            )
             api = self._spawn("api", api_command(s.api_host, s.api_port))
             health = f"http://{s.api_host}:{s.api_port}/healthz"
             _wait_for(lambda: _healthy(health), "the API", 60, api)
@@ -203,7 +208,6 @@ class DevStack:
         finally:
             self.stop()
             catcher.stop()
-            inbound.stop()
             db.engine.dispose()
 
     def _open_demo_cases(self, api: str, token: str) -> None:
@@ -241,7 +245,7 @@ Closeout is running (dev mode). Ctrl-C stops everything; data stays in {s.var_di
   Temporal         {s.temporal_address}          (database {s.var_dir}/temporal.db)
   Temporal Web UI  {s.temporal_ui_url}
   SMTP catcher     {s.smtp_host}:{s.smtp_port}
-  Replies (SMTP)   127.0.0.1:{DEV_INBOUND_PORT}   (notices reply to reply+…@{s.inbound_domain})
+  Replies (SMTP)   {s.inbound_host}:{s.inbound_port}   (notices reply to reply+…@{s.inbound_domain})
   Database         {s.database_url}
   Logs             {self.logs}/
   Demo customers   {"seeded 50 (cust-0001 … cust-0050)" if seeded else "already seeded"}

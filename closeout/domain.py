@@ -117,6 +117,8 @@ class TaskKind(StrEnum):
     CONTACT_REVIEW = "contact_review"
     # A duplicate or invalid record: merge it into another customer, invalidate it, or keep it.
     DATA_REVIEW = "data_review"
+    # The customer replied to a notice by mail: the owner says what the reply means.
+    CUSTOMER_REPLY = "customer_reply"
 
 
 class TaskStatus(StrEnum):
@@ -163,6 +165,12 @@ class TaskDecision(StrEnum):
     MERGE = "merge"
     INVALIDATE = "invalidate"
     KEEP = "keep"
+    # What a customer's reply says, as its owner reads it (a customer_reply task).
+    STAY = "stay"
+    OBJECT = "object"
+    CONFIRM = "confirm"
+    REQUEST_DELETION = "request_deletion"
+    OTHER = "other"
 
 
 ALLOWED_DECISIONS: dict[TaskKind, frozenset[TaskDecision]] = {
@@ -179,6 +187,15 @@ ALLOWED_DECISIONS: dict[TaskKind, frozenset[TaskDecision]] = {
     TaskKind.CONTACT_REVIEW: frozenset({TaskDecision.APPROVE, TaskDecision.REJECT}),
     TaskKind.DATA_REVIEW: frozenset(
         {TaskDecision.MERGE, TaskDecision.INVALIDATE, TaskDecision.KEEP}
+    ),
+    TaskKind.CUSTOMER_REPLY: frozenset(
+        {
+            TaskDecision.STAY,
+            TaskDecision.OBJECT,
+            TaskDecision.CONFIRM,
+            TaskDecision.REQUEST_DELETION,
+            TaskDecision.OTHER,
+        }
     ),
 }
 

@@ -46,6 +46,7 @@ LABELS: dict[str, str] = {
     TaskKind.OBJECTION_REVIEW: N_("Objection review"),
     TaskKind.CONTACT_REVIEW: N_("Contact review"),
     TaskKind.DATA_REVIEW: N_("Record review"),
+    TaskKind.CUSTOMER_REPLY: N_("Customer reply"),
     # task status
     TaskStatus.OPEN: N_("Open"),
     TaskStatus.DONE: N_("Done"),
@@ -60,6 +61,10 @@ LABELS: dict[str, str] = {
     TaskDecision.MERGE: N_("Merge into the record it duplicates"),
     TaskDecision.INVALIDATE: N_("Invalidate the record"),
     TaskDecision.KEEP: N_("Keep the record as it is"),
+    # what a reply says (stay and object read as the customer's answers below)
+    TaskDecision.CONFIRM: N_("Confirm the closure"),
+    TaskDecision.REQUEST_DELETION: N_("Ask to delete their data"),
+    TaskDecision.OTHER: N_("Something else: no change"),
     # data categories
     DataCategory.MARKETING_DATA: N_("Marketing data"),
     DataCategory.CONTACT_DATA: N_("Contact data"),
@@ -111,6 +116,15 @@ LABELS: dict[str, str] = {
     "letter": N_("Letter"),
     "in person": N_("In person"),
     "e-mail": N_("E-mail"),
+    # what came back on a case, and how it reached the case
+    "inbound:reply": N_("Reply"),
+    "inbound:auto_reply": N_("Automatic reply"),
+    "inbound:bounce": N_("Delivery failed"),
+    "inbound:delayed": N_("Delivery delayed"),
+    "handoff:pending": N_("Waiting to reach the case"),
+    "handoff:task": N_("Given to the owner to read"),
+    "handoff:case_closed": N_("Came after the case ended"),
+    "handoff:not_needed": N_("Recorded, nothing to decide"),
     # the inbox's actions on several tasks, and what became of each
     "bulk:claim": N_("Claim them"),
     "bulk:approve": N_("Approve them (approval tasks)"),

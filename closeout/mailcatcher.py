@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 import time
 import uuid
 from dataclasses import dataclass
@@ -64,6 +65,23 @@ def _read(path: Path) -> CaughtMail:
         reply_to=str(msg["Reply-To"] or ""),
         in_reply_to=str(msg["In-Reply-To"] or ""),
     )
+
+
+def reply_to_caught(mail: CaughtMail, text: str) -> EmailMessage:
+    """What the customer would send by pressing "reply" on a caught notice: to its Reply-To,
+    threaded on its Message-ID, the notice quoted below the answer."""
+    reply = EmailMessage()
+    reply["From"] = mail.to
+    reply["To"] = mail.reply_to
+    subject = mail.subject
+    reply["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    reply["Message-ID"] = email.utils.make_msgid(domain="customer.localhost")
+    reply["Date"] = email.utils.formatdate(localtime=False)
+    if mail.message_id:
+        reply["In-Reply-To"] = reply["References"] = mail.message_id
+    quoted = "\n".join(f"> {line}" for line in mail.text.splitlines())
+    reply.set_content(f"{text}\n\nOn {mail.date}, {mail.sender} wrote:\n{quoted}\n")
+    return reply
 
 
 def list_caught(directory: Path) -> list[CaughtMail]:

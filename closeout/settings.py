@@ -214,6 +214,15 @@ class Settings(BaseSettings):
     )
     # The largest message the inbound endpoint accepts (SMTP SIZE); larger ones are refused.
     inbound_max_bytes: int = Field(default=10 * 1024 * 1024, ge=10_000, le=100 * 1024 * 1024)
+    # Where `closeout inbound` listens unless told otherwise; in dev mode, where the caught
+    # mail's "reply" button sends its replies.
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int = Field(default=2525, ge=1, le=65535)
+    # Or a mailbox the replies land in, read by `closeout inbound --imap`: imaps://user@host/
+    # Mailbox (closeout/inbound/imap.py), its password apart, looked at every so many seconds.
+    inbound_imap_url: str | None = None
+    inbound_imap_password: str | None = None
+    inbound_imap_every: int = Field(default=60, ge=5, le=3600)
 
     archive_dir: Path = Path("var/archive")
     # The suppression ledger (keyed hashes of deleted customers). Keep it apart from the

@@ -331,6 +331,14 @@ def test_dev_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         reply.set_content("Please keep my account.")
         with smtplib.SMTP("127.0.0.1", 2525, timeout=30) as smtp:
             assert not smtp.send_message(reply, "ana@example.org", [notice["reply_to"]])
+        # `closeout inbound` hands it to the case: its owner gets a task to read it.
+        waiting_case = f"{api}/api/cases/{demo['cust-0001']['id']}"
+        deadline = time.monotonic() + 60
+        while "customer_reply" not in [
+            t["kind"] for t in httpx.get(waiting_case, headers=headers).json()["pending_tasks"]
+        ]:
+            assert time.monotonic() < deadline, "the reply never became the owner's task"
+            time.sleep(0.5)
         html = {"Accept": "text/html"}
         listing = httpx.get(f"{api}/dev/mail", headers=html)
         mail_id = win_back_mail()[0]["id"]

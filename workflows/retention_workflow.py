@@ -25,16 +25,16 @@ with workflow.unsafe.imports_passed_through():
         DecisionResult,
         StageResult,
     )
-    from closeout.domain import Stage
+    from closeout.domain import Stage, TaskKind
     from workflows.case import rules
     from workflows.case.state import RENEW_EVERY, CaseState, RetentionInput
 
 # The process itself runs in the sandbox: its parts are imported afresh for every run.
-from workflows.case.case_requests import CaseRequests
+from workflows.case.replies import CaseReplies
 
 
 @workflow.defn
-class RetentionWorkflow(CaseRequests):
+class RetentionWorkflow(CaseReplies):
     """Retention → deletion by category → verified deletion, or reactivation."""
 
     @workflow.init
@@ -45,6 +45,9 @@ class RetentionWorkflow(CaseRequests):
     @workflow.run
     async def run(self, input: RetentionInput) -> CaseResult:
         self.renew_at = workflow.now() + RENEW_EVERY
+        for task in self.tasks.values():
+            if task.pending and task.due_at is not None:
+                self._watch(task)  # a reply still to be read, carried from the last run
         if not input.entered:
             await self._enter(Stage.RETENTION, retention_end=self.retention_end)
         return await self._end_retention(await self._wait_out_retention())
@@ -58,10 +61,15 @@ class RetentionWorkflow(CaseRequests):
         return StageResult(self.stage, self.outcome)
 
     # The closing stages' requests: a case in retention refuses them for the reasons it always
-    # gave (a task already decided, access already revoked), by the same rules.
+    # gave (a task already decided, access already revoked), by the same rules. Only a
+    # customer's reply can open a task here.
     @workflow.update
     async def decide(self, req: DecisionRequest) -> DecisionResult:
-        raise _refused_in_retention()
+        task = self.tasks[req.task_id]
+        if task.kind is not TaskKind.CUSTOMER_REPLY:
+            raise _refused_in_retention()
+        await self._decide_reply(task, req)
+        return DecisionResult(req.task_id, req.decision, self.stage)
 
     @decide.validator
     def _validate_decide(self, req: DecisionRequest) -> None:
@@ -69,7 +77,9 @@ class RetentionWorkflow(CaseRequests):
 
     @workflow.update
     async def assign(self, req: AssignRequest) -> AssignResult:
-        raise _refused_in_retention()
+        if self.tasks[req.task_id].kind is not TaskKind.CUSTOMER_REPLY:
+            raise _refused_in_retention()
+        return await self._reassign(req)
 
     @assign.validator
     def _validate_assign(self, req: AssignRequest) -> None:
@@ -85,7 +95,7 @@ class RetentionWorkflow(CaseRequests):
 
 
 def _refused_in_retention() -> ApplicationError:
-    # Reached only if a rule let the request through: no task is open in retention.
+    # Reached only if a rule let the request through: no closing task is open in retention.
     return rules.reject(
         "the case is in retention: this request no longer applies", Refusal.WRONG_STAGE
     )

@@ -76,6 +76,13 @@ def retained_data(
     return compliance.retained_data(case_id, user)
 
 
+@router.get("/{case_id}/replies")
+def case_replies(case_id: str, user: Reader, cases: CaseServiceDep) -> list[schemas.ReplyOut]:
+    """Mail that came back on the case (replies, automatic replies, delivery reports), its
+    words as plain text and its attachments listed; each reply's customer_reply task."""
+    return cases.case_replies(case_id, user)
+
+
 @router.get("/{case_id}", responses=links(200, TASK_FROM_CASE, HOLD_FROM_CASE))
 def get_case(case_id: str, user: Reader, cases: CaseServiceDep) -> schemas.CaseDetail:
     """One case with its pending tasks, legal holds and audit timeline."""

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiosmtplib
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 
 from api.deps import DatabaseDep, SettingsDep
-from api.errors import NotFound
+from api.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from api.openapi_links import MAIL_FROM_LIST, links
 from closeout.mail import TEMPLATES_DIR
-from closeout.mailcatcher import get_caught, list_caught
+from closeout.mailcatcher import get_caught, list_caught, reply_to_caught
 
 router = APIRouter(tags=["system"])
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
@@ -62,5 +63,66 @@ def dev_mail_message(
     if mail is None:
         raise NotFound(f"no caught message {mail_id!r}")
     if _wants_html(request):
-        return templates.TemplateResponse(request, "dev/mail_message.html", {"message": mail})
+        return templates.TemplateResponse(
+            request,
+            "dev/mail_message.html",
+            {"message": mail, "replied": request.query_params.get("replied") == "1"},
+        )
     return vars(mail)
+
+
+# The longest reply the caught mail's "reply" button sends.
+MAX_REPLY_CHARS = 10_000
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser's post from the app's own pages, by its fetch metadata (a client that is not
+    a browser sends none)."""
+    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+
+
+@router.post("/dev/mail/{mail_id}/reply", response_model=None)
+async def dev_mail_reply(
+    mail_id: str, request: Request, settings: SettingsDep
+) -> dict[str, Any] | Response:
+    """Reply to a caught notice as its customer would: sent over SMTP to the inbound endpoint
+    (`closeout inbound`, CLOSEOUT_INBOUND_HOST/PORT), threaded on the notice. A form field or
+    JSON `text`."""
+    if not settings.dev_mode:
+        raise NotFound("the mail catcher exists only in dev mode")
+    if not _same_origin(request):
+        raise Forbidden("replies are sent from the caught mail's own page")
+    mail = get_caught(settings.mail_catcher_dir, mail_id)
+    if mail is None:
+        raise NotFound(f"no caught message {mail_id!r}")
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise Invalid("the body is not JSON") from exc
+        text_given = body.get("text") if isinstance(body, dict) else None
+    else:
+        text_given = (await request.form()).get("text")
+    if not isinstance(text_given, str) or not text_given.strip():
+        raise Invalid("a reply needs its text (field `text`)")
+    if len(text_given) > MAX_REPLY_CHARS:
+        raise Invalid(f"a reply is at most {MAX_REPLY_CHARS} characters")
+    if not mail.reply_to:
+        raise Conflict("this message has no Reply-To: replies are off (CLOSEOUT_INBOUND_DOMAIN)")
+    reply = reply_to_caught(mail, text_given.strip())
+    try:
+        await aiosmtplib.send(
+            reply, hostname=settings.inbound_host, port=settings.inbound_port, timeout=15
+        )
+    except aiosmtplib.SMTPResponseException as exc:
+        raise Conflict(f"the inbound endpoint refused the reply: {exc.code} {exc.message}") from exc
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise Unavailable(
+            f"no inbound endpoint answers on {settings.inbound_host}:{settings.inbound_port}"
+            " (closeout inbound)"
+        ) from exc
+    if _wants_html(request) or not request.headers.get("content-type", "").startswith(
+        "application/json"
+    ):
+        return RedirectResponse(f"/dev/mail/{mail_id}?replied=1", status_code=303)
+    return {"sent": True, "to": mail.reply_to, "message_id": str(reply["Message-ID"])}

@@ -44,6 +44,7 @@ from closeout.contracts import (
 from closeout.crypto.vault import data_keys_from
 from closeout.db import Database, table_of
 from closeout.domain import Stage, TaskStatus
+from closeout.inbound.models import InboundMessage
 from closeout.settings import Settings
 
 __all__ = ["CaseRepository", "Page", "case_repository", "count_of"]
@@ -64,6 +65,7 @@ _CASE_BEFORE = sa_select(
     _CASES.c.stage_since, *(_CASES.c[d] for d in FACT_DIMENSIONS if d != "stage"),
 ).where(_CASES.c.id == bindparam("key"))  # fmt: skip
 _UPDATE_CASE = sa_update(_CASES).where(_CASES.c.id == bindparam("key"))
+_INBOUND = table_of(InboundMessage)
 _TASK_EXISTS = sa_select(_TASKS.c.id).where(_TASKS.c.id == bindparam("key"))
 _TASK_STATE = sa_select(
     _TASKS.c.case_id, _TASKS.c.status, _TASKS.c.customer_id, _TASKS.c.due_at
@@ -250,6 +252,12 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
             opened = connection.execute(_TASK_EXISTS, {"key": task.task_id}).first() is None
             if opened:
                 connection.execute(insert(_TASKS), values)
+            if task.inbound_id is not None:  # the reply the task is about leads to it
+                connection.execute(
+                    sa_update(_INBOUND)
+                    .where(_INBOUND.c.id == task.inbound_id)
+                    .values(task_id=task.task_id)
+                )
             chain.append_on(connection, task.case_id, task.audit, stored)
             if opened:  # after the append, which holds the chain head: one writer at a time
                 facts.task_opened(connection, values)

@@ -31,6 +31,11 @@ class InboundMessage(SQLModel, table=True):
     sender: str | None = Field(default=None, sa_column=Column(Text))
     subject: str | None = Field(default=None, sa_column=Column(Text))
     text: str | None = Field(default=None, sa_column=Column(Text))
+    # How a reply reached its case (closeout/inbound/receiving.py `Handoff`): pending until the
+    # case took it, then `task` (a customer_reply task, `task_id`) or `case_closed`.
+    handoff: str = Field(default="not_needed", max_length=16, index=True)
+    task_id: str | None = Field(default=None, max_length=36, index=True)
+    handed_at: datetime | None = None
 
 
 class InboundAttachment(SQLModel, table=True):

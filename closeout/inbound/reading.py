@@ -231,3 +231,13 @@ def read_mail(raw: bytes) -> InboundMail:
     kind = InboundKind.AUTO_REPLY if _is_auto_reply(msg) else InboundKind.REPLY
     text = written_part(_body_text(msg))
     return InboundMail(kind, message_id, sender, subject, answers, text, _attachments(msg))
+
+
+def header_recipients(raw: bytes) -> list[str]:
+    """Where a message was addressed, by its headers: for a message that comes without its
+    envelope (a file, a mailbox)."""
+    msg = message_from_bytes(raw, policy=policy.default)
+    found: list[str] = []
+    for name in ("Delivered-To", "X-Original-To", "To", "Cc"):
+        found += [str(v) for v in msg.get_all(name) or []]
+    return found

@@ -13,6 +13,9 @@ Every message gets one defined outcome, said back to the sending server as an SM
   no words of people it cannot tie to a case).
 - `customer_gone`: the case's customer was deleted: refused, nothing kept.
 - `oversized`: over `CLOSEOUT_INBOUND_MAX_BYTES`: refused before it is read.
+
+A kept reply is then handed to its case (`Handoff`), which gives its owner a task to read it;
+auto-replies and delivery reports are kept without one.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from closeout.cases.models import CaseRecord, NoticeRecord
 from closeout.cases.sealing import SealedWords
@@ -66,6 +69,26 @@ _SMTP_REPLIES = {
     InboundOutcome.CUSTOMER_GONE: "550 5.1.1 Recipient no longer exists",
     InboundOutcome.OVERSIZED: "552 5.3.4 Message too big",
 }
+
+
+class Handoff(StrEnum):
+    """How a kept message reached its case."""
+
+    PENDING = "pending"  # a reply the case has not taken yet
+    TASK = "task"  # the case took it: its owner has a customer_reply task
+    CASE_CLOSED = "case_closed"  # the case had ended: kept on it, no task
+    NOT_NEEDED = "not_needed"  # an auto-reply or a delivery report: kept, no task
+
+
+@dataclass(frozen=True)
+class WaitingReply:
+    """A reply to hand to its case's workflow."""
+
+    inbound_id: str
+    case_id: str
+    received_at: datetime
+    workflow_id: str
+    first_run_id: str
 
 
 @dataclass(frozen=True)
@@ -152,6 +175,8 @@ class Inbound:
                 "received_at": now, "kind": str(mail.kind), "message_id": mail.message_id,
                 "status": mail.status, "size_bytes": size, "sender": mail.sender,
                 "subject": mail.subject, "text": mail.text,
+                "handoff": Handoff.PENDING if mail.kind is InboundKind.REPLY
+                else Handoff.NOT_NEEDED,
             },
         )  # fmt: skip
         files = [
@@ -171,6 +196,33 @@ class Inbound:
             if files:
                 conn.execute(insert(_ATTACHMENTS), files)
         return Received(InboundOutcome.ACCEPTED, mail.kind, case_id, inbound_id)
+
+    def waiting(self, limit: int = 100) -> list[WaitingReply]:
+        """Replies kept but not yet taken by their case, oldest first."""
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    _MESSAGES.c.id,
+                    _MESSAGES.c.case_id,
+                    _MESSAGES.c.received_at,
+                    _CASES.c.workflow_id,
+                    _CASES.c.run_id,
+                )
+                .join(_CASES, _CASES.c.id == _MESSAGES.c.case_id)
+                .where(_MESSAGES.c.handoff == Handoff.PENDING)
+                .order_by(_MESSAGES.c.received_at)
+                .limit(limit)
+            ).all()
+        return [WaitingReply(*row) for row in rows]
+
+    def handed(self, inbound_id: str, handoff: Handoff, now: datetime) -> None:
+        """The case took the reply (or had ended): it is not handed again."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(_MESSAGES)
+                .where(_MESSAGES.c.id == inbound_id)
+                .values(handoff=handoff, handed_at=now)
+            )
 
 
 def inbound_from(settings: Settings, db: Database) -> Inbound:

@@ -38,6 +38,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/cases/{case_id}"): READERS,
     ("GET", "/api/cases/{case_id}/certificate"): COMPLIANCE,
     ("GET", "/api/cases/{case_id}/retained-data"): COMPLIANCE,
+    ("GET", "/api/cases/{case_id}/replies"): READERS,
     ("POST", "/api/cases/{case_id}/customer-response"): STAFF,
     ("POST", "/api/cases/{case_id}/cancel"): STAFF,
     ("POST", "/api/cases/{case_id}/churn-class"): STAFF,
@@ -103,6 +104,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/exports/{token}"): PUBLIC,
     ("GET", "/dev/mail"): PUBLIC,
     ("GET", "/dev/mail/{mail_id}"): PUBLIC,
+    ("POST", "/dev/mail/{mail_id}/reply"): PUBLIC,  # dev mode only, like the rest of /dev
 }
 USERS = {AM: SAM, MGR: GRACE, CO: KIM, AD: ADMIN, INTEGRATION: "crm@example.com"}
 # Who signs in to pages: people. The integration role exists for API tokens only.

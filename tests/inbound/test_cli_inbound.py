@@ -48,6 +48,8 @@ def test_a_message_fed_from_a_file_lands_on_its_case(tmp_path: Path) -> None:
     done = _run(["inbound", "--file", str(fed)], env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"accepted (case {case_id})")
+    # No Temporal here: the reply is kept, waiting to be handed to its case.
+    assert "kept: handed to its case once Temporal answers" in done.stdout
     forged = tmp_path / "forged.eml"
     forged.write_bytes(_message(address.replace(address[6:10], "aaaa")).as_bytes())
     refused = _run(["inbound", "--file", str(forged)], env)
@@ -80,6 +82,30 @@ def test_the_endpoint_listens_as_its_own_process(tmp_path: Path) -> None:
         assert "receiving mail for replies.example.com" in process.stdout.readline()
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
             smtp.send_message(_message(address), "ana@example.org", [address])
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    with db.session() as session:
+        assert [m.case_id for m in session.exec(select(InboundMessage))] == [case_id]
+    db.engine.dispose()
+
+
+def test_the_endpoint_speaks_lmtp_for_the_local_mta(tmp_path: Path) -> None:
+    env = _env(tmp_path, CLOSEOUT_INBOUND_DOMAIN=DOMAIN)
+    db, case_id, address = _case_and_address(env)
+    port = free_port()
+    process = subprocess.Popen(
+        [CLOSEOUT, "inbound", "--lmtp", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert "(LMTP;" in process.stdout.readline()
+        with smtplib.LMTP("127.0.0.1", port, timeout=30) as lmtp:
+            assert lmtp.send_message(_message(address), "ana@example.org", [address]) == {}
     finally:
         process.terminate()
         process.wait(timeout=30)

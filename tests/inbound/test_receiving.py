@@ -4,11 +4,10 @@ sealed, and it goes with the customer's words at deletion."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from pathlib import Path
 
 import aiosmtplib
 import pytest
@@ -18,56 +17,18 @@ from closeout.cases.erasure import CustomerWords
 from closeout.cases.models import NoticeRecord
 from closeout.contracts import CaseChange
 from closeout.crm.models import CrmContact
-from closeout.db import Database, table_of
+from closeout.db import table_of
 from closeout.demo import add_customer
 from closeout.domain import Outcome, Stage
 from closeout.inbound.models import InboundAttachment, InboundMessage
 from closeout.inbound.reading import InboundKind
-from closeout.inbound.receiving import Inbound, InboundOutcome, inbound_from
+from closeout.inbound.receiving import InboundOutcome
 from closeout.inbound.smtp import start_inbound
-from tests.cases.test_insights import _case, _entry
-from tests.conftest import make_settings
-from tests.support import MailSink, free_port, read_model
+from tests.cases.test_insights import _entry
+from tests.inbound.conftest import DOMAIN, Endpoint
+from tests.support import free_port
 
-DOMAIN = "replies.example.com"
 NOTICE_ID = "<notice-42@closeout>"
-
-
-class Endpoint:
-    def __init__(self, tmp_path: Path, database_url: str, mail: MailSink) -> None:
-        self.settings = make_settings(
-            tmp_path, database_url, mail, inbound_domain=DOMAIN, inbound_max_bytes=20_000
-        )
-        self.db = Database.from_url(database_url)
-        self.repo = read_model(self.db, self.settings)
-        self.inbound: Inbound = inbound_from(self.settings, self.db)
-        self.port = free_port()
-        self.controller = start_inbound(self.inbound, "127.0.0.1", self.port)
-
-    def case(self) -> tuple[str, str]:
-        case_id = _case(self.repo, datetime(2026, 11, 2, tzinfo=UTC))
-        found = self.repo.get_case(case_id)
-        assert found is not None
-        return case_id, found.customer_id
-
-    async def send(self, msg: EmailMessage, to: str) -> None:
-        await aiosmtplib.send(
-            msg, hostname="127.0.0.1", port=self.port, sender="ana@example.org", recipients=[to]
-        )
-
-    def kept(self, case_id: str) -> list[InboundMessage]:
-        with self.db.session() as session:
-            return list(
-                session.exec(select(InboundMessage).where(col(InboundMessage.case_id) == case_id))
-            )
-
-
-@pytest.fixture
-def endpoint(tmp_path: Path, database_url: str, mail: MailSink) -> Iterator[Endpoint]:
-    found = Endpoint(tmp_path, database_url, mail)
-    yield found
-    found.controller.stop()
-    found.db.engine.dispose()
 
 
 def _reply(
@@ -215,3 +176,46 @@ def test_a_late_bounce_counts_on_the_contact_once_and_a_delay_does_not(
         found = session.get(CrmContact, contact.id)
     assert found is not None and found.bounce_count == 1
     assert sorted(m.kind for m in endpoint.kept(case_id)) == ["bounce", "delayed"]
+
+
+async def test_lmtp_answers_each_recipient(endpoint: Endpoint) -> None:
+    """A local MTA delivering over LMTP (RFC 2033): LHLO, and one reply per recipient."""
+    case_id, _customer = endpoint.case()
+    address = endpoint.inbound.replies.address_for(case_id)
+    port = free_port()
+    controller = start_inbound(endpoint.inbound, "127.0.0.1", port, lmtp=True)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+        async def say(line: str) -> list[str]:
+            writer.write(line.encode() + b"\r\n")
+            await writer.drain()
+            return await _replies(reader)
+
+        assert (await _replies(reader))[0].startswith("220")
+        assert (await say("EHLO mta.example.org"))[0].startswith("500")  # LMTP says LHLO
+        assert (await say("LHLO mta.example.org"))[-1].startswith("250")
+        assert (await say("MAIL FROM:<ana@example.org>"))[0].startswith("250")
+        assert (await say(f"RCPT TO:<{address}>"))[0].startswith("250")
+        assert (await say(f"RCPT TO:<{address.upper()}>"))[0].startswith("250")
+        assert (await say("DATA"))[0].startswith("354")
+        body = _reply("Keep it, please.").as_bytes().replace(b"\n", b"\r\n")
+        writer.write(body + b"\r\n.\r\n")
+        await writer.drain()
+        first = await _replies(reader)
+        second = first[1:] or await _replies(reader)
+        assert first[0].startswith("250 2.0.0") and second[0].startswith("250 2.0.0")
+        writer.close()
+    finally:
+        controller.stop()
+    assert len(endpoint.kept(case_id)) == 1
+
+
+async def _replies(reader: asyncio.StreamReader) -> list[str]:
+    """One reply, every line of it (a multi-line reply ends with a line "NNN ")."""
+    lines: list[str] = []
+    while True:
+        line = (await asyncio.wait_for(reader.readline(), 10)).decode().rstrip("\r\n")
+        lines.append(line)
+        if len(line) < 4 or line[3] != "-":
+            return lines

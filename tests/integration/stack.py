@@ -19,7 +19,7 @@ from temporalio.client import Client
 
 from closeout.db import Database, upgrade
 from closeout.demo import seed_demo_users
-from closeout.devstack import api_command, temporal_server_command
+from closeout.devstack import api_command, inbound_command, temporal_server_command
 from closeout.domain import Role
 from closeout.mailcatcher import MailCatcherHandler
 from closeout.settings import DEV_SECRET, Settings
@@ -108,6 +108,12 @@ class Stack:
                 return False
 
         _wait(healthy, "API")
+
+    def start_inbound(self) -> None:
+        """`closeout inbound` on the stack's CLOSEOUT_INBOUND_PORT, once it takes mail."""
+        port = int(self.env["CLOSEOUT_INBOUND_PORT"])
+        self._spawn("inbound", inbound_command("127.0.0.1", port))
+        _wait(lambda: _port_open(port), "inbound mail")
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         return self._spawn("worker", [sys.executable, "-m", "worker"])

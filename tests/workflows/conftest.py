@@ -6,7 +6,8 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
@@ -34,12 +35,14 @@ from closeout.domain import (
     Trigger,
     ValueTier,
 )
+from closeout.inbound.receiving import Inbound, InboundOutcome, inbound_from
 from closeout.settings import Settings
 from closeout.temporal import DATA_CONVERTER
 from tests.support import VENV_BIN, MailSink, eventually, read_model
 from worker import build_activities, build_worker
 from workflows.close_customer import CloseCustomerWorkflow
 
+REPLY_DOMAIN = "replies.example.com"
 OWNER = "li.na@example.com"
 MANAGER = "maria.rossi@example.com"
 OWNER_ACTOR = Actor(OWNER, Role.ACCOUNT_MANAGER)
@@ -160,6 +163,23 @@ class Harness:
 
     def actions(self, case_id: str) -> list[str]:
         return [e.action for e in self.cases.case_audit(case_id)]
+
+
+def reply_inbound(h: Harness) -> Inbound:
+    return inbound_from(h.settings.model_copy(update={"inbound_domain": REPLY_DOMAIN}), h.db)
+
+
+def receive_reply(inbound: Inbound, case_id: str, body: str) -> str:
+    """A reply to the case's address as the endpoint keeps it; its inbound id."""
+    msg = EmailMessage()
+    msg["From"] = "Ana Customer <ana@example.org>"
+    msg["To"] = to = inbound.replies.address_for(case_id)
+    msg["Subject"] = "Re: your account"
+    msg["Message-ID"] = f"<{uuid.uuid4()}@example.org>"
+    msg.set_content(f"{body}\n\nOn Monday, Closeout wrote:\n> Your account will close\n\n-- \nAna")
+    received = inbound.receive(msg.as_bytes(), [to], datetime.now(UTC))
+    assert received.outcome is InboundOutcome.ACCEPTED and received.inbound_id is not None
+    return received.inbound_id
 
 
 @pytest.fixture

@@ -35,9 +35,17 @@ from closeout.domain import (
     ValueTier,
 )
 from tests.support import Refusing, free_port
-from tests.workflows.conftest import COMPLIANCE, MANAGER_ACTOR, OTHER_AM, OWNER_ACTOR, Harness
+from tests.workflows.conftest import (
+    COMPLIANCE,
+    MANAGER_ACTOR,
+    OTHER_AM,
+    OWNER_ACTOR,
+    Harness,
+    receive_reply,
+    reply_inbound,
+)
 from tests.workflows.standalone import standalone_harness
-from workflows.case_handles import case_histories
+from workflows.case_handles import case_histories, hand_over_replies
 from workflows.close_customer import CloseCustomerWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -143,6 +151,31 @@ async def data_review_merged(h: Harness, handle: Handle) -> None:
 
 SURVIVOR = "cust-survivor"
 
+
+async def replies_read(h: Harness, handle: Handle) -> None:
+    """Replies by mail at three stages: read as nothing to act on in win-back, as a
+    confirmation before the effective date, and as a deletion request in retention."""
+    inbound = reply_inbound(h)
+    case_id = (await h.status(handle)).case_id
+
+    async def reply(body: str) -> None:
+        receive_reply(inbound, case_id, body)
+        await hand_over_replies(h.client, inbound)
+
+    await h.task(handle, TaskKind.WIN_BACK)
+    await reply("Who is writing to me?")
+    await h.decide(handle, TaskKind.CUSTOMER_REPLY, TaskDecision.OTHER)
+    await h.decide(handle, TaskKind.WIN_BACK, TaskDecision.FAILED)
+    await h.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE, comment="no response")
+    await h.stage(handle, Stage.AWAITING_EFFECTIVE_DATE)
+    await reply("Fine, close it.")
+    await h.decide(handle, TaskKind.CUSTOMER_REPLY, TaskDecision.CONFIRM)
+    await h.env.sleep(timedelta(days=31))
+    await h.stage(handle, Stage.RETENTION)
+    await reply("Delete everything you hold about me.")
+    await h.decide(handle, TaskKind.CUSTOMER_REPLY, TaskDecision.REQUEST_DELETION)
+
+
 SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None]]]] = {
     "deleted_with_hold": (ValueTier.STANDARD, deleted_with_hold),
     "four_eyes_then_cancelled": (ValueTier.HIGH, four_eyes_then_cancelled),
@@ -153,6 +186,7 @@ SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None
     "deleted_with_confirmation": (ValueTier.STANDARD, deleted_with_confirmation),
     "deleted_by_category": (ValueTier.STANDARD, deleted_by_category),
     "data_review_merged": (ValueTier.STANDARD, data_review_merged),
+    "replies_read": (ValueTier.STANDARD, replies_read),
 }
 # Scenarios run under another policy than the standard one.
 POLICIES = {"deleted_with_confirmation": "confirming", "deleted_by_category": "by-category"}

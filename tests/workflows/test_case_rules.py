@@ -30,6 +30,7 @@ from closeout.contracts import (
     HoldRequest,
     HoldView,
     ReactivateRequest,
+    ReplyReceived,
     RetentionChange,
     RetentionPeriodsChange,
 )
@@ -85,6 +86,7 @@ class State:
     used_links: tuple[str, ...] = ()
     deleted: tuple[DataCategory, ...] = ()
     extra_tasks: dict[str, tuple[TaskKind, str, bool]] = field(default_factory=dict)
+    replies: tuple[str, ...] = ()
 
     def build(self) -> CaseState:
         case = CaseState(
@@ -119,6 +121,7 @@ class State:
         for hold_id in self.holds:
             case.holds[hold_id] = HoldView(hold_id, "litigation", COMPLIANCE.name, NOW)
         case.used_links = set(self.used_links)
+        case.replies = {r: f"task-of-{r}" for r in self.replies}
         return case
 
 
@@ -148,6 +151,11 @@ def answer(response: CustomerResponse, actor: Actor = CUSTOMER, **kw: object) ->
     kw.setdefault("case_id", CASE_ID)
     req = CustomerAnswer(response, actor, **kw)  # type: ignore[arg-type]
     return lambda case: rules.check_respond(case, req)
+
+
+def reply(actor: Actor = DETECTION, inbound_id: str = "mail-2", case_id: str = CASE_ID) -> Check:
+    req = ReplyReceived(inbound_id, NOW, actor, case_id)
+    return lambda case: rules.check_reply(case, req)
 
 
 def cancel(actor: Actor = OWNER, reason: str = "agreed", case_id: str = CASE_ID) -> Check:
@@ -297,6 +305,27 @@ ROWS: list[tuple[str, State, Check, Refusal | None]] = [
     ("hold once deletion started", State(stage=Stage.DELETION), hold(), R.WRONG_STAGE),
     ("hold on a closed case", State(stage=Stage.RETENTION, outcome=True), hold(),
      R.WRONG_STAGE),
+    # ---- a reply by mail, and how it is read
+    ("the inbound service hands a reply", State(), reply(), None),
+    ("a reply in retention", RETAINED, reply(), None),
+    ("a reply handed by staff", State(), reply(OWNER), R.FORBIDDEN),
+    ("a reply for another case", State(), reply(case_id="case-2"), R.FORBIDDEN),
+    ("a reply to a closed case", State(outcome=True), reply(), R.WRONG_STAGE),
+    ("a reply before the terms are in", State(terms=False), reply(), R.WRONG_STAGE),
+    ("the same reply handed again", State(outcome=True, replies=("mail-2",)), reply(), None),
+    ("the owner reads a reply",
+     State(extra_tasks={"read": (TaskKind.CUSTOMER_REPLY, OWNER.name, False)}),
+     decide("read", A.REQUEST_DELETION), None),
+    ("a reply read in retention",
+     State(stage=Stage.RETENTION,
+           extra_tasks={"read": (TaskKind.CUSTOMER_REPLY, OWNER.name, False)}),
+     decide("read", A.STAY), None),
+    ("a reply read as an approval",
+     State(extra_tasks={"read": (TaskKind.CUSTOMER_REPLY, OWNER.name, False)}),
+     decide("read", A.APPROVE), R.INVALID_DECISION),
+    ("someone else reads the owner's reply",
+     State(extra_tasks={"read": (TaskKind.CUSTOMER_REPLY, OWNER.name, False)}),
+     decide("read", A.OTHER, OTHER_AM), R.FORBIDDEN),
     ("release a hold", State(holds=("h1",)), release(), None),
     ("release an unknown hold", State(holds=("h1",)), release("h2"), R.UNKNOWN_HOLD),
     ("release without reason", State(holds=("h1",)), release(reason=" "), R.INVALID_REQUEST),
@@ -351,6 +380,24 @@ def test_rule(state: State, check: Check, expected: Refusal | None) -> None:
         check(case)
     assert refused.value.type == expected and refused.value.non_retryable
     assert refused.value.message  # every refusal says why
+
+
+@pytest.mark.parametrize(
+    ("state", "response", "applies"),
+    [
+        (State(stage=Stage.WIN_BACK), CustomerResponse.STAY, True),
+        (State(stage=Stage.AWAITING_EFFECTIVE_DATE), CustomerResponse.OBJECT, True),
+        (State(stage=Stage.AWAITING_EFFECTIVE_DATE, cancelled=True), CustomerResponse.OBJECT,
+         False),
+        (State(stage=Stage.RETENTION), CustomerResponse.STAY, False),
+        (State(stage=Stage.RETENTION), CustomerResponse.CONFIRM_CLOSURE, True),
+        (State(stage=Stage.RETENTION, outcome=True), CustomerResponse.CONFIRM_CLOSURE, False),
+    ],
+)  # fmt: skip
+def test_a_reply_read_late_changes_the_closure_only_while_it_can(
+    state: State, response: CustomerResponse, applies: bool
+) -> None:
+    assert rules.answer_applies(state.build(), response) is applies
 
 
 def test_every_refusal_the_rules_raise_has_a_row() -> None:

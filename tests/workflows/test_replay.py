@@ -75,6 +75,13 @@ PATCHES_BY_SUFFIX = {
         PATCH_TASK_ESCALATION,
         PATCH_RETENTION_WORKFLOW,
     },
+    # Replies by mail read at three stages: a new Update and task kind, no patch of their own.
+    "-replies": {
+        PATCH_DECIDE_AFTER_RECORDED,
+        PATCH_REMINDER,
+        PATCH_TASK_ESCALATION,
+        PATCH_RETENTION_WORKFLOW,
+    },
 }
 # Patches the by-category and confirming scenarios add to that set.
 BY_SCENARIO = {
@@ -92,6 +99,7 @@ def test_patched_histories_carry_their_patch_markers() -> None:
         "deleted_with_confirmation-deletion-confirmation",
         "deleted_by_category-retention-by-category",
         "data_review_merged-data-review",
+        "replies_read-replies",
     } <= stems
     for path in HISTORIES:
         if ".run" in path.stem:

@@ -50,26 +50,32 @@ class CaseRequests(RetentionRequests):
     @workflow.update
     async def respond(self, answer: CustomerAnswer) -> StageResult:
         """The customer's answer: stay, object, confirm the closure, or ask for their data."""
-        response = answer.response
-        action = f"customer_{response}"
         extra: dict[str, Any] = {}
         if answer.link_id is not None:
             self.used_links.add(answer.link_id)
             extra["link_id"] = answer.link_id
+        await self._answer(answer.response, answer.actor.name, answer.comment, **extra)
+        return StageResult(self.stage, self.outcome)
+
+    async def _answer(
+        self, response: CustomerResponse, actor: str, comment: str | None, **extra: Any
+    ) -> None:
+        """What an answer does, however it came (a link, staff relaying it, a reply read)."""
+        action = f"customer_{response}"
         if response is CustomerResponse.STAY and self.stage is Stage.WIN_BACK:
             self.customer_stays = True
-            await self._record(action, actor=answer.actor.name, reason=answer.comment, **extra)
+            await self._record(action, actor=actor, reason=comment, **extra)
         elif response in (CustomerResponse.STAY, CustomerResponse.OBJECT):
-            await self._record(action, actor=answer.actor.name, reason=answer.comment, **extra)
+            await self._record(action, actor=actor, reason=comment, **extra)
             assert self.terms is not None
             await self._open_task(
                 TaskKind.OBJECTION_REVIEW,
                 self.terms.owner,
                 workflow.now() + self.terms.approval_due,
-                note=f"customer {response}: {answer.comment or '(no text)'}",
+                note=f"customer {response}: {comment or '(no text)'}",
             )
         else:
-            await self._record(action, actor=answer.actor.name, reason=answer.comment, **extra)
+            await self._record(action, actor=actor, reason=comment, **extra)
             if response is CustomerResponse.DOWNLOAD_DATA and workflow.patched(PATCH_DATA_EXPORT):
                 export_id = str(workflow.uuid4())
                 await self._run(
@@ -78,7 +84,6 @@ class CaseRequests(RetentionRequests):
                     DATA_STEP,
                 )
                 await self._notify(NoticeKind.DATA_EXPORT, notice_id=export_id)
-        return StageResult(self.stage, self.outcome)
 
     @respond.validator
     def _validate_respond(self, answer: CustomerAnswer) -> None:

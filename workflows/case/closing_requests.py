@@ -1,12 +1,12 @@
-"""Requests while the case closes: staff decide, take and delegate tasks, or cancel the
-closure. Each Update's rules are in workflows/case/rules.py."""
+"""Requests while the case closes: staff decide, take and delegate tasks (a reply read is
+done as workflows/case/replies.py says), or cancel the closure. Each Update's rules are in
+workflows/case/rules.py."""
 
 from __future__ import annotations
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.case_activities import CloseoutActivities
     from closeout.contracts import (
         AssignRequest,
         AssignResult,
@@ -14,7 +14,6 @@ with workflow.unsafe.imports_passed_through():
         DecisionRequest,
         DecisionResult,
         StageResult,
-        TaskReassigned,
     )
     from closeout.domain import (
         TaskDecision,
@@ -25,15 +24,17 @@ with workflow.unsafe.imports_passed_through():
     from workflows.case.state import PATCH_DECIDE_AFTER_RECORDED
 
 # The process itself runs in the sandbox: its parts are imported afresh for every run.
-from workflows.case.case_requests import CaseRequests
+from workflows.case.replies import CaseReplies
 
 
-class ClosingRequests(CaseRequests):
+class ClosingRequests(CaseReplies):
     @workflow.update
     async def decide(self, req: DecisionRequest) -> DecisionResult:
         """An account manager's decision on one of the case's tasks."""
         task = self.tasks[req.task_id]
         task.decision = req
+        if task.kind is TaskKind.CUSTOMER_REPLY:
+            self.reading.add(task.task_id)  # until what it says is done
         if (
             task.kind in (TaskKind.OBJECTION_REVIEW, TaskKind.CONTACT_REVIEW)
             and req.decision is TaskDecision.REJECT
@@ -52,6 +53,8 @@ class ClosingRequests(CaseRequests):
             comment=req.comment,
             defer_until=req.defer_until,
         )
+        if task.kind is TaskKind.CUSTOMER_REPLY:
+            await self._reply_read(task, req)
         return DecisionResult(req.task_id, req.decision, self.stage)
 
     @decide.validator
@@ -61,29 +64,7 @@ class ClosingRequests(CaseRequests):
     @workflow.update
     async def assign(self, req: AssignRequest) -> AssignResult:
         """Claim a group's task, give it back to the group, or delegate it."""
-        task = self.tasks[req.task_id]
-        # Two requests validated in the same breath: the second finds the task taken.
-        self._validate_assign(req)
-        previous, task.assignee = task.assignee, rules.new_assignee(task.kind, req)
-        await workflow.wait_condition(lambda: task.recorded)
-        await self._do(
-            CloseoutActivities.reassign_task,
-            TaskReassigned(
-                task.task_id,
-                task.assignee,
-                self._audit(
-                    req.action.audit_action,
-                    actor=req.actor.name,
-                    reason=req.note,
-                    task_id=task.task_id,
-                    kind=task.kind,
-                    assignee=task.assignee,
-                    previous=previous,
-                ),
-                note=req.note,
-            ),
-        )
-        return AssignResult(task.task_id, task.assignee, self.stage)
+        return await self._reassign(req)
 
     @assign.validator
     def _validate_assign(self, req: AssignRequest) -> None:

@@ -16,6 +16,7 @@ from closeout.access import (
     CLOSURE_ROLES,
     COMPLIANCE_ROLES,
     EVIDENCE_ROLES,
+    REPLY_ROLES,
     SUPERVISORS,
     Refusal,
     may_relay_answer,
@@ -31,6 +32,7 @@ from closeout.contracts import (
     HoldReleaseRequest,
     HoldRequest,
     ReactivateRequest,
+    ReplyReceived,
     RetentionChange,
     RetentionPeriodsChange,
 )
@@ -247,6 +249,29 @@ def check_respond(case: CaseState, answer: CustomerAnswer) -> None:
         )
     if answer.response is CustomerResponse.OBJECT and not (answer.comment or "").strip():
         raise reject("an objection needs the customer's text", Refusal.INVALID_REQUEST)
+
+
+def answer_applies(case: CaseState, response: CustomerResponse) -> bool:
+    """An answer that changes the closure counts only while the closure can still be stopped
+    (a reply read later is kept on the case and changes nothing)."""
+    return case.outcome is None and (
+        response not in _ANSWERS_BEFORE_REVOCATION
+        or (case.stage.cancellable and case.cancel_request is None)
+    )
+
+
+def check_reply(case: CaseState, req: ReplyReceived) -> None:
+    """A reply by mail is handed over by the inbound service, to a case that is not over; the
+    same reply handed twice is taken once."""
+    check_case(case, req.case_id)
+    if req.actor.role not in REPLY_ROLES:
+        raise reject("replies are handed over by the inbound mail service", Refusal.FORBIDDEN)
+    if req.inbound_id in case.replies:
+        return
+    if case.terms is None:
+        raise reject("the case is still starting: try again in a moment", Refusal.WRONG_STAGE)
+    if case.outcome is not None:
+        raise reject("the case is closed", Refusal.WRONG_STAGE)
 
 
 def check_cancel(case: CaseState, req: CancelRequest) -> None:

@@ -45,6 +45,7 @@ ESCALATING_TASKS = frozenset(
         TaskKind.OBJECTION_REVIEW,
         TaskKind.CONTACT_REVIEW,
         TaskKind.DATA_REVIEW,
+        TaskKind.CUSTOMER_REPLY,
     }
 )
 
@@ -93,6 +94,8 @@ class RetentionInput:
     entered: bool = False
     # Runs of retention so far, this one included.
     run: int = 1
+    # The customer's replies by mail handed to the case: inbound id → its customer_reply task.
+    replies: dict[str, str] = field(default_factory=dict)
 
 
 class CaseState:
@@ -118,6 +121,12 @@ class CaseState:
         self.reactivate_request: ReactivateRequest | None = None
         self.customer_stays = False
         self.used_links: set[str] = set()
+        # Replies by mail handed to the case: inbound id → its customer_reply task ("" while
+        # the task is being opened).
+        self.replies: dict[str, str] = {}
+        # customer_reply tasks decided whose answer is still being done: they hold the closure
+        # as an open task does, so it cannot slip through before an objection is opened.
+        self.reading: set[str] = set()
         # The read model has the case (its first step done).
         self.case_recorded = False
         self.evidence_triggers: set[Trigger] = {input.trigger}
@@ -145,6 +154,7 @@ class CaseState:
             tasks=list(self.tasks.values()),
             entered=self.stage is Stage.RETENTION,
             run=self.retention_run + 1 if self.stage is Stage.RETENTION else 1,
+            replies=dict(self.replies),
         )
 
     def take_over(self, carried: RetentionInput) -> None:
@@ -160,4 +170,5 @@ class CaseState:
         self.tasks = {t.task_id: t for t in carried.tasks}
         self.stage = Stage.RETENTION if carried.entered else Stage.ARCHIVE
         self.retention_run = carried.run
+        self.replies = dict(carried.replies)
         self.case_recorded = True

@@ -48,15 +48,24 @@ from workflows.case.steps import CaseSteps
 
 class CaseTasks(CaseSteps):
     def _reviews_open(self) -> bool:
+        """An objection, a refused notice or a reply still to be read holds the closure."""
         return bool(
-            self._open_tasks(TaskKind.OBJECTION_REVIEW) or self._open_tasks(TaskKind.CONTACT_REVIEW)
+            self._open_tasks(TaskKind.OBJECTION_REVIEW)
+            or self._open_tasks(TaskKind.CONTACT_REVIEW)
+            or self._open_tasks(TaskKind.CUSTOMER_REPLY)
+            or self.reading
         )
 
     def _open_tasks(self, kind: TaskKind) -> list[CaseTask]:
         return [t for t in self.tasks.values() if t.kind is kind and not t.closed]
 
     async def _open_task(
-        self, kind: TaskKind, assignee: str, due_at: datetime | None, note: str | None = None
+        self,
+        kind: TaskKind,
+        assignee: str,
+        due_at: datetime | None,
+        note: str | None = None,
+        inbound_id: str | None = None,
     ) -> CaseTask:
         task = CaseTask(str(workflow.uuid4()), kind, assignee, workflow.now(), due_at)
         self.tasks[task.task_id] = task
@@ -71,6 +80,7 @@ class CaseTasks(CaseSteps):
                 due_at,
                 self._audit("task_opened", task_id=task.task_id, kind=kind, assignee=assignee),
                 note=note,
+                inbound_id=inbound_id,
             ),
         )
         task.recorded = True
@@ -79,9 +89,12 @@ class CaseTasks(CaseSteps):
             and due_at is not None
             and workflow.patched(PATCH_TASK_ESCALATION)
         ):
-            # Runs beside the process: it ends when the task does.
-            self.watchers.append(asyncio.create_task(self._watch_due(task)))
+            self._watch(task)
         return task
+
+    def _watch(self, task: CaseTask) -> None:
+        """Runs beside the process: it ends when the task does."""
+        self.watchers.append(asyncio.create_task(self._watch_due(task)))
 
     async def _watch_due(self, task: CaseTask) -> None:
         """Remind the assignee before the due date; past it, hand the task to the managers."""
