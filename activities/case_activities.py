@@ -99,6 +99,10 @@ class CloseoutActivities:
             deletion_confirmation=policy.deletion_confirmation,
             category_retention=policy.periods_for(profile.country),
             jurisdiction=profile.country,
+            request_deadline=self.settings.request_deadline,
+            request_extension_max=self.settings.request_extension_max,
+            legal_categories=list(policy.legal_categories),
+            request_identity_check=policy.request_identity_check,
         )
 
     @activity.defn

@@ -139,6 +139,8 @@ class NoticeActivities:
             retention_end=format_when(notice.retention_end, catalog),
             deleted_on=format_when(sent_at, catalog),
             kept_until=format_when(notice.kept_until, catalog) if notice.kept_until else None,
+            due_date=format_when(notice.request_due_at, catalog),
+            extension_reason=notice.reason,
             links=self._links(notice, sent_at),
             export_days=self.settings.export_ttl.days,
         )

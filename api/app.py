@@ -21,6 +21,7 @@ from api.deps import Unauthenticated
 from api.errors import DomainError, Forbidden
 from api.policy_service import PolicyService
 from api.refusals import audit_refusal
+from api.request_service import RequestService
 from api.routes import (
     answers,
     cases,
@@ -28,6 +29,7 @@ from api.routes import (
     customers,
     insights,
     policies,
+    requests,
     system,
     tasks,
     triggers,
@@ -55,6 +57,7 @@ SESSION_COOKIE = "closeout_session"
 # The pages' style sheets and scripts: the Content-Security-Policy allows no inline ones.
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 ROUTERS: tuple[APIRouter, ...] = (
+    requests.router,
     cases.router,
     tasks.router,
     triggers.router,
@@ -107,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.board = TaskBoard(settings, adapters, accounts, temporal)
         app.state.triggers = TriggerService(settings, adapters, temporal)
         app.state.compliance = ComplianceService(adapters)
+        app.state.requests = RequestService(adapters, temporal)
         app.state.policies = PolicyService(settings, adapters.cases, temporal)
         app.state.adapters = adapters
         async with app.state.answers.refused_links.flushed_each_minute():

@@ -14,6 +14,7 @@ from api.compliance_service import ComplianceService
 from api.customer_service import CustomerService
 from api.errors import Forbidden
 from api.policy_service import PolicyService
+from api.request_service import RequestService
 from api.service import CaseService
 from api.task_board import TaskBoard
 from api.trigger_service import TriggerService
@@ -51,6 +52,7 @@ BoardDep = Annotated[TaskBoard, Depends(from_state("board", TaskBoard))]
 TriggerServiceDep = Annotated[TriggerService, Depends(from_state("triggers", TriggerService))]
 ComplianceDep = Annotated[ComplianceService, Depends(from_state("compliance", ComplianceService))]
 PolicyServiceDep = Annotated[PolicyService, Depends(from_state("policies", PolicyService))]
+RequestServiceDep = Annotated[RequestService, Depends(from_state("requests", RequestService))]
 
 
 class Unauthenticated(Exception):

@@ -116,6 +116,9 @@ class CustomerRequestEvidence(_Evidence):
     requested_on: date
     request_reference: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=2000)
+    # The requester proved who they are (signed in, or followed a link sent to their
+    # address): the policy's identity check by the owner is skipped.
+    identity_verified: bool = False
 
 
 class FraudEvidence(_Evidence):

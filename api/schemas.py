@@ -200,6 +200,24 @@ class RetentionIn(ReasonIn):
     )
 
 
+class RequestExtensionIn(ReasonIn):
+    """More time to answer a customer's own request; the reason is mailed to the customer."""
+
+    until: datetime = Field(description="the new due date, with a time zone")
+
+
+class OpenRequestOut(BaseModel):
+    """A customer's own request not yet answered."""
+
+    case_id: str
+    customer_id: str
+    stage: Stage
+    opened_at: datetime
+    due_at: datetime
+    days_left: int
+    overdue: bool
+
+
 class ChurnClassIn(ReasonIn):
     """Why the customer really left, corrected with a reason."""
 

@@ -137,6 +137,16 @@ class AssignResult:
 
 
 @dataclass(frozen=True)
+class RequestExtension:
+    """More time to answer a customer's own request: the new date, and why (mailed to them)."""
+
+    until: datetime
+    reason: str
+    actor: Actor
+    case_id: str | None = None
+
+
+@dataclass(frozen=True)
 class ReplyReceived:
     """A customer's reply to a notice, kept sealed in the read model, handed to its case."""
 
@@ -282,6 +292,12 @@ class CaseTerms:
     # is kept for `retention` and deleted at once.
     category_retention: dict[DataCategory, timedelta] | None = None
     jurisdiction: str | None = None
+    # A customer's own request: answered within `request_deadline` (extendable by at most
+    # `request_extension_max`), keeping only `legal_categories`; None on cases opened before.
+    request_deadline: timedelta | None = None
+    request_extension_max: timedelta | None = None
+    legal_categories: list[DataCategory] | None = None
+    request_identity_check: bool = True
 
 
 @dataclass(frozen=True)
@@ -304,6 +320,9 @@ class CaseChange:
     retention_end: datetime | None = None
     # Retention by category: every category's clock as it now stands.
     category_clocks: list[CategoryClock] | None = None
+    # A customer's own request: when it is due, and when it was answered.
+    request_due_at: datetime | None = None
+    request_answered_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -375,6 +394,9 @@ class SendNotice:
     retention_end: datetime | None = None
     # A deletion confirmation sent while some categories are still kept (restricted).
     kept_until: datetime | None = None
+    # A customer's own request: when it is answered by, and why that date moved.
+    request_due_at: datetime | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

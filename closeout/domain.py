@@ -224,6 +224,9 @@ class NoticeKind(StrEnum):
     DATA_EXPORT = "data_export"
     # After verified deletion, where the policy asks for it.
     DELETION_CONFIRMATION = "deletion_confirmation"
+    # A customer's own request: received (with the date it is answered by), and extended.
+    REQUEST_RECEIVED = "request_received"
+    REQUEST_EXTENDED = "request_extended"
 
 
 class StaffNoticeKind(StrEnum):

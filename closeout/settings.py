@@ -53,6 +53,14 @@ class PolicyConfig(BaseModel):
     # Per jurisdiction (the customer's country, ISO 3166 alpha-2): periods replacing the
     # ones above for customers there.
     jurisdictions: dict[str, dict[DataCategory, timedelta]] = Field(default_factory=dict)
+    # A customer's own request to be deleted: the categories the law obliges the company to
+    # keep (for their period above, restricted); every other one is deleted at once.
+    legal_categories: list[DataCategory] = Field(
+        default_factory=lambda: [DataCategory.CONTRACTS, DataCategory.ACCOUNTING_RECORDS]
+    )
+    # Whether the owner checks the requester's identity (an approval task) before anything is
+    # done; a request whose sender proved their address (a signed link) may skip it.
+    request_identity_check: bool = True
 
     def periods_for(self, country: str | None) -> dict[DataCategory, timedelta] | None:
         """Each category's retention for a customer in `country`; None: one period for all."""
@@ -218,6 +226,11 @@ class Settings(BaseSettings):
     # mail's "reply" button sends its replies.
     inbound_host: str = "127.0.0.1"
     inbound_port: int = Field(default=2525, ge=1, le=65535)
+    # A customer's own request (trigger customer_request) is answered within this (GDPR art.
+    # 12(3): one month), extendable once or more by at most `request_extension_max` in all,
+    # with a reason told to the customer.
+    request_deadline: timedelta = Field(default=timedelta(days=30), gt=timedelta(0))
+    request_extension_max: timedelta = Field(default=timedelta(days=60), ge=timedelta(0))
     # Or a mailbox the replies land in, read by `closeout inbound --imap`: imaps://user@host/
     # Mailbox (closeout/inbound/imap.py), its password apart, looked at every so many seconds.
     inbound_imap_url: str | None = None

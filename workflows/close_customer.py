@@ -37,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
         skips_win_back,
     )
     from workflows.case.state import (
+        IDENTITY_CHECK,
+        PATCH_OWN_REQUEST,
         PATCH_REMINDER,
         PATCH_RETENTION_BY_CATEGORY,
         PATCH_RETENTION_WORKFLOW,
@@ -45,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
         CaseTask,
     )
     from workflows.options import BOOKKEEPING, DATA_STEP, VERIFY
-    from workflows.retention import RetentionClocks
+    from workflows.retention import RetentionClocks, request_periods
 
 # The process itself runs in the sandbox: its parts are imported afresh for every run.
 from workflows.case.closing_requests import ClosingRequests
@@ -89,13 +91,29 @@ class CloseCustomerWorkflow(ClosingRequests, DataReview):
             if input.trigger is Trigger.DATA_QUALITY:
                 # A record to review, not a customer to close (no history before has one).
                 return await self._data_review()
-            if skips_win_back(input.trigger, input.churn_class):
-                await self._record(
-                    "win_back_skipped", reason="fraud or malicious churn: no win-back"
-                )
-            elif await self._win_back():
-                return await self._finish(Outcome.RETAINED, "the customer was won back")
-            rejected_by = await self._notice_and_approval()
+            if (
+                input.trigger is Trigger.CUSTOMER_REQUEST
+                and self.terms.request_deadline is not None
+                and workflow.patched(PATCH_OWN_REQUEST)
+            ):
+                # The customer's own request: no win-back, no notice period (own_request.py).
+                await self._request_received()
+                rejected_by = None
+                if self._needs_identity_check():
+                    await self._enter(Stage.APPROVAL)
+                    rejected_by = await self._approval(first_note=IDENTITY_CHECK)
+                else:
+                    await self._record(
+                        "identity_check_skipped", reason="the requester's identity was verified"
+                    )
+            else:
+                if skips_win_back(input.trigger, input.churn_class):
+                    await self._record(
+                        "win_back_skipped", reason="fraud or malicious churn: no win-back"
+                    )
+                elif await self._win_back():
+                    return await self._finish(Outcome.RETAINED, "the customer was won back")
+                rejected_by = await self._notice_and_approval()
             if rejected_by is not None:
                 if self.stage is Stage.AWAITING_EFFECTIVE_DATE:
                     await self._compensate(SYSTEM_ACTOR, rejected_by)  # undo "closing"
@@ -196,10 +214,10 @@ class CloseCustomerWorkflow(ClosingRequests, DataReview):
         if not self.review_kept_customer and workflow.now() < self.effective_at:
             await self._notify(NoticeKind.REMINDER)
 
-    async def _approval(self) -> str | None:
+    async def _approval(self, first_note: str | None = None) -> str | None:
         assert self.terms is not None
         needed = 2 if self.terms.four_eyes else 1
-        note: str | None = None
+        note = first_note
         while True:
             first = not self.approvers
             kind = TaskKind.APPROVAL if first else TaskKind.SECOND_APPROVAL
@@ -252,12 +270,15 @@ class CloseCustomerWorkflow(ClosingRequests, DataReview):
             CloseoutActivities.archive_customer, self._step("customer_archived"), DATA_STEP
         )
         periods = self.terms.category_retention
+        if self.request_due is not None:
+            periods = request_periods(self.terms)  # only what the law requires stays
         if periods and workflow.patched(PATCH_RETENTION_BY_CATEGORY):
             self.clocks = RetentionClocks.start(workflow.now(), periods)
             self.retention_end = self.clocks.last_end()
         else:
             self.retention_end = workflow.now() + self.terms.retention
-        await self._notify(NoticeKind.CLOSED)
+        if self.request_due is None:  # a request is answered by its deletion confirmation
+            await self._notify(NoticeKind.CLOSED)
         if self.clocks is not None:
             # Each category in its own sealed bundle, so each can be deleted on its own date.
             await self._run(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from closeout.contracts import CategoryClock
+from closeout.contracts import CaseTerms, CategoryClock
 from closeout.domain import DataCategory
 
 # Deletion order when several categories fall due at once: the least needed first.
@@ -63,3 +63,11 @@ class RetentionClocks:
         return [
             CategoryClock(c, self.ends[c], self.deleted.get(c)) for c in ORDER if c in self.ends
         ]
+
+
+def request_periods(terms: CaseTerms) -> dict[DataCategory, timedelta]:
+    """A customer's own request: the categories the law requires are kept for their period,
+    every other one is deleted at once."""
+    legal = set(terms.legal_categories or ())
+    base = terms.category_retention or {}
+    return {c: (base.get(c, terms.retention) if c in legal else timedelta(0)) for c in DataCategory}

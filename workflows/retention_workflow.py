@@ -30,11 +30,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.case.state import RENEW_EVERY, CaseState, RetentionInput
 
 # The process itself runs in the sandbox: its parts are imported afresh for every run.
-from workflows.case.replies import CaseReplies
+from workflows.case.own_request import OwnRequest
 
 
 @workflow.defn
-class RetentionWorkflow(CaseReplies):
+class RetentionWorkflow(OwnRequest):
     """Retention → deletion by category → verified deletion, or reactivation."""
 
     @workflow.init

@@ -13,10 +13,10 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field
 
 from api import schemas
-from api.deps import BoardDep, CaseServiceDep
+from api.deps import BoardDep, CaseServiceDep, RequestServiceDep
 from api.errors import DomainError, Forbidden
 from api.web.cases import AnswerChannel, render_case_page
-from api.web.session import Compliance, CsrfChecked, Staff, principal
+from api.web.session import Anyone, Compliance, CsrfChecked, Staff, principal
 from closeout.domain import ChurnClass, CustomerResponse, DataCategory
 from closeout.users.accounts import User
 
@@ -31,6 +31,11 @@ class AnswerForm(BaseModel):
     response: CustomerResponse
     channel: AnswerChannel
     comment: str = Field(default="", max_length=3900)
+
+
+class ExtensionForm(BaseModel):
+    until: date | None = None
+    reason: str = Field(default="", max_length=2000)
 
 
 class ChurnClassForm(BaseModel):
@@ -198,3 +203,27 @@ async def correct_churn_class(
         return cases.correct_churn_class(case_id, body, principal(user))
 
     return await _act(request, user, board, case_id, shown, call, "churn_corrected")
+
+
+@router.post("/cases/{case_id}/request-extension", dependencies=[CsrfChecked])
+async def extend_request(
+    case_id: str,
+    request: Request,
+    user: Anyone,
+    board: BoardDep,
+    requests: RequestServiceDep,
+    form: Annotated[ExtensionForm, Form()],
+) -> Response:
+    """More time to answer a customer's own request, with the reason they are told by mail."""
+    shown = {
+        "extension_reason": form.reason,
+        "extension_until": form.until.isoformat() if form.until else "",
+    }
+    if form.until is None or not form.reason.strip():
+        error = "an extension needs a new date and the reason the customer is told"
+        return await _refuse(request, user, board, case_id, error, shown)
+    body = schemas.RequestExtensionIn(
+        reason=form.reason.strip(), until=datetime.combine(form.until, time(0), UTC)
+    )
+    call = lambda: requests.extend(case_id, body, principal(user))  # noqa: E731
+    return await _act(request, user, board, case_id, shown, call, "request_extended")

@@ -22,6 +22,9 @@ from closeout.domain import ChurnClass, CustomerResponse, Outcome, Stage, Trigge
 from closeout.settings import Settings
 from closeout.users.accounts import User
 
+# Where a customer's own request can still be given more time (workflows/case/rules.py).
+REQUEST_OPEN_STAGES = (Stage.OPENED, Stage.APPROVAL, Stage.BACKUP, Stage.REVOKE_ACCESS)
+
 router = APIRouter(tags=["web"], include_in_schema=False)
 PAGE_SIZE = 25
 # What a person may open a case for by hand; the others come from detection and webhooks.
@@ -215,6 +218,11 @@ async def render_case_page(
         may_record_answer=manages and open_case and stage in ANSWERABLE,
         may_move_retention=user.role in COMPLIANCE_ROLES and open_case and stage is Stage.RETENTION,
         may_correct_churn=manages,
+        may_extend_request=(manages or user.role in COMPLIANCE_ROLES)
+        and open_case
+        and case.request_due_at is not None
+        and case.request_answered_at is None
+        and stage in REQUEST_OPEN_STAGES,
         churn_classes=list(ChurnClass),
         responses=list(CustomerResponse),
         channels=list(AnswerChannel),

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import BoardDep, ComplianceDep
+from api.deps import BoardDep, ComplianceDep, RequestServiceDep
 from api.paging import PageNumber
 from api.web.render import render
 from api.web.session import Compliance
@@ -96,4 +96,20 @@ def download_certificate(case_id: str, _user: Compliance, compliance: Compliance
         headers={
             "Content-Disposition": f'attachment; filename="deletion-certificate-{found.id}.json"'
         },
+    )
+
+
+@router.get("/compliance/requests")
+def customer_requests(
+    request: Request, user: Compliance, board: BoardDep, requests: RequestServiceDep
+) -> Response:
+    """Customers' own requests to be deleted not yet answered, the overdue first, then by
+    days left."""
+    rows = requests.open_requests(datetime.now(UTC))
+    return render(
+        request,
+        user,
+        "requests",
+        rows=rows,
+        names=board.customer_names({r.case.customer_id for r in rows}),
     )

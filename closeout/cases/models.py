@@ -68,6 +68,10 @@ class CaseRecord(SQLModel, table=True):
     # When the case entered its current stage (None before its first and once closed): the
     # start of the span the insights count when it leaves it.
     stage_since: datetime | None = None
+    # A customer's own request (trigger customer_request): when the answer is due by law (an
+    # extension moves it) and when it was given; None for other cases.
+    request_due_at: datetime | None = Field(default=None, index=True)
+    request_answered_at: datetime | None = None
 
 
 class TaskRecord(SQLModel, table=True):

@@ -88,6 +88,21 @@ class CaseReads:
             ).all()
             return set(rows)
 
+    def open_requests(self, limit: int = 200) -> Sequence[CaseRecord]:
+        """Customers' own requests not yet answered, the soonest due (the overdue) first."""
+        with self.db.session() as session:
+            found = session.exec(
+                select(CaseRecord)
+                .where(
+                    col(CaseRecord.request_due_at).is_not(None),
+                    col(CaseRecord.request_answered_at).is_(None),
+                    col(CaseRecord.outcome).is_(None),
+                )
+                .order_by(col(CaseRecord.request_due_at), col(CaseRecord.id))
+                .limit(limit)
+            ).all()
+        return self.sealed.open(found)
+
     def list_cases(
         self,
         *,

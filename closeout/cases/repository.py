@@ -197,6 +197,10 @@ class CaseRepository(CaseReads, Outbox, Bundles, SealedAudit):
         if change.retention_end is not None:
             values["retention_end"] = change.retention_end
             values["next_deletion_at"] = change.retention_end
+        if change.request_due_at is not None:
+            values["request_due_at"] = change.request_due_at
+        if change.request_answered_at is not None:
+            values["request_answered_at"] = change.request_answered_at
         if change.category_clocks is not None:
             kept = [c.ends_at for c in change.category_clocks if c.deleted_at is None]
             values["next_deletion_at"] = min(kept) if kept else None

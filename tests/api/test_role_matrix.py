@@ -39,6 +39,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/cases/{case_id}/certificate"): COMPLIANCE,
     ("GET", "/api/cases/{case_id}/retained-data"): COMPLIANCE,
     ("GET", "/api/cases/{case_id}/replies"): READERS,
+    ("POST", "/api/cases/{case_id}/request-extension"): READERS,
+    ("GET", "/api/requests"): COMPLIANCE,
     ("POST", "/api/cases/{case_id}/customer-response"): STAFF,
     ("POST", "/api/cases/{case_id}/cancel"): STAFF,
     ("POST", "/api/cases/{case_id}/churn-class"): STAFF,
@@ -102,6 +104,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/r/{token}"): PUBLIC,
     ("GET", "/r/{token}/done"): PUBLIC,
     ("GET", "/exports/{token}"): PUBLIC,
+    ("GET", "/compliance/requests"): COMPLIANCE,
+    ("POST", "/cases/{case_id}/request-extension"): READERS,
     ("GET", "/dev/mail"): PUBLIC,
     ("GET", "/dev/mail/{mail_id}"): PUBLIC,
     ("POST", "/dev/mail/{mail_id}/reply"): PUBLIC,  # dev mode only, like the rest of /dev
@@ -223,6 +227,7 @@ JSON_BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("POST", "/api/tasks/{task_id}/unclaim"): {},
     ("POST", "/api/tasks/{task_id}/delegate"): {"to": GRACE, "note": "please"},
     ("POST", "/api/customers/{customer_id}/exclusions"): {"reason": "talks", "until": FUTURE},
+    ("POST", "/api/cases/{case_id}/request-extension"): {"reason": "archives", "until": FUTURE},
 }
 PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/tasks/{task_id}/decision"): {"decision": "approve", "comment": "ok"},
@@ -232,6 +237,7 @@ PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/cases/{case_id}/churn-class"): {"churn_class": "competitive", "reason": "x"},
     ("POST", "/cases/{case_id}/reactivate"): {"reason": "came back"},
     ("POST", "/cases/{case_id}/customer-answer"): {"response": "stay", "channel": "phone"},
+    ("POST", "/cases/{case_id}/request-extension"): {"reason": "archives", "until": SOON},
 }
 OBJECTS = ("{case_id}", "{task_id}", "{customer_id}")
 

@@ -135,3 +135,40 @@ def test_move_one_category_correct_the_churn_class_and_reactivate(stack: Stack, 
     assert ended["churn_class"] == "competitive"
     corrected = [e for e in ended["timeline"] if e["action"] == "churn_class_corrected"]
     assert corrected and corrected[0]["details"] == {"from": "natural", "to": "competitive"}
+
+
+def test_a_customers_own_request_is_listed_by_days_left_and_given_more_time(
+    stack: Stack, page: Page
+) -> None:
+    """A customer asks to be deleted: no win-back, the owner's identity check opens at once;
+    Kim finds it among the requests, gives it more time with a reason, and the customer is
+    told by mail."""
+    from tests.integration.helpers import new_customer, open_case
+
+    customer = new_customer(stack, owner=SAM)
+    with stack.client("admin") as api:
+        case_id = str(
+            open_case(
+                api,
+                customer,
+                trigger="customer_request",
+                evidence={"channel": "phone", "requested_on": "2026-12-01"},
+            )["case_id"]
+        )
+        open_task(api, case_id, "approval", timeout=60)
+        assert [t["kind"] for t in api.get(f"/api/cases/{case_id}").json()["tasks"]] == ["approval"]
+    sign_in(page, stack, KIM)
+    page.get_by_role("link", name="Requests").click()
+    row = page.locator(f'tr[data-case="{case_id}"]')
+    expect(row).to_contain_text("29")  # days left of the 30
+    screenshot(page, "compliance-requests")
+    row.get_by_role("link", name="Open case").click()
+    page.get_by_label("New due date").fill("2027-01-20")
+    page.get_by_label("Reason (mailed to the customer)").fill("archived invoices to retrieve")
+    page.get_by_role("button", name="Extend").click()
+    expect(page.locator(".notice")).to_contain_text("given more time")
+    with stack.client("admin") as api:
+        due = api.get("/api/requests").json()
+    assert [r["due_at"][:10] for r in due if r["case_id"] == case_id] == ["2027-01-20"]
+    told = [m for m in stack.mail.messages if "more time" in str(m["Subject"])]
+    assert told and "archived invoices to retrieve" in stack.mail.parts(told[-1])["text/plain"]

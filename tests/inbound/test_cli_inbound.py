@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
 from closeout.db import Database, upgrade
@@ -66,12 +67,14 @@ def test_without_an_inbound_domain_it_says_so(tmp_path: Path) -> None:
     assert done.returncode == 2 and "CLOSEOUT_INBOUND_DOMAIN" in done.stderr
 
 
-def test_the_endpoint_listens_as_its_own_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lmtp", [False, True], ids=["smtp", "lmtp"])
+def test_the_endpoint_listens_as_its_own_process(tmp_path: Path, lmtp: bool) -> None:
+    """`closeout inbound` over SMTP, or LMTP for the local MTA (`--lmtp`)."""
     env = _env(tmp_path, CLOSEOUT_INBOUND_DOMAIN=DOMAIN)
     db, case_id, address = _case_and_address(env)
     port = free_port()
     process = subprocess.Popen(
-        [CLOSEOUT, "inbound", "--port", str(port)],
+        [CLOSEOUT, "inbound", "--port", str(port), *(["--lmtp"] if lmtp else [])],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -79,33 +82,12 @@ def test_the_endpoint_listens_as_its_own_process(tmp_path: Path) -> None:
     )
     try:
         assert process.stdout is not None
-        assert "receiving mail for replies.example.com" in process.stdout.readline()
-        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
-            smtp.send_message(_message(address), "ana@example.org", [address])
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-    with db.session() as session:
-        assert [m.case_id for m in session.exec(select(InboundMessage))] == [case_id]
-    db.engine.dispose()
-
-
-def test_the_endpoint_speaks_lmtp_for_the_local_mta(tmp_path: Path) -> None:
-    env = _env(tmp_path, CLOSEOUT_INBOUND_DOMAIN=DOMAIN)
-    db, case_id, address = _case_and_address(env)
-    port = free_port()
-    process = subprocess.Popen(
-        [CLOSEOUT, "inbound", "--lmtp", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        assert "(LMTP;" in process.stdout.readline()
-        with smtplib.LMTP("127.0.0.1", port, timeout=30) as lmtp:
-            assert lmtp.send_message(_message(address), "ana@example.org", [address]) == {}
+        banner = process.stdout.readline()
+        assert "receiving mail for replies.example.com" in banner
+        assert ("(LMTP;" in banner) is lmtp
+        client = smtplib.LMTP if lmtp else smtplib.SMTP
+        with client("127.0.0.1", port, timeout=30) as server:
+            assert server.send_message(_message(address), "ana@example.org", [address]) == {}
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -24,6 +24,7 @@ from closeout.contracts import (
     HoldReleaseRequest,
     HoldRequest,
     ReactivateRequest,
+    RequestExtension,
 )
 from closeout.domain import (
     Assignment,
@@ -176,6 +177,24 @@ async def replies_read(h: Harness, handle: Handle) -> None:
     await h.decide(handle, TaskKind.CUSTOMER_REPLY, TaskDecision.REQUEST_DELETION)
 
 
+async def own_request_extended(h: Harness, handle: Handle) -> None:
+    """A customer's own request: given more time with a reason, the requester checked, what
+    the law does not require deleted at once, the rest on its own dates."""
+    await h.task(handle, TaskKind.APPROVAL)
+    case = h.cases.get_case((await h.status(handle)).case_id)
+    assert case is not None and case.request_due_at is not None
+    await handle.execute_update(
+        CloseCustomerWorkflow.extend_request,
+        RequestExtension(
+            case.request_due_at + timedelta(days=20),
+            "archived invoices must be retrieved first",
+            OWNER_ACTOR,
+            case.id,
+        ),
+    )
+    await h.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE, comment="identity checked")
+
+
 SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None]]]] = {
     "deleted_with_hold": (ValueTier.STANDARD, deleted_with_hold),
     "four_eyes_then_cancelled": (ValueTier.HIGH, four_eyes_then_cancelled),
@@ -187,11 +206,20 @@ SCENARIOS: dict[str, tuple[ValueTier, Callable[[Harness, Handle], Awaitable[None
     "deleted_by_category": (ValueTier.STANDARD, deleted_by_category),
     "data_review_merged": (ValueTier.STANDARD, data_review_merged),
     "replies_read": (ValueTier.STANDARD, replies_read),
+    "own_request_extended": (ValueTier.STANDARD, own_request_extended),
 }
 # Scenarios run under another policy than the standard one.
-POLICIES = {"deleted_with_confirmation": "confirming", "deleted_by_category": "by-category"}
+POLICIES = {
+    "deleted_with_confirmation": "confirming",
+    "deleted_by_category": "by-category",
+    "own_request_extended": "by-category",
+}
 # Scenarios opened by another trigger than inactivity: (trigger, evidence).
 OPENED_BY = {
+    "own_request_extended": (
+        Trigger.CUSTOMER_REQUEST,
+        {"channel": "email", "requested_on": "2026-11-30"},
+    ),
     "data_review_merged": (
         Trigger.DATA_QUALITY,
         {"problem": "duplicate", "duplicate_of": [SURVIVOR], "same": ["email"]},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from closeout.contracts import (
     HoldView,
     ReactivateRequest,
     ReplyReceived,
+    RequestExtension,
     RetentionChange,
     RetentionPeriodsChange,
 )
@@ -87,6 +88,9 @@ class State:
     deleted: tuple[DataCategory, ...] = ()
     extra_tasks: dict[str, tuple[TaskKind, str, bool]] = field(default_factory=dict)
     replies: tuple[str, ...] = ()
+    # A customer's own request: due in 30 days, extendable by 60 in all; answered or not.
+    request: bool = False
+    answered: bool = False
 
     def build(self) -> CaseState:
         case = CaseState(
@@ -122,6 +126,11 @@ class State:
             case.holds[hold_id] = HoldView(hold_id, "litigation", COMPLIANCE.name, NOW)
         case.used_links = set(self.used_links)
         case.replies = {r: f"task-of-{r}" for r in self.replies}
+        if self.request:
+            case.request_first_due = case.request_due = NOW + 30 * DAY
+            case.request_answered = self.answered
+            if case.terms is not None:
+                case.terms = replace(case.terms, request_extension_max=60 * DAY)
         return case
 
 
@@ -156,6 +165,11 @@ def answer(response: CustomerResponse, actor: Actor = CUSTOMER, **kw: object) ->
 def reply(actor: Actor = DETECTION, inbound_id: str = "mail-2", case_id: str = CASE_ID) -> Check:
     req = ReplyReceived(inbound_id, NOW, actor, case_id)
     return lambda case: rules.check_reply(case, req)
+
+
+def extend(days: int = 50, actor: Actor = OWNER, reason: str = "archives to search") -> Check:
+    req = RequestExtension(NOW + days * DAY, reason, actor, CASE_ID)
+    return lambda case: rules.check_extend_request(case, req)
 
 
 def cancel(actor: Actor = OWNER, reason: str = "agreed", case_id: str = CASE_ID) -> Check:
@@ -326,6 +340,23 @@ ROWS: list[tuple[str, State, Check, Refusal | None]] = [
     ("someone else reads the owner's reply",
      State(extra_tasks={"read": (TaskKind.CUSTOMER_REPLY, OWNER.name, False)}),
      decide("read", A.OTHER, OTHER_AM), R.FORBIDDEN),
+    # ---- a customer's own request: more time to answer
+    ("the owner extends a request", State(request=True), extend(), None),
+    ("compliance extends a request", State(request=True), extend(actor=COMPLIANCE), None),
+    ("extend before the archive", State(stage=Stage.REVOKE_ACCESS, request=True), extend(), None),
+    ("another AM extends", State(request=True), extend(actor=OTHER_AM), R.FORBIDDEN),
+    ("the integration extends", State(request=True), extend(actor=INTEGRATION), R.FORBIDDEN),
+    ("extend a case that is no request", State(), extend(), R.WRONG_STAGE),
+    ("extend an answered request", State(request=True, answered=True), extend(),
+     R.WRONG_STAGE),
+    ("extend in retention", State(stage=Stage.RETENTION, request=True), extend(),
+     R.WRONG_STAGE),
+    ("extend a closed case", State(request=True, outcome=True), extend(), R.WRONG_STAGE),
+    ("extend without a reason", State(request=True), extend(reason=" "), R.INVALID_REQUEST),
+    ("extend to before it is due", State(request=True), extend(days=30), R.INVALID_REQUEST),
+    ("extend past the law's longest", State(request=True), extend(days=91),
+     R.INVALID_REQUEST),
+    ("extend to the law's longest", State(request=True), extend(days=90), None),
     ("release a hold", State(holds=("h1",)), release(), None),
     ("release an unknown hold", State(holds=("h1",)), release("h2"), R.UNKNOWN_HOLD),
     ("release without reason", State(holds=("h1",)), release(reason=" "), R.INVALID_REQUEST),

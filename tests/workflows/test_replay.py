@@ -20,6 +20,7 @@ from workflows.case.state import (
     PATCH_DATA_EXPORT,
     PATCH_DECIDE_AFTER_RECORDED,
     PATCH_DELETION_CONFIRMATION,
+    PATCH_OWN_REQUEST,
     PATCH_REMINDER,
     PATCH_RETENTION_BY_CATEGORY,
     PATCH_RETENTION_WORKFLOW,
@@ -75,6 +76,14 @@ PATCHES_BY_SUFFIX = {
         PATCH_TASK_ESCALATION,
         PATCH_RETENTION_WORKFLOW,
     },
+    # A customer's own request: no win-back or notice (so no reminder), its own patch.
+    "-own-request": {
+        PATCH_DECIDE_AFTER_RECORDED,
+        PATCH_TASK_ESCALATION,
+        PATCH_RETENTION_BY_CATEGORY,
+        PATCH_RETENTION_WORKFLOW,
+        PATCH_OWN_REQUEST,
+    },
     # Replies by mail read at three stages: a new Update and task kind, no patch of their own.
     "-replies": {
         PATCH_DECIDE_AFTER_RECORDED,
@@ -100,6 +109,7 @@ def test_patched_histories_carry_their_patch_markers() -> None:
         "deleted_by_category-retention-by-category",
         "data_review_merged-data-review",
         "replies_read-replies",
+        "own_request_extended-own-request",
     } <= stems
     for path in HISTORIES:
         if ".run" in path.stem:

@@ -24,10 +24,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.case.state import PATCH_DECIDE_AFTER_RECORDED
 
 # The process itself runs in the sandbox: its parts are imported afresh for every run.
-from workflows.case.replies import CaseReplies
+from workflows.case.own_request import OwnRequest
 
 
-class ClosingRequests(CaseReplies):
+class ClosingRequests(OwnRequest):
     @workflow.update
     async def decide(self, req: DecisionRequest) -> DecisionResult:
         """An account manager's decision on one of the case's tasks."""

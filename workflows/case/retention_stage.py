@@ -13,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CloseoutActivities
     from activities.notice_sending import NoticeActivities
     from activities.retention import RetentionActivities
-    from closeout.contracts import CaseResult
+    from closeout.contracts import CaseChange, CaseResult
     from closeout.domain import DataCategory, NoticeKind, Outcome, Stage
     from workflows.case.state import MAX_RUN_EVENTS, PATCH_DELETION_CONFIRMATION
     from workflows.options import DATA_STEP, MAIL, VERIFY
@@ -134,6 +134,7 @@ class CaseRetention(CaseTasks):
                 actor=self.reactivate_request.actor.name,
             )
         await self._delete()
+        await self._request_answered()
         return await self._finish(Outcome.DELETED, "retention ended; deletion verified")
 
     async def _delete_categories(self, categories: list[DataCategory]) -> None:
@@ -149,6 +150,7 @@ class CaseRetention(CaseTasks):
         )
         if confirmation is not None:
             await self._notify(NoticeKind.DELETION_CONFIRMATION, notice_id=confirmation)
+        await self._request_answered()
         self.retention_end = self.clocks.last_end()
         await self._record_retention(
             self._audit(
@@ -158,12 +160,31 @@ class CaseRetention(CaseTasks):
             )
         )
 
+    async def _request_answered(self) -> None:
+        """What the law does not require is deleted and verified: the request is answered."""
+        if self.request_due is None or self.request_answered:
+            return
+        self.request_answered = True
+        now = workflow.now()
+        await self._do(
+            CloseoutActivities.record_case_change,
+            CaseChange(
+                self.input.case_id,
+                self._audit(
+                    "request_answered",
+                    due_at=self.request_due.isoformat(),
+                    on_time=now <= self.request_due,
+                ),
+                request_answered_at=now,
+            ),
+        )
+
     async def _seal_confirmation(self, categories: list[DataCategory]) -> str | None:
         """With retention by category, the customer hears of the deletion when their contact
         data goes: the message is sealed while it can still be written, sent right after."""
         if (
             self.terms is None
-            or not self.terms.deletion_confirmation
+            or not (self.terms.deletion_confirmation or self.request_due is not None)
             or self.clocks is None
             or DataCategory.CONTACT_DATA not in categories
         ):

@@ -33,6 +33,7 @@ from closeout.contracts import (
     HoldRequest,
     ReactivateRequest,
     ReplyReceived,
+    RequestExtension,
     RetentionChange,
     RetentionPeriodsChange,
 )
@@ -272,6 +273,37 @@ def check_reply(case: CaseState, req: ReplyReceived) -> None:
         raise reject("the case is still starting: try again in a moment", Refusal.WRONG_STAGE)
     if case.outcome is not None:
         raise reject("the case is closed", Refusal.WRONG_STAGE)
+
+
+# Stages in which a customer's own request is still to be answered: before the archive, whose
+# deletion of what the law does not require answers it.
+_REQUEST_OPEN_STAGES = (Stage.OPENED, Stage.APPROVAL, Stage.BACKUP, Stage.REVOKE_ACCESS)
+
+
+def check_extend_request(case: CaseState, req: RequestExtension) -> None:
+    """The owner, a supervisor or a compliance officer gives a customer's own request more
+    time, with a reason (the customer is told), up to the law's longest."""
+    check_case(case, req.case_id)
+    if req.actor.role not in {*CLOSURE_ROLES, *COMPLIANCE_ROLES}:
+        raise reject(f"role {req.actor.role} cannot extend a request", Refusal.FORBIDDEN)
+    check_owner(case, req.actor)
+    if case.request_due is None or case.request_first_due is None:
+        raise reject("the case is not a customer's own request", Refusal.WRONG_STAGE)
+    if case.outcome is not None or case.request_answered or case.stage not in _REQUEST_OPEN_STAGES:
+        raise reject("the request has been answered or the case closed", Refusal.WRONG_STAGE)
+    if not req.reason.strip():
+        raise reject("an extension needs the reason the customer is told", Refusal.INVALID_REQUEST)
+    if req.until <= case.request_due:
+        raise reject(
+            f"the request is already due {case.request_due.isoformat()}: extend past it",
+            Refusal.INVALID_REQUEST,
+        )
+    assert case.terms is not None
+    longest = case.request_first_due + (case.terms.request_extension_max or timedelta(0))
+    if req.until > longest:
+        raise reject(
+            f"a request is answered by {longest.isoformat()} at the latest", Refusal.INVALID_REQUEST
+        )
 
 
 def check_cancel(case: CaseState, req: CancelRequest) -> None:

@@ -31,6 +31,15 @@ PATCH_DELETION_CONFIRMATION = "deletion-confirmation"
 PATCH_RETENTION_BY_CATEGORY = "retention-by-category"
 # Archived cases continue as new into RetentionWorkflow instead of waiting out retention here.
 PATCH_RETENTION_WORKFLOW = "retention-workflow"
+# A customer's own request skips win-back and notice, runs on the law's clock and keeps only
+# the categories the law requires.
+PATCH_OWN_REQUEST = "own-request-on-the-laws-clock"
+
+# The approval task of a customer's own request, where the policy asks for the check.
+IDENTITY_CHECK = (
+    "the customer's own request to be deleted: check that it comes from the customer "
+    "(identity), then approve; reject if it does not"
+)
 
 # A case in retention continues as new at least this often, and whenever its run's history
 # has this many events, so no run of a case kept for decades is longer than a year's.
@@ -96,6 +105,10 @@ class RetentionInput:
     run: int = 1
     # The customer's replies by mail handed to the case: inbound id → its customer_reply task.
     replies: dict[str, str] = field(default_factory=dict)
+    # A customer's own request: when its answer is due (first, and now), and whether given.
+    request_first_due: datetime | None = None
+    request_due: datetime | None = None
+    request_answered: bool = False
 
 
 class CaseState:
@@ -127,6 +140,10 @@ class CaseState:
         # customer_reply tasks decided whose answer is still being done: they hold the closure
         # as an open task does, so it cannot slip through before an objection is opened.
         self.reading: set[str] = set()
+        # A customer's own request on the law's clock (None: not one, or opened before).
+        self.request_first_due: datetime | None = None
+        self.request_due: datetime | None = None
+        self.request_answered = False
         # The read model has the case (its first step done).
         self.case_recorded = False
         self.evidence_triggers: set[Trigger] = {input.trigger}
@@ -155,6 +172,9 @@ class CaseState:
             entered=self.stage is Stage.RETENTION,
             run=self.retention_run + 1 if self.stage is Stage.RETENTION else 1,
             replies=dict(self.replies),
+            request_first_due=self.request_first_due,
+            request_due=self.request_due,
+            request_answered=self.request_answered,
         )
 
     def take_over(self, carried: RetentionInput) -> None:
@@ -171,4 +191,7 @@ class CaseState:
         self.stage = Stage.RETENTION if carried.entered else Stage.ARCHIVE
         self.retention_run = carried.run
         self.replies = dict(carried.replies)
+        self.request_first_due = carried.request_first_due
+        self.request_due = carried.request_due
+        self.request_answered = carried.request_answered
         self.case_recorded = True

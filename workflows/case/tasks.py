@@ -194,6 +194,7 @@ class CaseTasks(CaseSteps):
             audit=self._audit("notice_sent", kind=kind),
             effective_at=self.effective_at,
             retention_end=self.retention_end,
+            request_due_at=self.request_due,
         )
 
     async def _notify(self, kind: NoticeKind, notice_id: str | None = None) -> None:

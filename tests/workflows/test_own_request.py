@@ -1,0 +1,168 @@
+"""A customer's own request to be deleted runs on the law's clock, on the time-skipping server
+with the real activities: no win-back and no notice period, an answer due in 30 days (extended
+with a reason the customer reads), everything the law does not require deleted at once, the
+rest kept restricted for its period."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+
+from closeout.access import Refusal
+from closeout.cases.models import CaseRecord, TaskRecord
+from closeout.contracts import CaseResult, RequestExtension
+from closeout.domain import DataCategory, Outcome, Stage, TaskDecision, TaskKind, Trigger
+from tests.support import eventually
+from tests.workflows.conftest import MANAGER_ACTOR, OTHER_AM, OWNER_ACTOR, Harness
+from workflows.case.state import IDENTITY_CHECK
+from workflows.close_customer import CloseCustomerWorkflow
+
+REQUEST = {"channel": "email", "requested_on": "2026-11-30"}
+LEGAL = {DataCategory.CONTRACTS, DataCategory.ACCOUNTING_RECORDS}
+
+
+async def _request(h: Harness, **evidence: object) -> WorkflowHandle[CloseCustomerWorkflow, object]:
+    return await h.start(
+        h.add_customer(),
+        Trigger.CUSTOMER_REQUEST,
+        policy="by-category",
+        evidence={**REQUEST, **evidence},
+    )
+
+
+def _case(h: Harness, case_id: str) -> CaseRecord:
+    found = h.cases.get_case(case_id)
+    assert found is not None
+    return found
+
+
+def _refusal(exc: pytest.ExceptionInfo[WorkflowUpdateFailedError]) -> str:
+    return str(getattr(exc.value.cause, "type", ""))
+
+
+async def test_a_request_keeps_only_what_the_law_requires_and_is_answered_in_time(
+    harness: Harness,
+) -> None:
+    h = harness
+    handle = await _request(h)
+    task = await h.task(handle, TaskKind.APPROVAL)  # the identity check, no win-back before it
+    status = await h.status(handle)
+    case = _case(h, status.case_id)
+    assert case.request_due_at is not None
+    waits = case.request_due_at - case.opened_at
+    assert abs(waits - timedelta(days=30)) < timedelta(minutes=1)
+    assert [c.id for c in h.cases.open_requests()] == [case.id]
+    with h.db.session() as session:
+        note = h.cases.sealed.open_one(session.get(TaskRecord, task.task_id))
+    assert note is not None and note.note == IDENTITY_CHECK
+    assert any("We have your request" in s for s in h.mail.subjects())
+
+    await h.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE, comment="caller verified")
+    retained = await h.stage(handle, Stage.RETENTION)
+
+    async def answered() -> CaseRecord | None:
+        found = _case(h, case.id)
+        return found if found.request_answered_at is not None else None
+
+    done = await eventually(answered, what="the request answered")
+    clocks = {c.category: c for c in (await h.status(handle)).category_clocks}
+    assert {c for c, k in clocks.items() if k.deleted_at is None} == LEGAL
+    assert retained.retention_end is not None
+    actions = h.actions(case.id)
+    assert "win_back_skipped" not in actions and "stage_entered" in actions
+    assert "request_answered" in actions and "effective_date_set" not in actions
+    answer = next(e for e in h.cases.case_audit(case.id) if e.action == "request_answered")
+    assert answer.details["on_time"] is True
+    assert done.request_answered_at is not None and done.request_due_at is not None
+    assert done.request_answered_at <= done.request_due_at
+    assert h.cases.open_requests() == []
+    # The customer is told what went and what stays until when (the deletion confirmation).
+    confirmation = h.mail.messages[-1]
+    body = h.mail.parts(confirmation)["text/plain"]
+    assert "we deleted your contact details" in body and "until" in body
+    # The legal categories go on their own dates; the case ends deleted.
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.DELETED
+
+
+async def test_a_request_proved_by_its_sender_goes_straight_to_the_closure(
+    harness: Harness,
+) -> None:
+    handle = await _request(harness, identity_verified=True)
+    await harness.stage(handle, Stage.RETENTION)
+    case_id = (await harness.status(handle)).case_id
+    actions = harness.actions(case_id)
+    assert "identity_check_skipped" in actions and "task_opened" not in actions
+
+
+async def test_a_request_is_extended_once_with_a_reason_the_customer_reads(
+    harness: Harness,
+) -> None:
+    h = harness
+    handle = await _request(h)
+    await h.task(handle, TaskKind.APPROVAL)
+    case = _case(h, (await h.status(handle)).case_id)
+    assert case.request_due_at is not None
+    first_due = case.request_due_at
+
+    def extension(days: int, reason: str = "archived invoices must be retrieved first") -> object:
+        return RequestExtension(first_due + timedelta(days=days), reason, OWNER_ACTOR, case.id)
+
+    for wrong, refusal in [
+        (extension(61), Refusal.INVALID_REQUEST),  # past the law's two more months
+        (extension(0), Refusal.INVALID_REQUEST),  # not later than it is due
+        (extension(20, " "), Refusal.INVALID_REQUEST),  # the customer must be told why
+        (
+            RequestExtension(first_due + timedelta(days=20), "x", OTHER_AM, case.id),
+            Refusal.FORBIDDEN,
+        ),
+    ]:
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(CloseCustomerWorkflow.extend_request, wrong)
+        assert _refusal(refused) == refusal
+    await handle.execute_update(CloseCustomerWorkflow.extend_request, extension(20))
+    moved = _case(h, case.id).request_due_at
+    assert moved == first_due + timedelta(days=20)
+    told = next(m for m in h.mail.messages if "more time" in str(m["Subject"]))
+    assert "archived invoices must be retrieved first" in h.mail.parts(told)["text/plain"]
+    # Past the first due date, before the extended one: answered late by the first, on time.
+    await h.env.sleep(timedelta(days=35))
+    # The identity check went past its due date to the managers meanwhile.
+    await h.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE, actor=MANAGER_ACTOR)
+    await h.stage(handle, Stage.RETENTION)
+
+    async def answered() -> bool:
+        return "request_answered" in h.actions(case.id)
+
+    await eventually(answered, what="the request answered")
+    answer = next(e for e in h.cases.case_audit(case.id) if e.action == "request_answered")
+    assert answer.details["on_time"] is True
+    # Answered: no more extensions.
+    with pytest.raises(WorkflowUpdateFailedError) as closed:
+        await handle.execute_update(CloseCustomerWorkflow.extend_request, extension(40))
+    assert _refusal(closed) == Refusal.WRONG_STAGE
+
+
+async def test_a_request_not_from_the_customer_is_refused_and_nothing_deleted(
+    harness: Harness,
+) -> None:
+    handle = await _request(harness)
+    await harness.decide(
+        handle,
+        TaskKind.APPROVAL,
+        TaskDecision.REJECT,
+        comment="the caller could not prove to be the customer",
+    )
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.REJECTED
+    actions = harness.actions(result.case_id)
+    assert "customer_archived" not in actions and "categories_deleted" not in actions
+
+
+async def test_other_triggers_keep_their_win_back_and_notice(harness: Harness) -> None:
+    handle = await harness.start(harness.add_customer(), policy="by-category")
+    await harness.task(handle, TaskKind.WIN_BACK)
+    case = _case(harness, (await harness.status(handle)).case_id)
+    assert case.request_due_at is None
