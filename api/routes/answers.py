@@ -15,7 +15,7 @@ from api.deps import AnswersDep, SettingsDep
 from api.errors import Conflict, Invalid, NotFound
 from api.templating import templates_for
 from closeout.domain import CustomerResponse
-from closeout.i18n import DEFAULT_LOCALE, N_
+from closeout.i18n import DEFAULT_LOCALE, N_, catalog_for
 from closeout.links import FORGED_REASON, CustomerLink, LinkKind, LinkProblem, LinkRefused
 
 router = APIRouter(tags=["customer answers"], include_in_schema=False)
@@ -63,6 +63,8 @@ PAGES: dict[CustomerResponse, dict[str, Any]] = {
         "done": N_("Thank you for confirming. We will tell you when your account is closed."),
     },
 }
+# The languages a customer may read the pages in, each named in itself.
+LANGUAGES = (("en", "English"), ("zh-CN", "中文"))
 # Forged 400, expired 410; a link refused by the case itself (used, too late) 409.
 STATUS_FOR_PROBLEM: dict[str, int] = {LinkProblem.FORGED: 400, LinkProblem.EXPIRED: 410}
 
@@ -76,14 +78,30 @@ def _page(
     catalog: str = DEFAULT_LOCALE,
     **context: Any,
 ) -> Response:
+    if _chosen_lang(request):
+        catalog = catalog_for(_chosen_lang(request))
     context |= {
         "company": settings.company_name,
         "company_contact": settings.company_contact,
         "lang": catalog.replace("_", "-"),
+        "languages": LANGUAGES,
+        "page_path": request.url.path,
     }
     return templates_for(catalog).TemplateResponse(
         request, f"answers/{name}.html", context, status_code=status
     )
+
+
+def _chosen_lang(request: Request) -> str | None:
+    """The language the customer chose on the page (`?lang=`), over their account's."""
+    chosen = request.query_params.get("lang")
+    return chosen if chosen in dict(LANGUAGES) else None
+
+
+def _keep_lang(request: Request, path: str) -> str:
+    """`path`, in the language the customer chose, if they chose one."""
+    chosen = _chosen_lang(request)
+    return f"{path}?lang={chosen}" if chosen else path
 
 
 def _refused(
@@ -125,7 +143,7 @@ def answer_page(
         settings,
         "confirm",
         catalog=answers.catalog_of(link),
-        action_url=f"/r/{token}",
+        action_url=_keep_lang(request, f"/r/{token}"),
         **PAGES[link.action],
     )
 
@@ -153,7 +171,7 @@ async def answer(
             "confirm",
             422,
             catalog=answers.catalog_of(link),
-            action_url=f"/r/{token}",
+            action_url=_keep_lang(request, f"/r/{token}"),
             error=N_("Please tell us why, in a few words."),
             comment=comment,
             **page,
@@ -165,7 +183,7 @@ async def answer(
             link,
         )
         return _refused(request, settings, answers, stale)
-    return RedirectResponse(f"/r/{token}/done", status_code=303)
+    return RedirectResponse(_keep_lang(request, f"/r/{token}/done"), status_code=303)
 
 
 @router.get("/r/{token}/done", response_class=HTMLResponse)
