@@ -103,6 +103,7 @@ class CloseoutActivities:
             request_extension_max=self.settings.request_extension_max,
             legal_categories=list(policy.legal_categories),
             request_identity_check=policy.request_identity_check,
+            request_cooling_off=policy.request_cooling_off,
         )
 
     @activity.defn

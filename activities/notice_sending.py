@@ -27,13 +27,16 @@ from closeout.settings import Settings
 # What a restricted customer may still be told: what was deleted, or that they are back.
 MAY_REACH_RESTRICTED = frozenset({NoticeKind.DELETION_CONFIRMATION, NoticeKind.REACTIVATED})
 NOTICE_LINKS: dict[NoticeKind, tuple[CustomerResponse, ...]] = {
-    NoticeKind.WIN_BACK: (CustomerResponse.STAY,),
+    NoticeKind.WIN_BACK: (CustomerResponse.STAY, CustomerResponse.REQUEST_DELETION),
     NoticeKind.ADVANCE_NOTICE: (
         CustomerResponse.OBJECT,
         CustomerResponse.DOWNLOAD_DATA,
         CustomerResponse.CONFIRM_CLOSURE,
+        CustomerResponse.REQUEST_DELETION,
     ),
-    NoticeKind.REMINDER: (CustomerResponse.OBJECT,),
+    NoticeKind.REMINDER: (CustomerResponse.OBJECT, CustomerResponse.REQUEST_DELETION),
+    # While the policy's cooling-off runs, "keep my account" withdraws the request.
+    NoticeKind.REQUEST_RECEIVED: (CustomerResponse.STAY,),
 }
 
 
@@ -98,6 +101,9 @@ class NoticeActivities:
             subject, text, html = self._render(notice, contact, record.created_at)
         await self._begin_sending(notice)
         try:
+            if "@" not in address:
+                # Nowhere to write to: as a refusal for good, the owner reviews the contact.
+                raise PermanentMailError("the customer's contact has no e-mail address")
             reply_to = self.replies.address_for(notice.case_id) if self.replies else None
             await self.mailer.send(
                 OutgoingMail(message_id, address, subject, text, html, reply_to=reply_to)

@@ -20,6 +20,7 @@ from api.customer_service import CustomerService
 from api.deps import Unauthenticated
 from api.errors import DomainError, Forbidden
 from api.policy_service import PolicyService
+from api.privacy_requests import PrivacyRequests
 from api.refusals import audit_refusal
 from api.request_service import RequestService
 from api.routes import (
@@ -29,6 +30,7 @@ from api.routes import (
     customers,
     insights,
     policies,
+    privacy,
     requests,
     system,
     tasks,
@@ -66,6 +68,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     codec.router,
     system.router,
     answers.router,
+    privacy.router,
     auth.router,
     task_pages.router,
     case_pages.router,
@@ -111,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.triggers = TriggerService(settings, adapters, temporal)
         app.state.compliance = ComplianceService(adapters)
         app.state.requests = RequestService(adapters, temporal)
+        app.state.privacy = PrivacyRequests(settings, adapters, temporal)
         app.state.policies = PolicyService(settings, adapters.cases, temporal)
         app.state.adapters = adapters
         async with app.state.answers.refused_links.flushed_each_minute():

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.evidence import described_by_trigger
 from closeout.domain import (
@@ -17,6 +17,7 @@ from closeout.domain import (
     Stage,
     TaskDecision,
     Trigger,
+    mailable,
 )
 
 
@@ -204,6 +205,13 @@ class RequestExtensionIn(ReasonIn):
     """More time to answer a customer's own request; the reason is mailed to the customer."""
 
     until: datetime = Field(description="the new due date, with a time zone")
+
+    @field_validator("reason")
+    @classmethod
+    def _mailable(cls, reason: str) -> str:
+        if not mailable(reason):
+            raise ValueError("the reason holds characters a mail cannot carry")
+        return reason
 
 
 class OpenRequestOut(BaseModel):

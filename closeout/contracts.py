@@ -298,6 +298,7 @@ class CaseTerms:
     request_extension_max: timedelta | None = None
     legal_categories: list[DataCategory] | None = None
     request_identity_check: bool = True
+    request_cooling_off: timedelta | None = None
 
 
 @dataclass(frozen=True)

@@ -211,6 +211,8 @@ class CustomerResponse(StrEnum):
     OBJECT = "object"
     CONFIRM_CLOSURE = "confirm_closure"
     DOWNLOAD_DATA = "download_data"
+    # "Delete my data": the customer's own request, on the law's clock from then on.
+    REQUEST_DELETION = "request_deletion"
 
 
 class NoticeKind(StrEnum):
@@ -273,3 +275,13 @@ class Role(StrEnum):
 SYSTEM_ACTOR = "system"
 # The role a customer acts in when answering through a notice's signed link.
 CUSTOMER_ACTOR_ROLE = "customer"
+
+
+def mailable(text: str) -> bool:
+    """Text that can go into a customer's mail: valid Unicode (no lone surrogates) and no
+    control characters but line breaks and tabs."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return all(c >= " " or c in "\n\r\t" for c in text)

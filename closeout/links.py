@@ -44,6 +44,9 @@ class LinkKind(StrEnum):
 
     ANSWER = "answer"
     EXPORT = "export"
+    # The public request form's confirmation link, mailed to the address given: its
+    # `case_id` holds the customer it is for (no case exists yet).
+    REQUEST = "request"
 
     @property
     def salt(self) -> str:

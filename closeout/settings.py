@@ -61,6 +61,9 @@ class PolicyConfig(BaseModel):
     # Whether the owner checks the requester's identity (an approval task) before anything is
     # done; a request whose sender proved their address (a signed link) may skip it.
     request_identity_check: bool = True
+    # How long a customer may withdraw their own request (by the link in the mail telling
+    # them it was received) before anything is done; none by default.
+    request_cooling_off: timedelta = Field(default=timedelta(0), ge=timedelta(0))
 
     def periods_for(self, country: str | None) -> dict[DataCategory, timedelta] | None:
         """Each category's retention for a customer in `country`; None: one period for all."""

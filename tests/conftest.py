@@ -72,6 +72,9 @@ def make_settings(
             "standard": ONE_PERIOD,
             "confirming": ONE_PERIOD.model_copy(update={"deletion_confirmation": True}),
             "by-category": BY_CATEGORY,
+            "cooling-off": BY_CATEGORY.model_copy(
+                update={"request_cooling_off": timedelta(days=2)}
+            ),
         },
     }
     values.update(overrides)

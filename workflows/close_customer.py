@@ -9,6 +9,8 @@ retention_requests.py) and their rules (rules.py).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -24,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         TermsRequest,
     )
     from closeout.domain import (
+        CUSTOMER_ACTOR_ROLE,
         MANAGER_GROUP,
         SYSTEM_ACTOR,
         CustomerStatus,
@@ -98,6 +101,12 @@ class CloseCustomerWorkflow(ClosingRequests, DataReview):
             ):
                 # The customer's own request: no win-back, no notice period (own_request.py).
                 await self._request_received()
+                if await self._withdrawn_in_cooling_off():
+                    return await self._finish(
+                        Outcome.CANCELLED,
+                        "the customer withdrew their request",
+                        actor=CUSTOMER_ACTOR_ROLE,
+                    )
                 rejected_by = None
                 if self._needs_identity_check():
                     await self._enter(Stage.APPROVAL)
@@ -140,7 +149,10 @@ class CloseCustomerWorkflow(ClosingRequests, DataReview):
         task = await self._open_task(TaskKind.WIN_BACK, self.terms.owner, due)
         await self._notify(NoticeKind.WIN_BACK)
         decided = await self._wait(
-            lambda: task.decision is not None or self.customer_stays, until=due
+            lambda: (
+                task.decision is not None or self.customer_stays or self.request_due is not None
+            ),
+            until=due,
         )
         if self.customer_stays:
             if not task.closed:
@@ -148,6 +160,12 @@ class CloseCustomerWorkflow(ClosingRequests, DataReview):
                     task, TaskStatus.DONE, "customer_answered_stay", decision=TaskDecision.RETAINED
                 )
             return True
+        if self.request_due is not None and task.decision is None:
+            # The customer asked to be deleted: no more winning back, on to the closure.
+            await self._close_task(
+                task, TaskStatus.DONE, "win_back_ended_by_request", decision=TaskDecision.FAILED
+            )
+            return False
         if not decided:
             await self._close_task(
                 task, TaskStatus.DONE, "win_back_window_elapsed", decision=TaskDecision.FAILED
@@ -160,7 +178,9 @@ class CloseCustomerWorkflow(ClosingRequests, DataReview):
         """Notice, approval and the wait for the effective date; a reason if the closure is off."""
         assert self.terms is not None
         await self._enter(Stage.NOTICE)
-        self.effective_at = workflow.now() + self.terms.notice_period
+        # A customer who asked to be deleted is not given notice of it.
+        notice = timedelta(0) if self.request_due is not None else self.terms.notice_period
+        self.effective_at = workflow.now() + notice
         await self._do(
             CloseoutActivities.record_case_change,
             CaseChange(
@@ -169,7 +189,8 @@ class CloseCustomerWorkflow(ClosingRequests, DataReview):
                 effective_at=self.effective_at,
             ),
         )
-        await self._notify(NoticeKind.ADVANCE_NOTICE)
+        if self.request_due is None:
+            await self._notify(NoticeKind.ADVANCE_NOTICE)
         await self._enter(Stage.APPROVAL)
         rejection = await self._approval()
         if rejection is not None:
@@ -190,15 +211,11 @@ class CloseCustomerWorkflow(ClosingRequests, DataReview):
         while True:
             if self.review_kept_customer:
                 return "a review kept the customer: the customer stays"
-            if workflow.now() >= self.effective_at and not self._reviews_open():
+            if self._effective() and not self._reviews_open():
                 return None
             await self._wait(
                 lambda: (
-                    self.review_kept_customer
-                    or (
-                        workflow.now() >= self.effective_at  # type: ignore[operator]
-                        and not self._reviews_open()
-                    )
+                    self.review_kept_customer or (self._effective() and not self._reviews_open())
                 ),
                 until=self.effective_at if workflow.now() < self.effective_at else None,
             )
@@ -206,13 +223,42 @@ class CloseCustomerWorkflow(ClosingRequests, DataReview):
     async def _remind(self) -> None:
         """The reminder the policy asks for, some days before the effective date."""
         assert self.terms is not None and self.effective_at is not None
-        if self.terms.reminder_before is None or not workflow.patched(PATCH_REMINDER):
+        if (
+            self.terms.reminder_before is None
+            or self.request_due is not None
+            or not workflow.patched(PATCH_REMINDER)
+        ):
             return
         remind_at = self.effective_at - self.terms.reminder_before
         if workflow.now() < remind_at:
-            await self._wait(lambda: self.review_kept_customer, until=remind_at)
-        if not self.review_kept_customer and workflow.now() < self.effective_at:
+            await self._wait(
+                lambda: self.review_kept_customer or self.request_due is not None, until=remind_at
+            )
+        if (
+            not self.review_kept_customer
+            and self.request_due is None
+            and workflow.now() < self.effective_at
+        ):
             await self._notify(NoticeKind.REMINDER)
+
+    async def _withdrawn_in_cooling_off(self) -> bool:
+        """The policy's cooling-off: the customer may withdraw their request by the link in
+        the mail that told them it was received. True when they did."""
+        assert self.terms is not None
+        if not self.terms.request_cooling_off:
+            return False
+        self.cooling_off = True
+        await self._wait(
+            lambda: self.request_withdrawn,
+            until=workflow.now() + self.terms.request_cooling_off,
+        )
+        self.cooling_off = False
+        return self.request_withdrawn
+
+    def _effective(self) -> bool:
+        """The announced date has come, or the customer asked to be deleted meanwhile."""
+        assert self.effective_at is not None
+        return workflow.now() >= self.effective_at or self.request_due is not None
 
     async def _approval(self, first_note: str | None = None) -> str | None:
         assert self.terms is not None

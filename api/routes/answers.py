@@ -56,6 +56,19 @@ PAGES: dict[CustomerResponse, dict[str, Any]] = {
             "in a few minutes."
         ),
     },
+    CustomerResponse.REQUEST_DELETION: {
+        "heading": N_("Delete my data"),
+        "explanation": N_(
+            "We will delete everything we are not required by law to keep, and answer within "
+            "a month. The records the law obliges us to keep (such as invoices and contracts) "
+            "are locked away, used for nothing else, and deleted when their period ends."
+        ),
+        "button": N_("Delete my data"),
+        "done": N_(
+            "We have your request. We will tell you by e-mail what we deleted and what the law "
+            "obliges us to keep, and until when."
+        ),
+    },
     CustomerResponse.CONFIRM_CLOSURE: {
         "heading": N_("Confirm the closure"),
         "explanation": N_("Confirm that you agree with the closure of your account."),
@@ -69,7 +82,7 @@ LANGUAGES = (("en", "English"), ("zh-CN", "中文"))
 STATUS_FOR_PROBLEM: dict[str, int] = {LinkProblem.FORGED: 400, LinkProblem.EXPIRED: 410}
 
 
-def _page(
+def customer_page(
     request: Request,
     settings: SettingsDep,
     name: str,
@@ -119,7 +132,9 @@ def _refused(
         )
     status = STATUS_FOR_PROBLEM.get(refusal.kind, 409)
     catalog = answers.catalog_of(refusal.link) if refusal.link else DEFAULT_LOCALE
-    return _page(request, settings, "refused", status, catalog=catalog, reason=refusal.reason)
+    return customer_page(
+        request, settings, "refused", status, catalog=catalog, reason=refusal.reason
+    )
 
 
 def _open(answers: AnswersDep, token: str) -> CustomerLink:
@@ -138,7 +153,7 @@ def answer_page(
         link = _open(answers, token)
     except LinkRefused as refusal:
         return _refused(request, settings, answers, refusal)
-    return _page(
+    return customer_page(
         request,
         settings,
         "confirm",
@@ -165,7 +180,7 @@ async def answer(
     try:
         await answers.answer(link, comment)
     except Invalid:
-        return _page(
+        return customer_page(
             request,
             settings,
             "confirm",
@@ -191,14 +206,14 @@ def answered(token: str, request: Request, settings: SettingsDep, answers: Answe
     try:
         link = _open(answers, token)
     except LinkRefused as refusal:
-        return _page(
+        return customer_page(
             request,
             settings,
             "refused",
             STATUS_FOR_PROBLEM.get(refusal.kind, 409),
             reason=refusal.reason,
         )
-    return _page(
+    return customer_page(
         request,
         settings,
         "done",
@@ -226,7 +241,7 @@ def download_export(
     except LinkRefused as refusal:
         return _refused(request, settings, answers, refusal)
     except NotFound:
-        return _page(
+        return customer_page(
             request,
             settings,
             "refused",

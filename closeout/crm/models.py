@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, func, text
 from sqlmodel import Field, SQLModel
 
 from closeout.domain import DataCategory
@@ -12,6 +12,8 @@ from closeout.domain import DataCategory
 
 class CrmCustomer(SQLModel, table=True):
     __tablename__ = "crm_customer"
+    # A customer's own request found by their address (closeout/crm/port.py).
+    __table_args__ = (Index("ix_crm_customer_email_lower", func.lower(text("email"))),)
 
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200, index=True)
@@ -35,6 +37,7 @@ class CrmCustomer(SQLModel, table=True):
 
 class CrmContact(SQLModel, table=True):
     __tablename__ = "crm_contact"
+    __table_args__ = (Index("ix_crm_contact_email_lower", func.lower(text("email"))),)
 
     id: str = Field(primary_key=True, max_length=64)
     customer_id: str = Field(foreign_key="crm_customer.id", index=True, max_length=64)

@@ -232,3 +232,18 @@ class ReferenceReads:
         if found.contact_email is not None:
             return MailContact(found.contact_email, found.contact_name, found.locale)
         return MailContact(found.email, found.name, found.locale)
+
+    def customers_with_email(self, email: str) -> list[str]:
+        wanted = email.strip().lower()
+        with self.db.transaction() as connection:
+            found = connection.execute(
+                sa_select(_CUSTOMERS.c.id)
+                .where(func.lower(_CUSTOMERS.c.email) == wanted)
+                .union(
+                    sa_select(_CONTACTS.c.customer_id).where(
+                        func.lower(_CONTACTS.c.email) == wanted
+                    )
+                )
+            ).scalars()
+            ids = sorted(set(found))
+        return [c for c in ids if not self._suppressed(c)]

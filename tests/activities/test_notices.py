@@ -147,6 +147,24 @@ async def test_permanent_refusal_is_recorded_not_retried(world: World) -> None:
         controller.stop()
 
 
+async def test_a_contact_without_an_address_is_unreachable_not_retried(
+    world: World, mail: MailSink
+) -> None:
+    """A contact on file with no e-mail address: refused for good at once (the owner reviews
+    the contact), never an attempt retried for ever."""
+    customer = world.customer()
+    case_id = world.case(customer)
+    with world.db.session() as session:
+        for contact in session.exec(select(CrmContact).where(CrmContact.customer_id == customer)):
+            contact.email = ""
+            session.add(contact)
+        session.commit()
+    message = notice(world, customer, case_id, NoticeKind.WIN_BACK)
+    assert await ActivityEnvironment().run(world.notices.send_notice, message) is False
+    stored = world.activities.cases.notice(message.notice_id)
+    assert stored is not None and stored.status == "refused" and mail.messages == []
+
+
 @pytest.fixture(scope="module")
 def certificate_authority() -> trustme.CA:
     return trustme.CA()

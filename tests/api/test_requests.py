@@ -72,6 +72,12 @@ def test_an_extension_is_refused_with_a_reason_before_the_case_is_asked(
     assert naive.status_code == 422 and "time zone" in naive.json()["detail"]
     no_reason = client.post(path, headers=sam, json={"until": "2027-01-31T00:00:00Z"})
     assert no_reason.status_code == 422
+    unmailable = client.post(
+        path,
+        headers={**sam, "Content-Type": "application/json"},
+        content=b'{"until": "2027-01-31T00:00:00Z", "reason": "x\\ud800y"}',
+    )
+    assert unmailable.status_code == 422 and "mail cannot carry" in unmailable.text
     unknown = client.post(
         "/api/cases/nope/request-extension",
         headers=sam,

@@ -106,6 +106,11 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/exports/{token}"): PUBLIC,
     ("GET", "/compliance/requests"): COMPLIANCE,
     ("POST", "/cases/{case_id}/request-extension"): READERS,
+    ("GET", "/privacy/request"): PUBLIC,
+    ("POST", "/privacy/request"): PUBLIC,
+    ("GET", "/privacy/request/{token}"): PUBLIC,
+    ("POST", "/privacy/request/{token}"): PUBLIC,
+    ("GET", "/privacy/request/{token}/done"): PUBLIC,
     ("GET", "/dev/mail"): PUBLIC,
     ("GET", "/dev/mail/{mail_id}"): PUBLIC,
     ("POST", "/dev/mail/{mail_id}/reply"): PUBLIC,  # dev mode only, like the rest of /dev

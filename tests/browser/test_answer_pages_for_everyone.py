@@ -39,7 +39,8 @@ def no_script(browser: Browser) -> Iterator[Page]:
 
 
 def _notice_links(stack: Stack, customer: str) -> list[str]:
-    """The links of the customer's advance notice: object, download their data, confirm."""
+    """The links of the customer's advance notice: object, download their data, confirm, and
+    delete my data."""
     mail = poll(
         lambda: next(
             (
@@ -61,7 +62,7 @@ def test_answer_pages_pass_axe_work_without_javascript_and_switch_language(
     with stack.client("owner") as api:
         case_id = open_case(api, customer)["case_id"]
         links = _notice_links(stack, customer)  # the win-back window (8 s) passes first
-    assert len(links) == 3, links
+    assert len(links) == 4, links  # object, download, confirm, delete my data
     for link in links:
         page.goto(link)
         expect(page.get_by_role("button")).to_be_visible()
@@ -99,3 +100,57 @@ def test_answer_pages_pass_axe_work_without_javascript_and_switch_language(
     page.get_by_role("button").click()
     expect(page.locator(".error, h1")).not_to_have_count(0)
     assert serious_violations(page) == []
+
+
+def test_the_public_request_form_starts_a_request_once_confirmed_from_the_mailbox(
+    stack: Stack, page: Page, no_script: Page
+) -> None:
+    """Without JavaScript: the form, the mail, the confirmation; a case on the law's clock,
+    the requester's identity proven by the mailbox (no identity check task)."""
+    from closeout.crm.reference import ReferenceCrm
+
+    customer = new_customer(stack)
+    contact = ReferenceCrm(stack.db).primary_contact(customer)
+    assert contact is not None
+    no_script.goto(f"{stack.api_url}/privacy/request")
+    assert serious_violations(page_for_axe(page, no_script.url)) == []
+    no_script.get_by_label("E-mail address").fill(contact.email)
+    no_script.get_by_role("button", name="Send me the link").click()
+    expect(no_script.get_by_role("status")).to_contain_text("If we hold an account under")
+    assert serious_violations(page_for_axe(page, no_script.url, contact.email)) == []
+    mail = poll(
+        lambda: next(
+            (m for m in stack.mail.messages if "Confirm your request" in str(m["Subject"])),
+            None,
+        ),
+        "the confirmation mail",
+    )
+    link = re.search(r"https?://\S+/privacy/request/\S+", stack.mail.parts(mail)["text/plain"])
+    assert link is not None and str(mail["To"]) == contact.email
+    no_script.goto(link.group(0))
+    no_script.get_by_role("button", name="Delete my data").click()
+    expect(no_script.get_by_role("heading", level=1)).to_have_text("Thank you")
+    with stack.client("admin") as api:
+        case = poll(
+            lambda: next(
+                (c for c in api.get("/api/requests").json() if c["customer_id"] == customer),
+                None,
+            ),
+            "the request on the compliance list",
+        )
+        detail = api.get(f"/api/cases/{case['case_id']}").json()
+    assert detail["trigger"] == "customer_request"
+    assert detail["evidence"]["identity_verified"] is True
+    assert "approval" not in [t["kind"] for t in detail["tasks"]]
+
+
+def page_for_axe(page: Page, url: str, email: str | None = None) -> Page:
+    """The same page opened where axe can run (it needs JavaScript): the form, or the answer
+    to a submitted address."""
+    if email is None:
+        page.goto(url)
+    else:
+        page.goto(url.split("?")[0])
+        page.get_by_label("E-mail address").fill(email)
+        page.get_by_role("button", name="Send me the link").click()
+    return page

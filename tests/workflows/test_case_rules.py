@@ -353,6 +353,8 @@ ROWS: list[tuple[str, State, Check, Refusal | None]] = [
      R.WRONG_STAGE),
     ("extend a closed case", State(request=True, outcome=True), extend(), R.WRONG_STAGE),
     ("extend without a reason", State(request=True), extend(reason=" "), R.INVALID_REQUEST),
+    ("extend with an unmailable reason", State(request=True), extend(reason="why\ud800"),
+     R.INVALID_REQUEST),
     ("extend to before it is due", State(request=True), extend(days=30), R.INVALID_REQUEST),
     ("extend past the law's longest", State(request=True), extend(days=91),
      R.INVALID_REQUEST),

@@ -12,8 +12,17 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from closeout.access import Refusal
 from closeout.cases.models import CaseRecord, TaskRecord
-from closeout.contracts import CaseResult, RequestExtension
-from closeout.domain import DataCategory, Outcome, Stage, TaskDecision, TaskKind, Trigger
+from closeout.contracts import Actor, CaseResult, CustomerAnswer, RequestExtension
+from closeout.domain import (
+    CUSTOMER_ACTOR_ROLE,
+    CustomerResponse,
+    DataCategory,
+    Outcome,
+    Stage,
+    TaskDecision,
+    TaskKind,
+    Trigger,
+)
 from tests.support import eventually
 from tests.workflows.conftest import MANAGER_ACTOR, OTHER_AM, OWNER_ACTOR, Harness
 from workflows.case.state import IDENTITY_CHECK
@@ -166,3 +175,104 @@ async def test_other_triggers_keep_their_win_back_and_notice(harness: Harness) -
     await harness.task(handle, TaskKind.WIN_BACK)
     case = _case(harness, (await harness.status(handle)).case_id)
     assert case.request_due_at is None
+
+
+CUSTOMER = Actor("customer", CUSTOMER_ACTOR_ROLE)
+
+
+async def test_delete_my_data_during_win_back_puts_the_case_on_the_laws_clock(
+    harness: Harness,
+) -> None:
+    """The link in a notice: no more win-back, no advance notice, the closure as soon as the
+    owner approves it, and only what the law requires kept."""
+    h = harness
+    handle = await h.start(h.add_customer(), policy="by-category")
+    await h.task(handle, TaskKind.WIN_BACK)
+    await handle.execute_update(
+        CloseCustomerWorkflow.respond,
+        CustomerAnswer(CustomerResponse.REQUEST_DELETION, CUSTOMER, link_id="n1.request"),
+    )
+    approval = await h.task(handle, TaskKind.APPROVAL)
+    case = _case(h, (await h.status(handle)).case_id)
+    assert case.request_due_at is not None
+    assert case.evidence["further"][0]["evidence"]["identity_verified"] is True
+    actions = h.actions(case.id)
+    assert "win_back_ended_by_request" in actions and "request_due_set" in actions
+    assert not any("will be closed on" in s for s in h.mail.subjects())  # no advance notice
+    await h.decide(handle, TaskKind.APPROVAL, TaskDecision.APPROVE, comment="as asked")
+    assert approval.task_id
+    # No effective date to wait for: on to the archive at once, then the deletion.
+    await h.stage(handle, Stage.RETENTION)
+
+    async def answered() -> bool:
+        return "request_answered" in h.actions(case.id)
+
+    await eventually(answered, what="the request answered")
+    clocks = (await h.status(handle)).category_clocks
+    assert {c.category for c in clocks if c.deleted_at is None} == LEGAL
+
+
+async def test_delete_my_data_in_retention_deletes_what_the_law_does_not_require(
+    harness: Harness,
+) -> None:
+    h = harness
+    handle = await h.start(h.add_customer(), policy="by-category")
+    await h.approve_closure(handle)
+    await h.stage(handle, Stage.RETENTION)
+    before = {c.category for c in (await h.status(handle)).category_clocks if c.deleted_at is None}
+    assert DataCategory.INTERACTION_HISTORY in before  # kept a year by the policy
+    await handle.execute_update(
+        CloseCustomerWorkflow.respond,
+        CustomerAnswer(CustomerResponse.REQUEST_DELETION, OWNER_ACTOR, comment="by phone"),
+    )
+    case_id = (await h.status(handle)).case_id
+
+    async def answered() -> bool:
+        return "request_answered" in h.actions(case_id)
+
+    await eventually(answered, what="the request answered")
+    clocks = (await h.status(handle)).category_clocks
+    assert {c.category for c in clocks if c.deleted_at is None} == LEGAL
+    assert "retention_shortened" in h.actions(case_id)
+
+
+async def test_a_request_withdrawn_in_its_cooling_off_changes_nothing(harness: Harness) -> None:
+    """A policy with a cooling-off: the mail that tells the customer their request was
+    received carries "keep my account", which withdraws it until the cooling-off is over."""
+    h = harness
+    handle = await h.start(
+        h.add_customer(), Trigger.CUSTOMER_REQUEST, policy="cooling-off", evidence=REQUEST
+    )
+
+    async def received() -> object:
+        return next(
+            (m for m in h.mail.messages if "We have your request" in str(m["Subject"])), None
+        )
+
+    mail = await eventually(received, what="the request received")
+    assert "/r/" in h.mail.parts(mail)["text/plain"]  # type: ignore[arg-type]
+    await handle.execute_update(
+        CloseCustomerWorkflow.respond,
+        CustomerAnswer(CustomerResponse.STAY, CUSTOMER, link_id="r1.stay"),
+    )
+    result: CaseResult = await handle.result()
+    assert result.outcome is Outcome.CANCELLED
+    actions = h.actions(result.case_id)
+    assert "customer_withdrew_request" in actions and "backup_created" not in actions
+
+
+async def test_a_request_not_withdrawn_goes_on_after_its_cooling_off(harness: Harness) -> None:
+    h = harness
+    handle = await h.start(
+        h.add_customer(), Trigger.CUSTOMER_REQUEST, policy="cooling-off", evidence=REQUEST
+    )
+    await eventually(lambda: _has(h, handle, "request_due_set"), what="the request received")
+    assert not (await h.status(handle)).pending_tasks  # nothing yet: the customer may withdraw
+    await h.env.sleep(timedelta(days=2, minutes=1))
+    await h.task(handle, TaskKind.APPROVAL)  # the identity check, once the cooling-off is over
+
+
+async def _has(
+    h: Harness, handle: WorkflowHandle[CloseCustomerWorkflow, object], action: str
+) -> bool:
+    return action in h.actions((await h.status(handle)).case_id)

@@ -11,6 +11,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CloseoutActivities
     from closeout.contracts import (
+        CaseChange,
         CaseStatus,
         CustomerAnswer,
         EvidenceAdded,
@@ -18,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
         StageResult,
         TaskView,
     )
-    from closeout.domain import CustomerResponse, NoticeKind, Stage, TaskKind
+    from closeout.domain import CustomerResponse, NoticeKind, Stage, TaskKind, Trigger
     from workflows.case import rules
     from workflows.case.state import PATCH_DATA_EXPORT
     from workflows.options import DATA_STEP
@@ -62,7 +63,10 @@ class CaseRequests(RetentionRequests):
     ) -> None:
         """What an answer does, however it came (a link, staff relaying it, a reply read)."""
         action = f"customer_{response}"
-        if response is CustomerResponse.STAY and self.stage is Stage.WIN_BACK:
+        if response is CustomerResponse.STAY and self.cooling_off:
+            self.request_withdrawn = True  # the customer's own request, withdrawn in time
+            await self._record("customer_withdrew_request", actor=actor, reason=comment, **extra)
+        elif response is CustomerResponse.STAY and self.stage is Stage.WIN_BACK:
             self.customer_stays = True
             await self._record(action, actor=actor, reason=comment, **extra)
         elif response in (CustomerResponse.STAY, CustomerResponse.OBJECT):
@@ -76,6 +80,8 @@ class CaseRequests(RetentionRequests):
             )
         else:
             await self._record(action, actor=actor, reason=comment, **extra)
+            if response is CustomerResponse.REQUEST_DELETION:
+                await self._deletion_requested(actor, extra)
             if response is CustomerResponse.DOWNLOAD_DATA and workflow.patched(PATCH_DATA_EXPORT):
                 export_id = str(workflow.uuid4())
                 await self._run(
@@ -84,6 +90,49 @@ class CaseRequests(RetentionRequests):
                     DATA_STEP,
                 )
                 await self._notify(NoticeKind.DATA_EXPORT, notice_id=export_id)
+
+    async def _deletion_requested(self, actor: str, evidence: dict[str, Any]) -> None:
+        """The customer asked to be deleted while their case runs (a notice's link, a reply
+        read as such, staff relaying it): kept as customer_request evidence, and the law's
+        clock starts. An archived customer loses at once what the law does not require; a
+        closing case deletes it as soon as it is archived (workflows/case/own_request.py)."""
+        assert self.terms is not None
+        if Trigger.CUSTOMER_REQUEST not in self.evidence_triggers:
+            self.evidence_triggers.add(Trigger.CUSTOMER_REQUEST)
+            await self._do(
+                CloseoutActivities.record_evidence,
+                EvidenceAdded(
+                    self.input.case_id,
+                    Trigger.CUSTOMER_REQUEST,
+                    {**evidence, "identity_verified": "link_id" in evidence},
+                    self._audit("evidence_added", actor=actor, trigger=Trigger.CUSTOMER_REQUEST),
+                ),
+            )
+        if self.request_due is not None or self.terms.request_deadline is None:
+            return
+        self.request_first_due = self.request_due = workflow.now() + self.terms.request_deadline
+        await self._do(
+            CloseoutActivities.record_case_change,
+            CaseChange(
+                self.input.case_id,
+                self._audit("request_due_set", actor=actor, due_at=self.request_due.isoformat()),
+                request_due_at=self.request_due,
+            ),
+        )
+        if self.stage is not Stage.RETENTION:
+            await self._notify(NoticeKind.REQUEST_RECEIVED)
+        elif self.clocks is not None:
+            keep = set(self.terms.legal_categories or ())
+            for category in self.clocks.remaining():
+                if category not in keep:
+                    self.clocks.set_end(workflow.now(), category)
+            self.retention_end = self.clocks.last_end()
+            self._retention_changed = True  # the retention loop deletes them now
+            await self._record_retention(
+                self._audit("retention_shortened", reason="the customer asked to be deleted")
+            )
+        # Kept as one period for all: the request waits, due, on the compliance list, for a
+        # compliance officer to move the retention end.
 
     @respond.validator
     def _validate_respond(self, answer: CustomerAnswer) -> None:

@@ -18,12 +18,11 @@ with workflow.unsafe.imports_passed_through():
         AssignRequest,
         AssignResult,
         DecisionRequest,
-        EvidenceAdded,
         ReplyHanded,
         ReplyReceived,
         TaskReassigned,
     )
-    from closeout.domain import CustomerResponse, TaskDecision, TaskKind, TaskStatus, Trigger
+    from closeout.domain import CustomerResponse, TaskDecision, TaskKind, TaskStatus
     from workflows.case import rules
     from workflows.case.state import CaseTask
 
@@ -87,21 +86,9 @@ class CaseReplies(CaseRequests):
                     reason=f"read as {req.decision} after access was revoked",
                     **via,
                 )
-        elif (
-            req.decision is TaskDecision.REQUEST_DELETION
-            and Trigger.CUSTOMER_REQUEST not in self.evidence_triggers
-        ):
-            self.evidence_triggers.add(Trigger.CUSTOMER_REQUEST)
-            await self._do(
-                CloseoutActivities.record_evidence,
-                EvidenceAdded(
-                    self.input.case_id,
-                    Trigger.CUSTOMER_REQUEST,
-                    {"reply": inbound_id, "read_by": req.actor.name},
-                    self._audit(
-                        "evidence_added", actor=req.actor.name, trigger=Trigger.CUSTOMER_REQUEST
-                    ),
-                ),
+        elif req.decision is TaskDecision.REQUEST_DELETION and self.outcome is None:
+            await self._deletion_requested(
+                req.actor.name, {"reply": inbound_id, "read_by": req.actor.name}
             )
 
     async def _decide_reply(self, task: CaseTask, req: DecisionRequest) -> None:

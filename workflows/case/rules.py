@@ -52,6 +52,7 @@ from closeout.domain import (
     Trigger,
     group_of,
     is_group,
+    mailable,
 )
 from workflows.case.state import CaseState, CaseTask
 
@@ -293,6 +294,8 @@ def check_extend_request(case: CaseState, req: RequestExtension) -> None:
         raise reject("the request has been answered or the case closed", Refusal.WRONG_STAGE)
     if not req.reason.strip():
         raise reject("an extension needs the reason the customer is told", Refusal.INVALID_REQUEST)
+    if not mailable(req.reason):
+        raise reject("the reason holds characters a mail cannot carry", Refusal.INVALID_REQUEST)
     if req.until <= case.request_due:
         raise reject(
             f"the request is already due {case.request_due.isoformat()}: extend past it",

@@ -144,6 +144,9 @@ class CaseState:
         self.request_first_due: datetime | None = None
         self.request_due: datetime | None = None
         self.request_answered = False
+        # While a customer may still withdraw their own request ("keep my account").
+        self.cooling_off = False
+        self.request_withdrawn = False
         # The read model has the case (its first step done).
         self.case_recorded = False
         self.evidence_triggers: set[Trigger] = {input.trigger}
