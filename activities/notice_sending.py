@@ -19,6 +19,7 @@ from closeout.crm.port import CrmPort, MailContact
 from closeout.domain import CustomerResponse, CustomerStatus, NoticeKind
 from closeout.i18n import catalog_for, format_when, translations
 from closeout.inbound.address import ReplyAddresses
+from closeout.labels import LABELS
 from closeout.links import CustomerLink, LinkKind, LinkSigner
 from closeout.mail import Mailer, NoticeRenderer, OutgoingMail, PermanentMailError
 from closeout.settings import Settings
@@ -136,6 +137,7 @@ class NoticeActivities:
         self, notice: SendNotice, contact: MailContact, sent_at: datetime
     ) -> tuple[str, str, str]:
         catalog = catalog_for(contact.locale)
+        words = translations(catalog)
         return self.renderer.render(
             notice.kind,
             catalog,
@@ -145,6 +147,10 @@ class NoticeActivities:
             retention_end=format_when(notice.retention_end, catalog),
             deleted_on=format_when(sent_at, catalog),
             kept_until=format_when(notice.kept_until, catalog) if notice.kept_until else None,
+            kept=[
+                (words.gettext(LABELS[k.category]), format_when(k.ends_at, catalog))
+                for k in notice.kept
+            ],
             due_date=format_when(notice.request_due_at, catalog),
             extension_reason=notice.reason,
             links=self._links(notice, sent_at),

@@ -396,6 +396,8 @@ class SendNotice:
     # A deletion confirmation sent while some categories are still kept (restricted).
     kept_until: datetime | None = None
     # A customer's own request: when it is answered by, and why that date moved.
+    # A deletion confirmation: each category still kept (restricted), until when.
+    kept: list[CategoryClock] = field(default_factory=list)
     request_due_at: datetime | None = None
     reason: str | None = None
 

@@ -13,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CloseoutActivities
     from activities.notice_sending import NoticeActivities
     from activities.retention import RetentionActivities
-    from closeout.contracts import CaseChange, CaseResult
+    from closeout.contracts import CaseChange, CaseResult, CategoryClock
     from closeout.domain import DataCategory, NoticeKind, Outcome, Stage
     from workflows.case.state import MAX_RUN_EVENTS, PATCH_DELETION_CONFIRMATION
     from workflows.options import DATA_STEP, MAIL, VERIFY
@@ -193,7 +193,11 @@ class CaseRetention(CaseTasks):
         kept = [c for c in self.clocks.remaining() if c not in categories]
         notice = self._notice(NoticeKind.DELETION_CONFIRMATION, notice_id)
         if kept:
-            notice = replace(notice, kept_until=max(self.clocks.ends[c] for c in kept))
+            notice = replace(
+                notice,
+                kept_until=max(self.clocks.ends[c] for c in kept),
+                kept=[CategoryClock(c, self.clocks.ends[c]) for c in kept],
+            )
         sealed = await self._run(NoticeActivities.seal_notice, notice, MAIL)
         return notice_id if sealed else None
 
