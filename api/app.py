@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.status import HTTP_422_UNPROCESSABLE_CONTENT
 
 from api.access_log import install_access_log_filter
 from api.adapters import ApiAdapters
@@ -155,6 +159,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def _printable(value: Any) -> Any:
+    """`value` with every string made encodable (lone surrogates escaped)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    return value
+
+
 def install_error_pages(app: FastAPI) -> None:
     """Domain errors as JSON for the API and as pages for people; refusals are audited."""
 
@@ -168,6 +183,13 @@ def install_error_pages(app: FastAPI) -> None:
                 request, user, "error", exc.status_code, message=exc.message, code=exc.status_code
             )
         return JSONResponse({"detail": exc.message, **exc.extra}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer, with the input echoed as JSON can carry it: a lone surrogate
+        # in a request's string (which is why it is refused) would fail the answer itself.
+        errors = _printable(jsonable_encoder(exc.errors()))
+        return JSONResponse({"detail": errors}, status_code=HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.exception_handler(Unauthenticated)
     async def _unauthenticated(_request: Request, exc: Unauthenticated) -> JSONResponse:

@@ -11,6 +11,7 @@ identity proven, or, where the customer's case runs already, gives it the reques
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -26,7 +27,7 @@ from api.adapters import ApiAdapters
 from api.temporal_gateway import TemporalGateway
 from closeout.contracts import Actor, CloseCustomerInput, CustomerAnswer
 from closeout.domain import CUSTOMER_ACTOR_ROLE, DEFAULT_CHURN_CLASS, CustomerResponse, Trigger
-from closeout.i18n import catalog_for
+from closeout.i18n import N_, catalog_for
 from closeout.links import CustomerLink, LinkKind, LinkSigner
 from closeout.mail import NoticeRenderer, OutgoingMail, SmtpMailer
 from closeout.settings import Settings
@@ -41,6 +42,15 @@ CONFIRM_WITHIN = timedelta(days=1)
 PER_CLIENT = parse("10 per hour")
 PER_ADDRESS = parse("3 per day")
 REQUESTER = Actor("customer (request form)", CUSTOMER_ACTOR_ROLE)
+
+
+class RequestNotTaken(Exception):
+    """A confirmed request the customer's case could not take; the message says why, in
+    words for the customer (a catalog message)."""
+
+    @property
+    def reason(self) -> str:
+        return str(self.args[0])
 
 
 class PrivacyRequests:
@@ -65,7 +75,7 @@ class PrivacyRequests:
     async def send_confirmations(self, email: str, lang: str) -> int:
         """A confirmation link to `email` for each customer it belongs to (within the
         address's daily allowance); how many were sent. Runs after the form has answered."""
-        customers = self.crm.customers_with_email(email)
+        customers = await asyncio.to_thread(self.crm.customers_with_email, email)
         if not customers or not self._limiter.hit(PER_ADDRESS, "request-mail", email.lower()):
             return 0
         catalog = catalog_for(lang)
@@ -91,12 +101,20 @@ class PrivacyRequests:
         """Start the request: a case on the law's clock, or the running case told. The case
         id. Confirming the same link again changes nothing."""
         customer_id = link.case_id
-        profile = self.crm.get_profile(customer_id)
+        profile = await asyncio.to_thread(self.crm.get_profile, customer_id)
         if profile is None:
-            raise LookupError("the customer is no longer known")
-        client = await self.temporal.client()
-        # The link fixes the case id: confirming twice cannot open two cases.
+            raise RequestNotTaken(N_("We no longer hold an account under this address."))
+        # The link fixes the case id: confirming twice cannot open two cases, and a link whose
+        # case has ended opens none again.
         case_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"privacy-request/{link.link_id}"))
+        earlier = await asyncio.to_thread(self.cases.get_case, case_id)
+        if earlier is not None:
+            if earlier.outcome is not None:
+                raise RequestNotTaken(
+                    N_("This link has already been used: your answer was recorded the first time.")
+                )
+            return case_id
+        client = await self.temporal.client()
         opened = await open_case(
             client,
             CloseCustomerInput(
@@ -118,9 +136,9 @@ class PrivacyRequests:
         running = opened if isinstance(opened, str) else case_id
         if running == case_id:
             return case_id
-        case = self.cases.get_case(running)
+        case = await asyncio.to_thread(self.cases.get_case, running)
         if case is None:
-            raise LookupError("the customer's case is not recorded yet")
+            raise RequestNotTaken(N_("Your request could not be taken just now: try again."))
         answer = CustomerAnswer(
             CustomerResponse.REQUEST_DELETION, REQUESTER, link_id=link.link_id, case_id=running
         )
@@ -129,6 +147,11 @@ class PrivacyRequests:
                 CloseCustomerWorkflow.respond, answer
             )
         except WorkflowUpdateFailedError as exc:
-            # Confirmed twice (the link is used), or a case past taking it: it has the request.
-            log.info("request for case %s: %s", running, exc.cause)
+            message = str(getattr(exc.cause, "message", ""))
+            if "already been used" in message:
+                return running  # confirmed before: the case has the request
+            log.info("request for case %s refused: %s", running, message)
+            raise RequestNotTaken(
+                N_("Your account's closure has moved past the point where this answer applies.")
+            ) from exc
         return running

@@ -91,8 +91,8 @@ def customer_page(
     catalog: str = DEFAULT_LOCALE,
     **context: Any,
 ) -> Response:
-    if _chosen_lang(request):
-        catalog = catalog_for(_chosen_lang(request))
+    if chosen_lang(request):
+        catalog = catalog_for(chosen_lang(request))
     context |= {
         "company": settings.company_name,
         "company_contact": settings.company_contact,
@@ -105,7 +105,7 @@ def customer_page(
     )
 
 
-def _chosen_lang(request: Request) -> str | None:
+def chosen_lang(request: Request) -> str | None:
     """The language the customer chose on the page (`?lang=`), over their account's."""
     chosen = request.query_params.get("lang")
     return chosen if chosen in dict(LANGUAGES) else None
@@ -113,7 +113,7 @@ def _chosen_lang(request: Request) -> str | None:
 
 def _keep_lang(request: Request, path: str) -> str:
     """`path`, in the language the customer chose, if they chose one."""
-    chosen = _chosen_lang(request)
+    chosen = chosen_lang(request)
     return f"{path}?lang={chosen}" if chosen else path
 
 

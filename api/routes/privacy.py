@@ -10,8 +10,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from api.deps import SettingsDep, from_state
-from api.privacy_requests import PrivacyRequests
-from api.routes.answers import customer_page
+from api.privacy_requests import PrivacyRequests, RequestNotTaken
+from api.routes.answers import chosen_lang, customer_page
 from closeout.i18n import DEFAULT_LOCALE, N_
 from closeout.links import LinkRefused
 
@@ -22,7 +22,9 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}$")
 
 
 def _lang(request: Request) -> str:
-    return request.query_params.get("lang") or "en"
+    """The language the customer chose, one of the pages' own (never the raw parameter: it
+    goes into a mail's link)."""
+    return chosen_lang(request) or "en"
 
 
 @router.get("/privacy/request")
@@ -96,9 +98,8 @@ async def confirm(
         await privacy.confirm(link)
     except LinkRefused as refusal:
         return customer_page(request, settings, "refused", 400, reason=refusal.reason)
-    except LookupError:
-        reason = N_("We no longer hold an account under this address.")
-        return customer_page(request, settings, "refused", 409, reason=reason)
+    except RequestNotTaken as refused:
+        return customer_page(request, settings, "refused", 409, reason=refused.reason)
     return RedirectResponse(f"/privacy/request/{token}/done?lang={_lang(request)}", status_code=303)
 
 

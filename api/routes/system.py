@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiosmtplib
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from api.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from api.openapi_links import MAIL_FROM_LIST, links
 from closeout.mail import TEMPLATES_DIR
 from closeout.mailcatcher import get_caught, list_caught, reply_to_caught
+from closeout.settings import Settings
 
 router = APIRouter(tags=["system"])
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
@@ -75,10 +77,15 @@ def dev_mail_message(
 MAX_REPLY_CHARS = 10_000
 
 
-def _same_origin(request: Request) -> bool:
-    """A browser's post from the app's own pages, by its fetch metadata (a client that is not
-    a browser sends none)."""
-    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+def _same_origin(request: Request, settings: Settings) -> bool:
+    """A post from the app's own pages, by the browser's fetch metadata, or where a browser
+    sends none, by its Origin; a client that is no browser sends neither."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    own = urlsplit(settings.base_url)
+    return origin is None or origin == f"{own.scheme}://{own.netloc}"
 
 
 @router.post("/dev/mail/{mail_id}/reply", response_model=None)
@@ -90,7 +97,7 @@ async def dev_mail_reply(
     JSON `text`."""
     if not settings.dev_mode:
         raise NotFound("the mail catcher exists only in dev mode")
-    if not _same_origin(request):
+    if not _same_origin(request, settings):
         raise Forbidden("replies are sent from the caught mail's own page")
     mail = get_caught(settings.mail_catcher_dir, mail_id)
     if mail is None:

@@ -149,8 +149,9 @@ class CrmPort(Protocol):
     def primary_contact(self, customer_id: str) -> MailContact | None: ...
 
     def customers_with_email(self, email: str) -> list[str]:
-        """Customers with this e-mail address, on their record or one of their contacts
-        (compared without regard to case); none once deleted."""
+        """Customers whose own address, or their primary contact's, is this one (compared
+        without regard to case): whoever reads it speaks for the customer. Another contact
+        (a clerk, someone who left) does not; none once deleted."""
         ...
 
     def account_history(self, customer_id: str) -> AccountHistory | None: ...

@@ -241,7 +241,7 @@ class ReferenceReads:
                 .where(func.lower(_CUSTOMERS.c.email) == wanted)
                 .union(
                     sa_select(_CONTACTS.c.customer_id).where(
-                        func.lower(_CONTACTS.c.email) == wanted
+                        func.lower(_CONTACTS.c.email) == wanted, _CONTACTS.c.is_primary
                     )
                 )
             ).scalars()

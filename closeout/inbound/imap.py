@@ -11,6 +11,7 @@ password comes from its own setting, never the URL.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import ipaddress
 import re
@@ -62,7 +63,11 @@ class ImapMailbox:
         except ValueError as exc:
             raise ImapError(f"bad port in the IMAP URL: {exc}") from exc
         mailbox = unquote(parts.path.lstrip("/")) or "INBOX"
-        return cls(parts.hostname, port, unquote(parts.username), mailbox, implicit)
+        user = unquote(parts.username)
+        for name, value in (("user", user), ("mailbox", mailbox)):
+            if not value.isascii() or not value.isprintable():
+                raise ImapError(f"the IMAP {name} must be printable ASCII")
+        return cls(parts.hostname, port, user, mailbox, implicit)
 
     def described(self) -> str:
         scheme = "imaps" if self.implicit_tls else "imap"
@@ -92,10 +97,11 @@ def _connect(box: ImapMailbox, timeout: float) -> imaplib.IMAP4:
     return imap
 
 
-def _size(imap: imaplib.IMAP4, uid: str) -> int:
+def _size(imap: imaplib.IMAP4, uid: str) -> int | None:
+    """The message's size as the server says it; None when it does not."""
     _typ, data = imap.uid("FETCH", uid, "(RFC822.SIZE)")
     found = _SIZE.search(data[0] if isinstance(data[0], bytes) else b"")
-    return int(found.group(1)) if found else 0
+    return int(found.group(1)) if found else None
 
 
 def _body(imap: imaplib.IMAP4, uid: str) -> bytes:
@@ -113,28 +119,45 @@ def fetch_replies(
     imap = _connect(box, timeout)
     try:
         try:
-            imap.login(box.user, password)
+            imap.login(_quoted(box.user), password)
         except imaplib.IMAP4.error as exc:
             raise ImapError(f"{box.described()} refused the sign-in: {exc}") from exc
         typ, _data = imap.select(_quoted(box.mailbox))
         if typ != "OK":
             raise ImapError(f"{box.described()}: no such mailbox")
-        _typ, found = imap.uid("SEARCH", None, "UNSEEN")  # type: ignore[arg-type]
-        outcomes: list[Received] = []
-        for uid in (found[0] or b"").decode().split():
-            if _size(imap, uid) > inbound.max_bytes:
-                received = Received(InboundOutcome.OVERSIZED)
-            else:
-                raw = _body(imap, uid)
-                received = inbound.receive(raw, header_recipients(raw), now)
-            flags = r"(\Seen \Deleted)" if received.outcome in KEPT else r"(\Seen)"
-            imap.uid("STORE", uid, "+FLAGS", flags)
-            outcomes.append(received)
-        imap.expunge()
-        imap.close()
-        return outcomes
+        return _fetch_unseen(imap, inbound, now)
+    except (imaplib.IMAP4.abort, OSError) as exc:
+        raise ImapError(f"{box.described()}: the connection broke off: {exc}") from exc
     finally:
-        imap.logout()
+        with contextlib.suppress(imaplib.IMAP4.error, OSError):  # already gone
+            imap.logout()
+
+
+def _fetch_unseen(imap: imaplib.IMAP4, inbound: Inbound, now: datetime) -> list[Received]:
+    _typ, found = imap.uid("SEARCH", None, "UNSEEN")  # type: ignore[arg-type]
+    outcomes: list[Received] = []
+    kept: list[str] = []
+    for uid in (found[0] or b"").decode().split():
+        size = _size(imap, uid)
+        if size is None or size > inbound.max_bytes:
+            received = Received(InboundOutcome.OVERSIZED)  # fails closed: never downloaded
+        else:
+            raw = _body(imap, uid)
+            received = inbound.receive(raw, header_recipients(raw), now)
+        flags = r"(\Seen \Deleted)" if received.outcome in KEPT else r"(\Seen)"
+        imap.uid("STORE", uid, "+FLAGS", flags)
+        if received.outcome in KEPT:
+            kept.append(uid)
+        outcomes.append(received)
+    if kept:
+        # Only the messages kept here: what another client marked deleted stays its business.
+        _typ, said = imap.capability()
+        if b"UIDPLUS" in (said[0] or b"").upper().split():
+            imap.uid("EXPUNGE", ",".join(kept))
+        else:
+            imap.expunge()
+    imap.close()
+    return outcomes
 
 
 def _quoted(mailbox: str) -> str:

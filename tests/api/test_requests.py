@@ -77,7 +77,8 @@ def test_an_extension_is_refused_with_a_reason_before_the_case_is_asked(
         headers={**sam, "Content-Type": "application/json"},
         content=b'{"until": "2027-01-31T00:00:00Z", "reason": "x\\ud800y"}',
     )
-    assert unmailable.status_code == 422 and "mail cannot carry" in unmailable.text
+    assert unmailable.status_code == 422  # refused as no valid string, and said so
+    assert unmailable.json()["detail"][0]["loc"] == ["body", "reason"]
     unknown = client.post(
         "/api/cases/nope/request-extension",
         headers=sam,

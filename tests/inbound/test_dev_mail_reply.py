@@ -94,6 +94,8 @@ def test_every_wrong_reply_says_why(endpoint: Endpoint, api: TestClient, tmp_pat
         ("/dev/mail/nope/reply", {"text": "hi"}, {}, 404, "no caught message"),
         (f"/dev/mail/{mail_id}/reply", {"text": "hi"}, {"Sec-Fetch-Site": "cross-site"}, 403,
          "own page"),
+        (f"/dev/mail/{mail_id}/reply", {"text": "hi"}, {"Origin": "http://evil.example"}, 403,
+         "own page"),
     ]  # fmt: skip
     for path, form, headers, status, reason in cases:
         answer = api.post(path, data=form, headers=headers)

@@ -127,6 +127,8 @@ def test_a_mailbox_that_cannot_be_read_says_why(endpoint: Endpoint, imap_port: i
         ("imaps://mail.example.com/INBOX", "names its user and host"),
         ("imaps://u:secret@mail.example.com/INBOX", "password out of the URL"),
         ("imaps://u@mail.example.com:99999/INBOX", "bad port"),
+        ("imaps://u%0D%0Ax@mail.example.com/INBOX", "user must be printable ASCII"),
+        ("imaps://u@mail.example.com/A%0D%0ALOGOUT", "mailbox must be printable ASCII"),
     ],
 )
 def test_a_wrong_mailbox_url_says_why(url: str, reason: str) -> None:

@@ -91,6 +91,7 @@ class State:
     # A customer's own request: due in 30 days, extendable by 60 in all; answered or not.
     request: bool = False
     answered: bool = False
+    extensions: int = 0
 
     def build(self) -> CaseState:
         case = CaseState(
@@ -129,6 +130,7 @@ class State:
         if self.request:
             case.request_first_due = case.request_due = NOW + 30 * DAY
             case.request_answered = self.answered
+            case.request_extensions = self.extensions
             if case.terms is not None:
                 case.terms = replace(case.terms, request_extension_max=60 * DAY)
         return case
@@ -169,7 +171,7 @@ def reply(actor: Actor = DETECTION, inbound_id: str = "mail-2", case_id: str = C
 
 def extend(days: int = 50, actor: Actor = OWNER, reason: str = "archives to search") -> Check:
     req = RequestExtension(NOW + days * DAY, reason, actor, CASE_ID)
-    return lambda case: rules.check_extend_request(case, req)
+    return lambda case: rules.check_extend_request(case, req, NOW)
 
 
 def cancel(actor: Actor = OWNER, reason: str = "agreed", case_id: str = CASE_ID) -> Check:
@@ -359,6 +361,12 @@ ROWS: list[tuple[str, State, Check, Refusal | None]] = [
     ("extend past the law's longest", State(request=True), extend(days=91),
      R.INVALID_REQUEST),
     ("extend to the law's longest", State(request=True), extend(days=90), None),
+    ("extend a third time", State(request=True, extensions=2), extend(), None),
+    ("extend a fourth time", State(request=True, extensions=3), extend(), R.INVALID_REQUEST),
+    ("extend after the first term", State(request=True),
+     lambda case: rules.check_extend_request(
+         case, RequestExtension(NOW + 50 * DAY, "late", OWNER, CASE_ID), NOW + 31 * DAY),
+     R.WRONG_STAGE),
     ("release a hold", State(holds=("h1",)), release(), None),
     ("release an unknown hold", State(holds=("h1",)), release("h2"), R.UNKNOWN_HOLD),
     ("release without reason", State(holds=("h1",)), release(reason=" "), R.INVALID_REQUEST),

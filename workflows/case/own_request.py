@@ -55,6 +55,7 @@ class OwnRequest(CaseReplies):
     async def extend_request(self, req: RequestExtension) -> StageResult:
         """More time to answer the request, with the reason the customer is told."""
         self.request_due = req.until
+        self.request_extensions += 1
         await self._do(
             CloseoutActivities.record_case_change,
             CaseChange(
@@ -74,4 +75,4 @@ class OwnRequest(CaseReplies):
 
     @extend_request.validator
     def _validate_extend_request(self, req: RequestExtension) -> None:
-        rules.check_extend_request(self, req)
+        rules.check_extend_request(self, req, workflow.now())

@@ -281,9 +281,14 @@ def check_reply(case: CaseState, req: ReplyReceived) -> None:
 _REQUEST_OPEN_STAGES = (Stage.OPENED, Stage.APPROVAL, Stage.BACKUP, Stage.REVOKE_ACCESS)
 
 
-def check_extend_request(case: CaseState, req: RequestExtension) -> None:
+# A request is given more time this many times at most (each one mails the customer).
+MAX_EXTENSIONS = 3
+
+
+def check_extend_request(case: CaseState, req: RequestExtension, now: datetime) -> None:
     """The owner, a supervisor or a compliance officer gives a customer's own request more
-    time, with a reason (the customer is told), up to the law's longest."""
+    time, with a reason (the customer is told), within its first term (GDPR art. 12(3)), up
+    to the law's longest and a few times at most."""
     check_case(case, req.case_id)
     if req.actor.role not in {*CLOSURE_ROLES, *COMPLIANCE_ROLES}:
         raise reject(f"role {req.actor.role} cannot extend a request", Refusal.FORBIDDEN)
@@ -296,6 +301,14 @@ def check_extend_request(case: CaseState, req: RequestExtension) -> None:
         raise reject("an extension needs the reason the customer is told", Refusal.INVALID_REQUEST)
     if not mailable(req.reason):
         raise reject("the reason holds characters a mail cannot carry", Refusal.INVALID_REQUEST)
+    if now > case.request_first_due:
+        raise reject(
+            "a request is extended within its first term, which has passed", Refusal.WRONG_STAGE
+        )
+    if case.request_extensions >= MAX_EXTENSIONS:
+        raise reject(
+            f"a request is extended {MAX_EXTENSIONS} times at most", Refusal.INVALID_REQUEST
+        )
     if req.until <= case.request_due:
         raise reject(
             f"the request is already due {case.request_due.isoformat()}: extend past it",

@@ -146,6 +146,7 @@ class CaseState:
         self.request_answered = False
         # While a customer may still withdraw their own request ("keep my account").
         self.cooling_off = False
+        self.request_extensions = 0
         self.request_withdrawn = False
         # The read model has the case (its first step done).
         self.case_recorded = False
