@@ -100,6 +100,9 @@ class CloseCustomerWorkflow(ClosingRequests, DataReview):
                 and workflow.patched(PATCH_OWN_REQUEST)
             ):
                 # The customer's own request: no win-back, no notice period (own_request.py).
+                # The withdrawal is open from the first moment: the mail offering it may be
+                # read, and its link followed, before the step that sent it has returned.
+                self.cooling_off = bool(self.terms.request_cooling_off)
                 await self._request_received()
                 if await self._withdrawn_in_cooling_off():
                     return await self._finish(
@@ -247,7 +250,6 @@ class CloseCustomerWorkflow(ClosingRequests, DataReview):
         assert self.terms is not None
         if not self.terms.request_cooling_off:
             return False
-        self.cooling_off = True
         await self._wait(
             lambda: self.request_withdrawn,
             until=workflow.now() + self.terms.request_cooling_off,

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from closeout.cases.repository import CaseRepository
@@ -43,6 +44,8 @@ from worker import build_activities, build_worker
 from workflows.close_customer import CloseCustomerWorkflow
 
 REPLY_DOMAIN = "replies.example.com"
+# A status query in a polling loop gives up after this (see Harness.polled_status).
+QUERY_WITHIN = timedelta(seconds=3)
 OWNER = "li.na@example.com"
 MANAGER = "maria.rossi@example.com"
 OWNER_ACTOR = Actor(OWNER, Role.ACCOUNT_MANAGER)
@@ -119,11 +122,26 @@ class Harness:
     async def status(self, handle: WorkflowHandle[CloseCustomerWorkflow, object]) -> CaseStatus:
         return await handle.query(CloseCustomerWorkflow.status)
 
+    async def polled_status(
+        self, handle: WorkflowHandle[CloseCustomerWorkflow, object]
+    ) -> CaseStatus | None:
+        """The status for a loop that waits for the case to move; None when the query was
+        lost to the run continuing as new under it (the server then lets it run to its
+        deadline): the next look asks the new run."""
+        try:
+            return await handle.query(CloseCustomerWorkflow.status, rpc_timeout=QUERY_WITHIN)
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.DEADLINE_EXCEEDED:
+                raise
+            return None
+
     async def task(
         self, handle: WorkflowHandle[CloseCustomerWorkflow, object], kind: TaskKind
     ) -> TaskView:
         async def pending() -> TaskView | None:
-            status = await self.status(handle)
+            status = await self.polled_status(handle)
+            if status is None:
+                return None
             return next((t for t in status.pending_tasks if t.kind is kind), None)
 
         return await eventually(pending, what=f"a pending {kind} task")
@@ -132,8 +150,8 @@ class Harness:
         self, handle: WorkflowHandle[CloseCustomerWorkflow, object], stage: Stage
     ) -> CaseStatus:
         async def reached() -> CaseStatus | None:
-            status = await self.status(handle)
-            return status if status.stage is stage else None
+            status = await self.polled_status(handle)
+            return status if status is not None and status.stage is stage else None
 
         return await eventually(reached, what=f"stage {stage}")
 
