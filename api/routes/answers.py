@@ -117,19 +117,29 @@ def _keep_lang(request: Request, path: str) -> str:
     return f"{path}?lang={chosen}" if chosen else path
 
 
+def client_of(request: Request) -> str:
+    """The client's address, as the proxy in front of the API tells it."""
+    return request.client.host if request.client else "unknown"
+
+
+def too_many(what: str, wait: int) -> Response:
+    """A 429 saying what there was too much of, and when to try again."""
+    return PlainTextResponse(
+        f"Too many {what} from this address: try again in {wait} seconds.",
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )
+
+
 def _refused(
     request: Request, settings: SettingsDep, answers: AnswersDep, refusal: LinkRefused
 ) -> Response:
-    client = request.client.host if request.client else "unknown"
+    client = client_of(request)
     answers.record_refusal(refusal, client)
     wait = answers.retry_after(client)
     if wait is not None:
         # A loop of refused links: counted, but no page until the minute is over.
-        return PlainTextResponse(
-            f"Too many refused links from this address: try again in {wait} seconds.",
-            status_code=429,
-            headers={"Retry-After": str(wait)},
-        )
+        return too_many("refused links", wait)
     status = STATUS_FOR_PROBLEM.get(refusal.kind, 409)
     catalog = answers.catalog_of(refusal.link) if refusal.link else DEFAULT_LOCALE
     return customer_page(

@@ -7,11 +7,11 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from api.deps import SettingsDep, from_state
 from api.privacy_requests import PrivacyRequests, RequestNotTaken
-from api.routes.answers import chosen_lang, customer_page
+from api.routes.answers import chosen_lang, client_of, customer_page, too_many
 from closeout.i18n import DEFAULT_LOCALE, N_
 from closeout.links import LinkRefused
 
@@ -42,14 +42,9 @@ def ask(
     email: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
     """The same answer whatever the address; the confirmation goes out after it."""
-    client = request.client.host if request.client else "unknown"
-    wait = privacy.throttled(client)
+    wait = privacy.throttled(client_of(request))
     if wait is not None:
-        return PlainTextResponse(
-            f"Too many requests from this address: try again in {wait} seconds.",
-            status_code=429,
-            headers={"Retry-After": str(wait)},
-        )
+        return too_many("requests", wait)
     address = email.strip()
     if not EMAIL.match(address):
         return customer_page(
