@@ -30,7 +30,7 @@ from closeout.mail import SmtpMailer
 from closeout.settings import WORKER_CACHED_WORKFLOWS, Settings
 from closeout.suppression.enforcement import SuppressionEnforcer
 from closeout.suppression.ledger import ledger_from
-from closeout.temporal import cache_workflow_bytecode, connect
+from closeout.temporal import connect, workflow_runner
 from closeout.users.accounts import Accounts
 from workflows.close_customer import CloseCustomerWorkflow
 from workflows.detection import DetectionWorkflow
@@ -44,6 +44,9 @@ WORKFLOWS: list[type] = [
     HousekeepingWorkflow,
     DetectionWorkflow,
 ]
+# The workflows' own code imported once per process, not once per run, with the packages it
+# imports (always passed through).
+WORKFLOW_RUNNER = workflow_runner("workflows", "activities", "closeout")
 
 
 @dataclass(frozen=True)
@@ -124,11 +127,11 @@ def build_worker(
     the time-skipping test server needs when a worker is replaced mid-case. `interceptors` run
     inside the worker's own heartbeats. `deployment`: the Worker Deployment version it polls
     as (None: unversioned, as on the time-skipping test server)."""
-    cache_workflow_bytecode(WORKFLOWS)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=WORKFLOW_RUNNER,
         activities=activities.functions(),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,

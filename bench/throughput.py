@@ -47,7 +47,7 @@ from closeout.db import Database, upgrade
 from closeout.demo import add_customer
 from closeout.domain import ChurnClass, Role, TaskDecision, TaskKind, TaskStatus, Trigger
 from closeout.settings import PolicyConfig, Settings
-from closeout.temporal import DATA_CONVERTER, cache_workflow_bytecode
+from closeout.temporal import DATA_CONVERTER, workflow_runner
 from tests.support import VENV_BIN, free_port
 from worker import build_activities, build_worker
 from workflows.case_handles import case_histories
@@ -240,12 +240,12 @@ async def serve_workers(
         case_worker = build_worker(
             client, build_activities(bench_settings(url, smtp_port, archive), db), executor, queue
         )
-        bare = [BareCaseWorkflow, BareRetentionWorkflow]
-        cache_workflow_bytecode(bare)  # as build_worker does for the case's
         bare_worker = Worker(
             client,
             task_queue=queue + "-bare",
-            workflows=bare,
+            workflows=[BareCaseWorkflow, BareRetentionWorkflow],
+            # Its module imported once, as the case's are (`worker.WORKFLOW_RUNNER`).
+            workflow_runner=workflow_runner("bench.bare_workflow"),
             activities=[bare_step],
             max_concurrent_activities=64,
         )

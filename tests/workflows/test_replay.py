@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from closeout.temporal import DATA_CONVERTER
+from worker import WORKFLOW_RUNNER
 from workflows.case.state import (
     PATCH_CONTACT_REVIEW,
     PATCH_DATA_EXPORT,
@@ -152,12 +154,21 @@ def test_cases_in_retention_continue_as_new_into_retention_runs() -> None:
     assert renewed, "no case recorded a yearly renewal of its retention run"
 
 
+# The worker's sandbox, the workflows' modules imported once, and the SDK's default one, which
+# imports them afresh for every run and fails a call to a restricted module (`datetime.now`,
+# `random`) made anywhere in them.
+RUNNERS = {"worker": WORKFLOW_RUNNER, "default-sandbox": SandboxedWorkflowRunner()}
+
+
+@pytest.mark.parametrize("runner", RUNNERS.values(), ids=RUNNERS.keys())
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_history_replays(path: Path) -> None:
+async def test_history_replays(path: Path, runner: SandboxedWorkflowRunner) -> None:
     stored = json.loads(path.read_text())  # noqa: ASYNC240 - a small file, read once
     history = WorkflowHistory.from_json("close-customer-replay", stored)
     replayer = Replayer(
-        workflows=[CloseCustomerWorkflow, RetentionWorkflow], data_converter=DATA_CONVERTER
+        workflows=[CloseCustomerWorkflow, RetentionWorkflow],
+        data_converter=DATA_CONVERTER,
+        workflow_runner=runner,
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
