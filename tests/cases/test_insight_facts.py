@@ -12,8 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
+from sqlalchemy import select
 
-from closeout.cases.facts import BAND_RATIO, band_of
+from closeout.cases.facts import BAND_RATIO, DAY_DIMENSIONS, DAY_KEY, band_of, recount_days
+from closeout.cases.models import InsightDay
 from closeout.cases.repository import CaseRepository
 from closeout.contracts import (
     AuditEntry,
@@ -23,7 +25,7 @@ from closeout.contracts import (
     OpenTask,
     TaskReassigned,
 )
-from closeout.db import Database, alembic_config, upgrade
+from closeout.db import Database, alembic_config, table_of, upgrade
 from closeout.domain import (
     ChurnClass,
     DataCategory,
@@ -237,4 +239,27 @@ def test_migration_0019_fills_the_facts_in_from_the_history(database_url: str) -
     upgrade(database_url)
     db = Database.from_url(database_url)
     assert _figures(db) == kept
+    db.engine.dispose()
+
+
+def test_the_counts_kept_per_day_are_those_counted_afresh(database_url: str) -> None:
+    """Each fact is counted into its day's rows as it comes (made or added to in one
+    statement); counting every fact again from scratch gives the same rows, bounds included."""
+    db = Database.from_url(database_url)
+    repo = read_model(db)
+    _history(repo)
+    for seconds in (3600, 3620):  # two spans of one band, its bounds moved by the second
+        case_id = _case(repo, OPENED)
+        _enter(repo, case_id, Stage.WIN_BACK, OPENED)
+        _enter(repo, case_id, Stage.NOTICE, OPENED + timedelta(seconds=seconds))
+    day = table_of(InsightDay)
+    order = [day.c[k] for k in DAY_KEY]
+    with db.engine.begin() as connection:
+        kept = connection.execute(select(day).order_by(*order)).all()
+        recount_days(connection)
+        counted = connection.execute(select(day).order_by(*order)).all()
+    assert len(kept) > 20
+    assert {row.dimension for row in kept} == {"", *DAY_DIMENSIONS}
+    assert any(row.facts > 1 and row.low < row.high for row in kept)
+    assert kept == counted
     db.engine.dispose()
