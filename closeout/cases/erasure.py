@@ -10,9 +10,22 @@ new column that can hold a customer's words belongs in `FREE_TEXT`, or deletion 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Executable,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
 
 from closeout.audit.chain import non_personal
 from closeout.audit.models import AuditEvent
@@ -86,17 +99,22 @@ FREE_TEXT: tuple[FreeText, ...] = (
 )
 
 
-def _of_customer(item: FreeText, customer_id: str) -> ColumnElement[bool]:
+# Statements are built once per column, the customer bound at execution: a deletion and its
+# verification run some forty of them, and building one costs more than running it.
+_CUSTOMER: BindParameter[Any] = bindparam("customer")
+_CASES_OF = select(_CASES.c.id).where(_CASES.c.customer_id == _CUSTOMER).scalar_subquery()
+_DELIVERIES_OF = _DELIVERIES.c.response["case_id"].as_string().in_(_CASES_OF)
+_DROP_DELIVERIES = delete(_DELIVERIES).where(_DELIVERIES_OF)
+_COUNT_DELIVERIES = select(func.count()).select_from(_DELIVERIES).where(_DELIVERIES_OF)
+_AUDIT_TEXT = select(_EVENTS.c.reason, _EVENTS.c.details).where(
+    _EVENTS.c.case_id.in_(_CASES_OF), _EVENTS.c.erased_at.is_(None)
+)
+
+
+def _of_customer(item: FreeText) -> ColumnElement[bool]:
     if item.by == "customer_id":
-        return item.table.c.customer_id == customer_id
-    cases = select(_CASES.c.id).where(_CASES.c.customer_id == customer_id)
-    return item.table.c.case_id.in_(cases.scalar_subquery())
-
-
-def _deliveries_of(customer_id: str) -> ColumnElement[bool]:
-    cases = select(_CASES.c.id).where(_CASES.c.customer_id == customer_id)
-    case_of: ColumnElement[str] = _DELIVERIES.c.response["case_id"].as_string()
-    return case_of.in_(cases.scalar_subquery())
+        return item.table.c.customer_id == _CUSTOMER
+    return item.table.c.case_id.in_(_CASES_OF)
 
 
 def _holding_words(item: FreeText) -> ColumnElement[bool]:
@@ -106,19 +124,30 @@ def _holding_words(item: FreeText) -> ColumnElement[bool]:
     return and_(column.is_not(None), column != "")
 
 
+@cache
+def _statements(item: FreeText) -> tuple[Executable, Executable, Executable, Executable]:
+    """(its rows with words, key first; how many; blank them; set one row's value by key)."""
+    keys = list(item.table.primary_key.columns)
+    mine = (_of_customer(item), _holding_words(item))
+    return (
+        select(*keys, item.table.c[item.column]).where(*mine),
+        select(func.count()).select_from(item.table).where(*mine),
+        update(item.table).where(*mine).values({item.column: item.blank}),
+        update(item.table)
+        .where(*(k == bindparam(f"key_{k.name}") for k in keys))
+        .values({item.column: bindparam("kept")}),
+    )
+
+
 def _json_rows(
     connection: Connection, item: FreeText, customer_id: str
-) -> list[tuple[ColumnElement[bool], Any, Any]]:
+) -> list[tuple[dict[str, Any], Any, Any]]:
     """(the row's key, its value, the value without words) of the customer's rows."""
-    keys = list(item.table.primary_key.columns)
-    rows = connection.execute(
-        select(*keys, item.table.c[item.column]).where(
-            _of_customer(item, customer_id), _holding_words(item)
-        )
-    ).all()
+    keys = [k.name for k in item.table.primary_key.columns]
+    rows = connection.execute(_statements(item)[0], {"customer": customer_id}).all()
     return [
         (
-            and_(*(k == v for k, v in zip(keys, row[:-1], strict=True))),
+            {f"key_{k}": v for k, v in zip(keys, row[:-1], strict=True)},
             row[-1],
             _without_words(row[-1]),
         )
@@ -147,23 +176,19 @@ class CustomerWords:
                 if item.outbox:
                     continue
                 erased[item.name] = self._erase(connection, item, customer_id)
-            dropped = connection.execute(delete(_DELIVERIES).where(_deliveries_of(customer_id)))
+            dropped = connection.execute(_DROP_DELIVERIES, {"customer": customer_id})
             erased[DELIVERIES] = int(dropped.rowcount or 0)
         return {name: n for name, n in erased.items() if n}
 
     def _erase(self, connection: Connection, item: FreeText, customer_id: str) -> int:
         if item.json:
             changed = 0
-            for row, value, kept in _json_rows(connection, item, customer_id):
+            for key, value, kept in _json_rows(connection, item, customer_id):
                 if kept != value:
-                    connection.execute(update(item.table).where(row).values({item.column: kept}))
+                    connection.execute(_statements(item)[3], {**key, "kept": kept})
                     changed += 1
             return changed
-        result = connection.execute(
-            update(item.table)
-            .where(_of_customer(item, customer_id), _holding_words(item))
-            .values({item.column: item.blank})
-        )
+        result = connection.execute(_statements(item)[2], {"customer": customer_id})
         return int(result.rowcount or 0)
 
     def remaining(self, customer_id: str) -> dict[str, int]:
@@ -176,29 +201,16 @@ class CustomerWords:
                 found[item.name] = self._count(connection, item, customer_id)
             found[AUDIT_TEXT] = self._audit_count(connection, customer_id)
             found[DELIVERIES] = int(
-                connection.execute(
-                    select(func.count()).select_from(_DELIVERIES).where(_deliveries_of(customer_id))
-                ).scalar_one()
+                connection.execute(_COUNT_DELIVERIES, {"customer": customer_id}).scalar_one()
             )
         return {name: n for name, n in found.items() if n}
 
     def _audit_count(self, connection: Connection, customer_id: str) -> int:
-        cases = select(_CASES.c.id).where(_CASES.c.customer_id == customer_id)
-        rows = connection.execute(
-            select(_EVENTS.c.reason, _EVENTS.c.details).where(
-                _EVENTS.c.case_id.in_(cases.scalar_subquery()), _EVENTS.c.erased_at.is_(None)
-            )
-        ).all()
+        rows = connection.execute(_AUDIT_TEXT, {"customer": customer_id}).all()
         return sum(1 for reason, details in rows if reason or non_personal(details) != details)
 
     def _count(self, connection: Connection, item: FreeText, customer_id: str) -> int:
         if item.json:
             rows = _json_rows(connection, item, customer_id)
             return sum(1 for _key, value, kept in rows if kept != value)
-        return int(
-            connection.execute(
-                select(func.count())
-                .select_from(item.table)
-                .where(_of_customer(item, customer_id), _holding_words(item))
-            ).scalar_one()
-        )
+        return int(connection.execute(_statements(item)[1], {"customer": customer_id}).scalar_one())
