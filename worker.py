@@ -20,6 +20,7 @@ from activities.retention import RetentionActivities
 from activities.staff_notices import StaffActivities
 from closeout.cases.repository import case_repository
 from closeout.certificates.repository import Certificates
+from closeout.connectors.adapters import access_providers
 from closeout.constants import TASK_QUEUE
 from closeout.crm.adapters import crm_from
 from closeout.crypto.vault import vault_from
@@ -61,19 +62,14 @@ class Activities:
     retention: RetentionActivities
 
     def functions(self) -> list[Callable[..., Any]]:
-        """Every bound @activity.defn method of the activity objects."""
+        """Every bound @activity.defn method of the activity objects (and of their parts)."""
+        objects = (self.cases, self.notices, self.staff, self.housekeeping, self.detection,
+                   self.retention)  # fmt: skip
         return [
             getattr(obj, name)
-            for obj in (
-                self.cases,
-                self.notices,
-                self.staff,
-                self.housekeeping,
-                self.detection,
-                self.retention,
-            )
-            for name, member in vars(type(obj)).items()
-            if hasattr(member, "__temporal_activity_definition")
+            for obj in objects
+            for name in dict.fromkeys(n for cls in type(obj).__mro__ for n in vars(cls))
+            if hasattr(getattr(type(obj), name), "__temporal_activity_definition")
         ]
 
 
@@ -98,6 +94,7 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
         cases=CloseoutActivities(
             settings=settings,
             crm=crm,
+            access=access_providers(settings, crm),
             cases=cases,
             vault=vault,
             certificates=certificates,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from uuid import NAMESPACE_URL, uuid5
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.outcomes import erasure_of, permanent, with_details
+from activities.access_steps import AccessSteps
+from activities.outcomes import connector_failure, erasure_of, permanent, with_details
 from closeout.archive import (
     BundleCorrupt,
     build_bundle,
@@ -18,6 +20,8 @@ from closeout.archive import (
 from closeout.cases.erasure import CustomerWords
 from closeout.cases.repository import CaseRepository
 from closeout.certificates.repository import CertificateError, Certificates
+from closeout.connectors.access import AccessProvider, CrmAccess, restore_everywhere
+from closeout.connectors.errors import ConnectorError
 from closeout.contracts import (
     BackupResult,
     CaseChange,
@@ -54,7 +58,7 @@ STORES_CHECKED = (
 )
 
 
-class CloseoutActivities:
+class CloseoutActivities(AccessSteps):
     """Activities bound to their ports; built once by the worker."""
 
     def __init__(
@@ -65,7 +69,10 @@ class CloseoutActivities:
         vault: ArchiveVault,
         certificates: Certificates,
         ledger: SuppressionLedger,
+        access: Sequence[AccessProvider] | None = None,
     ) -> None:
+        # What lets customers in: the CRM's own grants, and each connected identity provider.
+        self.access = list(access) if access is not None else [CrmAccess(crm)]
         self.certificates = certificates
         self.ledger = ledger
         self.settings = settings
@@ -205,25 +212,6 @@ class CloseoutActivities:
         self.cases.mark_bundle(step.bundle_id, verified=True)
         self.cases.append_audit(step.case_id, with_details(step.audit, bundle_id=step.bundle_id))
 
-    # ------------------------------------------------------------------ access
-
-    @activity.defn
-    def revoke_access(self, step: CustomerStep) -> dict[str, int]:
-        """Disable portal users and sessions, revoke API keys, stop recurring billing."""
-        try:
-            revoked = self.crm.revoke_access(step.customer_id)
-        except CustomerNotFound as exc:
-            raise permanent(str(exc), "UnknownCustomer") from exc
-        self.cases.append_audit(step.case_id, with_details(step.audit, **revoked))
-        return revoked
-
-    @activity.defn
-    def verify_access_revoked(self, step: CustomerStep) -> None:
-        grants = self.crm.access_grants(step.customer_id)
-        if not grants.none:
-            raise ApplicationError(f"access still granted: {grants}", type="AccessStillGranted")
-        self.cases.append_audit(step.case_id, step.audit)
-
     # ------------------------------------------------------------------ archive and after
 
     @activity.defn
@@ -253,7 +241,10 @@ class CloseoutActivities:
                 restored[table] = restored.get(table, 0) + count
         if not bundles and self.crm.get_profile(step.customer_id) is None:
             raise permanent("archive bundle and customer are both gone", "BundleMissing")
-        regranted = self.crm.regrant_access(step.customer_id)
+        try:
+            regranted = restore_everywhere(self.access, step.customer_id)
+        except ConnectorError as exc:
+            raise connector_failure(exc) from exc
         self.crm.set_status(step.customer_id, CustomerStatus.ACTIVE)
         # The live CRM holds the customer again: the archive copies have no purpose left.
         for record in bundles:

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from uuid import NAMESPACE_URL, uuid5
 
 from temporalio.exceptions import ApplicationError
 
+from closeout.connectors.errors import ConnectorError, RateLimited, UnknownCustomer
 from closeout.contracts import AuditEntry
 
 
 def permanent(message: str, kind: str) -> ApplicationError:
     """A failure the activity must not retry (unknown customer, invalid input)."""
     return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def connector_failure(exc: ConnectorError) -> ApplicationError:
+    """A connected system's failure as the activity reports it: an unknown customer is final;
+    anything else is retried, a rate limit no sooner than the system asked."""
+    if isinstance(exc, UnknownCustomer):
+        return permanent(str(exc), "UnknownCustomer")
+    delay = None
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        delay = timedelta(seconds=exc.retry_after)
+    return ApplicationError(str(exc), type=type(exc).__name__, next_retry_delay=delay)
 
 
 def with_details(entry: AuditEntry, **details: object) -> AuditEntry:

@@ -14,6 +14,7 @@ import typer
 from pydantic import ValidationError
 
 from cli.audit import audit_app
+from cli.connectors import connectors_app
 from cli.deployment import deployment_app
 from cli.inbound import inbound
 from cli.keys import keys_app
@@ -38,6 +39,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(suppression_app, name="suppression")
 app.add_typer(policies_app, name="policies")
 app.add_typer(deployment_app, name="deployment")
+app.add_typer(connectors_app, name="connectors")
 app.command()(inbound)
 
 

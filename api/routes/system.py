@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from api.deps import DatabaseDep, SettingsDep
 from api.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from api.openapi_links import MAIL_FROM_LIST, links
+from closeout.connectors.access import connector_state
 from closeout.mail import TEMPLATES_DIR
 from closeout.mailcatcher import get_caught, list_caught, reply_to_caught
 from closeout.settings import Settings
@@ -24,7 +26,9 @@ templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
 @router.get("/healthz")
 async def healthz(request: Request, db: DatabaseDep) -> JSONResponse:
-    """200 when the API, the database and Temporal all answer; 503 saying which does not."""
+    """200 when the API, the database and Temporal all answer; 503 saying which does not.
+    Each connected system is reported too (`connectors`): one that fails makes the status
+    "degraded" but not a 503, since cases wait for it and retry, and the API still serves."""
     checks: dict[str, str] = {"api": "ok"}
     try:
         with db.session() as session:
@@ -34,8 +38,14 @@ async def healthz(request: Request, db: DatabaseDep) -> JSONResponse:
         checks["database"] = f"error: {type(exc).__name__}"
     checks["temporal"] = "ok" if await request.app.state.temporal.healthy() else "unreachable"
     healthy = all(v == "ok" for v in checks.values())
+    connectors = {
+        provider.name: await run_in_threadpool(connector_state, provider)
+        for provider in request.app.state.adapters.access
+    }
+    whole = healthy and all(v == "ok" for v in connectors.values())
     return JSONResponse(
-        {"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503
+        {"status": "ok" if whole else "degraded", **checks, "connectors": connectors},
+        status_code=200 if healthy else 503,
     )
 
 

@@ -224,7 +224,13 @@ def test_lists_customers_and_health(stack: Stack) -> None:
     import httpx
 
     health = httpx.get(f"{stack.api_url}/healthz").json()
-    assert health == {"status": "ok", "api": "ok", "database": "ok", "temporal": "ok"}
+    assert health == {
+        "status": "ok",
+        "api": "ok",
+        "database": "ok",
+        "temporal": "ok",
+        "connectors": {"crm": "ok"},
+    }
     assert httpx.get(f"{stack.api_url}/dev/mail").status_code == 200
 
 

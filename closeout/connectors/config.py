@@ -1,0 +1,92 @@
+"""Which of the company's systems Closeout connects to: `CLOSEOUT_CONNECTORS`, a JSON list or
+the path of a JSON or TOML file holding one (`[[connector]]` tables), each entry a system:
+
+    [[connector]]
+    kind = "scim"                 # an identity provider, over SCIM 2.0
+    name = "idp"                  # how counts, errors and checks name it
+    url = "https://idp.example.com/scim/v2"
+    token_file = "/run/secrets/scim-token"   # or token = "..." (never logged)
+    group_attribute = "externalId"           # the Group attribute holding the customer id
+    timeout = 10                             # seconds a call may take
+
+Credentials come from the entry or a file it names, never from anywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, model_validator
+
+from closeout.connectors.access import CRM_ACCESS
+
+NAME = r"^[a-z][a-z0-9-]{0,39}$"
+
+
+class ScimConnector(BaseModel):
+    """An identity provider whose users are the customers' logins (closeout/connectors/scim.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["scim"]
+    name: str = Field(pattern=NAME)
+    url: str = Field(pattern=r"^https?://")
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    group_attribute: str = Field(default="externalId", pattern=r"^[A-Za-z][A-Za-z0-9:._-]*$")
+    timeout: float = Field(default=10.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> ScimConnector:
+        if self.token is not None and self.token_file is not None:
+            raise ValueError(f"connector {self.name!r}: give token or token_file, not both")
+        return self
+
+    def secret(self) -> str | None:
+        """The bearer token, read from its file when one is named."""
+        if self.token_file is not None:
+            try:
+                return self.token_file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"connector {self.name!r}: cannot read token_file {self.token_file}: "
+                    f"{exc.strerror}"
+                ) from exc
+        return self.token.get_secret_value() if self.token is not None else None
+
+
+Connector = Annotated[ScimConnector, Field(discriminator="kind")]
+_CONNECTORS = TypeAdapter(list[Connector])
+
+
+def parse_connectors(value: Any) -> list[ScimConnector]:
+    """The connectors of a setting: a list, its JSON text, or the path of a JSON or TOML file."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str) and not value.lstrip().startswith("["):
+        path = Path(value)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ValueError(f"cannot read the connectors file {path}: {exc.strerror}") from exc
+        if path.suffix == ".toml":
+            try:
+                value = tomllib.loads(text).get("connector", [])
+            except tomllib.TOMLDecodeError as exc:
+                raise ValueError(f"{path}: {exc}") from exc
+        else:
+            value = text
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"connectors are not valid JSON: {exc}") from exc
+    connectors = _CONNECTORS.validate_python(value)
+    names = [c.name for c in connectors]
+    clash = sorted({n for n in names if names.count(n) > 1 or n == CRM_ACCESS})
+    if clash:
+        raise ValueError(f"connector names must be unique and not {CRM_ACCESS!r}: {clash}")
+    return connectors
