@@ -65,6 +65,7 @@ _DAY_WHERE = [_DAY.c[k] == bindparam(f"key_{k}") for k in DAY_KEY]
 _DAY_ROW = select(_DAY.c.facts, _DAY.c.low, _DAY.c.high).where(*_DAY_WHERE)
 _DAY_SET = update(_DAY).where(*_DAY_WHERE)
 _DAY_GONE = sa_delete(_DAY).where(*_DAY_WHERE)
+_DAY_EMPTIED = sa_delete(_DAY).where(*_DAY_WHERE, _DAY.c.facts <= 0)
 
 
 def _day_add(insert_of: Any) -> Any:
@@ -143,13 +144,14 @@ def count_in_day(
 ) -> None:
     """Count a fact among its day's (`by` 1), or no more (-1), in each of `dimensions`."""
     add = _DAY_ADD.get(connection.dialect.name)
-    if by > 0 and add is not None:
-        seconds = fact["seconds"]
-        rows = [
-            {**key, "facts": by, "low": seconds, "high": seconds}
-            for key in day_keys(fact, dimensions)
-        ]
-        connection.execute(add, rows)
+    if add is not None:
+        keys = day_keys(fact, dimensions)
+        # A fact no longer counted leaves its day's bounds as they were (they cannot shrink
+        # without reading every fact), and a row it empties goes.
+        seconds = fact["seconds"] if by > 0 else None
+        connection.execute(add, [{**k, "facts": by, "low": seconds, "high": seconds} for k in keys])
+        if by < 0:
+            connection.execute(_DAY_EMPTIED, [{f"key_{n}": v for n, v in k.items()} for k in keys])
         return
     for key in day_keys(fact, dimensions):
         _count_one(connection, key, fact["seconds"], by)
