@@ -175,7 +175,10 @@ def refuse_exposed_dev_mode(dev_mode: bool, host: str) -> None:
 class Settings(BaseSettings):
     """Configuration of every Closeout process."""
 
-    model_config = SettingsConfigDict(env_prefix="CLOSEOUT_", env_nested_delimiter="__")
+    # A refused value is named, never echoed (it may be a secret).
+    model_config = SettingsConfigDict(
+        env_prefix="CLOSEOUT_", env_nested_delimiter="__", hide_input_in_errors=True
+    )
 
     dev_mode: bool = False
     var_dir: Path = Path("var")

@@ -27,8 +27,9 @@ templates = Jinja2Templates(directory=TEMPLATES_DIR)
 @router.get("/healthz")
 async def healthz(request: Request, db: DatabaseDep) -> JSONResponse:
     """200 when the API, the database and Temporal all answer; 503 saying which does not.
-    Each connected system is reported too (`connectors`): one that fails makes the status
-    "degraded" but not a 503, since cases wait for it and retry, and the API still serves."""
+    Each connected system is reported too (`connectors`, "ok" or "error", asked at most once a
+    minute; `closeout connectors check` says why): one that fails makes the status "degraded"
+    but not a 503, since cases wait for it and retry, and the API still serves."""
     checks: dict[str, str] = {"api": "ok"}
     try:
         with db.session() as session:

@@ -9,7 +9,9 @@ provider that cannot answer fails the verification instead of passing it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from closeout.connectors.errors import ConnectorError, UnknownCustomer
@@ -80,13 +82,28 @@ class CrmAccess:
             raise UnknownCustomer(self.name, customer_id) from exc
 
 
+# How long a provider's health stands before /healthz asks it again: a public endpoint must
+# not multiply calls to the company's systems (and spend the rate limit revocations share).
+STATE_TTL = 60.0
+_STATES: dict[int, tuple[float, str]] = {}
+_STATES_LOCK = threading.Lock()
+
+
 def connector_state(provider: AccessProvider) -> str:
-    """ "ok", "missing: …" or "error: …" for a health report (never a credential)."""
+    """ "ok" or "error" for a public health report, asked at most once a STATE_TTL per
+    provider; `closeout connectors check` says why."""
+    now = time.monotonic()
+    with _STATES_LOCK:
+        known = _STATES.get(id(provider))
+    if known is not None and now - known[0] < STATE_TTL:
+        return known[1]
     try:
-        missing = provider.check()
-    except ConnectorError as exc:
-        return f"error: {type(exc).__name__}"
-    return "ok" if not missing else "missing: " + ", ".join(missing)
+        state = "ok" if not provider.check() else "error"
+    except ConnectorError:
+        state = "error"
+    with _STATES_LOCK:
+        _STATES[id(provider)] = (now, state)
+    return state
 
 
 def _named(provider: AccessProvider, counts: dict[str, int]) -> dict[str, int]:
@@ -95,43 +112,35 @@ def _named(provider: AccessProvider, counts: dict[str, int]) -> dict[str, int]:
     return {f"{provider.name}.{what}": n for what, n in counts.items()}
 
 
-def revoke_everywhere(providers: Sequence[AccessProvider], customer_id: str) -> dict[str, int]:
-    """Revoke on every provider; the counts of all, each named after its provider. A customer
-    a provider other than the CRM does not know holds nothing there (`<provider>.unknown` 1);
-    one the CRM does not know is an error (`UnknownCustomer`)."""
-    taken: dict[str, int] = {}
+def _everywhere(
+    providers: Sequence[AccessProvider], step: Callable[[AccessProvider], dict[str, int]]
+) -> dict[str, int]:
+    """Run one step on every provider; the counts of all, each named after its provider. A
+    customer a provider other than the CRM does not know holds nothing there
+    (`<provider>.unknown` 1); one the CRM does not know is an error."""
+    counts: dict[str, int] = {}
     for provider in providers:
         try:
-            taken |= _named(provider, provider.revoke(customer_id))
+            counts |= _named(provider, step(provider))
         except UnknownCustomer:
             if provider.name == CRM_ACCESS:
                 raise
-            taken[f"{provider.name}.unknown"] = 1
-    return taken
+            counts[f"{provider.name}.unknown"] = 1
+    return counts
+
+
+def revoke_everywhere(providers: Sequence[AccessProvider], customer_id: str) -> dict[str, int]:
+    """Revoke on every provider: how many of each kind each took."""
+    return _everywhere(providers, lambda provider: provider.revoke(customer_id))
 
 
 def grants_left(providers: Sequence[AccessProvider], customer_id: str) -> dict[str, int]:
     """What still lets the customer in on any provider (only the kinds above zero): empty when
     every provider confirmed that nothing does. A provider that cannot answer raises."""
-    left: dict[str, int] = {}
-    for provider in providers:
-        try:
-            counts = provider.grants(customer_id)
-        except UnknownCustomer:
-            if provider.name == CRM_ACCESS:
-                raise
-            continue  # it holds nothing of them
-        left |= {what: n for what, n in _named(provider, counts).items() if n}
-    return left
+    counts = _everywhere(providers, lambda provider: provider.grants(customer_id))
+    return {what: n for what, n in counts.items() if n and not what.endswith(".unknown")}
 
 
 def restore_everywhere(providers: Sequence[AccessProvider], customer_id: str) -> dict[str, int]:
-    """Give back on every provider what the revocation took; the counts of all."""
-    given: dict[str, int] = {}
-    for provider in providers:
-        try:
-            given |= _named(provider, provider.restore(customer_id))
-        except UnknownCustomer:
-            if provider.name == CRM_ACCESS:
-                raise
-    return given
+    """Give back on every provider what the revocation took: how many of each kind."""
+    return _everywhere(providers, lambda provider: provider.restore(customer_id))

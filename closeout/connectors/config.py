@@ -4,10 +4,10 @@ the path of a JSON or TOML file holding one (`[[connector]]` tables), each entry
     [[connector]]
     kind = "scim"                 # an identity provider, over SCIM 2.0
     name = "idp"                  # how counts, errors and checks name it
-    url = "https://idp.example.com/scim/v2"
+    url = "https://idp.example.com/scim/v2"  # https (http only on loopback)
     token_file = "/run/secrets/scim-token"   # or token = "..." (never logged)
     group_attribute = "externalId"           # the Group attribute holding the customer id
-    timeout = 10                             # seconds a call may take
+    timeout = 10                             # seconds a call may take (at most 120)
 
 Credentials come from the entry or a file it names, never from anywhere else.
 """
@@ -18,31 +18,43 @@ import json
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, model_validator
 
 from closeout.connectors.access import CRM_ACCESS
 
 NAME = r"^[a-z][a-z0-9-]{0,39}$"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class ScimConnector(BaseModel):
     """An identity provider whose users are the customers' logins (closeout/connectors/scim.py)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A refused entry's error names the field, never the value it was given (a token).
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     kind: Literal["scim"]
     name: str = Field(pattern=NAME)
-    url: str = Field(pattern=r"^https?://")
+    url: str
     token: SecretStr | None = None
     token_file: Path | None = None
-    group_attribute: str = Field(default="externalId", pattern=r"^[A-Za-z][A-Za-z0-9:._-]*$")
-    timeout: float = Field(default=10.0, gt=0, le=300)
+    # A top-level attribute of the Group resource, compared exactly with the customer's id.
+    group_attribute: str = Field(default="externalId", pattern=r"^[A-Za-z][A-Za-z0-9]{0,63}$")
+    timeout: float = Field(default=10.0, gt=0, le=120)
 
     @model_validator(mode="after")
-    def _one_credential(self) -> ScimConnector:
-        if self.token is not None and self.token_file is not None:
-            raise ValueError(f"connector {self.name!r}: give token or token_file, not both")
+    def _checked(self) -> ScimConnector:
+        if (self.token is None) == (self.token_file is None):
+            raise ValueError(f"connector {self.name!r}: give one of token or token_file")
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"connector {self.name!r}: url must be an http(s) address")
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK:
+            raise ValueError(
+                f"connector {self.name!r}: url must use https (the bearer token goes with "
+                "every request); plain http only on this machine's loopback"
+            )
         return self
 
     def secret(self) -> str | None:

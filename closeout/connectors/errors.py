@@ -7,6 +7,7 @@ limit after the time the system asked for).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -48,17 +49,22 @@ class RateLimited(ConnectorError):
         self.retry_after = retry_after
 
 
+# The longest wait a system's Retry-After is taken for: a case retries no later than this.
+RETRY_AFTER_MOST = 900.0
+
+
 def retry_after_seconds(value: str | None) -> float | None:
-    """A Retry-After header's delay in seconds (RFC 9110: seconds or an HTTP date)."""
+    """A Retry-After header's delay in seconds (RFC 9110: digits or an HTTP date), at most
+    RETRY_AFTER_MOST; None when absent or unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if re.fullmatch(r"[0-9]{1,12}", value):
+        return min(float(value), RETRY_AFTER_MOST)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return min(max(0.0, (when - datetime.now(UTC)).total_seconds()), RETRY_AFTER_MOST)

@@ -10,6 +10,7 @@ identity provider's own retention rules decide when they go.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,8 +18,8 @@ from typing import Any
 from httpx2 import Client, Response, TimeoutException
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_client.errors import RequestNetworkException, SCIMClientException
-from scim2_models import ListResponse, PatchOp, PatchOperation, SearchRequest
-from scim2_models.exceptions import SCIMException
+from scim2_models import PatchOp, PatchOperation, SearchRequest
+from scim2_models.exceptions import NotFoundException, SCIMException
 
 from closeout.connectors.errors import (
     ConnectorTimeout,
@@ -54,9 +55,11 @@ class ScimAccess:
             headers=headers,
             timeout=timeout,
             event_hooks={"response": [self._refusal]},
+            trust_env=False,  # no proxy or .netrc credentials picked up from the environment
         )
         self._scim = SyncSCIMClient(self._http)
         self._discovered = False
+        self._discovery = threading.Lock()  # one object serves every activity thread
 
     def _refusal(self, response: Response) -> None:
         """The answers every call treats alike, before the SCIM client reads them."""
@@ -69,12 +72,17 @@ class ScimAccess:
             raise ConnectorUnavailable(self.name, f"the service failed ({status})")
 
     @contextmanager
-    def _calls(self) -> Iterator[None]:
+    def _calls(self, fresh: bool = False) -> Iterator[SyncSCIMClient]:
+        """The SCIM client, the service discovered first (afresh if asked); the service's
+        failures as typed errors."""
         try:
-            if not self._discovered:
-                self._scim.discover()
-                self._discovered = True
-            yield
+            with self._discovery:
+                if fresh or not self._discovered:
+                    scim = SyncSCIMClient(self._http)
+                    scim.discover()
+                    self._scim, self._discovered = scim, True
+                scim = self._scim
+            yield scim
         except RequestNetworkException as exc:
             if isinstance(exc.__cause__, TimeoutException):
                 raise ConnectorTimeout(self.name, "no answer in time") from exc
@@ -85,11 +93,9 @@ class ScimAccess:
     def check(self) -> list[str]:
         """Discover the service afresh (its configuration, schemas and resource types, with
         the token) and say which of what a case needs it does not announce."""
-        self._scim = SyncSCIMClient(self._http)
-        self._discovered = False
-        with self._calls():
-            config = self._scim.provider.config
-            models = {m.__name__.split("[")[0] for m in self._scim.provider.models}
+        with self._calls(fresh=True) as scim:
+            config = scim.provider.config
+            models = {m.__name__.split("[")[0] for m in scim.provider.models}
         missing = [f"the {kind} resource type" for kind in ("User", "Group") if kind not in models]
         if config is not None and config.patch is not None and not config.patch.supported:
             missing.append("PATCH (RFC 7644 §3.5.2)")
@@ -97,50 +103,78 @@ class ScimAccess:
             missing.append("filtering (RFC 7644 §3.4.2.2)")
         return missing
 
-    def _members(self, customer_id: str) -> list[Any]:
-        """The users of the customer's organisation, as the service holds them now."""
-        group_model = self._scim.get_resource_model("Group")
-        user_model = self._scim.get_resource_model("User")
+    def _model(self, scim: SyncSCIMClient, kind: str) -> Any:
+        model = scim.get_resource_model(kind)
+        if model is None:
+            raise ConnectorUnavailable(self.name, f"the service announces no {kind} resource type")
+        return model
+
+    def _member_ids(self, scim: SyncSCIMClient, customer_id: str) -> list[str]:
+        """The ids of the users of the customer's organisation: the members of the one group
+        whose attribute is exactly the customer's id (whatever else the service returns)."""
+        groups = self._model(scim, "Group")
         wanted = f"{self.group_attribute} eq {_quoted(customer_id)}"
         search: SearchRequest[Any] = SearchRequest(filter=wanted)
-        found = self._scim.query(group_model, query_parameters=search)
-        if not isinstance(found, ListResponse):
-            raise ConnectorUnavailable(self.name, f"unexpected answer to a search: {found!r}")
-        if not found.resources:
+        found = scim.query(groups, query_parameters=search, check_response_payload=False)
+        if not isinstance(found, dict):
+            raise ConnectorUnavailable(self.name, "unexpected answer to a group search")
+        listed = [g for g in found.get("Resources") or [] if isinstance(g, dict)]
+        if int(found.get("totalResults", len(listed))) > len(listed):
+            raise ConnectorUnavailable(self.name, f"more groups match {wanted} than one page holds")
+        mine = [g for g in listed if g.get(self.group_attribute) == customer_id]
+        if not mine:
             raise UnknownCustomer(self.name, customer_id)
-        ids = [
-            member.value
-            for group in found.resources
-            for member in getattr(group, "members", None) or []
-            if member.value
-        ]
-        return [self._scim.query(user_model, user_id) for user_id in dict.fromkeys(ids)]
+        if len(mine) > 1:
+            raise ConnectorUnavailable(self.name, f"{len(mine)} groups match {wanted}")
+        group = mine[0]
+        if "members" not in group:  # left out of search results by some services
+            group = scim.query(groups, str(group["id"]), check_response_payload=False)
+            if not isinstance(group, dict):
+                raise ConnectorUnavailable(self.name, "unexpected answer to a group read")
+        members = [m for m in group.get("members") or [] if isinstance(m, dict)]
+        if any(str(m.get("type", "")).lower() == "group" for m in members):
+            raise ConnectorUnavailable(self.name, f"the group of {wanted} nests groups")
+        return list(dict.fromkeys(str(m["value"]) for m in members if m.get("value")))
 
-    def _set_active(self, user: Any, active: bool) -> None:
-        user_model = self._scim.get_resource_model("User")
-        patch = PatchOp[user_model](  # type: ignore[valid-type]
+    def _users(self, scim: SyncSCIMClient, customer_id: str) -> Iterator[Any]:
+        """The organisation's users one by one (read as each is reached, so a step interrupted
+        halfway keeps what it did); a member the service no longer holds is left out."""
+        users = self._model(scim, "User")
+        for user_id in self._member_ids(scim, customer_id):
+            try:
+                yield scim.query(users, user_id)
+            except NotFoundException:
+                continue
+
+    def _set_active(self, scim: SyncSCIMClient, user: Any, active: bool) -> None:
+        users = self._model(scim, "User")
+        patch = PatchOp[users](  # type: ignore[valid-type]
             operations=[PatchOperation(op="replace", path="active", value=active)]
         )
-        self._scim.modify(user_model, user.id, patch)
+        scim.modify(users, user.id, patch)
 
     def grants(self, customer_id: str) -> dict[str, int]:
-        with self._calls():
-            users = self._members(customer_id)
-        return {"active_users": sum(1 for u in users if u.active is not False)}
+        with self._calls() as scim:
+            active = sum(1 for user in self._users(scim, customer_id) if user.active is not False)
+        return {"active_users": active}
 
     def revoke(self, customer_id: str) -> dict[str, int]:
-        with self._calls():
-            active = [u for u in self._members(customer_id) if u.active is not False]
-            for user in active:
-                self._set_active(user, False)
-        return {"users_deactivated": len(active)}
+        deactivated = 0
+        with self._calls() as scim:
+            for user in self._users(scim, customer_id):
+                if user.active is not False:
+                    self._set_active(scim, user, False)
+                    deactivated += 1
+        return {"users_deactivated": deactivated}
 
     def restore(self, customer_id: str) -> dict[str, int]:
-        with self._calls():
-            inactive = [u for u in self._members(customer_id) if u.active is False]
-            for user in inactive:
-                self._set_active(user, True)
-        return {"users_reactivated": len(inactive)}
+        reactivated = 0
+        with self._calls() as scim:
+            for user in self._users(scim, customer_id):
+                if user.active is False:
+                    self._set_active(scim, user, True)
+                    reactivated += 1
+        return {"users_reactivated": reactivated}
 
     def close(self) -> None:
         self._http.close()

@@ -87,6 +87,9 @@ class ScimDirectory:
         )
         return [m.value for g in found.resources for m in g.members or []]  # type: ignore[union-attr]
 
+    def delete_user(self, user_id: str) -> None:
+        self.scim.delete(self.scim.get_resource_model("User"), user_id)
+
     def set_active(self, user_id: str, active: bool) -> None:
         user_model = self.scim.get_resource_model("User")
         patch = PatchOp[user_model](  # type: ignore[valid-type]

@@ -10,20 +10,25 @@ lives in Closeout's own database: it has no credential, and its timeouts are the
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlmodel import select
 
 from closeout.connectors.access import AccessProvider, CrmAccess
 from closeout.connectors.errors import (
+    RETRY_AFTER_MOST,
     ConnectorTimeout,
     ConnectorUnavailable,
     CredentialRefused,
     RateLimited,
     UnknownCustomer,
+    retry_after_seconds,
 )
 from closeout.connectors.scim import ScimAccess
 from closeout.crm.adapters import crm_from
@@ -174,3 +179,46 @@ def test_a_failing_or_unreachable_service_is_unavailable(answering: Callable[...
     with pytest.raises(ConnectorUnavailable, match="unreachable"):
         closed.grants("cust-1")
     closed.close()
+
+
+def test_a_member_the_service_no_longer_holds_is_left_out(
+    scim_system: AccessSystem, scim_directory: ScimDirectory
+) -> None:
+    customer_id = scim_system.seed()
+    gone = scim_directory.members(customer_id)[1]
+    scim_directory.delete_user(gone)
+    assert gone in scim_directory.members(customer_id)  # still listed by its group
+    assert scim_system.provider.revoke(customer_id) == {"users_deactivated": 1}
+    assert scim_system.provider.grants(customer_id) == {"active_users": 0}
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("7", 7.0), ("0", 0.0), ("86400", RETRY_AFTER_MOST), ("²", None), ("-3", None), ("", None)],
+)
+def test_a_retry_after_is_read_as_the_rfc_says_and_bounded(
+    header: str, seconds: float | None
+) -> None:
+    assert retry_after_seconds(header) == seconds
+    later = (datetime.now(UTC) + timedelta(seconds=120)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert 100 < (retry_after_seconds(later) or 0) <= 120
+
+
+@pytest.mark.parametrize(
+    ("entry", "fault"),
+    [
+        ({"url": "http://idp.example.com/scim", "token": "t"}, "must use https"),
+        ({"url": "https://idp.example.com/scim"}, "one of token or token_file"),
+        ({"url": "https://idp.example.com/scim", "token": "t", "token_file": "/x"}, "one of"),
+        ({"url": "https://idp.example.com/scim", "token": "t", "group_attribute": "a.b"}, ""),
+        ({"url": "https://idp.example.com/scim", "tokn": "S3CRET-TOKEN"}, "Extra inputs"),
+    ],
+)
+def test_a_wrong_connector_is_refused_without_echoing_its_values(
+    entry: dict[str, str], fault: str
+) -> None:
+    connectors = json.dumps([{"kind": "scim", "name": "idp", **entry}])
+    with pytest.raises(ValidationError) as refused:
+        Settings(connectors=connectors)
+    assert fault in str(refused.value)
+    assert "S3CRET" not in str(refused.value) and "'t'" not in str(refused.value)
