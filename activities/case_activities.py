@@ -20,7 +20,7 @@ from closeout.archive import (
 from closeout.cases.erasure import CustomerWords
 from closeout.cases.repository import CaseRepository
 from closeout.certificates.repository import CertificateError, Certificates
-from closeout.connectors.access import AccessProvider, CrmAccess, restore_everywhere
+from closeout.connectors.access import AccessProvider, restore_everywhere
 from closeout.connectors.errors import ConnectorError
 from closeout.contracts import (
     BackupResult,
@@ -69,10 +69,10 @@ class CloseoutActivities(AccessSteps):
         vault: ArchiveVault,
         certificates: Certificates,
         ledger: SuppressionLedger,
-        access: Sequence[AccessProvider] | None = None,
+        access: Sequence[AccessProvider],
     ) -> None:
         # What lets customers in: the CRM's own grants, and each connected identity provider.
-        self.access = list(access) if access is not None else [CrmAccess(crm)]
+        self.access = list(access)
         self.certificates = certificates
         self.ledger = ledger
         self.settings = settings
