@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from closeout.cases.models import opened_month_of
-from closeout.db import Database
+from closeout.db import Database, alembic_config, upgrade
 from closeout.tables import metadata
 
 
@@ -53,3 +54,48 @@ def test_customers_are_found_by_address_through_an_index(database_url: str) -> N
         assert {"ix_crm_customer_email_lower", "ix_crm_contact_email_lower"} <= names
     finally:
         db.engine.dispose()
+
+
+def test_migration_0024_files_each_delivery_under_the_case_it_opened(database_url: str) -> None:
+    """Erasure finds a customer's webhook deliveries by case id through an index; the
+    deliveries stored before the column are filed from their stored answer."""
+    command.downgrade(alembic_config(database_url), "0023")
+    deliveries = sa.table(
+        "trigger_delivery",
+        sa.column("idempotency_key", sa.String),
+        sa.column("body_sha256", sa.String),
+        sa.column("status_code", sa.Integer),
+        sa.column("response", sa.JSON),
+        sa.column("created_at", sa.DateTime),
+    )
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    answers = {
+        "opened": (201, {"case_id": "7d7e1a4c-1b64-4a53-9a56-2f4ad1a1d001", "status": "opened"}),
+        "refused": (409, {"detail": "customer is excluded"}),
+    }
+    db = Database.from_url(database_url)
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.insert(deliveries),
+            [
+                {
+                    "idempotency_key": key,
+                    "body_sha256": "0" * 64,
+                    "status_code": code,
+                    "response": response,
+                    "created_at": at,
+                }
+                for key, (code, response) in answers.items()
+            ],
+        )
+    db.engine.dispose()
+    upgrade(database_url)
+    db = Database.from_url(database_url)
+    with db.engine.connect() as connection:
+        filed = dict(
+            connection.execute(sa.text("SELECT idempotency_key, case_id FROM trigger_delivery"))
+            .tuples()
+            .all()
+        )
+    db.engine.dispose()
+    assert filed == {"opened": "7d7e1a4c-1b64-4a53-9a56-2f4ad1a1d001", "refused": None}

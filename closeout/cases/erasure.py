@@ -103,7 +103,7 @@ FREE_TEXT: tuple[FreeText, ...] = (
 # verification run some forty of them, and building one costs more than running it.
 _CUSTOMER: BindParameter[Any] = bindparam("customer")
 _CASES_OF = select(_CASES.c.id).where(_CASES.c.customer_id == _CUSTOMER).scalar_subquery()
-_DELIVERIES_OF = _DELIVERIES.c.response["case_id"].as_string().in_(_CASES_OF)
+_DELIVERIES_OF = _DELIVERIES.c.case_id.in_(_CASES_OF)
 _DROP_DELIVERIES = delete(_DELIVERIES).where(_DELIVERIES_OF)
 _COUNT_DELIVERIES = select(func.count()).select_from(_DELIVERIES).where(_DELIVERIES_OF)
 _AUDIT_TEXT = select(_EVENTS.c.reason, _EVENTS.c.details).where(

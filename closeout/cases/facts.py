@@ -95,7 +95,12 @@ _LOAD_SHIFT = (
     )
     .values(customers=_LOAD.c.customers + bindparam("by"))
 )
-_LOAD_EMPTIED = sa_delete(_LOAD).where(_LOAD.c.customers <= 0)
+_LOAD_EMPTIED = sa_delete(_LOAD).where(
+    _LOAD.c.owner == bindparam("key_owner"),
+    _LOAD.c.category == bindparam("key_category"),
+    _LOAD.c.year == bindparam("key_year"),
+    _LOAD.c.customers <= 0,
+)
 
 
 def band_of(seconds: float) -> int:
@@ -350,7 +355,6 @@ def move_load(
     """A case's kept categories moved from `before` to `after`."""
     moves = Counter(after)
     moves.subtract(Counter(before))
-    emptied = False
     for (category, year), by in moves.items():
         if by == 0:
             continue
@@ -360,6 +364,5 @@ def move_load(
                 insert(_LOAD),
                 {"owner": owner or "", "category": category, "year": year, "customers": by},
             )
-        emptied = emptied or by < 0
-    if emptied:
-        connection.execute(_LOAD_EMPTIED)  # a year with no one left is no row
+        if by < 0:
+            connection.execute(_LOAD_EMPTIED, key)  # a year with no one left is no row

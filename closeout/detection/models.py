@@ -44,7 +44,7 @@ class DetectionCandidate(SQLModel, table=True):
     __tablename__ = "detection_candidate"
 
     run_id: str = Field(primary_key=True, max_length=36)
-    customer_id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(primary_key=True, max_length=64, index=True)
     trigger: str = Field(max_length=40)
     churn_class: str = Field(max_length=40)
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -63,3 +63,5 @@ class TriggerDelivery(SQLModel, table=True):
     status_code: int
     response: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime
+    # The case the delivery opened or found, when it did: how erasure finds it.
+    case_id: str | None = Field(default=None, max_length=36, index=True)

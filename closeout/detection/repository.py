@@ -158,9 +158,15 @@ class DetectionRepository:
                 status_code=status_code,
                 response=response,
                 created_at=datetime.now(UTC),
+                case_id=_case_of(response),
             )
             session.add(row)
             return row
+
+
+def _case_of(response: dict[str, Any]) -> str | None:
+    case_id = response.get("case_id")
+    return case_id if isinstance(case_id, str) and case_id else None
 
 
 def detection_repository(settings: Settings, db: Database) -> DetectionRepository:
