@@ -1,6 +1,6 @@
 """What the API's services work through, built once when the API starts (as the worker does):
 the database, the read model's repository, the CRM behind its port, the connected access
-providers, the archive vault and the certificates."""
+providers and data systems, the archive vault and the certificates."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from closeout.cases.repository import CaseRepository, case_repository
 from closeout.certificates.repository import Certificates
 from closeout.connectors.access import AccessProvider
-from closeout.connectors.adapters import access_providers
+from closeout.connectors.adapters import access_providers, data_systems
+from closeout.connectors.data import DataSystem
 from closeout.crm.adapters import crm_from
 from closeout.crm.port import CrmPort
 from closeout.crypto.vault import ArchiveVault, vault_from
 from closeout.db import Database
 from closeout.settings import Settings
+from closeout.suppression.ledger import ledger_from
 
 
 @dataclass(frozen=True)
@@ -25,10 +27,12 @@ class ApiAdapters:
     vault: ArchiveVault
     certificates: Certificates
     access: list[AccessProvider]
+    data: list[DataSystem]
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> ApiAdapters:
-        crm = crm_from(settings, db)
+        ledger = ledger_from(settings)
+        crm = crm_from(settings, db, ledger)
         return cls(
             db,
             case_repository(settings, db),
@@ -36,4 +40,5 @@ class ApiAdapters:
             vault_from(settings, db),
             Certificates(db, settings.record_keys()),
             access_providers(settings, crm),
+            data_systems(settings, crm, ledger),
         )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
+from closeout.connectors.access import Checked
 from closeout.connectors.errors import ConnectorError, UnknownCustomer
 
 connectors_app = typer.Typer(
@@ -17,44 +19,60 @@ connectors_app = typer.Typer(
 def connectors_check(
     customer: Annotated[
         str | None,
-        typer.Option(help="also read (never change) what lets this customer in, everywhere"),
+        typer.Option(help="also read (never change) what each system holds of this customer"),
     ] = None,
 ) -> None:
-    """Connect to each access provider with its credential, say what it cannot do of what a
-    case needs, and with --customer read what it holds of that customer. Exit 1 if any
-    system cannot be reached or lacks something."""
+    """Connect to each access provider and data system with its credential, say what it
+    cannot do of what a case needs, and with --customer read what it holds of that customer.
+    Exit 1 if any system cannot be reached or lacks something."""
     from cli.main import load_settings
-    from closeout.connectors.adapters import access_providers
+    from closeout.connectors.adapters import access_providers, data_systems
     from closeout.crm.adapters import crm_from
     from closeout.db import Database
+    from closeout.suppression.ledger import ledger_from
 
     settings = load_settings()
     db = Database.from_url(settings.database_url)
+    ledger = ledger_from(settings)
+    crm = crm_from(settings, db, ledger)
     failed = False
-    for provider in access_providers(settings, crm_from(settings, db)):
-        try:
-            missing = provider.check()
-        except ConnectorError as exc:
-            typer.echo(f"{provider.name}: FAILED: {exc}")
-            failed = True
-            continue
-        if missing:
-            typer.echo(f"{provider.name}: reachable, lacks: {', '.join(missing)}")
-            failed = True
-        else:
-            typer.echo(f"{provider.name}: ok (access: list, revoke, restore)")
-        if customer is None:
-            continue
-        try:
-            grants = provider.grants(customer)
-        except UnknownCustomer:
-            typer.echo(f"  {customer}: not known here (nothing to revoke)")
-            continue
-        except ConnectorError as exc:
-            typer.echo(f"  {customer}: FAILED: {exc}")
-            failed = True
-            continue
-        held = ", ".join(f"{what} {n}" for what, n in grants.items())
-        typer.echo(f"  {customer}: {held} (a dry run: nothing changed)")
+    for provider in access_providers(settings, crm):
+        failed |= not _reached(provider, "access: list, revoke, restore")
+        if customer is not None:
+            failed |= not _dry_run(provider.grants, customer, "nothing to revoke")
+    for system in data_systems(settings, crm, ledger):
+        failed |= not _reached(system, "data: export, minimise, delete by category, restore, count")
+        if customer is not None:
+            failed |= not _dry_run(system.remaining, customer, "nothing held")
     if failed:
         raise typer.Exit(1)
+
+
+def _reached(system: Checked, can: str) -> bool:
+    try:
+        missing = system.check()
+    except ConnectorError as exc:
+        typer.echo(f"{system.name}: FAILED: {exc}")
+        return False
+    if missing:
+        typer.echo(f"{system.name}: reachable, lacks: {', '.join(missing)}")
+        return False
+    typer.echo(f"{system.name}: ok ({can})")
+    return True
+
+
+def _dry_run(read: Callable[[str], dict[str, int]], customer: str, nothing: str) -> bool:
+    try:
+        held = read(customer)
+    except UnknownCustomer:
+        typer.echo(f"  {customer}: not known here ({nothing})")
+        return True
+    except ConnectorError as exc:
+        typer.echo(f"  {customer}: FAILED: {exc}")
+        return False
+    if not any(held.values()):
+        typer.echo(f"  {customer}: holds nothing ({nothing}; a dry run: nothing changed)")
+    else:
+        listed = ", ".join(f"{what} {n}" for what, n in held.items())
+        typer.echo(f"  {customer}: {listed} (a dry run: nothing changed)")
+    return True

@@ -39,10 +39,13 @@ async def healthz(request: Request, db: DatabaseDep) -> JSONResponse:
         checks["database"] = f"error: {type(exc).__name__}"
     checks["temporal"] = "ok" if await request.app.state.temporal.healthy() else "unreachable"
     healthy = all(v == "ok" for v in checks.values())
-    connectors = {
-        provider.name: await run_in_threadpool(connector_state, provider)
-        for provider in request.app.state.adapters.access
-    }
+    adapters = request.app.state.adapters
+    connectors: dict[str, str] = {}
+    for system in (*adapters.access, *adapters.data):  # the CRM is both: reported once
+        state = await run_in_threadpool(connector_state, system)
+        connectors[system.name] = (
+            "error" if "error" in (state, connectors.get(system.name)) else state
+        )
     whole = healthy and all(v == "ok" for v in connectors.values())
     return JSONResponse(
         {"status": "ok" if whole else "degraded", **checks, "connectors": connectors},

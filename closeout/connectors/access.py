@@ -89,7 +89,15 @@ _STATES: dict[int, tuple[float, str]] = {}
 _STATES_LOCK = threading.Lock()
 
 
-def connector_state(provider: AccessProvider) -> str:
+class Checked(Protocol):
+    """A connected system that can say whether it is reachable and whole."""
+
+    name: str
+
+    def check(self) -> list[str]: ...
+
+
+def connector_state(provider: Checked) -> str:
     """ "ok" or "error" for a public health report, asked at most once a STATE_TTL per
     provider; `closeout connectors check` says why."""
     now = time.monotonic()

@@ -9,6 +9,13 @@ the path of a JSON or TOML file holding one (`[[connector]]` tables), each entry
     group_attribute = "externalId"           # the Group attribute holding the customer id
     timeout = 10                             # seconds a call may take (at most 120)
 
+    [[connector]]
+    kind = "sql"                  # a database holding customer records, by a mapping
+    name = "odoo"
+    url_file = "/run/secrets/odoo-db-url"    # or url = "postgresql://..." (never logged)
+    mapping = "/etc/closeout/odoo.toml"      # closeout/connectors/sql_mapping.py's format
+    timeout = 30                             # seconds to connect, and per statement
+
 Credentials come from the entry or a file it names, never from anywhere else.
 """
 
@@ -23,6 +30,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, model_validator
 
 from closeout.connectors.access import CRM_ACCESS
+from closeout.connectors.sql_mapping import load_mapping
 
 NAME = r"^[a-z][a-z0-9-]{0,39}$"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -70,11 +78,44 @@ class ScimConnector(BaseModel):
         return self.token.get_secret_value() if self.token is not None else None
 
 
-Connector = Annotated[ScimConnector, Field(discriminator="kind")]
+class SqlConnector(BaseModel):
+    """A CRM database of the company's own, by a mapping (closeout/connectors/sql_data.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    kind: Literal["sql"]
+    name: str = Field(pattern=NAME)
+    # A SQLAlchemy URL, its password in it: from the entry or a file holding it.
+    url: SecretStr | None = None
+    url_file: Path | None = None
+    mapping: Path
+    timeout: float = Field(default=30.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _checked(self) -> SqlConnector:
+        if (self.url is None) == (self.url_file is None):
+            raise ValueError(f"connector {self.name!r}: give one of url or url_file")
+        load_mapping(self.mapping)  # a wrong mapping stops the settings, naming the problem
+        return self
+
+    def secret_url(self) -> str:
+        """The database URL, read from its file when one is named."""
+        if self.url_file is not None:
+            try:
+                return self.url_file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"connector {self.name!r}: cannot read url_file {self.url_file}: {exc.strerror}"
+                ) from exc
+        assert self.url is not None
+        return self.url.get_secret_value()
+
+
+Connector = Annotated[ScimConnector | SqlConnector, Field(discriminator="kind")]
 _CONNECTORS = TypeAdapter(list[Connector])
 
 
-def parse_connectors(value: Any) -> list[ScimConnector]:
+def parse_connectors(value: Any) -> list[ScimConnector | SqlConnector]:
     """The connectors of a setting: a list, its JSON text, or the path of a JSON or TOML file."""
     if value is None or value == "":
         return []

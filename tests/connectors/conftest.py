@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from httpx2 import Client
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import PatchOp, PatchOperation
 
+from tests.connectors.odoo import odoo_database
 from tests.support import VENV_BIN, free_port
 
 SCIM_TOKEN = "scim-test-token-" + uuid.uuid4().hex
@@ -154,3 +156,10 @@ def silent_url() -> Iterator[str]:
     listener.listen(16)
     yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
     listener.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def odoo_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty Odoo-shaped database (tests/connectors/odoo.py) on SQLite, then PostgreSQL."""
+    with odoo_database(request, request.param, tmp_path) as url:
+        yield url

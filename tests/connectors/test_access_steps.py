@@ -22,6 +22,8 @@ from closeout.db import Database
 from tests.activities.conftest import World
 from tests.conftest import make_settings
 from tests.connectors.conftest import SCIM_TOKEN, ScimDirectory
+from tests.connectors.odoo import MAPPING, add_odoo_customer
+from tests.connectors.odoo import create as _create_odoo
 from tests.support import VENV_BIN, MailSink
 
 run = ActivityEnvironment().run
@@ -98,10 +100,15 @@ def test_an_unknown_customer_in_the_crm_is_final(world: World) -> None:
 def test_healthz_reports_each_connected_system(
     tmp_path: Path, sqlite_url: str, mail: MailSink, scim_url: str
 ) -> None:
+    odoo = f"sqlite:///{tmp_path}/odoo.db"
+    _create_odoo(odoo)
     connectors = [
         {"kind": "scim", "name": "idp", "url": scim_url, "token": SCIM_TOKEN},
         {"kind": "scim", "name": "old-idp", "url": scim_url, "token": "revoked"},
-    ]
+        {"kind": "sql", "name": "odoo", "url": odoo, "mapping": str(MAPPING)},
+        {"kind": "sql", "name": "old-erp", "url": f"sqlite:///{tmp_path}/gone.db",
+         "mapping": str(MAPPING)},
+    ]  # fmt: skip
     settings = make_settings(tmp_path, sqlite_url, mail, connectors=connectors)
     with TestClient(create_app(settings)) as client:
         health = client.get("/healthz").json()
@@ -109,6 +116,8 @@ def test_healthz_reports_each_connected_system(
         "crm": "ok",
         "idp": "ok",
         "old-idp": "error",
+        "odoo": "ok",
+        "old-erp": "error",  # an empty database: none of the mapped tables
     }
     assert health["status"] == "degraded"
     assert "revoked" not in json.dumps(health)
@@ -120,9 +129,15 @@ def test_connectors_check_reaches_each_system_and_reads_one_customer(
     token_file = tmp_path / "scim-token"
     token_file.write_text(SCIM_TOKEN + "\n")
     config = tmp_path / "connectors.toml"
+    odoo = f"sqlite:///{tmp_path}/odoo.db"
+    _create_odoo(odoo)
+    add_odoo_customer(odoo, "cust-0001")
+    (tmp_path / "odoo-url").write_text(odoo + "\n")
     config.write_text(
         f'[[connector]]\nkind = "scim"\nname = "idp"\nurl = "{scim_url}"\n'
         f'token_file = "{token_file}"\n'
+        f'[[connector]]\nkind = "sql"\nname = "odoo"\nurl_file = "{tmp_path / "odoo-url"}"\n'
+        f'mapping = "{MAPPING}"\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEOUT_")}
     env |= {
@@ -140,13 +155,20 @@ def test_connectors_check_reaches_each_system_and_reads_one_customer(
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert checked.returncode == 0, checked.stderr
+    crm_held = checked.stdout.splitlines()[5]
     assert checked.stdout.splitlines() == [
         "crm: ok (access: list, revoke, restore)",
         "  cust-0001: enabled_portal_users 1, active_sessions 1, active_api_keys 1, "
         "active_subscriptions 1 (a dry run: nothing changed)",
         "idp: ok (access: list, revoke, restore)",
         "  cust-0001: active_users 2 (a dry run: nothing changed)",
+        "crm: ok (data: export, minimise, delete by category, restore, count)",
+        crm_held,
+        "odoo: ok (data: export, minimise, delete by category, restore, count)",
+        "  cust-0001: res_partner 1, crm_lead 1, mail_message 2, sale_order 1, "
+        "account_move 2, customer 1 (a dry run: nothing changed)",
     ]
+    assert crm_held.startswith("  cust-0001: customer 1, contacts ")
     assert scim_directory.active(scim_directory.members("cust-0001")[0])
     token_file.write_text("not-the-token")
     refused = subprocess.run(

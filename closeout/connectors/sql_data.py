@@ -1,0 +1,333 @@
+"""A data system over an existing CRM database (any SQLAlchemy URL), read and changed through a
+declarative mapping (closeout/connectors/sql_mapping.py).
+
+The tables are reflected from the database, never created or altered. Each operation is one
+transaction: a deletion either takes every mapped table's rows or none. Values leave in an
+export as JSON (dates as ISO text, decimals as text) and come back as the column's own type.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    and_,
+    create_engine,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import LargeBinary
+
+from closeout.connectors.data import CUSTOMER_ROW, all_categories
+from closeout.connectors.errors import (
+    ConnectorError,
+    ConnectorTimeout,
+    ConnectorUnavailable,
+    CredentialRefused,
+    UnknownCustomer,
+)
+from closeout.connectors.sql_mapping import MappedTable, SqlMapping, _Rule
+from closeout.crm.port import CustomerExport, CustomerSuppressed
+from closeout.domain import DataCategory
+from closeout.suppression.ledger import SuppressionLedger
+
+_REFUSED = re.compile(
+    r"authentication failed|access denied|role \".*\" (does not exist|is not permitted to log in)"
+)
+_TIMEOUT = ("timeout", "timed out", "statement timeout", "database is locked")
+
+
+def sql_engine(url: str, timeout: float) -> Engine:
+    """An engine that gives up after `timeout` seconds: connecting, and (PostgreSQL) each
+    statement; SQLite waits that long for a lock."""
+    if url.startswith("sqlite"):
+        return create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False})
+    connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        connect_args = {
+            "connect_timeout": max(1, int(timeout)),
+            "options": f"-c statement_timeout={int(timeout * 1000)}",
+        }
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    return value
+
+
+def _from_json(table: Table, column: str, value: Any) -> Any:
+    if value is None or column not in table.c:
+        return value
+    kind = table.c[column].type
+    if isinstance(kind, LargeBinary) and isinstance(value, str):
+        return base64.b64decode(value)
+    try:
+        python = kind.python_type
+    except NotImplementedError:
+        return value
+    if isinstance(value, str) and python in (datetime, date, time, Decimal):
+        return python.fromisoformat(value) if python is not Decimal else Decimal(value)
+    return value
+
+
+def _not_cleared(table: Table, rule: _Rule) -> ColumnElement[bool]:
+    """Rows an anonymisation has not yet reached."""
+    return or_(*(table.c[c].is_distinct_from(v) for c, v in rule.cleared.items()))
+
+
+class SqlMappedData:
+    """A CRM database of the company's own, by its mapping."""
+
+    def __init__(
+        self,
+        name: str,
+        engine: Engine,
+        mapping: SqlMapping,
+        ledger: SuppressionLedger,
+    ) -> None:
+        self.name = name
+        self.engine = engine
+        self.mapping = mapping
+        self.ledger = ledger
+        self._tables: dict[str, Table] | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ the database
+
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        """The database's failures as the connectors' typed errors."""
+        try:
+            yield
+        except ConnectorError:
+            raise
+        except NoSuchTableError as exc:
+            raise ConnectorUnavailable(self.name, f"no table {exc} in the database") from exc
+        except DBAPIError as exc:
+            text = str(exc.orig).lower()
+            if _REFUSED.search(text):
+                raise CredentialRefused(self.name, "the database refused the credential") from exc
+            if any(s in text for s in _TIMEOUT):
+                raise ConnectorTimeout(self.name, "the database did not answer in time") from exc
+            first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "failed"
+            raise ConnectorUnavailable(self.name, f"database error: {first}") from exc
+        except SQLAlchemyError as exc:
+            raise ConnectorUnavailable(self.name, f"database error: {type(exc).__name__}") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[tuple[Connection, dict[str, Table]]]:
+        with self._failures():
+            tables = self._reflected()
+            with self.engine.begin() as connection:
+                yield connection, tables
+
+    def _reflected(self) -> dict[str, Table]:
+        with self._lock:
+            if self._tables is None:
+                names = [self.mapping.customer.table, *(t.name for t in self.mapping.table)]
+                metadata = MetaData()
+                metadata.reflect(self.engine, only=names)
+                self._tables = {n: metadata.tables[n] for n in names}
+            return self._tables
+
+    def _missing(self, tables: dict[str, Table]) -> list[str]:
+        """What the mapping names that the database lacks."""
+        customer = self.mapping.customer
+        wanted = [(customer.table, c) for c in (customer.id_column, customer.key_column)]
+        wanted += [(customer.table, c) for c in customer.cleared]
+        for t in self.mapping.table:
+            wanted += [(t.name, c) for c in (t.customer_column, *t.where, *t.cleared)]
+        missing = [f"{t}.{c}" for t, c in dict.fromkeys(wanted) if c not in tables[t].c]
+        missing += [
+            f"{name} has no primary key (its rows cannot be restored)"
+            for name, table in tables.items()
+            if not table.primary_key.columns
+        ]
+        return missing
+
+    def check(self) -> list[str]:
+        with self._transaction() as (connection, tables):
+            connection.execute(select(1))
+            return self._missing(tables)
+
+    # ------------------------------------------------------------------ rows
+
+    def _key(self, connection: Connection, tables: dict[str, Table], customer_id: str) -> Any:
+        """The customer's key, or None when the database holds no row with their id."""
+        customer = self.mapping.customer
+        table = tables[customer.table]
+        return connection.execute(
+            select(table.c[customer.key_column]).where(table.c[customer.id_column] == customer_id)
+        ).scalar()
+
+    def _known_key(self, connection: Connection, tables: dict[str, Table], customer_id: str) -> Any:
+        key = (
+            self._key(connection, tables, customer_id)
+            if not self._suppressed(customer_id)
+            else None
+        )
+        if key is None:
+            raise UnknownCustomer(self.name, customer_id)
+        return key
+
+    def _suppressed(self, customer_id: str) -> bool:
+        return self.ledger.is_suppressed(customer_id)
+
+    @staticmethod
+    def _theirs(table: Table, mapped: MappedTable, key: Any) -> ColumnElement[bool]:
+        return and_(
+            table.c[mapped.customer_column] == key,
+            *(table.c[c] == v for c, v in mapped.where.items()),
+        )
+
+    def tables_of(self, category: DataCategory) -> tuple[str, ...]:
+        return self.mapping.tables_of(category)
+
+    def export(self, customer_id: str) -> CustomerExport:
+        customer = self.mapping.customer
+        with self._transaction() as (connection, tables):
+            key = self._known_key(connection, tables, customer_id)
+            own = tables[customer.table]
+            rows: dict[str, list[dict[str, Any]]] = {
+                CUSTOMER_ROW: self._rows(connection, own, own.c[customer.key_column] == key)
+            }
+            for mapped in self.mapping.table:
+                table = tables[mapped.name]
+                rows[mapped.name] = self._rows(connection, table, self._theirs(table, mapped, key))
+            return CustomerExport(customer_id, rows)
+
+    @staticmethod
+    def _rows(
+        connection: Connection, table: Table, where: ColumnElement[bool]
+    ) -> list[dict[str, Any]]:
+        order = list(table.primary_key.columns)
+        found = connection.execute(select(table).where(where).order_by(*order))
+        return [{k: _to_json(v) for k, v in row._mapping.items()} for row in found]
+
+    def _remove(
+        self, connection: Connection, table: Table, rule: _Rule, where: ColumnElement[bool]
+    ) -> int:
+        if rule.on_delete == "delete":
+            return int(connection.execute(delete(table).where(where)).rowcount or 0)
+        statement = update(table).where(where, _not_cleared(table, rule)).values(rule.cleared)
+        return int(connection.execute(statement).rowcount or 0)
+
+    def minimise(self, customer_id: str) -> dict[str, int]:
+        with self._transaction() as (connection, tables):
+            key = self._known_key(connection, tables, customer_id)
+            return {
+                m.name: self._remove(
+                    connection, tables[m.name], m, self._theirs(tables[m.name], m, key)
+                )
+                for m in reversed(self.mapping.table)
+                if m.minimise
+            }
+
+    def delete(self, customer_id: str, categories: Collection[DataCategory]) -> dict[str, int]:
+        wanted = set(categories)
+        customer = self.mapping.customer
+        with self._transaction() as (connection, tables):
+            key = self._key(connection, tables, customer_id)
+            if key is None:
+                return {}  # nothing of theirs here (deleted by an earlier attempt, or never)
+            removed = {
+                m.name: self._remove(
+                    connection, tables[m.name], m, self._theirs(tables[m.name], m, key)
+                )
+                for m in reversed(self.mapping.table)
+                if m.category in wanted
+            }
+            if all_categories(wanted):  # their own row last: the others find them through it
+                own = tables[customer.table]
+                removed[CUSTOMER_ROW] = self._remove(
+                    connection, own, customer, own.c[customer.key_column] == key
+                )
+            return removed
+
+    def restore(self, export: CustomerExport) -> dict[str, int]:
+        """Rows of the restorable tables put back as exported: inserted when gone, their
+        anonymised columns given back when kept. The customer's row first, if gone."""
+        if self._suppressed(export.customer_id):
+            raise CustomerSuppressed(export.customer_id)
+        customer = self.mapping.customer
+        restored: dict[str, int] = {}
+        with self._transaction() as (connection, tables):
+            own = tables[customer.table]
+            for row in export.tables.get(CUSTOMER_ROW, []):
+                self._put_back(connection, own, row)
+            for mapped in self.mapping.table:
+                if mapped.restored:
+                    table = tables[mapped.name]
+                    restored[mapped.name] = sum(
+                        self._put_back(connection, table, row)
+                        for row in export.tables.get(mapped.name, [])
+                    )
+        return restored
+
+    @staticmethod
+    def _put_back(connection: Connection, table: Table, row: dict[str, Any]) -> int:
+        values = {c: _from_json(table, c, v) for c, v in row.items() if c in table.c}
+        pk = [c for c in table.primary_key.columns]
+        where = and_(*(c == values.get(c.name) for c in pk))
+        current = connection.execute(select(table).where(where)).first()
+        if current is None:
+            connection.execute(insert(table).values(values))
+            return 1
+        changed = {c: v for c, v in values.items() if current._mapping[c] != v}
+        if changed:
+            connection.execute(update(table).where(where).values(changed))
+        return int(bool(changed))
+
+    def remaining(
+        self, customer_id: str, categories: Collection[DataCategory] | None = None
+    ) -> dict[str, int]:
+        wanted = set(DataCategory) if categories is None else set(categories)
+        customer = self.mapping.customer
+        found: dict[str, int] = {}
+        with self._transaction() as (connection, tables):
+            key = self._key(connection, tables, customer_id)
+            if key is None:
+                return {}
+            for mapped in self.mapping.table:
+                if mapped.category not in wanted:
+                    continue
+                table = tables[mapped.name]
+                where = self._theirs(table, mapped, key)
+                if mapped.on_delete == "anonymise":
+                    where = and_(where, _not_cleared(table, mapped))
+                found[mapped.name] = self._count(connection, table, where)
+            if all_categories(wanted):
+                own = tables[customer.table]
+                found[CUSTOMER_ROW] = self._count(
+                    connection, own, own.c[customer.id_column] == customer_id
+                )
+        return {t: n for t, n in found.items() if n}
+
+    @staticmethod
+    def _count(connection: Connection, table: Table, where: ColumnElement[bool]) -> int:
+        return int(
+            connection.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+        )
