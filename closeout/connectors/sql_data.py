@@ -27,6 +27,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     or_,
     select,
     update,
@@ -138,9 +139,14 @@ class SqlMappedData:
             raise ConnectorUnavailable(self.name, f"database error: {type(exc).__name__}") from exc
 
     @contextmanager
-    def _transaction(self) -> Iterator[tuple[Connection, dict[str, Table]]]:
+    def _transaction(self, whole: bool = True) -> Iterator[tuple[Connection, dict[str, Table]]]:
+        """A transaction on the mapped tables; refused (whole) when the database lacks any of
+        what the mapping names."""
         with self._failures():
             tables = self._reflected()
+            missing = self._missing(tables) if whole else []
+            if missing:
+                raise ConnectorUnavailable(self.name, f"the database lacks {', '.join(missing)}")
             with self.engine.begin() as connection:
                 yield connection, tables
 
@@ -148,6 +154,12 @@ class SqlMappedData:
         with self._lock:
             if self._tables is None:
                 names = [self.mapping.customer.table, *(t.name for t in self.mapping.table)]
+                inspector = inspect(self.engine)
+                absent = [n for n in dict.fromkeys(names) if not inspector.has_table(n)]
+                if absent:
+                    raise ConnectorUnavailable(
+                        self.name, f"the database lacks the tables {', '.join(absent)}"
+                    )
                 metadata = MetaData()
                 metadata.reflect(self.engine, only=names)
                 self._tables = {n: metadata.tables[n] for n in names}
@@ -169,7 +181,7 @@ class SqlMappedData:
         return missing
 
     def check(self) -> list[str]:
-        with self._transaction() as (connection, tables):
+        with self._transaction(whole=False) as (connection, tables):
             connection.execute(select(1))
             return self._missing(tables)
 

@@ -231,6 +231,18 @@ def test_check_names_what_the_database_lacks(
         "odoo", sql_engine(odoo_url, 5), load_mapping(mapping), ledger_from(settings)
     )
     assert system.check() == ["mail_message.record_id"]
+    with pytest.raises(ConnectorUnavailable, match=r"the database lacks mail_message\.record_id"):
+        system.export("cust-1")
+    empty = SqlMappedData(
+        "odoo", sql_engine(f"sqlite:///{tmp_path}/empty.db", 5), load_mapping(MAPPING),
+        ledger_from(settings),
+    )  # fmt: skip
+    with pytest.raises(ConnectorUnavailable) as lacking:
+        empty.check()
+    assert str(lacking.value) == (
+        "odoo: the database lacks the tables res_partner, crm_lead, mail_message, sale_order, "
+        "account_move"
+    )
     good = SqlMappedData(
         "odoo", sql_engine(odoo_url, 5), load_mapping(MAPPING), ledger_from(settings)
     )
