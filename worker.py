@@ -20,7 +20,7 @@ from activities.retention import RetentionActivities
 from activities.staff_notices import StaffActivities
 from closeout.cases.repository import case_repository
 from closeout.certificates.repository import Certificates
-from closeout.connectors.adapters import access_providers
+from closeout.connectors.adapters import access_providers, data_systems
 from closeout.constants import TASK_QUEUE
 from closeout.crm.adapters import crm_from
 from closeout.crypto.vault import vault_from
@@ -89,12 +89,14 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
     archive = vault.store
     ledger = ledger_from(settings)
     crm = crm_from(settings, db, ledger)
+    data = data_systems(settings, crm, ledger)
     certificates = Certificates(db, settings.record_keys())
     return Activities(
         cases=CloseoutActivities(
             settings=settings,
             crm=crm,
             access=access_providers(settings, crm),
+            data=data,
             cases=cases,
             vault=vault,
             certificates=certificates,
@@ -106,7 +108,7 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
             settings, cases, archive, SuppressionEnforcer(ledger, crm, vault, cases), temporal
         ),
         detection=DetectionActivities(settings, db, crm, temporal),
-        retention=RetentionActivities(crm, cases, vault, certificates),
+        retention=RetentionActivities(data, cases, vault, certificates),
     )
 
 

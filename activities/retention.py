@@ -3,18 +3,21 @@ when its own period ends (the last one goes with the customer, in the deletion s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import NAMESPACE_URL, uuid5
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.outcomes import permanent, with_details
+from activities.outcomes import connector_failure, permanent, with_details
+from activities.record_steps import removed_by_system
 from closeout.archive import BundleCorrupt, build_bundle, read_bundle
 from closeout.cases.repository import CaseRepository
 from closeout.certificates.repository import Certificates
+from closeout.connectors.data import DataSystem
+from closeout.connectors.errors import ConnectorError
+from closeout.connectors.records import category_part, delete_everywhere, records_left
 from closeout.contracts import BackupResult, CustomerStep
-from closeout.crm.models import CATEGORY_TABLES
-from closeout.crm.port import CrmPort, CustomerExport, CustomerNotFound
 from closeout.crypto.data_keys import ARCHIVE_SCOPE, KeyDestroyed
 from closeout.crypto.envelope import Unreadable
 from closeout.crypto.vault import ArchiveVault, category_scope
@@ -36,12 +39,13 @@ def _categories(step: CustomerStep) -> list[DataCategory]:
 class RetentionActivities:
     def __init__(
         self,
-        crm: CrmPort,
+        data: Sequence[DataSystem],
         cases: CaseRepository,
         vault: ArchiveVault,
         certificates: Certificates,
     ) -> None:
-        self.crm = crm
+        # What holds the customers' records: the CRM's tables first, then each connected system.
+        self.data = list(data)
         self.cases = cases
         self.vault = vault
         self.certificates = certificates
@@ -70,13 +74,7 @@ class RetentionActivities:
                 continue
             if export is None:
                 raise ApplicationError("the backup to split is gone", type="BundleMissing")
-            part = CustomerExport(
-                customer,
-                {
-                    "customer": export.tables["customer"],
-                    **{t: export.tables.get(t, []) for t in CATEGORY_TABLES[category]},
-                },
-            )
+            part = category_part(export, self.data, category)
             bundle = build_bundle(part)
             scope = category_scope(category)
             location = self.vault.put_bundle(customer, split_id, bundle.data, scope)
@@ -110,14 +108,14 @@ class RetentionActivities:
 
     @activity.defn
     def delete_categories(self, step: CustomerStep) -> dict[str, int]:
-        """Delete the categories whose retention ended: their CRM rows, their bundles, and
-        their data keys (so copies of those bundles in backups are unreadable)."""
+        """Delete the categories whose retention ended: their records in every data system,
+        their bundles, and their data keys (so copies of those bundles in backups are
+        unreadable)."""
         categories = _categories(step)
-        tables = tuple(t for c in categories for t in CATEGORY_TABLES[c])
         try:
-            crm = self.crm.minimise(step.customer_id, tables) if tables else {}
-        except CustomerNotFound:
-            crm = {}  # the customer row is gone already: nothing of theirs is left there
+            deleted = delete_everywhere(self.data, step.customer_id, categories)
+        except ConnectorError as exc:
+            raise connector_failure(exc) from exc
         bundles = keys = 0
         for record in self.cases.live_bundles(step.case_id):
             if record.category in categories:
@@ -129,10 +127,14 @@ class RetentionActivities:
             str(uuid5(NAMESPACE_URL, f"closeout:deletion:{step.audit.event_id}")),
             step.case_id,
             [c.value for c in categories],
-            {"crm": crm, "archive": {"bundles": bundles}, "data_keys": {"destroyed": keys}},
+            {**deleted, "archive": {"bundles": bundles}, "data_keys": {"destroyed": keys}},
             step.audit.at,
         )
-        removed = {**crm, "archive_bundles": bundles, "data_keys_destroyed": keys}
+        removed = {
+            **removed_by_system(self.data, deleted),
+            "archive_bundles": bundles,
+            "data_keys_destroyed": keys,
+        }
         self.cases.append_audit(
             step.case_id,
             with_details(step.audit, categories=[c.value for c in categories], removed=removed),
@@ -141,19 +143,18 @@ class RetentionActivities:
 
     @activity.defn
     def verify_categories_deleted(self, step: CustomerStep) -> None:
-        """Nothing of the deleted categories is left: no rows, no bundle, no live key."""
+        """Nothing of the deleted categories is left: no rows in any data system, no bundle,
+        no live key."""
         categories = _categories(step)
-        tables = {t for c in categories for t in CATEGORY_TABLES[c]}
-        remaining = {
-            t: n
-            for t, n in self.crm.remaining_records(step.customer_id).items()
-            if t in tables and n
-        }
+        try:
+            remaining = records_left(self.data, step.customer_id, categories)
+        except ConnectorError as exc:
+            raise connector_failure(exc) from exc
         bundles = [r.id for r in self.cases.live_bundles(step.case_id) if r.category in categories]
         keys = sum(self.vault.keys.live(step.customer_id, category_scope(c)) for c in categories)
         if remaining or bundles or keys:
             raise ApplicationError(
-                f"records remain after deleting {', '.join(categories)}: crm={remaining} "
+                f"records remain after deleting {', '.join(categories)}: records={remaining} "
                 f"archive_bundles={len(bundles)} data_keys={keys}",
                 type="DeletionIncomplete",
             )

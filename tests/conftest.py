@@ -13,7 +13,7 @@ from closeout.domain import DataCategory
 from closeout.settings import STANDARD_POLICY, PolicyConfig, Settings
 from tests.support import MailSink, start_mail_sink
 
-pytest_plugins = ["tests.postgres"]
+pytest_plugins = ["tests.postgres", "tests.scim_service"]
 
 # The spine's policy: every category kept three years, then deleted at once.
 ONE_PERIOD = STANDARD_POLICY.model_copy(update={"category_retention": {}, "jurisdictions": {}})

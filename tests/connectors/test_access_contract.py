@@ -36,7 +36,7 @@ from closeout.crm.models import CrmPortalUser
 from closeout.db import Database
 from closeout.demo import add_customer
 from closeout.settings import Settings
-from tests.connectors.conftest import SCIM_TOKEN, ScimDirectory
+from tests.scim_service import SCIM_TOKEN, ScimDirectory
 
 
 @dataclass

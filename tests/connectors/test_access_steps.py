@@ -21,9 +21,9 @@ from api.app import create_app
 from closeout.db import Database
 from tests.activities.conftest import World
 from tests.conftest import make_settings
-from tests.connectors.conftest import SCIM_TOKEN, ScimDirectory
 from tests.connectors.odoo import MAPPING, add_odoo_customer
 from tests.connectors.odoo import create as _create_odoo
+from tests.scim_service import SCIM_TOKEN, ScimDirectory
 from tests.support import VENV_BIN, MailSink
 
 run = ActivityEnvironment().run
