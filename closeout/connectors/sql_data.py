@@ -69,6 +69,13 @@ def sql_engine(url: str, timeout: float) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
+def _kind_of(exc: DBAPIError) -> str:
+    """A database error without its message: the driver's class and SQLSTATE or SQLite code."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "sqlite_errorname", None)
+    kind = type(exc.orig).__name__
+    return f"{kind} ({code})" if code else kind
+
+
 def _to_json(value: Any) -> Any:
     if isinstance(value, datetime | date | time):
         return value.isoformat()
@@ -120,23 +127,24 @@ class SqlMappedData:
 
     @contextmanager
     def _failures(self) -> Iterator[None]:
-        """The database's failures as the connectors' typed errors."""
+        """The database's failures as the connectors' typed errors. The driver's error is not
+        chained on: its message and statement can quote a row's values (a customer's words),
+        and a chained cause travels into the case's history and the logs."""
         try:
             yield
         except ConnectorError:
             raise
         except NoSuchTableError as exc:
-            raise ConnectorUnavailable(self.name, f"no table {exc} in the database") from exc
+            raise ConnectorUnavailable(self.name, f"no table {exc} in the database") from None
         except DBAPIError as exc:
             text = str(exc.orig).lower()
             if _REFUSED.search(text):
-                raise CredentialRefused(self.name, "the database refused the credential") from exc
+                raise CredentialRefused(self.name, "the database refused the credential") from None
             if any(s in text for s in _TIMEOUT):
-                raise ConnectorTimeout(self.name, "the database did not answer in time") from exc
-            first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "failed"
-            raise ConnectorUnavailable(self.name, f"database error: {first}") from exc
+                raise ConnectorTimeout(self.name, "the database did not answer in time") from None
+            raise ConnectorUnavailable(self.name, f"database error: {_kind_of(exc)}") from None
         except SQLAlchemyError as exc:
-            raise ConnectorUnavailable(self.name, f"database error: {type(exc).__name__}") from exc
+            raise ConnectorUnavailable(self.name, f"database error: {type(exc).__name__}") from None
 
     @contextmanager
     def _transaction(self, whole: bool = True) -> Iterator[tuple[Connection, dict[str, Table]]]:

@@ -16,7 +16,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -311,3 +311,18 @@ def test_an_unreachable_database_is_unavailable(settings: Settings) -> None:
     system = SqlMappedData("odoo", sql_engine(url, 2), load_mapping(MAPPING), ledger_from(settings))
     with pytest.raises(ConnectorUnavailable):
         system.export("cust-1")
+
+
+def test_a_database_error_never_quotes_the_customers_words(sql_data: DataUnderTest) -> None:
+    """PostgreSQL's message for a refused row lists its values ("Failing row contains …"):
+    the error that reaches the case's history names the kind and code only."""
+    customer_id = sql_data.seed()
+    export = sql_data.system.export(customer_id)
+    sql_data.system.minimise(customer_id)
+    broken = [{**row, "name": None} for row in export.tables["crm_lead"]]
+    with pytest.raises(ConnectorUnavailable) as refused:
+        sql_data.system.restore(replace(export, tables={**export.tables, "crm_lead": broken}))
+    assert "camille" not in str(refused.value).lower()
+    assert refused.value.__cause__ is None  # nor chained on, into the history
+    assert str(refused.value).startswith("odoo: database error: ")
+    assert sql_data.system.remaining(customer_id).get("crm_lead") is None  # nothing half-done
