@@ -8,7 +8,12 @@ from uuid import NAMESPACE_URL, uuid5
 
 from temporalio.exceptions import ApplicationError
 
-from closeout.connectors.errors import ConnectorError, RateLimited, UnknownCustomer
+from closeout.connectors.errors import (
+    AmbiguousCustomer,
+    ConnectorError,
+    RateLimited,
+    UnknownCustomer,
+)
 from closeout.contracts import AuditEntry
 
 
@@ -18,10 +23,12 @@ def permanent(message: str, kind: str) -> ApplicationError:
 
 
 def connector_failure(exc: ConnectorError) -> ApplicationError:
-    """A connected system's failure as the activity reports it: an unknown customer is final;
-    anything else is retried, a rate limit no sooner than the system asked."""
+    """A connected system's failure as the activity reports it: an unknown or ambiguous
+    customer is final; anything else is retried, a rate limit no sooner than the system asked."""
     if isinstance(exc, UnknownCustomer):
         return permanent(str(exc), "UnknownCustomer")
+    if isinstance(exc, AmbiguousCustomer):  # someone must first say which record is theirs
+        return permanent(str(exc), "AmbiguousCustomer")
     delay = None
     if isinstance(exc, RateLimited) and exc.retry_after is not None:
         delay = timedelta(seconds=exc.retry_after)

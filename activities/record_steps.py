@@ -38,7 +38,7 @@ from closeout.connectors.records import (
     table_name,
 )
 from closeout.contracts import BackupResult, CustomerStep
-from closeout.crm.port import CrmPort, CustomerNotFound
+from closeout.crm.port import CrmPort, CustomerNotFound, CustomerSuppressed
 from closeout.crypto.data_keys import ARCHIVE_SCOPE, OUTBOX_SCOPE, KeyDestroyed
 from closeout.crypto.envelope import Unreadable
 from closeout.crypto.vault import ArchiveVault, category_scope
@@ -176,6 +176,8 @@ class RecordSteps:
                 counts = restore_records(self.data, export)
             except ConnectorError as exc:
                 raise connector_failure(exc) from exc
+            except CustomerSuppressed as exc:
+                raise permanent(str(exc), "CustomerSuppressed") from exc
             for table, count in counts.items():
                 restored[table] = restored.get(table, 0) + count
         if not bundles and self.crm.get_profile(step.customer_id) is None:
@@ -197,6 +199,9 @@ class RecordSteps:
     @activity.defn
     def delete_customer_data(self, step: CustomerStep) -> dict[str, int]:
         """Delete the customer's records from every data system and the archive store."""
+        # Named for good first: should a system fail part-way, nothing can restore the
+        # customer (nor a restored database copy bring them back) while the step is retried.
+        self.ledger.suppress(step.customer_id, step.case_id, step.audit.at)
         try:
             deleted = delete_everywhere(self.data, step.customer_id, list(DataCategory))
         except ConnectorError as exc:
@@ -215,8 +220,6 @@ class RecordSteps:
         erased = self.cases.erase_customer_audit(step.customer_id, erasure_of(step.audit))
         words = self.words.erase(step.customer_id)
         addresses = self.cases.scrub_recipients(step.customer_id)
-        # Named for good: a restored database copy cannot bring the customer back.
-        self.ledger.suppress(step.customer_id, step.case_id, step.audit.at)
         self.certificates.record_deletion(
             str(uuid5(NAMESPACE_URL, f"closeout:deletion:{step.audit.event_id}")),
             step.case_id,

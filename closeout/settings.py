@@ -13,7 +13,7 @@ from limits import parse as parse_rate_limit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from closeout.connectors.config import ScimConnector, SqlConnector, parse_connectors
+from closeout.connectors.config import AnyConnector, parse_connectors
 from closeout.crypto.keyring import decode_master_key, dev_master_key
 from closeout.crypto.purpose_keys import (
     GENERATE_SECRET,
@@ -246,9 +246,7 @@ class Settings(BaseSettings):
     inbound_imap_every: int = Field(default=60, ge=5, le=3600)
     # The company's own systems beside the reference CRM (closeout/connectors/config.py): a
     # JSON list, or the path of a JSON or TOML file holding one.
-    connectors: Annotated[list[ScimConnector | SqlConnector], NoDecode] = Field(
-        default_factory=list
-    )
+    connectors: Annotated[list[AnyConnector], NoDecode] = Field(default_factory=list)
 
     archive_dir: Path = Path("var/archive")
     # The suppression ledger (keyed hashes of deleted customers). Keep it apart from the
@@ -302,7 +300,7 @@ class Settings(BaseSettings):
 
     @field_validator("connectors", mode="before")
     @classmethod
-    def _connectors(cls, value: Any) -> list[ScimConnector | SqlConnector]:
+    def _connectors(cls, value: Any) -> list[AnyConnector]:
         return parse_connectors(value)
 
     @field_validator("sign_in_limit_per_account", "sign_in_limit_per_address")

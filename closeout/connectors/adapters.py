@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from closeout.connectors.access import AccessProvider, CrmAccess
-from closeout.connectors.config import ScimConnector, SqlConnector
+from closeout.connectors.config import SalesforceConnector, ScimConnector, SqlConnector
 from closeout.connectors.data import CrmData, DataSystem
+from closeout.connectors.salesforce import SalesforceData
 from closeout.connectors.scim import ScimAccess
 from closeout.connectors.sql_data import SqlMappedData, sql_engine
 from closeout.connectors.sql_mapping import load_mapping
@@ -38,4 +39,17 @@ def data_systems(settings: Settings, crm: CrmPort, ledger: SuppressionLedger) ->
         if isinstance(spec, SqlConnector):
             engine = sql_engine(spec.secret_url(), spec.timeout)
             systems.append(SqlMappedData(spec.name, engine, load_mapping(spec.mapping), ledger))
+        elif isinstance(spec, SalesforceConnector):
+            systems.append(
+                SalesforceData(
+                    spec.name,
+                    spec.instance_url,
+                    spec.secret,
+                    ledger,
+                    customer_field=spec.customer_field,
+                    api_version=spec.api_version,
+                    timeout=spec.timeout,
+                    ca_file=str(spec.ca_file) if spec.ca_file else None,
+                )
+            )
     return systems

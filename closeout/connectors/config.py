@@ -16,6 +16,13 @@ the path of a JSON or TOML file holding one (`[[connector]]` tables), each entry
     mapping = "/etc/closeout/odoo.toml"      # closeout/connectors/sql_mapping.py's format
     timeout = 30                             # seconds to connect, and per statement
 
+    [[connector]]
+    kind = "salesforce"           # a Salesforce org's Accounts and what hangs on them
+    name = "salesforce"
+    instance_url = "https://yourcompany.my.salesforce.com"
+    token_file = "/run/secrets/salesforce-token"  # an OAuth access token; or token = "..."
+    customer_field = "Closeout_Id__c"        # the Account field holding the customer id
+
 Credentials come from the entry or a file it names, never from anywhere else.
 """
 
@@ -34,6 +41,17 @@ from closeout.connectors.sql_mapping import load_mapping
 
 NAME = r"^[a-z][a-z0-9-]{0,39}$"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _secret(name: str, token: SecretStr | None, token_file: Path | None) -> str | None:
+    if token_file is not None:
+        try:
+            return token_file.read_text().strip()
+        except OSError as exc:
+            raise ValueError(
+                f"connector {name!r}: cannot read token_file {token_file}: {exc.strerror}"
+            ) from exc
+    return token.get_secret_value() if token is not None else None
 
 
 class ScimConnector(BaseModel):
@@ -67,15 +85,7 @@ class ScimConnector(BaseModel):
 
     def secret(self) -> str | None:
         """The bearer token, read from its file when one is named."""
-        if self.token_file is not None:
-            try:
-                return self.token_file.read_text().strip()
-            except OSError as exc:
-                raise ValueError(
-                    f"connector {self.name!r}: cannot read token_file {self.token_file}: "
-                    f"{exc.strerror}"
-                ) from exc
-        return self.token.get_secret_value() if self.token is not None else None
+        return _secret(self.name, self.token, self.token_file)
 
 
 class SqlConnector(BaseModel):
@@ -111,11 +121,49 @@ class SqlConnector(BaseModel):
         return self.url.get_secret_value()
 
 
-Connector = Annotated[ScimConnector | SqlConnector, Field(discriminator="kind")]
+class SalesforceConnector(BaseModel):
+    """A Salesforce org's customer records (closeout/connectors/salesforce.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    kind: Literal["salesforce"]
+    name: str = Field(pattern=NAME)
+    instance_url: str  # https://yourcompany.my.salesforce.com
+    # An OAuth access token of an integration user, from the entry or a file a rotation job
+    # rewrites (read again when Salesforce refuses the one held).
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    # The Account field holding the customer's Closeout id (an external id, indexed).
+    customer_field: str = Field(default="Closeout_Id__c", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+    api_version: str = Field(default="62.0", pattern=r"^[1-9][0-9]\.0$")
+    timeout: float = Field(default=30.0, gt=0, le=120)
+    # A CA bundle to trust instead of the system's (a company proxy's own CA).
+    ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _checked(self) -> SalesforceConnector:
+        if (self.token is None) == (self.token_file is None):
+            raise ValueError(f"connector {self.name!r}: give one of token or token_file")
+        parts = urlsplit(self.instance_url)
+        if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError(
+                f"connector {self.name!r}: instance_url must be an https address with no path"
+            )
+        return self
+
+    def secret(self) -> str | None:
+        """The access token, read from its file (again) when one is named."""
+        return _secret(self.name, self.token, self.token_file)
+
+
+Connector = Annotated[
+    ScimConnector | SqlConnector | SalesforceConnector, Field(discriminator="kind")
+]
+AnyConnector = ScimConnector | SqlConnector | SalesforceConnector
 _CONNECTORS = TypeAdapter(list[Connector])
 
 
-def parse_connectors(value: Any) -> list[ScimConnector | SqlConnector]:
+def parse_connectors(value: Any) -> list[AnyConnector]:
     """The connectors of a setting: a list, its JSON text, or the path of a JSON or TOML file."""
     if value is None or value == "":
         return []
@@ -124,7 +172,11 @@ def parse_connectors(value: Any) -> list[ScimConnector | SqlConnector]:
         try:
             text = path.read_text()
         except OSError as exc:
-            raise ValueError(f"cannot read the connectors file {path}: {exc.strerror}") from exc
+            # The value is not echoed: set by mistake to a URL or an object, it holds secrets.
+            raise ValueError(
+                "connectors must be a JSON list, or the path of a readable JSON or TOML file "
+                f"holding one ({exc.strerror})"
+            ) from exc
         if path.suffix == ".toml":
             try:
                 value = tomllib.loads(text).get("connector", [])

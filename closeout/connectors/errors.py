@@ -28,6 +28,14 @@ class UnknownCustomer(ConnectorError):
         self.customer_id = customer_id
 
 
+class AmbiguousCustomer(ConnectorError):
+    """The system holds several records under that customer id: none is guessed at."""
+
+    def __init__(self, system: str, customer_id: str) -> None:
+        super().__init__(system, f"several records hold the customer id {customer_id!r}")
+        self.customer_id = customer_id
+
+
 class CredentialRefused(ConnectorError):
     """The system refused the credential Closeout holds for it (401 or 403)."""
 

@@ -38,6 +38,7 @@ from sqlalchemy.types import LargeBinary
 
 from closeout.connectors.data import CUSTOMER_ROW, all_categories
 from closeout.connectors.errors import (
+    AmbiguousCustomer,
     ConnectorError,
     ConnectorTimeout,
     ConnectorUnavailable,
@@ -77,13 +78,13 @@ def _kind_of(exc: DBAPIError) -> str:
 
 
 def _to_json(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str | list | dict):
+        return value
     if isinstance(value, datetime | date | time):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
     if isinstance(value, bytes | memoryview):
         return base64.b64encode(bytes(value)).decode()
-    return value
+    return str(value)  # decimals, UUIDs, intervals, ranges: as the database writes them
 
 
 def _from_json(table: Table, column: str, value: Any) -> Any:
@@ -196,12 +197,22 @@ class SqlMappedData:
     # ------------------------------------------------------------------ rows
 
     def _key(self, connection: Connection, tables: dict[str, Table], customer_id: str) -> Any:
-        """The customer's key, or None when the database holds no row with their id."""
+        """The customer's key, or None when the database holds no row with their id. Two rows
+        with the id are refused, not guessed between."""
         customer = self.mapping.customer
         table = tables[customer.table]
-        return connection.execute(
-            select(table.c[customer.key_column]).where(table.c[customer.id_column] == customer_id)
-        ).scalar()
+        keys = (
+            connection.execute(
+                select(table.c[customer.key_column])
+                .where(table.c[customer.id_column] == customer_id)
+                .limit(2)
+            )
+            .scalars()
+            .all()
+        )
+        if len(keys) > 1:
+            raise AmbiguousCustomer(self.name, customer_id)
+        return keys[0] if keys else None
 
     def _known_key(self, connection: Connection, tables: dict[str, Table], customer_id: str) -> Any:
         key = (
@@ -281,6 +292,11 @@ class SqlMappedData:
                 if m.category in wanted
             }
             if all_categories(wanted):  # their own row last: the others find them through it
+                left = self._left(connection, tables, key, wanted)
+                if left:  # once the row goes, nothing would find these again: none may stay
+                    raise ConnectorUnavailable(
+                        self.name, f"rows remain after the deletion, kept back: {left}"
+                    )
                 own = tables[customer.table]
                 removed[CUSTOMER_ROW] = self._remove(
                     connection, own, customer, own.c[customer.key_column] == key
@@ -297,48 +313,83 @@ class SqlMappedData:
         with self._transaction() as (connection, tables):
             own = tables[customer.table]
             for row in export.tables.get(CUSTOMER_ROW, []):
-                self._put_back(connection, own, row)
+                self._put_back(connection, own, row, customer.cleared, customer.id_column)
+            key = self._known_key(connection, tables, export.customer_id)
             for mapped in self.mapping.table:
                 if mapped.restored:
                     table = tables[mapped.name]
                     restored[mapped.name] = sum(
-                        self._put_back(connection, table, row)
+                        self._put_back(
+                            connection, table, row, mapped.cleared, mapped.customer_column, key
+                        )
                         for row in export.tables.get(mapped.name, [])
                     )
         return restored
 
-    @staticmethod
-    def _put_back(connection: Connection, table: Table, row: dict[str, Any]) -> int:
-        values = {c: _from_json(table, c, v) for c, v in row.items() if c in table.c}
-        pk = [c for c in table.primary_key.columns]
-        where = and_(*(c == values.get(c.name) for c in pk))
+    def _put_back(
+        self,
+        connection: Connection,
+        table: Table,
+        row: dict[str, Any],
+        cleared: dict[str, Any],
+        owner: str,
+        key: Any = None,
+    ) -> int:
+        """One exported row back: inserted when gone; when kept, only its anonymised columns
+        given back (what changed since the archive stays). A row under the same primary key
+        that is not the customer's is refused, never overwritten."""
+        try:
+            values = {c: _from_json(table, c, v) for c, v in row.items() if c in table.c}
+        except (ValueError, TypeError, ArithmeticError):
+            raise ConnectorUnavailable(
+                self.name, f"an exported {table.name} row cannot be read back"
+            ) from None
+        if key is not None:
+            values[owner] = key  # the customer's key now, which the export also held
+        where = and_(*(c == values.get(c.name) for c in table.primary_key.columns))
         current = connection.execute(select(table).where(where)).first()
         if current is None:
             connection.execute(insert(table).values(values))
             return 1
-        changed = {c: v for c, v in values.items() if current._mapping[c] != v}
+        held = current._mapping
+        mine = held[owner] == values.get(owner) or (
+            owner in cleared and held[owner] == cleared[owner]
+        )
+        if not mine:
+            raise ConnectorUnavailable(
+                self.name, f"a {table.name} row to restore has its key taken by another record"
+            )
+        changed = {c: v for c, v in values.items() if c in (*cleared, owner) and held[c] != v}
         if changed:
             connection.execute(update(table).where(where).values(changed))
         return int(bool(changed))
+
+    def _left(
+        self, connection: Connection, tables: dict[str, Table], key: Any, wanted: set[DataCategory]
+    ) -> dict[str, int]:
+        """What the mapped tables of those categories still hold under the customer's key
+        (rows an anonymisation has not reached, for anonymised tables)."""
+        found: dict[str, int] = {}
+        for mapped in self.mapping.table:
+            if mapped.category not in wanted:
+                continue
+            table = tables[mapped.name]
+            where = self._theirs(table, mapped, key)
+            if mapped.on_delete == "anonymise":
+                where = and_(where, _not_cleared(table, mapped))
+            found[mapped.name] = self._count(connection, table, where)
+        return {t: n for t, n in found.items() if n}
 
     def remaining(
         self, customer_id: str, categories: Collection[DataCategory] | None = None
     ) -> dict[str, int]:
         wanted = set(DataCategory) if categories is None else set(categories)
         customer = self.mapping.customer
-        found: dict[str, int] = {}
         with self._transaction() as (connection, tables):
             key = self._key(connection, tables, customer_id)
             if key is None:
                 return {}
-            for mapped in self.mapping.table:
-                if mapped.category not in wanted:
-                    continue
-                table = tables[mapped.name]
-                where = self._theirs(table, mapped, key)
-                if mapped.on_delete == "anonymise":
-                    where = and_(where, _not_cleared(table, mapped))
-                found[mapped.name] = self._count(connection, table, where)
+            found = self._left(connection, tables, key, wanted)
             if all_categories(wanted):
                 own = tables[customer.table]
                 found[CUSTOMER_ROW] = self._count(

@@ -79,10 +79,10 @@ class CustomerTable(_Rule):
     @model_validator(mode="after")
     def _checked(self) -> CustomerTable:
         self._rule_checked(f"customer table {self.table}")
-        if self.on_delete == "anonymise" and self.id_column not in self.cleared:
+        if self.on_delete == "anonymise" and self.id_column not in self.anonymise:
             raise ValueError(
-                f"customer table {self.table}: anonymising must clear {self.id_column} too, "
-                "or the row still names the customer"
+                f"customer table {self.table}: anonymising must clear {self.id_column} too "
+                "(in anonymise: set to NULL), or the row still names the customer"
             )
         return self
 
@@ -122,6 +122,12 @@ class SqlMapping(BaseModel):
     @model_validator(mode="after")
     def _checked(self) -> SqlMapping:
         names = [t.name for t in self.table]
+        kept = [t.name for t in self.table if t.on_delete == "anonymise"]
+        if self.customer.on_delete == "delete" and kept:
+            raise ValueError(
+                f"tables {kept} keep rows pointing at the customer's row: anonymise that row "
+                "([customer] on_delete = 'anonymise') instead of deleting it"
+            )
         if len(set(names)) != len(names):
             raise ValueError("each [[table]] is mapped once")
         if "customer" in names:

@@ -43,9 +43,11 @@ RES_PARTNER = Table(
     ODOO,
     _id(),
     Column("name", String),
+    Column("complete_name", String, index=True),  # stored, computed from the name
     Column("ref", String, index=True),
     Column("parent_id", Integer, ForeignKey("res_partner.id"), index=True),
     Column("email", String),
+    Column("email_normalized", String, index=True),  # stored, computed from the e-mail
     Column("phone", String),
     Column("mobile", String),
     Column("street", String),
@@ -152,7 +154,8 @@ def add_odoo_customer(url: str, customer_id: str) -> dict[str, int]:
     with engine.begin() as conn:
         partner = conn.execute(
             insert(RES_PARTNER).values(
-                name=f"Acme {customer_id}", ref=customer_id, email="billing@acme.example",
+                name=f"Acme {customer_id}", complete_name=f"Acme {customer_id}", ref=customer_id,
+                email="billing@acme.example", email_normalized="billing@acme.example",
                 phone="+33 1 23 45 67 89", street="1 rue de la Paix", city="Paris",
                 zip="75002", vat="FR40303265045", comment="<p>Prefers calls</p>",
                 lang="fr_FR", active=True, is_company=True, customer_rank=1, create_date=at,

@@ -23,13 +23,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
+from closeout.connectors.config import parse_connectors
 from closeout.connectors.data import CUSTOMER_ROW, CrmData, DataSystem
 from closeout.connectors.errors import (
+    AmbiguousCustomer,
     ConnectorTimeout,
     ConnectorUnavailable,
     CredentialRefused,
     UnknownCustomer,
 )
+from closeout.connectors.salesforce import SalesforceData
 from closeout.connectors.sql_data import SqlMappedData, sql_engine
 from closeout.connectors.sql_mapping import load_mapping
 from closeout.crm.adapters import crm_from
@@ -41,12 +44,16 @@ from closeout.domain import DataCategory
 from closeout.settings import Settings
 from closeout.suppression.ledger import SuppressionLedger, ledger_from
 from tests.connectors.odoo import (
+    CRM_LEAD,
     MAPPING,
     RES_PARTNER,
     SALE_ORDER,
     add_odoo_customer,
     odoo_database,
 )
+from tests.connectors.salesforce_server import local_salesforce
+
+SALESFORCE_TOKEN = "00Dxx0000001gPL!" + uuid.uuid4().hex
 
 
 @dataclass
@@ -105,13 +112,31 @@ def sql_data(settings: Settings, odoo_url: str) -> Iterator[DataUnderTest]:
         yield found
 
 
-@pytest.fixture(params=["crm", "sqlite", "postgresql"])
+@pytest.fixture
+def salesforce_data(settings: Settings, tmp_path: Path) -> Iterator[DataUnderTest]:
+    with local_salesforce(tmp_path, SALESFORCE_TOKEN) as org:
+        ledger = ledger_from(settings)
+        system = SalesforceData(
+            "salesforce", org.url, lambda: SALESFORCE_TOKEN, ledger, ca_file=str(org.ca_file)
+        )
+
+        def seed() -> str:
+            customer_id = f"cust-{uuid.uuid4().hex[:8]}"
+            org.account(customer_id)
+            return customer_id
+
+        archived = frozenset({"Case", "Task"})
+        yield DataUnderTest(system, seed, ledger, archived, archived)
+
+
+@pytest.fixture(params=["crm", "sqlite", "postgresql", "salesforce"])
 def data(
     request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
 ) -> Iterator[DataUnderTest]:
-    """The reference CRM, then the SQL mapping adapter over Odoo's tables on each database."""
-    if request.param == "crm":
-        yield request.getfixturevalue("crm_data")
+    """The reference CRM, the SQL mapping adapter over Odoo's tables on each database, and
+    Salesforce (a local server answering with its REST API's shapes)."""
+    if request.param in ("crm", "salesforce"):
+        yield request.getfixturevalue(f"{request.param}_data")
         return
     with odoo_database(request, request.param, tmp_path) as url, _sql(settings, url) as found:
         yield found
@@ -216,6 +241,7 @@ def test_the_odoo_mapping_anonymises_what_the_books_keep(
         None,
     )
     assert partner.active is False or partner.active == 0
+    assert (partner.complete_name, partner.email_normalized) == ("Deleted customer", None)
     assert (order.note, order.client_order_ref, str(order.amount_total)) == (None, None, "1499.90")
     assert unrelated == 1
 
@@ -326,3 +352,50 @@ def test_a_database_error_never_quotes_the_customers_words(sql_data: DataUnderTe
     assert refused.value.__cause__ is None  # nor chained on, into the history
     assert str(refused.value).startswith("odoo: database error: ")
     assert sql_data.system.remaining(customer_id).get("crm_lead") is None  # nothing half-done
+
+
+def test_two_records_under_one_customer_id_are_refused_not_guessed(
+    sql_data: DataUnderTest, odoo_url: str
+) -> None:
+    customer_id = sql_data.seed()
+    add_odoo_customer(odoo_url, customer_id)  # a second partner with the same reference
+    for step in (sql_data.system.export, sql_data.system.minimise, sql_data.system.remaining):
+        with pytest.raises(AmbiguousCustomer):
+            step(customer_id)
+    with pytest.raises(AmbiguousCustomer):
+        sql_data.system.delete(customer_id, list(DataCategory))
+
+
+def test_restore_never_overwrites_another_customers_row(
+    sql_data: DataUnderTest, odoo_url: str
+) -> None:
+    """A primary key reused since the archive (a row deleted, its id given again) holds
+    someone else's record: the restore stops rather than write over it."""
+    customer_id = sql_data.seed()
+    export = sql_data.system.export(customer_id)
+    sql_data.system.minimise(customer_id)
+    other = sql_data.seed()
+    lead = export.tables["crm_lead"][0]
+    engine = create_engine(odoo_url)
+    with engine.begin() as conn:
+        other_key = conn.execute(
+            select(RES_PARTNER.c.id).where(RES_PARTNER.c.ref == other)
+        ).scalar_one()
+        # SQLite gives a freed id again by itself; PostgreSQL's sequence is moved by hand.
+        conn.execute(
+            CRM_LEAD.update().where(CRM_LEAD.c.partner_id == other_key).values(id=lead["id"])
+        )
+    engine.dispose()
+    with pytest.raises(ConnectorUnavailable, match="key taken by another record"):
+        sql_data.system.restore(export)
+    theirs = sql_data.system.export(other).tables["crm_lead"]
+    assert [(r["id"], r["name"]) for r in theirs] == [(lead["id"], "Renewal 2025")]
+
+
+def test_a_connectors_value_that_is_not_a_list_is_not_echoed(tmp_path: Path) -> None:
+    secret = "postgresql://odoo:hunter2@db.example.com/odoo"
+    for value in (secret, '{"kind": "sql", "url": "' + secret + '"}'):
+        with pytest.raises(ValueError) as refused:
+            parse_connectors(value)
+        assert "hunter2" not in str(refused.value)
+        assert "must be a JSON list" in str(refused.value)
