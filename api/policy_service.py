@@ -15,7 +15,8 @@ from closeout.cases.models import CaseRecord
 from closeout.cases.repository import CaseRepository
 from closeout.contracts import Actor, CaseStatus, RetentionPeriodsChange
 from closeout.domain import DataCategory
-from closeout.settings import PolicyConfig, Settings
+from closeout.policy_config import PolicyConfig
+from closeout.settings import Settings
 from closeout.tokens import Principal
 from workflows.case_handles import case_status
 from workflows.close_customer import CloseCustomerWorkflow

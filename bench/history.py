@@ -30,7 +30,7 @@ from temporalio.client import WorkflowHandle
 
 from closeout.contracts import HoldReleaseRequest, HoldRequest, RetentionPeriodsChange
 from closeout.domain import DataCategory, Stage
-from closeout.settings import STANDARD_POLICY
+from closeout.policy_config import STANDARD_POLICY
 from tests.workflows.conftest import COMPLIANCE, Harness
 from tests.workflows.standalone import standalone_harness
 from workflows.case_handles import case_histories

@@ -46,7 +46,8 @@ from closeout.contracts import Actor, CloseCustomerInput, DecisionRequest
 from closeout.db import Database, upgrade
 from closeout.demo import add_customer
 from closeout.domain import ChurnClass, Role, TaskDecision, TaskKind, TaskStatus, Trigger
-from closeout.settings import PolicyConfig, Settings
+from closeout.policy_config import PolicyConfig
+from closeout.settings import Settings
 from closeout.temporal import DATA_CONVERTER, workflow_runner
 from tests.support import VENV_BIN, free_port
 from worker import build_activities, build_worker

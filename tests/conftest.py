@@ -10,7 +10,8 @@ import pytest
 
 from closeout.db import Database, upgrade
 from closeout.domain import DataCategory
-from closeout.settings import STANDARD_POLICY, PolicyConfig, Settings
+from closeout.policy_config import STANDARD_POLICY, PolicyConfig
+from closeout.settings import Settings
 from tests.support import MailSink, start_mail_sink
 
 pytest_plugins = ["tests.postgres", "tests.scim_service"]

@@ -24,7 +24,7 @@ from closeout.demo import seed_demo_users
 from closeout.devstack import temporal_server_command
 from closeout.domain import DataCategory, Role
 from closeout.mailcatcher import MailCatcherHandler
-from closeout.settings import PolicyConfig
+from closeout.policy_config import PolicyConfig
 from closeout.tokens import create_token
 from closeout.users.accounts import Accounts
 from tests.faults.database import PostgresServer

@@ -30,7 +30,8 @@ from closeout.crm.reference import ReferenceCrm
 from closeout.crypto.data_keys import ARCHIVE_SCOPE, WORDS_SCOPE, DataKeys
 from closeout.crypto.vault import key_ring
 from closeout.domain import CustomerResponse, DataCategory, Outcome, Role, Stage, TaskKind
-from closeout.settings import STANDARD_POLICY, Settings
+from closeout.policy_config import STANDARD_POLICY
+from closeout.settings import Settings
 from closeout.tokens import Principal
 from tests.conftest import BY_CATEGORY, YEAR
 from tests.support import eventually
