@@ -46,7 +46,7 @@ from api.sign_in_limits import SignInLimits
 from api.task_board import TaskBoard
 from api.temporal_gateway import TemporalGateway
 from api.trigger_service import TriggerService
-from api.web import audit, auth, bulk, case_actions, compliance, detection, holds
+from api.web import audit, auth, bulk, case_actions, compliance, detection, holds, oidc
 from api.web import cases as case_pages
 from api.web import customers as customer_pages
 from api.web import insights as insight_pages
@@ -57,6 +57,7 @@ from closeout.crypto.purpose_keys import KeyPurpose
 from closeout.db import Database
 from closeout.settings import Settings
 from closeout.users.accounts import Accounts
+from closeout.users.oidc import oidc_from
 from closeout.users.sessions import WebSessions
 
 SESSION_COOKIE = "closeout_session"
@@ -74,6 +75,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     answers.router,
     privacy.router,
     auth.router,
+    oidc.router,
     task_pages.router,
     case_pages.router,
     compliance.router,
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.privacy = PrivacyRequests(settings, adapters, temporal)
         app.state.policies = PolicyService(settings, adapters.cases, temporal)
         app.state.adapters = adapters
+        app.state.oidc = oidc_from(settings)
         async with app.state.answers.refused_links.flushed_each_minute():
             yield
         db.engine.dispose()

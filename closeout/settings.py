@@ -23,7 +23,7 @@ from closeout.crypto.purpose_keys import (
     secret_weakness,
 )
 from closeout.detection.config import DetectionConfig
-from closeout.domain import Trigger
+from closeout.domain import Role, Trigger
 from closeout.policy_config import (
     DEMO_POLICY,
     STANDARD_POLICY,
@@ -31,6 +31,7 @@ from closeout.policy_config import (
     PolicyRule,
 )
 from closeout.temporal_tls import check_temporal_tls
+from closeout.users.oidc_config import check_oidc
 
 # A placeholder that only dev mode accepts: the validator below refuses it elsewhere.
 DEV_SECRET = "dev-only-secret-change-me"  # nosec B105
@@ -141,6 +142,19 @@ class Settings(BaseSettings):
     # The company's own systems beside the reference CRM (closeout/connectors/config.py): a
     # JSON list, or the path of a JSON or TOML file holding one.
     connectors: Annotated[list[AnyConnector], NoDecode] = Field(default_factory=list)
+    # Staff sign-in with the company's identity provider (closeout/users/oidc.py): its issuer
+    # URL (https; http only on loopback), this client's id and secret (or a file holding it),
+    # and which group gives which role (a JSON object, first match wins). Local passwords
+    # stay for small installs and break-glass admins.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_client_secret_file: Path | None = None
+    oidc_role_map: dict[str, Role] = Field(default_factory=dict)
+    oidc_groups_claim: str = "groups"
+    oidc_scopes: str = "openid email profile"
+    # The sign-in button's words: "Sign in with <this>".
+    oidc_label: str = "your company account"
 
     archive_dir: Path = Path("var/archive")
     # The suppression ledger (keyed hashes of deleted customers). Keep it apart from the
@@ -253,6 +267,22 @@ class Settings(BaseSettings):
             if rule.holds(trigger, value_tier, country):
                 return rule.policy
         return self.default_policy
+
+    @model_validator(mode="after")
+    def _check_oidc(self) -> Settings:
+        check_oidc(self)
+        return self
+
+    def oidc_secret(self) -> str | None:
+        """The OIDC client secret, read from its file when one is named."""
+        if self.oidc_client_secret_file is not None:
+            try:
+                return self.oidc_client_secret_file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot read CLOSEOUT_OIDC_CLIENT_SECRET_FILE: {exc.strerror}"
+                ) from exc
+        return self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else None
 
     @model_validator(mode="after")
     def _check_temporal_tls(self) -> Settings:

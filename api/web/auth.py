@@ -18,7 +18,7 @@ router = APIRouter(tags=["web"], include_in_schema=False)
 LANGUAGES = {"en": "English", "zh-CN": "简体中文"}
 
 
-def _local(next_url: str | None) -> str | None:
+def local_path(next_url: str | None) -> str | None:
     """Only paths on this site: never an open redirect."""
     if next_url and next_url.startswith("/") and not next_url.startswith("//"):
         return next_url
@@ -31,7 +31,10 @@ def home_of(role: Role) -> str:
 
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
-    return render(request, None, "login", next=_local(next) or "")
+    return render(request, None, "login", next=local_path(next) or "")
+
+
+ID_TOKEN = "oidc_id_token"
 
 
 def _throttled(request: Request, email: str, next_url: str, throttled: Throttled) -> Response:
@@ -57,20 +60,29 @@ def login(
     limits: SignInLimits = request.app.state.sign_in_limits
     throttled = limits.attempt(email, request.client.host if request.client else "unknown")
     if throttled is not None:  # refused before any password hash is computed
-        return _throttled(request, email, _local(next) or "", throttled)
+        return _throttled(request, email, local_path(next) or "", throttled)
     user = accounts.authenticate(email, password)
     if user is None:
         return render(
-            request, None, "login", 401, next=_local(next) or "", email=email, failed=True
+            request, None, "login", 401, next=local_path(next) or "", email=email, failed=True
         )
     limits.signed_in(email)
     sign_in(request, user)
-    return RedirectResponse(_local(next) or home_of(user.role), status_code=303)
+    return RedirectResponse(local_path(next) or home_of(user.role), status_code=303)
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
 def logout(request: Request) -> Response:
+    """Signed out here; someone who came through the identity provider is signed out there
+    too (its end-session page, which sends them back to the sign-in form)."""
+    id_token = request.session.get(ID_TOKEN)
     sign_out(request)
+    provider = request.app.state.oidc
+    if provider is not None and isinstance(id_token, str):
+        back = f"{request.app.state.settings.base_url}/login"
+        there = provider.end_session_url(id_token, back)
+        if there is not None:
+            return RedirectResponse(there, status_code=303)
     return RedirectResponse("/login", status_code=303)
 
 
@@ -89,4 +101,4 @@ def set_language(
     if language not in LANGUAGES:
         raise Invalid(f"unknown language {language!r} (known: {', '.join(LANGUAGES)})")
     accounts.set_locale(user.id, language)
-    return RedirectResponse(_local(back) or home_of(user.role), status_code=303)
+    return RedirectResponse(local_path(back) or home_of(user.role), status_code=303)

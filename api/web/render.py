@@ -39,6 +39,8 @@ def render(
         "currency": settings.currency,
         "dev_mode": settings.dev_mode,
         "path": request.url.path,
+        # Shown as "Sign in with …" on the sign-in form when an identity provider is set.
+        "oidc_label": settings.oidc_label if getattr(request.app.state, "oidc", None) else None,
     }
     return templates_for(catalog).TemplateResponse(
         request, f"web/{name}.html", context, status_code=status

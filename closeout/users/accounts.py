@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from closeout.users.models import UserRecord, WebSession
 MIN_PASSWORD_LENGTH = 10
 # Only for dev mode: the demo users' password, refused everywhere else.
 DEMO_PASSWORD = "closeout-demo"  # nosec B105
+# Who acts when the identity provider's word changes a user (made, linked, role, disabled).
+PROVIDER_ACTOR = "identity-provider"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHash.recommended()
 # Verified against when the e-mail is unknown, so a wrong address costs as long as a wrong
@@ -129,6 +132,79 @@ class Accounts:
             if password == DEMO_PASSWORD and not self.dev_mode:
                 return None
             return user_from(row)
+
+    def from_provider(
+        self,
+        subject: str,
+        email: str,
+        email_verified: bool,
+        name: str,
+        role: Role | None,
+    ) -> User:
+        """The user the company's identity provider signed in (`subject`: its issuer and
+        subject), made on their first sign-in and given the role their groups map to. One whose
+        groups map to no role any more is disabled (the provider said so); a user created here
+        with a password is linked only to a provider identity whose address it verified."""
+        with self.db.session() as session:
+            outcome = self._from_provider(session, subject, email, email_verified, name, role)
+        if isinstance(outcome, str):
+            raise UserError(outcome)
+        return outcome
+
+    def _from_provider(
+        self,
+        session: Session,
+        subject: str,
+        email: str,
+        email_verified: bool,
+        name: str,
+        role: Role | None,
+    ) -> User | str:
+        email = email.strip().lower()
+        row = session.exec(select(UserRecord).where(UserRecord.oidc_subject == subject)).first()
+        if row is None:
+            row = self._find(session, email)
+            if row is not None and row.oidc_subject is not None:
+                return "this e-mail address belongs to another identity at the provider"
+            if row is not None and not email_verified:
+                return (
+                    "the identity provider has not verified this e-mail address: a user "
+                    "made here cannot be linked to it"
+                )
+            if row is not None:
+                row.oidc_subject = subject
+                _audit(session, PROVIDER_ACTOR, "user_linked", email=row.email)
+        if role is None:
+            if row is not None and row.disabled_at is None:
+                row.disabled_at = datetime.now(UTC)
+                session.exec(delete(WebSession).where(col(WebSession.user_id) == row.id))
+                _audit(session, PROVIDER_ACTOR, "user_disabled", email=row.email)
+            return "your identity provider gives you no role in Closeout (no group of its map)"
+        if row is None:
+            if not _EMAIL.match(email):
+                return f"{email!r} is not an e-mail address"
+            row = UserRecord(
+                id=str(uuid.uuid4()),
+                email=email,
+                display_name=name[:200],
+                role=role,
+                locale="en",
+                # No password works for them here: they sign in at the provider.
+                password_hash=self._hasher.hash(secrets.token_urlsafe(32)),
+                created_at=datetime.now(UTC),
+                oidc_subject=subject,
+            )
+            session.add(row)
+            _audit(session, PROVIDER_ACTOR, "user_created", email=email, role=role)
+            return user_from(row)
+        if row.disabled_at is not None:
+            return "your Closeout user is disabled: an administrator can enable it again"
+        if row.role != role:
+            _audit(session, PROVIDER_ACTOR, "user_role_changed", email=row.email, was=row.role,
+                   role=role)  # fmt: skip
+            row.role = role
+        session.add(row)
+        return user_from(row)
 
     def get(self, user_id: str) -> User | None:
         with self.db.session() as session:

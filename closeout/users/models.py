@@ -21,6 +21,9 @@ class UserRecord(SQLModel, table=True):
     password_hash: str = Field(max_length=400)
     created_at: datetime
     disabled_at: datetime | None = None
+    # "<issuer> <subject>" of a user the company's identity provider signs in (OIDC); such a
+    # user has no password that works here.
+    oidc_subject: str | None = Field(default=None, max_length=600, unique=True)
 
 
 class WebSession(SQLModel, table=True):

@@ -99,6 +99,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
+    ("GET", "/login/oidc"): PUBLIC,  # 404 unless an identity provider is configured
+    ("GET", "/login/oidc/callback"): PUBLIC,
     ("POST", "/logout"): PUBLIC,
     ("GET", "/r/{token}"): PUBLIC,
     ("POST", "/r/{token}"): PUBLIC,

@@ -148,13 +148,13 @@ class Stack:
             self.controller.stop()
 
 
-def start_stack(root: Path, **env_overrides: str) -> Iterator[Stack]:
+def start_stack(root: Path, api_port: int | None = None, **env_overrides: str) -> Iterator[Stack]:
     root.mkdir(parents=True, exist_ok=True)
     # Messages are kept for assertions and, as the dev catcher does, as files for /dev/mail.
     mail = CaughtMailSink(free_port(), catcher=MailCatcherHandler(root / "mailbox"))
     controller = Controller(mail, hostname="127.0.0.1", port=mail.port)
     controller.start()
-    temporal_port, api_port = free_port(), free_port()
+    temporal_port, api_port = free_port(), api_port or free_port()
     database_url = f"sqlite:///{root}/closeout.db"
     env = {
         **os.environ,
