@@ -34,7 +34,8 @@ def login_page(request: Request, next: str | None = None) -> Response:
     return render(request, None, "login", next=local_path(next) or "")
 
 
-ID_TOKEN = "oidc_id_token"
+# The session key keeping the ID token, the hint a provider wants when signing out there.
+SIGN_OUT_HINT = "oidc_hint"
 
 
 def _throttled(request: Request, email: str, next_url: str, throttled: Throttled) -> Response:
@@ -75,7 +76,7 @@ def login(
 def logout(request: Request) -> Response:
     """Signed out here; someone who came through the identity provider is signed out there
     too (its end-session page, which sends them back to the sign-in form)."""
-    id_token = request.session.get(ID_TOKEN)
+    id_token = request.session.get(SIGN_OUT_HINT)
     sign_out(request)
     provider = request.app.state.oidc
     if provider is not None and isinstance(id_token, str):

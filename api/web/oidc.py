@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.errors import NotFound
-from api.web.auth import ID_TOKEN, home_of, local_path
+from api.web.auth import SIGN_OUT_HINT, home_of, local_path
 from api.web.render import render
 from api.web.session import AccountsDep, sign_in
 from closeout.users.accounts import UserError
@@ -72,5 +72,5 @@ def callback(
     except (OidcError, UserError) as exc:
         return _refused(request, str(exc))
     sign_in(request, user)
-    request.session[ID_TOKEN] = identity.id_token  # the hint for signing out there too
+    request.session[SIGN_OUT_HINT] = identity.id_token  # the hint for signing out there too
     return RedirectResponse(pending.next_url or home_of(user.role), status_code=303)
