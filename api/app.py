@@ -57,7 +57,7 @@ from closeout.crypto.purpose_keys import KeyPurpose
 from closeout.db import Database
 from closeout.settings import Settings
 from closeout.users.accounts import Accounts
-from closeout.users.oidc import oidc_from
+from closeout.users.oidc import oidc_from, oidc_origins
 from closeout.users.sessions import WebSessions
 
 SESSION_COOKIE = "closeout_session"
@@ -151,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         SecurityHeaders,
         https_only=not settings.dev_mode,
+        form_targets=oidc_origins(settings),
         docs_paths=tuple(
             p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
         ),

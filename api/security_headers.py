@@ -47,9 +47,24 @@ HSTS = "max-age=31536000; includeSubDomains"
 class SecurityHeaders:
     """ASGI middleware adding the headers to every HTTP answer that has not set its own."""
 
-    def __init__(self, app: ASGIApp, *, https_only: bool, docs_paths: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        https_only: bool,
+        docs_paths: tuple[str, ...],
+        form_targets: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.docs_paths = docs_paths
+        # Origins a form's answer may lead to besides this one: the identity provider's, whose
+        # end-session page the sign-out form's answer redirects to (a browser applies
+        # form-action to the redirects a form submission follows).
+        self.policy = (
+            POLICY.replace("form-action 'self'", " ".join(("form-action 'self'", *form_targets)))
+            if form_targets
+            else POLICY
+        )
         self.common = {
             "X-Frame-Options": "DENY",
             "X-Content-Type-Options": "nosniff",
@@ -64,7 +79,7 @@ class SecurityHeaders:
             return DOCS_POLICY
         if path.startswith("/dev/mail/"):
             return CAUGHT_MAIL_POLICY
-        return POLICY
+        return self.policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

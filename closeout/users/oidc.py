@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -248,3 +248,11 @@ def oidc_from(settings: Settings) -> OidcProvider | None:
         scopes=settings.oidc_scopes,
         groups_claim=settings.oidc_groups_claim,
     )
+
+
+def oidc_origins(settings: Settings) -> tuple[str, ...]:
+    """The identity provider's origin, which pages' forms may lead to (signing out there)."""
+    if settings.oidc_issuer is None:
+        return ()
+    parts = urlsplit(settings.oidc_issuer)
+    return (f"{parts.scheme}://{parts.netloc}",)
