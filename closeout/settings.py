@@ -13,7 +13,7 @@ from limits import parse as parse_rate_limit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from closeout.connectors.config import AnyConnector, parse_connectors
+from closeout.connectors.config import AnyConnector, parse_connectors, read_secret
 from closeout.crypto.keyring import decode_master_key, dev_master_key
 from closeout.crypto.purpose_keys import (
     GENERATE_SECRET,
@@ -275,14 +275,11 @@ class Settings(BaseSettings):
 
     def oidc_secret(self) -> str | None:
         """The OIDC client secret, read from its file when one is named."""
-        if self.oidc_client_secret_file is not None:
-            try:
-                return self.oidc_client_secret_file.read_text().strip()
-            except OSError as exc:
-                raise ValueError(
-                    f"cannot read CLOSEOUT_OIDC_CLIENT_SECRET_FILE: {exc.strerror}"
-                ) from exc
-        return self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else None
+        return read_secret(
+            "CLOSEOUT_OIDC_CLIENT_SECRET_FILE",
+            self.oidc_client_secret,
+            self.oidc_client_secret_file,
+        )
 
     @model_validator(mode="after")
     def _check_temporal_tls(self) -> Settings:

@@ -43,15 +43,15 @@ NAME = r"^[a-z][a-z0-9-]{0,39}$"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def _secret(name: str, token: SecretStr | None, token_file: Path | None) -> str | None:
-    if token_file is not None:
+def read_secret(what: str, value: SecretStr | None, file: Path | None) -> str | None:
+    """A secret given in a setting, or read from the file a setting names (`what` says which,
+    in the error when the file cannot be read)."""
+    if file is not None:
         try:
-            return token_file.read_text().strip()
+            return file.read_text().strip()
         except OSError as exc:
-            raise ValueError(
-                f"connector {name!r}: cannot read token_file {token_file}: {exc.strerror}"
-            ) from exc
-    return token.get_secret_value() if token is not None else None
+            raise ValueError(f"{what}: cannot read {file}: {exc.strerror}") from exc
+    return value.get_secret_value() if value is not None else None
 
 
 class ScimConnector(BaseModel):
@@ -85,7 +85,7 @@ class ScimConnector(BaseModel):
 
     def secret(self) -> str | None:
         """The bearer token, read from its file when one is named."""
-        return _secret(self.name, self.token, self.token_file)
+        return read_secret(f"connector {self.name!r} token_file", self.token, self.token_file)
 
 
 class SqlConnector(BaseModel):
@@ -153,7 +153,7 @@ class SalesforceConnector(BaseModel):
 
     def secret(self) -> str | None:
         """The access token, read from its file (again) when one is named."""
-        return _secret(self.name, self.token, self.token_file)
+        return read_secret(f"connector {self.name!r} token_file", self.token, self.token_file)
 
 
 Connector = Annotated[
