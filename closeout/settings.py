@@ -153,6 +153,8 @@ class Settings(BaseSettings):
     oidc_role_map: dict[str, Role] = Field(default_factory=dict)
     oidc_groups_claim: str = "groups"
     oidc_scopes: str = "openid email profile"
+    # A CA bundle to trust for the provider instead of the system's (a company's own CA).
+    oidc_ca_file: Path | None = None
     # The sign-in button's words: "Sign in with <this>".
     oidc_label: str = "your company account"
 

@@ -34,10 +34,6 @@ def login_page(request: Request, next: str | None = None) -> Response:
     return render(request, None, "login", next=local_path(next) or "")
 
 
-# The session key keeping the ID token, the hint a provider wants when signing out there.
-SIGN_OUT_HINT = "oidc_hint"
-
-
 def _throttled(request: Request, email: str, next_url: str, throttled: Throttled) -> Response:
     """The "too many attempts, try again in N minutes" page: 429 with Retry-After."""
     if throttled.audit:
@@ -76,10 +72,9 @@ def login(
 def logout(request: Request) -> Response:
     """Signed out here; someone who came through the identity provider is signed out there
     too (its end-session page, which sends them back to the sign-in form)."""
-    id_token = request.session.get(SIGN_OUT_HINT)
-    sign_out(request)
+    id_token = sign_out(request)
     provider = request.app.state.oidc
-    if provider is not None and isinstance(id_token, str):
+    if provider is not None and id_token is not None:
         back = f"{request.app.state.settings.base_url}/login"
         there = provider.end_session_url(id_token, back)
         if there is not None:

@@ -98,18 +98,21 @@ async def check_csrf(request: Request) -> None:
 CsrfChecked = Depends(check_csrf)
 
 
-def sign_in(request: Request, user: User) -> None:
+def sign_in(request: Request, user: User, sign_out_hint: str | None = None) -> None:
     """A fresh session for the user: nothing from before sign-in carries over."""
     request.session.clear()
-    request.session[SESSION_ID] = get_web_sessions(request).start(user.id)
+    request.session[SESSION_ID] = get_web_sessions(request).start(
+        user.id, sign_out_hint=sign_out_hint
+    )
 
 
-def sign_out(request: Request) -> None:
-    """End the session on the server too: a copy of the cookie is worth nothing after."""
+def sign_out(request: Request) -> str | None:
+    """End the session on the server too: a copy of the cookie is worth nothing after. The
+    identity provider's sign-out hint the session held, if any."""
     session_id = _session_id(request)
-    if session_id is not None:
-        get_web_sessions(request).end(session_id)
+    hint = get_web_sessions(request).end(session_id) if session_id is not None else None
     request.session.clear()
+    return hint
 
 
 def signed_in(request: Request, sessions: WebSessionsDep) -> User:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from pwdlib import PasswordHash
 from sqlalchemy import delete, func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from closeout.access import PEOPLE_ROLES
@@ -123,7 +124,9 @@ class Accounts:
         """
         with self.db.session() as session:
             row = self._find(session, email.strip().lower())
-            usable = row is not None and row.disabled_at is None
+            # A user the identity provider signs in has no password here: once linked, the
+            # provider alone decides (leaving the company's directory ends their access).
+            usable = row is not None and row.disabled_at is None and row.oidc_subject is None
             matches = self._hasher.verify(
                 password, row.password_hash if row is not None and usable else _DUMMY_HASH
             )
@@ -142,11 +145,16 @@ class Accounts:
         role: Role | None,
     ) -> User:
         """The user the company's identity provider signed in (`subject`: its issuer and
-        subject), made on their first sign-in and given the role their groups map to. One whose
-        groups map to no role any more is disabled (the provider said so); a user created here
-        with a password is linked only to a provider identity whose address it verified."""
-        with self.db.session() as session:
-            outcome = self._from_provider(session, subject, email, email_verified, name, role)
+        subject), made on their first sign-in (only with an address the provider verified) and
+        given the role their groups map to at every sign-in. One whose groups map to no role
+        any more is disabled (the provider said so). A user made here with a password is linked
+        to a provider identity with that verified address, and from then on signs in there
+        only; an administrator's account is never linked (the break-glass sign-in)."""
+        try:
+            with self.db.session() as session:
+                outcome = self._from_provider(session, subject, email, email_verified, name, role)
+        except IntegrityError:  # the same person's first sign-in in two tabs at once
+            raise UserError("this sign-in crossed another one of yours: try again") from None
         if isinstance(outcome, str):
             raise UserError(outcome)
         return outcome
@@ -166,10 +174,15 @@ class Accounts:
             row = self._find(session, email)
             if row is not None and row.oidc_subject is not None:
                 return "this e-mail address belongs to another identity at the provider"
-            if row is not None and not email_verified:
+            if not email_verified:
                 return (
-                    "the identity provider has not verified this e-mail address: a user "
-                    "made here cannot be linked to it"
+                    "the identity provider has not verified this e-mail address, which would "
+                    "be your name in Closeout"
+                )
+            if row is not None and row.role == Role.ADMIN:
+                return (
+                    "an administrator's account is never linked to the identity provider: it "
+                    "stays the break-glass sign-in, with its password"
                 )
             if row is not None:
                 row.oidc_subject = subject

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -35,3 +36,6 @@ class WebSession(SQLModel, table=True):
     user_id: str = Field(foreign_key="app_user.id", index=True, max_length=36)
     created_at: datetime
     last_seen_at: datetime
+    # The ID token of a sign-in through the identity provider: the hint its end-session page
+    # wants when the person signs out (kept here, not in the cookie: it names them).
+    sign_out_hint: str | None = Field(default=None, sa_column=Column(Text))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 # Clock difference tolerated between Closeout and the provider, in seconds.
 LEEWAY = 60
+# How long a provider that could not be reached is not asked again, in seconds.
+RETRY_AFTER = 30.0
 ALGORITHMS = ("RS256", "ES256")
 
 
@@ -67,8 +70,19 @@ class Identity:
     email: str
     email_verified: bool
     name: str
-    groups: tuple[str, ...]
+    # None: the token has no groups claim at all (not the same as no group).
+    groups: tuple[str, ...] | None
     id_token: str
+
+
+def _groups(claim: object) -> tuple[str, ...] | None:
+    if claim is None:
+        return None
+    if isinstance(claim, str):  # some providers send a lone group as a string
+        return (claim,)
+    if isinstance(claim, list):
+        return tuple(g for g in claim if isinstance(g, str))
+    return ()
 
 
 def role_from_groups(groups: Sequence[str], role_map: Mapping[str, Role]) -> Role | None:
@@ -89,7 +103,7 @@ class OidcProvider:
         *,
         scopes: str = "openid email profile",
         groups_claim: str = "groups",
-        timeout: float = 10.0,
+        timeout: float = 5.0,
         verify: bool | str = True,
     ) -> None:
         self.issuer = issuer.rstrip("/")
@@ -100,36 +114,67 @@ class OidcProvider:
         self._http = httpx.Client(timeout=timeout, verify=verify, trust_env=False)
         self._lock = threading.Lock()
         self._metadata: dict[str, Any] | None = None
+        self._failed_at: float | None = None
         self._keys: KeySet | None = None
+        # Plain http is for a provider on this machine (tests, a local setup) only.
+        self._local = urlsplit(self.issuer).hostname in ("127.0.0.1", "localhost", "::1")
 
     # ------------------------------------------------------------------ the provider's documents
 
-    def _get(self, url: str) -> Any:
+    def _get(self, url: str) -> dict[str, Any]:
         try:
             answer = self._http.get(url)
+            found = answer.json() if answer.status_code == 200 else None
         except httpx.HTTPError as exc:
             raise OidcError(
                 f"the identity provider cannot be reached ({type(exc).__name__})"
             ) from None
-        if answer.status_code != 200:
+        except ValueError:
+            found = None
+        if not isinstance(found, dict):
             raise OidcError(f"the identity provider answered {answer.status_code} at {url}")
-        return answer.json()
+        return found
 
     def metadata(self) -> dict[str, Any]:
+        """The discovery document, fetched once; a failure is remembered a while, so that a
+        provider that is down costs the sign-in page one wait, not one per visitor."""
         with self._lock:
-            if self._metadata is None:
-                found = self._get(f"{self.issuer}/.well-known/openid-configuration")
-                if found.get("issuer", "").rstrip("/") != self.issuer:
-                    raise OidcError("the identity provider's discovery names another issuer")
-                self._metadata = dict(found)
-            return self._metadata
+            if self._metadata is not None:
+                return self._metadata
+            if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER:
+                raise OidcError("the identity provider cannot be reached; try again shortly")
+        try:
+            found = self._get(f"{self.issuer}/.well-known/openid-configuration")
+            self._checked(found)
+        except OidcError:
+            with self._lock:
+                self._failed_at = time.monotonic()
+            raise
+        with self._lock:
+            self._metadata, self._failed_at = found, None
+        return found
+
+    def _checked(self, found: dict[str, Any]) -> None:
+        if str(found.get("issuer", "")).rstrip("/") != self.issuer:
+            raise OidcError("the identity provider's discovery names another issuer")
+        for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            url = found.get(name)
+            if not isinstance(url, str) or not (
+                url.startswith("https://") or (self._local and url.startswith("http://"))
+            ):
+                raise OidcError(f"the identity provider's discovery has no https {name}")
 
     def _key_set(self, refresh: bool = False) -> KeySet:
         with self._lock:
             cached = self._keys
         if cached is not None and not refresh:
             return cached
-        keys = KeySet.import_key_set(self._get(self.metadata()["jwks_uri"]))
+        try:
+            keys = KeySet.import_key_set(self._get(self.metadata()["jwks_uri"]))  # type: ignore[arg-type]
+        except (JoseError, ValueError, TypeError) as exc:
+            raise OidcError(
+                f"the identity provider's keys cannot be read ({type(exc).__name__})"
+            ) from None
         with self._lock:
             self._keys = keys
         return keys
@@ -171,16 +216,16 @@ class OidcProvider:
             raise OidcError(
                 f"the identity provider cannot be reached ({type(exc).__name__})"
             ) from None
-        if answer.status_code != 200:
-            error = (
-                answer.json().get("error", "")
-                if answer.headers.get("content-type", "").startswith("application/json")
-                else ""
-            )
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        if answer.status_code != 200 or not isinstance(body, dict):
+            error = body.get("error", "") if isinstance(body, dict) else ""
             raise OidcError(
                 f"the identity provider refused the code ({answer.status_code} {error})".strip()
             )
-        id_token = answer.json().get("id_token")
+        id_token = body.get("id_token")
         if not isinstance(id_token, str):
             raise OidcError("the identity provider sent no ID token")
         return self.identity(id_token, pending.nonce)
@@ -188,6 +233,7 @@ class OidcProvider:
     def identity(self, id_token: str, nonce: str, now: int | None = None) -> Identity:
         """The signed-in person from an ID token, refused unless its signature, issuer,
         audience, times and nonce are right (`now`: the clock to judge its times by)."""
+        issuer = str(self.metadata()["issuer"])  # exactly as the provider writes it in tokens
         try:
             try:
                 token = jwt.decode(id_token, self._key_set(), algorithms=list(ALGORITHMS))
@@ -198,7 +244,7 @@ class OidcProvider:
             jwt.JWTClaimsRegistry(
                 now=now,
                 leeway=LEEWAY,
-                iss={"essential": True, "value": self.issuer},
+                iss={"essential": True, "value": issuer},
                 aud={"essential": True, "value": self.client_id},
                 sub={"essential": True},
                 exp={"essential": True},
@@ -208,18 +254,21 @@ class OidcProvider:
         except (JoseError, ValueError) as exc:
             raise OidcError(f"the ID token was refused: {type(exc).__name__}") from None
         claims = token.claims
-        groups = claims.get(self.groups_claim, [])
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if len(audiences) > 1 and claims.get("azp") != self.client_id:
+            raise OidcError("the ID token was refused: issued to another party (azp)")
+        subject = str(claims["sub"])
+        if not 0 < len(subject) <= 255:
+            raise OidcError("the ID token was refused: its subject is not 1 to 255 characters")
         email = claims.get("email")
         if not isinstance(email, str) or not email:
             raise OidcError("the ID token carries no e-mail address (ask for the email scope)")
         return Identity(
-            subject=str(claims["sub"]),
+            subject=subject,
             email=email.strip().lower(),
             email_verified=claims.get("email_verified") is True,
             name=str(claims.get("name") or claims.get("preferred_username") or email),
-            groups=tuple(g for g in groups if isinstance(g, str))
-            if isinstance(groups, list)
-            else (),
+            groups=_groups(claims.get(self.groups_claim)),
             id_token=id_token,
         )
 
@@ -247,6 +296,7 @@ def oidc_from(settings: Settings) -> OidcProvider | None:
         settings.oidc_secret(),
         scopes=settings.oidc_scopes,
         groups_claim=settings.oidc_groups_claim,
+        verify=str(settings.oidc_ca_file) if settings.oidc_ca_file else True,
     )
 
 

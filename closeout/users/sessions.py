@@ -40,7 +40,9 @@ class WebSessions:
         self.idle = idle
         self.max_age = max_age
 
-    def start(self, user_id: str, now: datetime | None = None) -> str:
+    def start(
+        self, user_id: str, now: datetime | None = None, sign_out_hint: str | None = None
+    ) -> str:
         """A new session for the user; returns its id, for the cookie only."""
         now = now or datetime.now(UTC)
         session_id = secrets.token_urlsafe(32)
@@ -56,7 +58,11 @@ class WebSessions:
             )
             session.add(
                 WebSession(
-                    id_sha256=_digest(session_id), user_id=user_id, created_at=now, last_seen_at=now
+                    id_sha256=_digest(session_id),
+                    user_id=user_id,
+                    created_at=now,
+                    last_seen_at=now,
+                    sign_out_hint=sign_out_hint,
                 )
             )
         return session_id
@@ -88,10 +94,14 @@ class WebSessions:
                 session.add(row)
             return user if user.disabled_at is None else None
 
-    def end(self, session_id: str) -> None:
-        """Sign out: the session's id is worth nothing from now on."""
+    def end(self, session_id: str) -> str | None:
+        """Sign out: the session's id is worth nothing from now on. The identity provider's
+        sign-out hint it held, if any."""
         with self.db.session() as session:
+            row = session.get(WebSession, _digest(session_id))
+            hint = row.sign_out_hint if row is not None else None
             session.exec(delete(WebSession).where(col(WebSession.id_sha256) == _digest(session_id)))
+            return hint
 
     def csrf_token(self, session_id: str) -> str:
         """The session's CSRF token: bound to it, so it dies with it."""

@@ -9,6 +9,7 @@ import base64
 import html
 import json
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -129,6 +130,24 @@ def test_a_code_is_exchanged_once_and_only_with_its_verifier(relying_party: Oidc
         relying_party.finish(code, REDIRECT, pending)
 
 
+def test_a_token_without_the_groups_claim_says_nothing_of_groups(provider: Provider) -> None:
+    """A provider not sending the claim (a scope not asked for) is not "no group": the
+    callback refuses the sign-in without disabling anyone."""
+    party = OidcProvider(provider.issuer, CLIENT_ID, CLIENT_SECRET, groups_claim="teams")
+    assert sign_in_at(party, "kim", "kim-password").groups is None
+
+
+def test_a_provider_that_is_down_is_asked_again_only_after_a_while() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    party = OidcProvider(f"http://127.0.0.1:{port}", CLIENT_ID, CLIENT_SECRET, timeout=2)
+    with pytest.raises(OidcError, match="cannot be reached \\(ConnectError\\)"):
+        party.start(REDIRECT, "")
+    with pytest.raises(OidcError, match="try again shortly"):
+        party.start(REDIRECT, "")
+
+
 def test_roles_come_from_the_first_mapped_group() -> None:
     assert role_from_groups(["staff", "closeout-am"], ROLE_MAP) is Role.ACCOUNT_MANAGER
     both = ["closeout-am", "closeout-compliance"]
@@ -174,13 +193,24 @@ def test_users_are_made_linked_re_roled_and_disabled_by_the_provider(database_ur
     assert accounts.get(made.id) is None
     with pytest.raises(UserError, match="disabled"):
         accounts.from_provider(sub, "ana@example.com", True, "Ana", Role.MANAGER)
-    # A user made here with a password is linked only to an address the provider verified.
+    # Nobody is made, nor linked, under an address the provider did not verify.
+    with pytest.raises(UserError, match="not verified"):
+        accounts.from_provider("https://idp.example.com 5", "new@example.com", False, "N",
+                               Role.ACCOUNT_MANAGER)  # fmt: skip
     accounts.add("li.na@example.com", Role.ACCOUNT_MANAGER, "a-long-password")
     other = "https://idp.example.com 7"
     with pytest.raises(UserError, match="not verified"):
         accounts.from_provider(other, "li.na@example.com", False, "Li", Role.ACCOUNT_MANAGER)
+    assert accounts.authenticate("li.na@example.com", "a-long-password") is not None
     linked = accounts.from_provider(other, "li.na@example.com", True, "Li", Role.ACCOUNT_MANAGER)
-    assert accounts.authenticate("li.na@example.com", "a-long-password") == linked  # break-glass
+    assert linked.email == "li.na@example.com"
+    # Linked, she signs in at the provider only: her old password no longer works here.
+    assert accounts.authenticate("li.na@example.com", "a-long-password") is None
+    # An administrator's account stays the break-glass sign-in: never linked, never disabled.
+    accounts.add("root@example.com", Role.ADMIN, "a-long-admin-password")
+    with pytest.raises(UserError, match="never linked"):
+        accounts.from_provider("https://idp.example.com 9", "root@example.com", True, "R", None)
+    assert accounts.authenticate("root@example.com", "a-long-admin-password") is not None
     with pytest.raises(UserError, match="another identity"):
         accounts.from_provider(
             "https://idp.example.com 8", "li.na@example.com", True, "X", Role.MANAGER
