@@ -7,8 +7,9 @@ from closeout.connectors.config import SalesforceConnector, ScimConnector, SqlCo
 from closeout.connectors.data import CrmData, DataSystem
 from closeout.connectors.salesforce import SalesforceData
 from closeout.connectors.scim import ScimAccess
-from closeout.connectors.sql_data import SqlMappedData, sql_engine
+from closeout.connectors.sql_data import SqlMappedData
 from closeout.connectors.sql_mapping import load_mapping
+from closeout.connectors.sql_rows import sql_engine
 from closeout.crm.port import CrmPort
 from closeout.settings import Settings
 from closeout.suppression.ledger import SuppressionLedger

@@ -8,13 +8,9 @@ export as JSON (dates as ISO text, decimals as text) and come back as the column
 
 from __future__ import annotations
 
-import base64
-import re
 import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -23,18 +19,15 @@ from sqlalchemy import (
     MetaData,
     Table,
     and_,
-    create_engine,
     delete,
     func,
     insert,
     inspect,
-    or_,
     select,
     update,
 )
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import LargeBinary
 
 from closeout.connectors.data import CUSTOMER_ROW, all_categories
 from closeout.connectors.errors import (
@@ -45,66 +38,18 @@ from closeout.connectors.errors import (
     CredentialRefused,
     UnknownCustomer,
 )
-from closeout.connectors.sql_mapping import MappedTable, SqlMapping, _Rule
+from closeout.connectors.sql_mapping import DeleteRule, MappedTable, SqlMapping
+from closeout.connectors.sql_rows import (
+    REFUSED,
+    TIMEOUT,
+    from_json,
+    kind_of,
+    not_cleared,
+    to_json,
+)
 from closeout.crm.port import CustomerExport, CustomerSuppressed
 from closeout.domain import DataCategory
 from closeout.suppression.ledger import SuppressionLedger
-
-_REFUSED = re.compile(
-    r"authentication failed|access denied|role \".*\" (does not exist|is not permitted to log in)"
-)
-_TIMEOUT = ("timeout", "timed out", "statement timeout", "database is locked")
-
-
-def sql_engine(url: str, timeout: float) -> Engine:
-    """An engine that gives up after `timeout` seconds: connecting, and (PostgreSQL) each
-    statement; SQLite waits that long for a lock."""
-    if url.startswith("sqlite"):
-        return create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False})
-    connect_args: dict[str, Any] = {}
-    if url.startswith("postgresql"):
-        connect_args = {
-            "connect_timeout": max(1, int(timeout)),
-            "options": f"-c statement_timeout={int(timeout * 1000)}",
-        }
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
-
-
-def _kind_of(exc: DBAPIError) -> str:
-    """A database error without its message: the driver's class and SQLSTATE or SQLite code."""
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "sqlite_errorname", None)
-    kind = type(exc.orig).__name__
-    return f"{kind} ({code})" if code else kind
-
-
-def _to_json(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str | list | dict):
-        return value
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, bytes | memoryview):
-        return base64.b64encode(bytes(value)).decode()
-    return str(value)  # decimals, UUIDs, intervals, ranges: as the database writes them
-
-
-def _from_json(table: Table, column: str, value: Any) -> Any:
-    if value is None or column not in table.c:
-        return value
-    kind = table.c[column].type
-    if isinstance(kind, LargeBinary) and isinstance(value, str):
-        return base64.b64decode(value)
-    try:
-        python = kind.python_type
-    except NotImplementedError:
-        return value
-    if isinstance(value, str) and python in (datetime, date, time, Decimal):
-        return python.fromisoformat(value) if python is not Decimal else Decimal(value)
-    return value
-
-
-def _not_cleared(table: Table, rule: _Rule) -> ColumnElement[bool]:
-    """Rows an anonymisation has not yet reached."""
-    return or_(*(table.c[c].is_distinct_from(v) for c, v in rule.cleared.items()))
 
 
 class SqlMappedData:
@@ -139,11 +84,11 @@ class SqlMappedData:
             raise ConnectorUnavailable(self.name, f"no table {exc} in the database") from None
         except DBAPIError as exc:
             text = str(exc.orig).lower()
-            if _REFUSED.search(text):
+            if REFUSED.search(text):
                 raise CredentialRefused(self.name, "the database refused the credential") from None
-            if any(s in text for s in _TIMEOUT):
+            if any(s in text for s in TIMEOUT):
                 raise ConnectorTimeout(self.name, "the database did not answer in time") from None
-            raise ConnectorUnavailable(self.name, f"database error: {_kind_of(exc)}") from None
+            raise ConnectorUnavailable(self.name, f"database error: {kind_of(exc)}") from None
         except SQLAlchemyError as exc:
             raise ConnectorUnavailable(self.name, f"database error: {type(exc).__name__}") from None
 
@@ -256,14 +201,14 @@ class SqlMappedData:
     ) -> list[dict[str, Any]]:
         order = list(table.primary_key.columns)
         found = connection.execute(select(table).where(where).order_by(*order))
-        return [{k: _to_json(v) for k, v in row._mapping.items()} for row in found]
+        return [{k: to_json(v) for k, v in row._mapping.items()} for row in found]
 
     def _remove(
-        self, connection: Connection, table: Table, rule: _Rule, where: ColumnElement[bool]
+        self, connection: Connection, table: Table, rule: DeleteRule, where: ColumnElement[bool]
     ) -> int:
         if rule.on_delete == "delete":
             return int(connection.execute(delete(table).where(where)).rowcount or 0)
-        statement = update(table).where(where, _not_cleared(table, rule)).values(rule.cleared)
+        statement = update(table).where(where, not_cleared(table, rule)).values(rule.cleared)
         return int(connection.execute(statement).rowcount or 0)
 
     def minimise(self, customer_id: str) -> dict[str, int]:
@@ -339,7 +284,7 @@ class SqlMappedData:
         given back (what changed since the archive stays). A row under the same primary key
         that is not the customer's is refused, never overwritten."""
         try:
-            values = {c: _from_json(table, c, v) for c, v in row.items() if c in table.c}
+            values = {c: from_json(table, c, v) for c, v in row.items() if c in table.c}
         except (ValueError, TypeError, ArithmeticError):
             raise ConnectorUnavailable(
                 self.name, f"an exported {table.name} row cannot be read back"
@@ -376,7 +321,7 @@ class SqlMappedData:
             table = tables[mapped.name]
             where = self._theirs(table, mapped, key)
             if mapped.on_delete == "anonymise":
-                where = and_(where, _not_cleared(table, mapped))
+                where = and_(where, not_cleared(table, mapped))
             found[mapped.name] = self._count(connection, table, where)
         return {t: n for t, n in found.items() if n}
 

@@ -41,7 +41,7 @@ IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 Scalar = str | int | float | bool
 
 
-class _Rule(BaseModel):
+class DeleteRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     on_delete: Literal["delete", "anonymise"] = "delete"
@@ -67,7 +67,7 @@ def _identifier(name: str) -> bool:
     return re.fullmatch(IDENTIFIER, name) is not None
 
 
-class CustomerTable(_Rule):
+class CustomerTable(DeleteRule):
     table: str = Field(pattern=IDENTIFIER)
     id_column: str = Field(pattern=IDENTIFIER)
     key: str | None = Field(default=None, pattern=IDENTIFIER)
@@ -87,7 +87,7 @@ class CustomerTable(_Rule):
         return self
 
 
-class MappedTable(_Rule):
+class MappedTable(DeleteRule):
     name: str = Field(pattern=IDENTIFIER)
     category: DataCategory
     customer_column: str = Field(pattern=IDENTIFIER)

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from closeout.settings import Settings
+from tests.connectors.data_systems import DataUnderTest, sql_system
 from tests.connectors.odoo import odoo_database
 
 
@@ -65,3 +67,9 @@ def odoo_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty Odoo-shaped database (tests/connectors/odoo.py) on SQLite, then PostgreSQL."""
     with odoo_database(request, request.param, tmp_path) as url:
         yield url
+
+
+@pytest.fixture
+def sql_data(settings: Settings, odoo_url: str) -> Iterator[DataUnderTest]:
+    with sql_system(settings, odoo_url) as found:
+        yield found
