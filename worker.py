@@ -20,7 +20,7 @@ from activities.retention import RetentionActivities
 from activities.staff_notices import StaffActivities
 from closeout.cases.repository import case_repository
 from closeout.certificates.repository import Certificates
-from closeout.connectors.adapters import access_providers, data_systems
+from closeout.connectors.adapters import connected
 from closeout.constants import TASK_QUEUE
 from closeout.crm.adapters import crm_from
 from closeout.crypto.vault import vault_from
@@ -89,26 +89,26 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
     archive = vault.store
     ledger = ledger_from(settings)
     crm = crm_from(settings, db, ledger)
-    data = data_systems(settings, crm, ledger)
+    systems = connected(settings, crm, ledger)
     certificates = Certificates(db, settings.record_keys())
     return Activities(
         cases=CloseoutActivities(
             settings=settings,
-            crm=crm,
-            access=access_providers(settings, crm),
-            data=data,
+            source=systems.source,
+            access=systems.access,
+            data=systems.data,
             cases=cases,
             vault=vault,
             certificates=certificates,
             ledger=ledger,
         ),
-        notices=NoticeActivities(settings, crm, cases, mailer),
+        notices=NoticeActivities(settings, systems.source, cases, mailer),
         staff=StaffActivities(settings, cases, Accounts(db, dev_mode=settings.dev_mode), mailer),
         housekeeping=HousekeepingActivities(
             settings, cases, archive, SuppressionEnforcer(ledger, crm, vault, cases), temporal
         ),
         detection=DetectionActivities(settings, db, crm, temporal),
-        retention=RetentionActivities(data, cases, vault, certificates),
+        retention=RetentionActivities(systems.data, cases, vault, certificates),
     )
 
 

@@ -28,7 +28,7 @@ from closeout.contracts import (
     TaskReassigned,
     TermsRequest,
 )
-from closeout.crm.port import CrmPort, CustomerNotFound
+from closeout.crm.port import CustomerNotFound, CustomerSource
 from closeout.crypto.vault import ArchiveVault
 from closeout.domain import CustomerStatus
 from closeout.settings import Settings
@@ -41,7 +41,7 @@ class CloseoutActivities(AccessSteps, RecordSteps):
     def __init__(
         self,
         settings: Settings,
-        crm: CrmPort,
+        source: CustomerSource,
         cases: CaseRepository,
         vault: ArchiveVault,
         certificates: Certificates,
@@ -56,7 +56,7 @@ class CloseoutActivities(AccessSteps, RecordSteps):
         self.certificates = certificates
         self.ledger = ledger
         self.settings = settings
-        self.crm = crm
+        self.source = source
         self.cases = cases
         self.vault = vault
         self.archive = vault.store
@@ -70,7 +70,7 @@ class CloseoutActivities(AccessSteps, RecordSteps):
         policy = self.settings.available_policies.get(req.policy)
         if policy is None:
             raise permanent(f"unknown policy {req.policy!r}", "UnknownPolicy")
-        profile = self.crm.get_profile(req.customer_id)
+        profile = self.source.get_profile(req.customer_id)
         if profile is None:
             raise permanent(f"unknown customer {req.customer_id!r}", "UnknownCustomer")
         return CaseTerms(
@@ -95,7 +95,7 @@ class CloseoutActivities(AccessSteps, RecordSteps):
 
     @activity.defn
     def record_case_opened(self, opened: CaseOpened) -> None:
-        profile = self.crm.get_profile(opened.case.customer_id)
+        profile = self.source.get_profile(opened.case.customer_id)
         self.cases.record_case_opened(
             opened,
             owner=profile.owner if profile else None,
@@ -134,7 +134,7 @@ class CloseoutActivities(AccessSteps, RecordSteps):
     @activity.defn
     def set_customer_status(self, change: CustomerStatusChange) -> None:
         try:
-            self.crm.set_status(change.customer_id, change.status)
+            self.source.set_status(change.customer_id, change.status)
         except CustomerNotFound as exc:
             raise permanent(str(exc), "UnknownCustomer") from exc
         self.cases.append_audit(change.case_id, change.audit)
@@ -142,10 +142,10 @@ class CloseoutActivities(AccessSteps, RecordSteps):
     @activity.defn
     def compensate_closure(self, step: CustomerStep) -> dict[str, int]:
         """Undo what a cancelled case did: the customer is active again, no archive copy left."""
-        profile = self.crm.get_profile(step.customer_id)
+        profile = self.source.get_profile(step.customer_id)
         restored_status = 0
         if profile is not None and profile.status != CustomerStatus.ACTIVE:
-            self.crm.set_status(step.customer_id, CustomerStatus.ACTIVE)
+            self.source.set_status(step.customer_id, CustomerStatus.ACTIVE)
             restored_status = 1
         bundles = 0
         if step.bundle_id is not None:

@@ -15,7 +15,7 @@ from activities.outcomes import permanent, with_details
 from closeout.cases.models import NoticeRecord
 from closeout.cases.repository import CaseRepository
 from closeout.contracts import SendNotice
-from closeout.crm.port import CrmPort, MailContact
+from closeout.crm.port import CustomerSource, MailContact
 from closeout.domain import CustomerResponse, CustomerStatus, NoticeKind
 from closeout.i18n import catalog_for, format_when, translations
 from closeout.inbound.address import ReplyAddresses
@@ -54,10 +54,10 @@ class NoticeActivities:
     """The customer's mail, bound to the CRM (for the contact), the outbox and SMTP."""
 
     def __init__(
-        self, settings: Settings, crm: CrmPort, cases: CaseRepository, mailer: Mailer
+        self, settings: Settings, source: CustomerSource, cases: CaseRepository, mailer: Mailer
     ) -> None:
         self.settings = settings
-        self.crm = crm
+        self.source = source
         self.cases = cases
         self.mailer = mailer
         self.renderer = NoticeRenderer(settings)
@@ -110,7 +110,7 @@ class NoticeActivities:
                 OutgoingMail(message_id, address, subject, text, html, reply_to=reply_to)
             )
         except PermanentMailError as exc:
-            await asyncio.to_thread(self.crm.record_bounce, notice.customer_id, address)
+            await asyncio.to_thread(self.source.record_bounce, notice.customer_id, address)
             await self._audit_notice(notice, "unreachable", "contact_unreachable")
             await asyncio.to_thread(
                 self.cases.mark_notice,
@@ -167,7 +167,7 @@ class NoticeActivities:
         )
         if record.status != "pending":
             return record.status != "refused"
-        contact = await asyncio.to_thread(self.crm.primary_contact, notice.customer_id)
+        contact = await asyncio.to_thread(self.source.primary_contact, notice.customer_id)
         if contact is None:
             return False
         subject, text, html = self._render(notice, contact, record.created_at)
@@ -194,10 +194,10 @@ class NoticeActivities:
         ):
             return _Addressing(record)
         if notice.kind not in MAY_REACH_RESTRICTED:
-            profile = self.crm.get_profile(notice.customer_id)
+            profile = self.source.get_profile(notice.customer_id)
             if profile is not None and profile.status == CustomerStatus.RESTRICTED:
                 return _Addressing(record, withheld=True)
-        return _Addressing(record, self.crm.primary_contact(notice.customer_id))
+        return _Addressing(record, self.source.primary_contact(notice.customer_id))
 
     async def _begin_sending(self, notice: SendNotice) -> None:
         """An attempt cut off after the server may have taken the message (a worker lost

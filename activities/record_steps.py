@@ -27,7 +27,7 @@ from closeout.connectors.access import (
     grants_left,
     restore_everywhere,
 )
-from closeout.connectors.data import CRM_DATA, DataSystem
+from closeout.connectors.data import DataSystem
 from closeout.connectors.errors import ConnectorError
 from closeout.connectors.records import (
     delete_everywhere,
@@ -38,7 +38,7 @@ from closeout.connectors.records import (
     table_name,
 )
 from closeout.contracts import BackupResult, CustomerStep
-from closeout.crm.port import CrmPort, CustomerNotFound, CustomerSuppressed
+from closeout.crm.port import CustomerNotFound, CustomerSource, CustomerSuppressed
 from closeout.crypto.data_keys import ARCHIVE_SCOPE, OUTBOX_SCOPE, KeyDestroyed
 from closeout.crypto.envelope import Unreadable
 from closeout.crypto.vault import ArchiveVault, category_scope
@@ -71,7 +71,7 @@ class RecordSteps:
 
     access: list[AccessProvider]
     data: list[DataSystem]
-    crm: CrmPort
+    source: CustomerSource
     cases: CaseRepository
     vault: ArchiveVault
     archive: ArchiveStore
@@ -83,11 +83,12 @@ class RecordSteps:
         return [p for p in self.access if p.name != CRM_ACCESS]
 
     def stores_checked(self) -> list[str]:
-        """What the verification looked in: the CRM, each connected data system and access
-        provider, then Closeout's own stores."""
-        others = [s.name for s in self.data if s.name != CRM_DATA]
-        others += [p.name for p in self._connected_access()]
-        return [STORES_CHECKED[0], *others, *STORES_CHECKED[1:]]
+        """What the verification looked in: each data system (the reference CRM first, when
+        it holds the company's customers) and connected access provider, then Closeout's own
+        stores."""
+        systems = [s.name for s in self.data]
+        systems += [p.name for p in self._connected_access()]
+        return [*systems, *STORES_CHECKED[1:]]
 
     # ------------------------------------------------------------------ backup
 
@@ -150,7 +151,7 @@ class RecordSteps:
         """Mark the customer closed and remove from every data system what retention does not
         need."""
         try:
-            self.crm.set_status(step.customer_id, CustomerStatus.CLOSED)
+            self.source.set_status(step.customer_id, CustomerStatus.CLOSED)
         except CustomerNotFound as exc:
             raise permanent(str(exc), "UnknownCustomer") from exc
         try:
@@ -180,13 +181,13 @@ class RecordSteps:
                 raise permanent(str(exc), "CustomerSuppressed") from exc
             for table, count in counts.items():
                 restored[table] = restored.get(table, 0) + count
-        if not bundles and self.crm.get_profile(step.customer_id) is None:
+        if not bundles and self.source.get_profile(step.customer_id) is None:
             raise permanent("archive bundle and customer are both gone", "BundleMissing")
         try:
             regranted = restore_everywhere(self.access, step.customer_id)
         except ConnectorError as exc:
             raise connector_failure(exc) from exc
-        self.crm.set_status(step.customer_id, CustomerStatus.ACTIVE)
+        self.source.set_status(step.customer_id, CustomerStatus.ACTIVE)
         # The live CRM holds the customer again: the archive copies have no purpose left.
         for record in bundles:
             self.vault.delete_bundle(step.customer_id, record.id)
@@ -302,7 +303,7 @@ class RecordSteps:
         """The customer's own copy of every record, kept for download behind a signed link."""
         if step.bundle_id is None:
             raise permanent("an export needs an id", "InvalidInput")
-        profile = self.crm.get_profile(step.customer_id)
+        profile = self.source.get_profile(step.customer_id)
         if profile is not None and profile.status == CustomerStatus.RESTRICTED:
             raise permanent(
                 "the customer is restricted: their retained data goes to compliance only",

@@ -32,7 +32,7 @@ class CustomerAnswers:
         self, settings: Settings, adapters: ApiAdapters, temporal: TemporalGateway
     ) -> None:
         self.repo = adapters.cases
-        self.crm = adapters.crm
+        self.source = adapters.source
         self.temporal = temporal
         self.links = LinkSigner(settings.secret_key)
         self.refused_links = RefusedLinkCounter(
@@ -65,7 +65,7 @@ class CustomerAnswers:
     def catalog_of(self, link: CustomerLink) -> str:
         """The language of the customer a link was sent to."""
         case = self.repo.get_case(link.case_id)
-        profile = self.crm.get_profile(case.customer_id) if case else None
+        profile = self.source.get_profile(case.customer_id) if case else None
         return catalog_for(profile.locale if profile else None)
 
     def data_export(self, link: CustomerLink) -> bytes:

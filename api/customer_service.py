@@ -10,6 +10,7 @@ from api.errors import Forbidden, Invalid, NotFound
 from api.service import case_summary
 from closeout.access import owns_customer, sees_every_customer
 from closeout.cases.models import CaseRecord
+from closeout.connectors.records import records_held
 from closeout.crm.port import CustomerDetails
 from closeout.detection.repository import detection_repository
 from closeout.settings import Settings
@@ -22,14 +23,15 @@ MAX_EXCLUSION = timedelta(days=366)
 class CustomerService:
     def __init__(self, settings: Settings, adapters: ApiAdapters) -> None:
         self.repo = adapters.cases
-        self.crm = adapters.crm
+        self.source = adapters.source
+        self.data = adapters.data
         self.detection = detection_repository(settings, adapters.db)
 
     def search(
         self, q: str | None, status: str | None, limit: int, offset: int, user: Principal
     ) -> schemas.PageOut[schemas.CustomerOut]:
         owner = None if sees_every_customer(user.role) else user.name
-        rows, total = self.crm.search(q, status, limit, offset, owner=owner)
+        rows, total = self.source.search(q, status, limit, offset, owner=owner)
         open_ids = {
             c: self.repo.open_case_for(c)
             for c in self.repo.customers_with_open_cases([r.id for r in rows])
@@ -53,7 +55,7 @@ class CustomerService:
         )
 
     def get(self, customer_id: str, user: Principal) -> schemas.CustomerDetail:
-        c = self.crm.customer(customer_id)
+        c = self.source.customer(customer_id)
         if c is None:
             raise NotFound(f"unknown customer {customer_id!r}")
         if not sees_every_customer(user.role):
@@ -64,7 +66,7 @@ class CustomerService:
             phone=c.phone,
             created_at=c.created_at,
             closed_at=c.closed_at,
-            record_counts=self.crm.remaining_records(customer_id),
+            record_counts=records_held(self.data, customer_id),
             cases=[case_summary(x) for x in self.repo.cases_for_customer(customer_id)],
         )
 
@@ -76,7 +78,7 @@ class CustomerService:
     def exclude(
         self, customer_id: str, body: schemas.ExclusionIn, user: Principal
     ) -> schemas.ExclusionOut:
-        profile = self.crm.get_profile(customer_id)
+        profile = self.source.get_profile(customer_id)
         if profile is None:
             raise NotFound(f"unknown customer {customer_id!r}")
         self._check_owner(customer_id, profile.owner, user)

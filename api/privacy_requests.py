@@ -56,7 +56,7 @@ class RequestNotTaken(Exception):
 class PrivacyRequests:
     def __init__(self, settings: Settings, adapters: ApiAdapters, temporal: TemporalGateway):
         self.settings = settings
-        self.crm = adapters.crm
+        self.source = adapters.source
         self.cases = adapters.cases
         self.temporal = temporal
         self.links = LinkSigner(settings.secret_key)
@@ -75,7 +75,7 @@ class PrivacyRequests:
     async def send_confirmations(self, email: str, lang: str) -> int:
         """A confirmation link to `email` for each customer it belongs to (within the
         address's daily allowance); how many were sent. Runs after the form has answered."""
-        customers = await asyncio.to_thread(self.crm.customers_with_email, email)
+        customers = await asyncio.to_thread(self.source.customers_with_email, email)
         if not customers or not self._limiter.hit(PER_ADDRESS, "request-mail", email.lower()):
             return 0
         catalog = catalog_for(lang)
@@ -101,7 +101,7 @@ class PrivacyRequests:
         """Start the request: a case on the law's clock, or the running case told. The case
         id. Confirming the same link again changes nothing."""
         customer_id = link.case_id
-        profile = await asyncio.to_thread(self.crm.get_profile, customer_id)
+        profile = await asyncio.to_thread(self.source.get_profile, customer_id)
         if profile is None:
             raise RequestNotTaken(N_("We no longer hold an account under this address."))
         # The link fixes the case id: confirming twice cannot open two cases, and a link whose

@@ -94,7 +94,7 @@ class CaseService:
         self.settings = settings
         self.accounts = accounts
         self.repo = adapters.cases
-        self.crm = adapters.crm
+        self.source = adapters.source
         self.temporal = temporal
         self.replies = Replies(adapters.db, self.repo.sealed)
 
@@ -105,7 +105,7 @@ class CaseService:
         if body.policy is not None and body.policy not in self.settings.available_policies:
             known = ", ".join(sorted(self.settings.available_policies))
             raise Invalid(f"unknown policy {body.policy!r} (known: {known})")
-        profile = self.crm.get_profile(body.customer_id)
+        profile = self.source.get_profile(body.customer_id)
         if profile is None:
             raise NotFound(f"unknown customer {body.customer_id!r}")
         policy = body.policy or self.settings.policy_for(

@@ -115,7 +115,7 @@ class TaskBoard:
         self.repo = adapters.cases
         self.tasks = TaskQueries(adapters.db, self.repo.sealed)
         self.replies = Replies(adapters.db, self.repo.sealed)
-        self.crm = adapters.crm
+        self.source = adapters.source
         self.accounts = accounts
         self.temporal = temporal
 
@@ -200,7 +200,7 @@ class TaskBoard:
         )
 
     def customer_names(self, customer_ids: set[str]) -> dict[str, str]:
-        found = self.crm.names(customer_ids)
+        found = self.source.names(customer_ids)
         return {customer_id: found.get(customer_id, customer_id) for customer_id in customer_ids}
 
     # ---------------------------------------------------------------- task page
@@ -215,7 +215,7 @@ class TaskBoard:
         return TaskPage(
             task=task,
             case=case,
-            customer=self.crm.account_history(case.customer_id),
+            customer=self.source.account_history(case.customer_id),
             decisions=sorted(ALLOWED_DECISIONS[TaskKind(task.kind)]),
             case_tasks=list(file.tasks),
             notices=list(file.notices),
@@ -238,7 +238,7 @@ class TaskBoard:
         audit = list(file.timeline)
         page = CasePage(
             case=case,
-            customer=self.crm.account_history(case.customer_id),
+            customer=self.source.account_history(case.customer_id),
             steps=self._steps(case, audit),
             tasks=list(file.tasks),
             holds=list(file.holds),

@@ -36,7 +36,7 @@ class TriggerService:
         self.settings = settings
         self.deliveries = detection_repository(settings, adapters.db)
         self.cases = adapters.cases
-        self.crm = adapters.crm
+        self.source = adapters.source
         self.temporal = temporal
 
     async def receive(
@@ -56,7 +56,7 @@ class TriggerService:
         evidence = validated_evidence(trigger, body.evidence)
         if body.policy is not None and body.policy not in self.settings.available_policies:
             raise Invalid(f"unknown policy {body.policy!r}")
-        profile = self.crm.get_profile(body.customer_id)
+        profile = self.source.get_profile(body.customer_id)
         if profile is None:
             raise NotFound(f"unknown customer {body.customer_id!r}")
         policy = body.policy or self.settings.policy_for(

@@ -9,6 +9,7 @@ import typer
 
 from closeout.connectors.access import Checked
 from closeout.connectors.errors import ConnectorError, UnknownCustomer
+from closeout.crm.port import CustomerSource
 
 connectors_app = typer.Typer(
     help="The company's own systems a case reaches (CLOSEOUT_CONNECTORS).", no_args_is_help=True
@@ -26,7 +27,7 @@ def connectors_check(
     cannot do of what a case needs, and with --customer read what it holds of that customer.
     Exit 1 if any system cannot be reached or lacks something."""
     from cli.main import load_settings
-    from closeout.connectors.adapters import access_providers, data_systems
+    from closeout.connectors.adapters import connected
     from closeout.crm.adapters import crm_from
     from closeout.db import Database
     from closeout.suppression.ledger import ledger_from
@@ -34,13 +35,14 @@ def connectors_check(
     settings = load_settings()
     db = Database.from_url(settings.database_url)
     ledger = ledger_from(settings)
-    crm = crm_from(settings, db, ledger)
-    failed = False
-    for provider in access_providers(settings, crm):
+    systems = connected(settings, crm_from(settings, db, ledger), ledger)
+    typer.echo(f"customer source: {systems.source_name}")
+    failed = customer is not None and not _profile(systems.source, customer)
+    for provider in systems.access:
         failed |= not _reached(provider, "access: list, revoke, restore")
         if customer is not None:
             failed |= not _dry_run(provider.grants, customer, "nothing to revoke")
-    for system in data_systems(settings, crm, ledger):
+    for system in systems.data:
         failed |= not _reached(system, "data: export, minimise, delete by category, restore, count")
         if customer is not None:
             failed |= not _dry_run(system.remaining, customer, "nothing held")
@@ -58,6 +60,23 @@ def _reached(system: Checked, can: str) -> bool:
         typer.echo(f"{system.name}: reachable, lacks: {', '.join(missing)}")
         return False
     typer.echo(f"{system.name}: ok ({can})")
+    return True
+
+
+def _profile(source: CustomerSource, customer: str) -> bool:
+    """Whether the source could be asked; what it says of the customer (no personal data)."""
+    try:
+        profile = source.get_profile(customer)
+    except ConnectorError as exc:
+        typer.echo(f"  {customer}: FAILED: {exc}")
+        return False
+    if profile is None:
+        typer.echo(f"  {customer}: not a customer of the source (a case would be refused)")
+    else:
+        typer.echo(
+            f"  {customer}: owner {profile.owner}, tier {profile.value_tier}, "
+            f"locale {profile.locale}, status {profile.status}"
+        )
     return True
 
 

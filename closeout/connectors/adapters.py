@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from closeout.connectors.access import AccessProvider, CrmAccess
 from closeout.connectors.config import SalesforceConnector, ScimConnector, SqlConnector
 from closeout.connectors.data import CrmData, DataSystem
@@ -10,17 +12,37 @@ from closeout.connectors.scim import ScimAccess
 from closeout.connectors.sql_data import SqlMappedData
 from closeout.connectors.sql_mapping import load_mapping
 from closeout.connectors.sql_rows import sql_engine
-from closeout.crm.port import CrmPort
+from closeout.connectors.sql_source import SqlCustomerSource
+from closeout.crm.port import CrmPort, CustomerSource
 from closeout.settings import Settings
 from closeout.suppression.ledger import SuppressionLedger
 
 
-def access_providers(settings: Settings, crm: CrmPort) -> list[AccessProvider]:
-    """The reference CRM's access first, then each configured identity provider."""
-    providers: list[AccessProvider] = [CrmAccess(crm)]
+@dataclass(frozen=True)
+class Connected:
+    """Where a case reads who the customer is, and every system it closes them in."""
+
+    source: CustomerSource
+    data: list[DataSystem]
+    access: list[AccessProvider]
+    # The source's name in checks and health reports ("crm": the reference CRM).
+    source_name: str = "crm"
+
+
+def connected(settings: Settings, crm: CrmPort, ledger: SuppressionLedger) -> Connected:
+    """The customer source, the data systems and the access providers of the settings.
+
+    With no connector declared the customer source, the reference CRM is the source and the
+    first data system and access provider (the embedded default). With one, the customers are
+    the company's: the reference CRM holds none of them and takes no part in their cases."""
+    reference = not any(getattr(spec, "source", False) for spec in settings.connectors)
+    source: CustomerSource = crm
+    source_name = "crm"
+    data: list[DataSystem] = [CrmData(crm)] if reference else []
+    access: list[AccessProvider] = [CrmAccess(crm)] if reference else []
     for spec in settings.connectors:
         if isinstance(spec, ScimConnector):
-            providers.append(
+            access.append(
                 ScimAccess(
                     spec.name,
                     spec.url,
@@ -29,19 +51,14 @@ def access_providers(settings: Settings, crm: CrmPort) -> list[AccessProvider]:
                     group_attribute=spec.group_attribute,
                 )
             )
-    return providers
-
-
-def data_systems(settings: Settings, crm: CrmPort, ledger: SuppressionLedger) -> list[DataSystem]:
-    """The reference CRM's tables first, then each configured database, each refusing to
-    restore a customer the suppression ledger names."""
-    systems: list[DataSystem] = [CrmData(crm)]
-    for spec in settings.connectors:
-        if isinstance(spec, SqlConnector):
+        elif isinstance(spec, SqlConnector):
             engine = sql_engine(spec.secret_url(), spec.timeout)
-            systems.append(SqlMappedData(spec.name, engine, load_mapping(spec.mapping), ledger))
+            system = SqlMappedData(spec.name, engine, load_mapping(spec.mapping), ledger)
+            data.append(system)
+            if spec.source:
+                source, source_name = SqlCustomerSource(system), spec.name
         elif isinstance(spec, SalesforceConnector):
-            systems.append(
+            data.append(
                 SalesforceData(
                     spec.name,
                     spec.instance_url,
@@ -53,4 +70,4 @@ def data_systems(settings: Settings, crm: CrmPort, ledger: SuppressionLedger) ->
                     ca_file=str(spec.ca_file) if spec.ca_file else None,
                 )
             )
-    return systems
+    return Connected(source, data, access, source_name)

@@ -15,6 +15,8 @@ the path of a JSON or TOML file holding one (`[[connector]]` tables), each entry
     url_file = "/run/secrets/odoo-db-url"    # or url = "postgresql://..." (never logged)
     mapping = "/etc/closeout/odoo.toml"      # closeout/connectors/sql_mapping.py's format
     timeout = 30                             # seconds to connect, and per statement
+    source = true                            # the customer source (default: the reference
+                                             # CRM); at most one connector is
 
     [[connector]]
     kind = "salesforce"           # a Salesforce org's Accounts and what hangs on them
@@ -100,12 +102,18 @@ class SqlConnector(BaseModel):
     url_file: Path | None = None
     mapping: Path
     timeout: float = Field(default=30.0, gt=0, le=600)
+    # The customer source: who the customers are is read here (the mapping's [source]).
+    source: bool = False
 
     @model_validator(mode="after")
     def _checked(self) -> SqlConnector:
         if (self.url is None) == (self.url_file is None):
             raise ValueError(f"connector {self.name!r}: give one of url or url_file")
-        load_mapping(self.mapping)  # a wrong mapping stops the settings, naming the problem
+        # A wrong mapping stops the settings, naming the problem.
+        if load_mapping(self.mapping).source is None and self.source:
+            raise ValueError(
+                f"connector {self.name!r}: source = true needs a [source] section in {self.mapping}"
+            )
         return self
 
     def secret_url(self) -> str:
@@ -194,4 +202,7 @@ def parse_connectors(value: Any) -> list[AnyConnector]:
     clash = sorted({n for n in names if names.count(n) > 1 or n == CRM_ACCESS})
     if clash:
         raise ValueError(f"connector names must be unique and not {CRM_ACCESS!r}: {clash}")
+    sources = [c.name for c in connectors if getattr(c, "source", False)]
+    if len(sources) > 1:
+        raise ValueError(f"one connector is the customer source, not several: {sources}")
     return connectors

@@ -2,9 +2,10 @@
 
 One export holds every system's tables: the reference CRM's under their own names (as the
 archive bundles have always had them), another system's as "<system>.<table>". Counts are
-named the same way. A customer that a system other than the CRM does not hold has nothing
-there to back up, minimise or delete; one the CRM does not hold is an error, since the CRM is
-where the case found them.
+named the same way. The first system is the one the customer source reads (the reference CRM,
+or the company's CRM database that is the source): a customer it does not hold is an error,
+since that is where the case found them. One that another system does not hold has nothing
+there to back up, minimise or delete.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ def _named(system: DataSystem, counts: dict[str, int]) -> dict[str, int]:
     return {table_name(system, t): n for t, n in counts.items()}
 
 
-def _held(system: DataSystem, step: Callable[[], T]) -> T | None:
-    """The step's answer; None when a system other than the CRM does not hold the customer."""
+def _held(first: bool, step: Callable[[], T]) -> T | None:
+    """The step's answer; None when a system other than the first does not hold the
+    customer."""
     try:
         return step()
     except UnknownCustomer:
-        if system.name == CRM_DATA:
+        if first:
             raise
         return None
 
@@ -42,8 +44,8 @@ def _held(system: DataSystem, step: Callable[[], T]) -> T | None:
 def export_everywhere(systems: Sequence[DataSystem], customer_id: str) -> CustomerExport:
     """Every record of the customer in every system, in one export."""
     tables: dict[str, list[dict[str, object]]] = {}
-    for system in systems:
-        found = _held(system, lambda s=system: s.export(customer_id))  # type: ignore[misc]
+    for i, system in enumerate(systems):
+        found = _held(i == 0, lambda s=system: s.export(customer_id))  # type: ignore[misc]
         if found is not None:
             tables |= {table_name(system, t): rows for t, rows in found.tables.items()}
     return CustomerExport(customer_id, tables)
@@ -80,8 +82,8 @@ def category_part(
 def minimise_everywhere(systems: Sequence[DataSystem], customer_id: str) -> dict[str, int]:
     """What retention does not need, removed from every system: rows by table."""
     removed: dict[str, int] = {}
-    for system in systems:
-        found = _held(system, lambda s=system: s.minimise(customer_id))  # type: ignore[misc]
+    for i, system in enumerate(systems):
+        found = _held(i == 0, lambda s=system: s.minimise(customer_id))  # type: ignore[misc]
         removed |= _named(system, found or {})
     return removed
 
@@ -96,9 +98,9 @@ def delete_everywhere(
 def restore_records(systems: Sequence[DataSystem], export: CustomerExport) -> dict[str, int]:
     """Each system's restorable records of the export put back: rows by table."""
     restored: dict[str, int] = {}
-    for system in systems:
+    for i, system in enumerate(systems):
         own = part_of(export, system)
-        if own.tables or system.name == CRM_DATA:
+        if own.tables or i == 0:
             restored |= _named(system, system.restore(own))
     return restored
 
@@ -117,3 +119,11 @@ def records_left(
             t: n for t, n in _named(system, system.remaining(customer_id, categories)).items() if n
         }
     return left
+
+
+def records_held(systems: Sequence[DataSystem], customer_id: str) -> dict[str, int]:
+    """How many records of the customer each system holds, table by table (zeros too)."""
+    held: dict[str, int] = {}
+    for system in systems:
+        held |= _named(system, system.remaining(customer_id))
+    return held

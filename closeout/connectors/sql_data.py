@@ -93,7 +93,7 @@ class SqlMappedData:
             raise ConnectorUnavailable(self.name, f"database error: {type(exc).__name__}") from None
 
     @contextmanager
-    def _transaction(self, whole: bool = True) -> Iterator[tuple[Connection, dict[str, Table]]]:
+    def transaction(self, whole: bool = True) -> Iterator[tuple[Connection, dict[str, Table]]]:
         """A transaction on the mapped tables; refused (whole) when the database lacks any of
         what the mapping names."""
         with self._failures():
@@ -107,7 +107,7 @@ class SqlMappedData:
     def _reflected(self) -> dict[str, Table]:
         with self._lock:
             if self._tables is None:
-                names = [self.mapping.customer.table, *(t.name for t in self.mapping.table)]
+                names = self.mapping.table_names()
                 inspector = inspect(self.engine)
                 absent = [n for n in dict.fromkeys(names) if not inspector.has_table(n)]
                 if absent:
@@ -126,6 +126,11 @@ class SqlMappedData:
         wanted += [(customer.table, c) for c in customer.cleared]
         for t in self.mapping.table:
             wanted += [(t.name, c) for c in (t.customer_column, *t.where, *t.cleared)]
+        if (source := self.mapping.source) is not None:
+            wanted += [(customer.table, c) for c in source.own_columns()]
+            if (lookup := source.owner_lookup) is not None:
+                wanted += [(lookup.table, lookup.key), (lookup.table, lookup.value)]
+            wanted += [(h.table, c) for h in source.histories() for c in h.columns()]
         missing = [f"{t}.{c}" for t, c in dict.fromkeys(wanted) if c not in tables[t].c]
         missing += [
             f"{name} has no primary key (its rows cannot be restored)"
@@ -135,13 +140,13 @@ class SqlMappedData:
         return missing
 
     def check(self) -> list[str]:
-        with self._transaction(whole=False) as (connection, tables):
+        with self.transaction(whole=False) as (connection, tables):
             connection.execute(select(1))
             return self._missing(tables)
 
     # ------------------------------------------------------------------ rows
 
-    def _key(self, connection: Connection, tables: dict[str, Table], customer_id: str) -> Any:
+    def key(self, connection: Connection, tables: dict[str, Table], customer_id: str) -> Any:
         """The customer's key, or None when the database holds no row with their id. Two rows
         with the id are refused, not guessed between."""
         customer = self.mapping.customer
@@ -161,9 +166,7 @@ class SqlMappedData:
 
     def _known_key(self, connection: Connection, tables: dict[str, Table], customer_id: str) -> Any:
         key = (
-            self._key(connection, tables, customer_id)
-            if not self._suppressed(customer_id)
-            else None
+            self.key(connection, tables, customer_id) if not self._suppressed(customer_id) else None
         )
         if key is None:
             raise UnknownCustomer(self.name, customer_id)
@@ -173,7 +176,7 @@ class SqlMappedData:
         return self.ledger.is_suppressed(customer_id)
 
     @staticmethod
-    def _theirs(table: Table, mapped: MappedTable, key: Any) -> ColumnElement[bool]:
+    def theirs(table: Table, mapped: MappedTable, key: Any) -> ColumnElement[bool]:
         return and_(
             table.c[mapped.customer_column] == key,
             *(table.c[c] == v for c, v in mapped.where.items()),
@@ -184,7 +187,7 @@ class SqlMappedData:
 
     def export(self, customer_id: str) -> CustomerExport:
         customer = self.mapping.customer
-        with self._transaction() as (connection, tables):
+        with self.transaction() as (connection, tables):
             key = self._known_key(connection, tables, customer_id)
             own = tables[customer.table]
             rows: dict[str, list[dict[str, Any]]] = {
@@ -192,7 +195,7 @@ class SqlMappedData:
             }
             for mapped in self.mapping.table:
                 table = tables[mapped.name]
-                rows[mapped.name] = self._rows(connection, table, self._theirs(table, mapped, key))
+                rows[mapped.name] = self._rows(connection, table, self.theirs(table, mapped, key))
             return CustomerExport(customer_id, rows)
 
     @staticmethod
@@ -212,11 +215,11 @@ class SqlMappedData:
         return int(connection.execute(statement).rowcount or 0)
 
     def minimise(self, customer_id: str) -> dict[str, int]:
-        with self._transaction() as (connection, tables):
+        with self.transaction() as (connection, tables):
             key = self._known_key(connection, tables, customer_id)
             return {
                 m.name: self._remove(
-                    connection, tables[m.name], m, self._theirs(tables[m.name], m, key)
+                    connection, tables[m.name], m, self.theirs(tables[m.name], m, key)
                 )
                 for m in reversed(self.mapping.table)
                 if m.minimise
@@ -225,13 +228,13 @@ class SqlMappedData:
     def delete(self, customer_id: str, categories: Collection[DataCategory]) -> dict[str, int]:
         wanted = set(categories)
         customer = self.mapping.customer
-        with self._transaction() as (connection, tables):
-            key = self._key(connection, tables, customer_id)
+        with self.transaction() as (connection, tables):
+            key = self.key(connection, tables, customer_id)
             if key is None:
                 return {}  # nothing of theirs here (deleted by an earlier attempt, or never)
             removed = {
                 m.name: self._remove(
-                    connection, tables[m.name], m, self._theirs(tables[m.name], m, key)
+                    connection, tables[m.name], m, self.theirs(tables[m.name], m, key)
                 )
                 for m in reversed(self.mapping.table)
                 if m.category in wanted
@@ -255,7 +258,7 @@ class SqlMappedData:
             raise CustomerSuppressed(export.customer_id)
         customer = self.mapping.customer
         restored: dict[str, int] = {}
-        with self._transaction() as (connection, tables):
+        with self.transaction() as (connection, tables):
             own = tables[customer.table]
             for row in export.tables.get(CUSTOMER_ROW, []):
                 self._put_back(connection, own, row, customer.cleared, customer.id_column)
@@ -319,7 +322,7 @@ class SqlMappedData:
             if mapped.category not in wanted:
                 continue
             table = tables[mapped.name]
-            where = self._theirs(table, mapped, key)
+            where = self.theirs(table, mapped, key)
             if mapped.on_delete == "anonymise":
                 where = and_(where, not_cleared(table, mapped))
             found[mapped.name] = self._count(connection, table, where)
@@ -330,8 +333,8 @@ class SqlMappedData:
     ) -> dict[str, int]:
         wanted = set(DataCategory) if categories is None else set(categories)
         customer = self.mapping.customer
-        with self._transaction() as (connection, tables):
-            key = self._key(connection, tables, customer_id)
+        with self.transaction() as (connection, tables):
+            key = self.key(connection, tables, customer_id)
             if key is None:
                 return {}
             found = self._left(connection, tables, key, wanted)

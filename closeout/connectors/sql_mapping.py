@@ -21,6 +21,38 @@ A TOML file (examples/connectors/odoo.toml is a whole one):
     minimise = true                    # removed when the case archives (default false)
     restore = true                     # brought back on reactivation (default: minimise)
 
+With a [source] section the database is also the customer source (closeout/connectors/
+sql_source.py): who the customer is, read from the customer table's columns, and their account
+history from mapped tables:
+
+    [source]
+    name = "name"                      # columns of the customer table
+    email = "email"
+    phone = "phone"                    # optional
+    locale = "lang"                    # optional (default_locale otherwise)
+    created_at = "create_date"
+    owner = "user_id"                  # the account manager: this column's value ...
+    owner_lookup = { table = "res_users", key = "id", value = "login" }  # ... or another table's
+    default_owner = "am.unassigned"    # when the column is empty (or no owner column)
+    value_tier = "x_value_tier"        # optional: "standard", "high" or "key"
+    default_value_tier = "standard"
+    status = "x_closeout_status"       # optional: where Closeout writes the customer's status
+    bounces = "message_bounce"         # optional: counted up when a notice bounces
+    orders = { table = "sale_order", at = "date_order", amount = "amount_total" }
+    interactions = { table = "mail_message", at = "date" }
+
+    [source.invoices]
+    table = "account_move"
+    where = { move_type = "out_invoice" }  # only these rows too, with the [[table]]'s where
+    number = "name"
+    at = "invoice_date"
+    due_at = "invoice_date_due"
+    amount = "amount_total"
+    open_amount = "amount_residual"        # what is still owed (or paid_at = a column)
+
+A history's table is one of the [[table]]s (their customer column and `where` find the rows);
+amounts are in the currency's units (`amount_unit = "cents"` when the column holds cents).
+
 The customer table may be mapped again as a [[table]] for rows pointing at the customer's row
 (a company's people, `parent_id`). Tables are restored in the order listed and deleted in the
 reverse order, the customer's own row last: list a table before those pointing at it.
@@ -31,11 +63,11 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from closeout.domain import DataCategory
+from closeout.domain import DataCategory, ValueTier
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 Scalar = str | int | float | bool
@@ -113,11 +145,104 @@ class MappedTable(DeleteRule):
         return self
 
 
-class SqlMapping(BaseModel):
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+
+Column = Annotated[str, Field(pattern=IDENTIFIER)]
+
+
+class Lookup(_Strict):
+    """A value found in another table: `value` of its row whose `key` is the column's value."""
+
+    table: Column
+    key: Column
+    value: Column
+
+
+class History(_Strict):
+    """A mapped table's rows as part of the account history: when each happened, its amount."""
+
+    table: Column
+    at: Column
+    amount: Column | None = None
+    amount_unit: Literal["units", "cents"] = "units"
+    # Only rows with these values too (an account_move's move_type, say).
+    where: dict[str, Scalar] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _where_checked(self) -> History:
+        for column in self.where:
+            if not _identifier(column):
+                raise ValueError(f"[source] {self.table}: {column!r} is not a column name")
+        return self
+
+    def columns(self) -> tuple[str, ...]:
+        return (*(c for c in (self.at, self.amount) if c), *self.where)
+
+
+class Invoices(History):
+    number: Column
+    due_at: Column
+    paid_at: Column | None = None  # when it was paid (empty: unpaid) ...
+    open_amount: Column | None = None  # ... or what is still owed (zero: paid)
+
+    def columns(self) -> tuple[str, ...]:
+        return (*super().columns(), self.number, self.due_at, *(
+            c for c in (self.paid_at, self.open_amount) if c))  # fmt: skip
+
+    @model_validator(mode="after")
+    def _checked(self) -> Invoices:
+        if self.amount is None or (self.paid_at is None) == (self.open_amount is None):
+            raise ValueError(
+                f"invoices in {self.table}: give amount, and one of paid_at or open_amount"
+            )
+        return self
+
+
+class Source(_Strict):
+    """The customer table's columns that say who the customer is (see the module's text)."""
+
+    name: Column
+    email: Column
+    phone: Column | None = None
+    locale: Column | None = None
+    default_locale: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
+    created_at: Column
+    owner: Column | None = None
+    owner_lookup: Lookup | None = None
+    default_owner: str | None = Field(default=None, min_length=1, max_length=64)
+    value_tier: Column | None = None
+    default_value_tier: ValueTier = ValueTier.STANDARD
+    country: Column | None = None
+    status: Column | None = None
+    bounces: Column | None = None
+    orders: History | None = None
+    invoices: Invoices | None = None
+    interactions: History | None = None
+
+    @model_validator(mode="after")
+    def _checked(self) -> Source:
+        if self.owner is None and self.default_owner is None:
+            raise ValueError("[source]: give owner (a column), default_owner, or both")
+        if self.owner_lookup is not None and self.owner is None:
+            raise ValueError("[source]: owner_lookup needs the owner column it looks up")
+        return self
+
+    def own_columns(self) -> tuple[str, ...]:
+        """The customer table's columns it reads or writes."""
+        named = (self.name, self.email, self.phone, self.locale, self.created_at, self.owner,
+                 self.value_tier, self.country, self.status, self.bounces)  # fmt: skip
+        return tuple(c for c in named if c)
+
+    def histories(self) -> tuple[History, ...]:
+        return tuple(h for h in (self.orders, self.invoices, self.interactions) if h)
+
+
+class SqlMapping(_Strict):
     customer: CustomerTable
     table: tuple[MappedTable, ...] = ()
+    source: Source | None = None
 
     @model_validator(mode="after")
     def _checked(self) -> SqlMapping:
@@ -134,7 +259,23 @@ class SqlMapping(BaseModel):
             raise ValueError(
                 "'customer' names the customer's own row: map that table as [customer]"
             )
+        for history in self.source.histories() if self.source else ():
+            if history.table not in names:
+                raise ValueError(
+                    f"[source]: {history.table} is not a mapped [[table]] (its customer column "
+                    "finds the customer's rows)"
+                )
         return self
+
+    def mapped(self, name: str) -> MappedTable:
+        return next(t for t in self.table if t.name == name)
+
+    def table_names(self) -> list[str]:
+        """Every table the mapping reads, once."""
+        names = [self.customer.table, *(t.name for t in self.table)]
+        if self.source is not None and self.source.owner_lookup is not None:
+            names.append(self.source.owner_lookup.table)
+        return list(dict.fromkeys(names))
 
     def tables_of(self, category: DataCategory) -> tuple[str, ...]:
         return tuple(t.name for t in self.table if t.category is category)

@@ -43,6 +43,8 @@ class InvoiceLine:
     due_at: datetime
     amount_cents: int
     paid_at: datetime | None
+    # Settled, for a source that knows an invoice is paid but not when (None: by paid_at).
+    paid: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -128,8 +130,12 @@ class CustomerNotFound(Exception):
         self.customer_id = customer_id
 
 
-class CrmPort(Protocol):
-    """A CRM Closeout can close customers in. Every method is idempotent."""
+class CustomerSource(Protocol):
+    """Where Closeout reads who a customer is and writes where their closing stands: the
+    reference CRM, or a company's own CRM (closeout/connectors/sql_source.py,
+    salesforce_source.py). A customer the suppression ledger names is unknown to it.
+    Reads answer None (or leave the customer out) for a customer it does not hold; a system
+    that cannot answer raises `closeout.connectors.errors.ConnectorError`."""
 
     def get_profile(self, customer_id: str) -> CustomerProfile | None: ...
 
@@ -156,9 +162,21 @@ class CrmPort(Protocol):
 
     def account_history(self, customer_id: str) -> AccountHistory | None: ...
 
-    def export_customer(self, customer_id: str) -> CustomerExport: ...
-
     def set_status(self, customer_id: str, status: str) -> None: ...
+
+    def record_bounce(self, customer_id: str, email: str) -> None: ...
+
+    def customer_ids(self, batch: int = 10_000) -> Iterator[str]:
+        """Every customer id the source holds, suppressed or not (for restore-time checks)."""
+        ...
+
+
+class CrmPort(CustomerSource, Protocol):
+    """The reference CRM: the customer source, and a system holding the customers' records
+    and logins (closeout/connectors/data.py and access.py put those behind their ports).
+    Every method is idempotent."""
+
+    def export_customer(self, customer_id: str) -> CustomerExport: ...
 
     def revoke_access(self, customer_id: str) -> dict[str, int]: ...
 
@@ -170,12 +188,6 @@ class CrmPort(Protocol):
 
     def regrant_access(self, customer_id: str) -> dict[str, int]: ...
 
-    def record_bounce(self, customer_id: str, email: str) -> None: ...
-
     def delete_customer(self, customer_id: str) -> dict[str, int]: ...
 
     def remaining_records(self, customer_id: str) -> dict[str, int]: ...
-
-    def customer_ids(self, batch: int = 10_000) -> Iterator[str]:
-        """Every customer id the CRM holds, suppressed or not (for restore-time checks)."""
-        ...

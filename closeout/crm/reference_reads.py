@@ -162,7 +162,9 @@ class ReferenceReads:
             rows = session.exec(
                 query.order_by(col(CrmCustomer.id)).limit(limit).offset(offset)
             ).all()
-            return [_details(r) for r in rows], int(total)
+            # Rows of a customer deleted for good that came back with an older database copy
+            # (until `closeout suppression check --purge` takes them) are not shown.
+            return [_details(r) for r in rows if not self._suppressed(r.id)], int(total)
 
     def customer(self, customer_id: str) -> CustomerDetails | None:
         if self._suppressed(customer_id):

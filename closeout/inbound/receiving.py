@@ -31,8 +31,9 @@ from sqlalchemy import insert, select, update
 
 from closeout.cases.models import CaseRecord, NoticeRecord
 from closeout.cases.sealing import SealedWords
+from closeout.connectors.adapters import connected
 from closeout.crm.adapters import crm_from
-from closeout.crm.port import CrmPort
+from closeout.crm.port import CustomerSource
 from closeout.crypto.data_keys import KeyDestroyed
 from closeout.crypto.vault import data_keys_from
 from closeout.db import Database, table_of
@@ -41,6 +42,7 @@ from closeout.inbound.address import ForgedReplyAddress, ReplyAddresses
 from closeout.inbound.models import InboundAttachment, InboundMessage
 from closeout.inbound.reading import Attachment, InboundKind, InboundMail, read_mail
 from closeout.settings import Settings
+from closeout.suppression.ledger import ledger_from
 
 _MESSAGES = table_of(InboundMessage)
 _ATTACHMENTS = table_of(InboundAttachment)
@@ -120,13 +122,13 @@ class Inbound:
         sealed: SealedWords,
         replies: ReplyAddresses,
         max_bytes: int,
-        crm: CrmPort | None = None,
+        source: CustomerSource | None = None,
     ) -> None:
         self.db = db
         self.sealed = sealed
         self.replies = replies
         self.max_bytes = max_bytes
-        self.crm = crm
+        self.source = source
 
     def receive(self, raw: bytes, recipients: list[str], now: datetime) -> Received:
         """One message, as the SMTP envelope delivered it to `recipients`."""
@@ -150,8 +152,8 @@ class Inbound:
         except KeyDestroyed:
             return Received(InboundOutcome.CUSTOMER_GONE, mail.kind, case_id)
         bounced = mail.kind is InboundKind.BOUNCE and mail.failed_recipient is not None
-        if received.outcome is InboundOutcome.ACCEPTED and bounced and self.crm is not None:
-            self.crm.record_bounce(case.customer_id, str(mail.failed_recipient))
+        if received.outcome is InboundOutcome.ACCEPTED and bounced and self.source is not None:
+            self.source.record_bounce(case.customer_id, str(mail.failed_recipient))
         return received
 
     def _answered_case(self, mail: InboundMail) -> str | None:
@@ -234,5 +236,11 @@ def inbound_from(settings: Settings, db: Database) -> Inbound:
         SealedWords(data_keys_from(settings, db)),
         ReplyAddresses(settings.secret_key, settings.inbound_domain),
         settings.inbound_max_bytes,
-        crm_from(settings, db),
+        _source(settings, db),
     )
+
+
+def _source(settings: Settings, db: Database) -> CustomerSource:
+    """Where a bounce is counted against the address: the customer source."""
+    ledger = ledger_from(settings)
+    return connected(settings, crm_from(settings, db, ledger), ledger).source

@@ -11,10 +11,12 @@ from activities.case_activities import CloseoutActivities
 from activities.notice_sending import NoticeActivities
 from activities.staff_notices import StaffActivities
 from closeout.contracts import AuditEntry, CaseOpened, CloseCustomerInput, CustomerStep
+from closeout.crm.adapters import crm_from
 from closeout.db import Database
 from closeout.demo import add_customer
 from closeout.domain import ChurnClass, Trigger, ValueTier
 from closeout.settings import Settings
+from closeout.suppression.ledger import ledger_from
 from tests.conftest import make_settings
 from tests.support import MailSink
 from worker import build_activities
@@ -34,6 +36,8 @@ class World:
         self.activities: CloseoutActivities = built.cases
         self.notices: NoticeActivities = built.notices
         self.staff: StaffActivities = built.staff
+        # The reference CRM the activities' customer source is (no connector declared).
+        self.crm = crm_from(settings, db, ledger_from(settings))
 
     def customer(self, tier: ValueTier = ValueTier.STANDARD, locale: str = "en") -> str:
         customer_id = f"cust-{uuid.uuid4().hex[:8]}"

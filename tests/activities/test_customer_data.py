@@ -105,7 +105,7 @@ def test_revocation_removes_every_grant(world: World) -> None:
 def test_archive_restore_and_delete(world: World) -> None:
     customer = world.customer()
     case_id = world.case(customer)
-    crm = world.activities.crm
+    crm = world.crm
     bundle_id = str(uuid.uuid4())
     run(
         world.activities.backup_customer_data,
@@ -155,7 +155,7 @@ def test_deletion_verification_finds_leftovers(world: World) -> None:
         world.activities.backup_customer_data,
         world.step(case_id, customer, "backup_created", bundle_id),
     )
-    world.activities.crm.delete_customer(customer)
+    world.crm.delete_customer(customer)
     with pytest.raises(ApplicationError) as exc:
         run(world.activities.verify_deletion, world.step(case_id, customer, "deletion_verified"))
     assert exc.value.type == "DeletionIncomplete" and "archive_bundles=1" in exc.value.message
@@ -221,7 +221,7 @@ def test_deletion_leaves_no_address_in_the_outbox(world: World) -> None:
 
 def test_notices_go_to_the_primary_contact_else_the_first_else_the_customer(world: World) -> None:
     customer = world.customer()
-    crm = world.activities.crm
+    crm = world.crm
     slug = f"shop{customer}"
     primary = crm.primary_contact(customer)
     assert primary is not None and primary.email == f"accounts@{slug}.example"

@@ -261,7 +261,7 @@ async def test_mail_errors_name_no_address(
         world.settings.smtp_port = sink.port
         customer = world.customer()
         case_id = world.case(customer)
-        address = world.activities.crm.primary_contact(customer).email  # type: ignore[union-attr]
+        address = world.crm.primary_contact(customer).email  # type: ignore[union-attr]
         message = notice(world, customer, case_id, NoticeKind.WIN_BACK)
         try:
             delivered = await ActivityEnvironment().run(world.notices.send_notice, message)
@@ -409,7 +409,7 @@ async def test_a_restricted_customer_gets_no_mail_and_no_export(
 ) -> None:
     customer = world.customer()
     case_id = world.case(customer)
-    world.activities.crm.set_status(customer, "restricted")
+    world.crm.set_status(customer, "restricted")
     withheld = notice(world, customer, case_id, NoticeKind.CLOSED)
     assert await ActivityEnvironment().run(world.notices.send_notice, withheld) is True
     assert await ActivityEnvironment().run(world.notices.send_notice, withheld) is True

@@ -16,6 +16,7 @@ from temporalio.testing import ActivityEnvironment
 
 from closeout.certificates.repository import Certificates
 from closeout.contracts import AuditEntry, CustomerStep
+from closeout.crm.adapters import crm_from
 from closeout.db import Database
 from closeout.domain import DataCategory, Role, Stage
 from closeout.settings import Settings
@@ -38,7 +39,7 @@ def deleted_case(
     """A case whose customer was deleted and verified; what the CRM held of them before."""
     case_id = read_model.case("cust-0003")
     activities = build_activities(settings, db).cases
-    held = activities.crm.remaining_records("cust-0003")
+    held = crm_from(settings, db).remaining_records("cust-0003")
     run(activities.delete_customer_data, step(case_id, "cust-0003", "customer_data_deleted"))
     run(activities.verify_deletion, step(case_id, "cust-0003", "deletion_verified"))
     return case_id, held

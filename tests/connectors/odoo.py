@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     insert,
+    select,
 )
 
 ODOO = MetaData()
@@ -38,6 +39,13 @@ def _id() -> Column[int]:
     return Column("id", Integer, primary_key=True, autoincrement=True)
 
 
+RES_USERS = Table(
+    "res_users",
+    ODOO,
+    _id(),
+    Column("login", String, nullable=False, unique=True),
+    Column("active", Boolean, default=True),
+)
 RES_PARTNER = Table(
     "res_partner",
     ODOO,
@@ -61,6 +69,9 @@ RES_PARTNER = Table(
     Column("active", Boolean, default=True),
     Column("is_company", Boolean, default=False),
     Column("customer_rank", Integer, default=0),
+    Column("user_id", Integer, ForeignKey("res_users.id")),  # the salesperson
+    Column("message_bounce", Integer, default=0),  # mail's bounce counter
+    Column("x_closeout_status", String),  # a custom field a company adds for Closeout
     Column("create_date", DateTime),
 )
 CRM_LEAD = Table(
@@ -110,7 +121,10 @@ ACCOUNT_MOVE = Table(
     Column("move_type", String, nullable=False),
     Column("state", String, nullable=False),
     Column("invoice_date", Date),
+    Column("invoice_date_due", Date),
     Column("amount_total", Numeric(16, 2)),
+    Column("amount_residual", Numeric(16, 2)),
+    Column("payment_state", String),
     Column("ref", String),
     Column("narration", Text),
 )
@@ -146,16 +160,28 @@ def create(url: str) -> None:
     engine.dispose()
 
 
-def add_odoo_customer(url: str, customer_id: str) -> dict[str, int]:
+SALESPERSON = "li.na@example.com"
+
+
+def add_odoo_customer(
+    url: str, customer_id: str, email: str = "billing@acme.example", salesperson: str = SALESPERSON
+) -> dict[str, int]:
     """A company customer as Odoo keeps one, with a person, a lead, chatter, an order and two
-    invoices; how many rows of each table are theirs."""
+    invoices (one paid); how many rows of each table are theirs."""
     engine = create_engine(url)
     at = datetime(2024, 3, 1, 9, 30, tzinfo=UTC).replace(tzinfo=None)
     with engine.begin() as conn:
+        user = conn.execute(select(RES_USERS.c.id).where(RES_USERS.c.login == salesperson))
+        user_id = (
+            user.scalar()
+            or conn.execute(
+                insert(RES_USERS).values(login=salesperson, active=True).returning(RES_USERS.c.id)
+            ).scalar_one()
+        )
         partner = conn.execute(
             insert(RES_PARTNER).values(
                 name=f"Acme {customer_id}", complete_name=f"Acme {customer_id}", ref=customer_id,
-                email="billing@acme.example", email_normalized="billing@acme.example",
+                email=email, email_normalized=email.lower(), user_id=user_id, message_bounce=0,
                 phone="+33 1 23 45 67 89", street="1 rue de la Paix", city="Paris",
                 zip="75002", vat="FR40303265045", comment="<p>Prefers calls</p>",
                 lang="fr_FR", active=True, is_company=True, customer_rank=1, create_date=at,
@@ -197,9 +223,11 @@ def add_odoo_customer(url: str, customer_id: str) -> dict[str, int]:
             insert(ACCOUNT_MOVE),
             [
                 {"name": f"INV/2024/{n:05d}", "partner_id": partner, "move_type": "out_invoice",
-                 "state": "posted", "invoice_date": date(2024, 3, n), "ref": "S00042",
-                 "amount_total": Decimal("749.95"), "narration": "Thank you"}
-                for n in (1, 2)
+                 "state": "posted", "invoice_date": date(2024, 3, n),
+                 "invoice_date_due": date(2024, 4, n), "ref": "S00042",
+                 "amount_total": Decimal("749.95"), "narration": "Thank you",
+                 "amount_residual": Decimal(residual), "payment_state": state}
+                for n, residual, state in ((1, "0", "paid"), (2, "749.95", "not_paid"))
             ],
         )  # fmt: skip
     engine.dispose()

@@ -155,8 +155,11 @@ def test_connectors_check_reaches_each_system_and_reads_one_customer(
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert checked.returncode == 0, checked.stderr
-    crm_held = checked.stdout.splitlines()[5]
-    assert checked.stdout.splitlines() == [
+    lines = checked.stdout.splitlines()
+    profile, crm_held = lines[1], lines[7]
+    assert lines == [
+        "customer source: crm",
+        profile,
         "crm: ok (access: list, revoke, restore)",
         "  cust-0001: enabled_portal_users 1, active_sessions 1, active_api_keys 1, "
         "active_subscriptions 1 (a dry run: nothing changed)",
@@ -169,6 +172,7 @@ def test_connectors_check_reaches_each_system_and_reads_one_customer(
         "account_move 2, customer 1 (a dry run: nothing changed)",
     ]
     assert crm_held.startswith("  cust-0001: customer 1, contacts ")
+    assert profile.startswith("  cust-0001: owner ") and profile.endswith(", status active")
     assert scim_directory.active(scim_directory.members("cust-0001")[0])
     token_file.write_text("not-the-token")
     refused = subprocess.run(

@@ -65,6 +65,13 @@ def test_check_names_what_the_database_lacks(
         "odoo", sql_engine(odoo_url, 5), load_mapping(mapping), ledger_from(settings)
     )
     assert system.check() == ["mail_message.record_id"]
+    # What the customer source reads is checked too: a custom field not yet added to Odoo.
+    unbuilt = tmp_path / "unbuilt.toml"
+    unbuilt.write_text(MAPPING.read_text().replace('"x_closeout_status"', '"x_closeout_state"'))
+    source_of = SqlMappedData(
+        "odoo", sql_engine(odoo_url, 5), load_mapping(unbuilt), ledger_from(settings)
+    )
+    assert source_of.check() == ["res_partner.x_closeout_state"]
     with pytest.raises(ConnectorUnavailable, match=r"the database lacks mail_message\.record_id"):
         system.export("cust-1")
     empty = SqlMappedData(
@@ -75,7 +82,7 @@ def test_check_names_what_the_database_lacks(
         empty.check()
     assert str(lacking.value) == (
         "odoo: the database lacks the tables res_partner, crm_lead, mail_message, sale_order, "
-        "account_move"
+        "account_move, res_users"
     )
     good = SqlMappedData(
         "odoo", sql_engine(odoo_url, 5), load_mapping(MAPPING), ledger_from(settings)

@@ -104,7 +104,7 @@ def test_reactivation_restores_from_the_sealed_archive(world: World) -> None:
         world.step(case_id, customer, "customer_reactivated", bundle_id),
     )
     assert restored["interactions"] == 6
-    assert world.activities.crm.get_profile(customer).status == "active"  # type: ignore[union-attr]
+    assert world.crm.get_profile(customer).status == "active"  # type: ignore[union-attr]
 
 
 def test_master_key_rotates_by_rewrapping_without_touching_bundles(world: World) -> None:

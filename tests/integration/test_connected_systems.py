@@ -5,8 +5,10 @@ its customers' logins in a SCIM 2.0 identity provider. The real dev server, work
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -129,3 +131,76 @@ def test_a_case_closes_and_deletes_the_customer_in_every_connected_system(
     last = by_category["accounting_records"]["odoo"]  # with the customer's own row
     assert (last["account_move"], last["customer"]) == (2, 1)
     assert body["stores"]["odoo"]["sale_order"] == 1 and body["stores"]["odoo"]["customer"] == 1
+
+
+# ---------------------------------------------------------------- Odoo as the customer source
+
+
+@pytest.fixture(scope="module")
+def odoo_source(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, scim_url: str
+) -> Iterator[tuple[Stack, str]]:
+    """A stack whose customers are Odoo's partners: the reference CRM takes no part."""
+    with odoo_database(request, "postgresql", tmp_path_factory.mktemp("odoo-source")) as url:
+        connectors = [
+            {"kind": "sql", "name": "odoo", "url": url, "mapping": str(MAPPING), "source": True},
+            {"kind": "scim", "name": "idp", "url": scim_url, "token": SCIM_TOKEN},
+        ]
+        root = Path(tmp_path_factory.mktemp("odoo-source-stack"))
+        for stack in start_stack(root, CLOSEOUT_CONNECTORS=json.dumps(connectors)):
+            yield stack, url
+
+
+def _partner(url: str, customer: str) -> Any:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = conn.execute(select(RES_PARTNER).where(RES_PARTNER.c.ref == customer)).one()
+    engine.dispose()
+    return found
+
+
+def test_a_customer_only_odoo_knows_is_closed_from_odoo(
+    odoo_source: tuple[Stack, str], scim_directory: ScimDirectory
+) -> None:
+    stack, odoo = odoo_source
+    customer = f"it-{uuid.uuid4().hex[:8]}"
+    email = f"{customer}@acme.example"
+    add_odoo_customer(odoo, customer, email=email)  # the salesperson is li.na's login
+    partner_id = _partner(odoo, customer).id
+    users = scim_directory.organisation(customer, users=1)
+    with stack.client("owner") as api:
+        detail = api.get(f"/api/customers/{customer}")
+        assert detail.status_code == 200, detail.text
+        assert detail.json()["name"] == f"Acme {customer}" and detail.json()["email"] == email
+        assert detail.json()["record_counts"]["odoo.account_move"] == 2
+        assert not any("." not in t for t in detail.json()["record_counts"])  # no CRM tables
+        assert api.get("/api/customers/it-nobody").status_code == 404
+        body = {"customer_id": "it-nobody", "trigger": "inactivity", "policy": "demo",
+                "evidence": {"inactive_days": 400}}  # fmt: skip
+        refused = api.post("/api/cases", json=body)
+        assert refused.status_code == 404, refused.text
+        case_id = open_case(api, customer)["case_id"]
+        assert decide(api, open_task(api, case_id, "win_back")["id"], "failed").status_code == 202
+        approval = open_task(api, case_id, "approval")
+        assert decide(api, approval["id"], "approve", comment="gone").status_code == 202
+        final = wait_case(api, case_id, outcome="deleted", timeout=180)
+    # Every notice went to the address Odoo holds, in the partner's language's catalogue.
+    to_customer = [m for m in stack.mail.messages if email in str(m["To"])]
+    assert len(to_customer) >= 3
+    events = {e["action"]: e for e in final["timeline"]}
+    backed_up = events["backup_created"]["details"]["record_counts"]
+    assert backed_up["odoo.customer"] == 1 and "customer" not in backed_up
+    assert not any(scim_directory.active(u) for u in users)
+    assert _odoo_rows(odoo, customer, partner_id)["named"] == 0
+    engine = create_engine(odoo)
+    with engine.connect() as conn:
+        status = conn.execute(
+            select(RES_PARTNER.c.x_closeout_status).where(RES_PARTNER.c.id == partner_id)
+        ).scalar_one()
+    engine.dispose()
+    assert status == "restricted"  # what Odoo's people last saw of the closing
+    with stack.client("compliance") as compliance:
+        certificate = compliance.get(f"/api/cases/{case_id}/certificate").json()
+    assert certificate["authentic"]
+    checked = certificate["certificate"]["verification"]["stores_checked"]
+    assert checked[:2] == ["odoo", "idp"] and "crm" not in checked

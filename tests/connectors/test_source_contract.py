@@ -1,0 +1,287 @@
+"""The contract every customer source passes (closeout/crm/port.py's `CustomerSource`), run
+against each: the reference CRM, and the SQL mapping adapter over an Odoo-shaped database
+(examples/connectors/odoo.toml's [source]) on SQLite and on PostgreSQL.
+
+A source says who a customer is (profile, details, contact, account history), finds them by
+words, owner, status and address, takes the status a case writes and the bounces it counts,
+and forgets a customer the suppression ledger names everywhere at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, insert, select, update
+
+from closeout.connectors.config import SqlConnector, parse_connectors
+from closeout.connectors.errors import AmbiguousCustomer
+from closeout.connectors.sql_data import SqlMappedData
+from closeout.connectors.sql_mapping import SqlMapping, load_mapping
+from closeout.connectors.sql_rows import sql_engine
+from closeout.connectors.sql_source import SqlCustomerSource
+from closeout.crm.adapters import crm_from
+from closeout.crm.models import CrmContact, CrmInvoice
+from closeout.crm.port import CustomerSource
+from closeout.db import Database, table_of
+from closeout.demo import add_customer
+from closeout.domain import CustomerStatus, ValueTier
+from closeout.settings import Settings
+from closeout.suppression.ledger import SuppressionLedger, ledger_from
+from tests.connectors.odoo import (
+    MAPPING,
+    RES_PARTNER,
+    SALESPERSON,
+    add_odoo_customer,
+    create,
+    odoo_database,
+)
+
+OTHER_OWNER = "tom.wu@example.com"
+
+
+@dataclass
+class SourceUnderTest:
+    source: CustomerSource
+    # A new customer of that owner and address; their id.
+    seed: Callable[[str, str], str]
+    ledger: SuppressionLedger
+    # The bounces counted against the customer, as the system itself holds them.
+    bounces: Callable[[str], int]
+
+
+def _crm_source(settings: Settings, db: Database) -> SourceUnderTest:
+    ledger = ledger_from(settings)
+
+    def seed(owner: str, email: str) -> str:
+        customer_id = f"cust-{uuid.uuid4().hex[:8]}"
+        with db.session() as session:
+            customer = add_customer(session, customer_id, name=f"Acme {customer_id}", owner=owner)
+            customer.email = email
+            session.add(customer)
+        invoices = table_of(CrmInvoice)
+        with db.transaction() as connection:  # the latest invoice still owed
+            latest = connection.execute(
+                select(invoices.c.id)
+                .where(invoices.c.customer_id == customer_id)
+                .order_by(invoices.c.issued_at.desc())
+                .limit(1)
+            ).scalar_one()
+            connection.execute(update(invoices).where(invoices.c.id == latest).values(paid_at=None))
+        return customer_id
+
+    def bounces(customer_id: str) -> int:
+        contacts = table_of(CrmContact)
+        with db.transaction() as connection:
+            counted = connection.execute(
+                select(func.sum(contacts.c.bounce_count)).where(
+                    contacts.c.customer_id == customer_id
+                )
+            ).scalar_one()
+            return int(counted or 0)
+
+    return SourceUnderTest(crm_from(settings, db, ledger), seed, ledger, bounces)
+
+
+def odoo_source(
+    settings: Settings, url: str, mapping: SqlMapping | None = None
+) -> SqlCustomerSource:
+    system = SqlMappedData(
+        "odoo", sql_engine(url, timeout=5), mapping or load_mapping(MAPPING), ledger_from(settings)
+    )
+    return SqlCustomerSource(system)
+
+
+def _odoo_source(settings: Settings, url: str) -> SourceUnderTest:
+    source = odoo_source(settings, url)
+
+    def seed(owner: str, email: str) -> str:
+        customer_id = f"cust-{uuid.uuid4().hex[:8]}"
+        add_odoo_customer(url, customer_id, email=email, salesperson=owner)
+        return customer_id
+
+    def bounces(customer_id: str) -> int:
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            found = conn.execute(
+                select(RES_PARTNER.c.message_bounce).where(RES_PARTNER.c.ref == customer_id)
+            ).scalar_one()
+        engine.dispose()
+        return int(found)
+
+    return SourceUnderTest(source, seed, source.system.ledger, bounces)
+
+
+@pytest.fixture(params=["crm", "sqlite", "postgresql"])
+def source(
+    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
+) -> Iterator[SourceUnderTest]:
+    if request.param == "crm":
+        yield _crm_source(settings, request.getfixturevalue("db"))
+        return
+    with odoo_database(request, request.param, tmp_path) as url:
+        yield _odoo_source(settings, url)
+
+
+def _email() -> str:
+    return f"Billing-{uuid.uuid4().hex[:6]}@Acme.example"
+
+
+def test_a_customer_is_who_the_source_says(source: SourceUnderTest) -> None:
+    email = _email()
+    customer_id = source.seed(SALESPERSON, email)
+    profile = source.source.get_profile(customer_id)
+    assert profile is not None and profile.id == customer_id
+    assert profile.owner == SALESPERSON and profile.status == CustomerStatus.ACTIVE
+    assert profile.value_tier in set(ValueTier) and profile.locale
+    details = source.source.customer(customer_id)
+    assert details is not None and details.name == f"Acme {customer_id}"
+    assert details.email == email and details.owner == SALESPERSON
+    assert details.created_at.year >= 2020
+    contact = source.source.primary_contact(customer_id)
+    assert contact is not None and "@" in contact.email and contact.locale == profile.locale
+    # Someone who never was a customer there.
+    assert source.source.get_profile("cust-nobody") is None
+    assert source.source.customer("cust-nobody") is None
+    assert source.source.account_history("cust-nobody") is None
+    assert source.source.primary_contact("cust-nobody") is None
+
+
+def test_the_account_history_weighs_orders_invoices_and_talks(source: SourceUnderTest) -> None:
+    customer_id = source.seed(SALESPERSON, _email())
+    history = source.source.account_history(customer_id)
+    assert history is not None and history.name == f"Acme {customer_id}"
+    assert history.owner == SALESPERSON and history.status == CustomerStatus.ACTIVE
+    assert history.orders >= 1 and history.order_value_cents > 0
+    assert history.last_order_at is not None and history.last_order_at.tzinfo is not None
+    assert history.interactions >= 1 and history.last_interaction_at is not None
+    assert history.recent_invoices and history.unpaid_cents > 0
+    settled = [i.paid_at is not None or bool(i.paid) for i in history.recent_invoices]
+    assert True in settled and False in settled  # one paid, one still owed
+    assert all(i.amount_cents > 0 and i.due_at >= i.issued_at for i in history.recent_invoices)
+
+
+def test_search_by_words_owner_and_status(source: SourceUnderTest) -> None:
+    mine = source.seed(SALESPERSON, _email())
+    theirs = source.seed(OTHER_OWNER, _email())
+    found, total = source.source.search(mine, None, 10, 0)
+    assert [c.id for c in found] == [mine] and total == 1
+    found, _ = source.source.search(mine[-8:].upper(), None, 10, 0)  # case does not matter
+    assert [c.id for c in found] == [mine]
+    found, _ = source.source.search("cust-", None, 500, 0, owner=OTHER_OWNER)
+    assert theirs in {c.id for c in found} and mine not in {c.id for c in found}
+    _, every = source.source.search("cust-", None, 1, 0)
+    page, again = source.source.search("cust-", None, 1, 1)
+    assert every == again >= 2 and len(page) == 1
+    assert source.source.names([mine, theirs, "cust-nobody"]) == {
+        mine: f"Acme {mine}",
+        theirs: f"Acme {theirs}",
+    }
+    assert {mine, theirs} <= set(source.source.customer_ids(batch=1))
+
+
+def test_the_status_a_case_writes_is_read_back(source: SourceUnderTest) -> None:
+    customer_id = source.seed(SALESPERSON, _email())
+    source.source.set_status(customer_id, CustomerStatus.CLOSING)
+    profile = source.source.get_profile(customer_id)
+    assert profile is not None and profile.status == CustomerStatus.CLOSING
+    closing, _ = source.source.search(customer_id, CustomerStatus.CLOSING, 10, 0)
+    active, _ = source.source.search(customer_id, CustomerStatus.ACTIVE, 10, 0)
+    assert [c.id for c in closing] == [customer_id] and active == []
+    source.source.set_status(customer_id, CustomerStatus.ACTIVE)
+    source.source.set_status(customer_id, CustomerStatus.ACTIVE)  # idempotent
+    profile = source.source.get_profile(customer_id)
+    assert profile is not None and profile.status == CustomerStatus.ACTIVE
+
+
+def test_who_speaks_for_a_customer_and_their_bounces(source: SourceUnderTest) -> None:
+    email = _email()
+    customer_id = source.seed(SALESPERSON, email)
+    assert source.source.customers_with_email(f"  {email.upper()} ") == [customer_id]
+    assert source.source.customers_with_email("nobody@acme.example") == []
+    contact = source.source.primary_contact(customer_id)
+    assert contact is not None
+    before = source.bounces(customer_id)
+    source.source.record_bounce(customer_id, contact.email)
+    assert source.bounces(customer_id) == before + 1
+    source.source.record_bounce(customer_id, "someone-else@acme.example")
+    assert source.bounces(customer_id) == before + 1
+
+
+def test_a_customer_deleted_for_good_is_unknown_everywhere(source: SourceUnderTest) -> None:
+    email = _email()
+    customer_id = source.seed(SALESPERSON, email)
+    source.ledger.suppress(customer_id, str(uuid.uuid4()), datetime.now(UTC))
+    assert source.source.get_profile(customer_id) is None
+    assert source.source.customer(customer_id) is None
+    assert source.source.account_history(customer_id) is None
+    assert source.source.primary_contact(customer_id) is None
+    assert source.source.customers_with_email(email) == []
+    assert source.source.names([customer_id]) == {}
+    assert source.source.search(customer_id, None, 10, 0)[0] == []
+
+
+# ---------------------------------------------------------------- the SQL adapter's own
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_two_rows_under_one_id_are_refused_not_guessed_between(
+    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path, kind: str
+) -> None:
+    with odoo_database(request, kind, tmp_path) as url:
+        add_odoo_customer(url, "cust-twice")
+        add_odoo_customer(url, "cust-twice", email="other@acme.example")
+        source = odoo_source(settings, url)
+        with pytest.raises(AmbiguousCustomer):
+            source.get_profile("cust-twice")
+        with pytest.raises(AmbiguousCustomer):
+            source.account_history("cust-twice")
+
+
+def test_without_a_status_column_nothing_is_written_and_all_are_active(
+    settings: Settings, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/odoo.db"
+    create(url)
+    add_odoo_customer(url, "cust-1")
+    mapping = load_mapping(MAPPING)
+    assert mapping.source is not None
+    bare = {"status": None, "owner": None, "owner_lookup": None}
+    plain = mapping.model_copy(update={"source": mapping.source.model_copy(update=bare)})
+    source = odoo_source(settings, url, plain)
+    source.set_status("cust-1", CustomerStatus.CLOSED)
+    profile = source.get_profile("cust-1")
+    assert profile is not None and profile.status == CustomerStatus.ACTIVE
+    assert profile.owner == mapping.source.default_owner
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        status = conn.execute(select(RES_PARTNER.c.x_closeout_status)).scalars().all()
+        conn.execute(insert(RES_PARTNER).values(name="Not a customer", ref=None))
+    engine.dispose()
+    assert set(status) == {None}
+    assert list(source.customer_ids()) == ["cust-1"]  # partners without a ref are not
+
+
+def test_one_connector_is_the_source_and_its_mapping_says_who_customers_are(
+    tmp_path: Path,
+) -> None:
+    entry = {"kind": "sql", "name": "odoo", "url": "sqlite://", "mapping": str(MAPPING)}
+    (only,) = parse_connectors([entry | {"source": True}])
+    assert isinstance(only, SqlConnector) and only.source
+    with pytest.raises(ValueError, match="one connector is the customer source, not several"):
+        parse_connectors([entry | {"source": True}, entry | {"name": "erp", "source": True}])
+    records_only = tmp_path / "records.toml"
+    text = MAPPING.read_text()
+    records_only.write_text(text[text.index("[customer]") :])
+    with pytest.raises(ValueError, match=r"source = true needs a \[source\] section"):
+        parse_connectors([entry | {"mapping": str(records_only), "source": True}])
+    (plain,) = parse_connectors([entry | {"mapping": str(records_only)}])
+    assert isinstance(plain, SqlConnector) and not plain.source
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(text.replace('table = "sale_order", at', 'table = "sale_orders", at'))
+    with pytest.raises(ValueError, match=r"sale_orders is not a mapped \[\[table\]\]"):
+        load_mapping(wrong)
