@@ -107,7 +107,7 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
         housekeeping=HousekeepingActivities(
             settings, cases, archive, SuppressionEnforcer(ledger, crm, vault, cases), temporal
         ),
-        detection=DetectionActivities(settings, db, crm, temporal),
+        detection=DetectionActivities(settings, db, systems.source, temporal, systems.detection),
         retention=RetentionActivities(systems.data, cases, vault, certificates),
     )
 

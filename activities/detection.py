@@ -19,9 +19,9 @@ from closeout.contracts import (
     ScanRequest,
     ScanSummary,
 )
-from closeout.crm.port import CrmPort
+from closeout.crm.port import CustomerSource
 from closeout.db import Database
-from closeout.detection.detector import Detector, Disposition
+from closeout.detection.detector import DetectionInputs, Detector, Disposition
 from closeout.detection.models import DetectionCandidate
 from closeout.detection.repository import detection_repository
 from closeout.domain import SYSTEM_ACTOR, ChurnClass, Trigger
@@ -36,12 +36,13 @@ class DetectionActivities:
         self,
         settings: Settings,
         db: Database,
-        crm: CrmPort,
+        source: CustomerSource,
         client: Callable[[], Awaitable[Client]],
+        inputs: DetectionInputs | None = None,
     ) -> None:
         self.settings = settings
-        self.crm = crm
-        self.detector = Detector(db, settings.detection)
+        self.source = source
+        self.detector = Detector(db, settings.detection, inputs)
         self.runs = detection_repository(settings, db)
         self._client = client
 
@@ -118,7 +119,7 @@ class DetectionActivities:
         read only when a rule asks)."""
         if not self.settings.policy_rules:
             return self.settings.default_policy
-        profile = await asyncio.to_thread(self.crm.get_profile, customer_id)
+        profile = await asyncio.to_thread(self.source.get_profile, customer_id)
         tier, country = (profile.value_tier, profile.country) if profile else (None, None)
         return self.settings.policy_for(trigger, tier, country)
 

@@ -15,6 +15,7 @@ from closeout.crm.adapters import crm_from
 from closeout.crm.port import CrmPort, CustomerSource
 from closeout.crypto.vault import ArchiveVault, vault_from
 from closeout.db import Database
+from closeout.detection.detector import DetectionInputs
 from closeout.settings import Settings
 from closeout.suppression.ledger import ledger_from
 
@@ -30,6 +31,8 @@ class ApiAdapters:
     data: list[DataSystem]
     # Who the customers are: the reference CRM, or the connector that is the source.
     source: CustomerSource
+    # Where detection's rules read their facts (None: the reference CRM's tables).
+    detection: DetectionInputs | None
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> ApiAdapters:
@@ -45,4 +48,5 @@ class ApiAdapters:
             systems.access,
             systems.data,
             systems.source,
+            systems.detection,
         )

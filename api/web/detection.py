@@ -22,7 +22,8 @@ def detection_preview(
     request: Request, user: Managers, settings: SettingsDep, db: DatabaseDep
 ) -> Response:
     """What tonight's run would do, by trigger and churn class, with the evidence."""
-    scan = Detector(db, settings.detection).scan(datetime.now(UTC))
+    inputs = request.app.state.adapters.detection
+    scan = Detector(db, settings.detection, inputs).scan(datetime.now(UTC))
     return render(
         request,
         user,

@@ -10,10 +10,12 @@ from closeout.connectors.data import CrmData, DataSystem
 from closeout.connectors.salesforce import SalesforceData
 from closeout.connectors.scim import ScimAccess
 from closeout.connectors.sql_data import SqlMappedData
+from closeout.connectors.sql_detection import SqlDetectionInputs
 from closeout.connectors.sql_mapping import load_mapping
 from closeout.connectors.sql_rows import sql_engine
 from closeout.connectors.sql_source import SqlCustomerSource
 from closeout.crm.port import CrmPort, CustomerSource
+from closeout.detection.detector import DetectionInputs
 from closeout.settings import Settings
 from closeout.suppression.ledger import SuppressionLedger
 
@@ -27,6 +29,8 @@ class Connected:
     access: list[AccessProvider]
     # The source's name in checks and health reports ("crm": the reference CRM).
     source_name: str = "crm"
+    # Where detection's rules read their facts; None: the reference CRM's tables.
+    detection: DetectionInputs | None = None
 
 
 def connected(settings: Settings, crm: CrmPort, ledger: SuppressionLedger) -> Connected:
@@ -70,4 +74,5 @@ def connected(settings: Settings, crm: CrmPort, ledger: SuppressionLedger) -> Co
                     ca_file=str(spec.ca_file) if spec.ca_file else None,
                 )
             )
-    return Connected(source, data, access, source_name)
+    inputs = SqlDetectionInputs(source) if isinstance(source, SqlCustomerSource) else None
+    return Connected(source, data, access, source_name, inputs)

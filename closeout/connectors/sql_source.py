@@ -45,7 +45,7 @@ from closeout.domain import CustomerStatus, ValueTier
 RECENT = 5
 
 
-def _moment(value: Any) -> datetime | None:
+def to_moment(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -55,7 +55,7 @@ def _moment(value: Any) -> datetime | None:
     raise TypeError(f"not a date: {type(value).__name__}")
 
 
-def _cents(value: Any, history: History) -> int:
+def to_cents(value: Any, history: History) -> int:
     if value is None:
         return 0
     amount = Decimal(str(value))
@@ -138,7 +138,7 @@ class SqlCustomerSource:
             value_tier=tier if tier in set(ValueTier) else str(self.source.default_value_tier),
             locale=self._value(row, "locale"),
             status=self._value(row, "status"),
-            created_at=_moment(row.created_at) or datetime.fromtimestamp(0, UTC),
+            created_at=to_moment(row.created_at) or datetime.fromtimestamp(0, UTC),
             closed_at=None,
         )
 
@@ -286,7 +286,7 @@ class SqlCustomerSource:
         count, total, last = connection.execute(
             select(func.count(), amount, func.max(table.c[history.at])).where(theirs)
         ).one()
-        return int(count), _cents(total, history) if history.amount else 0, _moment(last)
+        return int(count), to_cents(total, history) if history.amount else 0, to_moment(last)
 
     def _invoices(
         self, connection: Connection, tables: dict[str, Table], key: Any
@@ -318,15 +318,15 @@ class SqlCustomerSource:
         lines = [
             InvoiceLine(
                 number=str(r.number or ""),
-                issued_at=_moment(r.at) or datetime.fromtimestamp(0, UTC),
-                due_at=_moment(r.due_at) or _moment(r.at) or datetime.fromtimestamp(0, UTC),
-                amount_cents=_cents(r.amount, spec),
-                paid_at=_moment(r.settled) if spec.paid_at else None,
-                paid=None if spec.paid_at else _cents(r.settled, spec) <= 0,
+                issued_at=to_moment(r.at) or datetime.fromtimestamp(0, UTC),
+                due_at=to_moment(r.due_at) or to_moment(r.at) or datetime.fromtimestamp(0, UTC),
+                amount_cents=to_cents(r.amount, spec),
+                paid_at=to_moment(r.settled) if spec.paid_at else None,
+                paid=None if spec.paid_at else to_cents(r.settled, spec) <= 0,
             )
             for r in rows
         ]
-        return lines, _cents(unpaid, spec)
+        return lines, to_cents(unpaid, spec)
 
     def set_status(self, customer_id: str, status: str) -> None:
         """Where the company's people see it; nothing to write when the mapping names no

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select as sa_select
 from sqlalchemy import text
@@ -77,12 +77,28 @@ class Scan:
         return [c for c in self.candidates if c.disposition is disposition]
 
 
+class DetectionInputs(Protocol):
+    """Where the rules read their facts, when not the reference CRM's tables: a company's own
+    CRM that is the customer source (closeout/connectors/sql_detection.py). It answers the
+    rules it can with the rows the reference rules give."""
+
+    rules: Sequence[Rule]
+
+    def run(self, rule: Rule, config: DetectionConfig, now: datetime) -> list[Any]: ...
+
+
 class Detector:
-    def __init__(self, db: Database, config: DetectionConfig) -> None:
+    def __init__(
+        self, db: Database, config: DetectionConfig, inputs: DetectionInputs | None = None
+    ) -> None:
         self.db = db
         self.config = config
+        self.inputs = inputs
+        self.rules: Sequence[Rule] = RULES if inputs is None else inputs.rules
 
     def run_rule(self, rule: Rule, now: datetime) -> list[Any]:
+        if self.inputs is not None:
+            return self.inputs.run(rule, self.config, now)
         dialect = self.db.engine.dialect.name
         with self.db.session() as session:
             if dialect == "postgresql":
@@ -103,8 +119,10 @@ class Detector:
         # The rules run side by side on their own connections; their results are taken in
         # the rules' order, so precedence holds whatever finishes first.
         with ThreadPoolExecutor(max_workers=self.config.scan_parallelism) as pool:
-            running = [pool.submit(self._timed_rule, rule, now) for rule in RULES]
-            results = [(rule, future.result()) for rule, future in zip(RULES, running, strict=True)]
+            running = [pool.submit(self._timed_rule, rule, now) for rule in self.rules]
+            results = [
+                (rule, future.result()) for rule, future in zip(self.rules, running, strict=True)
+            ]
         for rule, (rows, took) in results:
             seconds[rule.name] = took
             for row in rows:
@@ -129,7 +147,9 @@ class Detector:
             if progress is not None:
                 progress(rule.trigger)
         started = time.perf_counter()
-        flagged = self._competitive(sorted(found.values(), key=lambda c: c.customer_id))
+        flagged = sorted(found.values(), key=lambda c: c.customer_id)
+        if self.inputs is None:  # the reference CRM records the competitor a customer went to
+            flagged = self._competitive(flagged)
         candidates = self._dispose(flagged, now)
         seconds["dispositions"] = time.perf_counter() - started
         return Scan(now, candidates, seconds)
