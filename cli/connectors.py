@@ -37,7 +37,11 @@ def connectors_check(
     ledger = ledger_from(settings)
     systems = connected(settings, crm_from(settings, db, ledger), ledger)
     typer.echo(f"customer source: {systems.source_name}")
-    failed = customer is not None and not _profile(systems.source, customer)
+    failed = False
+    if systems.source_checked is not None:
+        failed |= not _reached(systems.source_checked, "source: who customers are, status")
+    if customer is not None:
+        failed |= not _profile(systems.source, customer)
     for provider in systems.access:
         failed |= not _reached(provider, "access: list, revoke, restore")
         if customer is not None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from closeout.connectors.access import AccessProvider, CrmAccess
+from closeout.connectors.access import AccessProvider, Checked, CrmAccess
 from closeout.connectors.config import SalesforceConnector, ScimConnector, SqlConnector
 from closeout.connectors.data import CrmData, DataSystem
 from closeout.connectors.salesforce import SalesforceData
+from closeout.connectors.salesforce_source import SalesforceSource
 from closeout.connectors.scim import ScimAccess
 from closeout.connectors.sql_data import SqlMappedData
 from closeout.connectors.sql_detection import SqlDetectionInputs
@@ -15,7 +19,9 @@ from closeout.connectors.sql_mapping import load_mapping
 from closeout.connectors.sql_rows import sql_engine
 from closeout.connectors.sql_source import SqlCustomerSource
 from closeout.crm.port import CrmPort, CustomerSource
+from closeout.detection.config import DetectionConfig
 from closeout.detection.detector import DetectionInputs
+from closeout.detection.rules import Rule
 from closeout.settings import Settings
 from closeout.suppression.ledger import SuppressionLedger
 
@@ -31,6 +37,8 @@ class Connected:
     source_name: str = "crm"
     # Where detection's rules read their facts; None: the reference CRM's tables.
     detection: DetectionInputs | None = None
+    # The connected source, for checks (None: the reference CRM, checked as the database).
+    source_checked: Checked | None = None
 
 
 def connected(settings: Settings, crm: CrmPort, ledger: SuppressionLedger) -> Connected:
@@ -62,17 +70,47 @@ def connected(settings: Settings, crm: CrmPort, ledger: SuppressionLedger) -> Co
             if spec.source:
                 source, source_name = SqlCustomerSource(system), spec.name
         elif isinstance(spec, SalesforceConnector):
-            data.append(
-                SalesforceData(
-                    spec.name,
-                    spec.instance_url,
-                    spec.secret,
-                    ledger,
-                    customer_field=spec.customer_field,
-                    api_version=spec.api_version,
-                    timeout=spec.timeout,
-                    ca_file=str(spec.ca_file) if spec.ca_file else None,
-                )
+            org = SalesforceData(
+                spec.name,
+                spec.instance_url,
+                spec.secret,
+                ledger,
+                customer_field=spec.customer_field,
+                api_version=spec.api_version,
+                timeout=spec.timeout,
+                ca_file=str(spec.ca_file) if spec.ca_file else None,
             )
-    inputs = SqlDetectionInputs(source) if isinstance(source, SqlCustomerSource) else None
-    return Connected(source, data, access, source_name, inputs)
+            data.append(org)
+            if spec.source:
+                source_name = spec.name
+                source = SalesforceSource(
+                    org,
+                    status_field=spec.status_field,
+                    value_tier_field=spec.value_tier_field,
+                    locale_field=spec.locale_field,
+                    default_owner=spec.default_owner,
+                )
+    # The source's own system first: a customer it does not hold is an error there
+    # (closeout/connectors/records.py).
+    data.sort(key=lambda system: system.name != source_name)
+    inputs: DetectionInputs | None = None
+    checked: Checked | None = None
+    if isinstance(source, SqlCustomerSource):
+        inputs, checked = SqlDetectionInputs(source), source
+    elif isinstance(source, SalesforceSource):
+        # No rule reads Salesforce: its cases are opened through the API (POST /api/cases,
+        # from a Flow or an integration), never from the reference CRM's customers.
+        inputs, checked = NO_RULES, source
+    return Connected(source, data, access, source_name, inputs, checked)
+
+
+class _NoRules:
+    """Detection with nothing to read: the scan flags no one."""
+
+    rules: Sequence[Rule] = ()
+
+    def run(self, rule: Rule, config: DetectionConfig, now: datetime) -> list[Any]:
+        return []
+
+
+NO_RULES = _NoRules()

@@ -24,6 +24,11 @@ the path of a JSON or TOML file holding one (`[[connector]]` tables), each entry
     instance_url = "https://yourcompany.my.salesforce.com"
     token_file = "/run/secrets/salesforce-token"  # an OAuth access token; or token = "..."
     customer_field = "Closeout_Id__c"        # the Account field holding the customer id
+    source = true                            # the customer source, reading and writing:
+    status_field = "Closeout_Status__c"      #   where the closing's status is written
+    value_tier_field = "Value_Tier__c"       #   standard, high or key (else: standard)
+    locale_field = "Language__c"             #   the customer's language (else: en)
+    default_owner = "li.na@example.com"      #   who decides for an account of no known user
 
 Credentials come from the entry or a file it names, never from anywhere else.
 """
@@ -42,6 +47,7 @@ from closeout.connectors.access import CRM_ACCESS
 from closeout.connectors.sql_mapping import load_mapping
 
 NAME = r"^[a-z][a-z0-9-]{0,39}$"
+FIELD = r"^[A-Za-z][A-Za-z0-9_]{0,79}$"  # a Salesforce field's API name
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -142,11 +148,18 @@ class SalesforceConnector(BaseModel):
     token: SecretStr | None = None
     token_file: Path | None = None
     # The Account field holding the customer's Closeout id (an external id, indexed).
-    customer_field: str = Field(default="Closeout_Id__c", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+    customer_field: str = Field(default="Closeout_Id__c", pattern=FIELD)
     api_version: str = Field(default="62.0", pattern=r"^[1-9][0-9]\.0$")
     timeout: float = Field(default=30.0, gt=0, le=120)
     # A CA bundle to trust instead of the system's (a company proxy's own CA).
     ca_file: Path | None = None
+    # The customer source (closeout/connectors/salesforce_source.py), with the Account
+    # fields it reads and writes when the org has them.
+    source: bool = False
+    status_field: str | None = Field(default=None, pattern=FIELD)
+    value_tier_field: str | None = Field(default=None, pattern=FIELD)
+    locale_field: str | None = Field(default=None, pattern=FIELD)
+    default_owner: str | None = Field(default=None, min_length=1, max_length=320)
 
     @model_validator(mode="after")
     def _checked(self) -> SalesforceConnector:

@@ -57,7 +57,7 @@ _POINTS_AT = {
     "Task": "WhatId",
 }
 _BATCH = 200
-_FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
+FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
 
 
 def _error_code(content: Any) -> str:
@@ -148,20 +148,20 @@ class SalesforceData:
         with self._failures():
             return step()
 
-    def _rest(self, path: str, **kwargs: Any) -> Any:
+    def rest(self, path: str, **kwargs: Any) -> Any:
         """A REST call under /services/data/vXX.X/; its JSON answer."""
         found: Any = self._call(lambda: self.sf.restful(path, timeout=self.timeout, **kwargs))
         return found
 
-    def _query(self, soql: str) -> dict[str, Any]:
+    def query(self, soql: str) -> dict[str, Any]:
         return self._call(lambda: self.sf.query_all(soql, timeout=self.timeout))
 
-    def _describe(self, sobject: str) -> list[tuple[str, bool]]:
+    def describe(self, sobject: str) -> list[tuple[str, bool]]:
         """The object's fields, each with whether a create may set it."""
         if sobject not in self._fields:
-            found = self._rest(f"sobjects/{sobject}/describe/")
+            found = self.rest(f"sobjects/{sobject}/describe/")
             fields = [(f["name"], bool(f.get("createable"))) for f in found["fields"]]
-            odd = [name for name, _ in fields if not _FIELD.fullmatch(str(name))]
+            odd = [name for name, _ in fields if not FIELD_NAME.fullmatch(str(name))]
             if odd:
                 raise ConnectorUnavailable(self.name, f"{sobject} describes fields named {odd}")
             self._fields[sobject] = fields
@@ -170,31 +170,31 @@ class SalesforceData:
     # ------------------------------------------------------------------ the port
 
     def check(self) -> list[str]:
-        listed = self._rest("sobjects/")
+        listed = self.rest("sobjects/")
         known = {o["name"]: o for o in listed.get("sobjects", [])}
         missing = []
         for sobject in (ACCOUNT, *OBJECTS):
             found = known.get(sobject)
             if found is None or not (found.get("queryable") and found.get("deletable")):
                 missing.append(f"{sobject} (query and delete)")
-        if ACCOUNT in known and self.customer_field not in {f for f, _ in self._describe(ACCOUNT)}:
+        if ACCOUNT in known and self.customer_field not in {f for f, _ in self.describe(ACCOUNT)}:
             missing.append(f"Account.{self.customer_field}")
         return missing
 
     def tables_of(self, category: DataCategory) -> tuple[str, ...]:
         return tuple(o for o, (c, _) in OBJECTS.items() if c is category)
 
-    def _account(self, customer_id: str) -> str | None:
+    def account_id(self, customer_id: str) -> str | None:
         soql = format_soql(
             "SELECT Id FROM Account WHERE {:literal} = {}", self.customer_field, customer_id
         )
-        records = self._query(soql)["records"]
+        records = self.query(soql)["records"]
         if len(records) > 1:
             raise AmbiguousCustomer(self.name, customer_id)
         return str(records[0]["Id"]) if records else None
 
     def _known_account(self, customer_id: str) -> str:
-        account = None if self.ledger.is_suppressed(customer_id) else self._account(customer_id)
+        account = None if self.ledger.is_suppressed(customer_id) else self.account_id(customer_id)
         if account is None:
             raise UnknownCustomer(self.name, customer_id)
         return account
@@ -202,14 +202,14 @@ class SalesforceData:
     def _records(self, sobject: str, where: str, value: str) -> list[dict[str, Any]]:
         # The object and field names are this module's constants and describe's names, each
         # checked to be a plain identifier; the values go through format_soql's quoting.
-        fields = ", ".join(f for f, _ in self._describe(sobject))
+        fields = ", ".join(f for f, _ in self.describe(sobject))
         soql = format_soql(
             f"SELECT {fields} FROM {sobject} WHERE {{:literal}} = {{}}",  # nosec B608
             where,
             value,
         )
         return [
-            {k: v for k, v in r.items() if k != "attributes"} for r in self._query(soql)["records"]
+            {k: v for k, v in r.items() if k != "attributes"} for r in self.query(soql)["records"]
         ]
 
     def _count(self, sobject: str, where: str, value: str) -> int:
@@ -218,6 +218,10 @@ class SalesforceData:
             where,
             value,
         )
+        return self.count(soql)
+
+    def count(self, soql: str) -> int:
+        """A `SELECT COUNT() ...` query's answer (query_all would count the records it got)."""
         answer: Any = self._call(lambda: self.sf.query(soql, timeout=self.timeout))
         return int(answer["totalSize"])
 
@@ -232,7 +236,7 @@ class SalesforceData:
         deleted = 0
         for start in range(0, len(ids), _BATCH):
             chunk = ",".join(ids[start : start + _BATCH])
-            results = self._rest(
+            results = self.rest(
                 "composite/sobjects", params={"ids": chunk, "allOrNone": "false"}, method="DELETE"
             )
             for result in results or []:
@@ -252,14 +256,14 @@ class SalesforceData:
 
     def _records_ids(self, sobject: str, account: str) -> list[dict[str, Any]]:
         soql = format_soql(f"SELECT Id FROM {sobject} WHERE AccountId = {{}}", account)  # nosec B608
-        return list(self._query(soql)["records"])
+        return list(self.query(soql)["records"])
 
     def minimise(self, customer_id: str) -> dict[str, int]:
         account = self._known_account(customer_id)
         return self._delete_objects(account, [o for o, (_, gone) in OBJECTS.items() if gone])
 
     def delete(self, customer_id: str, categories: Collection[DataCategory]) -> dict[str, int]:
-        account = self._account(customer_id)
+        account = self.account_id(customer_id)
         if account is None:
             return {}
         wanted = set(categories)
@@ -280,7 +284,7 @@ class SalesforceData:
             if not archived or not rows or self._count(sobject, "AccountId", account):
                 restored[sobject] = 0
                 continue
-            createable = {f for f, can in self._describe(sobject) if can}
+            createable = {f for f, can in self.describe(sobject) if can}
             records = [
                 {"attributes": {"type": sobject}}
                 | {k: v for k, v in row.items() if k in createable}
@@ -290,7 +294,7 @@ class SalesforceData:
             created = 0
             for start in range(0, len(records), _BATCH):
                 body = {"allOrNone": True, "records": records[start : start + _BATCH]}
-                results = self._rest("composite/sobjects", method="POST", json=body)
+                results = self.rest("composite/sobjects", method="POST", json=body)
                 failed = [r for r in results if not r.get("success")]
                 if failed:
                     codes = sorted({e.get("statusCode") for r in failed for e in r["errors"]})
@@ -303,7 +307,7 @@ class SalesforceData:
         self, customer_id: str, categories: Collection[DataCategory] | None = None
     ) -> dict[str, int]:
         wanted = set(DataCategory) if categories is None else set(categories)
-        account = self._account(customer_id)
+        account = self.account_id(customer_id)
         if account is None:
             return {}
         found = {

@@ -1,11 +1,13 @@
 """A local server answering with the Salesforce REST API's documented shapes (API v62.0), over
 HTTPS with a test CA's certificate: describeGlobal and sObject describe, SOQL queries (the
-subset the adapter sends: a field list or COUNT(), one equality), sObject Collections create
-and delete (`/composite/sobjects`), and single-record delete. Errors as Salesforce sends them:
-401 INVALID_SESSION_ID, 403 REQUEST_LIMIT_EXCEEDED, 429 with Retry-After, 5xx.
+subset the adapters send: a field list or COUNT(); conditions with =, !=, LIKE and IN joined
+by AND, and OR within parentheses; ORDER BY one field, LIMIT, OFFSET), sObject Collections
+create and delete (`/composite/sobjects`), single-record update (PATCH) and delete. Errors
+as Salesforce sends them: 401 INVALID_SESSION_ID, 403 REQUEST_LIMIT_EXCEEDED, 429 with
+Retry-After, 5xx.
 
-What it is not: Salesforce. It keeps records in memory, knows five objects and a handful of
-fields each, and parses no more SOQL than the adapter writes. The README says so.
+What it is not: Salesforce. It keeps records in memory, knows six objects and a handful of
+fields each, and parses no more SOQL than the adapters write. The README says so.
 """
 
 from __future__ import annotations
@@ -32,15 +34,17 @@ BASE = f"/services/data/v{VERSION}/"
 OBJECTS: dict[str, dict[str, bool]] = {
     "Account": {
         "Id": False, "Name": True, "Closeout_Id__c": True, "Phone": True, "Website": True,
-        "BillingCity": True, "Description": True, "CreatedDate": False,
+        "BillingCity": True, "BillingCountry": True, "Description": True, "OwnerId": True,
+        "Closeout_Status__c": True, "CreatedDate": False,
     },
     "Contact": {
-        "Id": False, "AccountId": True, "FirstName": True, "LastName": True, "Email": True,
-        "Phone": True, "CreatedDate": False,
+        "Id": False, "AccountId": True, "FirstName": True, "LastName": True, "Name": False,
+        "Email": True, "Phone": True, "EmailBouncedReason": True, "EmailBouncedDate": True,
+        "CreatedDate": False,
     },
     "Opportunity": {
         "Id": False, "AccountId": True, "Name": True, "StageName": True, "CloseDate": True,
-        "Amount": True, "CreatedDate": False,
+        "Amount": True, "IsWon": False, "CreatedDate": False,
     },
     "Case": {
         "Id": False, "AccountId": True, "Subject": True, "Description": True, "Status": True,
@@ -50,12 +54,93 @@ OBJECTS: dict[str, dict[str, bool]] = {
         "Id": False, "AccountId": False, "WhatId": True, "Subject": True, "Description": True,
         "Status": True, "ActivityDate": True, "CreatedDate": False,
     },
+    "User": {"Id": False, "Username": True, "Email": True, "IsActive": True},
 }  # fmt: skip
-PREFIX = {"Account": "001", "Contact": "003", "Opportunity": "006", "Case": "500", "Task": "00T"}
+PREFIX = {
+    "Account": "001", "Contact": "003", "Opportunity": "006", "Case": "500", "Task": "00T",
+    "User": "005",
+}  # fmt: skip
 _SOQL = re.compile(
-    r"^SELECT (?P<fields>.+?) FROM (?P<object>\w+)"
-    r"(?: WHERE (?P<field>\w+) = '(?P<value>(?:[^'\\]|\\.)*)')?$"
+    r"^SELECT (?P<fields>.+?) FROM (?P<object>\w+)(?: WHERE (?P<where>.+?))?"
+    r"(?: ORDER BY (?P<order>\w+)(?: ASC)?)?(?: LIMIT (?P<limit>\d+))?(?: OFFSET (?P<offset>\d+))?$"
 )
+_TOKEN = re.compile(r"\s*('(?:[^'\\]|\\.)*'|\(|\)|,|!=|=|[\w.%-]+)")
+
+
+def _tokens(where: str) -> list[str]:
+    found, at = [], 0
+    while at < len(where):
+        match = _TOKEN.match(where, at)
+        if match is None:
+            raise ValueError(where[at:])
+        found.append(match[1])
+        at = match.end()
+    return found
+
+
+def _value(token: str) -> Any:
+    if token.startswith("'"):
+        return _unquote(token[1:-1])
+    return {"null": None, "true": True, "false": False}.get(token.lower(), token)
+
+
+def _like(value: Any, quoted: str) -> bool:
+    """LIKE's pattern as quoted in the query: % and _ wildcards, a backslash escapes."""
+    parts = re.findall(r"\\.|.", quoted[1:-1])
+    regex = "".join(
+        re.escape(c[1]) if len(c) == 2 else ".*" if c == "%" else "." if c == "_" else re.escape(c)
+        for c in parts
+    )
+    return value is not None and re.fullmatch(regex, str(value), re.IGNORECASE) is not None
+
+
+def _same(value: Any, wanted: Any) -> bool:
+    if isinstance(value, str) and isinstance(wanted, str):
+        return value.lower() == wanted.lower()  # SOQL compares text without regard to case
+    return bool(value == wanted)
+
+
+def _condition(tokens: list[str], at: int) -> tuple[Any, int]:
+    """One condition from tokens[at]: a test on a record, and where the next token is."""
+    if tokens[at] == "(":
+        tests, at = [], at + 1
+        while True:
+            test, at = _condition(tokens, at)
+            tests.append(test)
+            if tokens[at] == ")":
+                return (lambda r: any(t(r) for t in tests)), at + 1
+            if tokens[at].upper() != "OR":
+                raise ValueError(tokens[at])
+            at += 1
+    name, op = tokens[at], tokens[at + 1].upper()
+    if op == "IN":
+        values, at = [], at + 3  # past the "("
+        while tokens[at] != ")":
+            if tokens[at] != ",":
+                values.append(_value(tokens[at]))
+            at += 1
+        return (lambda r: any(_same(r.get(name), v) for v in values)), at + 1
+    wanted = _value(tokens[at + 2])
+    if op == "=":
+        return (lambda r: _same(r.get(name), wanted)), at + 3
+    if op == "!=":
+        return (lambda r: not _same(r.get(name), wanted)), at + 3
+    if op == "LIKE":
+        quoted = tokens[at + 2]
+        return (lambda r: _like(r.get(name), quoted)), at + 3
+    raise ValueError(op)
+
+
+def _where(where: str) -> Any:
+    tokens, tests, at = [*_tokens(where), "<end>"], [], 0
+    while True:
+        test, at = _condition(tokens, at)
+        tests.append(test)
+        if tokens[at] == "<end>":
+            return lambda r: all(t(r) for t in tests)
+        if tokens[at].upper() != "AND":
+            raise ValueError(tokens[at])
+        at += 1
 
 
 @dataclass
@@ -69,6 +154,8 @@ class Org:
     mode: str = "ok"  # ok | rate_limited | throttled | slow | failing
     retry_after: str | None = None
     requests: int = 0
+    # Every update the org took: (object, record id, the values written).
+    updates: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -82,6 +169,10 @@ class Org:
             record["CreatedDate"] = "2026-12-01T09:00:00.000+0000"
             if sobject == "Task":
                 record["AccountId"] = values.get("WhatId")
+            if sobject == "Opportunity":
+                record["IsWon"] = values.get("StageName") == "Closed Won"
+            if sobject == "Contact":
+                record["Name"] = f"{values.get('FirstName') or ''} {values.get('LastName')}".strip()
             self.records[sobject][record_id] = record
             return record_id
 
@@ -188,9 +279,17 @@ class _Handler(BaseHTTPRequestHandler):
         sobject = match["object"]
         with self.server.org.lock:
             rows = list(self.server.org.records[sobject].values())
-        if match["field"]:
-            wanted = _unquote(match["value"])
-            rows = [r for r in rows if r.get(match["field"]) == wanted]
+        try:
+            test = _where(match["where"]) if match["where"] else None
+        except (ValueError, IndexError):
+            self._send(400, [{"message": "unexpected token", "errorCode": "MALFORMED_QUERY"}])
+            return
+        if test is not None:
+            rows = [r for r in rows if test(r)]
+        if match["order"]:
+            rows.sort(key=lambda r: (r.get(match["order"]) is None, str(r.get(match["order"]))))
+        start = int(match["offset"] or 0)
+        rows = rows[start : start + int(match["limit"]) if match["limit"] else None]
         if match["fields"].strip().upper() == "COUNT()":
             self._send(200, {"totalSize": len(rows), "done": True, "records": []})
             return
@@ -233,6 +332,30 @@ class _Handler(BaseHTTPRequestHandler):
                 {"id": self.server.org.create(sobject, values), "success": True, "errors": []}
             )
         self._send(200, results)
+
+    def do_PATCH(self) -> None:
+        if self._refused():
+            return
+        single = re.fullmatch(rf"{re.escape(BASE)}sobjects/(\w+)/(\w+)", urlsplit(self.path).path)
+        if not single or single[1] not in OBJECTS:
+            self._send(404, [{"message": "not found", "errorCode": "NOT_FOUND"}])
+            return
+        values = self._body()
+        wrong = [k for k in values if not OBJECTS[single[1]].get(k, False)]
+        if wrong:
+            error = {"message": str(wrong), "errorCode": "INVALID_FIELD_FOR_INSERT_UPDATE"}
+            self._send(400, [error])
+            return
+        with self.server.org.lock:
+            record = self.server.org.records[single[1]].get(single[2])
+            if record is None:
+                self._send(
+                    404, [{"message": "entity is deleted", "errorCode": "ENTITY_IS_DELETED"}]
+                )
+                return
+            record.update(values)
+            self.server.org.updates.append((single[1], single[2], values))
+        self._send(204)
 
     def do_DELETE(self) -> None:
         if self._refused():
@@ -283,15 +406,23 @@ class LocalSalesforce:
     ca_file: Path
     org: Org
 
-    def account(self, customer_id: str) -> str:
-        """A customer as a Salesforce org holds one: an account, two contacts, an
-        opportunity, a case and two tasks. Its account id."""
+    def user(self, email: str) -> str:
+        """The org's user with that address (made once); their id."""
+        with self.org.lock:
+            for user in self.org.records["User"].values():
+                if user["Email"] == email:
+                    return str(user["Id"])
+        return self.org.create("User", {"Username": email, "Email": email, "IsActive": True})
+
+    def account(self, customer_id: str, owner: str = "li.na@example.com") -> str:
+        """A customer as a Salesforce org holds one: an account owned by that user, two
+        contacts, two opportunities (one won), a case and two tasks. Its account id."""
         org = self.org
         account = org.create(
             "Account",
             {"Name": f"Globex {customer_id}", "Closeout_Id__c": customer_id,
-             "Phone": "+1 415 555 0100", "BillingCity": "Springfield",
-             "Description": "Key account since 2019"},
+             "Phone": "+1 415 555 0100", "BillingCity": "Springfield", "BillingCountry": "US",
+             "Description": "Key account since 2019", "OwnerId": self.user(owner)},
         )  # fmt: skip
         for first, last in (("Hank", "Scorpio"), ("Frank", "Grimes")):
             org.create("Contact", {"AccountId": account, "FirstName": first, "LastName": last,
@@ -299,6 +430,9 @@ class LocalSalesforce:
         opportunity = {"AccountId": account, "Name": "Renewal", "StageName": "Prospecting",
                        "CloseDate": "2027-01-31", "Amount": 52000.0}  # fmt: skip
         org.create("Opportunity", opportunity)
+        won = opportunity | {"Name": "First year", "StageName": "Closed Won",
+                             "CloseDate": "2025-12-15", "Amount": 48000.0}  # fmt: skip
+        org.create("Opportunity", won)
         case = {"AccountId": account, "Subject": "Invoice question", "Status": "Closed",
                 "Description": "Hank asked about the March invoice", "Origin": "Email"}  # fmt: skip
         org.create("Case", case)

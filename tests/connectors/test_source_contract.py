@@ -1,6 +1,7 @@
 """The contract every customer source passes (closeout/crm/port.py's `CustomerSource`), run
-against each: the reference CRM, and the SQL mapping adapter over an Odoo-shaped database
-(examples/connectors/odoo.toml's [source]) on SQLite and on PostgreSQL.
+against each: the reference CRM, the SQL mapping adapter over an Odoo-shaped database
+(examples/connectors/odoo.toml's [source]) on SQLite and on PostgreSQL, and Salesforce (a local
+server answering with its REST API's shapes).
 
 A source says who a customer is (profile, details, contact, account history), finds them by
 words, owner, status and address, takes the status a case writes and the bounces it counts,
@@ -20,6 +21,8 @@ from sqlalchemy import create_engine, func, insert, select, update
 
 from closeout.connectors.config import SqlConnector, parse_connectors
 from closeout.connectors.errors import AmbiguousCustomer
+from closeout.connectors.salesforce import SalesforceData
+from closeout.connectors.salesforce_source import SalesforceSource
 from closeout.connectors.sql_data import SqlMappedData
 from closeout.connectors.sql_mapping import SqlMapping, load_mapping
 from closeout.connectors.sql_rows import sql_engine
@@ -40,6 +43,8 @@ from tests.connectors.odoo import (
     create,
     odoo_database,
 )
+from tests.connectors.salesforce_server import LocalSalesforce, local_salesforce
+from tests.connectors.test_data_contract import SALESFORCE_TOKEN
 
 OTHER_OWNER = "tom.wu@example.com"
 
@@ -52,6 +57,8 @@ class SourceUnderTest:
     ledger: SuppressionLedger
     # The bounces counted against the customer, as the system itself holds them.
     bounces: Callable[[str], int]
+    # Whether the system holds invoices (Salesforce has no standard object for them).
+    invoices: bool = True
 
 
 def _crm_source(settings: Settings, db: Database) -> SourceUnderTest:
@@ -116,12 +123,46 @@ def _odoo_source(settings: Settings, url: str) -> SourceUnderTest:
     return SourceUnderTest(source, seed, source.system.ledger, bounces)
 
 
-@pytest.fixture(params=["crm", "sqlite", "postgresql"])
+def _salesforce_source(settings: Settings, org: LocalSalesforce) -> SourceUnderTest:
+    data = SalesforceData(
+        "salesforce", org.url, lambda: SALESFORCE_TOKEN, ledger_from(settings),
+        ca_file=str(org.ca_file),
+    )  # fmt: skip
+    source = SalesforceSource(
+        data, status_field="Closeout_Status__c", default_owner="am.unassigned@example.com"
+    )
+
+    def seed(owner: str, email: str) -> str:
+        customer_id = f"cust-{uuid.uuid4().hex[:8]}"
+        account = org.account(customer_id, owner=owner)
+        with org.org.lock:
+            org.org.records["Account"][account]["Name"] = f"Acme {customer_id}"
+            first = next(
+                c for c in org.org.records["Contact"].values() if c["AccountId"] == account
+            )
+            first["Email"] = email
+        return customer_id
+
+    def bounces(customer_id: str) -> int:
+        with org.org.lock:
+            (account,) = (a["Id"] for a in org.org.records["Account"].values()
+                          if a["Closeout_Id__c"] == customer_id)  # fmt: skip
+            return sum(1 for c in org.org.records["Contact"].values()
+                       if c["AccountId"] == account and c.get("EmailBouncedReason"))  # fmt: skip
+
+    return SourceUnderTest(source, seed, data.ledger, bounces, invoices=False)
+
+
+@pytest.fixture(params=["crm", "sqlite", "postgresql", "salesforce"])
 def source(
     request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
 ) -> Iterator[SourceUnderTest]:
     if request.param == "crm":
         yield _crm_source(settings, request.getfixturevalue("db"))
+        return
+    if request.param == "salesforce":
+        with local_salesforce(tmp_path, SALESFORCE_TOKEN) as org:
+            yield _salesforce_source(settings, org)
         return
     with odoo_database(request, request.param, tmp_path) as url:
         yield _odoo_source(settings, url)
@@ -159,6 +200,9 @@ def test_the_account_history_weighs_orders_invoices_and_talks(source: SourceUnde
     assert history.orders >= 1 and history.order_value_cents > 0
     assert history.last_order_at is not None and history.last_order_at.tzinfo is not None
     assert history.interactions >= 1 and history.last_interaction_at is not None
+    if not source.invoices:
+        assert history.recent_invoices == [] and history.unpaid_cents == 0
+        return
     assert history.recent_invoices and history.unpaid_cents > 0
     settled = [i.paid_at is not None or bool(i.paid) for i in history.recent_invoices]
     assert True in settled and False in settled  # one paid, one still owed
@@ -285,3 +329,18 @@ def test_one_connector_is_the_source_and_its_mapping_says_who_customers_are(
     wrong.write_text(text.replace('table = "sale_order", at', 'table = "sale_orders", at'))
     with pytest.raises(ValueError, match=r"sale_orders is not a mapped \[\[table\]\]"):
         load_mapping(wrong)
+
+
+def test_salesforce_source_check_names_the_account_fields_it_lacks(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with local_salesforce(tmp_path, SALESFORCE_TOKEN) as org:
+        data = SalesforceData(
+            "salesforce", org.url, lambda: SALESFORCE_TOKEN, ledger_from(settings),
+            ca_file=str(org.ca_file),
+        )  # fmt: skip
+        assert SalesforceSource(data, status_field="Closeout_Status__c").check() == []
+        lacking = SalesforceSource(data, status_field="Status__c", locale_field="Lang__c")
+        assert lacking.check() == ["Account.Status__c", "Account.Lang__c"]
+        with pytest.raises(ValueError, match="is not a field name"):
+            SalesforceSource(data, status_field="Status__c = 'x' OR Name")
