@@ -10,7 +10,7 @@ UTC; a date without a time as its midnight.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -328,33 +328,32 @@ class SqlCustomerSource:
         ]
         return lines, to_cents(unpaid, spec)
 
+    def _update(
+        self,
+        customer_id: str,
+        values: Callable[[Table], dict[str, Any]],
+        where: Callable[[Table], list[ColumnElement[bool]]] = lambda _own: [],
+    ) -> None:
+        """One change to the customer's own row (of those further conditions)."""
+        with self.system.transaction() as (connection, tables):
+            own = self._own(tables)
+            mine = own.c[self.customer_table.id_column] == customer_id
+            connection.execute(update(own).where(mine, *where(own)).values(values(own)))
+
     def set_status(self, customer_id: str, status: str) -> None:
         """Where the company's people see it; nothing to write when the mapping names no
         status column (the case's own record says where the closing stands)."""
         column = self.source.status
-        if column is None:
-            return
-        with self.system.transaction() as (connection, tables):
-            own = self._own(tables)
-            connection.execute(
-                update(own)
-                .where(own.c[self.customer_table.id_column] == customer_id)
-                .values({column: str(status)})
-            )
+        if column is not None:
+            self._update(customer_id, lambda _own: {column: str(status)})
 
     def record_bounce(self, customer_id: str, email: str) -> None:
-        column = self.source.bounces
-        if column is None:
-            return
-        with self.system.transaction() as (connection, tables):
-            own = self._own(tables)
-            connection.execute(
-                update(own)
-                .where(
-                    own.c[self.customer_table.id_column] == customer_id,
-                    func.lower(own.c[self.source.email]) == email.strip().lower(),
-                )
-                .values({column: func.coalesce(own.c[column], 0) + 1})
+        column, address = self.source.bounces, email.strip().lower()
+        if column is not None:
+            self._update(
+                customer_id,
+                lambda own: {column: func.coalesce(own.c[column], 0) + 1},
+                lambda own: [func.lower(own.c[self.source.email]) == address],
             )
 
     def customer_ids(self, batch: int = 10_000) -> Iterator[str]:
