@@ -16,6 +16,7 @@ from activities.case_activities import CloseoutActivities
 from activities.detection import DetectionActivities
 from activities.expired_data import HousekeepingActivities
 from activities.notice_sending import NoticeActivities
+from activities.outcomes import reported
 from activities.retention import RetentionActivities
 from activities.staff_notices import StaffActivities
 from closeout.cases.repository import case_repository
@@ -90,11 +91,13 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
     ledger = ledger_from(settings)
     crm = crm_from(settings, db, ledger)
     systems = connected(settings, crm, ledger)
+    # A company's CRM as the source: its customers are checked against the ledger too.
+    company_source = None if systems.source_name == "crm" else systems.source
     certificates = Certificates(db, settings.record_keys())
     return Activities(
         cases=CloseoutActivities(
             settings=settings,
-            source=systems.source,
+            source=reported(systems.source),
             access=systems.access,
             data=systems.data,
             cases=cases,
@@ -102,12 +105,18 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
             certificates=certificates,
             ledger=ledger,
         ),
-        notices=NoticeActivities(settings, systems.source, cases, mailer),
+        notices=NoticeActivities(settings, reported(systems.source), cases, mailer),
         staff=StaffActivities(settings, cases, Accounts(db, dev_mode=settings.dev_mode), mailer),
         housekeeping=HousekeepingActivities(
-            settings, cases, archive, SuppressionEnforcer(ledger, crm, vault, cases), temporal
+            settings,
+            cases,
+            archive,
+            SuppressionEnforcer(ledger, crm, vault, cases, company_source, systems.data),
+            temporal,
         ),
-        detection=DetectionActivities(settings, db, systems.source, temporal, systems.detection),
+        detection=DetectionActivities(
+            settings, db, reported(systems.source), temporal, systems.detection
+        ),
         retention=RetentionActivities(systems.data, cases, vault, certificates),
     )
 

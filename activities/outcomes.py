@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any, cast
 from uuid import NAMESPACE_URL, uuid5
 
 from temporalio.exceptions import ApplicationError
@@ -15,6 +16,7 @@ from closeout.connectors.errors import (
     UnknownCustomer,
 )
 from closeout.contracts import AuditEntry
+from closeout.crm.port import CustomerSource
 
 
 def permanent(message: str, kind: str) -> ApplicationError:
@@ -43,3 +45,26 @@ def erasure_of(entry: AuditEntry) -> AuditEntry:
     """The audit event recording the erasure that the step of `entry` performs."""
     event_id = str(uuid5(NAMESPACE_URL, f"closeout:erasure:{entry.event_id}"))
     return replace(entry, event_id=event_id, reason=None, details={})
+
+
+class ReportedSource:
+    """The customer source as the activities call it: a connected system's failure reported
+    as `connector_failure` says (an ambiguous customer final, a rate limit after its delay)."""
+
+    def __init__(self, source: CustomerSource) -> None:
+        self._source = source
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._source, name)
+
+        def reported(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except ConnectorError as exc:
+                raise connector_failure(exc) from exc
+
+        return reported
+
+
+def reported(source: CustomerSource) -> CustomerSource:
+    return cast(CustomerSource, ReportedSource(source))

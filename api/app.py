@@ -22,7 +22,7 @@ from api.answer_service import CustomerAnswers
 from api.compliance_service import ComplianceService
 from api.customer_service import CustomerService
 from api.deps import Unauthenticated
-from api.errors import DomainError, Forbidden, Unavailable
+from api.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from api.policy_service import PolicyService
 from api.privacy_requests import PrivacyRequests
 from api.refusals import audit_refusal
@@ -53,7 +53,12 @@ from api.web import insights as insight_pages
 from api.web import tasks as task_pages
 from api.web.render import render
 from api.web.session import SignInRequired
-from closeout.connectors.errors import ConnectorError, RateLimited
+from closeout.connectors.errors import (
+    AmbiguousCustomer,
+    ConnectorError,
+    RateLimited,
+    UnknownCustomer,
+)
 from closeout.crypto.purpose_keys import KeyPurpose
 from closeout.db import Database
 from closeout.settings import Settings
@@ -193,8 +198,16 @@ def install_error_pages(app: FastAPI) -> None:
     async def _connector(request: Request, exc: ConnectorError) -> Response:
         # A connected system (the customer source) could not answer: the typed error's words
         # name the system and what went wrong, never a value it holds.
-        unavailable = Unavailable(str(exc))
-        answer = await _domain_error(request, unavailable)
+        refused: DomainError
+        if isinstance(exc, UnknownCustomer):
+            refused = NotFound(str(exc))
+        elif isinstance(exc, AmbiguousCustomer):  # someone must first say which is theirs
+            refused = Conflict(str(exc))
+        else:
+            refused = Unavailable(str(exc))
+        answer = await _domain_error(request, refused)
+        if not isinstance(refused, Unavailable):
+            return answer
         wait = exc.retry_after if isinstance(exc, RateLimited) else None
         answer.headers["Retry-After"] = str(int(wait) if wait is not None else 30)
         return answer

@@ -13,6 +13,7 @@ from closeout.connectors.data import CrmData, DataSystem
 from closeout.connectors.salesforce import SalesforceData
 from closeout.connectors.salesforce_source import SalesforceSource
 from closeout.connectors.scim import ScimAccess
+from closeout.connectors.source_fallback import SourceWithFallback
 from closeout.connectors.sql_data import SqlMappedData
 from closeout.connectors.sql_detection import SqlDetectionInputs
 from closeout.connectors.sql_mapping import load_mapping
@@ -46,7 +47,10 @@ def connected(settings: Settings, crm: CrmPort, ledger: SuppressionLedger) -> Co
 
     With no connector declared the customer source, the reference CRM is the source and the
     first data system and access provider (the embedded default). With one, the customers are
-    the company's: the reference CRM holds none of them and takes no part in their cases."""
+    the company's, its system first among the data systems; while the reference CRM still
+    holds customers (cases opened before the source was connected), it stays behind the source
+    and last among the systems, so that those cases run on to their end; once it holds none,
+    it takes no part."""
     reference = not any(getattr(spec, "source", False) for spec in settings.connectors)
     source: CustomerSource = crm
     source_name = "crm"
@@ -90,8 +94,7 @@ def connected(settings: Settings, crm: CrmPort, ledger: SuppressionLedger) -> Co
                     locale_field=spec.locale_field,
                     default_owner=spec.default_owner,
                 )
-    # The source's own system first: a customer it does not hold is an error there
-    # (closeout/connectors/records.py).
+    # The source's own system first (closeout/connectors/records.py).
     data.sort(key=lambda system: system.name != source_name)
     inputs: DetectionInputs | None = None
     checked: Checked | None = None
@@ -101,6 +104,10 @@ def connected(settings: Settings, crm: CrmPort, ledger: SuppressionLedger) -> Co
         # No rule reads Salesforce: its cases are opened through the API (POST /api/cases,
         # from a Flow or an integration), never from the reference CRM's customers.
         inputs, checked = NO_RULES, source
+    if not reference and next(iter(crm.customer_ids(batch=1)), None) is not None:
+        source = SourceWithFallback(source, crm)
+        data.append(CrmData(crm))
+        access.append(CrmAccess(crm, source=False))
     return Connected(source, data, access, source_name, inputs, checked)
 
 

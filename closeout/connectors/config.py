@@ -163,6 +163,11 @@ class SalesforceConnector(BaseModel):
 
     @model_validator(mode="after")
     def _checked(self) -> SalesforceConnector:
+        if self.source and self.status_field is None:
+            raise ValueError(
+                f"connector {self.name!r}: a source needs status_field, the Account field where "
+                "Closeout writes the customer's status and reads a restriction back"
+            )
         if (self.token is None) == (self.token_file is None):
             raise ValueError(f"connector {self.name!r}: give one of token or token_file")
         parts = urlsplit(self.instance_url)

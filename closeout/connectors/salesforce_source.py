@@ -15,8 +15,10 @@ holds their Closeout id.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from simple_salesforce.format import format_soql
@@ -27,6 +29,7 @@ from closeout.domain import CustomerStatus, ValueTier
 
 _EPOCH = datetime.fromtimestamp(0, UTC)
 BOUNCED = "A Closeout notice was refused"
+OWNER_TTL = 300.0
 
 
 def _moment(value: Any) -> datetime | None:
@@ -62,7 +65,8 @@ class SalesforceSource:
         self.locale_field = locale_field
         self.default_owner = default_owner or ""
         self.default_locale = default_locale
-        self._owners: dict[str, str] = {}
+        # Each owner's address for a while: a renamed user is seen within OWNER_TTL.
+        self._owners: dict[str, tuple[float, str]] = {}
         chosen = (data.customer_field, status_field, value_tier_field, locale_field)
         standard = ("Id", "Name", "Phone", "OwnerId", "CreatedDate", "BillingCountry")
         self._fields = ", ".join([*standard, *(f for f in chosen if f)])
@@ -89,11 +93,16 @@ class SalesforceSource:
     def _owner(self, owner_id: str | None) -> str:
         if not owner_id:
             return self.default_owner
-        if owner_id not in self._owners:
-            soql = format_soql("SELECT Email FROM User WHERE Id = {}", owner_id)
-            users = self.data.query(soql)["records"]
-            self._owners[owner_id] = str(users[0]["Email"]) if users else self.default_owner
-        return self._owners[owner_id]
+        held = self._owners.get(owner_id)
+        if held is not None and held[0] > time.monotonic():
+            return held[1]
+        soql = format_soql("SELECT Email FROM User WHERE Id = {}", owner_id)
+        users = self.data.query(soql)["records"]
+        if not users or not users[0].get("Email"):
+            return self.default_owner  # not remembered: the user may be made tomorrow
+        email = str(users[0]["Email"]).lower()
+        self._owners[owner_id] = (time.monotonic() + OWNER_TTL, email)
+        return email
 
     def _contact(self, account: str) -> dict[str, Any] | None:
         soql = format_soql(
@@ -193,15 +202,21 @@ class SalesforceSource:
         return {str(r[field]): str(r.get("Name") or "") for r in rows}
 
     def customers_with_email(self, email: str) -> list[str]:
+        """The accounts whose first Contact with an address (where their notices go) has this
+        one: another contact of the account (a clerk, someone who left) does not speak for it."""
+        wanted = email.strip().lower()
         soql = format_soql("SELECT AccountId FROM Contact WHERE Email = {}", email.strip())
         accounts = sorted({str(r["AccountId"]) for r in self.data.query(soql)["records"]
                            if r.get("AccountId")})  # fmt: skip
         if not accounts:
             return []
         field = self.data.customer_field
-        rows = self._accounts("Id IN {} AND {:literal} != null", accounts, field)
-        ids = sorted({str(r[field]) for r in rows})
-        return [c for c in ids if not self.data.ledger.is_suppressed(c)]
+        ids = set()
+        for row in self._accounts("Id IN {} AND {:literal} != null", accounts, field):
+            contact = self._contact(str(row["Id"]))
+            if contact is not None and str(contact["Email"]).lower() == wanted:
+                ids.add(str(row[field]))
+        return [c for c in sorted(ids) if not self.data.ledger.is_suppressed(c)]
 
     def account_history(self, customer_id: str) -> AccountHistory | None:
         row = self._one(customer_id)
@@ -228,7 +243,7 @@ class SalesforceSource:
             status=d.status,
             customer_since=d.created_at,
             orders=len(won),
-            order_value_cents=round(sum(float(r.get("Amount") or 0) for r in won) * 100),
+            order_value_cents=int(sum(Decimal(str(r.get("Amount") or 0)) for r in won) * 100),
             last_order_at=max(closed, default=None),
             unpaid_cents=0,
             recent_invoices=[],
@@ -253,6 +268,8 @@ class SalesforceSource:
         """Written to the Account's status field; nothing when the connector names none."""
         if self.status_field is None:
             return
+        if self.data.ledger.is_suppressed(customer_id):
+            return  # deleted for good: never written to again
         account = self.data.account_id(customer_id)
         if account is not None:
             self.data.rest(

@@ -36,7 +36,7 @@ history from mapped tables:
     default_owner = "am.unassigned"    # when the column is empty (or no owner column)
     value_tier = "x_value_tier"        # optional: "standard", "high" or "key"
     default_value_tier = "standard"
-    status = "x_closeout_status"       # optional: where Closeout writes the customer's status
+    status = "x_closeout_status"       # where Closeout writes the customer's status (required)
     bounces = "message_bounce"         # optional: counted up when a notice bounces
     orders = { table = "sale_order", at = "date_order", amount = "amount_total" }
     interactions = { table = "mail_message", at = "date" }
@@ -215,7 +215,9 @@ class Source(_Strict):
     value_tier: Column | None = None
     default_value_tier: ValueTier = ValueTier.STANDARD
     country: Column | None = None
-    status: Column | None = None
+    # Where Closeout writes the customer's status, and reads it back: a restricted customer
+    # gets no mail and no export (required: without it they would read as active).
+    status: Column
     bounces: Column | None = None
     orders: History | None = None
     invoices: Invoices | None = None

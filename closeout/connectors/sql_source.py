@@ -130,7 +130,7 @@ class SqlCustomerSource:
     def _details(self, row: Row[Any]) -> CustomerDetails:
         tier = self._value(row, "value_tier")
         return CustomerDetails(
-            id=row.id,
+            id=str(row.id),
             name=row.name or "",
             email=row.email or "",
             phone=row.phone,
@@ -191,7 +191,7 @@ class SqlCustomerSource:
             ).all()
             count = int(total.scalar_one())
         suppressed = self.system.ledger.refs()
-        found = [r for r in rows if self.system.ledger.refs_of(r.id).isdisjoint(suppressed)]
+        found = [r for r in rows if self.system.ledger.refs_of(str(r.id)).isdisjoint(suppressed)]
         return [self._details(r) for r in found], count
 
     def _owned_by(self, column: Any, owner: str) -> ColumnElement[bool]:
@@ -203,8 +203,6 @@ class SqlCustomerSource:
         return mine
 
     def _in_status(self, column: Any, status: str) -> ColumnElement[bool]:
-        if self.source.status is None:
-            return true() if status == CustomerStatus.ACTIVE else false()
         if status == CustomerStatus.ACTIVE:
             return or_(column == status, column.is_(None))
         same: ColumnElement[bool] = column == status
@@ -334,18 +332,19 @@ class SqlCustomerSource:
         values: Callable[[Table], dict[str, Any]],
         where: Callable[[Table], list[ColumnElement[bool]]] = lambda _own: [],
     ) -> None:
-        """One change to the customer's own row (of those further conditions)."""
+        """One change to the customer's own row (of those further conditions): none to a
+        customer it does not hold or deleted for good; two rows under the id are refused."""
         with self.system.transaction() as (connection, tables):
+            if self._one(connection, tables, customer_id) is None:
+                return
             own = self._own(tables)
             mine = own.c[self.customer_table.id_column] == customer_id
             connection.execute(update(own).where(mine, *where(own)).values(values(own)))
 
     def set_status(self, customer_id: str, status: str) -> None:
-        """Where the company's people see it; nothing to write when the mapping names no
-        status column (the case's own record says where the closing stands)."""
+        """Where the company's people see it, and where a restriction is read back."""
         column = self.source.status
-        if column is not None:
-            self._update(customer_id, lambda _own: {column: str(status)})
+        self._update(customer_id, lambda _own: {column: str(status)})
 
     def record_bounce(self, customer_id: str, email: str) -> None:
         column, address = self.source.bounces, email.strip().lower()

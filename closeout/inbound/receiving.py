@@ -21,6 +21,7 @@ auto-replies and delivery reports are kept without one.
 from __future__ import annotations
 
 import base64
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,7 @@ from sqlalchemy import insert, select, update
 from closeout.cases.models import CaseRecord, NoticeRecord
 from closeout.cases.sealing import SealedWords
 from closeout.connectors.adapters import connected
+from closeout.connectors.errors import ConnectorError
 from closeout.crm.adapters import crm_from
 from closeout.crm.port import CustomerSource
 from closeout.crypto.data_keys import KeyDestroyed
@@ -48,6 +50,8 @@ _MESSAGES = table_of(InboundMessage)
 _ATTACHMENTS = table_of(InboundAttachment)
 _CASES = table_of(CaseRecord)
 _NOTICES = table_of(NoticeRecord)
+
+log = logging.getLogger(__name__)
 
 
 class InboundOutcome(StrEnum):
@@ -153,7 +157,12 @@ class Inbound:
             return Received(InboundOutcome.CUSTOMER_GONE, mail.kind, case_id)
         bounced = mail.kind is InboundKind.BOUNCE and mail.failed_recipient is not None
         if received.outcome is InboundOutcome.ACCEPTED and bounced and self.source is not None:
-            self.source.record_bounce(case.customer_id, str(mail.failed_recipient))
+            try:
+                self.source.record_bounce(case.customer_id, str(mail.failed_recipient))
+            except ConnectorError as exc:
+                # Kept and matched all the same: the case learns of the bounce from the
+                # message; only the source's own counter misses this one.
+                log.warning("the bounce was not counted at the customer source: %s", exc)
         return received
 
     def _answered_case(self, mail: InboundMail) -> str | None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, insert, select, update
@@ -57,6 +58,8 @@ class SourceUnderTest:
     ledger: SuppressionLedger
     # The bounces counted against the customer, as the system itself holds them.
     bounces: Callable[[str], int]
+    # Another contact of the customer (a clerk) with that address.
+    add_contact: Callable[[str, str], None] = lambda _customer, _email: None
     # Whether the system holds invoices (Salesforce has no standard object for them).
     invoices: bool = True
 
@@ -91,7 +94,12 @@ def _crm_source(settings: Settings, db: Database) -> SourceUnderTest:
             ).scalar_one()
             return int(counted or 0)
 
-    return SourceUnderTest(crm_from(settings, db, ledger), seed, ledger, bounces)
+    def add_contact(customer_id: str, email: str) -> None:
+        with db.session() as session:
+            session.add(CrmContact(id=f"{customer_id}-clerk", customer_id=customer_id,
+                                   name="A clerk", email=email, is_primary=False))  # fmt: skip
+
+    return SourceUnderTest(crm_from(settings, db, ledger), seed, ledger, bounces, add_contact)
 
 
 def odoo_source(
@@ -101,6 +109,22 @@ def odoo_source(
         "odoo", sql_engine(url, timeout=5), mapping or load_mapping(MAPPING), ledger_from(settings)
     )
     return SqlCustomerSource(system)
+
+
+def _partner_id(url: str, customer_id: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = conn.execute(select(RES_PARTNER.c.id).where(RES_PARTNER.c.ref == customer_id))
+        partner = int(found.scalar_one())
+    engine.dispose()
+    return partner
+
+
+def _execute(url: str, statement: Any) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(statement)
+    engine.dispose()
 
 
 def _odoo_source(settings: Settings, url: str) -> SourceUnderTest:
@@ -120,7 +144,11 @@ def _odoo_source(settings: Settings, url: str) -> SourceUnderTest:
         engine.dispose()
         return int(found)
 
-    return SourceUnderTest(source, seed, source.system.ledger, bounces)
+    def add_contact(customer_id: str, email: str) -> None:
+        partner = _partner_id(url, customer_id)
+        _execute(url, insert(RES_PARTNER).values(name="A clerk", parent_id=partner, email=email))
+
+    return SourceUnderTest(source, seed, source.system.ledger, bounces, add_contact)
 
 
 def _salesforce_source(settings: Settings, org: LocalSalesforce) -> SourceUnderTest:
@@ -150,7 +178,11 @@ def _salesforce_source(settings: Settings, org: LocalSalesforce) -> SourceUnderT
             return sum(1 for c in org.org.records["Contact"].values()
                        if c["AccountId"] == account and c.get("EmailBouncedReason"))  # fmt: skip
 
-    return SourceUnderTest(source, seed, data.ledger, bounces, invoices=False)
+    def add_contact(customer_id: str, email: str) -> None:
+        account = data.account_id(customer_id)
+        org.org.create("Contact", {"AccountId": account, "LastName": "Clerk", "Email": email})
+
+    return SourceUnderTest(source, seed, data.ledger, bounces, add_contact, invoices=False)
 
 
 @pytest.fixture(params=["crm", "sqlite", "postgresql", "salesforce"])
@@ -247,6 +279,9 @@ def test_who_speaks_for_a_customer_and_their_bounces(source: SourceUnderTest) ->
     customer_id = source.seed(SALESPERSON, email)
     assert source.source.customers_with_email(f"  {email.upper()} ") == [customer_id]
     assert source.source.customers_with_email("nobody@acme.example") == []
+    # A clerk, someone who left: their address does not speak for the customer.
+    source.add_contact(customer_id, "clerk@acme.example")
+    assert source.source.customers_with_email("clerk@acme.example") == []
     contact = source.source.primary_contact(customer_id)
     assert contact is not None
     before = source.bounces(customer_id)
@@ -286,28 +321,29 @@ def test_two_rows_under_one_id_are_refused_not_guessed_between(
             source.account_history("cust-twice")
 
 
-def test_without_a_status_column_nothing_is_written_and_all_are_active(
-    settings: Settings, tmp_path: Path
-) -> None:
+def test_a_source_without_a_status_column_is_refused(tmp_path: Path) -> None:
+    """Without it a restricted customer would read as active: mail and exports would go."""
+    text = MAPPING.read_text().replace('status = "x_closeout_status"', "")
+    unmarked = tmp_path / "unmarked.toml"
+    unmarked.write_text(text)
+    with pytest.raises(ValueError, match=r"source.status: Field required"):
+        load_mapping(unmarked)
+    salesforce = {"kind": "salesforce", "name": "sf", "token": "t", "source": True,
+                  "instance_url": "https://example.my.salesforce.com"}  # fmt: skip
+    with pytest.raises(ValueError, match="a source needs status_field"):
+        parse_connectors([salesforce])
+    (ok,) = parse_connectors([salesforce | {"status_field": "Closeout_Status__c"}])
+    assert ok.name == "sf"
+
+
+def test_a_partner_with_no_ref_is_no_customer(settings: Settings, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/odoo.db"
     create(url)
     add_odoo_customer(url, "cust-1")
-    mapping = load_mapping(MAPPING)
-    assert mapping.source is not None
-    bare = {"status": None, "owner": None, "owner_lookup": None}
-    plain = mapping.model_copy(update={"source": mapping.source.model_copy(update=bare)})
-    source = odoo_source(settings, url, plain)
-    source.set_status("cust-1", CustomerStatus.CLOSED)
-    profile = source.get_profile("cust-1")
-    assert profile is not None and profile.status == CustomerStatus.ACTIVE
-    assert profile.owner == mapping.source.default_owner
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        status = conn.execute(select(RES_PARTNER.c.x_closeout_status)).scalars().all()
-        conn.execute(insert(RES_PARTNER).values(name="Not a customer", ref=None))
-    engine.dispose()
-    assert set(status) == {None}
-    assert list(source.customer_ids()) == ["cust-1"]  # partners without a ref are not
+    _execute(url, insert(RES_PARTNER).values(name="Not a customer", ref=None))
+    source = odoo_source(settings, url)
+    assert list(source.customer_ids()) == ["cust-1"]
+    source.set_status("cust-nobody", CustomerStatus.CLOSED)  # nothing to write, no error
 
 
 def test_one_connector_is_the_source_and_its_mapping_says_who_customers_are(
