@@ -24,6 +24,7 @@ from cli.tokens import tokens_app
 from cli.users import users_app
 from closeout.db import Database, upgrade
 from closeout.demo import seed_demo
+from closeout.dev_env import apply_dev_env
 from closeout.settings import Settings, refuse_exposed_dev_mode
 
 app = typer.Typer(
@@ -44,6 +45,8 @@ app.command()(inbound)
 
 
 def load_settings(**overrides: object) -> Settings:
+    # In a checkout where `closeout dev` ran, its configuration (var/dev.env) for the rest.
+    apply_dev_env()
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

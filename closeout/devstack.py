@@ -25,6 +25,7 @@ from closeout.db import Database, upgrade
 from closeout.demo import DEMO_USERS, seed_demo, seed_demo_users
 from closeout.demo_cases import DEMO_SUMMARY, seed_demo_cases
 from closeout.demo_cases import log as demo_log
+from closeout.dev_env import write_dev_env
 from closeout.domain import Role
 from closeout.mailcatcher import start_mail_catcher
 from closeout.settings import Settings
@@ -172,6 +173,8 @@ class DevStack:
         s = self.settings
         self._check_ports_free()
         db, token, seeded = prepare(s)
+        # The commands run in this checkout afterwards reach this stack (closeout/dev_env.py).
+        write_dev_env(s.var_dir, self._env(), Path.cwd())
         self.logs.mkdir(parents=True, exist_ok=True)
         catcher = start_mail_catcher(s.mail_catcher_dir, s.smtp_host, s.smtp_port)
         try:
