@@ -33,7 +33,7 @@ history from mapped tables:
     created_at = "create_date"
     owner = "user_id"                  # the account manager: this column's value ...
     owner_lookup = { table = "res_users", key = "id", value = "login" }  # ... or another table's
-    default_owner = "am.unassigned"    # when the column is empty (or no owner column)
+    default_owner = "am.unassigned"    # when the column is empty, or no owner column (required)
     value_tier = "x_value_tier"        # optional: "standard", "high" or "key"
     default_value_tier = "standard"
     status = "x_closeout_status"       # where Closeout writes the customer's status (required)
@@ -211,7 +211,8 @@ class Source(_Strict):
     created_at: Column
     owner: Column | None = None
     owner_lookup: Lookup | None = None
-    default_owner: str | None = Field(default=None, min_length=1, max_length=64)
+    # Who decides for a customer with no owner: required, or their tasks would go to nobody.
+    default_owner: str = Field(min_length=1, max_length=320)
     value_tier: Column | None = None
     default_value_tier: ValueTier = ValueTier.STANDARD
     country: Column | None = None
@@ -225,8 +226,6 @@ class Source(_Strict):
 
     @model_validator(mode="after")
     def _checked(self) -> Source:
-        if self.owner is None and self.default_owner is None:
-            raise ValueError("[source]: give owner (a column), default_owner, or both")
         if self.owner_lookup is not None and self.owner is None:
             raise ValueError("[source]: owner_lookup needs the owner column it looks up")
         return self

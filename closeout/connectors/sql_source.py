@@ -18,9 +18,11 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Row,
+    String,
     Table,
     and_,
     case,
+    cast,
     false,
     func,
     null,
@@ -60,6 +62,11 @@ def to_cents(value: Any, history: History) -> int:
         return 0
     amount = Decimal(str(value))
     return int(amount if history.amount_unit == "cents" else (amount * 100).to_integral_value())
+
+
+def _blank(column: Any) -> ColumnElement[bool]:
+    """Nothing written there: NULL or empty (read as the default, so found as it)."""
+    return or_(column.is_(None), cast(column, String) == "")
 
 
 class SqlCustomerSource:
@@ -120,7 +127,7 @@ class SqlCustomerSource:
         if found not in (None, ""):
             return str(found)
         if field == "owner":
-            return src.default_owner or ""
+            return src.default_owner
         if field == "value_tier":
             return str(src.default_value_tier)
         if field == "locale":
@@ -199,12 +206,12 @@ class SqlCustomerSource:
             return true() if owner == self.source.default_owner else false()
         mine: ColumnElement[bool] = column == owner
         if owner == self.source.default_owner:
-            return or_(mine, column.is_(None))
+            return or_(mine, _blank(column))
         return mine
 
     def _in_status(self, column: Any, status: str) -> ColumnElement[bool]:
         if status == CustomerStatus.ACTIVE:
-            return or_(column == status, column.is_(None))
+            return or_(column == status, _blank(column))
         same: ColumnElement[bool] = column == status
         return same
 

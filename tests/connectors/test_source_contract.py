@@ -380,3 +380,18 @@ def test_salesforce_source_check_names_the_account_fields_it_lacks(
         assert lacking.check() == ["Account.Status__c", "Account.Lang__c"]
         with pytest.raises(ValueError, match="is not a field name"):
             SalesforceSource(data, status_field="Status__c = 'x' OR Name")
+
+
+def test_a_partner_without_salesperson_or_status_is_the_default_owners_and_active(
+    settings: Settings, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/odoo.db"
+    create(url)
+    add_odoo_customer(url, "cust-1")
+    _execute(url, update(RES_PARTNER).values(user_id=None, x_closeout_status=""))
+    source = odoo_source(settings, url)
+    default = load_mapping(MAPPING).source.default_owner  # type: ignore[union-attr]
+    profile = source.get_profile("cust-1")
+    assert profile is not None and (profile.owner, profile.status) == (default, "active")
+    assert [c.id for c in source.search(None, "active", 10, 0, owner=default)[0]] == ["cust-1"]
+    assert source.search(None, "active", 10, 0, owner="someone@example.com")[0] == []
