@@ -91,8 +91,6 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
     ledger = ledger_from(settings)
     crm = crm_from(settings, db, ledger)
     systems = connected(settings, crm, ledger)
-    # A company's CRM as the source: its customers are checked against the ledger too.
-    company_source = None if systems.source_name == "crm" else systems.source
     certificates = Certificates(db, settings.record_keys())
     return Activities(
         cases=CloseoutActivities(
@@ -111,7 +109,7 @@ def build_activities(settings: Settings, db: Database, client: Client | None = N
             settings,
             cases,
             archive,
-            SuppressionEnforcer(ledger, crm, vault, cases, company_source, systems.data),
+            SuppressionEnforcer(ledger, crm, vault, cases),
             temporal,
         ),
         detection=DetectionActivities(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.notices import CUSTOMER_FRIENDLY_REASON
 from activities.outcomes import permanent, with_details
@@ -110,7 +111,10 @@ class NoticeActivities:
                 OutgoingMail(message_id, address, subject, text, html, reply_to=reply_to)
             )
         except PermanentMailError as exc:
-            await asyncio.to_thread(self.source.record_bounce, notice.customer_id, address)
+            try:
+                await asyncio.to_thread(self.source.record_bounce, notice.customer_id, address)
+            except ApplicationError as failed:  # the source could not count it: noted, not lost
+                activity.logger.warning("the bounce was not counted at the source: %s", failed)
             await self._audit_notice(notice, "unreachable", "contact_unreachable")
             await asyncio.to_thread(
                 self.cases.mark_notice,

@@ -44,9 +44,11 @@ app.add_typer(connectors_app, name="connectors")
 app.command()(inbound)
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(dev_env: bool = True, **overrides: object) -> Settings:
     # In a checkout where `closeout dev` ran, its configuration (var/dev.env) for the rest.
-    apply_dev_env()
+    applied = apply_dev_env() if dev_env else None
+    if applied is not None:
+        typer.echo(f"(dev configuration from {applied}, written by `closeout dev`)", err=True)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -81,7 +83,7 @@ def dev(
     from closeout.devstack import DevStack, DevStackError
 
     try:
-        DevStack(load_settings(dev_mode=True), demo_cases=demo_cases).run()
+        DevStack(load_settings(dev_env=False, dev_mode=True), demo_cases=demo_cases).run()
     except DevStackError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

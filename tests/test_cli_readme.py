@@ -113,23 +113,42 @@ def test_the_dev_env_applies_only_in_its_checkout_and_never_over_a_deployment(
 ) -> None:
     checkout = tmp_path / "checkout"
     written = write_dev_env(
-        checkout / "var", {"CLOSEOUT_API_PORT": "8123", "HOME": "/root"}, checkout
-    )
-    assert written.read_text().count("CLOSEOUT_") >= 2 and "HOME" not in written.read_text()
+        checkout / "var",
+        {"CLOSEOUT_API_PORT": "8123", "HOME": "/root", "CLOSEOUT_SMTP_PASSWORD": "hunter2",
+         "CLOSEOUT_COMPANY_NAME": "Acme\rCLOSEOUT_API_HOST=0.0.0.0"},
+        checkout,
+    )  # fmt: skip
+    text = written.read_text()
+    assert "HOME" not in text and "hunter2" not in text and "0.0.0.0" not in text
+    assert written.stat().st_mode & 0o777 == 0o600
     env: dict[str, str] = {}
     assert apply_dev_env(env, checkout) == written
     assert env == {"CLOSEOUT_API_PORT": "8123", "CLOSEOUT_DEV_MODE": "true"}
-    # What the environment sets wins.
-    env = {"CLOSEOUT_API_PORT": "9000"}
+    # What the environment sets wins, whatever its case.
+    env = {"closeout_api_port": "9000"}
     apply_dev_env(env, checkout)
-    assert env["CLOSEOUT_API_PORT"] == "9000"
-    # A deployment of its own: its secret key, or dev mode said either way.
-    for deployment in ({"CLOSEOUT_SECRET_KEY": "x" * 40}, {"CLOSEOUT_DEV_MODE": "false"}):
+    assert env == {"closeout_api_port": "9000", "CLOSEOUT_DEV_MODE": "true"}
+    # A deployment of its own: its secret key, keys, database, Temporal, or dev mode said.
+    for deployment in (
+        {"CLOSEOUT_SECRET_KEY": "x" * 40},
+        {"closeout_secret_key": "x" * 40},
+        {"CLOSEOUT_MASTER_KEYS": "{}"},
+        {"CLOSEOUT_DATABASE_URL": "postgresql://db/closeout"},
+        {"CLOSEOUT_DEV_MODE": "false"},
+    ):
         env = dict(deployment)
         assert apply_dev_env(env, checkout) is None and env == deployment
     # A copy of the var folder elsewhere is not this checkout.
     elsewhere = tmp_path / "elsewhere"
     (elsewhere / "var").mkdir(parents=True)
-    (elsewhere / "var" / "dev.env").write_text(written.read_text())
+    (elsewhere / "var" / "dev.env").write_text(text)
+    (elsewhere / "var" / "dev.env").chmod(0o600)
     env = {}
     assert apply_dev_env(env, elsewhere) is None and env == {}
+    # A file others may write, or a link, is not taken.
+    written.chmod(0o666)
+    assert apply_dev_env({}, checkout) is None
+    written.chmod(0o600)
+    written.rename(checkout / "var" / "real.env")
+    (checkout / "var" / "dev.env").symlink_to(checkout / "var" / "real.env")
+    assert apply_dev_env({}, checkout) is None

@@ -52,10 +52,8 @@ class CrmAccess:
 
     name = CRM_ACCESS
 
-    def __init__(self, crm: CrmPort, source: bool = True) -> None:
+    def __init__(self, crm: CrmPort) -> None:
         self.crm = crm
-        # The customer source: a customer it does not know is an error, not an absence.
-        self.source = source
 
     def check(self) -> list[str]:
         return []  # tables in Closeout's own database: /healthz checks the database
@@ -126,14 +124,14 @@ def _everywhere(
     providers: Sequence[AccessProvider], step: Callable[[AccessProvider], dict[str, int]]
 ) -> dict[str, int]:
     """Run one step on every provider; the counts of all, each named after its provider. A
-    customer a provider does not know holds nothing there (`<provider>.unknown` 1), unless it
-    is the reference CRM as the customer source: there it is an error."""
+    customer a provider other than the CRM does not know holds nothing there
+    (`<provider>.unknown` 1); one the CRM does not know is an error (it is the source then)."""
     counts: dict[str, int] = {}
     for provider in providers:
         try:
             counts |= _named(provider, step(provider))
         except UnknownCustomer:
-            if isinstance(provider, CrmAccess) and provider.source:
+            if provider.name == CRM_ACCESS:
                 raise
             counts[f"{provider.name}.unknown"] = 1
     return counts

@@ -13,7 +13,6 @@ from closeout.connectors.data import CrmData, DataSystem
 from closeout.connectors.salesforce import SalesforceData
 from closeout.connectors.salesforce_source import SalesforceSource
 from closeout.connectors.scim import ScimAccess
-from closeout.connectors.source_fallback import SourceWithFallback
 from closeout.connectors.sql_data import SqlMappedData
 from closeout.connectors.sql_detection import SqlDetectionInputs
 from closeout.connectors.sql_mapping import load_mapping
@@ -25,6 +24,10 @@ from closeout.detection.detector import DetectionInputs
 from closeout.detection.rules import Rule
 from closeout.settings import Settings
 from closeout.suppression.ledger import SuppressionLedger
+
+
+class SourceConflict(ValueError):
+    """A company's CRM made the source while the reference CRM still holds customers."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,8 @@ def connected(settings: Settings, crm: CrmPort, ledger: SuppressionLedger) -> Co
 
     With no connector declared the customer source, the reference CRM is the source and the
     first data system and access provider (the embedded default). With one, the customers are
-    the company's, its system first among the data systems; while the reference CRM still
-    holds customers (cases opened before the source was connected), it stays behind the source
-    and last among the systems, so that those cases run on to their end; once it holds none,
-    it takes no part."""
+    the company's, its system first among the data systems, and the reference CRM takes no part:
+    it must hold nobody (SourceConflict otherwise)."""
     reference = not any(getattr(spec, "source", False) for spec in settings.connectors)
     source: CustomerSource = crm
     source_name = "crm"
@@ -105,9 +106,13 @@ def connected(settings: Settings, crm: CrmPort, ledger: SuppressionLedger) -> Co
         # from a Flow or an integration), never from the reference CRM's customers.
         inputs, checked = NO_RULES, source
     if not reference and next(iter(crm.customer_ids(batch=1)), None) is not None:
-        source = SourceWithFallback(source, crm)
-        data.append(CrmData(crm))
-        access.append(CrmAccess(crm, source=False))
+        # Two sources of customers under one id space: a customer "42" of each would be taken
+        # for one (exports, deletions, the suppression ledger). Refused, not guessed at.
+        raise SourceConflict(
+            f"connector {source_name!r} is the customer source, but the reference CRM still "
+            "holds customers: finish their cases and delete them (or start from an empty "
+            "database) before connecting the company's CRM as the source"
+        )
     return Connected(source, data, access, source_name, inputs, checked)
 
 

@@ -2,9 +2,10 @@
 
 One export holds every system's tables: the reference CRM's under their own names (as the
 archive bundles have always had them), another system's as "<system>.<table>". Counts are
-named the same way. A customer that a system does not hold has nothing there to back up,
-minimise or delete; one that no system holds is an error, since the case found them somewhere.
-The first system is the customer source's own (the reference CRM, or the company's CRM).
+named the same way. The first system is the one the customer source reads (the reference CRM,
+or the company's CRM database that is the source): a customer it does not hold is an error,
+since that is where the case found them. One that another system does not hold has nothing
+there to back up, minimise or delete.
 """
 
 from __future__ import annotations
@@ -29,28 +30,24 @@ def _named(system: DataSystem, counts: dict[str, int]) -> dict[str, int]:
     return {table_name(system, t): n for t, n in counts.items()}
 
 
-def _in_each(
-    systems: Sequence[DataSystem], step: Callable[[DataSystem], T]
-) -> list[tuple[DataSystem, T]]:
-    """The step's answer from each system holding the customer; UnknownCustomer (the first
-    system's) when none does."""
-    answers: list[tuple[DataSystem, T]] = []
-    unknown: UnknownCustomer | None = None
-    for system in systems:
-        try:
-            answers.append((system, step(system)))
-        except UnknownCustomer as exc:
-            unknown = unknown or exc
-    if not answers and unknown is not None:
-        raise unknown
-    return answers
+def _held(first: bool, step: Callable[[], T]) -> T | None:
+    """The step's answer; None when a system other than the first does not hold the
+    customer."""
+    try:
+        return step()
+    except UnknownCustomer:
+        if first:
+            raise
+        return None
 
 
 def export_everywhere(systems: Sequence[DataSystem], customer_id: str) -> CustomerExport:
     """Every record of the customer in every system, in one export."""
     tables: dict[str, list[dict[str, object]]] = {}
-    for system, found in _in_each(systems, lambda s: s.export(customer_id)):
-        tables |= {table_name(system, t): rows for t, rows in found.tables.items()}
+    for i, system in enumerate(systems):
+        found = _held(i == 0, lambda s=system: s.export(customer_id))  # type: ignore[misc]
+        if found is not None:
+            tables |= {table_name(system, t): rows for t, rows in found.tables.items()}
     return CustomerExport(customer_id, tables)
 
 
@@ -85,8 +82,9 @@ def category_part(
 def minimise_everywhere(systems: Sequence[DataSystem], customer_id: str) -> dict[str, int]:
     """What retention does not need, removed from every system: rows by table."""
     removed: dict[str, int] = {}
-    for system, found in _in_each(systems, lambda s: s.minimise(customer_id)):
-        removed |= _named(system, found)
+    for i, system in enumerate(systems):
+        found = _held(i == 0, lambda s=system: s.minimise(customer_id))  # type: ignore[misc]
+        removed |= _named(system, found or {})
     return removed
 
 
@@ -102,7 +100,7 @@ def restore_records(systems: Sequence[DataSystem], export: CustomerExport) -> di
     restored: dict[str, int] = {}
     for i, system in enumerate(systems):
         own = part_of(export, system)
-        if own.tables or (i == 0 and not export.tables):  # the first says why none is there
+        if own.tables or i == 0:
             restored |= _named(system, system.restore(own))
     return restored
 

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from closeout.archive import customer_keys
 from closeout.cases.erasure import CustomerWords
 from closeout.cases.repository import CaseRepository
-from closeout.connectors.data import CRM_DATA, DataSystem
-from closeout.connectors.records import delete_everywhere
 from closeout.contracts import AuditEntry
-from closeout.crm.port import CrmPort, CustomerSource
+from closeout.crm.port import CrmPort
 from closeout.crypto.vault import ArchiveVault
-from closeout.domain import SYSTEM_ACTOR, DataCategory
+from closeout.domain import SYSTEM_ACTOR
 from closeout.suppression.ledger import SuppressionLedger
 
 
@@ -34,17 +32,11 @@ class SuppressionEnforcer:
         crm: CrmPort,
         vault: ArchiveVault,
         cases: CaseRepository,
-        source: CustomerSource | None = None,
-        data: Sequence[DataSystem] = (),
     ) -> None:
         self.ledger = ledger
         self.crm = crm
         self.vault = vault
         self.cases = cases
-        # A company's CRM as the customer source, and the systems beside the reference CRM:
-        # a restored backup of theirs brings customers back too.
-        self.source = source
-        self.others = [system for system in data if system.name != CRM_DATA]
 
     def found(self) -> Iterator[str]:
         """Ids of customers present in some store although the ledger says they were deleted."""
@@ -52,9 +44,8 @@ class SuppressionEnforcer:
         if not refs:
             return
         seen: set[str] = set()
-        sources = [self.crm, *([self.source] if self.source is not None else [])]
-        for customer_id in (c for source in sources for c in source.customer_ids()):
-            if customer_id not in seen and not self.ledger.refs_of(customer_id).isdisjoint(refs):
+        for customer_id in self.crm.customer_ids():
+            if not self.ledger.refs_of(customer_id).isdisjoint(refs):
                 seen.add(customer_id)
                 yield customer_id
         for customer_id in self.vault.keys.customers_with_live_keys():
@@ -63,21 +54,13 @@ class SuppressionEnforcer:
                 yield customer_id
 
     def purge(self, customer_id: str) -> Resurrected:
-        """Delete the customer again from the CRM and every connected data system, the
-        archive, the data keys and the outbox."""
+        """Delete the customer again from the CRM, the archive, the data keys and the outbox."""
         crm = self.crm.delete_customer(customer_id)
-        elsewhere = delete_everywhere(self.others, customer_id, list(DataCategory))
         bundles = sum(
             int(self.vault.store.delete(k)) for k in customer_keys(self.vault.store, customer_id)
         )
         removed = {
             **{f"crm_{name}": count for name, count in crm.items() if count},
-            **{
-                f"{system}.{table}": count
-                for system, counts in elsewhere.items()
-                for table, count in counts.items()
-                if count
-            },
             "archive_bundles": bundles,
             "data_keys_destroyed": self.vault.shred(customer_id),
             "outbox_addresses": self.cases.scrub_recipients(customer_id, sealed_too=True),
