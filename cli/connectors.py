@@ -26,16 +26,9 @@ def connectors_check(
     """Connect to each access provider and data system with its credential, say what it
     cannot do of what a case needs, and with --customer read what it holds of that customer.
     Exit 1 if any system cannot be reached or lacks something."""
-    from cli.main import load_settings
-    from closeout.connectors.adapters import connected
-    from closeout.crm.adapters import crm_from
-    from closeout.db import Database
-    from closeout.suppression.ledger import ledger_from
+    from cli.main import connected_systems, load_settings
 
-    settings = load_settings()
-    db = Database.from_url(settings.database_url)
-    ledger = ledger_from(settings)
-    systems = connected(settings, crm_from(settings, db, ledger), ledger)
+    systems = connected_systems(load_settings())
     typer.echo(f"customer source: {systems.source_name}")
     failed = False
     if systems.source_checked is not None:

@@ -11,14 +11,11 @@ from typing import Any
 
 import typer
 
-from closeout.connectors.adapters import connected
 from closeout.constants import TASK_QUEUE
 from closeout.contracts import DetectionInput, DetectionSummary
-from closeout.crm.adapters import crm_from
 from closeout.db import Database
 from closeout.detection.detector import Candidate, Detector, Disposition, Scan
 from closeout.settings import Settings
-from closeout.suppression.ledger import ledger_from
 from closeout.temporal import connect
 
 WHAT_HAPPENS = {
@@ -30,10 +27,10 @@ WHAT_HAPPENS = {
 
 
 def scan_with_progress(settings: Settings) -> Scan:
-    db = Database.from_url(settings.database_url)
-    ledger = ledger_from(settings)
-    inputs = connected(settings, crm_from(settings, db, ledger), ledger).detection
-    detector = Detector(db, settings.detection, inputs)
+    from cli.main import connected_systems
+
+    inputs = connected_systems(settings).detection
+    detector = Detector(Database.from_url(settings.database_url), settings.detection, inputs)
     with typer.progressbar(length=len(detector.rules), label="rules", file=sys.stderr) as bar:
         return detector.scan(datetime.now(UTC), progress=lambda _trigger: bar.update(1))
 

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -26,6 +26,9 @@ from closeout.db import Database, upgrade
 from closeout.demo import seed_demo
 from closeout.dev_env import apply_dev_env
 from closeout.settings import Settings, refuse_exposed_dev_mode
+
+if TYPE_CHECKING:
+    from closeout.connectors.adapters import Connected
 
 app = typer.Typer(
     help="Closeout: close customers right, from trigger to certified deletion.",
@@ -54,6 +57,22 @@ def load_settings(dev_env: bool = True, **overrides: object) -> Settings:
     except ValidationError as exc:
         messages = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         typer.echo(f"error: invalid configuration: {messages}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def connected_systems(settings: Settings) -> Connected:
+    """The settings' connected systems, or a one-line error (exit 2) when they cannot be."""
+    from closeout.connectors.adapters import SourceConflict, connected
+    from closeout.crm.adapters import crm_from
+    from closeout.db import Database
+    from closeout.suppression.ledger import ledger_from
+
+    db = Database.from_url(settings.database_url)
+    ledger = ledger_from(settings)
+    try:
+        return connected(settings, crm_from(settings, db, ledger), ledger)
+    except SourceConflict as exc:
+        typer.echo(f"error: invalid configuration: {exc}", err=True)
         raise typer.Exit(2) from exc
 
 

@@ -186,3 +186,11 @@ def test_connectors_check_reaches_each_system_and_reads_one_customer(
         [*closeout, "connectors", "check"], env=env, capture_output=True, text=True, timeout=120
     )
     assert wrong.returncode == 2 and "invalid configuration" in wrong.stderr
+    # The demo customers fill the reference CRM: no company CRM may be the source beside it.
+    source = {"kind": "sql", "name": "odoo", "url": odoo, "mapping": str(MAPPING), "source": True}
+    env["CLOSEOUT_CONNECTORS"] = json.dumps([source])
+    beside = subprocess.run(
+        [*closeout, "connectors", "check"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert beside.returncode == 2, beside.stderr
+    assert "the reference CRM still holds customers" in beside.stderr

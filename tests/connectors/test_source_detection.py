@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, insert, select, update
+from sqlalchemy import create_engine, insert, update
 
 from closeout.cases.repository import case_repository
 from closeout.connectors.sql_detection import SqlDetectionInputs
@@ -27,21 +27,12 @@ from tests.connectors.odoo import (
     add_odoo_customer,
     odoo_database,
 )
-from tests.connectors.test_source_contract import odoo_source
+from tests.connectors.test_source_contract import _partner_id, odoo_source
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 CONFIG = DetectionConfig(
     inactivity_days=365, arrears_min_invoices=3, arrears_min_amount_cents=50_000
 )
-
-
-def _partner(url: str, customer_id: str) -> int:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        found = conn.execute(select(RES_PARTNER.c.id).where(RES_PARTNER.c.ref == customer_id))
-        partner = int(found.scalar_one())
-    engine.dispose()
-    return partner
 
 
 def _change(url: str, *statements: object) -> None:
@@ -53,7 +44,7 @@ def _change(url: str, *statements: object) -> None:
 
 
 def _paid_up(url: str, customer_id: str) -> None:
-    partner = _partner(url, customer_id)
+    partner = _partner_id(url, customer_id)
     _change(
         url,
         update(ACCOUNT_MOVE)
@@ -81,7 +72,7 @@ def test_odoos_partners_are_flagged_by_the_rules_its_tables_answer(
             url,
             insert(SALE_ORDER).values(
                 name="S00099",
-                partner_id=_partner(url, ids["buying"]),
+                partner_id=_partner_id(url, ids["buying"]),
                 state="sale",
                 date_order=(NOW - timedelta(days=5)).replace(tzinfo=None),
                 amount_total=Decimal("10.00"),
