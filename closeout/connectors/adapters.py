@@ -110,8 +110,8 @@ def connected(settings: Settings, crm: CrmPort, ledger: SuppressionLedger) -> Co
         # for one (exports, deletions, the suppression ledger). Refused, not guessed at.
         raise SourceConflict(
             f"connector {source_name!r} is the customer source, but the reference CRM still "
-            "holds customers: finish their cases and delete them (or start from an empty "
-            "database) before connecting the company's CRM as the source"
+            "holds customers (the demo's, say): connect the company's CRM as the source on a "
+            "database where the reference CRM is empty"
         )
     return Connected(source, data, access, source_name, inputs, checked)
 
