@@ -92,10 +92,7 @@ def test_migration_0024_files_each_delivery_under_the_case_it_opened(database_ur
     upgrade(database_url)
     db = Database.from_url(database_url)
     with db.engine.connect() as connection:
-        filed = dict(
-            connection.execute(sa.text("SELECT idempotency_key, case_id FROM trigger_delivery"))
-            .tuples()
-            .all()
-        )
+        rows = connection.execute(sa.text("SELECT idempotency_key, case_id FROM trigger_delivery"))
+        filed = {key: case_id for key, case_id in rows}
     db.engine.dispose()
     assert filed == {"opened": "7d7e1a4c-1b64-4a53-9a56-2f4ad1a1d001", "refused": None}
