@@ -29,10 +29,11 @@ from closeout.db import Database
 from closeout.deployment import build_id, deployment_config, make_current_if_none
 from closeout.heartbeats import HeartbeatWhileRunning
 from closeout.mail import SmtpMailer
+from closeout.observability.logs import configure_logging
 from closeout.settings import WORKER_CACHED_WORKFLOWS, Settings
 from closeout.suppression.enforcement import SuppressionEnforcer
 from closeout.suppression.ledger import ledger_from
-from closeout.temporal import connect, workflow_runner
+from closeout.temporal import connect, worker_runtime, workflow_runner
 from closeout.users.accounts import Accounts
 from workflows.close_customer import CloseCustomerWorkflow
 from workflows.detection import DetectionWorkflow
@@ -149,7 +150,7 @@ def build_worker(
 
 async def run_worker(settings: Settings, interceptors: Sequence[Interceptor] = ()) -> None:
     db = Database.from_url(settings.database_url)
-    client = await connect(settings)
+    client = await connect(settings, runtime=worker_runtime(settings))
     await ensure_schedules(client, settings)
     log = logging.getLogger("closeout.worker")
     deployment = deployment_config(settings)
@@ -177,5 +178,6 @@ async def run_worker(settings: Settings, interceptors: Sequence[Interceptor] = (
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
-    asyncio.run(run_worker(Settings()))
+    settings = Settings()
+    configure_logging(settings.log_format)
+    asyncio.run(run_worker(settings))

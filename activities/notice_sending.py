@@ -11,6 +11,7 @@ from datetime import datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.metrics import Counted, tally
 from activities.notices import CUSTOMER_FRIENDLY_REASON
 from activities.outcomes import permanent, with_details
 from closeout.cases.models import NoticeRecord
@@ -111,6 +112,7 @@ class NoticeActivities:
                 OutgoingMail(message_id, address, subject, text, html, reply_to=reply_to)
             )
         except PermanentMailError as exc:
+            tally(Counted.NOTICES_REFUSED, kind=notice.kind)
             try:
                 await asyncio.to_thread(self.source.record_bounce, notice.customer_id, address)
             except ApplicationError as failed:  # the source could not count it: noted, not lost
@@ -126,8 +128,10 @@ class NoticeActivities:
             return False
         except Exception:
             # Refused before the server took it (a cancelled attempt stays uncertain).
+            tally(Counted.NOTICE_SEND_FAILURES, kind=notice.kind)
             await asyncio.to_thread(self.cases.release_sending, notice.notice_id)
             raise
+        tally(Counted.NOTICES_SENT, kind=notice.kind)
         await asyncio.to_thread(
             self.cases.mark_notice,
             notice.notice_id,

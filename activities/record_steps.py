@@ -10,6 +10,7 @@ from uuid import NAMESPACE_URL, uuid5
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.metrics import Counted, tally
 from activities.outcomes import connector_failure, erasure_of, permanent, with_details
 from closeout.archive import (
     ArchiveStore,
@@ -245,6 +246,7 @@ class RecordSteps:
             "free_text_fields": sum(words.values()),
         }
         self.cases.append_audit(step.case_id, with_details(step.audit, removed=removed))
+        tally(Counted.DELETIONS, scope="customer")
         return removed
 
     @activity.defn
@@ -252,6 +254,7 @@ class RecordSteps:
         """Look for the customer in every store; only when nothing remains, certify it."""
         if not self.cases.db.release_freed_pages():
             # Retried: a long reader keeps the old pages in the write-ahead log a while.
+            tally(Counted.DELETION_VERIFICATION_FAILURES, reason="PagesNotReleased")
             raise ApplicationError(
                 "the database's write-ahead log is in use; deleted pages not yet released",
                 type="PagesNotReleased",
@@ -271,6 +274,7 @@ class RecordSteps:
         )
         words = self.words.remaining(step.customer_id)
         if remaining or access or bundles or addresses or keys or words:
+            tally(Counted.DELETION_VERIFICATION_FAILURES, reason="DeletionIncomplete")
             # Names columns and counts only: never the words found.
             raise ApplicationError(
                 f"records remain after deletion: records={remaining} access={access} "
@@ -279,6 +283,7 @@ class RecordSteps:
                 type="DeletionIncomplete",
             )
         if not self.ledger.is_suppressed(step.customer_id):
+            tally(Counted.DELETION_VERIFICATION_FAILURES, reason="NotSuppressed")
             raise ApplicationError(
                 "the suppression ledger does not name the deleted customer",
                 type="DeletionIncomplete",

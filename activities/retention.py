@@ -9,6 +9,7 @@ from uuid import NAMESPACE_URL, uuid5
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.metrics import Counted, tally
 from activities.outcomes import connector_failure, permanent, with_details
 from activities.record_steps import removed_by_system
 from closeout.archive import BundleCorrupt, build_bundle, read_bundle
@@ -139,6 +140,7 @@ class RetentionActivities:
             step.case_id,
             with_details(step.audit, categories=[c.value for c in categories], removed=removed),
         )
+        tally(Counted.DELETIONS, scope="categories")
         return removed
 
     @activity.defn
@@ -153,6 +155,7 @@ class RetentionActivities:
         bundles = [r.id for r in self.cases.live_bundles(step.case_id) if r.category in categories]
         keys = sum(self.vault.keys.live(step.customer_id, category_scope(c)) for c in categories)
         if remaining or bundles or keys:
+            tally(Counted.DELETION_VERIFICATION_FAILURES, reason="DeletionIncomplete")
             raise ApplicationError(
                 f"records remain after deleting {', '.join(categories)}: records={remaining} "
                 f"archive_bundles={len(bundles)} data_keys={keys}",

@@ -23,6 +23,7 @@ from api.compliance_service import ComplianceService
 from api.customer_service import CustomerService
 from api.deps import Unauthenticated
 from api.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
+from api.metrics import ApiMetrics, RequestMetrics
 from api.policy_service import PolicyService
 from api.privacy_requests import PrivacyRequests
 from api.refusals import audit_refusal
@@ -61,6 +62,7 @@ from closeout.connectors.errors import (
 )
 from closeout.crypto.purpose_keys import KeyPurpose
 from closeout.db import Database
+from closeout.observability.logs import configure_logging
 from closeout.settings import Settings
 from closeout.users.accounts import Accounts
 from closeout.users.oidc import oidc_from, oidc_origins
@@ -98,6 +100,8 @@ ROUTERS: tuple[APIRouter, ...] = (
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    if settings.log_format == "json":  # served by `uvicorn --factory` too, not only the CLI
+        configure_logging("json")
     install_access_log_filter()
 
     @asynccontextmanager
@@ -130,9 +134,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.policies = PolicyService(settings, adapters.cases, temporal)
         app.state.adapters = adapters
         app.state.oidc = oidc_from(settings)
-        async with app.state.answers.refused_links.flushed_each_minute():
-            yield
-        db.engine.dispose()
+        metrics.watch(db)
+        try:
+            async with app.state.answers.refused_links.flushed_each_minute():
+                yield
+        finally:
+            metrics.forget()
+            db.engine.dispose()
 
     app = FastAPI(
         title="Closeout",
@@ -162,6 +170,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
         ),
     )
+    # Outermost: every answer is counted, the refusals and error pages of the others too.
+    metrics = ApiMetrics()
+    app.state.metrics = metrics
+    app.add_middleware(RequestMetrics, metrics=metrics)
     install_error_pages(app)
     for router in ROUTERS:
         app.include_router(router)

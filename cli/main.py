@@ -25,6 +25,7 @@ from cli.users import users_app
 from closeout.db import Database, upgrade
 from closeout.demo import seed_demo
 from closeout.dev_env import apply_dev_env
+from closeout.observability.logs import configure_logging
 from closeout.settings import Settings, refuse_exposed_dev_mode
 
 if TYPE_CHECKING:
@@ -113,8 +114,8 @@ def worker() -> None:
     """Run a worker for the close-customer workflows and activities."""
     from worker import run_worker
 
-    logging.basicConfig(level=logging.INFO)
     settings = load_settings()
+    configure_logging(settings.log_format)
     with temporal_errors():
         asyncio.run(run_worker(settings))
 
@@ -136,7 +137,15 @@ def api(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    uvicorn.run(create_app(settings), host=host, port=port or settings.api_port)
+    configure_logging(settings.log_format)
+    json_logs = settings.log_format == "json"
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port or settings.api_port,
+        # JSON lines: uvicorn's own loggers go through the root handler configured above.
+        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
+    )
 
 
 @db_app.command("upgrade")

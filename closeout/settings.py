@@ -7,7 +7,7 @@ from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from limits import parse as parse_rate_limit
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -98,6 +98,14 @@ class Settings(BaseSettings):
     # /docs, /redoc and /openapi.json: served in dev mode, elsewhere only when this is true
     # (a published schema maps every operation for whoever finds the server).
     api_docs: bool = False
+    # `GET /metrics` outside dev mode answers only `Authorization: Bearer <this>` (and is off
+    # without it): the figures name no one, but they are the business's own.
+    metrics_token: SecretStr | None = None
+    # host:port where the worker serves Prometheus metrics (Temporal's and Closeout's own);
+    # none when unset.
+    worker_metrics_address: str | None = None
+    # `json`: one JSON object per log line (case and workflow ids, never an address).
+    log_format: Literal["text", "json"] = "text"
     # Where customers reach the answer pages; defaults to the API's own address.
     public_base_url: str | None = None
 
@@ -212,6 +220,16 @@ class Settings(BaseSettings):
     @classmethod
     def _connectors(cls, value: Any) -> list[AnyConnector]:
         return parse_connectors(value)
+
+    @field_validator("worker_metrics_address")
+    @classmethod
+    def _listen_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not a host:port to listen on, like 0.0.0.0:9464")
+        return value
 
     @field_validator("sign_in_limit_per_account", "sign_in_limit_per_address")
     @classmethod

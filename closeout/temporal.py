@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,14 @@ from temporalio.converter import (
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
     PayloadCodec,
+)
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
 )
 from temporalio.service import TLSConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -125,7 +134,33 @@ def temporal_connection(settings: Settings) -> TemporalConnection:
     )
 
 
-async def connect(settings: Settings, keys: DataKeys | None = None) -> Client:
+def worker_runtime(settings: Settings) -> Runtime | None:
+    """The worker's SDK runtime, when the settings ask more of it than the default: Prometheus
+    metrics at CLOSEOUT_WORKER_METRICS_ADDRESS (Temporal's task latencies, slots and failures,
+    and Closeout's own counters), and, with JSON logs, the SDK core's log lines forwarded to
+    Python's logging so they come out as JSON too."""
+    json_logs = settings.log_format == "json"
+    if settings.worker_metrics_address is None and not json_logs:
+        return None
+    metrics = None
+    if settings.worker_metrics_address is not None:
+        metrics = PrometheusConfig(
+            bind_address=settings.worker_metrics_address,
+            counters_total_suffix=True,
+            durations_as_seconds=True,
+        )
+    logging_config = LoggingConfig.default
+    if json_logs:
+        logging_config = LoggingConfig(
+            filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+            forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+        )
+    return Runtime(telemetry=TelemetryConfig(metrics=metrics, logging=logging_config))
+
+
+async def connect(
+    settings: Settings, keys: DataKeys | None = None, runtime: Runtime | None = None
+) -> Client:
     """The one way a Closeout process connects to Temporal (worker, API, CLI, schedules)."""
     connection = temporal_connection(settings)
     try:
@@ -135,6 +170,7 @@ async def connect(settings: Settings, keys: DataKeys | None = None) -> Client:
             api_key=connection.api_key,
             tls=connection.tls,
             data_converter=data_converter(settings, keys),
+            runtime=runtime,
         )
     except RuntimeError as exc:  # the SDK reports every refusal as a plain RuntimeError
         hint = ""

@@ -10,10 +10,12 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from api.deps import DatabaseDep, SettingsDep
 from api.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from api.metrics import metrics_allowed
 from api.openapi_links import MAIL_FROM_LIST, links
 from closeout.connectors.access import connector_state
 from closeout.mail import TEMPLATES_DIR
@@ -22,6 +24,23 @@ from closeout.settings import Settings
 
 router = APIRouter(tags=["system"])
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request, settings: SettingsDep) -> Response:
+    """Prometheus metrics: requests, latency and the read model's gauges. Outside dev mode
+    only for `Authorization: Bearer <CLOSEOUT_METRICS_TOKEN>`, and off without that setting."""
+    allowed = metrics_allowed(settings, request.headers.get("authorization"))
+    if allowed is None:
+        raise NotFound("metrics are off: set CLOSEOUT_METRICS_TOKEN and scrape with it")
+    if not allowed:
+        return JSONResponse(
+            {"detail": "metrics need Authorization: Bearer <CLOSEOUT_METRICS_TOKEN>"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    body = await run_in_threadpool(request.app.state.metrics.exposition)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/healthz")

@@ -97,6 +97,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | None] = {
     ("OPTIONS", "/codec/{operation}"): PUBLIC,
     # public: health, sign-in, the customers' signed links, the dev mail catcher
     ("GET", "/healthz"): PUBLIC,
+    # Prometheus: a bearer of CLOSEOUT_METRICS_TOKEN, not a person (tests/api/test_metrics.py)
+    ("GET", "/metrics"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("GET", "/login/oidc"): PUBLIC,  # 404 unless an identity provider is configured

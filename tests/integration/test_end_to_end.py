@@ -14,6 +14,7 @@ from closeout.constants import DETECTION_SCHEDULE_ID, HOUSEKEEPING_SCHEDULE_ID
 from closeout.contracts import DetectionSummary, PurgeResult
 from closeout.domain import Trigger, ValueTier
 from tests.integration.helpers import decide, new_customer, open_case, open_task, wait_case
+from tests.integration.observability import assert_case_observed
 from tests.integration.stack import Stack
 from tests.support import assert_deleted_in_order
 
@@ -70,6 +71,7 @@ def test_case_runs_from_trigger_to_deletion(stack: Stack) -> None:
         ["accounting_records"],
     ]
     assert body["stores"]["data_keys"] == {"destroyed": 6}
+    assert_case_observed(stack, customer, case_id)
 
 
 def test_opening_errors_are_explained(stack: Stack) -> None:
