@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs from Debian's packages: the PostgreSQL server, and
-# Chromium for the browser tests (driven by Playwright; never `playwright install`).
+# Chromium for the browser tests (driven by Playwright; never `playwright install`), and
+# Prometheus for `promtool`, which checks and unit-tests the shipped alert rules.
 set -euo pipefail
 
 have_postgres() { compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null || command -v initdb > /dev/null; }
@@ -8,6 +9,7 @@ have_postgres() { compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null || c
 missing=()
 have_postgres || missing+=(postgresql)
 command -v chromium > /dev/null || missing+=(chromium)
+command -v promtool > /dev/null || missing+=(prometheus)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -27,3 +29,4 @@ if command -v pg_lsclusters > /dev/null; then
 fi
 have_postgres || { echo "PostgreSQL did not install" >&2; exit 1; }
 command -v chromium > /dev/null || { echo "Chromium did not install" >&2; exit 1; }
+command -v promtool > /dev/null || { echo "promtool (prometheus) did not install" >&2; exit 1; }

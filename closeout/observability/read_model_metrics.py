@@ -22,6 +22,7 @@ from closeout.certificates.models import DeletionCertificate
 from closeout.db import Database, table_of
 from closeout.domain import Stage, TaskKind, TaskStatus
 from closeout.inbound.models import InboundMessage
+from closeout.inbound.reading import InboundKind
 
 # How long one reading serves: scrapes from several Prometheus servers (or a burst of them)
 # cost the database one set of queries.
@@ -153,8 +154,8 @@ class ReadModelCollector(Collector):
             "Mail received and matched to a case, by kind (reply, auto_reply, bounce, delayed).",
             labels=["kind"],
         )
-        for kind, count in sorted(r.inbound.items()):
-            inbound.add_metric([kind], count)
+        for kind in sorted({k.value for k in InboundKind} | set(r.inbound)):
+            inbound.add_metric([kind], r.inbound.get(kind, 0))
         yield inbound
         yield GaugeMetricFamily(
             "closeout_legal_holds_active",

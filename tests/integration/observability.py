@@ -8,7 +8,9 @@ import json
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from activities.metrics import Counted
 from tests.integration.stack import Stack
+from tests.observability.monitoring import SDK_FAILURE_COUNTERS, referenced_metrics
 
 METRICS_TOKEN = "scrape-" + "x" * 40
 
@@ -71,6 +73,11 @@ def assert_case_observed(stack: Stack, customer: str, case_id: str) -> None:
     assert total(worker, "temporal_workflow_task_execution_latency_count") > 0
     assert "temporal_worker_task_slots_available" in worker
     assert not any(customer in str(labels) for series in worker.values() for labels in series)
+
+    # Every series the shipped dashboard and alerts read is one these processes serve (or a
+    # counter that appears at its first event).
+    served = set(api) | set(worker) | {f"{c.value}_total" for c in Counted} | SDK_FAILURE_COUNTERS
+    assert referenced_metrics() <= served, referenced_metrics() - served
 
     lines = [
         line
