@@ -31,7 +31,7 @@ def suppression_check(
     settings = load_settings()
     altered = ledger_from(settings).check().first_bad_line
     if altered is not None:
-        typer.echo(f"error: the suppression ledger was altered at line {altered}", err=True)
+        typer.echo(f"error: the suppression ledger was altered at entry {altered}", err=True)
         raise typer.Exit(2)
     db = Database.from_url(settings.database_url)
     enforcer = build_activities(settings, db).housekeeping.suppression

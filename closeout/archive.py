@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from closeout.crm.port import CustomerExport
+from closeout.settings import Settings
+from closeout.storage.settings import ArchiveStoreKind
 
 MANIFEST = "manifest.json"
 BUNDLE_FORMAT = "closeout-bundle/1"
@@ -91,7 +93,7 @@ def read_bundle(data: bytes, expected_manifest_sha256: str | None = None) -> Cus
 
 
 class ArchiveStore(Protocol):
-    """Where archive bundles live (a filesystem now; any object store behind the same calls)."""
+    """Where archive bundles live: a folder, or an S3 bucket (closeout/storage/s3_archive.py)."""
 
     def put(self, key: str, data: bytes) -> str: ...
 
@@ -169,6 +171,16 @@ class FilesystemArchiveStore:
                 if key.startswith(prefix):
                     found.append(key)
         return sorted(found)
+
+
+def archive_store_from(settings: Settings) -> ArchiveStore:
+    """The archive store the settings name: the one place it is built."""
+    if settings.archive_store is ArchiveStoreKind.S3:
+        # boto3 is loaded only by processes whose settings choose object storage.
+        from closeout.storage.s3_archive import s3_archive_store_from
+
+        return s3_archive_store_from(settings)
+    return FilesystemArchiveStore(settings.archive_dir)
 
 
 def bundle_key(customer_id: str, bundle_id: str) -> str:

@@ -30,6 +30,7 @@ from closeout.policy_config import (
     PolicyConfig,
     PolicyRule,
 )
+from closeout.storage.settings import StorageSettings
 from closeout.temporal_tls import check_temporal_tls
 from closeout.users.oidc_config import check_oidc
 
@@ -67,8 +68,8 @@ def refuse_exposed_dev_mode(dev_mode: bool, host: str) -> None:
         )
 
 
-class Settings(BaseSettings):
-    """Configuration of every Closeout process."""
+class Settings(BaseSettings, StorageSettings):
+    """Configuration of every Closeout process (the storage choices in StorageSettings)."""
 
     # A refused value is named, never echoed (it may be a secret).
     model_config = SettingsConfigDict(

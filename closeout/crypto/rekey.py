@@ -17,7 +17,7 @@ from closeout.cases.models import CaseRecord
 from closeout.certificates.repository import Certificates
 from closeout.db import Database
 from closeout.domain import Outcome
-from closeout.suppression.ledger import FileSuppressionLedger
+from closeout.suppression.chain import ChainedLedger
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class RekeyResult:
 
 def rekey_records(
     db: Database,
-    ledger: FileSuppressionLedger,
+    ledger: ChainedLedger,
     certificates: Certificates,
     now: datetime | None = None,
 ) -> RekeyResult:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from closeout.archive import ArchiveStore, FilesystemArchiveStore, bundle_key, export_key
+from closeout.archive import ArchiveStore, archive_store_from, bundle_key, export_key
 from closeout.crypto.data_keys import ARCHIVE_SCOPE, DataKeys
 from closeout.crypto.envelope import Unreadable, is_sealed, open_sealed, seal
 from closeout.crypto.keyring import LocalKeyRing
@@ -88,4 +88,4 @@ def data_keys_from(settings: Settings, db: Database) -> DataKeys:
 
 def vault_from(settings: Settings, db: Database) -> ArchiveVault:
     """The archive store and data keys the settings name: the one place they are built."""
-    return ArchiveVault(FilesystemArchiveStore(settings.archive_dir), data_keys_from(settings, db))
+    return ArchiveVault(archive_store_from(settings), data_keys_from(settings, db))

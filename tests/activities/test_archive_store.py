@@ -1,16 +1,38 @@
-"""The filesystem archive store: keys by prefix, deletes that leave no folders behind."""
+"""The archive stores' contract, run on the filesystem store and on the S3 store (a real S3
+endpoint): keys by prefix, idempotent deletes, refused keys; then each store's own rules."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from closeout.archive import FilesystemArchiveStore, bundle_key, customer_keys, export_key
+from closeout.archive import (
+    ArchiveStore,
+    FilesystemArchiveStore,
+    bundle_key,
+    customer_keys,
+    export_key,
+)
+from closeout.storage.s3_archive import S3ArchiveStore
+from tests.s3_server import S3Service
+
+StoreFactory = Callable[[], ArchiveStore]
 
 
-def test_keys_by_prefix_list_only_what_the_prefix_names(tmp_path: Path) -> None:
-    store = FilesystemArchiveStore(tmp_path / "archive")
+@pytest.fixture(params=["filesystem", "s3"])
+def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """Makes stores over one place: a folder, or a bucket (versioned, under a key prefix)."""
+    if request.param == "filesystem":
+        return lambda: FilesystemArchiveStore(tmp_path / "archive")
+    s3: S3Service = request.getfixturevalue("s3")
+    bucket = s3.bucket(versioned=True)
+    return lambda: S3ArchiveStore(s3.client(), bucket, prefix="archive/")
+
+
+def test_keys_by_prefix_list_only_what_the_prefix_names(new_store: StoreFactory) -> None:
+    store = new_store()
     assert store.keys() == [] and store.keys("c-1/") == []
     store.put(bundle_key("c-1", "b1"), b"one")
     store.put(bundle_key("c-1", "b2"), b"two")
@@ -22,8 +44,32 @@ def test_keys_by_prefix_list_only_what_the_prefix_names(tmp_path: Path) -> None:
     assert store.keys("exports/") == ["exports/c-1/e1.json"]
     assert customer_keys(store, "c-1") == ["c-1/b1.tar", "c-1/b2.tar", "exports/c-1/e1.json"]
     assert len(store.keys()) == 4
+    assert new_store().keys("c-1/") == ["c-1/b1.tar", "c-1/b2.tar"]  # another instance
     with pytest.raises(ValueError, match="escapes the store"):
         store.keys("../elsewhere/")
+
+
+def test_put_get_and_delete_are_safe_to_retry(new_store: StoreFactory) -> None:
+    store = new_store()
+    key = bundle_key("c-1", "b1")
+    assert store.get(key) is None
+    store.put(key, b"first")
+    store.put(key, b"second")  # a retried write replaces, never duplicates
+    assert store.get(key) == b"second" and store.keys("c-1/") == [key]
+    assert store.delete(key) is True
+    assert store.get(key) is None and store.keys("c-1/") == []
+    assert store.delete(key) is False  # a retried delete finds nothing
+    assert customer_keys(store, "c-1") == []
+
+
+@pytest.mark.parametrize("key", ["../outside.tar", "c-1/../../outside.tar", "/etc/outside.tar"])
+def test_keys_that_leave_the_store_are_refused(new_store: StoreFactory, key: str) -> None:
+    store = new_store()
+    for operation in (lambda: store.put(key, b"x"), lambda: store.get(key)):
+        with pytest.raises(ValueError, match="escapes the store"):
+            operation()
+    with pytest.raises(ValueError, match="escapes the store"):
+        store.delete(key)
 
 
 def test_deleting_a_customers_last_key_removes_its_folders(tmp_path: Path) -> None:

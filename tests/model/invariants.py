@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from closeout.archive import FilesystemArchiveStore, customer_keys
+from closeout.archive import archive_store_from, customer_keys
 from closeout.audit import chain
 from closeout.audit.models import AuditEvent
 from closeout.cases.models import (
@@ -139,7 +139,7 @@ def observe(world: CaseWorld, status: CaseStatus) -> Observed:
         remaining=crm.remaining_records(customer_id),
         grants_none=crm.access_grants(customer_id).none,
         profile_status=profile.status if profile is not None else None,
-        store_keys=customer_keys(FilesystemArchiveStore(world.settings.archive_dir), customer_id),
+        store_keys=customer_keys(archive_store_from(world.settings), customer_id),
         chain_intact=report.intact,
         chain_events=report.events,
         mail_ids=Counter(str(m["Message-ID"]) for m in world.mail.messages),

@@ -176,4 +176,4 @@ def test_an_altered_ledger_is_refused(tmp_path: Path, mail: MailSink) -> None:
         text=True,
         timeout=60,
     )
-    assert result.returncode == 2 and "altered at line 2" in result.stderr
+    assert result.returncode == 2 and "altered at entry 2" in result.stderr

@@ -9,7 +9,7 @@ from aiosmtpd.controller import Controller
 from sqlmodel import col, select
 from temporalio.client import WorkflowUpdateFailedError
 
-from closeout.archive import FilesystemArchiveStore
+from closeout.archive import archive_store_from
 from closeout.cases.models import NoticeRecord, TaskRecord
 from closeout.contracts import (
     Actor,
@@ -115,7 +115,7 @@ async def test_approved_case_is_deleted_after_three_years(harness: Harness) -> N
     assert profile is not None and profile.status == "closed"
     assert crm.access_grants(customer).none
     assert "interactions" not in crm.remaining_records(customer)
-    assert len(FilesystemArchiveStore(harness.settings.archive_dir).keys(f"{customer}/")) == 1
+    assert len(archive_store_from(harness.settings).keys(f"{customer}/")) == 1
 
     result: CaseResult = await handle.result()
     assert result.outcome is Outcome.DELETED
@@ -126,7 +126,7 @@ async def test_approved_case_is_deleted_after_three_years(harness: Harness) -> N
     )
     assert deleted_at >= status.retention_end
     assert crm.remaining_records(customer) == {}
-    assert FilesystemArchiveStore(harness.settings.archive_dir).keys(f"{customer}/") == []
+    assert archive_store_from(harness.settings).keys(f"{customer}/") == []
     actions = harness.actions(result.case_id)
     assert_deleted_in_order(actions)
     assert actions.index("backup_verified") < actions.index("access_revoked")
@@ -498,7 +498,7 @@ async def test_reactivation_restores_from_the_archive(harness: Harness) -> None:
             select(CrmPortalUser).where(CrmPortalUser.customer_id == customer)
         ).all()
         assert users and all(u.enabled for u in users)
-    assert FilesystemArchiveStore(harness.settings.archive_dir).keys(f"{customer}/") == []
+    assert archive_store_from(harness.settings).keys(f"{customer}/") == []
     assert NoticeKind.REACTIVATED in notice_kinds(harness, final.case_id)
 
 

@@ -13,7 +13,7 @@ from api.adapters import ApiAdapters
 from api.compliance_service import ComplianceService
 from api.policy_service import PolicyService
 from api.temporal_gateway import TemporalGateway
-from closeout.archive import FilesystemArchiveStore
+from closeout.archive import archive_store_from
 from closeout.cases.models import ArchiveBundleRecord
 from closeout.certificates.repository import Certificates
 from closeout.contracts import (
@@ -61,7 +61,7 @@ async def until_deleted(harness: Harness, handle: object, *categories: DataCateg
 async def test_each_category_is_deleted_when_its_own_period_ends(harness: Harness) -> None:
     customer = harness.add_customer()
     crm = ReferenceCrm(harness.db)
-    store = FilesystemArchiveStore(harness.settings.archive_dir)
+    store = archive_store_from(harness.settings)
     handle = await harness.start(customer, policy=POLICY)
     await harness.approve_closure(handle)
     status = await harness.stage(handle, Stage.RETENTION)
@@ -213,7 +213,7 @@ async def test_one_categorys_end_moves_and_reactivation_restores_what_is_left(
     held = crm.remaining_records(customer)
     assert held["interactions"] > 0 and held["contacts"] > 0 and "subscriptions" not in held
     assert crm.get_profile(customer).status == "active"  # type: ignore[union-attr]
-    store = FilesystemArchiveStore(harness.settings.archive_dir)
+    store = archive_store_from(harness.settings)
     assert store.keys(f"{customer}/") == []
 
 

@@ -1,0 +1,1 @@
+"""Where archives and the suppression ledger are kept: the filesystem or object storage."""

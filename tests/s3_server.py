@@ -1,0 +1,85 @@
+"""A real S3 endpoint (moto in server mode) on a loopback port for the whole session, and the
+buckets tests make on it: plain, versioned, or with Object Lock."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import boto3
+import httpx
+import pytest
+
+from closeout.settings import Settings
+from closeout.storage.s3 import s3_client
+from tests.support import VENV_BIN, free_port
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+
+# What boto3's standard chain finds in the environment: moto accepts any credentials.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "closeout-test",
+    "AWS_SECRET_ACCESS_KEY": "closeout-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@dataclass(frozen=True)
+class S3Service:
+    endpoint_url: str
+
+    def client(self) -> S3Client:
+        """A client built the way Closeout builds its own, from settings."""
+        settings = Settings(dev_mode=True, s3_endpoint_url=self.endpoint_url)
+        return s3_client(settings)
+
+    def bucket(self, versioned: bool = False, object_lock: bool = False) -> str:
+        """A new bucket of its own for one test."""
+        name = f"closeout-{uuid.uuid4().hex[:16]}"
+        client = self.client()
+        client.create_bucket(Bucket=name, ObjectLockEnabledForBucket=object_lock)
+        if versioned:
+            client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        return name
+
+    def kms_key(self) -> str:
+        kms = boto3.session.Session().client(
+            "kms", endpoint_url=self.endpoint_url, region_name="us-east-1"
+        )
+        return kms.create_key()["KeyMetadata"]["KeyId"]
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Service]:
+    """moto's S3 (and KMS) over HTTP; the fake credentials stay set for the session."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in FAKE_CREDENTIALS.items():
+            env.setenv(name, value)
+        process = subprocess.Popen(
+            [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/moto-api/", timeout=2).status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("the moto S3 server did not start")
+            time.sleep(0.1)
+        try:
+            yield S3Service(url)
+        finally:
+            process.terminate()
+            process.wait(10)
