@@ -8,10 +8,11 @@ readable when the KMS key behind an id moves (a new region, another account).
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from closeout.crypto.keyring import decode_master_key
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from closeout.settings import Settings
 
 # A KMS key as the AWS API takes it: a key id, a key ARN, an alias name or an alias ARN.
-KMS_KEY_PATTERN = r"^(alias/[A-Za-z0-9/_-]+|arn:aws[a-z-]*:kms:[^\s]+|[A-Za-z0-9-]+)$"
+KMS_KEY = re.compile(r"alias/[A-Za-z0-9/_-]+|arn:aws[a-z-]*:kms:\S+|[A-Za-z0-9-]+")
 
 
 class KeyRingKind(StrEnum):
@@ -35,9 +36,19 @@ class KmsKeyPair(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # A symmetric key (SYMMETRIC_DEFAULT, usage ENCRYPT_DECRYPT).
-    wrap: str = Field(min_length=1, max_length=2048, pattern=KMS_KEY_PATTERN)
+    wrap: str
     # An HMAC key (HMAC_256, usage GENERATE_VERIFY_MAC).
-    mac: str = Field(min_length=1, max_length=2048, pattern=KMS_KEY_PATTERN)
+    mac: str
+
+    @field_validator("wrap", "mac")
+    @classmethod
+    def _kms_key(cls, value: str) -> str:
+        if len(value) > 2048 or not KMS_KEY.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a KMS key: give a key id, a key ARN, an alias name "
+                "(alias/...) or an alias ARN"
+            )
+        return value
 
     @model_validator(mode="after")
     def _two_keys(self) -> KmsKeyPair:
