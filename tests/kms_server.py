@@ -1,0 +1,99 @@
+"""A local AWS KMS (moto in server mode) started on a loopback port for the whole session,
+and the hands of whoever administers the keys there (KmsServer): the KMS key ring's tests."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import httpx
+import pytest
+
+from closeout.crypto.ring_config import KmsKeyPair
+from tests.support import VENV_BIN, free_port
+
+if TYPE_CHECKING:
+    from mypy_boto3_kms import KMSClient
+
+KMS_REGION = "eu-central-1"
+# Fake credentials, so boto3 signs its requests; nothing from the machine's own AWS setup.
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105
+    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+}
+UNSET_AWS = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN")
+
+
+@dataclass(frozen=True)
+class KmsServer:
+    """The local KMS: its address, and key creation as an administrator does it."""
+
+    url: str
+    region: str = KMS_REGION
+
+    def client(self) -> KMSClient:
+        return boto3.client("kms", endpoint_url=self.url, region_name=self.region)
+
+    def new_key_pair(self, alias: bool = False) -> KmsKeyPair:
+        """A wrapping key and an HMAC key, as one ring id needs (by alias or by ARN)."""
+        kms = self.client()
+        wrap = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT")
+        mac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
+        pair = KmsKeyPair(wrap=wrap["KeyMetadata"]["Arn"], mac=mac["KeyMetadata"]["Arn"])
+        if not alias:
+            return pair
+        name = uuid.uuid4().hex[:12]
+        kms.create_alias(AliasName=f"alias/wrap-{name}", TargetKeyId=pair.wrap)
+        kms.create_alias(AliasName=f"alias/mac-{name}", TargetKeyId=pair.mac)
+        return KmsKeyPair(wrap=f"alias/wrap-{name}", mac=f"alias/mac-{name}")
+
+    def settings_values(self, keys: dict[str, KmsKeyPair], current: str) -> dict[str, Any]:
+        """Settings overrides that put the master keys in this KMS."""
+        return {
+            "key_ring": "kms",
+            "kms_keys": keys,
+            "master_key_id": current,
+            "kms_endpoint_url": self.url,
+            "kms_region": self.region,
+        }
+
+
+@pytest.fixture(scope="session")
+def kms_server() -> Iterator[KmsServer]:
+    """moto's KMS over HTTP, with fake AWS credentials in the environment while it runs."""
+    with pytest.MonkeyPatch.context() as environment:
+        for name, value in FAKE_AWS.items():
+            environment.setenv(name, value)
+        for name in UNSET_AWS:
+            environment.delenv(name, raising=False)
+        port = free_port()
+        process = subprocess.Popen(
+            [str(Path(VENV_BIN) / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/moto-api/", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("the local KMS (moto_server) did not start")
+            time.sleep(0.1)
+        try:
+            yield KmsServer(url)
+        finally:
+            process.terminate()
+            process.wait(10)
