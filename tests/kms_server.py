@@ -1,8 +1,11 @@
 """A local AWS KMS (moto in server mode) started on a loopback port for the whole session,
-and the hands of whoever administers the keys there (KmsServer): the KMS key ring's tests."""
+and the hands of whoever administers the keys there (KmsServer): the KMS key ring's tests.
+Another one checks IAM permissions (kms_with_iam), for the policy the README gives."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import time
 import uuid
@@ -66,34 +69,90 @@ class KmsServer:
         }
 
 
+def _fake_aws(environment: pytest.MonkeyPatch) -> None:
+    for name, value in FAKE_AWS.items():
+        environment.setenv(name, value)
+    for name in UNSET_AWS:
+        environment.delenv(name, raising=False)
+
+
+def _moto_server(**env: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A moto server on a free loopback port, once it answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(VENV_BIN) / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/moto-api/", timeout=2).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("the local KMS (moto_server) did not start")
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def kms_server() -> Iterator[KmsServer]:
     """moto's KMS over HTTP, with fake AWS credentials in the environment while it runs."""
     with pytest.MonkeyPatch.context() as environment:
-        for name, value in FAKE_AWS.items():
-            environment.setenv(name, value)
-        for name in UNSET_AWS:
-            environment.delenv(name, raising=False)
-        port = free_port()
-        process = subprocess.Popen(
-            [str(Path(VENV_BIN) / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/moto-api/", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("the local KMS (moto_server) did not start")
-            time.sleep(0.1)
+        _fake_aws(environment)
+        process, url = _moto_server()
         try:
             yield KmsServer(url)
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+@dataclass(frozen=True)
+class IamKms:
+    """A local KMS that checks IAM permissions, one key pair, and principals' access keys."""
+
+    server: KmsServer
+    keys: KmsKeyPair
+    credentials: dict[str, tuple[str, str]]
+
+
+# Principals of kms_with_iam and the KMS actions each is allowed.
+PRINCIPALS = {
+    "closeout": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateMac"],
+    "cannot-decrypt": ["kms:Encrypt", "kms:GenerateMac"],
+}
+
+
+@pytest.fixture
+def kms_with_iam() -> Iterator[IamKms]:
+    """moto's KMS with IAM checked once it is set up. moto checks the actions of a policy,
+    not its resources (every request asks for `*`), so the policies here name `*`."""
+    # Set up unchecked: two keys, then per principal a user, its policy and an access key.
+    setup_requests = 2 + 3 * len(PRINCIPALS)
+    with pytest.MonkeyPatch.context() as environment:
+        _fake_aws(environment)
+        process, url = _moto_server(INITIAL_NO_AUTH_ACTION_COUNT=str(setup_requests))
+        try:
+            server = KmsServer(url)
+            keys = server.new_key_pair()
+            iam = boto3.client("iam", endpoint_url=url, region_name=server.region)
+            credentials = {}
+            for user, actions in PRINCIPALS.items():
+                iam.create_user(UserName=user)
+                statement = {"Effect": "Allow", "Action": actions, "Resource": "*"}
+                iam.put_user_policy(
+                    UserName=user,
+                    PolicyName="closeout-kms",
+                    PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+                )
+                key = iam.create_access_key(UserName=user)["AccessKey"]
+                credentials[user] = (key["AccessKeyId"], key["SecretAccessKey"])
+            yield IamKms(server, keys, credentials)
         finally:
             process.terminate()
             process.wait(10)

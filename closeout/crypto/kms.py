@@ -67,7 +67,10 @@ def kms_client(endpoint_url: str | None, region: str | None) -> KMSClient:
         read_timeout=READ_TIMEOUT,
         retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
     )
-    return boto3.client("kms", endpoint_url=endpoint_url, region_name=region, config=config)
+    # A session of its own: boto3's default one keeps the first credentials it found for the
+    # life of the process, and is not to be shared between threads.
+    session = boto3.session.Session()
+    return session.client("kms", endpoint_url=endpoint_url, region_name=region, config=config)
 
 
 def _failure(error: Exception, ring_id: str, doing: str) -> Exception:
@@ -75,7 +78,8 @@ def _failure(error: Exception, ring_id: str, doing: str) -> Exception:
     what may pass; both name the ring id and what was being done."""
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "unknown")
-        detail = error.response.get("Error", {}).get("Message", "")
+        # One line, and not a whole error page from a proxy in the way.
+        detail = " ".join(error.response.get("Error", {}).get("Message", "").split())[:300]
         said = f"{code}: {detail}" if detail else code
         if code in _PASSING:
             return KmsUnreachable(f"KMS did not {doing} under master key {ring_id!r} ({said})")

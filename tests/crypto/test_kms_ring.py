@@ -26,7 +26,7 @@ from closeout.crypto.ring_config import KmsKeyPair
 from closeout.crypto.vault import key_ring
 from closeout.db import Database
 from closeout.settings import Settings
-from tests.kms_server import FAKE_AWS, KmsServer
+from tests.kms_server import FAKE_AWS, IamKms, KmsServer
 from tests.support import VENV_BIN, free_port
 
 CONTEXT = b"closeout-data-key:r-1:c-1:archive"
@@ -75,6 +75,31 @@ def test_a_ring_id_pointed_at_another_kms_key_is_refused_by_name(kms_server: Kms
     unknown = KmsKeyRing(kms_server.client(), {"2027": "alias/no-such-key"}, "2027")
     with pytest.raises(KeyUnavailable, match=r"wrap a data key under master key '2027' \(NotFound"):
         unknown.wrap(b"k" * 32, CONTEXT)
+
+
+def test_the_three_permissions_the_readme_names_are_all_the_ring_needs(
+    kms_with_iam: IamKms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def as_principal(user: str) -> Settings:
+        # Credentials reach the ring only through boto3's own chain: here, AWS_* variables.
+        access_key, secret = kms_with_iam.credentials[user]
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", access_key)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+        keys = {"2026": kms_with_iam.keys}
+        return Settings(dev_mode=True, **kms_with_iam.server.settings_values(keys, "2026"))
+
+    closeout = as_principal("closeout")
+    data_key = os.urandom(32)
+    wrapped = key_ring(closeout).wrap(data_key, CONTEXT)
+    assert key_ring(closeout).unwrap(wrapped, CONTEXT) == data_key
+    assert len(closeout.master_roots()["2026"]) == 32
+
+    cannot_decrypt = as_principal("cannot-decrypt")
+    assert key_ring(cannot_decrypt).wrap(data_key, CONTEXT).master_key_id == "2026"
+    with pytest.raises(
+        KeyUnavailable, match="refused to unwrap a data key under master key '2026'"
+    ):
+        key_ring(cannot_decrypt).unwrap(wrapped, CONTEXT)
 
 
 def test_an_unreachable_kms_fails_as_retryable(kms_server: KmsServer) -> None:
