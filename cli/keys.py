@@ -24,9 +24,9 @@ def keys_new() -> None:
 def keys_rotate() -> None:
     """Re-wrap every live data key under CLOSEOUT_MASTER_KEY_ID; archives stay as they are.
 
-    Afterwards the older master keys wrap nothing; keep them in CLOSEOUT_MASTER_KEYS all
-    the same while suppression ledger entries or deletion certificates name them (both
-    record the master key id their keys are derived from).
+    Afterwards the older master keys wrap nothing; keep them in CLOSEOUT_MASTER_KEYS (or
+    CLOSEOUT_KMS_KEYS) all the same while suppression ledger entries or deletion certificates
+    name them (both record the master key id their keys are derived from).
     """
     from cli.main import load_settings
 

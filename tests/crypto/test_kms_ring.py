@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from closeout.crypto.ring_config import KmsKeyPair
 from closeout.crypto.vault import key_ring
 from closeout.db import Database
 from closeout.settings import Settings
+from closeout.temporal import data_converter
 from tests.kms_server import FAKE_AWS, IamKms, KmsServer
 from tests.support import VENV_BIN, free_port
 
@@ -166,6 +168,24 @@ def test_records_made_under_kms_roots_verify_from_fresh_settings(kms_server: Kms
     assert Certificates(Database.from_url("sqlite://"), fresh).is_authentic(certificate)
     forged = certificate.model_copy(update={"body": body | {"stores": {"crm": 2}}})
     assert not Certificates(Database.from_url("sqlite://"), fresh).is_authentic(forged)
+
+
+@dataclass(frozen=True)
+class Objection:
+    case_id: str
+    text: str
+
+
+async def test_temporal_payloads_sealed_under_kms_roots_open_in_a_fresh_process(
+    kms_server: KmsServer, sqlite_url: str
+) -> None:
+    keys = {"2026": kms_server.new_key_pair()}
+    writer = data_converter(kms_settings(kms_server, keys, "2026", database_url=sqlite_url))
+    sealed = await writer.encode([Objection("case-1", "too expensive")])
+    assert b"too expensive" not in sealed[0].SerializeToString()
+    assert sealed[0].metadata["encryption-key-id"] == b"2026"
+    reader = data_converter(kms_settings(kms_server, keys, "2026", database_url=sqlite_url))
+    assert await reader.decode(sealed, [Objection]) == [Objection("case-1", "too expensive")]
 
 
 def test_keys_rotate_command_rewraps_onto_the_new_kms_key(
