@@ -22,7 +22,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from closeout.crypto.keyring import KEY_BYTES, KeyUnavailable, WrappedKey
+from closeout.crypto.keyring import KEY_BYTES, KeyServiceUnreachable, KeyUnavailable, WrappedKey
 from closeout.crypto.ring_config import KmsKeyPair
 
 if TYPE_CHECKING:
@@ -50,10 +50,6 @@ _PASSING = frozenset(
 )
 
 
-class KmsUnreachable(Exception):
-    """KMS did not answer in time, or asked to slow down past the retries: try again later."""
-
-
 def root_message(ring_id: str) -> bytes:
     """What the ring id's HMAC key signs to give its root: the id is part of it."""
     return f"closeout/root/{ring_id}".encode()
@@ -73,23 +69,27 @@ def kms_client(endpoint_url: str | None, region: str | None) -> KMSClient:
     return session.client("kms", endpoint_url=endpoint_url, region_name=region, config=config)
 
 
-def _failure(error: Exception, ring_id: str, doing: str) -> Exception:
-    """KeyUnavailable for a refusal (it will not change by asking again), KmsUnreachable for
-    what may pass; both name the ring id and what was being done."""
+def as_key_error(error: Exception, ring_id: str, doing: str) -> Exception:
+    """KeyUnavailable for a refusal (it will not change by asking again),
+    KeyServiceUnreachable for what may pass; both name the ring id and what was being done."""
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "unknown")
         # One line, and not a whole error page from a proxy in the way.
         detail = " ".join(error.response.get("Error", {}).get("Message", "").split())[:300]
         said = f"{code}: {detail}" if detail else code
         if code in _PASSING:
-            return KmsUnreachable(f"KMS did not {doing} under master key {ring_id!r} ({said})")
+            return KeyServiceUnreachable(
+                f"KMS did not {doing} under master key {ring_id!r} ({said})"
+            )
         return KeyUnavailable(f"KMS refused to {doing} under master key {ring_id!r} ({said})")
     if isinstance(error, NoCredentialsError):
         return KeyUnavailable(
             f"no AWS credentials to {doing} under master key {ring_id!r}: give the process "
             "AWS_* variables, a profile or a role"
         )
-    return KmsUnreachable(f"KMS did not answer to {doing} under master key {ring_id!r}: {error}")
+    return KeyServiceUnreachable(
+        f"KMS did not answer to {doing} under master key {ring_id!r}: {error}"
+    )
 
 
 def _encryption_context(context: bytes) -> dict[str, str]:
@@ -121,7 +121,7 @@ class KmsKeyRing:
                 EncryptionContext=_encryption_context(context),
             )
         except (ClientError, BotoCoreError) as exc:
-            raise _failure(exc, self._current, "wrap a data key") from exc
+            raise as_key_error(exc, self._current, "wrap a data key") from exc
         return WrappedKey(self._current, answer["CiphertextBlob"])
 
     def unwrap(self, wrapped: WrappedKey, context: bytes) -> bytes:
@@ -137,7 +137,7 @@ class KmsKeyRing:
                 KeyId=key_id,
             )
         except (ClientError, BotoCoreError) as exc:
-            raise _failure(exc, wrapped.master_key_id, "unwrap a data key") from exc
+            raise as_key_error(exc, wrapped.master_key_id, "unwrap a data key") from exc
         return answer["Plaintext"]
 
 
@@ -148,7 +148,7 @@ def fetch_root(client: KMSClient, ring_id: str, mac_key: str) -> bytes:
             KeyId=mac_key, MacAlgorithm=MAC_ALGORITHM, Message=root_message(ring_id)
         )
     except (ClientError, BotoCoreError) as exc:
-        raise _failure(exc, ring_id, "make the root") from exc
+        raise as_key_error(exc, ring_id, "make the root") from exc
     root = answer["Mac"]
     if len(root) != KEY_BYTES:
         raise KeyUnavailable(

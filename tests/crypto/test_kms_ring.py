@@ -20,8 +20,8 @@ from sqlmodel import select
 from closeout.certificates.models import DeletionCertificate
 from closeout.certificates.repository import Certificates
 from closeout.crypto.data_keys import DataKeys
-from closeout.crypto.keyring import KeyUnavailable, new_master_key
-from closeout.crypto.kms import KmsKeyRing, KmsUnreachable, _failure, fetch_root
+from closeout.crypto.keyring import KeyServiceUnreachable, KeyUnavailable, new_master_key
+from closeout.crypto.kms import KmsKeyRing, as_key_error, fetch_root
 from closeout.crypto.models import DataKeyRecord
 from closeout.crypto.ring_config import KmsKeyPair
 from closeout.crypto.vault import key_ring
@@ -57,15 +57,15 @@ def test_kms_answers_become_named_refusals_or_retryable_failures() -> None:
     def answer(code: str) -> ClientError:
         return ClientError({"Error": {"Code": code, "Message": "said by KMS"}}, "Decrypt")
 
-    disabled = _failure(answer("DisabledException"), "2026", "unwrap a data key")
+    disabled = as_key_error(answer("DisabledException"), "2026", "unwrap a data key")
     assert isinstance(disabled, KeyUnavailable)
     assert str(disabled) == (
         "KMS refused to unwrap a data key under master key '2026' (DisabledException: said by KMS)"
     )
     for code in ("AccessDeniedException", "KMSInvalidStateException", "NotFoundException"):
-        assert isinstance(_failure(answer(code), "2026", "unwrap"), KeyUnavailable)
+        assert isinstance(as_key_error(answer(code), "2026", "unwrap"), KeyUnavailable)
     for code in ("ThrottlingException", "KMSInternalException", "DependencyTimeoutException"):
-        assert isinstance(_failure(answer(code), "2026", "unwrap"), KmsUnreachable)
+        assert isinstance(as_key_error(answer(code), "2026", "unwrap"), KeyServiceUnreachable)
 
 
 def test_a_ring_id_pointed_at_another_kms_key_is_refused_by_name(kms_server: KmsServer) -> None:
@@ -111,9 +111,9 @@ def test_an_unreachable_kms_fails_as_retryable(kms_server: KmsServer) -> None:
         **kms_server.settings_values({"2026": pair}, "2026")
         | {"kms_endpoint_url": f"http://127.0.0.1:{free_port()}"},
     )
-    with pytest.raises(KmsUnreachable, match="'2026'"):
+    with pytest.raises(KeyServiceUnreachable, match="'2026'"):
         key_ring(settings).wrap(b"k" * 32, CONTEXT)
-    with pytest.raises(KmsUnreachable, match="make the root"):
+    with pytest.raises(KeyServiceUnreachable, match="make the root"):
         settings.master_roots()
 
 
@@ -208,18 +208,26 @@ def test_keys_rotate_command_rewraps_onto_the_new_kms_key(
         "CLOSEOUT_KMS_REGION": kms_server.region,
     }
 
-    def rotate() -> str:
-        done = subprocess.run(
+    def closeout_keys_rotate(**extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [str(VENV_BIN / "closeout"), "keys", "rotate"],
-            env=env,
+            env=env | extra,
             cwd=tmp_path,
             capture_output=True,
             text=True,
             timeout=120,
         )
+
+    def rotate() -> str:
+        done = closeout_keys_rotate()
         assert done.returncode == 0, done.stderr
         return done.stdout
 
+    # The old ring id pointed at the wrong KMS key: KMS refuses, the command says so.
+    misnamed = json.dumps({"2026": new.model_dump(), "2027": new.model_dump()})
+    refused = closeout_keys_rotate(CLOSEOUT_KMS_KEYS=misnamed)
+    assert refused.returncode == 1
+    assert "error: KMS refused to unwrap a data key under master key '2026'" in refused.stderr
     assert "3 data keys re-wrapped under master key 2027 (0 already were)" in rotate()
     assert "0 data keys re-wrapped under master key 2027 (3 already were)" in rotate()
     with db.session() as session:
