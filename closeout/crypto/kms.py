@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Final
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from closeout.crypto.keyring import KEY_BYTES, KeyServiceUnreachable, KeyUnavailable, WrappedKey
 from closeout.crypto.ring_config import KmsKeyPair
@@ -66,7 +66,12 @@ def kms_client(endpoint_url: str | None, region: str | None) -> KMSClient:
     # A session of its own: boto3's default one keeps the first credentials it found for the
     # life of the process, and is not to be shared between threads.
     session = boto3.session.Session()
-    return session.client("kms", endpoint_url=endpoint_url, region_name=region, config=config)
+    try:
+        return session.client("kms", endpoint_url=endpoint_url, region_name=region, config=config)
+    except NoRegionError as exc:
+        raise KeyUnavailable(
+            "no AWS region to reach KMS in: set CLOSEOUT_KMS_REGION (or AWS_REGION)"
+        ) from exc
 
 
 def as_key_error(error: Exception, ring_id: str, doing: str) -> Exception:

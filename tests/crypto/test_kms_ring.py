@@ -117,6 +117,17 @@ def test_an_unreachable_kms_fails_as_retryable(kms_server: KmsServer) -> None:
         settings.master_roots()
 
 
+def test_kms_without_a_region_says_which_setting_is_missing(
+    kms_server: KmsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    values = kms_server.settings_values({"2026": kms_server.new_key_pair()}, "2026")
+    settings = Settings(dev_mode=True, **values | {"kms_region": None})
+    with pytest.raises(KeyUnavailable, match="set CLOSEOUT_KMS_REGION"):
+        key_ring(settings)
+
+
 ROOT_IN_ANOTHER_PROCESS = """
 import sys
 from closeout.crypto.kms import fetch_root, kms_client
