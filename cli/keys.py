@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from closeout.certificates.repository import Certificates
-from closeout.crypto.keyring import new_master_key
+from closeout.crypto.keyring import KeyServiceUnreachable, KeyUnavailable, new_master_key
 from closeout.crypto.rekey import rekey_records
 from closeout.crypto.vault import data_keys_from
 from closeout.db import Database
@@ -24,15 +24,20 @@ def keys_new() -> None:
 def keys_rotate() -> None:
     """Re-wrap every live data key under CLOSEOUT_MASTER_KEY_ID; archives stay as they are.
 
-    Afterwards the older master keys wrap nothing; keep them in CLOSEOUT_MASTER_KEYS all
-    the same while suppression ledger entries or deletion certificates name them (both
-    record the master key id their keys are derived from).
+    Afterwards the older master keys wrap nothing; keep them in CLOSEOUT_MASTER_KEYS (or
+    CLOSEOUT_KMS_KEYS) all the same while suppression ledger entries or deletion certificates
+    name them (both record the master key id their keys are derived from).
     """
     from cli.main import load_settings
 
     settings = load_settings()
     keys = data_keys_from(settings, Database.from_url(settings.database_url))
-    result = keys.rotate()
+    try:
+        result = keys.rotate()
+    except (KeyUnavailable, KeyServiceUnreachable) as exc:
+        # Each batch is kept as it is re-wrapped: running again goes on where this stopped.
+        typer.echo(f"error: {exc}; keys re-wrapped so far stay so, run again to go on", err=True)
+        raise typer.Exit(1) from exc
     noun = "data key" if result.rewrapped == 1 else "data keys"
     typer.echo(
         f"{result.rewrapped} {noun} re-wrapped under master key {settings.active_master_key_id}"

@@ -8,9 +8,9 @@ the var directory of the directory it runs in. It applies only:
 - in the checkout it was written for (the directory `closeout dev` ran in, recorded inside),
   from a file of the user's own that nobody else may write;
 - when the environment configures no deployment of its own: none of `CLOSEOUT_SECRET_KEY`,
-  `CLOSEOUT_MASTER_KEYS`, `CLOSEOUT_DATABASE_URL`, `CLOSEOUT_TEMPORAL_ADDRESS` and
-  `CLOSEOUT_DEV_MODE` set, in any case (a deployment sets its secret key and database, so a
-  stray file never turns one into dev mode);
+  `CLOSEOUT_MASTER_KEYS`, `CLOSEOUT_KEY_RING`, `CLOSEOUT_KMS_KEYS`, `CLOSEOUT_DATABASE_URL`,
+  `CLOSEOUT_TEMPORAL_ADDRESS` and `CLOSEOUT_DEV_MODE` set, in any case (a deployment sets its
+  secret key and database, so a stray file never turns one into dev mode);
 - under the variables the environment sets itself, which always win.
 
 It holds no secret: variables whose names speak of a secret, password, key or token are left
@@ -30,8 +30,8 @@ _CHECKOUT = "CHECKOUT"
 _PREFIX = "CLOSEOUT_"
 # Set in the environment: a deployment of its own, whatever the file says.
 _DEPLOYMENT = frozenset({
-    "CLOSEOUT_SECRET_KEY", "CLOSEOUT_MASTER_KEYS", "CLOSEOUT_DATABASE_URL",
-    "CLOSEOUT_TEMPORAL_ADDRESS", "CLOSEOUT_DEV_MODE",
+    "CLOSEOUT_SECRET_KEY", "CLOSEOUT_MASTER_KEYS", "CLOSEOUT_KEY_RING", "CLOSEOUT_KMS_KEYS",
+    "CLOSEOUT_DATABASE_URL", "CLOSEOUT_TEMPORAL_ADDRESS", "CLOSEOUT_DEV_MODE",
 })  # fmt: skip
 _SECRET = re.compile(r"SECRET|PASSWORD|KEY|TOKEN|CONNECTORS", re.IGNORECASE)
 _BREAKS = re.compile(r"[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")

@@ -7,10 +7,10 @@ from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from limits import parse as parse_rate_limit
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from closeout.connectors.config import AnyConnector, parse_connectors, read_secret
@@ -22,6 +22,7 @@ from closeout.crypto.purpose_keys import (
     secret_key_for,
     secret_weakness,
 )
+from closeout.crypto.ring_config import KeyRingKind, KmsKeyPair, check_key_ring, ring_ids
 from closeout.detection.config import DetectionConfig
 from closeout.domain import Role, Trigger
 from closeout.policy_config import (
@@ -33,6 +34,9 @@ from closeout.policy_config import (
 from closeout.storage.settings import StorageSettings
 from closeout.temporal_tls import check_temporal_tls
 from closeout.users.oidc_config import check_oidc
+
+if TYPE_CHECKING:
+    from closeout.crypto.kms import KmsMasterKeys
 
 # A placeholder that only dev mode accepts: the validator below refuses it elsewhere.
 DEV_SECRET = "dev-only-secret-change-me"  # nosec B105
@@ -179,7 +183,16 @@ class Settings(BaseSettings, StorageSettings):
     # are wrapped with `master_key_id` (the only key when there is one); older ids stay
     # until `closeout keys rotate` re-wrapped everything. Dev mode derives one when unset.
     master_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    # The ring id new data keys are wrapped under, whichever ring holds the master keys.
     master_key_id: str | None = None
+    # Or the master keys stay in AWS KMS (closeout/crypto/kms.py): `kms`, with ring id ->
+    # {"wrap": symmetric key, "mac": HMAC_256 key} (ids, ARNs or aliases). Credentials come
+    # from boto3's usual chain (AWS_* variables, profiles, roles), never from here.
+    key_ring: KeyRingKind = KeyRingKind.LOCAL
+    kms_keys: dict[str, KmsKeyPair] = Field(default_factory=dict)
+    kms_endpoint_url: str | None = None
+    kms_region: str | None = None
+    _kms: KmsMasterKeys | None = PrivateAttr(default=None)
     # Temporal payloads (workflow inputs, Update arguments, activity results) are encrypted
     # with keys derived from the master keys; the server stores ciphertext only.
     payload_encryption: bool = True
@@ -256,18 +269,7 @@ class Settings(BaseSettings, StorageSettings):
                 f"`{GENERATE_SECRET}`"
             )
         refuse_exposed_dev_mode(self.dev_mode, self.api_host)
-        if not self.dev_mode and not self.master_keys:
-            raise ValueError(
-                "CLOSEOUT_MASTER_KEYS must hold at least one master key outside dev mode "
-                "(generate one with `closeout keys new`)"
-            )
-        for key_id, key in self.master_keys.items():
-            decode_master_key(key_id, key.get_secret_value())
-        if self.master_keys and self.active_master_key_id not in self.master_keys:
-            raise ValueError(
-                f"CLOSEOUT_MASTER_KEY_ID names {self.master_key_id!r}, which is not among "
-                f"CLOSEOUT_MASTER_KEYS ({', '.join(sorted(self.master_keys))})"
-            )
+        check_key_ring(self)
         return self
 
     @model_validator(mode="after")
@@ -333,18 +335,36 @@ class Settings(BaseSettings, StorageSettings):
     def active_master_key_id(self) -> str:
         if self.master_key_id is not None:
             return self.master_key_id
-        if not self.master_keys:
+        ids = ring_ids(self)
+        if not ids:
             return DEV_MASTER_KEY_ID
-        if len(self.master_keys) == 1:
-            return next(iter(self.master_keys))
+        if len(ids) == 1:
+            return ids[0]
         raise ValueError(
             "CLOSEOUT_MASTER_KEY_ID must say which of several master keys wraps new data keys"
         )
 
-    def master_key_bytes(self) -> dict[str, bytes]:
+    def master_roots(self) -> dict[str, bytes]:
+        """The 32-byte root of every master key id, from whichever ring holds them: what the
+        ledger's, the certificates' and the payloads' keys are derived from."""
+        if self.key_ring is KeyRingKind.KMS:
+            return self.kms().roots()
         if not self.master_keys:
             return {DEV_MASTER_KEY_ID: dev_master_key(self.secret_key)}
         return {k: decode_master_key(k, v.get_secret_value()) for k, v in self.master_keys.items()}
+
+    def kms(self) -> KmsMasterKeys:
+        """The KMS client, ring and roots of these settings: built once, kept with them."""
+        # boto3 is loaded only where KMS holds the master keys.
+        from closeout.crypto.kms import KmsConfig, KmsMasterKeys
+
+        config = KmsConfig(
+            self.kms_keys, self.active_master_key_id, self.kms_endpoint_url, self.kms_region
+        )
+        # A copy made with other KMS settings must not reuse this one's client.
+        if self._kms is None or self._kms.config != config:
+            self._kms = KmsMasterKeys(config)
+        return self._kms
 
     def purpose_key(self, purpose: KeyPurpose) -> bytes:
         """The key of a short-lived purpose (sessions, links, exports), from the secret key."""
@@ -354,7 +374,7 @@ class Settings(BaseSettings, StorageSettings):
         """The keys of the ledger and the certificates: from the master keys, by id (and the
         secret key for records made before they named a key, while those are trusted)."""
         legacy = self.secret_key if self.legacy_records else None
-        return RecordKeys(self.master_key_bytes(), self.active_master_key_id, legacy_secret=legacy)
+        return RecordKeys(self.master_roots(), self.active_master_key_id, legacy_secret=legacy)
 
     @property
     def suppression_ledger_path(self) -> Path:

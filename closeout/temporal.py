@@ -54,7 +54,7 @@ def data_converter(settings: Settings, keys: DataKeys | None = None) -> DataConv
     if not settings.payload_encryption:
         return DATA_CONVERTER
     cipher = PayloadCipher(
-        settings.master_key_bytes(),
+        settings.master_roots(),
         settings.active_master_key_id,
         accept_plain=settings.plain_payloads_accepted,
     )
@@ -75,7 +75,7 @@ def display_codec(settings: Settings, keys: DataKeys | None = None) -> PayloadCo
     if not settings.payload_encryption:
         return None
     cipher = PayloadCipher(
-        settings.master_key_bytes(), settings.active_master_key_id, accept_plain=True
+        settings.master_roots(), settings.active_master_key_id, accept_plain=True
     )
     return CustomerHistoryCipher(cipher, _keys_of(settings, keys))
 

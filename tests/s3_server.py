@@ -3,30 +3,20 @@ buckets tests make on it: plain, versioned, or with Object Lock."""
 
 from __future__ import annotations
 
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import boto3
-import httpx
 import pytest
 
 from closeout.settings import Settings
 from closeout.storage.s3 import s3_client
-from tests.support import VENV_BIN, free_port
+from tests.moto_server import fake_aws, start_moto, stop_moto
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
-
-# What boto3's standard chain finds in the environment: moto accepts any credentials.
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "closeout-test",
-    "AWS_SECRET_ACCESS_KEY": "closeout-test-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @dataclass(frozen=True)
@@ -57,29 +47,10 @@ class S3Service:
 @pytest.fixture(scope="session")
 def s3() -> Iterator[S3Service]:
     """moto's S3 (and KMS) over HTTP; the fake credentials stay set for the session."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in FAKE_CREDENTIALS.items():
-            env.setenv(name, value)
-        process = subprocess.Popen(
-            [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/moto-api/", timeout=2).status_code < 500:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("the moto S3 server did not start")
-            time.sleep(0.1)
+    with pytest.MonkeyPatch.context() as environment:
+        fake_aws(environment)
+        process, url = start_moto()
         try:
             yield S3Service(url)
         finally:
-            process.terminate()
-            process.wait(10)
+            stop_moto(process)

@@ -23,6 +23,10 @@ class KeyUnavailable(Exception):
     """A wrapped key names a master key the ring does not hold, or does not unwrap."""
 
 
+class KeyServiceUnreachable(Exception):
+    """The service holding the master keys did not answer in time: try again later."""
+
+
 @dataclass(frozen=True)
 class WrappedKey:
     master_key_id: str

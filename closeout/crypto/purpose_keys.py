@@ -101,7 +101,7 @@ class RecordKeys:
         if root is None:
             raise KeyUnavailable(
                 f"master key {key_id!r} is not configured: keep it in CLOSEOUT_MASTER_KEYS "
-                "while ledger entries or certificates name it"
+                "(or CLOSEOUT_KMS_KEYS) while ledger entries or certificates name it"
             )
         return purpose_key(root, purpose)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from closeout.archive import ArchiveStore, archive_store_from, bundle_key, export_key
 from closeout.crypto.data_keys import ARCHIVE_SCOPE, DataKeys
 from closeout.crypto.envelope import Unreadable, is_sealed, open_sealed, seal
-from closeout.crypto.keyring import LocalKeyRing
+from closeout.crypto.keyring import KeyRing, LocalKeyRing
+from closeout.crypto.ring_config import KeyRingKind
 from closeout.db import Database
 from closeout.settings import Settings
 
@@ -76,9 +77,12 @@ def category_scope(category: str) -> str:
     return f"{ARCHIVE_SCOPE}:{category}"
 
 
-def key_ring(settings: Settings) -> LocalKeyRing:
-    """The master keys of the settings (a KMS-backed ring would be built here instead)."""
-    return LocalKeyRing(settings.master_key_bytes(), settings.active_master_key_id)
+def key_ring(settings: Settings) -> KeyRing:
+    """The key ring the settings name: KMS's, or the master keys held in the process."""
+    if settings.key_ring is KeyRingKind.KMS:
+        return settings.kms().ring()
+    # A local master key is its own root: the same 32 bytes wrap and derive.
+    return LocalKeyRing(settings.master_roots(), settings.active_master_key_id)
 
 
 def data_keys_from(settings: Settings, db: Database) -> DataKeys:

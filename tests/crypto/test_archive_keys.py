@@ -143,7 +143,7 @@ def test_master_keys_are_required_and_checked_outside_dev_mode(tmp_path: Path) -
     with pytest.raises(ValidationError, match="not among"):
         Settings(**base, master_keys=two, master_key_id="k3")  # type: ignore[arg-type]
     settings = Settings(**base, master_keys=two, master_key_id="k2")  # type: ignore[arg-type]
-    assert settings.active_master_key_id == "k2" and len(settings.master_key_bytes()) == 2
+    assert settings.active_master_key_id == "k2" and len(settings.master_roots()) == 2
 
 
 def test_keys_cli_creates_and_rotates(tmp_path: Path) -> None:
