@@ -28,7 +28,8 @@ from closeout.crypto.vault import key_ring
 from closeout.db import Database
 from closeout.settings import Settings
 from closeout.temporal import data_converter
-from tests.kms_server import FAKE_AWS, IamKms, KmsServer
+from tests.kms_server import IamKms, KmsServer
+from tests.moto_server import FAKE_AWS
 from tests.support import VENV_BIN, free_port
 
 CONTEXT = b"closeout-data-key:r-1:c-1:archive"
