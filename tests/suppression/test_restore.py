@@ -30,6 +30,7 @@ from closeout.suppression.ledger import ledger_from
 from closeout.tokens import create_token
 from closeout.users.accounts import Accounts
 from tests.conftest import make_settings
+from tests.postgres import postgres_bindir
 from tests.support import VENV_BIN, MailSink, chain_report
 from worker import build_activities
 
@@ -59,12 +60,49 @@ def env_for(settings: Settings) -> dict[str, str]:
     return env
 
 
+class Backups:
+    """The database's backup and restore as the README's runbook takes them: `pg_dump` and
+    `pg_restore` on PostgreSQL, SQLite's online backup for a single-machine install."""
+
+    def __init__(self, url: str, folder: Path) -> None:
+        self.url, self.folder = url, folder
+
+    def take(self) -> None:
+        if self.url.startswith("sqlite"):
+            sqlite_copy(Path(self.url.removeprefix("sqlite:///")), self.folder / "backup.db")
+            return
+        self._pg("pg_dump", "--format=custom", f"--file={self.folder / 'closeout.dump'}", self.url)
+
+    def restore(self) -> None:
+        if self.url.startswith("sqlite"):
+            sqlite_copy(self.folder / "backup.db", Path(self.url.removeprefix("sqlite:///")))
+            return
+        self._pg(
+            "pg_restore", "--clean", "--if-exists", "--no-owner", f"--dbname={self.url}",
+            str(self.folder / "closeout.dump"),
+        )  # fmt: skip
+
+    @staticmethod
+    def _pg(tool: str, *args: str) -> None:
+        bindir = postgres_bindir()
+        assert bindir is not None
+        done = subprocess.run(
+            [str(bindir / tool), *args], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_restored_database_and_archive_do_not_resurrect_a_deleted_customer(
-    tmp_path: Path, mail: MailSink
+    engine: str, tmp_path: Path, mail: MailSink, request: pytest.FixtureRequest
 ) -> None:
-    db_file = tmp_path / "closeout.db"
-    settings = make_settings(tmp_path, f"sqlite:///{db_file}", mail)
-    upgrade(settings.database_url)
+    if engine == "sqlite":
+        url = f"sqlite:///{tmp_path / 'closeout.db'}"
+        upgrade(url)
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    backups = Backups(url, tmp_path)
+    settings = make_settings(tmp_path, url, mail)
     db = Database.from_url(settings.database_url)
     customer, case_id, bundle_id = "cust-restore", str(uuid.uuid4()), str(uuid.uuid4())
     with db.session() as session:
@@ -86,7 +124,7 @@ def test_restored_database_and_archive_do_not_resurrect_a_deleted_customer(
         CustomerStep(case_id, customer, entry("backup_created"), bundle_id),
     )
     # Nightly backups: the database and the archive directory, before the deletion.
-    sqlite_copy(db_file, tmp_path / "backup.db")
+    backups.take()
     shutil.copytree(settings.archive_dir, tmp_path / "archive-backup")
 
     run(
@@ -100,7 +138,7 @@ def test_restored_database_and_archive_do_not_resurrect_a_deleted_customer(
 
     # Both backups are restored.
     db.engine.dispose()
-    sqlite_copy(tmp_path / "backup.db", db_file)
+    backups.restore()
     shutil.rmtree(settings.archive_dir)
     shutil.copytree(tmp_path / "archive-backup", settings.archive_dir)
     db = Database.from_url(settings.database_url)
