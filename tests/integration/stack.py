@@ -118,6 +118,16 @@ class Stack:
     def start_worker(self) -> subprocess.Popen[bytes]:
         return self._spawn("worker", [sys.executable, "-m", "worker"])
 
+    def start_another_worker(self, name: str) -> subprocess.Popen[bytes]:
+        """One more worker of the same build on the same task queue, as a second host runs."""
+        return self._spawn(name, [sys.executable, "-m", "worker"])
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one of the stack's processes and all it started: no goodbye to Temporal."""
+        proc = self.procs.pop(name)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
     def start_build_worker(self, build: str) -> subprocess.Popen[bytes]:
         """One more worker, polling as `build` of the worker deployment; not made current (a
         worker makes its build current only on a first install)."""
@@ -125,9 +135,7 @@ class Stack:
         return self._spawn(f"worker-{build}", [sys.executable, "-m", "worker"], env)
 
     def kill_worker(self) -> None:
-        proc = self.procs.pop("worker")
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        self.kill("worker")
 
     def client(self, role: str = "admin") -> httpx.Client:
         return httpx.Client(

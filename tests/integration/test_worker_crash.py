@@ -1,4 +1,5 @@
-"""A worker killed mid-backup: a new worker finishes the case, nothing is done twice."""
+"""Two workers on one task queue, the one running a backup killed: the other takes its work
+over and finishes the case; nothing is done twice."""
 
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ def _add_history(stack: Stack, customer_id: str) -> None:
     db.engine.dispose()
 
 
-async def _backup_running(stack: Stack, workflow_id: str) -> bool:
-
+async def _backup_runner(stack: Stack, workflow_id: str) -> str | None:
+    """The identity (`pid@host`) of the worker running the case's backup, once it runs."""
     client = await stack.temporal()
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -60,13 +61,23 @@ async def _backup_running(stack: Stack, workflow_id: str) -> bool:
                 pending.activity_type.name == "backup_customer_data"
                 and pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
             ):
-                return True
+                return pending.last_worker_identity
         await asyncio.sleep(0.02)
-    return False
+    return None
 
 
-def test_killed_worker_during_backup_is_replaced(crash_stack: Stack) -> None:
+def _polling(stack: Stack, name: str) -> bool:
+    log = stack.root / f"{name}.log"
+    return log.exists() and "worker polling task queue" in log.read_text(errors="replace")
+
+
+def test_the_other_worker_takes_over_a_killed_workers_backup(crash_stack: Stack) -> None:
     stack = crash_stack
+    stack.start_another_worker("worker-2")
+    deadline = time.monotonic() + 60
+    while not (_polling(stack, "worker") and _polling(stack, "worker-2")):
+        assert time.monotonic() < deadline, "the two workers did not both start polling"
+        time.sleep(0.2)
     customer = new_customer(stack)
     _add_history(stack, customer)
     with stack.client("owner") as api:
@@ -75,11 +86,15 @@ def test_killed_worker_during_backup_is_replaced(crash_stack: Stack) -> None:
         decide(api, open_task(api, case_id, "win_back")["id"], "failed")
         decide(api, open_task(api, case_id, "approval")["id"], "approve")
 
-        assert asyncio.run(_backup_running(stack, created["workflow_id"])), "backup never started"
-        stack.kill_worker()
+        runner = asyncio.run(_backup_runner(stack, created["workflow_id"]))
+        assert runner, "backup never started"
+        pids = {name: proc.pid for name, proc in stack.procs.items() if name.startswith("worker")}
+        victim = next(name for name, pid in pids.items() if runner.startswith(f"{pid}@"))
+        survivor = next(name for name in pids if name != victim)
+        stack.kill(victim)
         backup_done_before_kill = _count(stack, case_id, "backup_created")
-        stack.start_worker()
 
+        # No worker is started again: the survivor alone finishes the case.
         wait_case(api, case_id, stage="retention", timeout=180)
         db = stack.db
         with db.session() as session:
@@ -99,6 +114,7 @@ def test_killed_worker_during_backup_is_replaced(crash_stack: Stack) -> None:
 
     assert backup_done_before_kill == 0, "the kill landed after the backup finished"
     assert _count(stack, case_id, "backup_created") == 1
+    assert set(stack.procs) & set(pids) == {survivor}
     closed = [
         m
         for m in stack.mail.messages
