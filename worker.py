@@ -30,7 +30,8 @@ from closeout.deployment import build_id, deployment_config, make_current_if_non
 from closeout.heartbeats import HeartbeatWhileRunning
 from closeout.mail import SmtpMailer
 from closeout.observability.logs import configure_logging
-from closeout.settings import WORKER_CACHED_WORKFLOWS, Settings
+from closeout.operations_settings import WORKER_CACHED_WORKFLOWS
+from closeout.settings import Settings
 from closeout.suppression.enforcement import SuppressionEnforcer
 from closeout.suppression.ledger import ledger_from
 from closeout.temporal import connect, worker_runtime, workflow_runner
@@ -149,7 +150,7 @@ def build_worker(
 
 
 async def run_worker(settings: Settings, interceptors: Sequence[Interceptor] = ()) -> None:
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(settings.database_url, settings.database_pool_size)
     client = await connect(settings, runtime=worker_runtime(settings))
     await ensure_schedules(client, settings)
     log = logging.getLogger("closeout.worker")
@@ -160,7 +161,7 @@ async def run_worker(settings: Settings, interceptors: Sequence[Interceptor] = (
         # (`closeout deployment set-current`).
         if await make_current_if_none(client, build):
             log.info("build %s is the first of deployment closeout: made current", build)
-    with ThreadPoolExecutor(max_workers=32) as executor:
+    with ThreadPoolExecutor(max_workers=settings.worker_activity_slots) as executor:
         worker = build_worker(
             client,
             build_activities(settings, db, client),

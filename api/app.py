@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database.from_url(settings.database_url)
+        db = Database.from_url(settings.database_url, settings.database_pool_size)
         temporal = TemporalGateway(settings)
         accounts = Accounts(db, dev_mode=settings.dev_mode)
         app.state.settings = settings

@@ -22,8 +22,9 @@ def table_of(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined,no-any-return]
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for SQLite (WAL, waits on locks) or PostgreSQL (psycopg 3)."""
+def make_engine(url: str, pool_size: int | None = None) -> Engine:
+    """An engine for SQLite (WAL, waits on locks) or PostgreSQL (psycopg 3); `pool_size`
+    connections kept open to PostgreSQL, as many again opened at a peak (default 5 + 10)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
@@ -32,7 +33,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # Timestamps are stored without a zone, as UTC, whatever the server's own zone is.
-    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
+    pool = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": pool_size}
+    return create_engine(
+        url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"}, **pool
+    )
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -65,8 +69,8 @@ class Database:
         self.engine = engine
 
     @classmethod
-    def from_url(cls, url: str) -> Database:
-        return cls(make_engine(url))
+    def from_url(cls, url: str, pool_size: int | None = None) -> Database:
+        return cls(make_engine(url, pool_size))
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

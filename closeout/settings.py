@@ -7,7 +7,7 @@ from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from limits import parse as parse_rate_limit
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
@@ -25,6 +25,7 @@ from closeout.crypto.purpose_keys import (
 from closeout.crypto.ring_config import KeyRingKind, KmsKeyPair, check_key_ring, ring_ids
 from closeout.detection.config import DetectionConfig
 from closeout.domain import Role, Trigger
+from closeout.operations_settings import OperationsSettings
 from closeout.policy_config import (
     DEMO_POLICY,
     STANDARD_POLICY,
@@ -41,9 +42,6 @@ if TYPE_CHECKING:
 # A placeholder that only dev mode accepts: the validator below refuses it elsewhere.
 DEV_SECRET = "dev-only-secret-change-me"  # nosec B105
 DEV_MASTER_KEY_ID = "dev"
-
-
-WORKER_CACHED_WORKFLOWS = 100
 
 
 class SmtpSecurity(StrEnum):
@@ -72,7 +70,7 @@ def refuse_exposed_dev_mode(dev_mode: bool, host: str) -> None:
         )
 
 
-class Settings(BaseSettings, StorageSettings):
+class Settings(BaseSettings, StorageSettings, OperationsSettings):
     """Configuration of every Closeout process (the storage choices in StorageSettings)."""
 
     # A refused value is named, never echoed (it may be a secret).
@@ -103,14 +101,6 @@ class Settings(BaseSettings, StorageSettings):
     # /docs, /redoc and /openapi.json: served in dev mode, elsewhere only when this is true
     # (a published schema maps every operation for whoever finds the server).
     api_docs: bool = False
-    # `GET /metrics` outside dev mode answers only `Authorization: Bearer <this>` (and is off
-    # without it): the figures name no one, but they are the business's own.
-    metrics_token: SecretStr | None = None
-    # host:port where the worker serves Prometheus metrics (Temporal's and Closeout's own);
-    # none when unset.
-    worker_metrics_address: str | None = None
-    # `json`: one JSON object per log line (case and workflow ids, never an address).
-    log_format: Literal["text", "json"] = "text"
     # Where customers reach the answer pages; defaults to the API's own address.
     public_base_url: str | None = None
 
@@ -217,10 +207,6 @@ class Settings(BaseSettings, StorageSettings):
     # Refused customer links (forged, expired, used) a client address may ask for in a minute;
     # past that it gets 429 until the minute is over. A customer clicks a few at most.
     refused_links_per_minute: int = Field(default=30, ge=1)
-    # Workflows the worker keeps in memory between their tasks (each some 0.4 MiB). Enough for
-    # the cases moving at once; a case waiting longer (for a decision, in retention) leaves
-    # the cache and replays its history when it moves again.
-    worker_cached_workflows: int = Field(default=WORKER_CACHED_WORKFLOWS, ge=0)
     # Workers join the Temporal Worker Deployment `closeout` as this build (default: the
     # package version); off, they poll unversioned (a server without worker deployments).
     worker_versioning: bool = True
@@ -234,16 +220,6 @@ class Settings(BaseSettings, StorageSettings):
     @classmethod
     def _connectors(cls, value: Any) -> list[AnyConnector]:
         return parse_connectors(value)
-
-    @field_validator("worker_metrics_address")
-    @classmethod
-    def _listen_address(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"{value!r} is not a host:port to listen on, like 0.0.0.0:9464")
-        return value
 
     @field_validator("sign_in_limit_per_account", "sign_in_limit_per_address")
     @classmethod
