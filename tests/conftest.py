@@ -14,7 +14,13 @@ from closeout.policy_config import STANDARD_POLICY, PolicyConfig
 from closeout.settings import Settings
 from tests.support import MailSink, start_mail_sink
 
-pytest_plugins = ["tests.postgres", "tests.scim_service", "tests.s3_server", "tests.kms_server"]
+pytest_plugins = [
+    "tests.postgres",
+    "tests.scim_service",
+    "tests.moto_server",
+    "tests.s3_server",
+    "tests.kms_server",
+]
 
 # The spine's policy: every category kept three years, then deleted at once.
 ONE_PERIOD = STANDARD_POLICY.model_copy(update={"category_retention": {}, "jurisdictions": {}})

@@ -57,15 +57,9 @@ class KmsServer:
 
 
 @pytest.fixture(scope="session")
-def kms_server() -> Iterator[KmsServer]:
-    """moto's KMS over HTTP, with fake AWS credentials in the environment while it runs."""
-    with pytest.MonkeyPatch.context() as environment:
-        fake_aws(environment)
-        process, url = start_moto()
-        try:
-            yield KmsServer(url)
-        finally:
-            stop_moto(process)
+def kms_server(moto_url: str) -> KmsServer:
+    """moto's KMS over HTTP (tests/moto_server.py)."""
+    return KmsServer(moto_url)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -56,3 +57,16 @@ def start_moto(**env: str) -> tuple[subprocess.Popen[bytes], str]:
 def stop_moto(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """One moto server for the session (S3 and KMS alike), the fake credentials set while it
+    runs."""
+    with pytest.MonkeyPatch.context() as environment:
+        fake_aws(environment)
+        process, url = start_moto()
+        try:
+            yield url
+        finally:
+            stop_moto(process)

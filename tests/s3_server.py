@@ -4,7 +4,6 @@ buckets tests make on it: plain, versioned, or with Object Lock."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -13,7 +12,6 @@ import pytest
 
 from closeout.settings import Settings
 from closeout.storage.s3 import s3_client
-from tests.moto_server import fake_aws, start_moto, stop_moto
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -45,12 +43,6 @@ class S3Service:
 
 
 @pytest.fixture(scope="session")
-def s3() -> Iterator[S3Service]:
-    """moto's S3 (and KMS) over HTTP; the fake credentials stay set for the session."""
-    with pytest.MonkeyPatch.context() as environment:
-        fake_aws(environment)
-        process, url = start_moto()
-        try:
-            yield S3Service(url)
-        finally:
-            stop_moto(process)
+def s3(moto_url: str) -> S3Service:
+    """moto's S3 (and KMS) over HTTP (tests/moto_server.py)."""
+    return S3Service(moto_url)
