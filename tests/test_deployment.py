@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRETS = {
     "CLOSEOUT_SECRET_KEY": "3vX4s8VdTt0WNpuigiVzsEglf3CzIqKZKnux7OWx3vs",
     "CLOSEOUT_MASTER_KEYS": '{"k1": "ZmFrZS1rZXktZm9yLWNvbXBvc2UtdmFsaWRhdGlvbiE="}',
+    "CLOSEOUT_METRICS_TOKEN": "pHx0pV3c4m3tr1cs-t0ken-for-the-compose-tests",
 }
 
 
