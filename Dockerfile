@@ -12,8 +12,11 @@ COPY cli ./cli
 COPY templates ./templates
 COPY static ./static
 COPY worker.py ./
-RUN pip install --no-cache-dir . && useradd --system --home /app closeout \
-    && mkdir -p /data/archive && chown closeout /data/archive
+# The mount points of the compose file's volumes, owned by the user the processes run as: a
+# fresh named volume takes the ownership of the folder it is mounted on.
+RUN pip install --no-cache-dir . && useradd --system --user-group --home /app closeout \
+    && mkdir -p /data/archive /data/var /data/ledger \
+    && chown closeout:closeout /data/archive /data/var /data/ledger
 USER closeout
 EXPOSE 8000
 CMD ["closeout", "api", "--host", "0.0.0.0"]

@@ -14,6 +14,7 @@ import typer
 from pydantic import ValidationError
 
 from cli.audit import audit_app
+from cli.check_config import check_config
 from cli.connectors import connectors_app
 from cli.deployment import deployment_app
 from cli.inbound import inbound
@@ -46,6 +47,7 @@ app.add_typer(policies_app, name="policies")
 app.add_typer(deployment_app, name="deployment")
 app.add_typer(connectors_app, name="connectors")
 app.command()(inbound)
+app.command("check-config")(check_config)
 
 
 def load_settings(dev_env: bool = True, **overrides: object) -> Settings:

@@ -100,6 +100,8 @@ def test_every_readme_command_works_in_the_checkout_closeout_dev_runs_in(
         checked = run("closeout connectors check", "connectors", "check", "--customer",
                       "cust-0001")  # fmt: skip
         assert checked.startswith("customer source: crm")
+        # Dev mode is a warning, not a failure: the dev stack's configuration passes.
+        assert run("closeout check-config", "check-config").startswith("ok: ")
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0

@@ -89,6 +89,10 @@ class S3SuppressionLedger(ChainedLedger):
         self._mutex = threading.Lock()
         self._lock_checked = False
 
+    def require_object_lock(self) -> None:
+        """The bucket answers and has Object Lock on (`closeout check-config`), or an error."""
+        self._refuse_unlocked_bucket()
+
     def _refuse_unlocked_bucket(self) -> None:
         """A bucket without Object Lock would let the ledger be deleted: refuse it at once."""
         if self._lock_checked:
