@@ -5,8 +5,9 @@ of the file ledger. An entry is written only if its sequence number is free (a c
 put, `If-None-Match: *`): of two workers appending at once one wins, the other reads the new
 entry and tries the next number, so the chain never forks. Each object is kept under
 COMPLIANCE retention: nobody, the account's root user included, can delete or shorten it
-before the retention ends (a new version of a key can still be written, and `check` reports
-one).
+before the retention ends. A new version of a key or a delete marker can still be written
+over an entry: lookups then refuse to answer (they read only the first version of each entry)
+and `check` reports it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,15 +32,20 @@ from closeout.storage.s3 import (
     s3_client,
 )
 from closeout.storage.settings import ServerSideEncryption
-from closeout.suppression.chain import ChainedLedger, Entry, LedgerCheck, Seen
+from closeout.suppression.chain import ChainedLedger, Entry, LedgerCheck, Seen, first_bad
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
+    from types_boto3_s3.type_defs import ListObjectVersionsOutputTypeDef
 
 ENTRY_NAME = re.compile(r"^(\d{12})\.json$")
 # Conditional puts lost to other workers in a row before an append gives up (and its
 # activity retries it later): each loss means another entry was written meanwhile.
 MAX_LOST_RACES = 50
+
+
+class LedgerTampered(ObjectStorageError):
+    """The ledger's bucket holds what an append never writes: lookups refuse to answer."""
 
 
 class LedgerBucketRefused(ObjectStorageError):
@@ -113,20 +118,76 @@ class S3SuppressionLedger(ChainedLedger):
             )
         self._lock_checked = True
 
-    def _objects_after(self, start_after: str) -> Iterator[tuple[str, int]]:
-        """The entries' keys after `start_after`, with their sequence numbers, in order."""
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.entries_prefix, StartAfter=start_after
-        )
-        for page in pages:
-            for item in page.get("Contents", []):
-                name = ENTRY_NAME.match(item["Key"].removeprefix(self.entries_prefix))
-                if name is not None:
-                    yield item["Key"], int(name.group(1))
+    def _objects_after(self, start_after: str, sequence: int) -> Iterator[tuple[str, int, str]]:
+        """The entries after `start_after` (whose sequence number is `sequence`), in order, each
+        with the version that was written first: the one Object Lock keeps.
 
-    def _read(self, key: str) -> Entry:
-        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        entry: Entry = json.loads(body)
+        Lookups fail closed rather than trust a ledger someone wrote over: a key holding a second
+        version or a delete marker (which Object Lock allows, hiding the locked original from a
+        plain read or listing), an object that is not an entry, or a gap in the numbers stops
+        every lookup with an error until `closeout suppression check` has been looked into.
+        """
+        versions: dict[str, list[str]] = {}
+        for page in self._version_pages(start_after):
+            for marker in page.get("DeleteMarkers", []):
+                raise LedgerTampered(
+                    f"entry {marker['Key']!r} of the suppression ledger in bucket "
+                    f"{self.bucket!r} carries a delete marker"
+                )
+            for item in page.get("Versions", []):
+                versions.setdefault(item["Key"], []).append(item["VersionId"])
+        for key in sorted(versions):
+            name = ENTRY_NAME.match(key.removeprefix(self.entries_prefix))
+            if name is None or int(name.group(1)) != sequence + 1:
+                raise LedgerTampered(
+                    f"{key!r} in the suppression ledger's bucket {self.bucket!r} is not entry "
+                    f"{sequence + 1:012d}"
+                )
+            if len(versions[key]) != 1:
+                raise LedgerTampered(
+                    f"entry {key!r} of the suppression ledger in bucket {self.bucket!r} was "
+                    "written over"
+                )
+            sequence += 1
+            yield key, sequence, versions[key][0]
+
+    def _version_pages(self, after_key: str) -> Iterator[ListObjectVersionsOutputTypeDef]:
+        """Every version and delete marker of the keys after `after_key`, page by page."""
+        key_marker, version_marker = after_key, ""
+        while True:
+            if version_marker:
+                page = self.client.list_object_versions(
+                    Bucket=self.bucket,
+                    Prefix=self.entries_prefix,
+                    KeyMarker=key_marker,
+                    VersionIdMarker=version_marker,
+                )
+            elif key_marker:
+                page = self.client.list_object_versions(
+                    Bucket=self.bucket, Prefix=self.entries_prefix, KeyMarker=key_marker
+                )
+            else:
+                page = self.client.list_object_versions(
+                    Bucket=self.bucket, Prefix=self.entries_prefix
+                )
+            yield page
+            if not page.get("IsTruncated"):
+                return
+            key_marker = page.get("NextKeyMarker", "")
+            version_marker = page.get("NextVersionIdMarker", "")
+
+    def _read(self, key: str, version_id: str) -> Entry:
+        body = self.client.get_object(Bucket=self.bucket, Key=key, VersionId=version_id)["Body"]
+        try:
+            entry: Entry = json.loads(body.read())
+            for name in ("ref", "case_id", "at", "prev", "hash"):
+                if not isinstance(entry[name], str):
+                    raise TypeError(name)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LedgerTampered(
+                f"entry {key!r} of the suppression ledger in bucket {self.bucket!r} is not a "
+                "ledger entry"
+            ) from exc
         return entry
 
     def _catch_up(self) -> _ObjectSeen:
@@ -134,7 +195,10 @@ class S3SuppressionLedger(ChainedLedger):
         self._refuse_unlocked_bucket()
         seen = self._seen
         with reported("reading the suppression ledger", self.bucket):
-            new = [(key, n, self._read(key)) for key, n in self._objects_after(seen.last_key)]
+            new = [
+                (key, n, self._read(key, version))
+                for key, n, version in self._objects_after(seen.last_key, seen.sequence)
+            ]
         if new:
             key, sequence, _ = new[-1]
             self._seen = _ObjectSeen(key, sequence, seen.entries.after([e for *_, e in new]))
@@ -147,7 +211,7 @@ class S3SuppressionLedger(ChainedLedger):
     def entries(self) -> list[Entry]:
         self._refuse_unlocked_bucket()
         with reported("reading the suppression ledger", self.bucket):
-            return [self._read(key) for key, _n in self._objects_after("")]
+            return [self._read(key, version) for key, _n, version in self._objects_after("", 0)]
 
     def _append(
         self, customer_id: str, case_id: str, at: datetime, unless_named: bool = False
@@ -186,26 +250,25 @@ class S3SuppressionLedger(ChainedLedger):
         return True
 
     def check(self) -> LedgerCheck:
-        """Walk the chain; also the first entry whose key holds more than one version (an
-        overwrite, which Object Lock allows as a new version, keeping the original)."""
-        chain = super().check()
-        with reported("listing the suppression ledger's versions", self.bucket):
-            pages = self.client.get_paginator("list_object_versions").paginate(
-                Bucket=self.bucket, Prefix=self.entries_prefix
-            )
-            versions = Counter(
-                item["Key"]
-                for page in pages
-                for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-            )
-        overwritten = [
-            int(name.group(1))
-            for key, count in versions.items()
-            if count > 1
-            and (name := ENTRY_NAME.match(key.removeprefix(self.entries_prefix))) is not None
-        ]
-        bad = [n for n in [chain.first_bad_line, *overwritten] if n is not None]
-        return LedgerCheck(chain.entries, min(bad) if bad else None)
+        """Walk the chain of the entries as first written; an entry written over (a second
+        version, a delete marker), a stray object or a gap is the first bad one."""
+        self._refuse_unlocked_bucket()
+        entries: list[Entry] = []
+        try:
+            with reported("reading the suppression ledger", self.bucket):
+                for key, _n, version in self._objects_after("", 0):
+                    entries.append(self._read(key, version))
+        except LedgerTampered:
+            with reported("listing the suppression ledger", self.bucket):
+                written = {
+                    item["Key"]
+                    for page in self._version_pages("")
+                    for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+                }
+            chain = first_bad(entries)
+            bad = chain.first_bad_line or len(entries) + 1
+            return LedgerCheck(max(len(written), bad), bad)
+        return first_bad(entries)
 
 
 def object_ledger_from(settings: Settings) -> S3SuppressionLedger:

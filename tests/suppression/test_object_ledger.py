@@ -3,6 +3,7 @@ delete, a bucket that could lose them refused, and two hosts that never fork the
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,11 @@ from botocore.exceptions import ClientError
 
 from closeout.crypto.purpose_keys import RecordKeys
 from closeout.settings import Settings
+from closeout.suppression.chain import GENESIS, entry_hash
 from closeout.suppression.ledger import ledger_from
 from closeout.suppression.object_ledger import (
     LedgerBucketRefused,
+    LedgerTampered,
     S3SuppressionLedger,
     retained_until,
 )
@@ -115,3 +118,63 @@ def test_settings_build_the_object_ledger(
 def test_retention_ends_on_the_same_day_years_later() -> None:
     assert retained_until(datetime(2028, 2, 29, tzinfo=UTC), 1) == datetime(2029, 2, 28, tzinfo=UTC)
     assert retained_until(AT, 100) == AT.replace(year=2126)
+
+
+def _rechained(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries with their refs replaced and the chain computed again, as someone with write
+    access to the bucket could (the chain's hash is not keyed)."""
+    prev, forged = GENESIS, []
+    for n, entry in enumerate(entries):
+        ref = f"{n:064x}"
+        digest = entry_hash(prev, ref, entry["case_id"], entry["at"], entry.get("key_id"))
+        forged.append({**entry, "ref": ref, "prev": prev, "hash": digest})
+        prev = digest
+    return forged
+
+
+def test_entries_written_over_make_lookups_refuse_rather_than_forget(s3: S3Service) -> None:
+    bucket = s3.bucket(object_lock=True)
+    first = ledger(s3, bucket)
+    assert first.suppress("cust-1", "case-1", AT) and first.suppress("cust-2", "case-2", AT)
+    client = s3.client()
+    keys = [FIRST, FIRST.replace("1.json", "2.json")]
+    for key, entry in zip(keys, _rechained(first.entries()), strict=True):
+        client.put_object(Bucket=bucket, Key=key, Body=json.dumps(entry).encode())
+    fresh = ledger(s3, bucket)  # another process: nothing read before the forgery
+    with pytest.raises(LedgerTampered, match="was written over"):
+        fresh.is_suppressed("cust-1")
+    with pytest.raises(LedgerTampered):
+        fresh.suppress("cust-3", "case-3", AT)
+    assert fresh.check().first_bad_line == 1
+
+
+def test_a_delete_marker_hides_no_entry(s3: S3Service) -> None:
+    bucket = s3.bucket(object_lock=True)
+    assert ledger(s3, bucket).suppress("cust-1", "case-1", AT)
+    s3.client().delete_object(Bucket=bucket, Key=FIRST)  # allowed: it only adds a marker
+    fresh = ledger(s3, bucket)
+    with pytest.raises(LedgerTampered, match="delete marker"):
+        fresh.is_suppressed("cust-1")
+    assert fresh.check().first_bad_line == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "bad"),
+    [
+        ("999999999999.json", None, 2),  # a number far ahead: the next append would vanish
+        ("000000000002.json", b"not json", 2),  # the next number, not an entry
+        ("0000000000002.json", None, 1),  # a name appends never write (listed first)
+    ],
+)
+def test_what_appends_never_write_stops_lookups(
+    s3: S3Service, name: str, body: bytes | None, bad: int
+) -> None:
+    bucket = s3.bucket(object_lock=True)
+    writer = ledger(s3, bucket)
+    assert writer.suppress("cust-1", "case-1", AT)
+    stray = body if body is not None else json.dumps(writer.entries()[0]).encode()
+    s3.client().put_object(Bucket=bucket, Key=f"ledger/entries/{name}", Body=stray)
+    fresh = ledger(s3, bucket)
+    with pytest.raises(LedgerTampered):
+        fresh.is_suppressed("cust-1")
+    assert fresh.check().first_bad_line == bad
