@@ -104,6 +104,8 @@ def metrics_allowed(settings: Settings, authorization: str | None) -> bool | Non
     if token is None:
         return True if settings.dev_mode else None
     scheme, _, given = (authorization or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), token.get_secret_value().encode()
+    return (
+        scheme.lower() == "bearer"
+        and bool(given.strip())
+        and hmac.compare_digest(given.strip().encode(), token.get_secret_value().encode())
     )

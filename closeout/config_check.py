@@ -42,7 +42,6 @@ class Check(StrEnum):
     SETTINGS = "settings"
     DEV_MODE = "dev-mode"
     PUBLIC_URL = "public-url"
-    METRICS = "metrics"
     ARCHIVE = "archive"
     LEDGER = "ledger"
     DATABASE = "database"
@@ -105,14 +104,6 @@ def check_public_url(settings: Settings) -> list[Finding]:
             "https (sign-in cookies are sent over https only outside dev mode)",
         )
     ]
-
-
-def check_metrics(settings: Settings) -> list[Finding]:
-    token = settings.metrics_token
-    if token is None or token.get_secret_value().strip():
-        return []
-    # An empty token would let `Authorization: Bearer ` read the metrics.
-    return [Finding(Check.METRICS, Severity.PROBLEM, "CLOSEOUT_METRICS_TOKEN is set but empty")]
 
 
 def _probe_name() -> str:
@@ -238,7 +229,6 @@ def _why(exc: Exception) -> str:
 CHECKS: dict[Check, Callable[[Settings], list[Finding]]] = {
     Check.DEV_MODE: check_dev_mode,
     Check.PUBLIC_URL: check_public_url,
-    Check.METRICS: check_metrics,
     Check.ARCHIVE: check_archive,
     Check.LEDGER: check_ledger,
     Check.DATABASE: check_database,

@@ -29,13 +29,20 @@ def make_engine(url: str, pool_size: int | None = None) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # Timestamps are stored without a zone, as UTC, whatever the server's own zone is.
     pool = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": pool_size}
+    # hide_parameters: an error's message never quotes the values of the rows it failed on.
     return create_engine(
-        url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"}, **pool
+        url,
+        pool_pre_ping=True,
+        connect_args={"options": "-c timezone=UTC"},
+        hide_parameters=True,
+        **pool,
     )
 
 

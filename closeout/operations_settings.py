@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 
 # Workflows the worker keeps in memory between their tasks (each some 0.4 MiB).
 WORKER_CACHED_WORKFLOWS = 100
+# The shortest scrape token taken: as long as a random hex string of 128 bits.
+MIN_METRICS_TOKEN = 32
 
 
 class OperationsSettings(BaseModel):
@@ -32,6 +34,17 @@ class OperationsSettings(BaseModel):
     # PostgreSQL connections a process keeps open (as many again at a peak); unset: 5 (+ 10).
     # A worker uses up to one per activity slot; size the server's max_connections for all.
     database_pool_size: int | None = Field(default=None, ge=1, le=512)
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # Compose turns an unset variable into an empty one: never a token anyone can send.
+        if value is not None and len(value.get_secret_value().strip()) < MIN_METRICS_TOKEN:
+            raise ValueError(
+                f"CLOSEOUT_METRICS_TOKEN must hold at least {MIN_METRICS_TOKEN} characters "
+                "(`openssl rand -hex 32` makes one)"
+            )
+        return value
 
     @field_validator("worker_metrics_address")
     @classmethod

@@ -3,7 +3,8 @@
 `CLOSEOUT_LOG_FORMAT=json` turns it on for every process (API, worker, CLI). A line carries
 the workflow and run ids (a case's workflow id names its customer id, an identifier, not a
 person) and the activity's type when there is one. Messages are Closeout's own words; as a
-last guard, anything shaped like an e-mail address is replaced before the line is written.
+last guard, anything shaped like an e-mail address is replaced before the line is written, and
+an exception is written as its type and its frames, without its message.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import traceback
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +20,14 @@ from temporalio import activity
 
 from closeout.constants import WORKFLOW_ID_PREFIX
 
-_ADDRESS = re.compile(r"[^\s<>\"'@,;:()\[\]]+@[^\s<>\"'@,;:()\[\]]+\.[A-Za-z]{2,}")
+# An address in any spelling a message or a library might use: a quoted local part, `@`
+# escaped for URLs, JSON or HTML, any domain (internationalised, a bare host, an IP literal).
+_ADDRESS = re.compile(
+    r"(?:\"[^\"\n]*\"|[^\s<>\"'@,;:()\[\]%\\&]+)"
+    r"(?:@|%40|\\u0040|&#64;|&#x40;)"
+    r"(?:\[[^\]\s]*\]|[^\s<>\"'@,;:()\[\]/]+)",
+    re.IGNORECASE,
+)
 # What the Temporal SDK's loggers attach to a record (`temporalio.workflow.logger`,
 # `temporalio.activity.logger`), and the keys kept from it.
 _TEMPORAL_EXTRAS = ("temporal_workflow", "temporal_activity")
@@ -68,9 +77,14 @@ class JsonFormatter(logging.Formatter):
         if isinstance(workflow_id, str) and workflow_id.startswith(WORKFLOW_ID_PREFIX):
             line["customer_id"] = workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
         if record.exc_info:
-            # The exception's type and where it was raised; its message may quote data.
-            line["error"] = record.exc_info[0].__name__ if record.exc_info[0] else "error"
-            line["trace"] = without_addresses(self.formatException(record.exc_info))
+            # The exception's type and where it was raised, never its message: that may quote
+            # the values it failed on (a database error, the rows' parameters).
+            kind, _error, trace = record.exc_info
+            line["error"] = kind.__name__ if kind else "error"
+            line["trace"] = [
+                f"{frame.filename}:{frame.lineno} in {frame.name}"
+                for frame in traceback.extract_tb(trace)
+            ]
         return json.dumps(line, ensure_ascii=False, default=str)
 
 

@@ -1,4 +1,4 @@
-"""The worker's metrics address and log format, as settings take them."""
+"""The metrics token, the worker's metrics address and the log format, as settings take them."""
 
 from __future__ import annotations
 
@@ -29,3 +29,9 @@ def test_json_logs_or_metrics_get_a_runtime_of_their_own() -> None:
     assert worker_runtime(Settings(dev_mode=True, log_format="json")) is not None
     address = f"127.0.0.1:{free_port()}"
     assert worker_runtime(Settings(dev_mode=True, worker_metrics_address=address)) is not None
+
+
+@pytest.mark.parametrize("token", ["", "   ", "short-token"])
+def test_a_scrape_token_anyone_could_guess_is_refused(token: str) -> None:
+    with pytest.raises(ValidationError, match="CLOSEOUT_METRICS_TOKEN must hold at least 32"):
+        Settings(dev_mode=True, metrics_token=token)
