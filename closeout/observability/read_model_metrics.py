@@ -7,6 +7,7 @@ customer, a case or a person.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from closeout.cases.models import CaseRecord, LegalHoldRecord, NoticeRecord, TaskRecord
 from closeout.certificates.models import DeletionCertificate
@@ -23,6 +25,8 @@ from closeout.db import Database, table_of
 from closeout.domain import Stage, TaskKind, TaskStatus
 from closeout.inbound.models import InboundMessage
 from closeout.inbound.reading import InboundKind
+
+log = logging.getLogger("closeout.metrics")
 
 # How long one reading serves: scrapes from several Prometheus servers (or a burst of them)
 # cost the database one set of queries.
@@ -112,7 +116,19 @@ class ReadModelCollector(Collector):
         return []
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        r = self.reading()
+        up = GaugeMetricFamily(
+            "closeout_read_model_up", "1 when the read model answered this scrape, else 0."
+        )
+        try:
+            r = self.reading()
+        except SQLAlchemyError as exc:
+            # The database not answering spoils only these gauges, not the whole scrape.
+            log.warning("the read model's gauges are not available: %s", type(exc).__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
         cases = GaugeMetricFamily(
             "closeout_cases", "Cases by stage (closed ones too).", labels=["stage"]
         )

@@ -32,6 +32,9 @@ class ServerSideEncryption(StrEnum):
 def _check_prefix(name: str, prefix: str) -> None:
     if prefix.startswith("/") or ".." in prefix.split("/"):
         raise ValueError(f"{name} must be a relative key prefix without '..', not {prefix!r}")
+    if prefix and not prefix.endswith("/"):
+        # `closeout` would also take in `closeout-other/…`: a prefix names a folder.
+        raise ValueError(f"{name} must end with '/', like {prefix + '/'!r}")
 
 
 class StorageSettings(BaseModel):

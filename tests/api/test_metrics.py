@@ -4,6 +4,7 @@ their latency, and the read model's gauges), parsed as Prometheus parses it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -99,6 +100,7 @@ def test_the_read_model_gauges_count_cases_tasks_and_holds(
 ) -> None:
     samples = _samples(scraped.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text)
     # The scene: three open cases, four open tasks, Li Na's approval overdue by two hours.
+    assert _value(samples, "closeout_read_model_up") == 1
     assert _value(samples, "closeout_cases", stage="opened") == 3
     assert _value(samples, "closeout_cases", stage="retention") == 0
     assert _value(samples, "closeout_tasks_open") == 4
@@ -113,3 +115,24 @@ def test_the_read_model_gauges_count_cases_tasks_and_holds(
 
 def _value_labels(samples: Samples, name: str) -> list[str]:
     return [dict(k)["stage"] for k in samples.get(name, {})]
+
+
+def test_a_database_that_does_not_answer_spoils_only_the_read_model_gauges(
+    settings: Settings, tmp_path: Path
+) -> None:
+    gone = settings.model_copy(
+        update={
+            "dev_mode": False,
+            "metrics_token": SecretStr(TOKEN),
+            "database_url": f"sqlite:///{tmp_path}/missing/never/closeout.db",
+        }
+    )
+    app = create_app(gone)
+    with TestClient(app) as c:
+        app.state.metrics.forget()
+        app.state.metrics.watch(Database.from_url(f"sqlite:///{tmp_path}/empty.db"))  # no tables
+        response = c.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200
+    samples = _samples(response.text)
+    assert _value(samples, "closeout_read_model_up") == 0
+    assert "closeout_cases" not in samples and "process_cpu_seconds_total" in samples

@@ -100,6 +100,9 @@ def test_settings_name_the_s3_store_and_refuse_half_a_configuration(
     monkeypatch.setenv("CLOSEOUT_S3_PREFIX", "/absolute/")
     with pytest.raises(ValidationError, match="CLOSEOUT_S3_PREFIX must be a relative"):
         Settings()
+    monkeypatch.setenv("CLOSEOUT_S3_PREFIX", "prod")  # would take in `prod-other/…` too
+    with pytest.raises(ValidationError, match="CLOSEOUT_S3_PREFIX must end with '/'"):
+        Settings()
     monkeypatch.setenv("CLOSEOUT_S3_PREFIX", "prod/")
     settings = Settings()
     store = archive_store_from(settings)
