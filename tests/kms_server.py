@@ -5,7 +5,6 @@ Another one checks IAM permissions (kms_with_iam), for the policy the README giv
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,18 +31,12 @@ class KmsServer:
     def client(self) -> KMSClient:
         return boto3.client("kms", endpoint_url=self.url, region_name=self.region)
 
-    def new_key_pair(self, alias: bool = False) -> KmsKeyPair:
-        """A wrapping key and an HMAC key, as one ring id needs (by alias or by ARN)."""
+    def new_key_pair(self) -> KmsKeyPair:
+        """A wrapping key and an HMAC key, as one ring id needs, by their ARNs."""
         kms = self.client()
         wrap = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT")
         mac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
-        pair = KmsKeyPair(wrap=wrap["KeyMetadata"]["Arn"], mac=mac["KeyMetadata"]["Arn"])
-        if not alias:
-            return pair
-        name = uuid.uuid4().hex[:12]
-        kms.create_alias(AliasName=f"alias/wrap-{name}", TargetKeyId=pair.wrap)
-        kms.create_alias(AliasName=f"alias/mac-{name}", TargetKeyId=pair.mac)
-        return KmsKeyPair(wrap=f"alias/wrap-{name}", mac=f"alias/mac-{name}")
+        return KmsKeyPair(wrap=wrap["KeyMetadata"]["Arn"], mac=mac["KeyMetadata"]["Arn"])
 
     def settings_values(self, keys: dict[str, KmsKeyPair], current: str) -> dict[str, Any]:
         """Settings overrides that put the master keys in this KMS."""

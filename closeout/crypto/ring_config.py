@@ -19,7 +19,8 @@ from closeout.crypto.keyring import decode_master_key
 if TYPE_CHECKING:
     from closeout.settings import Settings
 
-# A KMS key as the AWS API takes it: a key id, a key ARN, an alias name or an alias ARN.
+# A KMS key as the AWS API takes it: a key id, a key ARN, an alias name or an alias ARN (the
+# settings take the first two only).
 KMS_KEY = re.compile(r"alias/[A-Za-z0-9/_-]+|arn:aws[a-z-]*:kms:\S+|[A-Za-z0-9-]+")
 
 
@@ -44,9 +45,14 @@ class KmsKeyPair(BaseModel):
     @classmethod
     def _kms_key(cls, value: str) -> str:
         if len(value) > 2048 or not KMS_KEY.fullmatch(value):
+            raise ValueError(f"{value!r} is not a KMS key: give a key id or a key ARN")
+        if value.startswith("alias/") or ":alias/" in value:
+            # An alias can be pointed at another key: every root would change without a word
+            # (deleted customers no longer matched, certificates no longer verified), or every
+            # wrapped data key would stop opening.
             raise ValueError(
-                f"{value!r} is not a KMS key: give a key id, a key ARN, an alias name "
-                "(alias/...) or an alias ARN"
+                f"{value!r} is an alias, which can be pointed at another key: name the KMS "
+                "key by its key id or key ARN"
             )
         return value
 

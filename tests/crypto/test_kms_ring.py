@@ -203,7 +203,7 @@ async def test_temporal_payloads_sealed_under_kms_roots_open_in_a_fresh_process(
 def test_keys_rotate_command_rewraps_onto_the_new_kms_key(
     kms_server: KmsServer, sqlite_url: str, tmp_path: Path
 ) -> None:
-    old, new = kms_server.new_key_pair(), kms_server.new_key_pair(alias=True)
+    old, new = kms_server.new_key_pair(), kms_server.new_key_pair()
     db = Database.from_url(sqlite_url)
     keys = DataKeys(db, key_ring(kms_settings(kms_server, {"2026": old}, "2026")))
     created = {c: keys.key_or_create(c) for c in ("c-1", "c-2", "c-3")}
@@ -275,6 +275,9 @@ def test_key_ring_settings_refuse_what_does_not_fit(kms_server: KmsServer, tmp_p
     )
     refused("mac", key_ring="kms", kms_keys={"a": {"wrap": "alias/w"}})
     refused("'a b' is not a KMS key", key_ring="kms", kms_keys={"a": {"wrap": "a b", "mac": "m"}})
+    for alias in ("alias/closeout-mac", "arn:aws:kms:eu-central-1:111122223333:alias/mac"):
+        refused("is an alias", key_ring="kms", kms_keys={"a": {"wrap": "k", "mac": alias}})
+        refused("is an alias", key_ring="kms", kms_keys={"a": {"wrap": alias, "mac": "m"}})
     refused("must be an http", key_ring="kms", kms_keys={"a": pair}, kms_endpoint_url="kms.local")
     refused("CLOSEOUT_KMS_REGION set, but CLOSEOUT_KEY_RING is local", kms_region="eu-west-1")
     refused("CLOSEOUT_MASTER_KEYS must hold at least one master key")
