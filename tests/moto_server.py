@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from tests.support import VENV_BIN, free_port
+from tests.support import VENV_BIN, free_port, wait_until_answers
 
 # So boto3 signs its requests with nothing from the machine's own AWS setup; moto accepts any.
 FAKE_AWS = {
@@ -41,17 +39,8 @@ def start_moto(**env: str) -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/moto-api/", timeout=2).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("moto_server did not start")
-        time.sleep(0.1)
+    wait_until_answers(process, f"{url}/moto-api/", "moto_server")
+    return process, url
 
 
 def stop_moto(process: subprocess.Popen[bytes]) -> None:

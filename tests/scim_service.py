@@ -5,18 +5,16 @@ test of connected systems."""
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
 from httpx2 import Client
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import PatchOp, PatchOperation
 
-from tests.support import VENV_BIN, free_port
+from tests.support import VENV_BIN, free_port, wait_until_answers
 
 SCIM_TOKEN = "scim-test-token-" + uuid.uuid4().hex
 
@@ -31,22 +29,13 @@ def scim_url() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            answer = httpx.get(
-                url + "ServiceProviderConfig",
-                headers={"Authorization": f"Bearer {SCIM_TOKEN}"},
-                timeout=2,
-            )
-            if answer.status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("the SCIM server did not start")
-        time.sleep(0.1)
+    wait_until_answers(
+        process,
+        url + "ServiceProviderConfig",
+        "the SCIM server",
+        timeout=30,
+        headers={"Authorization": f"Bearer {SCIM_TOKEN}"},
+    )
     yield url
     process.terminate()
     process.wait(10)

@@ -6,6 +6,7 @@ import asyncio
 import email
 import email.policy
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -14,6 +15,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from aiosmtpd.controller import Controller
 
 from closeout.audit.chain import ChainReport, verify
@@ -118,3 +120,25 @@ def chain_report(db: Database, settings: Settings | None = None) -> ChainReport:
     """The whole audit chain walked, sealed content opened as `closeout audit verify` does."""
     with db.session() as session:
         return verify(session, read_model(db, settings).sealed.events_opener())
+
+
+def wait_until_answers(
+    process: subprocess.Popen[bytes],
+    url: str,
+    what: str,
+    timeout: float = 60,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Wait until a server the tests started answers `url` with 200; kill it and fail if it
+    exits or does not answer in time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, headers=headers, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.1)
