@@ -313,11 +313,12 @@ async def main() -> None:
                 "aiosmtpd.handlers.Sink",
             ]
         )
+        metrics_port = free_port()
         env = await WorkflowEnvironment.start_local(
             data_converter=DATA_CONVERTER,
             dev_server_existing_path=str(VENV_BIN / "temporal"),
             dev_server_database_filename=str(root / "temporal.db"),
-            dev_server_extra_args=SERVER_ARGS,
+            dev_server_extra_args=[*SERVER_ARGS, "--metrics-port", str(metrics_port)],
         )
         queue = f"bench-{uuid.uuid4()}"
         bare_queue = queue + "-bare"
@@ -343,7 +344,8 @@ async def main() -> None:
                 "workers": workers.pid,
                 "mail": smtp.pid,
                 "bench": os.getpid(),
-            }
+            },
+            server_metrics=f"http://127.0.0.1:{metrics_port}/metrics",
         )
         try:
             shape = await case_shape(env.client, inbox, queue, f"bench-{args.cases:05d}")
@@ -387,6 +389,8 @@ async def main() -> None:
             print(f"close-customer case: {cases:.2f}/s")
             for kind in ("bare", "case"):
                 print(f"CPU a {kind} workflow: {meter.per_workflow(kind, args.cases)}")
+            for kind in ("bare", "case"):
+                print(f"server a {kind} workflow: {meter.server_requests(kind, args.cases)}")
         print(f"ratio={ratio:.2f}")
 
 

@@ -1,5 +1,6 @@
-"""The throughput bench's rounds: one kind after the other, or both together, and the CPU
-time each part of the system spent on a workflow of each kind."""
+"""The throughput bench's rounds: one kind after the other, or both together, the CPU time
+each part of the system spent on a workflow of each kind, and the Temporal server's own
+counts of the requests a workflow of each kind cost it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import os
 import random
 import statistics
 import time
+import urllib.request
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -31,6 +36,30 @@ def child_running(parent: int, word: str) -> int:
     raise RuntimeError(f"process {parent} has no child running {word!r}")
 
 
+# The server's counters worth comparing between the kinds: (family, operation) -> what it is.
+SERVER_COUNTS = {
+    ("persistence_requests", "UpdateWorkflowExecution"): "state writes",
+    # Each add of an activity task to a queue (one forwarded between the queue's partitions
+    # counts again), and each activity a poller then took from it.
+    ("service_requests", "AddActivityTask"): "activity queue adds",
+    ("service_requests", "RecordActivityTaskStarted"): "activities from a queue",
+}
+
+
+def server_counts(metrics_url: str) -> Counter[str]:
+    """The server's SERVER_COUNTS so far, read from its Prometheus endpoint. An activity handed
+    to the worker with the workflow task that scheduled it (eager dispatch) is never queued."""
+    with urllib.request.urlopen(metrics_url, timeout=10) as answer:
+        text = answer.read().decode()
+    counts: Counter[str] = Counter()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            name = SERVER_COUNTS.get((family.name, sample.labels.get("operation", "")))
+            if name is not None and sample.name in (family.name, family.name + "_total"):
+                counts[name] += int(sample.value)
+    return counts
+
+
 @dataclass
 class CpuMeter:
     """CPU seconds of named processes (the server, the workers, the bench itself), summed by
@@ -38,17 +67,23 @@ class CpuMeter:
 
     pids: dict[str, int]
     spent: dict[str, dict[str, float]] = field(default_factory=dict)
+    server_metrics: str | None = None  # the Temporal server's /metrics, when it serves one
+    counted: dict[str, Counter[str]] = field(default_factory=dict)
 
     def read(self) -> dict[str, float]:
         return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
 
     async def during(self, kind: str, run: Awaitable[float]) -> float:
         before = self.read()
+        counts_before = server_counts(self.server_metrics) if self.server_metrics else None
         took = await run
         after = self.read()
         total = self.spent.setdefault(kind, dict.fromkeys(self.pids, 0.0))
         for name in self.pids:
             total[name] += after[name] - before[name]
+        if self.server_metrics and counts_before is not None:
+            counted = self.counted.setdefault(kind, Counter())
+            counted.update(server_counts(self.server_metrics) - counts_before)
         return took
 
     def per_workflow(self, kind: str, count: int) -> str:
@@ -56,6 +91,11 @@ class CpuMeter:
         spent = self.spent.get(kind, {})
         parts = [f"{name} {1000 * s / count:.0f}" for name, s in spent.items()]
         return ", ".join([*parts, f"all {1000 * sum(spent.values()) / count:.0f} ms"])
+
+    def server_requests(self, kind: str, count: int) -> str:
+        """What a workflow of this kind cost the server, by its own counters."""
+        counted = self.counted.get(kind, Counter())
+        return ", ".join(f"{name} {counted[name] / count:.1f}" for name in SERVER_COUNTS.values())
 
 
 async def measure(indexes: range, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
