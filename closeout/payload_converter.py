@@ -11,13 +11,19 @@ most, whatever the number of runs).
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
 from pydantic import TypeAdapter
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter, PydanticPayloadConverter
-from temporalio.converter import JSONPlainPayloadConverter
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DefaultPayloadConverter,
+    EncodingPayloadConverter,
+    JSONPlainPayloadConverter,
+)
 
 _ADAPTERS: dict[str, tuple[Any, TypeAdapter[Any]]] = {}
 _LOCK = threading.Lock()
@@ -45,17 +51,23 @@ class SharedAdaptersJSONConverter(PydanticJSONPlainPayloadConverter):
         return type_adapter(type_hint if type_hint is not None else Any).validate_json(payload.data)
 
 
+@functools.cache
+def shared_converters() -> tuple[EncodingPayloadConverter, ...]:
+    """The default encodings, JSON through the shared adapters: built once per process. None
+    of them keeps state of a run, so every converter can hold the same ones."""
+    return tuple(
+        SharedAdaptersJSONConverter() if isinstance(c, JSONPlainPayloadConverter) else c
+        for c in DefaultPayloadConverter.default_encoding_payload_converters
+    )
+
+
 class SharedAdaptersPayloadConverter(PydanticPayloadConverter):
     """The pydantic payload converter whose JSON part shares one adapter per type across
-    every workflow run of the process."""
+    every workflow run of the process.
+
+    The SDK makes one for every workflow activation and for each serialization context within
+    it, so making one builds nothing: it takes the process's converters.
+    """
 
     def __init__(self) -> None:
-        super().__init__()
-        self._set_converters(
-            *(
-                SharedAdaptersJSONConverter()
-                if isinstance(c, JSONPlainPayloadConverter | PydanticJSONPlainPayloadConverter)
-                else c
-                for c in self.converters.values()
-            )
-        )
+        CompositePayloadConverter.__init__(self, *shared_converters())

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from temporalio.converter import DefaultPayloadConverter
+
 from closeout.contracts import CloseCustomerInput
 from closeout.domain import ChurnClass, Trigger
-from closeout.payload_converter import SharedAdaptersPayloadConverter, type_adapter
+from closeout.payload_converter import (
+    SharedAdaptersJSONConverter,
+    SharedAdaptersPayloadConverter,
+    type_adapter,
+)
 from closeout.temporal import DATA_CONVERTER
 
 
@@ -57,3 +63,15 @@ def test_untyped_payloads_still_decode_as_json() -> None:
 
 def test_the_converter_every_process_uses_shares_its_adapters() -> None:
     assert DATA_CONVERTER.payload_converter_class is SharedAdaptersPayloadConverter
+
+
+def test_making_a_converter_builds_nothing_and_keeps_the_default_encodings() -> None:
+    # The SDK makes a converter for every activation: each holds the process's converters.
+    first, second = SharedAdaptersPayloadConverter(), SharedAdaptersPayloadConverter()
+    assert list(first.converters) == list(DefaultPayloadConverter().converters)
+    pairs = zip(first.converters.values(), second.converters.values(), strict=True)
+    assert all(a is b for a, b in pairs)
+    json = first.converters[b"json/plain"]
+    assert isinstance(json, SharedAdaptersJSONConverter)
+    assert first.to_payloads([b"raw", None])[1].metadata["encoding"] == b"binary/null"
+    assert first.from_payloads(first.to_payloads([b"raw"])) == [b"raw"]
