@@ -74,16 +74,17 @@ class CpuMeter:
         return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
 
     async def during(self, kind: str, run: Awaitable[float]) -> float:
+        url = self.server_metrics
         before = self.read()
-        counts_before = server_counts(self.server_metrics) if self.server_metrics else None
+        counts_before = server_counts(url) if url else Counter()
         took = await run
         after = self.read()
         total = self.spent.setdefault(kind, dict.fromkeys(self.pids, 0.0))
         for name in self.pids:
             total[name] += after[name] - before[name]
-        if self.server_metrics and counts_before is not None:
+        if url:
             counted = self.counted.setdefault(kind, Counter())
-            counted.update(server_counts(self.server_metrics) - counts_before)
+            counted.update(server_counts(url) - counts_before)
         return took
 
     def per_workflow(self, kind: str, count: int) -> str:
