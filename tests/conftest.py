@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.moto_server",
     "tests.s3_server",
     "tests.kms_server",
+    "tests.timeouts",
 ]
 
 # The spine's policy: every category kept three years, then deleted at once.

@@ -11,7 +11,8 @@ from tests.faults.checks import chain_intact
 from tests.faults.holds import STAGES, Moment
 from tests.faults.stack import FaultStack
 
-pytestmark = pytest.mark.integration
+# The cases alone may take the driver's ten minutes; the stack starts and stops around them.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 
 async def test_a_worker_killed_in_each_stage_is_replaced(fault_stack: FaultStack) -> None:
