@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import httpx
 from aiosmtpd.controller import Controller
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
 
 from closeout.audit.chain import ChainReport, verify
 from closeout.cases.repository import CaseRepository, case_repository
@@ -86,6 +88,48 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+_WORKFLOW_TASK_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+}
+_ACTIVITY_ENDS = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+}
+_CLOSED = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+}
+
+
+async def at_rest(handle: WorkflowHandle[Any, Any]) -> bool:
+    """True when the run `handle` names has ended, or waits with no activity running and its
+    last workflow task done: nothing happens in it until a timer fires or a request comes.
+    One read of the history, so what is pending and what is done are seen together."""
+    history = await handle.fetch_history()
+    running: set[int] = set()
+    last_task = None
+    for event in history.events:
+        if event.event_type in _CLOSED:
+            return True
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            running.add(event.event_id)
+        elif event.event_type in _ACTIVITY_ENDS:
+            ended = getattr(event, event.WhichOneof("attributes") or "")
+            running.discard(ended.scheduled_event_id)
+        elif event.event_type in _WORKFLOW_TASK_EVENTS:
+            last_task = event.event_type
+    return not running and last_task == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
 
 
 # The audit actions of a case that runs to deletion, in the order they must happen.

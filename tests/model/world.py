@@ -18,7 +18,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -28,7 +27,7 @@ from closeout.demo import add_customer
 from closeout.domain import ValueTier
 from closeout.temporal import DATA_CONVERTER
 from tests.conftest import make_settings
-from tests.support import VENV_BIN, MailSink, eventually, read_model
+from tests.support import VENV_BIN, MailSink, at_rest, eventually, read_model
 from tests.workflows.conftest import OWNER, Harness
 from worker import build_activities, build_worker
 from workflows.close_customer import CloseCustomerWorkflow
@@ -41,27 +40,6 @@ CaseHandle = WorkflowHandle[CloseCustomerWorkflow, Any]
 CUSTOMER_ID = "cust-model"
 # A step that takes longer than this has hung: the case never came to rest.
 STEP_TIMEOUT = 60.0
-# Events after which the workflow has work to do (a workflow task is due or running).
-_WORKFLOW_TASK_EVENTS = {
-    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-}
-_ACTIVITY_ENDS = {
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
-}
-_CLOSED = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-}
 
 
 class CaseWorld:
@@ -162,25 +140,10 @@ class CaseWorld:
     def settle(self, handle: CaseHandle) -> None:
         """Wait until the case is at rest: no activity pending and its last workflow task
         done, so the read model, the CRM and the outbox say all they will say."""
-
-        async def at_rest() -> bool:
-            # One read of the history, so what is pending and what is done are seen together.
-            history = await handle.fetch_history()
-            running: set[int] = set()
-            last_task = None
-            for event in history.events:
-                if event.event_type in _CLOSED:
-                    return True
-                if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-                    running.add(event.event_id)
-                elif event.event_type in _ACTIVITY_ENDS:
-                    ended = getattr(event, event.WhichOneof("attributes") or "")
-                    running.discard(ended.scheduled_event_id)
-                elif event.event_type in _WORKFLOW_TASK_EVENTS:
-                    last_task = event.event_type
-            return not running and last_task == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-
-        self.run(eventually(at_rest, within=STEP_TIMEOUT - 5, what="the case at rest"))
+        settled = eventually(
+            lambda: at_rest(handle), within=STEP_TIMEOUT - 5, what="the case at rest"
+        )
+        self.run(settled)
 
     def sleep(self, duration: timedelta) -> None:
         assert self.env is not None
