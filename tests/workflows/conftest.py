@@ -145,7 +145,7 @@ class Harness:
         never answered and the time-skipping lock the server took for it is never given
         back, so every timer after it waits in real time (a three-year retention: forever).
         A run at rest takes the query at once."""
-        if not await at_rest(self.client.get_workflow_handle(handle.id)):
+        if not await at_rest(handle):
             return None
         try:
             return await handle.query(CloseCustomerWorkflow.status, rpc_timeout=QUERY_WITHIN)
