@@ -1,7 +1,9 @@
 """Access-log lines without personal data or credentials.
 
-Query strings carry searches (a customer's name, an e-mail address) and the answer links carry
-signed tokens: the access log keeps the path only, with tokens masked.
+Query strings carry searches (a customer's name, an e-mail address) and the customer links
+carry signed tokens in their path (answers to notices, data exports, the confirmation of a
+deletion request): the access log keeps the path only, with those tokens masked. Every route
+taking a `{token}` lives under one of `TOKEN_PREFIXES` (a test holds the app's routes to it).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import logging
 import re
 
 ACCESS_LOGGER = "uvicorn.access"
-_TOKEN_PATHS = re.compile(r"^/(r|exports)/[^/?]+")
+TOKEN_PREFIXES = ("r", "exports", "privacy/request")
+_TOKEN_PATHS = re.compile(rf"^/({'|'.join(map(re.escape, TOKEN_PREFIXES))})/[^/?]+")
 
 
 def scrub_path(path: str) -> str:
