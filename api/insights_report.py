@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends
 from fastapi import Query as FastQuery
 
+from api.calendar_bounds import Day
 from api.errors import Forbidden, Invalid
 from closeout.access import sees_every_customer
 from closeout.db import Database
@@ -51,8 +52,8 @@ Text = Annotated[str | None, FastQuery(max_length=200)]
 
 
 def query_of(
-    since: date | None = None,
-    until: date | None = None,
+    since: Day | None = None,
+    until: Day | None = None,
     owner: Text = None,
     trigger: Text = None,
     churn_class: Text = None,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from api.calendar_bounds import Day
 from api.deps import AdaptersDep, DatabaseDep, SettingsDep
 from api.paging import PageNumber
 from api.web.render import render
@@ -31,8 +32,8 @@ def audit_filter(
     case_id: CaseQ = None,
     actor: ActorQ = None,
     action: ActionQ = None,
-    since: date | None = None,
-    until: date | None = None,
+    since: Day | None = None,
+    until: Day | None = None,
 ) -> AuditFilter:
     """The search's filters from the query string; dates are whole UTC days."""
     return AuditFilter(

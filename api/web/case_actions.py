@@ -5,7 +5,7 @@ answer the customer gave by phone or letter, move the retention end (compliance)
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -13,8 +13,9 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field
 
 from api import schemas
+from api.calendar_bounds import Day
 from api.deps import BoardDep, CaseServiceDep, RequestServiceDep
-from api.errors import DomainError, Forbidden
+from api.errors import DomainError, Forbidden, validated
 from api.web.cases import AnswerChannel, render_case_page
 from api.web.session import Anyone, Compliance, CsrfChecked, Staff, principal
 from closeout.domain import ChurnClass, CustomerResponse, DataCategory
@@ -34,7 +35,7 @@ class AnswerForm(BaseModel):
 
 
 class ExtensionForm(BaseModel):
-    until: date | None = None
+    until: Day | None = None
     reason: str = Field(default="", max_length=2000)
 
 
@@ -44,7 +45,7 @@ class ChurnClassForm(BaseModel):
 
 
 class RetentionForm(BaseModel):
-    retention_end: date | None = None
+    retention_end: Day | None = None
     # One category still kept, or every one when empty.
     category: Annotated[DataCategory | None, BeforeValidator(lambda v: v or None)] = None
     reason: str = Field(default="", max_length=2000)
@@ -102,8 +103,8 @@ async def _with_reason(
     shown = {f"{action}_reason": reason}
     if not reason.strip():
         return await _refuse(request, user, board, case_id, NEEDS_A_REASON[action], shown)
-    body = schemas.ReasonIn(reason=reason.strip())
-    return await _act(request, user, board, case_id, shown, lambda: send(body), done)
+    call = lambda: send(validated(schemas.ReasonIn, reason=reason.strip()))  # noqa: E731
+    return await _act(request, user, board, case_id, shown, call, done)
 
 
 @router.post("/cases/{case_id}/cancel", dependencies=[CsrfChecked])
@@ -150,9 +151,12 @@ async def record_customer_answer(
     """An answer the customer gave by phone, letter or in person: recorded as theirs, with
     who took it (the signed-in user) and how."""
     comment = f"{form.channel}: {form.comment.strip()}" if form.comment.strip() else form.channel
-    body = schemas.CustomerResponseIn(response=form.response, comment=comment)
     shown = {"answer_comment": form.comment}
-    call = lambda: cases.respond(case_id, body, principal(user))  # noqa: E731
+
+    async def call() -> object:
+        body = validated(schemas.CustomerResponseIn, response=form.response, comment=comment)
+        return await cases.respond(case_id, body, principal(user))
+
     return await _act(request, user, board, case_id, shown, call, "answer_recorded")
 
 
@@ -174,12 +178,17 @@ async def move_retention_end(
     if form.retention_end is None or not form.reason.strip():
         error = "moving the retention end needs a date and a reason"
         return await _refuse(request, user, board, case_id, error, shown)
-    body = schemas.RetentionIn(
-        reason=form.reason.strip(),
-        retention_end=datetime.combine(form.retention_end, time(0), UTC),
-        category=form.category,
-    )
-    call = lambda: cases.change_retention(case_id, body, principal(user))  # noqa: E731
+    retention_end = datetime.combine(form.retention_end, time(0), UTC)
+
+    async def call() -> object:
+        body = validated(
+            schemas.RetentionIn,
+            reason=form.reason.strip(),
+            retention_end=retention_end,
+            category=form.category,
+        )
+        return await cases.change_retention(case_id, body, principal(user))
+
     return await _act(request, user, board, case_id, shown, call, "retention_moved")
 
 
@@ -197,9 +206,11 @@ async def correct_churn_class(
     if not form.reason.strip():
         error = "correcting the churn class needs a reason"
         return await _refuse(request, user, board, case_id, error, shown)
-    body = schemas.ChurnClassIn(churn_class=form.churn_class, reason=form.reason.strip())
 
     async def call() -> object:
+        body = validated(
+            schemas.ChurnClassIn, churn_class=form.churn_class, reason=form.reason.strip()
+        )
         return cases.correct_churn_class(case_id, body, principal(user))
 
     return await _act(request, user, board, case_id, shown, call, "churn_corrected")
@@ -222,8 +233,10 @@ async def extend_request(
     if form.until is None or not form.reason.strip():
         error = "an extension needs a new date and the reason the customer is told"
         return await _refuse(request, user, board, case_id, error, shown)
-    body = schemas.RequestExtensionIn(
-        reason=form.reason.strip(), until=datetime.combine(form.until, time(0), UTC)
-    )
-    call = lambda: requests.extend(case_id, body, principal(user))  # noqa: E731
+    until = datetime.combine(form.until, time(0), UTC)
+
+    async def call() -> object:
+        body = validated(schemas.RequestExtensionIn, reason=form.reason.strip(), until=until)
+        return await requests.extend(case_id, body, principal(user))
+
     return await _act(request, user, board, case_id, shown, call, "request_extended")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from api import schemas
 from api.deps import BoardDep, CaseServiceDep, CustomerServiceDep
-from api.errors import DomainError
+from api.errors import DomainError, validated
 from api.paging import COUNT_AHEAD, PageNumber, pager
 from api.task_board import TaskBoard
 from api.web.render import choice, render
@@ -161,14 +161,15 @@ async def open_case(
     if form.trigger is Trigger.FRAUD and not form.reference.strip():
         error = "a fraud case needs the reference of the fraud report"
         return _new_case_page(request, user, customers, None, 422, error, shown)
-    body = schemas.CaseIn(
-        customer_id=form.customer_id,
-        trigger=form.trigger,
-        evidence=form.evidence(datetime.now(UTC)),
-        churn_class=form.churn_class,
-        policy=form.policy or None,
-    )
     try:
+        body = validated(
+            schemas.CaseIn,
+            customer_id=form.customer_id,
+            trigger=form.trigger,
+            evidence=form.evidence(datetime.now(UTC)),
+            churn_class=form.churn_class,
+            policy=form.policy or None,
+        )
         created = await cases.open_case(body, principal(user))
     except DomainError as exc:
         return _new_case_page(request, user, customers, None, exc.status_code, exc.message, shown)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from api.calendar_bounds import Moment
 from api.deps import BoardDep, ComplianceDep, RequestServiceDep
 from api.paging import PageNumber
 from api.web.render import render
@@ -27,7 +28,7 @@ def retention_clocks(
     board: BoardDep,
     compliance: ComplianceDep,
     within: Annotated[int | None, Query(ge=1, le=36_500)] = None,
-    after: datetime | None = None,
+    after: Moment | None = None,
     after_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> Response:
     """Archived cases with each category's countdown, holds highlighted, filtered by when

@@ -3,7 +3,7 @@ the cool-down after a case), and the form that excludes them from detection for 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -11,8 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from api import schemas
+from api.calendar_bounds import Day
 from api.deps import CustomerServiceDep, DatabaseDep, SettingsDep
-from api.errors import DomainError, Forbidden
+from api.errors import DomainError, Forbidden, validated
 from api.web.render import render
 from api.web.session import Anyone, CsrfChecked, Staff, principal
 from closeout.access import CLOSURE_ROLES
@@ -71,7 +72,7 @@ def customer_page(
 
 class ExclusionForm(BaseModel):
     reason: str = Field(default="", max_length=2000)
-    until: date | None = None
+    until: Day | None = None
 
 
 @router.post("/customers/{customer_id}/exclusions", dependencies=[CsrfChecked])
@@ -97,10 +98,12 @@ def exclude_from_detection(
         return again(422, "an exclusion needs a reason")
     if form.until is None:
         return again(422, "an exclusion needs a date to end")
-    body = schemas.ExclusionIn(
-        reason=form.reason.strip(), until=datetime.combine(form.until, time(0), UTC)
-    )
     try:
+        body = validated(
+            schemas.ExclusionIn,
+            reason=form.reason.strip(),
+            until=datetime.combine(form.until, time(0), UTC),
+        )
         customers.exclude(customer_id, body, principal(user))
     except DomainError as exc:
         if isinstance(exc, Forbidden):

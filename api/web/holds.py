@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -10,8 +10,9 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from api import schemas
+from api.calendar_bounds import Day
 from api.deps import BoardDep, CaseServiceDep, ComplianceDep
-from api.errors import DomainError, Forbidden
+from api.errors import DomainError, Forbidden, validated
 from api.refusals import audit_refusal
 from api.web.cases import render_case_page
 from api.web.render import render
@@ -53,7 +54,7 @@ def holds_page(
 class PlaceHoldForm(BaseModel):
     reason: str = Field(default="", max_length=2000)
     reference: str = Field(default="", max_length=200)
-    review_on: date | None = None
+    review_on: Day | None = None
 
 
 @router.post("/cases/{case_id}/legal-holds", dependencies=[CsrfChecked])
@@ -70,12 +71,13 @@ async def place_hold(
     if not form.reason.strip():
         error = "a legal hold needs a reason"
         return await render_case_page(request, user, board, case_id, 422, error, shown)
-    body = schemas.LegalHoldIn(
-        reason=form.reason.strip(),
-        reference=form.reference.strip() or None,
-        review_at=datetime.combine(form.review_on, time(9), UTC) if form.review_on else None,
-    )
     try:
+        body = validated(
+            schemas.LegalHoldIn,
+            reason=form.reason.strip(),
+            reference=form.reference.strip() or None,
+            review_at=datetime.combine(form.review_on, time(9), UTC) if form.review_on else None,
+        )
         await cases.place_hold(case_id, body, principal(user))
     except DomainError as exc:
         if isinstance(exc, Forbidden):
@@ -105,8 +107,8 @@ async def release_hold(
     if not form.reason.strip():
         error = "releasing a legal hold needs a reason"
         return _holds_page(request, user, board, compliance, 422, error)
-    body = schemas.ReasonIn(reason=form.reason.strip())
     try:
+        body = validated(schemas.ReasonIn, reason=form.reason.strip())
         await cases.release_hold(form.case_id, hold_id, body, principal(user))
     except DomainError as exc:
         if isinstance(exc, Forbidden):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -11,8 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from api import schemas
+from api.calendar_bounds import Day
 from api.deps import BoardDep, CaseServiceDep
-from api.errors import DomainError, Forbidden
+from api.errors import DomainError, Forbidden, validated
 from api.paging import COUNT_AHEAD, PageNumber, pager
 from api.refusals import audit_refusal
 from api.task_board import TaskBoard, due_mark
@@ -126,7 +127,7 @@ def task_page(task_id: str, request: Request, user: Staff, board: BoardDep) -> R
 class DecisionForm(BaseModel):
     decision: TaskDecision
     comment: str = Field(default="", max_length=4000)
-    defer_until: date | None = None
+    defer_until: Day | None = None
     merge_into: str = Field(default="", max_length=64)
 
 
@@ -140,13 +141,16 @@ async def decide(
     form: Annotated[DecisionForm, Form()],
 ) -> Response:
     _task, case = board.visible_task(user, task_id)
-    body = schemas.DecisionIn(
-        decision=form.decision,
-        comment=form.comment.strip() or None,
-        defer_until=datetime.combine(form.defer_until, time(9), UTC) if form.defer_until else None,
-        merge_into=form.merge_into or None,
-    )
     try:
+        body = validated(
+            schemas.DecisionIn,
+            decision=form.decision,
+            comment=form.comment.strip() or None,
+            defer_until=(
+                datetime.combine(form.defer_until, time(9), UTC) if form.defer_until else None
+            ),
+            merge_into=form.merge_into or None,
+        )
         result = await cases.decide(task_id, body, principal(user))
     except DomainError as exc:
         # Stale or refused: explain on the same page; nothing changed.
