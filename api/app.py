@@ -24,6 +24,7 @@ from api.customer_service import CustomerService
 from api.deps import Unauthenticated
 from api.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from api.metrics import ApiMetrics, RequestMetrics
+from api.nul_refusal import RefuseNul
 from api.policy_service import PolicyService
 from api.privacy_requests import PrivacyRequests
 from api.refusals import audit_refusal
@@ -151,6 +152,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.serves_api_docs else None,
         redoc_url="/redoc" if settings.serves_api_docs else None,
     )
+    # Innermost: a request holding a NUL is refused before a route or the session reads it.
+    app.add_middleware(RefuseNul)
     # The cookie only carries a session id (or, before sign-in, a CSRF token), signed with
     # the sessions' own key: a new secret key ends every session.
     app.add_middleware(
