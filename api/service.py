@@ -27,6 +27,7 @@ from api.evidence import validated_evidence
 from api.temporal_gateway import TemporalGateway
 from closeout.access import (
     DELEGATE_ROLES,
+    may_choose_policy,
     may_see_case,
     may_see_task,
     owns_customer,
@@ -108,11 +109,15 @@ class CaseService:
         profile = self.source.get_profile(body.customer_id)
         if profile is None:
             raise NotFound(f"unknown customer {body.customer_id!r}")
-        policy = body.policy or self.settings.policy_for(
-            body.trigger, profile.value_tier, profile.country
-        )
+        ruled = self.settings.policy_for(body.trigger, profile.value_tier, profile.country)
+        policy = body.policy or ruled
         if not owns_customer(user.role, user.name, profile.owner):
             raise Forbidden(f"customer {body.customer_id} is {profile.owner}'s, not yours")
+        if policy != ruled and not may_choose_policy(user.role):
+            raise Forbidden(
+                f"the policy rules give this case {ruled!r}; another policy ({policy!r}) is "
+                "named by compliance officers and admins only"
+            )
         existing = self.repo.open_case_for(body.customer_id)
         if existing is not None:
             raise self._already_open(body.customer_id, existing.id)

@@ -85,6 +85,13 @@ def may_see_task(role: str, name: str, assignee: str, owner: str | None) -> bool
     return assignee in (name, ACCOUNT_MANAGER_GROUP) or owner == name
 
 
+def may_choose_policy(role: str) -> bool:
+    """A case's retention policy is the one the policy rules give its customer, unless whoever
+    keeps the records names another: how long data is kept is theirs to decide, as moving a
+    retention end is (an account manager naming a shorter policy would shorten the law's)."""
+    return role in COMPLIANCE_ROLES
+
+
 def may_relay_answer(role: str) -> bool:
     """A customer's answer comes through their signed link, or relayed by staff who manage
     customers (an answer given by phone)."""

@@ -12,12 +12,13 @@ from pydantic import BaseModel, Field
 
 from api import schemas
 from api.deps import BoardDep, CaseServiceDep, CustomerServiceDep
-from api.errors import DomainError, validated
+from api.errors import DomainError, Forbidden, validated
 from api.paging import COUNT_AHEAD, PageNumber, pager
+from api.refusals import audit_refusal
 from api.task_board import TaskBoard
 from api.web.render import choice, render
 from api.web.session import Anyone, CsrfChecked, Staff, principal
-from closeout.access import COMPLIANCE_ROLES, owns_customer
+from closeout.access import COMPLIANCE_ROLES, may_choose_policy, owns_customer
 from closeout.domain import ChurnClass, CustomerResponse, Outcome, Stage, Trigger
 from closeout.settings import Settings
 from closeout.users.accounts import User
@@ -126,7 +127,8 @@ def _new_case_page(
         found=found.items if found else [],
         triggers=MANUAL_TRIGGERS,
         churn_classes=list(ChurnClass),
-        policies=sorted(settings.available_policies),
+        # Only those who may name another policy than the rules' are offered the choice.
+        policies=sorted(settings.available_policies) if may_choose_policy(user.role) else [],
         error=error,
         form=form or {},
     )
@@ -172,6 +174,8 @@ async def open_case(
         )
         created = await cases.open_case(body, principal(user))
     except DomainError as exc:
+        if isinstance(exc, Forbidden):
+            audit_refusal(request, exc)
         return _new_case_page(request, user, customers, None, exc.status_code, exc.message, shown)
     return RedirectResponse(f"/cases/{created.case_id}", status_code=303)
 

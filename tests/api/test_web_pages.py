@@ -18,7 +18,7 @@ from closeout.domain import Outcome, Stage, TaskDecision, TaskStatus
 from closeout.i18n import format_money
 from closeout.settings import Settings
 from closeout.users.accounts import DEMO_PASSWORD, Accounts
-from tests.api.conftest import GRACE, KIM, LI, SAM, ReadModel, Scene, csrf_of, sign_in
+from tests.api.conftest import ADMIN, GRACE, KIM, LI, SAM, ReadModel, Scene, csrf_of, sign_in
 from tests.support import read_model
 
 
@@ -204,11 +204,19 @@ def test_manual_case_form_needs_a_reason(client: TestClient, scene: Scene) -> No
     assert detected.status_code == 422 and "opened by detection" in detected.text
     fraud = client.post("/cases/new", data={**form, "trigger": "fraud", "reason": "chargebacks"})
     assert fraud.status_code == 422 and "fraud report" in fraud.text
-    # A policy may be chosen among the configured ones; an unknown one is refused, named.
-    assert '<option value="by-category" >by-category</option>' in found.text
+    # The policy rules choose the case's policy: an account manager is offered no other, and
+    # one named anyway is refused (an unknown one first of all, named).
+    assert 'name="policy"' not in found.text
     unknown = client.post("/cases/new", data={**form, "reason": "abuse", "policy": "fast"})
     assert unknown.status_code == 422 and "unknown policy &#39;fast&#39;" in unknown.text
-    assert '<option value="fast"' not in unknown.text
+    chosen = client.post("/cases/new", data={**form, "reason": "abuse", "policy": "by-category"})
+    assert chosen.status_code == 403 and "the policy rules give this case" in chosen.text
+    # An admin, who keeps the records too, chooses among the configured policies.
+    client.cookies.clear()
+    sign_in(client, ADMIN)
+    offered = client.get("/cases/new?customer_id=cust-0001").text
+    assert '<option value="by-category" >by-category</option>' in offered
+    assert '<option value="fast"' not in offered
 
 
 def test_managers_preview_the_detection_run(

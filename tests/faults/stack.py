@@ -113,6 +113,8 @@ def start_fault_stack(root: Path, postgres: PostgresServer | None = None) -> Ite
         "CLOSEOUT_VAR_DIR": str(root),
         "CLOSEOUT_MAIL_CATCHER_DIR": str(root / "mailbox"),
         "CLOSEOUT_POLICIES": _policies(),
+        # The owner's cases get it by rule: an account manager may not name another.
+        "CLOSEOUT_POLICY_RULES": json.dumps([{"trigger": "inactivity", "policy": FAULTS_POLICY}]),
         HOLDS_ENV: str(holds),
         "PYTHONUNBUFFERED": "1",
     }

@@ -1,19 +1,22 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.integration.observability import METRICS_TOKEN
-from tests.integration.stack import Stack, start_stack
+from tests.integration.stack import DEMO_RULES, Stack, start_stack
 from tests.support import free_port
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # A key customer's own request gets the quick demo policy by rule (the webhook test).
-    rules = '[{"trigger": "customer_request", "value_tier": "key", "policy": "demo"}]'
+    rules = json.dumps(
+        [{"trigger": "customer_request", "value_tier": "key", "policy": "demo"}, *DEMO_RULES]
+    )
     # Run as an operator would: metrics served by the API and the worker, JSON log lines.
     yield from start_stack(
         Path(tmp_path_factory.mktemp("stack")),

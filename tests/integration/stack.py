@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -156,6 +157,10 @@ class Stack:
             self.controller.stop()
 
 
+# The cases the tests open by hand (`helpers.open_case`, the new-case page) get the demo policy.
+DEMO_RULES = [{"trigger": "inactivity", "policy": "demo"}, {"trigger": "manual", "policy": "demo"}]
+
+
 def start_stack(root: Path, api_port: int | None = None, **env_overrides: str) -> Iterator[Stack]:
     root.mkdir(parents=True, exist_ok=True)
     # Messages are kept for assertions and, as the dev catcher does, as files for /dev/mail.
@@ -178,6 +183,9 @@ def start_stack(root: Path, api_port: int | None = None, **env_overrides: str) -
         # Every test's browser signs in from 127.0.0.1, for the whole module: the address
         # limit is the account limit's business here (tests/api/test_sign_in.py tests both).
         "CLOSEOUT_SIGN_IN_LIMIT_PER_ADDRESS": "500 per 15 minutes",
+        # The quick demo policy for the cases the tests open by hand, chosen by the rules: an
+        # account manager may not name a policy the rules do not give.
+        "CLOSEOUT_POLICY_RULES": json.dumps(DEMO_RULES),
         "PYTHONUNBUFFERED": "1",
         **env_overrides,
     }
