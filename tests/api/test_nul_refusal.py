@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -36,11 +37,11 @@ def stack(
     db.engine.dispose()
 
 
-def _refused(answer: object) -> None:
-    assert answer.status_code == 400, answer.text  # type: ignore[attr-defined]
-    assert answer.json() == {"detail": REFUSAL}  # type: ignore[attr-defined]
+def _refused(answer: httpx.Response) -> None:
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == {"detail": REFUSAL}
     # Refused inside the other middleware: the answer still carries the security headers.
-    assert answer.headers["cache-control"] == "no-store"  # type: ignore[attr-defined]
+    assert answer.headers["cache-control"] == "no-store"
 
 
 @pytest.mark.parametrize(
