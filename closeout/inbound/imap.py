@@ -2,7 +2,9 @@
 is given its outcome as if it had come over SMTP (closeout/inbound/receiving.py), then a kept
 one is deleted from the mailbox (its words live sealed in Closeout, erasable with the customer,
 not in a mailbox beside it) and a refused one is left there, marked read, for a person to look
-at. A message over the size limit is refused by its size, never downloaded.
+at; one that could not be kept this time (`failed`) is left unread for the next pass, and the
+messages after it are read all the same. A message over the size limit is refused by its size,
+never downloaded.
 
 The mailbox is named by a URL: `imaps://user@host[:993]/Mailbox` (TLS from the start) or
 `imap://user@host[:143]/Mailbox` (STARTTLS, required unless the server is on loopback); the
@@ -144,6 +146,9 @@ def _fetch_unseen(imap: imaplib.IMAP4, inbound: Inbound, now: datetime) -> list[
         else:
             raw = _body(imap, uid)
             received = inbound.receive(raw, header_recipients(raw), now)
+        if received.outcome is InboundOutcome.FAILED:
+            outcomes.append(received)  # left unread: the next pass tries it again
+            continue
         flags = r"(\Seen \Deleted)" if received.outcome in KEPT else r"(\Seen)"
         imap.uid("STORE", uid, "+FLAGS", flags)
         if received.outcome in KEPT:

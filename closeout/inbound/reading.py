@@ -61,6 +61,12 @@ _AUTO_SUBJECTS = re.compile(
 )
 _AUTO_PRECEDENCE = {"auto_reply", "bulk", "junk", "list"}
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+# Where a Message-ID is kept (closeout/inbound/models.py); a longer one is no id of ours to match.
+MAX_MESSAGE_ID = 255
+# A content type as RFC 2045 writes it: type "/" subtype, both tokens.
+_CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
+MAX_CONTENT_TYPE = 100
+UNKNOWN_CONTENT_TYPE = "application/octet-stream"
 _STATUS = re.compile(r"^\s*status\s*:\s*([245]\.\d{1,3}\.\d{1,3})", re.IGNORECASE | re.MULTILINE)
 _RECIPIENT = re.compile(r"^\s*final-recipient\s*:\s*rfc822\s*;\s*(\S+@\S+)\s*$",
                         re.IGNORECASE | re.MULTILINE)  # fmt: skip
@@ -83,7 +89,23 @@ _SIGNATURE = re.compile(r"^-- ?$")
 
 
 def _ids(value: str | None) -> tuple[str, ...]:
-    return tuple(_MESSAGE_ID.findall(value or ""))
+    """The message ids a header names. Anything else between angle brackets (a control
+    character, which an encoded word can smuggle in, or more than a stored id holds) is no id:
+    it could match nothing, and a database may refuse to store or even look for it."""
+    return tuple(
+        found
+        for found in _MESSAGE_ID.findall(value or "")
+        if len(found) <= MAX_MESSAGE_ID and found.isprintable()
+    )
+
+
+def _content_type(part: Message) -> str:
+    """The part's content type, or `application/octet-stream` when it names none a reader
+    could use (a control character, an overlong name)."""
+    named = part.get_content_type()
+    if len(named) <= MAX_CONTENT_TYPE and _CONTENT_TYPE.fullmatch(named):
+        return named
+    return UNKNOWN_CONTENT_TYPE
 
 
 class _TextOnly(HTMLParser):
@@ -171,7 +193,7 @@ def _attachments(msg: EmailMessage) -> tuple[Attachment, ...]:
         payload = part.get_payload(decode=True)
         if isinstance(payload, bytes):
             name = part.get_filename() or "attachment"
-            found.append(Attachment(name, part.get_content_type(), payload))
+            found.append(Attachment(name, _content_type(part), payload))
     return tuple(found)
 
 

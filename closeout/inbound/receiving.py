@@ -13,6 +13,10 @@ Every message gets one defined outcome, said back to the sending server as an SM
   no words of people it cannot tie to a case).
 - `customer_gone`: the case's customer was deleted: refused, nothing kept.
 - `oversized`: over `CLOSEOUT_INBOUND_MAX_BYTES`: refused before it is read.
+- `failed`: it could not be kept this time (the database did not answer, say): refused for now
+  with a temporary SMTP reply, so the sending server tries again later; a mailbox leaves it
+  unread for its next pass. Nothing of it is kept, and nothing of it is logged but the kind of
+  failure.
 
 A kept reply is then handed to its case (`Handoff`), which gives its owner a task to read it;
 auto-replies and delivery reports are kept without one.
@@ -61,6 +65,7 @@ class InboundOutcome(StrEnum):
     UNMATCHED = "unmatched"
     CUSTOMER_GONE = "customer_gone"
     OVERSIZED = "oversized"
+    FAILED = "failed"
 
     @property
     def smtp_reply(self) -> str:
@@ -74,6 +79,7 @@ _SMTP_REPLIES = {
     InboundOutcome.UNMATCHED: "550 5.1.1 No such recipient",
     InboundOutcome.CUSTOMER_GONE: "550 5.1.1 Recipient no longer exists",
     InboundOutcome.OVERSIZED: "552 5.3.4 Message too big",
+    InboundOutcome.FAILED: "451 4.3.0 Message not kept this time: try again later",
 }
 
 
@@ -135,9 +141,18 @@ class Inbound:
         self.source = source
 
     def receive(self, raw: bytes, recipients: list[str], now: datetime) -> Received:
-        """One message, as the SMTP envelope delivered it to `recipients`."""
+        """One message, as the SMTP envelope delivered it to `recipients`: always an outcome,
+        `failed` (to be tried again) when something on the way raised."""
         if len(raw) > self.max_bytes:
             return Received(InboundOutcome.OVERSIZED)
+        try:
+            return self._receive(raw, recipients, now)
+        except Exception as exc:  # whatever failed, the same temporary refusal
+            # The kind of failure only: a database error's text can carry the row's values.
+            log.error("a message was not kept, to be tried again: %s", type(exc).__name__)
+            return Received(InboundOutcome.FAILED)
+
+    def _receive(self, raw: bytes, recipients: list[str], now: datetime) -> Received:
         mail = read_mail(raw)
         try:
             case_id = self.replies.case_in(recipients) or self._answered_case(mail)

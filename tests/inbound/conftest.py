@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import aiosmtplib
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from closeout.db import Database
@@ -43,6 +45,17 @@ class Endpoint:
         await aiosmtplib.send(
             msg, hostname="127.0.0.1", port=self.port, sender="ana@example.org", recipients=[to]
         )
+
+    @contextlib.contextmanager
+    def messages_away(self) -> Iterator[None]:
+        """The kept messages' table out of reach for a while, as in a database's outage."""
+        with self.db.transaction() as conn:
+            conn.execute(text("ALTER TABLE inbound_message RENAME TO inbound_message_away"))
+        try:
+            yield
+        finally:
+            with self.db.transaction() as conn:
+                conn.execute(text("ALTER TABLE inbound_message_away RENAME TO inbound_message"))
 
     def kept(self, case_id: str) -> list[InboundMessage]:
         with self.db.session() as session:

@@ -104,6 +104,26 @@ def test_unread_replies_are_fetched_once_each_with_its_outcome(
     assert fetch_replies(box, PASSWORD, endpoint.inbound, datetime.now(UTC)) == []
 
 
+def test_a_message_that_cannot_be_kept_now_stays_unread_and_the_rest_are_read(
+    endpoint: Endpoint, imap_port: int
+) -> None:
+    """One message the database cannot take now no longer stops the pass (it raised, and every
+    message after it waited for good behind it): it stays unread for the next pass."""
+    case_id, _customer = endpoint.case()
+    address = endpoint.inbound.replies.address_for(case_id)
+    _deliver(imap_port, _message(address, "kept later"))
+    _deliver(imap_port, _message(f"privacy@{endpoint.inbound.replies.domain}", "unmatched"))
+    box = ImapMailbox.parse(f"imap://{USER}@127.0.0.1:{imap_port}/{MAILBOX}")
+    with endpoint.messages_away():
+        outcomes = fetch_replies(box, PASSWORD, endpoint.inbound, datetime.now(UTC))
+    assert [r.outcome for r in outcomes] == [InboundOutcome.FAILED, InboundOutcome.UNMATCHED]
+    assert _left(imap_port) == {"kept later": False, "unmatched": True}
+    outcomes = fetch_replies(box, PASSWORD, endpoint.inbound, datetime.now(UTC))
+    assert [r.outcome for r in outcomes] == [InboundOutcome.ACCEPTED]
+    assert _left(imap_port) == {"unmatched": True}
+    assert len(endpoint.kept(case_id)) == 1
+
+
 def test_a_mailbox_that_cannot_be_read_says_why(endpoint: Endpoint, imap_port: int) -> None:
     box = ImapMailbox.parse(f"imap://{USER}@127.0.0.1:{imap_port}/{MAILBOX}")
     with pytest.raises(ImapError, match="refused the sign-in"):

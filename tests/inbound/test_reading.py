@@ -144,6 +144,39 @@ def test_attachments_are_listed_with_their_bytes() -> None:
     )  # fmt: skip
 
 
+# Raw, as a sending server may deliver them: a control character in a header, whether written
+# as it is or smuggled in through an encoded word.
+ODD_IDS = (
+    b"From: ana@example.org\r\nSubject: Re: notice\r\n"
+    b"Message-ID: <r1\x00@example.org>\r\n"
+    b"In-Reply-To: =?utf-8?q?<n=00@closeout>?= <notice-1@closeout.example.com>\r\n"
+    b"References: <" + b"x" * 300 + b"@example.org> <n\x07@closeout>\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+    b"--B\r\nContent-Type: text/plain\r\n\r\nKeep it.\r\n"
+    b"--B\r\nContent-Type: appli\x00cation/pdf\r\n"
+    b"Content-Disposition: attachment; filename=letter.pdf\r\n\r\n%PDF\r\n"
+    b"--B\r\nContent-Type: image/" + b"x" * 120 + b"\r\n"
+    b"Content-Disposition: attachment; filename=big.png\r\n\r\nPNG\r\n--B--\r\n"
+)
+
+
+def test_only_well_formed_ids_and_content_types_are_read() -> None:
+    """A database refuses a NUL, and PostgreSQL a Message-ID past its column: what could match
+    nothing is no id, and a type no reader could use is `application/octet-stream`."""
+    mail = read_mail(ODD_IDS)
+    assert mail.message_id is None
+    assert mail.answers == (NOTICE_ID,)
+    assert mail.text == "Keep it."
+    assert [(a.filename, a.content_type) for a in mail.attachments] == [
+        ("letter.pdf", "application/octet-stream"),
+        ("big.png", "application/octet-stream"),
+    ]
+    longest = "<" + "x" * 241 + "@example.org>"
+    assert len(longest) == 255  # as long as a kept id may be: still an id
+    raw = f"From: ana@example.org\r\nMessage-ID: {longest}\r\n\r\nKeep it.\r\n".encode()
+    assert read_mail(raw).message_id == longest
+
+
 def test_a_reply_address_names_its_case_and_nothing_else() -> None:
     addresses = ReplyAddresses(SECRET, "Replies.Example.com")
     case_id = str(uuid.uuid4())

@@ -26,6 +26,8 @@ from closeout.inbound.receiving import InboundOutcome
 from closeout.inbound.smtp import start_inbound
 from tests.cases.test_insights import _entry
 from tests.inbound.conftest import DOMAIN, Endpoint
+from tests.inbound.test_reading import NOTICE_ID as ODD_NOTICE_ID
+from tests.inbound.test_reading import ODD_IDS
 from tests.support import free_port
 
 NOTICE_ID = "<notice-42@closeout>"
@@ -105,6 +107,47 @@ async def test_what_cannot_be_tied_to_a_case_is_refused_and_not_kept(
     assert refused.value.code == code
     with endpoint.db.session() as session:
         assert session.exec(select(InboundMessage)).all() == []
+
+
+async def test_a_reply_with_ids_no_database_holds_is_matched_and_kept(endpoint: Endpoint) -> None:
+    """A NUL in a Message-ID, an In-Reply-To or an attachment's type, or an id longer than the
+    column: PostgreSQL refused to look such an id up or to store it, and the message was
+    answered with the database's error (a 500 naming it)."""
+    case_id, _customer = endpoint.case()
+    with endpoint.db.transaction() as conn:
+        conn.execute(
+            table_of(NoticeRecord).insert(),
+            {"id": str(uuid.uuid4()), "case_id": case_id, "kind": "advance_notice",
+             "message_id": ODD_NOTICE_ID, "status": "sent", "created_at": datetime.now(UTC)},
+        )  # fmt: skip
+    await aiosmtplib.send(
+        ODD_IDS, hostname="127.0.0.1", port=endpoint.port, sender="ana@example.org",
+        recipients=[f"privacy@{DOMAIN}"],
+    )  # fmt: skip
+    [kept] = endpoint.kept(case_id)
+    assert kept.message_id is None
+    with endpoint.db.session() as session:
+        types = session.exec(select(InboundAttachment.content_type)).all()
+    assert types == ["application/octet-stream"] * 2
+
+
+async def test_a_message_that_cannot_be_kept_now_is_refused_for_now(
+    endpoint: Endpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A temporary refusal the sending server tries again, naming no internals; the retry is
+    kept. (A failure escaped to aiosmtpd before, which answered a permanent 500 with the
+    exception's text.)"""
+    case_id, _customer = endpoint.case()
+    address = endpoint.inbound.replies.address_for(case_id)
+    msg = _reply("Keep my account.")
+    with endpoint.messages_away(), pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        await endpoint.send(msg, address)
+    assert refused.value.code == 451
+    assert "inbound" not in refused.value.message.lower()
+    assert "Keep my account" not in caplog.text and "not kept" in caplog.text
+    await endpoint.send(msg, address)  # the sending server's next try
+    [kept] = endpoint.kept(case_id)
+    assert kept.message_id == msg["Message-ID"]
 
 
 async def test_mail_for_another_domain_is_no_relay(endpoint: Endpoint) -> None:
