@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test test-deep install system-deps lint bench-throughput bench-detect bench-scale bench-faults clean
+.PHONY: dev test test-deep install system-deps lint bench-throughput bench-compare bench-detect bench-scale bench-faults clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ test-deep: install
 
 bench-throughput: install
 	$(BIN)/python bench/throughput.py
+
+# The alternate method's ratio of this tree against BASE's, back to back, COMPARE_RUNS times.
+BASE ?= HEAD
+COMPARE_RUNS ?= 1
+bench-compare: install
+	$(BIN)/python bench/compare.py --base $(BASE) --runs $(COMPARE_RUNS)
 
 bench-detect: install system-deps
 	$(BIN)/python bench/detect.py
