@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -13,7 +14,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from closeout.db import Database
+from closeout.cases.models import NoticeRecord
+from closeout.db import Database, table_of
 from closeout.inbound.models import InboundMessage
 from closeout.inbound.receiving import Inbound, inbound_from
 from closeout.inbound.smtp import start_inbound
@@ -45,6 +47,15 @@ class Endpoint:
         await aiosmtplib.send(
             msg, hostname="127.0.0.1", port=self.port, sender="ana@example.org", recipients=[to]
         )
+
+    def notice_sent(self, case_id: str, message_id: str) -> None:
+        """A notice of the case, sent under `message_id`: what a reply may answer."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                table_of(NoticeRecord).insert(),
+                {"id": str(uuid.uuid4()), "case_id": case_id, "kind": "advance_notice",
+                 "message_id": message_id, "status": "sent", "created_at": datetime.now(UTC)},
+            )  # fmt: skip
 
     @contextlib.contextmanager
     def messages_away(self) -> Iterator[None]:

@@ -14,10 +14,8 @@ import pytest
 from sqlmodel import col, select
 
 from closeout.cases.erasure import CustomerWords
-from closeout.cases.models import NoticeRecord
 from closeout.contracts import CaseChange
 from closeout.crm.models import CrmContact
-from closeout.db import table_of
 from closeout.demo import add_customer
 from closeout.domain import Outcome, Stage
 from closeout.inbound.models import InboundAttachment, InboundMessage
@@ -76,12 +74,7 @@ async def test_a_reply_to_another_address_is_matched_by_the_notice_it_answers(
     endpoint: Endpoint,
 ) -> None:
     case_id, _customer = endpoint.case()
-    with endpoint.db.transaction() as conn:
-        conn.execute(
-            table_of(NoticeRecord).insert(),
-            {"id": str(uuid.uuid4()), "case_id": case_id, "kind": "advance_notice",
-             "message_id": NOTICE_ID, "status": "sent", "created_at": datetime.now(UTC)},
-        )  # fmt: skip
+    endpoint.notice_sent(case_id, NOTICE_ID)
     await endpoint.send(_reply("Do not close it.", in_reply_to=NOTICE_ID), f"privacy@{DOMAIN}")
     assert len(endpoint.kept(case_id)) == 1
 
@@ -114,12 +107,7 @@ async def test_a_reply_with_ids_no_database_holds_is_matched_and_kept(endpoint: 
     column: PostgreSQL refused to look such an id up or to store it, and the message was
     answered with the database's error (a 500 naming it)."""
     case_id, _customer = endpoint.case()
-    with endpoint.db.transaction() as conn:
-        conn.execute(
-            table_of(NoticeRecord).insert(),
-            {"id": str(uuid.uuid4()), "case_id": case_id, "kind": "advance_notice",
-             "message_id": ODD_NOTICE_ID, "status": "sent", "created_at": datetime.now(UTC)},
-        )  # fmt: skip
+    endpoint.notice_sent(case_id, ODD_NOTICE_ID)
     await aiosmtplib.send(
         ODD_IDS, hostname="127.0.0.1", port=endpoint.port, sender="ana@example.org",
         recipients=[f"privacy@{DOMAIN}"],
@@ -200,12 +188,7 @@ def test_a_late_bounce_counts_on_the_contact_once_and_a_delay_does_not(
             select(CrmContact).where(col(CrmContact.customer_id) == customer)
         ).first()
     assert contact is not None and contact.bounce_count == 0
-    with endpoint.db.transaction() as conn:
-        conn.execute(
-            table_of(NoticeRecord).insert(),
-            {"id": str(uuid.uuid4()), "case_id": case_id, "kind": "advance_notice",
-             "message_id": NOTICE_ID, "status": "sent", "created_at": datetime.now(UTC)},
-        )  # fmt: skip
+    endpoint.notice_sent(case_id, NOTICE_ID)
     now = datetime.now(UTC)
     bounce = _delivery_report(NOTICE_ID, contact.email, "5.1.1")
     first = endpoint.inbound.receive(bounce, [f"bounces@{DOMAIN}"], now)
