@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from closeout.db import Database, upgrade
-from closeout.inbound.reading import InboundKind, header_recipients
+from closeout.inbound.reading import InboundKind
 from closeout.inbound.receiving import Handoff, Inbound, InboundOutcome, inbound_from
 from closeout.settings import Settings
 from closeout.temporal import TemporalUnreachable, connect
@@ -72,7 +72,7 @@ def _feed(settings: Settings, inbound: Inbound, file: Path, to: list[str]) -> No
     except OSError as exc:
         typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
         raise typer.Exit(2) from exc
-    received = inbound.receive(raw, to or header_recipients(raw), datetime.now(UTC))
+    received = inbound.receive(raw, to or None, datetime.now(UTC))
     case = f" (case {received.case_id})" if received.case_id else ""
     typer.echo(f"{received.outcome}{case}: {received.outcome.smtp_reply}")
     if received.outcome in KEPT and received.kind is InboundKind.REPLY:
@@ -89,7 +89,8 @@ def _feed(settings: Settings, inbound: Inbound, file: Path, to: list[str]) -> No
 
 async def _poll_mailbox(settings: Settings, inbound: Inbound, once: bool) -> int:
     """Read the mailbox every CLOSEOUT_INBOUND_IMAP_EVERY seconds (or once); hand over what
-    was kept. The exit code of a single pass: 0, or 2 if the mailbox could not be read."""
+    was kept. The exit code of a single pass: 0; 1 if a message could not be kept this time
+    (it stays unread for the next pass); 2 if the mailbox could not be read."""
     from closeout.inbound.imap import ImapError, ImapMailbox, fetch_replies
 
     if not settings.inbound_imap_url or settings.inbound_imap_password is None:
@@ -121,6 +122,8 @@ async def _poll_mailbox(settings: Settings, inbound: Inbound, once: bool) -> int
                 typer.echo(f"{received.outcome}{case}")
             if any(r.outcome is InboundOutcome.ACCEPTED for r in outcomes):
                 await _hand_over(settings, inbound)
+            if once and any(r.outcome is InboundOutcome.FAILED for r in outcomes):
+                return 1
         if once:
             return 0
         await asyncio.sleep(settings.inbound_imap_every)

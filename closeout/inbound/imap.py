@@ -2,9 +2,10 @@
 is given its outcome as if it had come over SMTP (closeout/inbound/receiving.py), then a kept
 one is deleted from the mailbox (its words live sealed in Closeout, erasable with the customer,
 not in a mailbox beside it) and a refused one is left there, marked read, for a person to look
-at; one that could not be kept this time (`failed`) is left unread for the next pass, and the
-messages after it are read all the same. A message over the size limit is refused by its size,
-never downloaded.
+at (one the parser cannot read, `unreadable`, too); one that could not be kept this time
+(`failed`) is left unread and tried again by every pass until it is kept, each time logged by
+its number in the mailbox; the messages after either are read all the same. A message over the
+size limit is refused by its size, never downloaded.
 
 The mailbox is named by a URL: `imaps://user@host[:993]/Mailbox` (TLS from the start) or
 `imap://user@host[:143]/Mailbox` (STARTTLS, required unless the server is on loopback); the
@@ -16,16 +17,17 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import ipaddress
+import logging
 import re
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
-from closeout.inbound.reading import header_recipients
 from closeout.inbound.receiving import Inbound, InboundOutcome, Received
 
 KEPT = (InboundOutcome.ACCEPTED, InboundOutcome.DUPLICATE)
+log = logging.getLogger(__name__)
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 
 
@@ -144,8 +146,11 @@ def _fetch_unseen(imap: imaplib.IMAP4, inbound: Inbound, now: datetime) -> list[
         if size is None or size > inbound.max_bytes:
             received = Received(InboundOutcome.OVERSIZED)  # fails closed: never downloaded
         else:
-            raw = _body(imap, uid)
-            received = inbound.receive(raw, header_recipients(raw), now)
+            # Addressed as its own headers say; the outcome is there whatever the message holds.
+            received = inbound.receive(_body(imap, uid), None, now)
+        if received.outcome in (InboundOutcome.FAILED, InboundOutcome.UNREADABLE):
+            # By its number in the mailbox, for a person to find: nothing of what it says.
+            log.warning("message %s of the mailbox: %s", uid, received.outcome)
         if received.outcome is InboundOutcome.FAILED:
             outcomes.append(received)  # left unread: the next pass tries it again
             continue

@@ -63,11 +63,17 @@ _AUTO_PRECEDENCE = {"auto_reply", "bulk", "junk", "list"}
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 # Where a Message-ID is kept (closeout/inbound/models.py); a longer one is no id of ours to match.
 MAX_MESSAGE_ID = 255
+# Of a References header, the ids looked up: the last ones, the nearest in the thread (a hostile
+# list of thousands would each become a parameter of the look-up).
+MAX_REFERENCES = 20
+# An address a delivery report says failed, as a contact's address may be stored.
+MAX_ADDRESS = 254
 # A content type as RFC 2045 writes it: type "/" subtype, both tokens.
 _CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 MAX_CONTENT_TYPE = 100
 UNKNOWN_CONTENT_TYPE = "application/octet-stream"
-_STATUS = re.compile(r"^\s*status\s*:\s*([245]\.\d{1,3}\.\d{1,3})", re.IGNORECASE | re.MULTILINE)
+_STATUS = re.compile(r"^\s*status\s*:\s*([245]\.[0-9]{1,3}\.[0-9]{1,3})",
+                     re.IGNORECASE | re.MULTILINE)  # fmt: skip
 _RECIPIENT = re.compile(r"^\s*final-recipient\s*:\s*rfc822\s*;\s*(\S+@\S+)\s*$",
                         re.IGNORECASE | re.MULTILINE)  # fmt: skip
 
@@ -97,6 +103,13 @@ def _ids(value: str | None) -> tuple[str, ...]:
         for found in _MESSAGE_ID.findall(value or "")
         if len(found) <= MAX_MESSAGE_ID and found.isprintable()
     )
+
+
+def _address(named: str) -> str | None:
+    """A delivery report's failed address, if it is one an address column could hold."""
+    address = named.strip("<>")
+    well_formed = address.count("@") == 1 and address.isprintable()
+    return address if well_formed and len(address) <= MAX_ADDRESS else None
 
 
 def _content_type(part: Message) -> str:
@@ -223,15 +236,15 @@ def _report(msg: EmailMessage) -> _Report | None:
             found = _STATUS.search(text)
             status = status or (found.group(1) if found else None)
             named = _RECIPIENT.search(text)
-            recipient = recipient or (named.group(1).strip("<>") if named else None)
+            recipient = recipient or (_address(named.group(1)) if named else None)
         elif kind in ("message/rfc822", "text/rfc822-headers"):
             inner = part.get_payload()
             if isinstance(inner, list) and inner and isinstance(inner[0], Message):
-                reported = _ids(str(inner[0].get("Message-ID") or ""))
+                reported = _ids(str(inner[0].get("Message-ID") or ""))[:MAX_REFERENCES]
             elif isinstance(inner, str):
                 reported = _ids(message_from_bytes(inner.encode(), policy=policy.default).get(
                     "Message-ID"
-                ))  # fmt: skip
+                ))[:MAX_REFERENCES]  # fmt: skip
     failed = status is None or status.startswith("5")
     kind = InboundKind.BOUNCE if failed else InboundKind.DELAYED
     return _Report(kind, status, reported, recipient)
@@ -249,7 +262,8 @@ def read_mail(raw: bytes) -> InboundMail:
             report.kind, message_id, sender, subject, report.reported, "", (), report.status,
             report.recipient,
         )  # fmt: skip
-    answers = _ids(str(msg.get("In-Reply-To") or "")) + _ids(str(msg.get("References") or ""))
+    references = _ids(str(msg.get("References") or ""))[-MAX_REFERENCES:]
+    answers = _ids(str(msg.get("In-Reply-To") or "")) + references
     kind = InboundKind.AUTO_REPLY if _is_auto_reply(msg) else InboundKind.REPLY
     text = written_part(_body_text(msg))
     return InboundMail(kind, message_id, sender, subject, answers, text, _attachments(msg))

@@ -13,10 +13,15 @@ Every message gets one defined outcome, said back to the sending server as an SM
   no words of people it cannot tie to a case).
 - `customer_gone`: the case's customer was deleted: refused, nothing kept.
 - `oversized`: over `CLOSEOUT_INBOUND_MAX_BYTES`: refused before it is read.
-- `failed`: it could not be kept this time (the database did not answer, say): refused for now
-  with a temporary SMTP reply, so the sending server tries again later; a mailbox leaves it
-  unread for its next pass. Nothing of it is kept, and nothing of it is logged but the kind of
-  failure.
+- `unreadable`: the mail parser cannot read it (a header it trips over, parts nested past
+  reason): refused for good, nothing kept; a mailbox leaves it there, read, for a person.
+- `failed`: it was read but could not be kept this time (the database did not answer, say):
+  refused for now with a temporary SMTP reply, so the sending server tries again later; a
+  mailbox leaves it unread for its next pass. Nothing of it is kept. Once a message is kept it
+  is never `failed`: what may still go wrong after (counting a bounce at the source) is logged.
+
+Neither failure logs anything of the message: the kind of exception and where in Closeout it
+was raised (file, line, function), since an exception's text can carry the message's values.
 
 A kept reply is then handed to its case (`Handoff`), which gives its owner a task to read it;
 auto-replies and delivery reports are kept without one.
@@ -26,10 +31,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
+import traceback
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -46,7 +54,13 @@ from closeout.db import Database, table_of
 from closeout.domain import Outcome
 from closeout.inbound.address import ForgedReplyAddress, ReplyAddresses
 from closeout.inbound.models import InboundAttachment, InboundMessage
-from closeout.inbound.reading import Attachment, InboundKind, InboundMail, read_mail
+from closeout.inbound.reading import (
+    Attachment,
+    InboundKind,
+    InboundMail,
+    header_recipients,
+    read_mail,
+)
 from closeout.settings import Settings
 from closeout.suppression.ledger import ledger_from
 
@@ -65,6 +79,7 @@ class InboundOutcome(StrEnum):
     UNMATCHED = "unmatched"
     CUSTOMER_GONE = "customer_gone"
     OVERSIZED = "oversized"
+    UNREADABLE = "unreadable"
     FAILED = "failed"
 
     @property
@@ -79,6 +94,7 @@ _SMTP_REPLIES = {
     InboundOutcome.UNMATCHED: "550 5.1.1 No such recipient",
     InboundOutcome.CUSTOMER_GONE: "550 5.1.1 Recipient no longer exists",
     InboundOutcome.OVERSIZED: "552 5.3.4 Message too big",
+    InboundOutcome.UNREADABLE: "554 5.6.0 Message could not be read",
     InboundOutcome.FAILED: "451 4.3.0 Message not kept this time: try again later",
 }
 
@@ -140,20 +156,29 @@ class Inbound:
         self.max_bytes = max_bytes
         self.source = source
 
-    def receive(self, raw: bytes, recipients: list[str], now: datetime) -> Received:
-        """One message, as the SMTP envelope delivered it to `recipients`: always an outcome,
-        `failed` (to be tried again) when something on the way raised."""
+    def receive(self, raw: bytes, recipients: list[str] | None, now: datetime) -> Received:
+        """One message, as the SMTP envelope delivered it to `recipients` (None: as its own
+        headers address it, for a message that comes without its envelope). Always an outcome:
+        `unreadable` when the parser fails on it, `failed` (to be tried again) when keeping it
+        did."""
         if len(raw) > self.max_bytes:
             return Received(InboundOutcome.OVERSIZED)
         try:
-            return self._receive(raw, recipients, now)
-        except Exception as exc:  # whatever failed, the same temporary refusal
-            # The kind of failure only: a database error's text can carry the row's values.
-            log.error("a message was not kept, to be tried again: %s", type(exc).__name__)
-            return Received(InboundOutcome.FAILED)
+            mail = read_mail(raw)
+            if recipients is None:
+                recipients = header_recipients(raw)
+        except Exception as exc:  # whatever the parser tripped over: it will again
+            _log_failure("a message could not be read, refused", exc)
+            return Received(InboundOutcome.UNREADABLE)
+        try:
+            return self._receive(mail, len(raw), recipients, now)
+        except Exception as exc:  # whatever failed, nothing was kept: the same refusal for now
+            _log_failure("a message was not kept, to be tried again", exc)
+            return Received(InboundOutcome.FAILED, mail.kind)
 
-    def _receive(self, raw: bytes, recipients: list[str], now: datetime) -> Received:
-        mail = read_mail(raw)
+    def _receive(
+        self, mail: InboundMail, size: int, recipients: list[str], now: datetime
+    ) -> Received:
         try:
             case_id = self.replies.case_in(recipients) or self._answered_case(mail)
         except ForgedReplyAddress:
@@ -167,17 +192,19 @@ class Inbound:
         if case is None or case.outcome == Outcome.DELETED:
             return Received(InboundOutcome.CUSTOMER_GONE, mail.kind, case_id)
         try:
-            received = self._keep(mail, len(raw), case_id, case.customer_id, now)
+            received = self._keep(mail, size, case_id, case.customer_id, now)
         except KeyDestroyed:
             return Received(InboundOutcome.CUSTOMER_GONE, mail.kind, case_id)
         bounced = mail.kind is InboundKind.BOUNCE and mail.failed_recipient is not None
         if received.outcome is InboundOutcome.ACCEPTED and bounced and self.source is not None:
             try:
                 self.source.record_bounce(case.customer_id, str(mail.failed_recipient))
-            except ConnectorError as exc:
-                # Kept and matched all the same: the case learns of the bounce from the
-                # message; only the source's own counter misses this one.
+            # Kept and matched all the same: the case learns of the bounce from the message;
+            # only the source's own counter misses this one. Never a refusal from here on.
+            except ConnectorError as exc:  # its words name the source's refusal, no values
                 log.warning("the bounce was not counted at the customer source: %s", exc)
+            except Exception as exc:
+                _log_failure("the bounce was not counted at the customer source", exc)
         return received
 
     def _answered_case(self, mail: InboundMail) -> str | None:
@@ -249,6 +276,17 @@ class Inbound:
                 .where(_MESSAGES.c.id == inbound_id)
                 .values(handoff=handoff, handed_at=now)
             )
+
+
+def _log_failure(what: str, exc: BaseException) -> None:
+    """What failed, by the exception's kind and Closeout's frames it went through (file, line,
+    function): never the exception's text, which can carry the message's values."""
+    frames = [
+        f"{Path(frame.filename).name}:{frame.lineno} {frame.name}"
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if f"{os.sep}closeout{os.sep}" in frame.filename
+    ]
+    log.error("%s: %s (at %s)", what, type(exc).__name__, " < ".join(reversed(frames)) or "?")
 
 
 def inbound_from(settings: Settings, db: Database) -> Inbound:

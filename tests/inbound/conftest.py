@@ -57,22 +57,26 @@ class Endpoint:
                  "message_id": message_id, "status": "sent", "created_at": datetime.now(UTC)},
             )  # fmt: skip
 
-    @contextlib.contextmanager
-    def messages_away(self) -> Iterator[None]:
-        """The kept messages' table out of reach for a while, as in a database's outage."""
-        with self.db.transaction() as conn:
-            conn.execute(text("ALTER TABLE inbound_message RENAME TO inbound_message_away"))
-        try:
-            yield
-        finally:
-            with self.db.transaction() as conn:
-                conn.execute(text("ALTER TABLE inbound_message_away RENAME TO inbound_message"))
+    def messages_away(self) -> contextlib.AbstractContextManager[None]:
+        return messages_away(self.db)
 
     def kept(self, case_id: str) -> list[InboundMessage]:
         with self.db.session() as session:
             return list(
                 session.exec(select(InboundMessage).where(col(InboundMessage.case_id) == case_id))
             )
+
+
+@contextlib.contextmanager
+def messages_away(db: Database) -> Iterator[None]:
+    """The kept messages' table out of reach for a while, as in a database's outage."""
+    with db.transaction() as conn:
+        conn.execute(text("ALTER TABLE inbound_message RENAME TO inbound_message_away"))
+    try:
+        yield
+    finally:
+        with db.transaction() as conn:
+            conn.execute(text("ALTER TABLE inbound_message_away RENAME TO inbound_message"))
 
 
 @pytest.fixture

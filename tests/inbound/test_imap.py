@@ -19,7 +19,7 @@ import pytest
 
 from closeout.inbound.imap import ImapError, ImapMailbox, fetch_replies
 from closeout.inbound.receiving import InboundOutcome
-from tests.inbound.conftest import Endpoint
+from tests.inbound.conftest import Endpoint, messages_away
 from tests.support import VENV_BIN, free_port
 from tests.test_cli import _env, _run
 
@@ -124,6 +124,25 @@ def test_a_message_that_cannot_be_kept_now_stays_unread_and_the_rest_are_read(
     assert len(endpoint.kept(case_id)) == 1
 
 
+def test_a_message_the_parser_cannot_read_is_left_read_and_the_rest_are_read(
+    endpoint: Endpoint, imap_port: int
+) -> None:
+    """A To: header the mail parser trips over (addressing is read from the headers here)
+    stopped the pass with its error, on every pass, before the messages after it."""
+    case_id, _customer = endpoint.case()
+    address = endpoint.inbound.replies.address_for(case_id)
+    with imaplib.IMAP4("127.0.0.1", imap_port) as imap:
+        imap.login(USER, PASSWORD)
+        unreadable = b'From: ana@example.org\r\nTo: "\r\nSubject: unreadable\r\n\r\nhi\r\n'
+        imap.append(MAILBOX, None, None, unreadable)  # type: ignore[arg-type]
+    _deliver(imap_port, _message(address, "kept"))
+    box = ImapMailbox.parse(f"imap://{USER}@127.0.0.1:{imap_port}/{MAILBOX}")
+    outcomes = fetch_replies(box, PASSWORD, endpoint.inbound, datetime.now(UTC))
+    assert [r.outcome for r in outcomes] == [InboundOutcome.UNREADABLE, InboundOutcome.ACCEPTED]
+    assert _left(imap_port) == {"unreadable": True}
+    assert len(endpoint.kept(case_id)) == 1
+
+
 def test_a_mailbox_that_cannot_be_read_says_why(endpoint: Endpoint, imap_port: int) -> None:
     box = ImapMailbox.parse(f"imap://{USER}@127.0.0.1:{imap_port}/{MAILBOX}")
     with pytest.raises(ImapError, match="refused the sign-in"):
@@ -186,9 +205,14 @@ def test_closeout_inbound_reads_the_mailbox_once(tmp_path: Path, imap_port: int)
     )
     db, case_id, address = _case_and_address(env)
     _deliver(imap_port, _message(address, "kept"))
+    _deliver(imap_port, _message(address, "kept later"))
+    with messages_away(db):  # cron learns that a message waits for the next pass
+        failed = _run(["inbound", "--imap", "--once"], env)
+    assert failed.returncode == 1 and "failed" in failed.stdout, failed.stderr
+    assert _left(imap_port) == {"kept": False, "kept later": False}
     done = _run(["inbound", "--imap", "--once"], env)
     assert done.returncode == 0, done.stderr
-    assert f"accepted (case {case_id})" in done.stdout
+    assert done.stdout.count(f"accepted (case {case_id})") == 2
     assert _left(imap_port) == {}
     wrong = _run(["inbound", "--imap", "--once"], {**env, "CLOSEOUT_INBOUND_IMAP_PASSWORD": "x"})
     assert wrong.returncode == 2 and "refused the sign-in" in wrong.stderr

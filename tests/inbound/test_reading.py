@@ -10,7 +10,13 @@ import pytest
 from pydantic import ValidationError
 
 from closeout.inbound.address import PREFIX, ForgedReplyAddress, ReplyAddresses
-from closeout.inbound.reading import InboundKind, html_to_text, read_mail, written_part
+from closeout.inbound.reading import (
+    MAX_REFERENCES,
+    InboundKind,
+    html_to_text,
+    read_mail,
+    written_part,
+)
 from closeout.settings import Settings
 
 SECRET = "k" * 20 + "Zq8-x_2Lr0pT9vWm4NcYb1HsJd"
@@ -175,6 +181,15 @@ def test_only_well_formed_ids_and_content_types_are_read() -> None:
     assert len(longest) == 255  # as long as a kept id may be: still an id
     raw = f"From: ana@example.org\r\nMessage-ID: {longest}\r\n\r\nKeep it.\r\n".encode()
     assert read_mail(raw).message_id == longest
+
+
+def test_only_the_last_references_are_looked_up() -> None:
+    """Each id looked up is a parameter of one query: thousands of them failed it on
+    PostgreSQL (65,535 at most). The nearest in the thread are the last."""
+    references = " ".join(f"<r{i}@example.org>" for i in range(100))
+    mail = read_mail(_reply("Keep it.", References=references))
+    assert len(mail.answers) == 1 + MAX_REFERENCES
+    assert mail.answers[0] == NOTICE_ID and mail.answers[-1] == "<r99@example.org>"
 
 
 def test_a_reply_address_names_its_case_and_nothing_else() -> None:

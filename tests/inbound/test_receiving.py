@@ -132,10 +132,37 @@ async def test_a_message_that_cannot_be_kept_now_is_refused_for_now(
         await endpoint.send(msg, address)
     assert refused.value.code == 451
     assert "inbound" not in refused.value.message.lower()
-    assert "Keep my account" not in caplog.text and "not kept" in caplog.text
+    # The failure's kind and where in Closeout, none of the message's values (the database
+    # error's own text names the statement and its parameters: the Message-ID among them).
+    assert "not kept" in caplog.text and "Error (at " in caplog.text
+    assert " _keep" in caplog.text  # the frame it was raised in, by file, line and function
+    for value in (msg["Message-ID"], "ana@example.org", "Keep my account", "[SQL", "SELECT"):
+        assert value not in caplog.text
     await endpoint.send(msg, address)  # the sending server's next try
     [kept] = endpoint.kept(case_id)
     assert kept.message_id == msg["Message-ID"]
+
+
+async def test_a_message_the_parser_cannot_read_is_refused_for_good(
+    endpoint: Endpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A header the mail parser trips over fails the same way every time: a permanent 554 the
+    sender bounces, not a 451 it would retry for days."""
+    case_id, _customer = endpoint.case()
+    address = endpoint.inbound.replies.address_for(case_id)
+    raw = f"From: ana@example.org\r\nTo: {address}\r\nMessage-ID: <\r\n\r\nKeep my account\r\n"
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        await aiosmtplib.send(
+            raw.encode(), hostname="127.0.0.1", port=endpoint.port, sender="ana@example.org",
+            recipients=[address],
+        )  # fmt: skip
+    assert refused.value.code == 554
+    assert endpoint.kept(case_id) == []
+    assert "could not be read" in caplog.text and "Keep my account" not in caplog.text
+    # Without its envelope, a To: header the parser trips over is the same refusal.
+    unaddressed = b'From: ana@example.org\r\nTo: "\r\n\r\nKeep my account\r\n'
+    received = endpoint.inbound.receive(unaddressed, None, datetime.now(UTC))
+    assert received.outcome is InboundOutcome.UNREADABLE
 
 
 async def test_mail_for_another_domain_is_no_relay(endpoint: Endpoint) -> None:
@@ -202,6 +229,28 @@ def test_a_late_bounce_counts_on_the_contact_once_and_a_delay_does_not(
         found = session.get(CrmContact, contact.id)
     assert found is not None and found.bounce_count == 1
     assert sorted(m.kind for m in endpoint.kept(case_id)) == ["bounce", "delayed"]
+
+
+def test_a_kept_bounce_is_never_refused_after(endpoint: Endpoint) -> None:
+    """A report's failed address no contact column holds (a NUL: PostgreSQL refused the
+    look-up after the message was kept, and the message was answered `failed`, to be kept
+    again by every retry): kept once, counted nowhere."""
+    case_id, customer = endpoint.case()
+    with endpoint.db.session() as session:
+        add_customer(session, customer, name="Bounce Shop", owner="li.na@example.com")
+    endpoint.notice_sent(case_id, NOTICE_ID)
+    bounce = _delivery_report(NOTICE_ID, "ana\x00@example.org", "5.1.1")
+    now = datetime.now(UTC)
+    first = endpoint.inbound.receive(bounce, [f"bounces@{DOMAIN}"], now)
+    again = endpoint.inbound.receive(bounce, [f"bounces@{DOMAIN}"], now)
+    assert (first.outcome, again.outcome) == (InboundOutcome.ACCEPTED, InboundOutcome.DUPLICATE)
+    [kept] = endpoint.kept(case_id)
+    assert kept.kind == "bounce"
+    with endpoint.db.session() as session:
+        counts = session.exec(
+            select(CrmContact.bounce_count).where(col(CrmContact.customer_id) == customer)
+        ).all()
+    assert counts and set(counts) == {0}
 
 
 async def test_lmtp_answers_each_recipient(endpoint: Endpoint) -> None:
