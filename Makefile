@@ -42,9 +42,10 @@ test-deep: install
 bench-throughput: install
 	$(BIN)/python bench/throughput.py
 
-# The alternate method's ratio of this tree against BASE's, back to back, COMPARE_RUNS times.
+# The alternate method's ratio of this tree against BASE's, back to back, COMPARE_RUNS runs of
+# each side in alternating order.
 BASE ?= HEAD
-COMPARE_RUNS ?= 1
+COMPARE_RUNS ?= 2
 bench-compare: install
 	$(BIN)/python bench/compare.py --base $(BASE) --runs $(COMPARE_RUNS)
 
